@@ -1,0 +1,3 @@
+SELECT feature_id AS row_id, 'features' AS asset, seed_id AS parent_id, llm_call_id,
+       run_id, status || ': ' || leaf_count || ' leaves' || coalesce(' (' || error || ')', '') AS summary
+FROM features

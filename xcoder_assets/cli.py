@@ -1,0 +1,188 @@
+"""The `xcoder` command: status, trace, bench, and a local fake LLM server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import xcoder_assets  # noqa: F401  (LITELLM_LOCAL_MODEL_COST_MAP before litellm loads)
+
+
+class CliError(Exception):
+    pass
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    return Path(args.data_dir or os.environ.get("XCODER_DATA_DIR") or "data")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from xcoder_assets.defs.resources import CACHE_FILE
+    from xcoder_assets.llm.cache import read_totals
+    from xcoder_assets.store import warehouse
+    from xcoder_assets.store.render import text_table
+
+    data_dir = _data_dir(args)
+    try:
+        con = warehouse.connect(data_dir)
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from None
+    funnel = warehouse.funnel(con)
+    usage = warehouse.llm_usage(con)
+    totals = read_totals(data_dir / CACHE_FILE) or {"llm_calls": 0, "cache_hits": 0, "errors": 0, "prompt_tokens": 0,
+                                                    "completion_tokens": 0, "cost_usd": 0.0, "cached_responses": 0}
+    if args.json:
+        print(json.dumps({"data_dir": str(data_dir.resolve()), "assets": dict(funnel), "llm": totals,
+                          "llm_by_asset": usage}, indent=2, default=str))
+        return 0
+    print(f"data directory: {data_dir.resolve()}\n")
+    print(text_table(funnel, ["asset", "rows"]))
+    print("\nLLM so far (all runs): "
+          f"{totals['llm_calls']} calls made, {totals['cache_hits']} cache hits, {totals['errors']} errors, "
+          f"{totals['prompt_tokens']} prompt + {totals['completion_tokens']} completion tokens, ${totals['cost_usd']:.4f}")
+    if usage:
+        print("\nLLM calls behind the current data:")
+        print(text_table([[u[k] for k in ("asset", "model", "calls", "cache_hits", "errors", "prompt_tokens",
+                                          "completion_tokens", "cost_usd")] for u in usage],
+                         ["asset", "model", "calls", "cache hits", "errors", "prompt tok", "completion tok", "cost $"]))
+    return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from xcoder_assets.store import warehouse
+    from xcoder_assets.store.ids import ID_KINDS, kind_of
+
+    row_id = args.row_id.strip()
+    if kind_of(row_id) is None:
+        raise CliError(f"{row_id!r} is not a row id: ids look like <kind>-<16 hex digits>, kinds: "
+                       + ", ".join(f"{k} ({v})" for k, v in ID_KINDS.items()))
+    try:
+        con = warehouse.connect(_data_dir(args))
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from None
+    if kind_of(row_id) == "call":
+        call = warehouse.llm_call(con, row_id)
+        if call is None:
+            raise CliError(f"unknown LLM call id {row_id}: no asset's llm_calls holds it")
+        _print_call(call, show_prompt=True)
+        return 0
+    chain = warehouse.trace(con, row_id)
+    if not chain:
+        raise CliError(f"unknown row id {row_id}: no row of {ID_KINDS[kind_of(row_id)]} has it "
+                       "(it may come from an older materialization; run `xcoder status` to see what exists)")
+    if args.json:
+        print(json.dumps(chain, indent=2, default=str))
+        return 0
+    by_id = {step["row_id"]: step for step in chain}
+
+    def show(row: str, depth: int, seen: set[str]) -> None:
+        step = by_id[row]
+        indent = "  " * depth
+        print(f"{indent}{step['asset']}  {step['row_id']}  (run {step['run_id']})")
+        print(f"{indent}  {step['summary']}")
+        if step["llm_call_id"]:
+            tokens = f"{step['prompt_tokens']}+{step['completion_tokens']} tokens"
+            print(f"{indent}  LLM call {step['llm_call_id']}: model {step['model']}, template {step['template']}, "
+                  f"{'cache hit' if step['cache_hit'] else 'called'}, finish {step['finish_reason']}, {tokens}"
+                  + (f", error: {step['llm_error']}" if step["llm_error"] else ""))
+            if args.show_prompts:
+                call = warehouse.llm_call(con, step["llm_call_id"])
+                if call:
+                    _print_call(call, show_prompt=True, indent=indent + "    ")
+        for parent in step["parent_ids"] or []:
+            if parent in seen:
+                print(f"{indent}  (already shown: {parent})")
+            elif parent in by_id:
+                seen.add(parent)
+                show(parent, depth + 1, seen)
+            else:
+                print(f"{indent}  parent {parent} is missing from its table (re-materialized since?)")
+
+    show(row_id, 0, {row_id})
+    return 0
+
+
+def _print_call(call: dict[str, Any], show_prompt: bool, indent: str = "") -> None:
+    print(f"{indent}call {call['call_id']} ({call['asset']}, role {call['role']}, model {call['model']}, template {call['template']})")
+    if show_prompt:
+        request = json.loads(call["request_json"])
+        for message in request.get("messages", []):
+            print(f"{indent}--- {message['role']} ---")
+            print("\n".join(indent + line for line in str(message["content"]).splitlines()))
+        if call["reasoning"]:
+            print(f"{indent}--- reasoning ---\n{indent}{call['reasoning']}")
+        print(f"{indent}--- answer (finish_reason {call['finish_reason']}) ---")
+        print("\n".join(indent + line for line in (call["content"] or "").splitlines()))
+        if call["error"]:
+            print(f"{indent}--- error ---\n{indent}{call['error']}")
+
+
+def cmd_bench_llm(args: argparse.Namespace) -> int:
+    from xcoder_assets.llm.bench import run_bench
+
+    if args.requests < 1 or args.concurrency < 1:
+        raise CliError("--requests and --concurrency must be at least 1")
+    asyncio.run(run_bench(args.api_base, args.model, args.requests, args.concurrency, api_key=args.api_key,
+                          rounds=args.rounds))
+    return 0
+
+
+def cmd_fake_server(args: argparse.Namespace) -> int:
+    from xcoder_assets.llm import fake_server
+
+    fake_server.main(["--port", str(args.port), "--latency", str(args.latency)])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xcoder", description="xcoder-assets: the SynthSmith pipeline, from the command line.")
+    parser.add_argument("--data-dir", help="data directory (default: $XCODER_DATA_DIR or ./data)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    status = sub.add_parser("status", help="rows per asset (the funnel) and LLM usage so far")
+    status.add_argument("--json", action="store_true", help="machine-readable, keyed by asset name")
+    status.set_defaults(func=cmd_status)
+
+    trace = sub.add_parser("trace", help="the lineage of a row back to its seed, with the LLM calls behind it")
+    trace.add_argument("row_id")
+    trace.add_argument("--json", action="store_true")
+    trace.add_argument("--show-prompts", action="store_true", help="print each LLM call's request and answer")
+    trace.set_defaults(func=cmd_trace)
+
+    bench = sub.add_parser("bench", help="benchmarks")
+    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    bench_llm = bench_sub.add_parser("llm", help="gateway vs plain litellm against an OpenAI-compatible endpoint")
+    bench_llm.add_argument("--api-base", required=True)
+    bench_llm.add_argument("--model", required=True, help="litellm model name, e.g. openai/my-model")
+    bench_llm.add_argument("--requests", type=int, default=1000)
+    bench_llm.add_argument("--concurrency", type=int, default=64)
+    bench_llm.add_argument("--api-key", default=os.environ.get("XCODER_API_KEY", "EMPTY"))
+    bench_llm.add_argument("--rounds", type=int, default=2, help="alternating rounds per side")
+    bench_llm.set_defaults(func=cmd_bench_llm)
+
+    fake = sub.add_parser("fake-llm-server", help="serve a local OpenAI-compatible fake (for bench and tests)")
+    fake.add_argument("--port", type=int, default=8011)
+    fake.add_argument("--latency", type=float, default=0.2)
+    fake.set_defaults(func=cmd_fake_server)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"xcoder: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `xcoder trace ... | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

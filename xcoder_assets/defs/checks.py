@@ -1,0 +1,31 @@
+"""Checks shared by every asset: the Parquet file on disk has the declared schema."""
+
+
+import dagster as dg
+import polars as pl
+
+from xcoder_assets.defs.resources import StorageResource
+from xcoder_assets.store.tables import Table
+
+
+def schema_check(asset: dg.AssetsDefinition, table: Table) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=asset,
+        name=f"{table.name}_schema",
+        description=f"{table.path('data').name} has exactly the declared columns and types.",
+        blocking=True,
+    )
+    def _check(storage: StorageResource) -> dg.AssetCheckResult:
+        path = table.path(storage.root)
+        if not path.exists():
+            return dg.AssetCheckResult(passed=False, metadata={"error": f"{path} is missing"})
+        actual = pl.scan_parquet(path).collect_schema()
+        expected = table.schema
+        diffs = [
+            f"{name}: expected {expected.get(name)}, found {actual.get(name)}"
+            for name in dict.fromkeys([*expected, *actual])
+            if expected.get(name) != actual.get(name)
+        ]
+        return dg.AssetCheckResult(passed=not diffs, metadata={"differences": "\n".join(diffs) or "none"})
+
+    return _check

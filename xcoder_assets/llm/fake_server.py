@@ -1,0 +1,131 @@
+"""A local OpenAI-compatible chat-completions server for tests and benchmarks (loopback only).
+
+It answers `POST /v1/chat/completions` after a fixed latency. A line `SCENARIO: name[:n]` in the last
+message makes it misbehave the way real providers do, counted per distinct prompt:
+
+  429:n / 500:n / 503:n   the first n attempts get that status (429 with Retry-After: 0)
+  always-500              every attempt gets 500
+  timeout:n               the first n attempts hang longer than any client timeout
+  drop:n                  the first n attempts have their connection closed mid-request
+  malformed:n             the first n attempts get a 200 whose body is not JSON
+  always-malformed        every attempt gets that
+  truncated               finish_reason "length" and half an answer
+  think                   reasoning in a <think> block before the answer
+  reasoning-field         reasoning in message.reasoning_content
+  bad-request             400 (not retryable)
+  json                    a JSON object inside prose and a fence
+
+Run: python -m xcoder_assets.llm.fake_server --port 0 --latency 0.2   (prints its URL, then serves)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import re
+import sys
+import time
+from collections import Counter
+
+from aiohttp import web
+
+_SCENARIO = re.compile(r"SCENARIO:\s*([\w-]+)(?::(\d+))?")
+
+
+def build_app(latency_s: float = 0.0, hang_s: float = 3600.0) -> web.Application:
+    attempts: Counter[str] = Counter()
+    served = Counter()
+
+    async def completions(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        messages = body.get("messages") or []
+        last = str(messages[-1].get("content", "")) if messages else ""
+        key = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
+        attempts[key] += 1
+        attempt = attempts[key]
+        served["requests"] += 1
+        if latency_s:
+            await asyncio.sleep(latency_s)
+        match = _SCENARIO.search(last)
+        name, count = (match.group(1), int(match.group(2) or 1)) if match else ("ok", 0)
+        failing = attempt <= count
+        if name in ("429", "500", "503") and failing:
+            headers = {"Retry-After": "0"} if name == "429" else {}
+            return web.json_response({"error": {"message": f"simulated {name}", "type": "server_error"}},
+                                     status=int(name), headers=headers)
+        if name == "always-500":
+            return web.json_response({"error": {"message": "simulated outage"}}, status=500)
+        if name == "bad-request":
+            return web.json_response({"error": {"message": "simulated bad request", "type": "invalid_request_error"}}, status=400)
+        if name == "timeout" and failing:
+            await asyncio.sleep(hang_s)
+        if name == "drop" and failing:
+            request.transport.close()
+            raise ConnectionResetError("simulated dropped connection")
+        if (name == "malformed" and failing) or name == "always-malformed":
+            return web.Response(text="<html>502 upstream garbled{", content_type="application/json")
+        content, reasoning, finish = f"answer to {last[:40]!r}", None, "stop"
+        if name == "truncated":
+            content, finish = '```json\n{"algorithms": {"graph": ["breadth', "length"
+        elif name == "think":
+            content = "<think>I should answer briefly.</think>final answer"
+        elif name == "reasoning-field":
+            content, reasoning = "final answer", "step by step reasoning"
+        elif name == "json":
+            content = 'Sure, here it is:\n```json\n{"data_structures": ["stack"]}\n```\nHope this helps.'
+        message = {"role": "assistant", "content": content}
+        if reasoning:
+            message["reasoning_content"] = reasoning
+        prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4
+        return web.json_response(
+            {
+                "id": f"chatcmpl-{key[:12]}-{attempt}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "fake"),
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content) // 4,
+                          "total_tokens": prompt_tokens + len(content) // 4},
+            }
+        )
+
+    async def models(_: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+
+    async def stats(_: web.Request) -> web.Response:
+        return web.json_response({"requests": served["requests"], "distinct_prompts": len(attempts)})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", completions)
+    app.router.add_post("/chat/completions", completions)
+    app.router.add_get("/v1/models", models)
+    app.router.add_get("/stats", stats)
+    return app
+
+
+async def serve(port: int, latency_s: float, hang_s: float) -> None:
+    runner = web.AppRunner(build_app(latency_s, hang_s), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port, backlog=4096)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    print(f"fake OpenAI-compatible server listening on http://127.0.0.1:{bound}/v1", flush=True)
+    await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local OpenAI-compatible fake server (tests and benchmarks).")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before every answer")
+    parser.add_argument("--hang", type=float, default=3600.0, help="seconds a 'timeout' scenario hangs")
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(serve(args.port, args.latency, args.hang))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

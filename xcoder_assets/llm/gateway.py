@@ -1,0 +1,402 @@
+"""The LLM gateway: every stage's model calls go through here, over litellm.
+
+Bounded concurrency, request and token rate limits, retries with exponential backoff and jitter on
+429 / 5xx / timeouts / dropped connections, a persistent response cache, and per-call accounting.
+A request that still fails ends as an LLMResult with `error` set: callers turn it into an error row.
+No Dagster import here: the Dagster resource in defs/resources.py only builds one of these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Awaitable, Callable, Iterable, Sequence
+
+import litellm
+
+from xcoder_assets.llm.answers import split_reasoning
+from xcoder_assets.llm.cache import ResponseCache
+from xcoder_assets.llm.settings import RoleSettings
+from xcoder_assets.store.ids import canonical_json, content_hash
+
+litellm.suppress_debug_info = True
+litellm.drop_params = True  # a provider that lacks a parameter (top_k on OpenAI) drops it instead of failing
+
+
+class LLMConfigError(ValueError):
+    """A model setting that cannot work: unknown model, missing key. Raised before any call."""
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    role: str
+    messages: tuple[dict[str, str], ...]
+    template: str  # "<template name>@<version>": part of the cache key and of every row
+    tag: str = ""  # the id of the row the request is for, for logs
+
+    @staticmethod
+    def of(role: str, messages: Sequence[dict[str, str]], template: str, tag: str = "") -> "LLMRequest":
+        return LLMRequest(role, tuple(dict(m) for m in messages), template, tag)
+
+
+@dataclass
+class LLMResult:
+    call_id: str
+    cache_key: str
+    role: str
+    model: str
+    template: str
+    request: dict[str, Any]
+    content: str = ""  # the answer, reasoning removed
+    reasoning: str = ""
+    finish_reason: str | None = None
+    truncated: bool = False
+    error: str | None = None
+    cache_hit: bool = False
+    attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def as_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["request_json"] = canonical_json(row.pop("request"))
+        row.pop("cache_key")
+        return row
+
+
+@dataclass
+class GatewayConfig:
+    max_in_flight: int = 64
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    max_retries: int = 6
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 60.0
+    request_timeout_s: float = 600.0
+
+
+@dataclass
+class GatewayStats:
+    requests: int = 0
+    llm_calls: int = 0  # requests that went to the model (not cache hits)
+    cache_hits: int = 0
+    errors: int = 0
+    truncated: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    errors_by_reason: dict[str, int] = field(default_factory=dict)
+
+    def add(self, result: LLMResult) -> None:
+        self.requests += 1
+        self.retries += max(0, result.attempts - 1)
+        if result.cache_hit:
+            self.cache_hits += 1
+        elif result.attempts:
+            self.llm_calls += 1
+            self.prompt_tokens += result.prompt_tokens
+            self.completion_tokens += result.completion_tokens
+            self.cost_usd += result.cost_usd
+        if result.truncated:
+            self.truncated += 1
+        if result.error:
+            self.errors += 1
+            reason = result.error.split(":", 1)[0]
+            self.errors_by_reason[reason] = self.errors_by_reason.get(reason, 0) + 1
+
+
+class WindowLimiter:
+    """At most `limit` units per sliding 60 s window (requests, or tokens)."""
+
+    def __init__(self, limit: int, window_s: float = 60.0):
+        self.limit, self.window_s = limit, window_s
+        self._spent: collections.deque[tuple[float, float]] = collections.deque()
+        self._used = 0.0
+        self._lock = asyncio.Lock()
+
+    def _purge(self, now: float) -> None:
+        while self._spent and now - self._spent[0][0] >= self.window_s:
+            self._used -= self._spent.popleft()[1]
+
+    async def acquire(self, amount: float = 1.0) -> None:
+        amount = min(amount, self.limit)  # a single oversized request still goes, alone
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._purge(now)
+                if self._used + amount <= self.limit:
+                    self._spent.append((now, amount))
+                    self._used += amount
+                    return
+                await asyncio.sleep(max(0.01, self.window_s - (now - self._spent[0][0])))
+
+    def record(self, amount: float) -> None:
+        """Count units known only afterwards (completion tokens)."""
+        self._spent.append((time.monotonic(), amount))
+        self._used += amount
+
+
+_RETRYABLE_STATUS = {408, 409, 425, 429}
+
+
+def classify_error(exc: BaseException) -> tuple[bool, str, float | None]:
+    """(retryable, reason, retry-after seconds) for an exception from litellm."""
+    status = getattr(exc, "status_code", None)
+    name = type(exc).__name__
+    retry_after = None
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    try:
+        if headers.get("retry-after"):
+            retry_after = float(headers["retry-after"])
+    except (TypeError, ValueError):
+        retry_after = None
+    message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else name
+    if isinstance(exc, (litellm.Timeout, asyncio.TimeoutError, TimeoutError)):
+        return True, f"timeout: {message}", retry_after
+    if isinstance(exc, litellm.RateLimitError) or status == 429:
+        return True, f"rate_limited: {message}", retry_after
+    if isinstance(exc, litellm.APIConnectionError) and (status is None or status >= 500):
+        return True, f"connection_error: {message}", retry_after
+    if isinstance(status, int):
+        if status >= 500 or status in _RETRYABLE_STATUS:
+            return True, f"http_{status}: {message}", retry_after
+        return False, f"http_{status}: {message}", None
+    if isinstance(exc, (litellm.AuthenticationError, litellm.NotFoundError, litellm.BadRequestError)):
+        return False, f"{name}: {message}", None
+    # Unknown failures without a status (a garbled body from a proxy, a reset stream) are usually transient.
+    return True, f"{name}: {message}", retry_after
+
+
+def check_role_settings(settings: RoleSettings) -> None:
+    """Fail before any call, with one clear message, for a model that cannot work."""
+    if settings.is_offline:
+        from xcoder_assets.llm.offline import register_offline_provider
+
+        register_offline_provider()
+        return
+    try:
+        _, provider, _, _ = litellm.get_llm_provider(settings.model, api_base=settings.api_base)
+    except Exception as exc:
+        raise LLMConfigError(
+            f"role {settings.role!r}: unknown model {settings.model!r}: litellm cannot tell its provider "
+            f"(write it as provider/model, e.g. openai/<name> for an OpenAI-compatible server with "
+            f"XCODER_API_BASE); litellm said: {str(exc).splitlines()[0][:200]}"
+        ) from None
+    if settings.api_key or settings.api_base:
+        return  # a key was given, or a self-hosted endpoint that may need none
+    check = litellm.validate_environment(model=settings.model)
+    if not check.get("keys_in_environment", True):
+        missing = ", ".join(check.get("missing_keys") or ["an API key"])
+        raise LLMConfigError(
+            f"role {settings.role!r}: model {settings.model!r} (provider {provider}) needs {missing} in the "
+            f"environment, or XCODER_API_KEY / XCODER_API_KEY_{settings.role.upper()}"
+        )
+
+
+Completion = Callable[..., Awaitable[Any]]
+
+
+class LLMGateway:
+    def __init__(
+        self,
+        roles: dict[str, RoleSettings],
+        cache: ResponseCache | None = None,
+        config: GatewayConfig | None = None,
+        *,
+        run_id: str | None = None,
+        asset: str | None = None,
+        completion: Completion | None = None,
+    ):
+        for settings in roles.values():
+            check_role_settings(settings)
+        self.roles = roles
+        self.cache = cache
+        self.config = config or GatewayConfig()
+        self.run_id, self.asset = run_id, asset
+        self.stats = GatewayStats()
+        self._completion = completion or litellm.acompletion
+
+    # -- keys -------------------------------------------------------------------------------
+    def settings_for(self, role: str) -> RoleSettings:
+        if role not in self.roles:
+            raise LLMConfigError(f"no model configured for role {role!r}; configured: {sorted(self.roles)}")
+        return self.roles[role]
+
+    def request_body(self, request: LLMRequest) -> dict[str, Any]:
+        settings = self.settings_for(request.role)
+        return {
+            "model": settings.model,
+            "messages": [dict(m) for m in request.messages],
+            "params": settings.params.as_dict(),
+            "template": request.template,
+        }
+
+    # -- calls ------------------------------------------------------------------------------
+    def complete(self, requests: Iterable[LLMRequest]) -> list[LLMResult]:
+        """Synchronous entry point (Dagster assets are sync): runs the batch on its own loop."""
+        requests = list(requests)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.acomplete(requests))
+        box: list[list[LLMResult]] = []
+        worker = threading.Thread(target=lambda: box.append(asyncio.run(self.acomplete(requests))))
+        worker.start()
+        worker.join()
+        return box[0]
+
+    async def acomplete(self, requests: Sequence[LLMRequest]) -> list[LLMResult]:
+        bodies = [self.request_body(r) for r in requests]
+        keys = [content_hash(body, 32) for body in bodies]
+        cached = self.cache.get_many(keys) if self.cache else {}
+        semaphore = asyncio.Semaphore(self.config.max_in_flight)
+        rpm = WindowLimiter(self.config.requests_per_minute) if self.config.requests_per_minute else None
+        tpm = WindowLimiter(self.config.tokens_per_minute) if self.config.tokens_per_minute else None
+        usage: list[tuple] = []
+        in_progress: dict[str, asyncio.Future] = {}  # identical requests in one batch share one call
+
+        async def one(request: LLMRequest, body: dict, key: str) -> LLMResult:
+            result = LLMResult(
+                call_id=f"call-{key[:16]}",
+                cache_key=key,
+                role=request.role,
+                model=body["model"],
+                template=request.template,
+                request=body,
+            )
+            if key in cached:
+                self._fill(result, cached[key])
+                result.cache_hit = True
+            elif key in in_progress:
+                shared = await in_progress[key]
+                self._fill(result, shared)
+                result.cache_hit = shared is not None and "error" not in shared
+                if shared is None or "error" in shared:
+                    result.error = (shared or {}).get("error", "shared request failed")
+            else:
+                future: asyncio.Future = asyncio.get_running_loop().create_future()
+                in_progress[key] = future
+                async with semaphore:
+                    response = await self._call_with_retries(request, body, result, rpm, tpm)
+                future.set_result(response if response is not None else {"error": result.error})
+                if response is not None:
+                    self._fill(result, response)
+                    if self.cache:
+                        self.cache.put(key, body["model"], request.template, body, response)
+            self.stats.add(result)
+            usage.append(
+                (time.time(), self.run_id, self.asset, request.role, result.model, key, int(result.cache_hit),
+                 result.error, result.attempts, result.prompt_tokens, result.completion_tokens, result.cost_usd)
+            )
+            if len(usage) >= 256 and self.cache:
+                self.cache.log_usage(usage.copy())
+                usage.clear()
+            return result
+
+        try:
+            return list(await asyncio.gather(*(one(r, b, k) for r, b, k in zip(requests, bodies, keys))))
+        finally:
+            if self.cache:
+                self.cache.log_usage(usage)
+
+    @staticmethod
+    def _fill(result: LLMResult, response: dict[str, Any]) -> None:
+        split = split_reasoning(response.get("content"), response.get("reasoning"))
+        result.content, result.reasoning = split.answer, split.reasoning
+        result.finish_reason = response.get("finish_reason")
+        result.truncated = result.finish_reason == "length"
+        result.prompt_tokens = int(response.get("prompt_tokens") or 0)
+        result.completion_tokens = int(response.get("completion_tokens") or 0)
+        result.cost_usd = float(response.get("cost_usd") or 0.0)
+        result.latency_s = float(response.get("latency_s") or 0.0)
+
+    async def _call_with_retries(
+        self, request: LLMRequest, body: dict, result: LLMResult, rpm: WindowLimiter | None, tpm: WindowLimiter | None
+    ) -> dict[str, Any] | None:
+        settings = self.settings_for(request.role)
+        kwargs: dict[str, Any] = {
+            "model": settings.model,
+            "messages": body["messages"],
+            "timeout": self.config.request_timeout_s,
+            "num_retries": 0,  # retries are ours, with backoff and accounting
+            "max_retries": 0,
+        }
+        params = dict(body["params"])
+        top_k = params.pop("top_k", None)
+        kwargs.update(params)
+        if top_k is not None:
+            kwargs["extra_body"] = {"top_k": top_k}  # vLLM/SGLang read it from the body
+        if settings.api_base:
+            kwargs["api_base"] = settings.api_base
+        if settings.api_key:
+            kwargs["api_key"] = settings.api_key
+        elif settings.api_base:
+            kwargs["api_key"] = "EMPTY"  # self-hosted OpenAI-compatible servers want some key
+        prompt_estimate = sum(len(m.get("content") or "") for m in body["messages"]) / 4
+        for attempt in range(self.config.max_retries + 1):
+            result.attempts = attempt + 1
+            if rpm:
+                await rpm.acquire(1)
+            if tpm:
+                await tpm.acquire(prompt_estimate)
+            started = time.monotonic()
+            try:
+                response = await self._completion(**kwargs)
+                parsed = self._parse_response(response)
+                parsed["latency_s"] = time.monotonic() - started
+                if tpm:
+                    tpm.record(parsed["completion_tokens"])
+                return parsed
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # every failure is classified; none escapes as a crash
+                retryable, reason, retry_after = classify_error(exc)
+                result.error = reason
+                if not retryable or attempt == self.config.max_retries:
+                    if retryable:
+                        result.error = f"{reason.split(':', 1)[0]}: gave up after {attempt + 1} attempts: {reason}"
+                    return None
+                backoff = min(self.config.backoff_max_s, self.config.backoff_base_s * 2**attempt)
+                delay = retry_after if retry_after is not None else backoff * random.uniform(0.5, 1.0)
+                await asyncio.sleep(min(delay, self.config.backoff_max_s))
+        return None
+
+    @staticmethod
+    def _parse_response(response: Any) -> dict[str, Any]:
+        choices = getattr(response, "choices", None)
+        if not choices:
+            raise ValueError("malformed_response: no choices in the response")
+        choice = choices[0]
+        message = getattr(choice, "message", None)
+        content = getattr(message, "content", None)
+        reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
+        if content is None and not reasoning:
+            raise ValueError("malformed_response: the response has no message content")
+        usage = getattr(response, "usage", None)
+        hidden = getattr(response, "_hidden_params", None) or {}
+        cost = hidden.get("response_cost")
+        if cost is None:
+            try:
+                cost = litellm.completion_cost(completion_response=response)
+            except Exception:  # a model missing from the local price map costs "unknown", counted as 0
+                cost = 0.0
+        return {
+            "content": content or "",
+            "reasoning": reasoning if isinstance(reasoning, str) else None,
+            "finish_reason": getattr(choice, "finish_reason", None),
+            "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
+            "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
+            "cost_usd": float(cost or 0.0),
+        }

@@ -1,0 +1,68 @@
+"""Per-role model settings: which model each stage role uses and its generation parameters.
+
+Defaults are the SynthSmith recipe's (REFERENCE.md section 1). No model configured means the
+offline provider, which is deterministic and needs no key.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+OFFLINE_MODEL = "xcoder-offline/synthsmith-sim-1"
+
+ROLES = ("extract", "evolve", "compose", "solve", "test_write")
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    temperature: float
+    top_p: float
+    max_tokens: int
+    top_k: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        values = {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens}
+        if self.top_k is not None:
+            values["top_k"] = self.top_k
+        return values
+
+
+# The recipe's generation parameters per role.
+RECIPE_PARAMS: dict[str, GenerationParams] = {
+    "extract": GenerationParams(temperature=0.7, top_p=0.95, max_tokens=4096),
+    "evolve": GenerationParams(temperature=0.7, top_p=0.95, max_tokens=4096),
+    "compose": GenerationParams(temperature=0.7, top_p=0.8, top_k=20, max_tokens=32768),
+    "solve": GenerationParams(temperature=0.6, top_p=0.95, max_tokens=32768),
+    "test_write": GenerationParams(temperature=0.6, top_p=0.95, max_tokens=32768),
+}
+
+
+@dataclass(frozen=True)
+class RoleSettings:
+    role: str
+    model: str
+    params: GenerationParams
+    api_base: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+
+    @property
+    def is_offline(self) -> bool:
+        return self.model.startswith("xcoder-offline/")
+
+
+def role_settings_from_env(role: str, env: dict[str, str] | None = None, **overrides: Any) -> RoleSettings:
+    """Settings for one role: XCODER_MODEL_<ROLE> over XCODER_MODEL over the offline model."""
+    if role not in ROLES:
+        raise ValueError(f"unknown LLM role {role!r}; roles are {', '.join(ROLES)}")
+    env = dict(os.environ if env is None else env)
+    suffix = role.upper()
+    settings = RoleSettings(
+        role=role,
+        model=env.get(f"XCODER_MODEL_{suffix}") or env.get("XCODER_MODEL") or OFFLINE_MODEL,
+        params=RECIPE_PARAMS[role],
+        api_base=env.get(f"XCODER_API_BASE_{suffix}") or env.get("XCODER_API_BASE") or None,
+        api_key=env.get(f"XCODER_API_KEY_{suffix}") or env.get("XCODER_API_KEY") or None,
+    )
+    return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

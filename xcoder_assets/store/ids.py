@@ -1,0 +1,45 @@
+"""One id function for every row: stable, derived from content and the ids of the parents.
+
+An id is `<kind>-<16 hex>`: the kind prefix tells `xcoder trace` which table holds the row, the hash
+covers the row's defining content and its parents' ids, so the same input always gives the same id
+and two rows with different ancestry never share one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Iterable
+
+ID_KINDS = {
+    "seed": "seed_problems",
+    "feat": "features",
+    "node": "feature_tree",
+    "call": "llm_calls",
+}
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no whitespace: the same value always gives the same text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def content_hash(value: Any, length: int = 16) -> str:
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()[:length]
+
+
+def make_id(kind: str, content: Any, parents: Iterable[str] = ()) -> str:
+    if kind not in ID_KINDS:
+        raise ValueError(f"unknown id kind {kind!r}; known kinds: {sorted(ID_KINDS)}")
+    return f"{kind}-{content_hash({'content': content, 'parents': sorted(parents)})}"
+
+
+def kind_of(row_id: str) -> str | None:
+    prefix, sep, digest = row_id.partition("-")
+    if not sep or prefix not in ID_KINDS or len(digest) != 16:
+        return None
+    try:
+        int(digest, 16)
+    except ValueError:
+        return None
+    return prefix

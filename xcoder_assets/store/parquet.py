@@ -1,0 +1,77 @@
+"""One atomic writer for every file.
+
+A write goes to a temporary name in the same directory, is flushed to disk, then renamed over the
+target: readers see the old file or the new one, never half a file, and an interrupted run leaves
+only a `.tmp-*` file that no reader matches.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import polars as pl
+
+
+class SchemaMismatch(ValueError):
+    pass
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".tmp-{path.name}.", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; data files are shared like any other
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def conform(frame: pl.DataFrame, schema: pl.Schema | dict[str, pl.DataType], what: str) -> pl.DataFrame:
+    """Return `frame` with exactly `schema`'s columns and types, or say what differs."""
+    schema = pl.Schema(schema)
+    missing = [name for name in schema if name not in frame.columns]
+    extra = [name for name in frame.columns if name not in schema]
+    if missing or extra:
+        raise SchemaMismatch(f"{what}: missing columns {missing}, unexpected columns {extra}")
+    try:
+        return frame.select([pl.col(name).cast(dtype, strict=True) for name, dtype in schema.items()])
+    except Exception as exc:  # polars raises several types for failed casts
+        raise SchemaMismatch(f"{what}: columns do not match the declared types: {exc}") from exc
+
+
+def write_parquet(frame: pl.DataFrame, path: Path, schema: pl.Schema | dict | None = None) -> Path:
+    if schema is not None:
+        frame = conform(frame, schema, str(path))
+    return _atomic(path, lambda tmp: frame.write_parquet(tmp, compression="zstd", statistics=True))
+
+
+def write_text(text: str, path: Path) -> Path:
+    return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def read_parquet(path: Path) -> pl.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: materialize its asset first")
+    return pl.read_parquet(path)
+
+
+def parquet_schema(path: Path) -> pl.Schema:
+    return pl.read_parquet_schema(path) if hasattr(pl, "read_parquet_schema") else pl.scan_parquet(path).collect_schema()

@@ -1,0 +1,125 @@
+"""The storage contract: every table's file, id column and explicit Polars schema.
+
+The Parquet files under the data directory are the product; these schemas are checked on every
+write (store.parquet.conform) and by each asset's schema check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+STR_LIST = pl.List(pl.String)
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    id_column: str
+    schema: pl.Schema
+    description: str
+
+    def path(self, data_dir: Path) -> Path:
+        return Path(data_dir) / f"{self.name}.parquet"
+
+
+SEED_PROBLEMS = Table(
+    name="seed_problems",
+    id_column="seed_id",
+    description="Seed problems (TACO-style): statement and the first solution, one row per record.",
+    schema=pl.Schema(
+        {
+            "seed_id": pl.String,
+            "source": pl.String,
+            "source_line": pl.Int64,
+            "question": pl.String,
+            "solution": pl.String,
+            "solutions_count": pl.Int64,
+            "difficulty": pl.String,
+            "run_id": pl.String,
+        }
+    ),
+)
+
+SEED_REJECTS = Table(
+    name="seed_problems__rejects",
+    id_column="source_line",
+    description="Seed records that could not be loaded, with their line and reason.",
+    schema=pl.Schema({"source": pl.String, "source_line": pl.Int64, "reason": pl.String, "raw": pl.String, "run_id": pl.String}),
+)
+
+FEATURES = Table(
+    name="features",
+    id_column="feature_id",
+    description="One feature tree per seed as the extract model returned it; parse failures kept with their error.",
+    schema=pl.Schema(
+        {
+            "feature_id": pl.String,
+            "seed_id": pl.String,
+            "status": pl.String,  # ok | parse_error | truncated | llm_error
+            "error": pl.String,
+            "tree_json": pl.String,
+            "leaf_count": pl.Int64,
+            "categories": STR_LIST,
+            "llm_call_id": pl.String,
+            "model": pl.String,
+            "template": pl.String,
+            "run_id": pl.String,
+        }
+    ),
+)
+
+FEATURE_TREE = Table(
+    name="feature_tree",
+    id_column="node_id",
+    description="The merged feature tree, one row per leaf feature, in first-seen order, with the trees it came from.",
+    schema=pl.Schema(
+        {
+            "node_id": pl.String,
+            "category": pl.String,
+            "path": STR_LIST,
+            "feature": pl.String,
+            "position": pl.Int64,
+            "source_feature_ids": STR_LIST,
+            "run_id": pl.String,
+        }
+    ),
+)
+
+LLM_CALLS = Table(
+    name="llm_calls",
+    id_column="call_id",
+    description="Every LLM request an asset made or read from the cache: request, answer, reasoning, tokens, cost.",
+    schema=pl.Schema(
+        {
+            "call_id": pl.String,
+            "asset": pl.String,
+            "role": pl.String,
+            "model": pl.String,
+            "template": pl.String,
+            "request_json": pl.String,
+            "content": pl.String,
+            "reasoning": pl.String,
+            "finish_reason": pl.String,
+            "truncated": pl.Boolean,
+            "error": pl.String,
+            "cache_hit": pl.Boolean,
+            "attempts": pl.Int64,
+            "prompt_tokens": pl.Int64,
+            "completion_tokens": pl.Int64,
+            "cost_usd": pl.Float64,
+            "latency_s": pl.Float64,
+            "run_id": pl.String,
+        }
+    ),
+)
+
+# Asset tables in pipeline order: the funnel and the lineage views follow it.
+ASSET_TABLES: tuple[Table, ...] = (SEED_PROBLEMS, FEATURES, FEATURE_TREE)
+ALL_TABLES: dict[str, Table] = {t.name: t for t in (*ASSET_TABLES, SEED_REJECTS, LLM_CALLS)}
+
+
+def llm_calls_path(data_dir: Path, asset: str) -> Path:
+    return Path(data_dir) / "llm_calls" / f"{asset}.parquet"

@@ -41,15 +41,16 @@ def cmd_status(args: argparse.Namespace) -> int:
                           "llm_by_asset": usage}, indent=2, default=str))
         return 0
     print(f"data directory: {data_dir.resolve()}\n")
-    print(text_table(funnel, ["asset", "rows"]))
+    examples = warehouse.example_ids(con)
+    print(text_table([(name, rows, examples.get(name, "")) for name, rows in funnel], ["asset", "rows", "example id (xcoder trace ID)"]))
     print("\nLLM so far (all runs): "
           f"{totals['llm_calls']} calls made, {totals['cache_hits']} cache hits, {totals['errors']} errors, "
           f"{totals['prompt_tokens']} prompt + {totals['completion_tokens']} completion tokens, ${totals['cost_usd']:.4f}")
     if usage:
-        print("\nLLM calls behind the current data:")
-        print(text_table([[u[k] for k in ("asset", "model", "calls", "cache_hits", "errors", "prompt_tokens",
-                                          "completion_tokens", "cost_usd")] for u in usage],
-                         ["asset", "model", "calls", "cache hits", "errors", "prompt tok", "completion tok", "cost $"]))
+        print("\nLLM requests behind the current data (calls made by the run that wrote it; the rest came from the cache):")
+        columns = ("asset", "model", "requests", "calls_made", "cache_hits", "errors", "truncated", "prompt_tokens",
+                   "completion_tokens", "cost_usd")
+        print(text_table([[u[k] for k in columns] for u in usage], [c.replace("_", " ") for c in columns]))
     return 0
 
 

@@ -9,7 +9,6 @@ import polars as pl
 
 from xcoder_assets.defs.checks import schema_check
 from xcoder_assets.defs.resources import LLMGatewayResource, StorageResource, llm_metadata
-from xcoder_assets.defs.seed import seed_problems
 from xcoder_assets.llm.gateway import LLMRequest
 from xcoder_assets.recipe.features import CATEGORIES, FREE_TEXT_CATEGORIES, leaves_to_tree, merge_trees, parse_feature_answer, tree_leaves
 from xcoder_assets.recipe.prompts import load_template
@@ -30,7 +29,7 @@ FEATURE_TREE_NOT_EMPTY = "feature_tree_not_empty"
 
 @dg.asset(
     group_name="features",
-    deps=[seed_problems],
+    deps=["seed_problems"],
     kinds={"parquet", "llm"},
     description=FEATURES.description + " Role: extract (temperature 0.7, top_p 0.95, 4096 tokens).",
     check_specs=[

@@ -14,7 +14,7 @@ import dagster as dg
 import polars as pl
 
 from xcoder_assets.llm.cache import ResponseCache
-from xcoder_assets.llm.gateway import GatewayConfig, GatewayStats, LLMGateway, LLMResult
+from xcoder_assets.llm.gateway import GatewayConfig, GatewayStats, LLMConfigError, LLMGateway, LLMResult, check_role_settings
 from xcoder_assets.llm.settings import OFFLINE_MODEL, ROLES, role_settings_from_env
 from xcoder_assets.store.parquet import write_parquet
 from xcoder_assets.store.tables import LLM_CALLS, Table, llm_calls_path
@@ -109,8 +109,14 @@ class LLMGatewayResource(dg.ConfigurableResource):
             max_retries=self.max_retries,
             request_timeout_s=self.request_timeout_s,
         )
+        try:
+            roles_settings = {r: self.settings(r) for r in roles}
+            for settings in roles_settings.values():
+                check_role_settings(settings)  # before the cache opens or any call is made
+        except (LLMConfigError, ValueError) as exc:
+            raise dg.Failure(description=f"LLM settings for {asset}: {exc}", allow_retries=False) from None
         cache = ResponseCache(storage.root / CACHE_FILE)
-        return LLMGateway({r: self.settings(r) for r in roles}, cache, config, run_id=run_id, asset=asset)
+        return LLMGateway(roles_settings, cache, config, run_id=run_id, asset=asset)
 
 
 def _env(name: str) -> Any:

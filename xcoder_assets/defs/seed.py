@@ -33,14 +33,18 @@ class SeedConfig(dg.Config):
     description=SEED_PROBLEMS.description,
 )
 def seed_problems(context: dg.AssetExecutionContext, config: SeedConfig, storage: StorageResource) -> dg.MaterializeResult:
-    records, rejects = load_seeds(config.paths, config.dataset_id, config.split, config.limit)
+    try:
+        records, rejects = load_seeds(config.paths, config.dataset_id, config.split, config.limit)
+    except SeedLoadError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     if rejects and not config.skip_bad_records:
-        raise SeedLoadError(
-            f"{len(rejects)} bad seed record(s) (set skip_bad_records to record them and go on):\n"
-            + describe_rejects(rejects)
+        raise dg.Failure(
+            description=f"{len(rejects)} bad seed record(s) (set skip_bad_records to record them and go on):\n"
+            + describe_rejects(rejects),
+            allow_retries=False,
         )
     if not records:
-        raise SeedLoadError(f"no usable seed records in {config.paths or config.dataset_id}")
+        raise dg.Failure(description=f"no usable seed records in {config.paths or config.dataset_id}", allow_retries=False)
     run_id = context.run.run_id
     frame = pl.DataFrame(
         [

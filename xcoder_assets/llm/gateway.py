@@ -83,6 +83,7 @@ class GatewayConfig:
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
     request_timeout_s: float = 600.0
+    rate_window_s: float = 60.0  # the window of the per-minute limits (shorter only in tests)
 
 
 @dataclass
@@ -262,8 +263,9 @@ class LLMGateway:
         keys = [content_hash(body, 32) for body in bodies]
         cached = self.cache.get_many(keys) if self.cache else {}
         semaphore = asyncio.Semaphore(self.config.max_in_flight)
-        rpm = WindowLimiter(self.config.requests_per_minute) if self.config.requests_per_minute else None
-        tpm = WindowLimiter(self.config.tokens_per_minute) if self.config.tokens_per_minute else None
+        window = self.config.rate_window_s
+        rpm = WindowLimiter(self.config.requests_per_minute, window) if self.config.requests_per_minute else None
+        tpm = WindowLimiter(self.config.tokens_per_minute, window) if self.config.tokens_per_minute else None
         usage: list[tuple] = []
         in_progress: dict[str, asyncio.Future] = {}  # identical requests in one batch share one call
 
@@ -356,6 +358,7 @@ class LLMGateway:
                 response = await self._completion(**kwargs)
                 parsed = self._parse_response(response)
                 parsed["latency_s"] = time.monotonic() - started
+                result.error = None  # an earlier attempt's failure is history now
                 if tpm:
                     tpm.record(parsed["completion_tokens"])
                 return parsed
@@ -386,11 +389,15 @@ class LLMGateway:
             raise ValueError("malformed_response: the response has no message content")
         usage = getattr(response, "usage", None)
         hidden = getattr(response, "_hidden_params", None) or {}
-        cost = hidden.get("response_cost")
-        if cost is None:
+        # litellm prices every response from its local price map while it logs the call; a model
+        # missing from the map leaves None there, counted as 0 (pricing it again here costs ~1 ms
+        # per call for the same answer).
+        if "response_cost" in hidden:
+            cost = hidden["response_cost"]
+        else:
             try:
                 cost = litellm.completion_cost(completion_response=response)
-            except Exception:  # a model missing from the local price map costs "unknown", counted as 0
+            except Exception:  # unknown price: counted as 0
                 cost = 0.0
         return {
             "content": content or "",

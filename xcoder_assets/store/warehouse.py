@@ -111,6 +111,17 @@ def _has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [name]).fetchone()[0])
 
 
+def example_ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The last row id of each asset table (the deepest-lineage rows are the interesting ones to trace)."""
+    found = {}
+    for table in ASSET_TABLES:
+        if _has_view(con, table.name):
+            row = con.execute(f"SELECT {table.id_column} FROM {table.name} ORDER BY {table.id_column} DESC LIMIT 1").fetchone()
+            if row:
+                found[table.name] = row[0]
+    return found
+
+
 def llm_usage(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     cursor = con.execute(sql_text("llm_usage.sql"))
     names = [d[0] for d in cursor.description]

@@ -1,0 +1,54 @@
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# Tests must never reach a configured real model: drop the user's model settings.
+for _name in [n for n in os.environ if n.startswith("XCODER_MODEL") or n.startswith("XCODER_API")]:
+    del os.environ[_name]
+
+import xcoder_assets  # noqa: E402,F401
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_server(args: list[str], pattern: str, timeout_s: float = 60.0) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT_ROOT)
+    deadline = time.monotonic() + timeout_s
+    seen = []
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            if process.poll() is not None:
+                break
+            continue
+        seen.append(line)
+        match = re.search(pattern, line)
+        if match:
+            return process, match.group(1)
+    process.kill()
+    raise RuntimeError(f"{args} did not start:\n{''.join(seen)[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def fake_llm_url():
+    """A local OpenAI-compatible server (real HTTP on 127.0.0.1) with scripted failures."""
+    process, url = start_server(
+        [sys.executable, "-m", "xcoder_assets.llm.fake_server", "--port", "0", "--hang", "30"],
+        r"listening on (http://\S+)",
+    )
+    yield url
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    path = tmp_path / "data"
+    path.mkdir()
+    return path

@@ -1,0 +1,51 @@
+"""The whole code location loads, and its graph is pinned: a change to it is a visible diff."""
+
+import dagster as dg
+
+from xcoder_assets.definitions import defs as lazy_defs
+
+EXPECTED_GRAPH = {
+    "seed_problems": [],
+    "features": ["seed_problems"],
+    "feature_tree": ["features"],
+}
+EXPECTED_CHECKS = {
+    ("seed_problems", "seed_problems_schema"),
+    ("features", "features_schema"),
+    ("features", "features_parse_failure_rate"),
+    ("features", "features_no_empty_trees"),
+    ("feature_tree", "feature_tree_schema"),
+    ("feature_tree", "feature_tree_not_empty"),
+}
+
+
+def load() -> dg.Definitions:
+    return lazy_defs()
+
+
+def test_definitions_load_and_validate():
+    defs = load()
+    dg.Definitions.validate_loadable(defs)
+    assert set(defs.resources) == {"storage", "llm"}
+
+
+def test_asset_graph_snapshot():
+    graph = load().resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == set(EXPECTED_GRAPH)
+    for asset, parents in EXPECTED_GRAPH.items():
+        node = graph.get(dg.AssetKey(asset))
+        assert sorted(p.to_user_string() for p in node.parent_keys) == parents, asset
+        assert node.description, f"{asset} has no description for the UI"
+
+
+def test_asset_check_snapshot():
+    graph = load().resolve_asset_graph()
+    checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
+    assert checks == EXPECTED_CHECKS
+
+
+def test_offline_model_is_named_in_the_ui():
+    defs = load()
+    llm = defs.resources["llm"]
+    assert "offline" in type(llm).__doc__ and llm.role_models()["extract"] == "xcoder-offline/synthsmith-sim-1"

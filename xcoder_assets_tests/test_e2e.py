@@ -1,0 +1,83 @@
+"""End to end: the webserver serves the asset graph, the CLI's bench runs against a real endpoint."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from xcoder_assets_tests.conftest import PROJECT_ROOT
+
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_bench_llm_prints_both_rates_and_the_ratio_last(fake_llm_url):
+    run = subprocess.run(
+        [BIN / "xcoder", "bench", "llm", "--api-base", fake_llm_url, "--model", "openai/fake-model",
+         "--requests", "40", "--concurrency", "8"],
+        capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.strip().splitlines()
+    assert "plain litellm" in lines[-3] and "requests/s" in lines[-3] and "0 errors" in lines[-3]
+    assert "xcoder gateway" in lines[-2] and "0 errors" in lines[-2]
+    assert lines[-1].startswith("gateway/plain requests/s ratio: ")
+    assert float(lines[-1].split(": ")[1].split()[0]) > 0
+
+
+def test_definitions_validate_command(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    run = subprocess.run([BIN / "dagster", "definitions", "validate", "-w", "workspace.yaml"], capture_output=True,
+                         text=True, timeout=180, cwd=PROJECT_ROOT, env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "All code locations passed validation" in run.stdout + run.stderr
+
+
+def graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_webserver_serves_the_asset_graph(tmp_path):
+    port = free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "XCODER_DATA_DIR": str(tmp_path / "data")}
+    process = subprocess.Popen([BIN / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+                               cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        info = None
+        while time.monotonic() < deadline and info is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5) as response:
+                    info = json.loads(response.read())
+            except OSError:
+                time.sleep(0.5)
+        assert info and "dagster_webserver_version" in info
+        nodes = None
+        while time.monotonic() < deadline:
+            data = graphql(port, "{ assetNodes { assetKey { path } dependencyKeys { path } description } }")
+            nodes = data.get("data", {}).get("assetNodes")
+            if nodes:
+                break
+            time.sleep(0.5)
+        graph = {"/".join(n["assetKey"]["path"]): ["/".join(d["path"]) for d in n["dependencyKeys"]] for n in nodes}
+        assert graph == {"seed_problems": [], "features": ["seed_problems"], "feature_tree": ["features"]}
+        resources = graphql(port, '{ workspaceOrError { ... on Workspace { locationEntries { name } } } }')
+        assert resources["data"]["workspaceOrError"]["locationEntries"][0]["name"] == "xcoder_assets"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

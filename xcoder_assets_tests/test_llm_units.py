@@ -1,0 +1,62 @@
+import asyncio
+
+import httpx
+import litellm
+import pytest
+
+from xcoder_assets.llm.gateway import LLMConfigError, LLMGateway, LLMRequest, check_role_settings, classify_error
+from xcoder_assets.llm.offline import register_offline_provider
+from xcoder_assets.llm.settings import OFFLINE_MODEL, RECIPE_PARAMS, RoleSettings, role_settings_from_env
+
+
+def _response(status, headers=None):
+    return httpx.Response(status, headers=headers or {}, request=httpx.Request("POST", "http://x"))
+
+
+def test_classify_error():
+    rate = litellm.RateLimitError("slow down", llm_provider="openai", model="m", response=_response(429, {"retry-after": "3"}))
+    assert classify_error(rate) == (True, "rate_limited: litellm.RateLimitError: slow down", 3.0)
+    auth = litellm.AuthenticationError("bad key", llm_provider="openai", model="m")
+    assert classify_error(auth)[0] is False
+    assert classify_error(asyncio.TimeoutError())[0] is True
+    server = litellm.InternalServerError("boom", llm_provider="openai", model="m")
+    retryable, reason, _ = classify_error(server)
+    assert retryable and reason.startswith("http_500")
+
+
+def test_role_settings_from_env_precedence():
+    env = {"XCODER_MODEL": "openai/a", "XCODER_MODEL_SOLVE": "openai/b", "XCODER_API_BASE": "http://h/v1"}
+    assert role_settings_from_env("extract", env).model == "openai/a"
+    solve = role_settings_from_env("solve", env)
+    assert solve.model == "openai/b" and solve.api_base == "http://h/v1" and solve.params == RECIPE_PARAMS["solve"]
+    assert role_settings_from_env("compose", {}).model == OFFLINE_MODEL
+    assert RECIPE_PARAMS["compose"].as_dict() == {"temperature": 0.7, "top_p": 0.8, "max_tokens": 32768, "top_k": 20}
+    with pytest.raises(ValueError, match="unknown LLM role 'judge'"):
+        role_settings_from_env("judge", {})
+
+
+def test_config_errors_name_role_model_and_variable(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(LLMConfigError, match=r"role 'extract': unknown model 'definitely-not-a-model'"):
+        check_role_settings(RoleSettings("extract", "definitely-not-a-model", RECIPE_PARAMS["extract"]))
+    with pytest.raises(LLMConfigError, match=r"role 'solve': model 'openai/gpt-4o' .* needs OPENAI_API_KEY"):
+        check_role_settings(RoleSettings("solve", "openai/gpt-4o", RECIPE_PARAMS["solve"]))
+    check_role_settings(RoleSettings("solve", "openai/gpt-4o", RECIPE_PARAMS["solve"], api_key="sk-x"))
+    check_role_settings(RoleSettings("solve", "openai/local", RECIPE_PARAMS["solve"], api_base="http://127.0.0.1:1/v1"))
+
+
+def test_offline_provider_is_a_litellm_provider():
+    register_offline_provider()
+    response = litellm.completion(model=OFFLINE_MODEL, messages=[{"role": "user", "content": "hello"}])
+    assert "offline SynthSmith simulator" in response.choices[0].message.content
+    assert response.usage.prompt_tokens >= 1
+
+
+def test_offline_provider_honours_max_tokens():
+    from xcoder_assets.recipe.prompts import load_template
+
+    template = load_template("extract_features")
+    messages = template.render(question="Sum two numbers a and b.", code="print(sum(map(int, input().split())))")
+    settings = RoleSettings("extract", OFFLINE_MODEL, RECIPE_PARAMS["extract"].__class__(0.7, 0.95, max_tokens=20))
+    (result,) = LLMGateway({"extract": settings}).complete([LLMRequest.of("extract", messages, template.id)])
+    assert result.truncated and result.finish_reason == "length" and result.completion_tokens <= 20

@@ -1,0 +1,157 @@
+"""dg.materialize on the offline provider (and once on the fake HTTP server): the stage end to end."""
+
+import json
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from xcoder_assets.cli import main as xcoder
+from xcoder_assets.defs.resources import LLMGatewayResource, StorageResource
+from xcoder_assets.definitions import defs as lazy_defs
+from xcoder_assets.store.tables import FEATURE_TREE, FEATURES, SEED_PROBLEMS, SEED_REJECTS
+
+
+def materialize(data_dir, llm=None, run_config=None, raise_on_error=True, instance=None):
+    defs = lazy_defs()
+    return dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        resources={"storage": StorageResource(data_dir=str(data_dir)), "llm": llm or LLMGatewayResource()},
+        run_config=run_config,
+        raise_on_error=raise_on_error,
+        instance=instance,
+    )
+
+
+def metadata_of(result, asset):
+    (event,) = result.asset_materializations_for_node(asset)
+    return {k: v.value for k, v in event.metadata.items()}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """Two materializations of the whole graph into one data directory."""
+    data_dir = tmp_path_factory.mktemp("demo") / "data"
+    instance = dg.DagsterInstance.ephemeral()
+    first = materialize(data_dir, instance=instance)
+    second = materialize(data_dir, instance=instance)
+    return data_dir, first, second
+
+
+def test_graph_materializes_with_checks_passing(demo):
+    data_dir, first, _ = demo
+    assert first.success
+    for check in first.get_asset_check_evaluations():
+        assert check.passed, (check.check_name, check.metadata)
+    seeds = pl.read_parquet(SEED_PROBLEMS.path(data_dir))
+    features = pl.read_parquet(FEATURES.path(data_dir))
+    tree = pl.read_parquet(FEATURE_TREE.path(data_dir))
+    assert seeds.height >= 30 and features.height == seeds.height and tree.height > 0
+    assert set(features["status"]) <= {"ok", "parse_error", "truncated", "llm_error"}
+    failed = features.filter(pl.col("status") != "ok")
+    assert failed.height > 0 and failed["error"].null_count() == 0  # failures are rows with a reason
+    assert set(features["model"]) == {"xcoder-offline/synthsmith-sim-1"}
+    assert set(features["template"]) == {"extract_features@v1"}
+    ok_sources = set(features.filter(pl.col("status") == "ok")["feature_id"])
+    assert set(tree.explode("source_feature_ids")["source_feature_ids"]) <= ok_sources
+    assert (data_dir / "feature_tree.json").exists() and (data_dir / "xcoder.duckdb").exists()
+    meta = metadata_of(first, "feature_tree")
+    assert meta["leaves"] == tree.height and meta["leaves/algorithms"] > 0
+
+
+def test_second_materialization_makes_zero_llm_calls(demo):
+    _, first, second = demo
+    before, after = metadata_of(first, "features"), metadata_of(second, "features")
+    assert before["llm_calls_made"] == before["llm_requests"] > 0
+    assert after["llm_calls_made"] == 0 and after["llm_cache_hits"] == before["llm_requests"]
+    assert "offline simulator, not a real LLM" in after["llm_model"]
+
+
+def test_ids_are_stable_across_runs(demo):
+    data_dir, first, second = demo
+    # both runs wrote the same ids (the second overwrote the first's files with identical rows)
+    features = pl.read_parquet(FEATURES.path(data_dir))
+    assert features["run_id"].unique().to_list() == [second.run_id]
+    assert features["feature_id"].n_unique() == features.height
+
+
+def test_status_and_trace_commands(demo, capsys):
+    data_dir, _, second = demo
+    assert xcoder(["--data-dir", str(data_dir), "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["assets"]["seed_problems"] >= 30 and status["assets"]["feature_tree"] > 0
+    assert status["llm"]["llm_calls"] == status["assets"]["seed_problems"]
+    assert status["llm"]["cache_hits"] == status["assets"]["seed_problems"]
+
+    node = pl.read_parquet(FEATURE_TREE.path(data_dir)).row(0, named=True)
+    assert xcoder(["--data-dir", str(data_dir), "trace", node["node_id"]]) == 0
+    out = capsys.readouterr().out
+    assert node["node_id"] in out and node["source_feature_ids"][0] in out
+    assert "seed_problems  seed-" in out and "LLM call call-" in out and "extract_features@v1" in out
+    assert second.run_id in out
+
+    assert xcoder(["--data-dir", str(data_dir), "trace", node["source_feature_ids"][0], "--show-prompts"]) == 0
+    out = capsys.readouterr().out
+    assert "Task: feature-extraction" in out and "--- answer" in out
+
+    assert xcoder(["--data-dir", str(data_dir), "trace", "feat-0123456789abcdef"]) == 2
+    assert "unknown row id feat-0123456789abcdef" in capsys.readouterr().err
+
+
+def test_status_without_data_dir_is_a_clear_error(tmp_path, capsys):
+    assert xcoder(["--data-dir", str(tmp_path / "none"), "status"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def seed_config(**config):
+    return {"ops": {"seed_problems": {"config": config}}}
+
+
+def test_malformed_seed_file_fails_with_its_line(tmp_path, data_dir):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"question": "Q", "solutions": ["print(1)"]}) + "\n{oops\n")
+    result = materialize(data_dir, run_config=seed_config(paths=[str(bad)]), raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.user_failure_data.description
+    assert f"{bad}:2: not valid JSON" in message
+
+
+def test_skip_bad_records_keeps_them_as_rows(tmp_path, data_dir):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"question": "Q", "solutions": ["print(1)"]}) + "\n{oops\n")
+    result = materialize(data_dir, run_config=seed_config(paths=[str(bad)], skip_bad_records=True))
+    assert result.success
+    rejects = pl.read_parquet(SEED_REJECTS.path(data_dir))
+    assert rejects.select("source_line", "raw").rows() == [(2, "{oops\n")]
+    assert metadata_of(result, "seed_problems")["rejected_records"] == 1
+
+
+@pytest.mark.parametrize(
+    "llm, expected",
+    [
+        (LLMGatewayResource(model="no-such-model-anywhere"), "unknown model 'no-such-model-anywhere'"),
+        (LLMGatewayResource(extract_model="anthropic/claude-sonnet-4-5"), "needs ANTHROPIC_API_KEY"),
+    ],
+)
+def test_bad_model_settings_fail_before_any_call(data_dir, monkeypatch, llm, expected):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    result = materialize(data_dir, llm=llm, raise_on_error=False)
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.user_failure_data.description
+    assert expected in message and "role 'extract'" in message
+    assert not (data_dir / "llm_cache.sqlite").exists()
+
+
+def test_real_path_through_litellm_over_http(fake_llm_url, data_dir):
+    """A configured OpenAI-compatible model: same assets, real HTTP; its non-JSON answers become error rows."""
+    llm = LLMGatewayResource(model="openai/fake-model", api_base=fake_llm_url, api_key="sk-test")
+    result = materialize(data_dir, llm=llm, run_config=seed_config(limit=4), raise_on_error=False)
+    features = pl.read_parquet(FEATURES.path(data_dir))
+    assert features.height == 4 and set(features["status"]) == {"parse_error"}
+    assert set(features["model"]) == {"openai/fake-model"}
+    meta = metadata_of(result, "features")
+    assert meta["llm_calls_made"] == 4 and "offline" not in meta["llm_model"]
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert not checks["features_parse_failure_rate"].passed
+    assert checks["features_parse_failure_rate"].severity == dg.AssetCheckSeverity.WARN

@@ -45,6 +45,13 @@ def test_definitions_validate_command(tmp_path):
     assert "All code locations passed validation" in run.stdout + run.stderr
 
 
+def test_dg_check_defs(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    run = subprocess.run([BIN / "dg", "check", "defs"], capture_output=True, text=True, timeout=180, cwd=PROJECT_ROOT, env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "All definitions loaded successfully" in run.stdout + run.stderr
+
+
 def graphql(port: int, query: str) -> dict:
     request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
                                      headers={"Content-Type": "application/json"})

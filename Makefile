@@ -8,7 +8,9 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export XCODER_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: venv demo test ui status validate clean
+SANDBOX_IMAGE ?= xcoder-sandbox:bookworm
+
+.PHONY: venv demo test ui status validate clean system-deps sandbox-image bench-judge
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +31,15 @@ demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	@echo "Open the UI on these runs:  make ui   (then http://127.0.0.1:3000)"
 	@echo "Trace a row:                 $(BIN)/xcoder trace ROW_ID"
 
-test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+# Debian packages for the sandboxes (bubblewrap, docker.io, debootstrap), a Docker daemon, the image.
+system-deps:
+	bash scripts/install-system-deps.sh
+	bash scripts/ensure-dockerd.sh
+
+sandbox-image: system-deps
+	bash scripts/build-sandbox-image.sh $(SANDBOX_IMAGE)
+
+test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml sandbox-image
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml

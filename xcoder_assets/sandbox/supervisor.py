@@ -1,0 +1,433 @@
+"""The in-sandbox supervisor: runs one program on a batch of test inputs, each in a fresh process.
+
+This file is executed *inside* the sandbox by the sandbox's own `python3` (stdlib only, no import
+of xcoder_assets): the host passes its source with `python3 -c`. It reads one JSON job line on
+stdin, compiles the program once, then for each test forks a child from this warmed interpreter,
+applies that child's limits, feeds it the input and collects its output, and writes one JSON result
+line. After each result it waits for the host's `next` or `stop` (the host compares outputs, so
+expected answers never enter the sandbox, where a program could read them).
+
+It must run as PID 1 of its own PID namespace (bwrap --as-pid-1, or a container): there, children
+cannot SIGKILL it, and `kill(-1, SIGKILL)` after each test ends every process the test left behind.
+Without a PID namespace (the unsafe `none` backend) it kills the test's process group instead.
+"""
+
+import builtins
+import io
+import json
+import os
+import resource
+import select
+import signal
+import sys
+import time
+import traceback
+
+MAX_FD = 1024
+
+# The official LiveCodeBench harness puts this block in front of every program (profile lcb).
+LCB_IMPORTS = (
+    "from string import *\nfrom re import *\nfrom datetime import *\nfrom collections import *\n"
+    "from heapq import *\nfrom bisect import *\nfrom copy import *\nfrom math import *\nfrom random import *\n"
+    "from statistics import *\nfrom itertools import *\nfrom functools import *\nfrom operator import *\n"
+    "from io import *\nfrom sys import *\nfrom json import *\nfrom builtins import *\nfrom typing import *\n"
+    "import string\nimport re\nimport datetime\nimport collections\nimport heapq\nimport bisect\nimport copy\n"
+    "import math\nimport random\nimport statistics\nimport itertools\nimport functools\nimport operator\n"
+    "import io\nimport sys\nimport json\nsys.setrecursionlimit(50000)\n"
+)
+
+
+def emit(record):
+    sys.__stdout__.write(json.dumps(record) + "\n")
+    sys.__stdout__.flush()
+
+
+def undumpable():
+    """Forbid ptrace and /proc/<pid>/mem access to this process by the programs it runs (same uid)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except Exception:  # an image without ctypes: PID 1 of a namespace still cannot be killed by its children
+        pass
+
+
+# ---- values crossing the sandbox boundary ---------------------------------------------------
+
+def encode_value(value, depth=0):
+    """A JSON form of a Python value that keeps its type, so the host can compare with `==` exactly."""
+    if depth > 200:
+        return {"__repr__": "<too deep>"}
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**53 else {"__int__": str(value)}
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else {"__float__": repr(value)}
+    if isinstance(value, list):
+        return [encode_value(v, depth + 1) for v in value]
+    if isinstance(value, tuple):
+        return {"__tuple__": [encode_value(v, depth + 1) for v in value]}
+    if isinstance(value, (set, frozenset)):
+        return {"__set__": [encode_value(v, depth + 1) for v in value], "frozen": isinstance(value, frozenset)}
+    if isinstance(value, dict):
+        return {"__dict__": [[encode_value(k, depth + 1), encode_value(v, depth + 1)] for k, v in value.items()]}
+    return {"__repr__": repr(value)[:1000]}
+
+
+# ---- running one test ----------------------------------------------------------------------
+
+def set_limits(limits):
+    cpu = max(1, int(limits["cpu_s"] + 0.999))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    if limits.get("memory_bytes"):
+        resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"], limits["file_bytes"]))
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    stack = limits.get("stack_bytes")
+    if stack:
+        try:
+            resource.setrlimit(resource.RLIMIT_STACK, (stack, stack))
+        except (ValueError, OSError):
+            pass
+
+
+def fresh_std_streams():
+    sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
+    sys.stderr = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8",
+                                  line_buffering=True)
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
+
+
+def exit_code_of(exc):
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    try:
+        sys.stderr.write(str(code) + "\n")
+    except Exception:
+        pass
+    return 1
+
+
+def finish(code):
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(code)
+
+
+def child_strict(job, compiled, test_input):
+    """Real process semantics: the program is a script reading stdin and writing stdout."""
+    fresh_std_streams()
+    sys.argv = ["solution.py"]
+    sys.setrecursionlimit(1000)
+    namespace = {"__name__": "__main__", "__builtins__": builtins, "__file__": "solution.py"}
+    code = 0
+    try:
+        exec(compiled, namespace)
+        if job["mode"] == "functional":
+            target = namespace.get("Solution")
+            method = getattr(target(), job["func_name"]) if target is not None else namespace.get(job["func_name"])
+            if method is None:
+                raise NameError(f"no function or Solution method named {job['func_name']!r}")
+            args = [json.loads(line) for line in test_input.split("\n") if line.strip()]
+            result = method(*args)
+            sys.stdout.write(json.dumps(result, default=lambda v: list(v) if isinstance(v, (tuple, set, frozenset)) else repr(v)))
+    except SystemExit as exc:
+        code = exit_code_of(exc)
+    except BaseException:
+        try:
+            traceback.print_exc()
+        except Exception:
+            pass
+        code = 1
+    try:
+        import threading
+
+        threading._shutdown()  # like the interpreter at exit: wait for non-daemon threads
+    except Exception:
+        pass
+    finish(code)
+
+
+# -- profile lcb: the official harness's in-process semantics, ported (testing_util.py) --
+
+def lcb_clean_if_name(code):
+    import ast
+
+    try:
+        tree = ast.parse(code)
+        last = tree.body[-1]
+        if isinstance(last, ast.If) and ast.unparse(last.test).strip() == "__name__ == '__main__'":
+            code = ast.unparse(tree.body[:-1]) + "\n" + ast.unparse(last.body)
+    except Exception:
+        pass
+    return code
+
+
+def lcb_make_function(code):
+    import ast
+
+    try:
+        imports, others = [], []
+        for stmt in ast.parse(code).body:
+            (imports if isinstance(stmt, (ast.Import, ast.ImportFrom)) else others).append(stmt)
+        function = ast.FunctionDef(name="wrapped_function",
+                                   args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
+                                   body=others, decorator_list=[], lineno=-1)
+        return LCB_IMPORTS + "\n" + ast.unparse(imports) + "\n" + ast.unparse(function)
+    except Exception:
+        return code
+
+
+def child_lcb(job, test_input, result_fd):
+    """One test the way the official harness runs it: in-process, stdin mocked, stdout captured."""
+    import types
+    from unittest.mock import mock_open, patch
+
+    sys.stdin = open(os.devnull)  # what a multiprocessing child of the official harness has
+    outcome = {"kind": "ok"}
+    try:
+        if job["mode"] == "functional":
+            code = LCB_IMPORTS + "\n\n" + job["code"]
+        else:
+            code = lcb_make_function(lcb_clean_if_name(job["code"]))
+        module = types.ModuleType("tmp_sol", "")
+        try:
+            exec(code, module.__dict__)
+            compiled = module.Solution() if (job["mode"] == "functional" and "class Solution" in code) else module
+        except BaseException as exc:
+            outcome = {"kind": "error", "error": "Error during testing: " + repr(exc)}
+            raise _Done
+        name = job["func_name"] if job["mode"] == "functional" else "wrapped_function"
+        method = getattr(compiled, name, None)
+        if method is None:
+            outcome = {"kind": "no_method", "error": f"{name} not found"}
+            raise _Done
+        if job["mode"] == "functional":
+            try:
+                args = [json.loads(line) for line in test_input.split("\n")]
+                prediction = method(*args)
+                if isinstance(prediction, tuple):
+                    prediction = list(prediction)
+                outcome = {"kind": "value", "value": encode_value(prediction)}
+            except BaseException as exc:
+                outcome = {"kind": "error", "error": repr(exc)}
+        else:
+            lines = iter(test_input.split("\n"))
+            captured = io.StringIO()
+            captured.close = lambda *a: 1
+            real_stdout = sys.stdout
+            sys.stdout = captured
+            try:
+                @patch("builtins.open", mock_open(read_data=test_input))
+                @patch("sys.stdin", io.StringIO(test_input))
+                @patch("sys.stdin.readline", lambda *args: next(lines))
+                @patch("sys.stdin.readlines", lambda *args: test_input.split("\n"))
+                @patch("sys.stdin.read", lambda *args: test_input)
+                def call(_method):
+                    try:
+                        return _method()
+                    except SystemExit:
+                        pass
+
+                call(method)
+                outcome = {"kind": "output", "output": captured.getvalue()}
+            except BaseException as exc:
+                outcome = {"kind": "error", "error": repr(exc)}
+            finally:
+                sys.stdout = real_stdout
+    except _Done:
+        pass
+    except BaseException as exc:  # anything the port itself did not foresee
+        outcome = {"kind": "error", "error": repr(exc)}
+    data = json.dumps(outcome).encode()
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(result_fd, view):]
+    except OSError:
+        pass
+    os._exit(0)
+
+
+class _Done(Exception):
+    pass
+
+
+def run_one(job, compiled, test_input, in_pid_namespace):
+    limits = job["limits"]
+    lcb = job["profile"] == "lcb"
+    input_fd = os.memfd_create("input", 0)
+    os.write(input_fd, test_input.encode("utf-8", "surrogateescape"))
+    os.lseek(input_fd, 0, 0)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    res_r, res_w = os.pipe() if lcb else (None, None)
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setpgid(0, 0)
+            os.dup2(input_fd, 0)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            keep = 3
+            if lcb:
+                os.dup2(res_w, 3)
+                keep = 4
+            os.closerange(keep, MAX_FD)
+            set_limits(limits)
+            if lcb:
+                child_lcb(job, test_input, 3)
+            else:
+                child_strict(job, compiled, test_input)
+        except BaseException:
+            pass
+        os._exit(111)
+    for fd in (input_fd, out_w, err_w, res_w):
+        if fd is not None:
+            os.close(fd)
+    caps = {out_r: limits["output_bytes"], err_r: 65536, res_r: limits["output_bytes"] + 4096}
+    chunks = {out_r: [], err_r: [], res_r: []}
+    sizes = {out_r: 0, err_r: 0, res_r: 0}
+    open_fds = [fd for fd in (out_r, err_r, res_r) if fd is not None]
+    pidfd = os.pidfd_open(pid)
+    status = None
+    killed_for = None
+    deadline = started + limits["wall_s"]
+    while status is None:
+        timeout = deadline - time.monotonic()
+        if timeout <= 0:
+            killed_for = killed_for or "wall_time"
+            kill_test(pid, in_pid_namespace)
+            _, status, usage = os.wait4(pid, 0)
+            break
+        ready, _, _ = select.select(open_fds + [pidfd], [], [], timeout)
+        for fd in ready:
+            if fd == pidfd:
+                continue
+            data = os.read(fd, 65536)
+            if not data:
+                open_fds.remove(fd)
+                continue
+            if sizes[fd] + len(data) > caps[fd]:
+                data = data[: max(0, caps[fd] - sizes[fd])]
+                if fd != err_r and killed_for is None:
+                    killed_for = "output_limit"
+                    kill_test(pid, in_pid_namespace)
+            sizes[fd] += len(data)
+            chunks[fd].append(data)
+        if pidfd in ready:
+            _, status, usage = os.wait4(pid, 0)
+    wall = time.monotonic() - started
+    stray = other_processes() if in_pid_namespace else []
+    kill_test(pid, in_pid_namespace)
+    reap_all(in_pid_namespace)
+    # drain what is left in the pipes (the writers are dead now)
+    for fd in list(open_fds):
+        while sizes[fd] <= caps[fd]:
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if not ready:
+                break
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            chunks[fd].append(data[: max(0, caps[fd] - sizes[fd])])
+            sizes[fd] += len(data)
+    for fd in (out_r, err_r, res_r, pidfd):
+        if fd is not None:
+            os.close(fd)
+    result = {
+        "event": "result",
+        "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        "killed_for": killed_for,
+        "stray_processes": len(stray),
+        "stdout": b"".join(chunks[out_r]).decode("utf-8", "replace"),
+        "stderr": b"".join(chunks[err_r]).decode("utf-8", "replace")[-4000:],
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 4),
+        "wall_s": round(wall, 4),
+        "max_rss_kb": usage.ru_maxrss,
+    }
+    if lcb:
+        raw = b"".join(chunks[res_r])
+        try:
+            result["lcb"] = json.loads(raw) if raw else None
+        except ValueError:
+            result["lcb"] = {"kind": "error", "error": "unreadable result from the test process"}
+    return result
+
+
+def other_processes():
+    me = os.getpid()
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != me:
+            found.append(int(name))
+    return found
+
+
+def kill_test(pid, in_pid_namespace):
+    """Signal every process of the test (the caller reaps them)."""
+    if in_pid_namespace:
+        try:
+            os.kill(-1, signal.SIGKILL)  # as PID 1: every other process of this sandbox, not this one
+        except OSError:
+            pass
+    else:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def reap_all(in_pid_namespace):
+    """Reap every dead child (orphans are re-parented to PID 1) until none is left."""
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            reaped, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if reaped == 0:
+            if in_pid_namespace and other_processes() and time.monotonic() < deadline:
+                time.sleep(0.001)
+                continue
+            return
+
+
+def main():
+    undumpable()
+    job = json.loads(sys.stdin.readline())
+    in_pid_namespace = os.getpid() == 1
+    if in_pid_namespace:
+        signal.signal(signal.SIGTERM, lambda *a: os._exit(143))
+    compiled, compile_error = None, None
+    if job["profile"] != "lcb":
+        try:
+            compiled = compile(job["code"], "solution.py", "exec")
+        except (SyntaxError, ValueError) as exc:
+            compile_error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    emit({"event": "ready", "compile_error": compile_error, "pid_namespace": in_pid_namespace,
+          "python": sys.version.split()[0]})
+    if compile_error is None:
+        for index, test_input in enumerate(job["tests"]):
+            result = run_one(job, compiled, test_input, in_pid_namespace)
+            result["index"] = index
+            emit(result)
+            answer = sys.stdin.readline().strip()
+            if answer != "next":
+                break
+    emit({"event": "done"})
+
+
+if __name__ == "__main__":
+    main()

@@ -133,6 +133,59 @@ def cmd_bench_llm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_judge(args: argparse.Namespace) -> int:
+    from xcoder_assets.sandbox.backends import SandboxUnavailable, make_backend
+    from xcoder_assets.sandbox.judge import judge_many, limits_for
+    from xcoder_assets.sandbox.lcb_format import FormatError, load_generations, load_problems, result_rows
+    from xcoder_assets.store.parquet import write_text
+
+    try:
+        problems = load_problems(Path(args.problems))
+        generations = load_generations(Path(args.generations))
+    except FormatError as exc:
+        raise CliError(str(exc)) from None
+    known = {p.problem_id for p in problems}
+    unknown = [qid for qid in generations if qid not in known]
+    if unknown:
+        raise CliError(f"{args.generations}: question_id {unknown[0]!r} is not in {args.problems}"
+                       + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
+    try:
+        backend = make_backend(args.sandbox, image=args.image, allow_unsafe=args.allow_unsafe_sandbox)
+    except (SandboxUnavailable, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    limits = limits_for(args.profile, args.timeout)
+    items = [(p, code) for p in problems for code in generations.get(p.problem_id, [])]
+    with backend:
+        results, stats = judge_many(backend, items, profile=args.profile, limits=limits, workers=args.workers)
+    by_problem: dict[str, list] = {}
+    for (problem, _), result in zip(items, results):
+        by_problem.setdefault(problem.problem_id, []).append(result)
+    rows = result_rows(problems, generations, by_problem)
+    write_text(json.dumps(rows, indent=2), Path(args.out))
+    solved = sum(r["pass@1"] for r in rows) / len(rows) if rows else 0.0
+    print(f"profile {args.profile}, sandbox {args.sandbox}: mean pass@1 {solved:.4f} over {len(rows)} problems -> {args.out}")
+    print(f"judged {stats.solutions} solutions, {stats.tests_run} tests run, {stats.seconds:.2f} s, "
+          f"{stats.tests_per_s:.1f} tests/s")
+    return 0
+
+
+def cmd_bench_judge(args: argparse.Namespace) -> int:
+    from xcoder_assets.sandbox.backends import SandboxUnavailable, make_backend
+    from xcoder_assets.sandbox.bench import run_bench
+
+    try:
+        import livecodebench.evaluation  # noqa: F401
+    except ImportError:
+        raise CliError("the official harness is not installed: .venv/bin/pip install --no-deps nvidia-livecodebench==26.3") from None
+    try:
+        backend = make_backend(args.sandbox, image=args.image)
+    except (SandboxUnavailable, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    with backend:
+        run_bench(backend, args.solutions, args.tests, args.workers, args.profile)
+    return 0
+
+
 def cmd_fake_server(args: argparse.Namespace) -> int:
     from xcoder_assets.llm import fake_server
 
@@ -165,6 +218,27 @@ def build_parser() -> argparse.ArgumentParser:
     bench_llm.add_argument("--api-key", default=os.environ.get("XCODER_API_KEY", "EMPTY"))
     bench_llm.add_argument("--rounds", type=int, default=2, help="alternating rounds per side")
     bench_llm.set_defaults(func=cmd_bench_llm)
+    bench_judge = bench_sub.add_parser("judge", help="our judge vs LiveCodeBench's official harness, same workload")
+    bench_judge.add_argument("--solutions", type=int, default=300)
+    bench_judge.add_argument("--tests", type=int, default=10)
+    bench_judge.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    bench_judge.add_argument("--sandbox", choices=["bwrap", "docker"], default="bwrap")
+    bench_judge.add_argument("--profile", choices=["strict", "lcb"], default="strict")
+    bench_judge.add_argument("--image", default="xcoder-sandbox:bookworm")
+    bench_judge.set_defaults(func=cmd_bench_judge)
+
+    judge = sub.add_parser("judge", help="judge LiveCodeBench-format generations in a sandbox")
+    judge.add_argument("--problems", required=True, help="code_generation_lite rows (JSONL)")
+    judge.add_argument("--generations", required=True, help='JSON list of {"question_id", "code_list"}')
+    judge.add_argument("--out", required=True, help="where to write the results (JSON)")
+    judge.add_argument("--profile", choices=["strict", "lcb"], default="strict")
+    judge.add_argument("--sandbox", choices=["bwrap", "docker", "none"], default="bwrap")
+    judge.add_argument("--timeout", type=float, default=None,
+                       help="seconds per test (strict: CPU time, default 2; lcb: wall time, default 6)")
+    judge.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    judge.add_argument("--image", default="xcoder-sandbox:bookworm", help="docker image with python3")
+    judge.add_argument("--allow-unsafe-sandbox", action="store_true", help="permit --sandbox none (no isolation)")
+    judge.set_defaults(func=cmd_judge)
 
     fake = sub.add_parser("fake-llm-server", help="serve a local OpenAI-compatible fake (for bench and tests)")
     fake.add_argument("--port", type=int, default=8011)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -69,6 +70,58 @@ class Session(Protocol):
     def close(self) -> None: ...
 
 
+class PooledBackend:
+    """Keeps started sandboxes warm between programs: a sandbox serves one program at a time and is
+    wiped between programs by its supervisor; a broken one is never reused, and each is replaced
+    after `recycle_after` programs."""
+
+    recycle_after = 256
+
+    def _pool_init(self) -> None:
+        self._idle: dict[Limits, list[Any]] = {}
+        self._pool_lock = threading.Lock()
+        self._live: set[Any] = set()
+
+    def acquire(self, limits: Limits) -> Any:
+        with self._pool_lock:
+            idle = self._idle.get(limits)
+            if idle:
+                return idle.pop()
+        session = self.start(limits)
+        session.jobs = 0
+        with self._pool_lock:
+            self._live.add(session)
+        return session
+
+    def release(self, session: Any, limits: Limits, healthy: bool) -> None:
+        session.jobs += 1
+        if healthy and session.jobs < self.recycle_after:
+            with self._pool_lock:
+                self._idle.setdefault(limits, []).append(session)
+            return
+        self._discard(session)
+
+    def _discard(self, session: Any) -> None:
+        with self._pool_lock:
+            self._live.discard(session)
+        session.close()
+
+    def close(self) -> None:
+        """Stop every sandbox of this backend."""
+        with self._pool_lock:
+            sessions = list(self._live)
+            self._live.clear()
+            self._idle.clear()
+        for session in sessions:
+            session.close()
+
+    def __enter__(self) -> "PooledBackend":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
 class _PipeSession:
     """A supervisor process reached through its stdin/stdout pipes."""
 
@@ -83,16 +136,18 @@ class _PipeSession:
         threading.Thread(target=self._read_err, daemon=True).start()
 
     def _read(self) -> None:
-        for line in self.process.stdout:
-            self._lines.put(line)
+        with self.process.stdout:
+            for line in self.process.stdout:
+                self._lines.put(line)
         self._lines.put(None)
 
     def _read_err(self) -> None:
         total = 0
-        for chunk in self.process.stderr:
-            if total < 16384:
-                self._stderr.append(chunk)
-                total += len(chunk)
+        with self.process.stderr:
+            for chunk in self.process.stderr:
+                if total < 16384:
+                    self._stderr.append(chunk)
+                    total += len(chunk)
 
     def send(self, line: str) -> None:
         try:
@@ -127,11 +182,10 @@ class _PipeSession:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        try:
+            self.process.stdin.close()  # the reader threads close stdout/stderr when they reach EOF
+        except OSError:
+            pass
 
 
 def _processes_of_uid(uid: int) -> int:
@@ -150,10 +204,11 @@ def _processes_of_uid(uid: int) -> int:
     return count
 
 
-class BwrapBackend:
+class BwrapBackend(PooledBackend):
     name = "bwrap"
 
     def __init__(self, python: str = "/usr/bin/python3", bwrap: str | None = None):
+        self._pool_init()
         self.bwrap = bwrap or shutil.which("bwrap")
         self.python = python
         if not self.bwrap:
@@ -217,12 +272,14 @@ class BwrapSession(_PipeSession):
         self.release()
 
 
-class NoneBackend:
+class NoneBackend(PooledBackend):
     """No isolation: a subprocess with rlimits. Only for machines where neither bwrap nor docker runs."""
 
     name = "none"
+    recycle_after = 1  # no PID namespace to clean up with: a fresh process for every program
 
     def __init__(self, python: str = "/usr/bin/python3", allow_unsafe: bool = False):
+        self._pool_init()
         if not allow_unsafe:
             raise SandboxUnavailable(
                 "sandbox 'none' runs untrusted programs with the host's files and network; "
@@ -246,10 +303,12 @@ class NoneBackend:
         return session
 
 
-class DockerBackend:
+class DockerBackend(PooledBackend):
     name = "docker"
 
     def __init__(self, image: str = DEFAULT_IMAGE, python: str = "/usr/bin/python3"):
+        self._pool_init()
+        atexit.register(self.close)  # containers outlive a dying client otherwise
         try:
             import docker
         except ImportError as exc:  # pragma: no cover - docker is a dependency
@@ -270,13 +329,13 @@ class DockerBackend:
         container = self.client.containers.create(
             self.image,
             [self.python, "-I", "-c", SUPERVISOR_SOURCE],
-            stdin_open=True, tty=False, user="65534:65534", working_dir="/tmp",
+            stdin_open=True, stdin_once=True, tty=False, user="65534:65534", working_dir="/tmp",
             environment={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"},
             network_mode="none", read_only=True,
             tmpfs={"/tmp": f"size={limits.tmpfs_bytes},mode=1777"},
             mem_limit=(limits.memory_bytes or (1 << 30)) + (256 << 20), memswap_limit=(limits.memory_bytes or (1 << 30)) + (256 << 20),
             pids_limit=limits.processes + 8, cap_drop=["ALL"], security_opt=["no-new-privileges"],
-            ipc_mode="none", hostname="sandbox", labels={"xcoder-sandbox": "1"},
+            ipc_mode="private", hostname="sandbox", labels={"xcoder-sandbox": "1"}, auto_remove=True,
         )
         try:
             return DockerSession(container)

@@ -91,6 +91,14 @@ class TestVerdict:
     wall_s: float = 0.0
     max_rss_kb: int = 0
     output: str = ""  # the program's output (stdout; for lcb the captured output or the encoded value)
+    functional: bool = False
+
+    @property
+    def lcb_code(self) -> bool | int:
+        """The official per-test result; its call-based grader records a wrong answer as False, not -2."""
+        if self.functional and self.verdict is Verdict.WRONG_ANSWER:
+            return False
+        return self.verdict.lcb_code
 
 
 @dataclass
@@ -120,7 +128,7 @@ class SolutionVerdict:
             "tests_run": len(self.tests),
             "time_s": round(self.time_s, 4),
             "memory_kb": self.max_rss_kb,
-            "lcb_results": [t.verdict.lcb_code for t in self.tests],
+            "lcb_results": [t.lcb_code for t in self.tests],
         }
 
 
@@ -214,8 +222,9 @@ def run_program(backend: Any, code: str, inputs: Sequence[str], limits: Limits, 
     `on_result(index, raw)` returns True to go on to the next input. A sandbox that breaks yields a
     raw result with `sandbox_error` for the input it was on.
     """
-    session = backend.start(limits)
+    session = backend.acquire(limits)
     results: list[dict[str, Any]] = []
+    healthy = False
     try:
         job = {"code": code, "mode": "functional" if func_name else "stdin", "func_name": func_name,
                "profile": profile, "limits": limits.for_supervisor(getattr(session, "nproc_base", 0)),
@@ -223,6 +232,7 @@ def run_program(backend: Any, code: str, inputs: Sequence[str], limits: Limits, 
         session.send(json.dumps(job))
         ready = session.recv(timeout=60)
         if ready.get("compile_error"):
+            healthy = session.recv(timeout=30).get("event") == "done"
             return ready["compile_error"], results
         for index in range(len(inputs)):
             raw = session.recv(timeout=limits.wall_s + 30)
@@ -231,10 +241,11 @@ def run_program(backend: Any, code: str, inputs: Sequence[str], limits: Limits, 
             session.send("next" if go_on and index + 1 < len(inputs) else "stop")
             if not go_on:
                 break
+        healthy = session.recv(timeout=30).get("event") == "done"
     except SandboxBroken as exc:
         results.append({"sandbox_error": str(exc)})
     finally:
-        session.close()
+        backend.release(session, limits, healthy)
     return None, results
 
 
@@ -251,7 +262,7 @@ def judge_solution(backend: Any, problem: Problem, code: str, *, profile: str = 
         test = problem.tests[index]
         verdict, reason, output = decide(raw, problem, test, limits)
         verdicts.append(TestVerdict(index, verdict, reason, raw.get("cpu_s", 0.0), raw.get("wall_s", 0.0),
-                                    raw.get("max_rss_kb", 0), output[:4096]))
+                                    raw.get("max_rss_kb", 0), output[:4096], functional=bool(problem.func_name)))
         return not (stop_early and verdict is not Verdict.OK)
 
     if not problem.tests:

@@ -131,6 +131,8 @@ def child_strict(job, compiled, test_input):
     namespace = {"__name__": "__main__", "__builtins__": builtins, "__file__": "solution.py"}
     code = 0
     try:
+        if job["mode"] == "functional":
+            exec("from typing import *", namespace)  # LeetCode's environment: starter code uses List, Optional...
         exec(compiled, namespace)
         if job["mode"] == "functional":
             target = namespace.get("Solution")
@@ -187,12 +189,38 @@ def lcb_make_function(code):
         return code
 
 
+def lcb_reliability_guard():
+    """What the official harness disables before running a program (testing_util.reliability_guard)."""
+    import faulthandler
+    import shutil
+    import subprocess
+
+    faulthandler.disable()
+    builtins.quit = None
+    os.environ["OMP_NUM_THREADS"] = "1"
+    for name in ("kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid", "fork", "forkpty",
+                 "killpg", "rename", "renames", "truncate", "replace", "unlink", "fchmod", "fchown", "chmod", "chown",
+                 "chroot", "lchflags", "lchmod", "lchown", "getcwd", "chdir"):
+        setattr(os, name, None)
+    shutil.rmtree = None
+    shutil.move = None
+    shutil.chown = None
+    subprocess.Popen = None
+    builtins.help = None
+    for name in ("ipdb", "joblib", "resource", "psutil", "tkinter"):
+        sys.modules[name] = None
+
+
 def child_lcb(job, test_input, result_fd):
     """One test the way the official harness runs it: in-process, stdin mocked, stdout captured."""
     import types
     from unittest.mock import mock_open, patch
 
-    sys.stdin = open(os.devnull)  # what a multiprocessing child of the official harness has
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)  # a multiprocessing child of the official harness reads /dev/null on fd 0
+    sys.stdin = open(os.devnull)
+    sys.set_int_max_str_digits(50000)
+    lcb_reliability_guard()
     outcome = {"kind": "ok"}
     try:
         if job["mode"] == "functional":
@@ -404,14 +432,44 @@ def reap_all(in_pid_namespace):
             return
 
 
-def main():
-    undumpable()
-    job = json.loads(sys.stdin.readline())
-    in_pid_namespace = os.getpid() == 1
-    if in_pid_namespace:
-        signal.signal(signal.SIGTERM, lambda *a: os._exit(143))
+def wipe_scratch():
+    """Between two programs: nothing the last one left may reach the next (files, shared memory)."""
+    for root in ("/tmp", "/dev/shm"):
+        try:
+            names = os.listdir(root)
+        except OSError:
+            continue
+        for name in names:
+            remove_tree(os.path.join(root, name))
+    try:
+        with open("/proc/sysvipc/shm") as handle:
+            rows = handle.read().splitlines()[1:]
+        if rows:
+            import ctypes
+
+            libc = ctypes.CDLL(None)
+            for row in rows:
+                libc.shmctl(int(row.split()[1]), 0, None)  # IPC_RMID
+    except (OSError, ImportError, ValueError):
+        pass
+
+
+def remove_tree(path):
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o700)
+            for name in os.listdir(path):
+                remove_tree(os.path.join(path, name))
+            os.rmdir(path)
+        else:
+            os.unlink(path)
+    except OSError:
+        pass
+
+
+def run_job(job, in_pid_namespace):
     compiled, compile_error = None, None
-    if job["profile"] != "lcb":
+    if job["profile"] != "lcb":  # lcb compiles in each test process, as the official harness does per solution
         try:
             compiled = compile(job["code"], "solution.py", "exec")
         except (SyntaxError, ValueError) as exc:
@@ -427,6 +485,26 @@ def main():
             if answer != "next":
                 break
     emit({"event": "done"})
+
+
+def main():
+    """Serve jobs until stdin closes. Each job is one program on its tests; the sandbox is wiped between jobs."""
+    undumpable()
+    in_pid_namespace = os.getpid() == 1
+    # As PID 1 only signals with a handler reach us from inside the namespace: keep none installed.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # Warm the modules every test process needs (a fork shares them instead of importing again).
+    import threading  # noqa: F401
+    warmed_lcb = False
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        job = json.loads(line)
+        if job["profile"] == "lcb" and not warmed_lcb:
+            import ast, faulthandler, shutil, subprocess, types, unittest.mock  # noqa: E401,F401
+            warmed_lcb = True
+        run_job(job, in_pid_namespace)
+        wipe_scratch()
 
 
 if __name__ == "__main__":

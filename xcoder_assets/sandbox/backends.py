@@ -329,7 +329,7 @@ class DockerBackend(PooledBackend):
         container = self.client.containers.create(
             self.image,
             [self.python, "-I", "-c", SUPERVISOR_SOURCE],
-            stdin_open=True, stdin_once=True, tty=False, user="65534:65534", working_dir="/tmp",
+            stdin_open=True, tty=False, user="65534:65534", working_dir="/tmp",
             environment={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"},
             network_mode="none", read_only=True,
             tmpfs={"/tmp": f"size={limits.tmpfs_bytes},mode=1777"},

@@ -37,6 +37,31 @@ LCB_IMPORTS = (
 )
 
 
+IDLE_EXIT_S = 600  # a sandbox nobody talks to for this long ends itself (its client may have died)
+
+
+class LineReader:
+    """Lines from the host on fd 0, with a timeout (sys.stdin's buffering would hide pending data)."""
+
+    def __init__(self, fd=0):
+        self.fd, self.buffer = fd, b""
+
+    def readline(self, timeout=IDLE_EXIT_S):
+        while b"\n" not in self.buffer:
+            ready, _, _ = select.select([self.fd], [], [], timeout)
+            if not ready:
+                return None
+            data = os.read(self.fd, 1 << 20)
+            if not data:
+                return None
+            self.buffer += data
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line.decode("utf-8")
+
+
+HOST = LineReader()
+
+
 def emit(record):
     sys.__stdout__.write(json.dumps(record) + "\n")
     sys.__stdout__.flush()
@@ -481,8 +506,8 @@ def run_job(job, in_pid_namespace):
             result = run_one(job, compiled, test_input, in_pid_namespace)
             result["index"] = index
             emit(result)
-            answer = sys.stdin.readline().strip()
-            if answer != "next":
+            answer = HOST.readline()
+            if answer is None or answer.strip() != "next":
                 break
     emit({"event": "done"})
 
@@ -496,7 +521,10 @@ def main():
     # Warm the modules every test process needs (a fork shares them instead of importing again).
     import threading  # noqa: F401
     warmed_lcb = False
-    for line in sys.stdin:
+    while True:
+        line = HOST.readline()
+        if line is None:  # the host closed the pipe, or went quiet for IDLE_EXIT_S
+            return
         if not line.strip():
             continue
         job = json.loads(line)

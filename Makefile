@@ -9,13 +9,17 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 export XCODER_DATA_DIR ?= $(CURDIR)/data
 
 SANDBOX_IMAGE ?= xcoder-sandbox:bookworm
+LCB_HARNESS_VERSION := 26.3
 
-.PHONY: venv demo test ui status validate clean system-deps sandbox-image bench-judge
+.PHONY: venv demo test ui status validate clean system-deps sandbox-image bench-judge bench-llm
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# The official LiveCodeBench harness, the reference the lcb profile and `xcoder bench judge` are
+	# measured against; --no-deps: its own pins (vllm, torch...) are not needed to judge.
+	$(BIN)/python -m pip install --quiet --no-deps nvidia-livecodebench==$(LCB_HARNESS_VERSION)
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -50,6 +54,14 @@ status: $(STAMP)
 
 validate: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster definitions validate -w workspace.yaml
+
+bench-judge: $(STAMP) sandbox-image
+	$(BIN)/xcoder bench judge --solutions 300 --tests 10 --workers 2
+
+bench-llm: $(STAMP)
+	$(BIN)/xcoder fake-llm-server --port 8011 --latency 0.2 & pid=$$!; sleep 3; \
+	$(BIN)/xcoder bench llm --api-base http://127.0.0.1:8011/v1 --model openai/fake-model --requests 2000 --concurrency 64; \
+	kill $$pid
 
 clean:
 	rm -rf data .dagster_home

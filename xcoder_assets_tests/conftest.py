@@ -52,3 +52,34 @@ def data_dir(tmp_path):
     path = tmp_path / "data"
     path.mkdir()
     return path
+
+
+def _backend_or_skip(name: str):
+    from xcoder_assets.sandbox.backends import SandboxUnavailable, make_backend
+
+    try:
+        return make_backend(name)
+    except SandboxUnavailable as exc:
+        if os.environ.get("CI"):  # CI installs both real backends: missing one is a failure there
+            pytest.fail(f"sandbox backend {name} unavailable in CI: {exc}")
+        pytest.skip(f"sandbox backend {name} unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def bwrap_backend():
+    backend = _backend_or_skip("bwrap")
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def docker_backend():
+    backend = _backend_or_skip("docker")
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(params=["bwrap", "docker"])
+def sandbox(request):
+    """Each real backend in turn."""
+    return request.getfixturevalue(f"{request.param}_backend")

@@ -122,14 +122,58 @@ class PooledBackend:
         self.close()
 
 
+class _Spawner:
+    """Starts sandbox processes from one long-lived thread.
+
+    bwrap's --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread* that started the
+    process exits: a sandbox started from a short-lived worker thread would be killed with it (and a
+    warm one in the pool would die idle). Started from here, sandboxes die only with this process.
+    """
+
+    def __init__(self) -> None:
+        self._requests: queue.Queue = queue.Queue()
+        threading.Thread(target=self._serve, name="xcoder-sandbox-spawner", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            function, box, done = self._requests.get()
+            try:
+                box.append((True, function()))
+            except BaseException as exc:  # handed back to the caller
+                box.append((False, exc))
+            done.set()
+
+    def call(self, function: Any) -> Any:
+        box: list = []
+        done = threading.Event()
+        self._requests.put((function, box, done))
+        done.wait()
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value
+
+
+_SPAWNER: _Spawner | None = None
+_SPAWNER_LOCK = threading.Lock()
+
+
+def spawn(function: Any) -> Any:
+    global _SPAWNER
+    with _SPAWNER_LOCK:
+        if _SPAWNER is None:
+            _SPAWNER = _Spawner()
+    return _SPAWNER.call(function)
+
+
 class _PipeSession:
     """A supervisor process reached through its stdin/stdout pipes."""
 
     def __init__(self, argv: list[str], preexec=None, env: dict[str, str] | None = None, cwd: str | None = None):
-        self.process = subprocess.Popen(
+        self.process = spawn(lambda: subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=env if env is not None else {}, cwd=cwd, preexec_fn=preexec, start_new_session=True,
-        )
+        ))
         self._lines: queue.Queue = queue.Queue()
         self._stderr: list[bytes] = []
         threading.Thread(target=self._read, daemon=True).start()

@@ -120,7 +120,10 @@ def test_host_files_cannot_be_written_or_deleted(sandbox, host_files):
 ATTACKS = {
     "fork bomb": ("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
                   {Verdict.TIME_LIMIT, Verdict.RUNTIME_ERROR}),
-    "memory bomb": ("blocks = []\nwhile True:\n    blocks.append(bytearray(50_000_000))\n", {Verdict.MEMORY_LIMIT}),
+    # growing: zero-filling pages costs CPU, so under load the CPU limit may come first
+    "memory bomb": ("blocks = []\nwhile True:\n    blocks.append(bytearray(50_000_000))\n",
+                    {Verdict.MEMORY_LIMIT, Verdict.TIME_LIMIT}),
+    "memory grab": ("x = ' ' * (1 << 34)\n", {Verdict.MEMORY_LIMIT}),
     "output bomb": ("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n", {Verdict.OUTPUT_LIMIT}),
     "kill the parent": ("import os, signal, time\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(1, signal.SIGKILL)\n"
                         "time.sleep(0.2)\n", {Verdict.WRONG_ANSWER}),

@@ -1,5 +1,5 @@
 -- The lineage of one row back to its seeds: the row and every ancestor, each with its parents and
--- the LLM call that produced it ($row_id is bound by the caller).
+-- the LLM calls that produced it ($row_id is bound by the caller).
 WITH RECURSIVE chain(depth, row_id) AS (
     SELECT 0, $row_id
     UNION
@@ -12,12 +12,9 @@ nodes AS (
 )
 SELECT nodes.depth, l.asset, l.row_id, any_value(l.summary) AS summary,
        list(DISTINCT l.parent_id ORDER BY l.parent_id) FILTER (WHERE l.parent_id IS NOT NULL) AS parent_ids,
-       any_value(l.llm_call_id) AS llm_call_id, any_value(l.run_id) AS run_id,
-       any_value(c.model) AS model, any_value(c.template) AS template, bool_or(c.cache_hit) AS cache_hit,
-       any_value(c.finish_reason) AS finish_reason, any_value(c.error) AS llm_error,
-       any_value(c.prompt_tokens) AS prompt_tokens, any_value(c.completion_tokens) AS completion_tokens
+       list(DISTINCT l.llm_call_id ORDER BY l.llm_call_id) FILTER (WHERE l.llm_call_id IS NOT NULL) AS llm_call_ids,
+       any_value(l.run_id) AS run_id
 FROM nodes
 JOIN lineage AS l ON l.row_id = nodes.row_id
-LEFT JOIN llm_calls AS c ON c.call_id = l.llm_call_id
 GROUP BY nodes.depth, l.asset, l.row_id
 ORDER BY nodes.depth, l.asset, l.row_id;

@@ -85,16 +85,18 @@ def cmd_trace(args: argparse.Namespace) -> int:
         step = by_id[row]
         indent = "  " * depth
         print(f"{indent}{step['asset']}  {step['row_id']}  (run {step['run_id']})")
-        print(f"{indent}  {step['summary']}")
-        if step["llm_call_id"]:
-            tokens = f"{step['prompt_tokens']}+{step['completion_tokens']} tokens"
-            print(f"{indent}  LLM call {step['llm_call_id']}: model {step['model']}, template {step['template']}, "
-                  f"{'cache hit' if step['cache_hit'] else 'called'}, finish {step['finish_reason']}, {tokens}"
-                  + (f", error: {step['llm_error']}" if step["llm_error"] else ""))
+        print(f"{indent}  {' '.join(str(step['summary']).split())[:160]}")
+        for call_id in step["llm_call_ids"] or []:
+            call = warehouse.llm_call(con, call_id)
+            if call is None:
+                print(f"{indent}  LLM call {call_id}: not in llm_calls (re-materialized since?)")
+                continue
+            print(f"{indent}  LLM call {call_id}: model {call['model']}, template {call['template']}, "
+                  f"{'cache hit' if call['cache_hit'] else 'called'}, finish {call['finish_reason']}, "
+                  f"{call['prompt_tokens']}+{call['completion_tokens']} tokens"
+                  + (f", error: {call['error']}" if call["error"] else ""))
             if args.show_prompts:
-                call = warehouse.llm_call(con, step["llm_call_id"])
-                if call:
-                    _print_call(call, show_prompt=True, indent=indent + "    ")
+                _print_call(call, show_prompt=True, indent=indent + "    ")
         for parent in step["parent_ids"] or []:
             if parent in seen:
                 print(f"{indent}  (already shown: {parent})")

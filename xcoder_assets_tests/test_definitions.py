@@ -8,6 +8,9 @@ EXPECTED_GRAPH = {
     "seed_problems": [],
     "features": ["seed_problems"],
     "feature_tree": ["features"],
+    "evolved_pool": ["feature_tree"],
+    "feature_configs": ["evolved_pool"],
+    "problems": ["feature_configs"],
 }
 EXPECTED_CHECKS = {
     ("seed_problems", "seed_problems_schema"),
@@ -16,6 +19,17 @@ EXPECTED_CHECKS = {
     ("features", "features_no_empty_trees"),
     ("feature_tree", "feature_tree_schema"),
     ("feature_tree", "feature_tree_not_empty"),
+    ("evolved_pool", "evolved_pool_schema"),
+    ("evolved_pool", "evolved_pool_grew"),
+    ("evolved_pool", "evolved_pool_rejection_share"),
+    ("feature_configs", "feature_configs_schema"),
+    ("feature_configs", "feature_configs_count"),
+    ("feature_configs", "feature_configs_coverage"),
+    ("problems", "problems_schema"),
+    ("problems", "problems_style_mix"),
+    ("problems", "problems_leak_share"),
+    ("problems", "problems_duplicate_rate"),
+    ("problems", "problems_feature_coverage"),
 }
 
 

@@ -12,7 +12,7 @@ from xcoder_assets.definitions import defs as lazy_defs
 from xcoder_assets.store.tables import FEATURE_TREE, FEATURES, SEED_PROBLEMS, SEED_REJECTS
 
 
-def materialize(data_dir, llm=None, run_config=None, raise_on_error=True, instance=None):
+def materialize(data_dir, llm=None, run_config=None, raise_on_error=True, instance=None, selection=None):
     defs = lazy_defs()
     return dg.materialize(
         [*defs.assets, *defs.asset_checks],
@@ -20,7 +20,11 @@ def materialize(data_dir, llm=None, run_config=None, raise_on_error=True, instan
         run_config=run_config,
         raise_on_error=raise_on_error,
         instance=instance,
+        selection=selection,
     )
+
+
+FIRST_STAGE = ["seed_problems", "features", "feature_tree"]
 
 
 def metadata_of(result, asset):
@@ -80,8 +84,10 @@ def test_status_and_trace_commands(demo, capsys):
     assert xcoder(["--data-dir", str(data_dir), "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["assets"]["seed_problems"] >= 30 and status["assets"]["feature_tree"] > 0
-    assert status["llm"]["llm_calls"] == status["assets"]["seed_problems"]
-    assert status["llm"]["cache_hits"] == status["assets"]["seed_problems"]
+    by_asset = {row["asset"]: row for row in status["llm_by_asset"]}
+    assert by_asset["features"]["requests"] == status["assets"]["seed_problems"]
+    assert by_asset["features"]["cache_hits"] == status["assets"]["seed_problems"]  # the second run's
+    assert status["llm"]["cache_hits"] >= status["assets"]["seed_problems"]
 
     node = pl.read_parquet(FEATURE_TREE.path(data_dir)).row(0, named=True)
     assert xcoder(["--data-dir", str(data_dir), "trace", node["node_id"]]) == 0
@@ -110,7 +116,8 @@ def seed_config(**config):
 def test_malformed_seed_file_fails_with_its_line(tmp_path, data_dir):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"question": "Q", "solutions": ["print(1)"]}) + "\n{oops\n")
-    result = materialize(data_dir, run_config=seed_config(paths=[str(bad)]), raise_on_error=False)
+    result = materialize(data_dir, run_config=seed_config(paths=[str(bad)]), raise_on_error=False,
+                         selection=["seed_problems"])
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     message = failure.step_failure_data.user_failure_data.description
@@ -120,7 +127,8 @@ def test_malformed_seed_file_fails_with_its_line(tmp_path, data_dir):
 def test_skip_bad_records_keeps_them_as_rows(tmp_path, data_dir):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"question": "Q", "solutions": ["print(1)"]}) + "\n{oops\n")
-    result = materialize(data_dir, run_config=seed_config(paths=[str(bad)], skip_bad_records=True))
+    result = materialize(data_dir, run_config=seed_config(paths=[str(bad)], skip_bad_records=True),
+                         selection=["seed_problems"])
     assert result.success
     rejects = pl.read_parquet(SEED_REJECTS.path(data_dir))
     assert rejects.select("source_line", "raw").rows() == [(2, "{oops\n")]
@@ -136,7 +144,7 @@ def test_skip_bad_records_keeps_them_as_rows(tmp_path, data_dir):
 )
 def test_bad_model_settings_fail_before_any_call(data_dir, monkeypatch, llm, expected):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    result = materialize(data_dir, llm=llm, raise_on_error=False)
+    result = materialize(data_dir, llm=llm, raise_on_error=False, selection=FIRST_STAGE)
     failure = next(e for e in result.all_events if e.is_step_failure)
     message = failure.step_failure_data.user_failure_data.description
     assert expected in message and "role 'extract'" in message
@@ -146,7 +154,8 @@ def test_bad_model_settings_fail_before_any_call(data_dir, monkeypatch, llm, exp
 def test_real_path_through_litellm_over_http(fake_llm_url, data_dir):
     """A configured OpenAI-compatible model: same assets, real HTTP; its non-JSON answers become error rows."""
     llm = LLMGatewayResource(model="openai/fake-model", api_base=fake_llm_url, api_key="sk-test")
-    result = materialize(data_dir, llm=llm, run_config=seed_config(limit=4), raise_on_error=False)
+    result = materialize(data_dir, llm=llm, run_config=seed_config(limit=4), raise_on_error=False,
+                         selection=FIRST_STAGE)
     features = pl.read_parquet(FEATURES.path(data_dir))
     assert features.height == 4 and set(features["status"]) == {"parse_error"}
     assert set(features["model"]) == {"openai/fake-model"}

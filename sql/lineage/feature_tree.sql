@@ -1,3 +1,3 @@
 SELECT node_id AS row_id, 'feature_tree' AS asset, unnest(source_feature_ids) AS parent_id, NULL::VARCHAR AS llm_call_id,
-       run_id, category || ' / ' || array_to_string(path, ' / ') || ' / ' || feature AS summary
+       run_id, category || ' / ' || array_to_string(list_append(path, feature), ' / ') AS summary
 FROM feature_tree

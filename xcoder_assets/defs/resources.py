@@ -44,7 +44,11 @@ class StorageResource(dg.ConfigurableResource):
         }
 
     def write_llm_calls(self, asset: str, results: list[LLMResult], run_id: str) -> None:
-        rows = [{**r.as_row(), "asset": asset, "run_id": run_id} for r in results]
+        self.write_llm_calls_rows(asset, [r.as_row() for r in results], run_id)
+
+    def write_llm_calls_rows(self, asset: str, rows: list[dict[str, Any]], run_id: str) -> None:
+        """Every LLM call behind an asset's data (from LLMResult.as_row), stamped with asset and run."""
+        rows = [{**row, "asset": asset, "run_id": run_id} for row in rows]
         frame = pl.DataFrame(rows, schema=LLM_CALLS.schema) if rows else pl.DataFrame(schema=LLM_CALLS.schema)
         write_parquet(frame, llm_calls_path(self.root, asset), LLM_CALLS.schema)
 

@@ -256,11 +256,25 @@ def answer_feature_extraction(prompt: str) -> Answer:
 
 # ---- dispatch --------------------------------------------------------------------------------
 
-TASKS: dict[str, Callable[[str], Answer]] = {"feature-extraction": answer_feature_extraction}
+def _tasks() -> dict[str, Callable[[str], Answer]]:
+    from xcoder_assets.llm.offline_compose import answer_problem_scenario, answer_problem_statement
+    from xcoder_assets.llm.offline_evolve import answer_feature_evolution
+
+    return {
+        "feature-extraction": answer_feature_extraction,
+        "feature-evolution": answer_feature_evolution,
+        "problem-scenario": answer_problem_scenario,
+        "problem-statement": answer_problem_statement,
+    }
+
+
+TASKS: dict[str, Callable[[str], Answer]] = {}
 
 
 def offline_answer(messages: list[dict[str, Any]]) -> Answer:
     prompt = "\n\n".join(str(m.get("content") or "") for m in messages)
+    if not TASKS:
+        TASKS.update(_tasks())
     match = re.search(r"^Task: ([\w-]+)", prompt, re.MULTILINE)
     handler = TASKS.get(match.group(1)) if match else None
     if handler is None:

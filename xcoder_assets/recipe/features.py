@@ -36,11 +36,11 @@ class FeatureTreeError(ValueError):
     pass
 
 
-def _category_key(key: str) -> str:
+def category_key(key: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(key).strip().lower()).strip("_")
 
 
-def _clean_leaf(value: Any) -> str | None:
+def clean_leaf(value: Any) -> str | None:
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         return None
     text = " ".join(str(value).split())
@@ -67,7 +67,7 @@ def _normalize_node(value: Any, where: str, warnings: list[str]) -> Any:
             nested = _normalize_node(item, where, warnings)
             leaves += [leaf for _, _, leaf in _walk(nested, ())]
             continue
-        leaf = _clean_leaf(item)
+        leaf = clean_leaf(item)
         if leaf is None:
             if item not in (None, ""):
                 warnings.append(f"{where}: value {str(item)[:40]!r} is not a short feature name")
@@ -84,7 +84,7 @@ def normalize_tree(value: Any) -> tuple[Tree, list[str]]:
     warnings: list[str] = []
     tree: Tree = {}
     for key, child in value.items():
-        category = _category_key(key)
+        category = category_key(key)
         if category not in CATEGORIES:
             warnings.append(f"unknown category {key!r} dropped")
             continue

@@ -15,6 +15,9 @@ ID_KINDS = {
     "seed": "seed_problems",
     "feat": "features",
     "node": "feature_tree",
+    "pool": "evolved_pool",
+    "cfg": "feature_configs",
+    "prob": "problems",
     "call": "llm_calls",
 }
 

@@ -88,6 +88,80 @@ FEATURE_TREE = Table(
     ),
 )
 
+EVOLVED_POOL = Table(
+    name="evolved_pool",
+    id_column="pool_id",
+    description="The evolved feature pool: the merged tree's features plus every feature that rounds of "
+    "breadth and depth expansion added, near-duplicates merged.",
+    schema=pl.Schema(
+        {
+            "pool_id": pl.String,
+            "category": pl.String,
+            "path": STR_LIST,
+            "feature": pl.String,
+            "origin_round": pl.Int64,
+            "parent_ids": STR_LIST,
+            "llm_call_id": pl.String,
+            "run_id": pl.String,
+        }
+    ),
+)
+
+FEATURE_CONFIGS = Table(
+    name="feature_configs",
+    id_column="config_id",
+    description="Feature subtrees sampled from the pool without an LLM (recipe shapes, seeded, spread over the pool).",
+    schema=pl.Schema(
+        {
+            "config_id": pl.String,
+            "config_index": pl.Int64,
+            "shape": pl.List(pl.Int64),
+            "feature_ids": STR_LIST,
+            "leaf_ids": STR_LIST,
+            "leaf_count": pl.Int64,
+            "subtree_json": pl.String,
+            "seed": pl.Int64,
+            "run_id": pl.String,
+        }
+    ),
+)
+
+PROBLEMS = Table(
+    name="problems",
+    id_column="problem_id",
+    description="Problems composed from feature configurations in two steps (scenario, then statement in a "
+    "Codeforces, LeetCode or AtCoder style); rejected ones kept with their status.",
+    schema=pl.Schema(
+        {
+            "problem_id": pl.String,
+            "config_id": pl.String,
+            "status": pl.String,  # ok | leak | duplicate | parse_error | truncated | llm_error
+            "error": pl.String,
+            "style": pl.String,
+            "title": pl.String,
+            "statement": pl.String,
+            "input_format": pl.String,
+            "output_format": pl.String,
+            "constraints": pl.String,
+            "examples_json": pl.String,
+            "function_name": pl.String,
+            "signature": pl.String,
+            "starter_code": pl.String,
+            "feature_ids": STR_LIST,
+            "selected_features": STR_LIST,
+            "scenario": pl.String,
+            "integration_strategy": pl.String,
+            "leaked_terms": STR_LIST,
+            "duplicate_of": pl.String,
+            "scenario_call_id": pl.String,
+            "statement_call_id": pl.String,
+            "model": pl.String,
+            "templates": STR_LIST,
+            "run_id": pl.String,
+        }
+    ),
+)
+
 LLM_CALLS = Table(
     name="llm_calls",
     id_column="call_id",
@@ -117,8 +191,13 @@ LLM_CALLS = Table(
 )
 
 # Asset tables in pipeline order: the funnel and the lineage views follow it.
-ASSET_TABLES: tuple[Table, ...] = (SEED_PROBLEMS, FEATURES, FEATURE_TREE)
+ASSET_TABLES: tuple[Table, ...] = (SEED_PROBLEMS, FEATURES, FEATURE_TREE, EVOLVED_POOL, FEATURE_CONFIGS, PROBLEMS)
 ALL_TABLES: dict[str, Table] = {t.name: t for t in (*ASSET_TABLES, SEED_REJECTS, LLM_CALLS)}
+
+
+def settings_path(data_dir: Path, asset: str) -> Path:
+    """The settings an asset's data was made with (run config, models, templates), next to the data."""
+    return Path(data_dir) / "settings" / f"{asset}.json"
 
 
 def llm_calls_path(data_dir: Path, asset: str) -> Path:

@@ -1,0 +1,238 @@
+"""Problem composition (SynthSmith step 1 and 2): parsing the answers, styles, leaks and duplicates.
+
+Step 1 (scenario): the model marks how each sampled feature could be used, selects a compatible
+subset and writes an integration strategy and a scenario. Step 2 (statement): the model writes the
+problem in one of three styles. Every parser returns a value or the reason there is none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from xcoder_assets.llm.answers import extract_json
+from xcoder_assets.recipe.pool import near_dup_key
+
+RECIPE_STYLE_PROBABILITIES: dict[str, float] = {"codeforces": 0.70, "leetcode": 0.15, "atcoder": 0.15}
+
+STYLE_GUIDES: dict[str, str] = {
+    "codeforces": (
+        "Codeforces style: a short story that motivates the task, then sections Input, Output and "
+        "Examples; the program reads standard input and writes standard output; constraints are given "
+        "in the Input section."
+    ),
+    "leetcode": (
+        "LeetCode style: a direct description of a function to implement, examples written as "
+        "'Input: name = value, ...' / 'Output: value', then Constraints; give the function name, its "
+        "Python signature and starter code with `class Solution:`."
+    ),
+    "atcoder": (
+        "AtCoder style: terse; sections Problem Statement, Constraints (a bullet list, all values "
+        "integers unless stated), Input (the exact format), Output, and Sample Input/Output."
+    ),
+}
+
+# Names that give the solution away when they appear in a statement.
+ALGORITHM_TERMS = (
+    "dynamic programming", "dp", "greedy", "dijkstra", "bellman ford", "floyd warshall", "bfs", "dfs",
+    "breadth first search", "depth first search", "binary search", "two pointers", "sliding window",
+    "segment tree", "fenwick tree", "binary indexed tree", "disjoint set union", "union find", "dsu",
+    "topological sort", "minimum spanning tree", "kruskal", "knapsack", "memoization", "prefix sum",
+    "prefix sums", "sieve of eratosthenes", "kmp", "knuth morris pratt", "z function", "trie", "monotonic stack",
+    "priority queue", "backtracking", "divide and conquer", "bitmask", "hashing", "rolling hash",
+    "sparse table", "lca", "lowest common ancestor", "convex hull", "matrix exponentiation",
+    "kadane", "euclidean algorithm", "modular inverse", "inclusion exclusion",
+)
+LEAK_CATEGORIES = frozenset({"algorithms", "data_structures", "algorithmic_paradigm", "optimization_techniques"})
+
+
+class CompositionError(ValueError):
+    pass
+
+
+def draw_style(probabilities: dict[str, float], seed: int, key: str) -> str:
+    """The style of one problem: a weighted draw fixed by the seed and the configuration."""
+    if not probabilities or any(p < 0 for p in probabilities.values()) or sum(probabilities.values()) <= 0:
+        raise ValueError(f"style probabilities must be non-negative with a positive sum, got {probabilities}")
+    unknown = set(probabilities) - set(STYLE_GUIDES)
+    if unknown:
+        raise ValueError(f"unknown styles {sorted(unknown)}; styles are {sorted(STYLE_GUIDES)}")
+    rng = random.Random(f"{seed}:style:{key}")
+    styles = sorted(probabilities)
+    return rng.choices(styles, weights=[probabilities[s] for s in styles], k=1)[0]
+
+
+@dataclass
+class Scenario:
+    feature_uses: list[dict[str, str]]
+    selected: list[str]
+    integration_strategy: str
+    scenario: str
+
+
+def parse_scenario(answer: str, offered: Sequence[str]) -> Scenario:
+    """Step 1. `selected` must name offered features (spelling variants are matched)."""
+    parsed = extract_json(answer, dict)
+    if parsed.error:
+        raise CompositionError(parsed.error)
+    value = parsed.value
+    selected_raw = value.get("selected_features") or value.get("selected") or []
+    if isinstance(selected_raw, str):
+        selected_raw = [selected_raw]
+    by_key = {near_dup_key(f): f for f in offered}
+    selected, unknown = [], []
+    for name in selected_raw:
+        match = by_key.get(near_dup_key(str(name)))
+        (selected if match else unknown).append(match or str(name))
+    selected = list(dict.fromkeys(selected))
+    if not selected:
+        raise CompositionError(f"no offered feature selected (named: {[str(s)[:40] for s in selected_raw][:5]})")
+    scenario = str(value.get("scenario") or "").strip()
+    strategy = str(value.get("integration_strategy") or value.get("strategy") or "").strip()
+    if len(scenario) < 20:
+        raise CompositionError("the scenario is missing or too short")
+    if not strategy:
+        raise CompositionError("the integration strategy is missing")
+    uses = [u for u in value.get("feature_uses") or [] if isinstance(u, dict)]
+    return Scenario(uses, selected, strategy, scenario)
+
+
+@dataclass
+class Statement:
+    title: str
+    statement: str
+    input_format: str
+    output_format: str
+    constraints: str
+    examples: list[dict[str, str]]
+    function_name: str | None = None
+    signature: str | None = None
+    starter_code: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return "\n".join(str(v) for v in value)
+    return str(value or "").strip()
+
+
+def parse_statement(answer: str, style: str) -> Statement:
+    """Step 2, validated for the style: stdin styles need formats, LeetCode a function."""
+    parsed = extract_json(answer, dict)
+    if parsed.error:
+        raise CompositionError(parsed.error)
+    value = parsed.value
+    statement = _text(value.get("statement"))
+    if len(statement) < 80:
+        raise CompositionError(f"the statement is missing or too short ({len(statement)} chars)")
+    examples = []
+    for example in value.get("examples") or []:
+        if isinstance(example, dict) and isinstance(example.get("input"), str) and isinstance(example.get("output"), str):
+            examples.append({"input": example["input"], "output": example["output"]})
+    if not examples:
+        raise CompositionError("no example with string 'input' and 'output'")
+    result = Statement(
+        title=_text(value.get("title")) or statement.split(".")[0][:60],
+        statement=statement,
+        input_format=_text(value.get("input_format")),
+        output_format=_text(value.get("output_format")),
+        constraints=_text(value.get("constraints")),
+        examples=examples,
+    )
+    if style == "leetcode":
+        name = _text(value.get("function_name"))
+        starter = _text(value.get("starter_code"))
+        if not _IDENTIFIER.match(name):
+            raise CompositionError(f"LeetCode style needs a function name, got {name[:40]!r}")
+        if f"def {name}(" not in starter or "class Solution" not in starter:
+            raise CompositionError(f"the starter code must define class Solution with def {name}(...)")
+        result.function_name, result.signature, result.starter_code = name, _text(value.get("signature")), starter
+    elif not result.input_format or not result.output_format:
+        raise CompositionError(f"{style} style needs input_format and output_format")
+    if not result.constraints:
+        result.warnings.append("no constraints given")
+    return result
+
+
+def _normalize_words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.casefold())
+
+
+def leaked_terms(statement: str, features: Sequence[tuple[str, str]]) -> list[str]:
+    """Algorithm names, and the names of the algorithmic features used, that the statement gives away."""
+    words = " " + " ".join(_normalize_words(statement)) + " "
+    terms = list(ALGORITHM_TERMS)
+    terms += [name for category, name in features if category in LEAK_CATEGORIES and len(_normalize_words(name)) >= 2]
+    found = []
+    for term in terms:
+        normalized = " ".join(_normalize_words(term))
+        if normalized and f" {normalized} " in words and normalized not in found:
+            found.append(normalized)
+    return found
+
+
+def normalized_text_hash(text: str) -> str:
+    return hashlib.sha256(" ".join(_normalize_words(text)).encode()).hexdigest()[:16]
+
+
+class MinHashIndex:
+    """Near-duplicate detection: MinHash over word 3-shingles with LSH banding, verified by Jaccard."""
+
+    def __init__(self, threshold: float = 0.8, permutations: int = 64, bands: int = 16, shingle: int = 3):
+        if permutations % bands:
+            raise ValueError("permutations must be a multiple of bands")
+        self.threshold, self.bands, self.rows, self.shingle = threshold, bands, permutations // bands, shingle
+        rng = random.Random(7)
+        self._salts = [rng.getrandbits(64).to_bytes(8, "little") for _ in range(permutations)]
+        self._buckets: dict[tuple[int, bytes], list[str]] = {}
+        self._shingles: dict[str, set[str]] = {}
+
+    def _shingle_set(self, text: str) -> set[str]:
+        words = _normalize_words(text)
+        if len(words) < self.shingle:
+            return {" ".join(words)}
+        return {" ".join(words[i : i + self.shingle]) for i in range(len(words) - self.shingle + 1)}
+
+    def _signature(self, shingles: set[str]) -> list[int]:
+        encoded = [s.encode() for s in shingles]
+        return [min(int.from_bytes(hashlib.blake2b(e, digest_size=8, key=salt).digest(), "little") for e in encoded)
+                for salt in self._salts]
+
+    def add(self, key: str, text: str) -> str | None:
+        """Index `text`; return the key of an earlier near-duplicate instead, if there is one."""
+        shingles = self._shingle_set(text)
+        signature = self._signature(shingles)
+        bands = [(b, repr(signature[b * self.rows : (b + 1) * self.rows]).encode()) for b in range(self.bands)]
+        candidates = dict.fromkeys(k for band in bands for k in self._buckets.get(band, []))
+        for other in candidates:
+            theirs = self._shingles[other]
+            if len(shingles & theirs) / len(shingles | theirs) >= self.threshold:
+                return other
+        for band in bands:
+            self._buckets.setdefault(band, []).append(key)
+        self._shingles[key] = shingles
+        return None
+
+
+def render_problem_markdown(style: str, statement: Statement) -> str:
+    """The problem as a contestant reads it (statement, formats, examples)."""
+    parts = [f"# {statement.title}", statement.statement]
+    if statement.input_format:
+        parts += ["## Input", statement.input_format]
+    if statement.output_format:
+        parts += ["## Output", statement.output_format]
+    if statement.constraints:
+        parts += ["## Constraints", statement.constraints]
+    for number, example in enumerate(statement.examples, 1):
+        parts += [f"## Example {number}", "Input:\n```\n" + example["input"].rstrip() + "\n```",
+                  "Output:\n```\n" + example["output"].rstrip() + "\n```"]
+    if statement.starter_code:
+        parts += ["## Starter code", "```python\n" + statement.starter_code.rstrip() + "\n```"]
+    return "\n\n".join(parts)

@@ -1,0 +1,117 @@
+"""Feature configurations (SynthSmith): subtrees of the evolved pool sampled without an LLM.
+
+A shape gives the number of features per level: (3, 3, 1) picks 3 categories, 3 features in each,
+and under each of those at most 1 finer feature (entries whose path ends at it). Configurations
+with fewer leaves than `min_leaves` are skipped. Sampling spreads coverage: a feature's weight is
+1 / (1 + uses)^2, so popular features are not drawn again and again. Configuration i depends only
+on the seed and configurations 0..i-1: asking for more configurations keeps the earlier ones.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+RECIPE_SHAPES: tuple[tuple[int, ...], ...] = ((3, 3, 1), (3, 3, 2), (4, 3, 2))
+EXCLUDED_CATEGORIES = frozenset({"programming_language", "summary"})  # every task is Python; free text
+
+
+@dataclass(frozen=True)
+class PoolItem:
+    entry_id: str
+    category: str
+    path: tuple[str, ...]
+    feature: str
+
+
+@dataclass
+class FeatureConfig:
+    index: int
+    shape: tuple[int, ...]
+    items: list[PoolItem]
+    leaf_ids: list[str]
+
+    def subtree(self) -> dict[str, Any]:
+        """The configuration as a nested tree (category -> feature -> finer features)."""
+        tree: dict[str, Any] = {}
+        for item in self.items:
+            has_chosen_parent = any(p.category == item.category and (*p.path, p.feature) == item.path for p in self.items)
+            if has_chosen_parent:
+                continue  # listed under its parent
+            children = [c.feature for c in self.items if c.category == item.category and c.path == (*item.path, item.feature)]
+            tree.setdefault(item.category, {})[item.feature] = children
+        return tree
+
+
+def _weighted_pick(rng: random.Random, candidates: Sequence[PoolItem], uses: Counter, k: int) -> list[PoolItem]:
+    pool = list(candidates)
+    picked: list[PoolItem] = []
+    while pool and len(picked) < k:
+        weights = [1.0 / (1 + uses[c.entry_id]) ** 2 for c in pool]
+        choice = rng.choices(range(len(pool)), weights=weights, k=1)[0]
+        picked.append(pool.pop(choice))
+    return picked
+
+
+def sample_configs(items: Sequence[PoolItem], count: int, seed: int = 42,
+                   shapes: Sequence[tuple[int, ...]] = RECIPE_SHAPES, max_depth: int = 8,
+                   min_leaves: int = 6, max_attempts_per_config: int = 20) -> list[FeatureConfig]:
+    if count < 0:
+        raise ValueError("the number of configurations cannot be negative")
+    if not shapes or any(not shape or min(shape) < 1 for shape in shapes):
+        raise ValueError(f"shapes must be non-empty tuples of positive counts, got {list(shapes)}")
+    usable = [i for i in items if i.category not in EXCLUDED_CATEGORIES and 1 + len(i.path) + 1 <= max_depth]
+    by_category: dict[str, list[PoolItem]] = {}
+    children: dict[tuple[str, tuple[str, ...]], list[PoolItem]] = {}
+    for item in usable:
+        by_category.setdefault(item.category, []).append(item)
+        children.setdefault((item.category, item.path), []).append(item)
+    rng = random.Random(f"{seed}:configs")
+    uses: Counter = Counter()
+    configs: list[FeatureConfig] = []
+    attempts = 0
+    while len(configs) < count:
+        attempts += 1
+        if attempts > max(1, count) * max_attempts_per_config:
+            raise ValueError(f"could sample only {len(configs)} of {count} configurations with at least "
+                             f"{min_leaves} leaves from a pool of {len(usable)} features; lower min_leaves or grow the pool")
+        shape = shapes[rng.randrange(len(shapes))]
+        categories = rng.sample(sorted(by_category), min(shape[0], len(by_category)))
+        chosen: list[PoolItem] = []
+        leaves: list[str] = []
+        for category in categories:
+            level = _weighted_pick(rng, by_category[category], uses, shape[1] if len(shape) > 1 else 1)
+            for feature in level:
+                chosen.append(feature)
+                frontier = [feature]
+                for width in shape[2:]:
+                    next_frontier = []
+                    for parent in frontier:
+                        below = children.get((parent.category, (*parent.path, parent.feature)), [])
+                        picked = _weighted_pick(rng, below, uses, width)
+                        chosen += picked
+                        next_frontier += picked
+                        if not picked:
+                            leaves.append(parent.entry_id)
+                    frontier = next_frontier
+                leaves += [f.entry_id for f in frontier]
+        leaves = list(dict.fromkeys(leaves))
+        if len(leaves) < min_leaves:
+            continue
+        uses.update(leaves)
+        configs.append(FeatureConfig(len(configs), tuple(shape), chosen, leaves))
+    return configs
+
+
+def coverage(items: Sequence[PoolItem], configs: Sequence[FeatureConfig], top: int = 10) -> dict[str, Any]:
+    usable = {i.entry_id: i for i in items if i.category not in EXCLUDED_CATEGORIES}
+    uses = Counter(leaf for config in configs for leaf in config.leaf_ids)
+    used = [entry for entry in usable if uses[entry]]
+    return {
+        "pool_features": len(usable),
+        "features_used": len(used),
+        "share_used": round(len(used) / len(usable), 4) if usable else 0.0,
+        "most_used": [(usable[e].feature, n) for e, n in uses.most_common(top) if e in usable],
+    }

@@ -9,7 +9,7 @@ import pytest
 from xcoder_assets.cli import main as xcoder
 from xcoder_assets.defs.resources import LLMGatewayResource, StorageResource
 from xcoder_assets.definitions import defs as lazy_defs
-from xcoder_assets.store.tables import FEATURE_TREE, FEATURES, SEED_PROBLEMS, SEED_REJECTS
+from xcoder_assets.store.tables import FEATURE_TREE, FEATURES, PROBLEMS, SEED_PROBLEMS, SEED_REJECTS
 
 
 def materialize(data_dir, llm=None, run_config=None, raise_on_error=True, instance=None, selection=None):
@@ -63,12 +63,45 @@ def test_graph_materializes_with_checks_passing(demo):
     assert meta["leaves"] == tree.height and meta["leaves/algorithms"] > 0
 
 
-def test_second_materialization_makes_zero_llm_calls(demo):
+@pytest.mark.parametrize("asset", ["features", "evolved_pool", "problems"])
+def test_second_materialization_makes_zero_llm_calls(demo, asset):
     _, first, second = demo
-    before, after = metadata_of(first, "features"), metadata_of(second, "features")
-    assert before["llm_calls_made"] == before["llm_requests"] > 0
-    assert after["llm_calls_made"] == 0 and after["llm_cache_hits"] == before["llm_requests"]
+    before, after = metadata_of(first, asset), metadata_of(second, asset)
+    assert before["llm_calls_made"] > 0
+    if asset == "evolved_pool":  # its finished rounds are checkpointed: nothing to ask, not even the cache
+        assert after["llm_requests"] == 0 and after["resumed_after_round"] == 100
+    else:
+        assert after["llm_calls_made"] == 0 and after["llm_cache_hits"] == before["llm_requests"]
     assert "offline simulator, not a real LLM" in after["llm_model"]
+
+
+def test_demo_problems_are_varied_and_recorded(demo):
+    data_dir, first, _ = demo
+    problems = pl.read_parquet(PROBLEMS.path(data_dir))
+    kept = problems.filter(pl.col("status") == "ok")
+    assert kept.height >= 24
+    assert set(kept["style"]) == {"codeforces", "leetcode", "atcoder"}
+    assert kept.filter(pl.col("style") == "leetcode")["function_name"].null_count() == 0
+    assert set(problems["status"]) >= {"ok", "duplicate"}
+    assert problems.filter(pl.col("status") != "ok")["error"].null_count() == 0
+    assert all(len(ids) >= 1 for ids in kept["feature_ids"])
+    settings = json.loads((data_dir / "settings" / "problems.json").read_text())
+    assert settings["style_probabilities"] == {"codeforces": 0.7, "leetcode": 0.15, "atcoder": 0.15}
+    assert settings["model"] == "xcoder-offline/synthsmith-sim-1"
+    pool = metadata_of(first, "evolved_pool")
+    assert pool["rounds_done"] == 100 and pool["dagster/row_count"] > pool["seed_tree_features"]
+    assert "pool size" in pool["growth_curve"]
+
+
+def test_trace_of_a_problem_reaches_its_seeds(demo, capsys):
+    data_dir, _, _ = demo
+    problem = pl.read_parquet(PROBLEMS.path(data_dir)).filter(pl.col("status") == "ok").row(0, named=True)
+    assert xcoder(["--data-dir", str(data_dir), "trace", problem["problem_id"]]) == 0
+    out = capsys.readouterr().out
+    for expected in ("problems  prob-", "feature_configs  cfg-", "evolved_pool  pool-", "feature_tree  node-",
+                     "features  feat-", "seed_problems  seed-", "compose_scenario@v1", "compose_problem@v1",
+                     "extract_features@v1", problem["feature_ids"][0]):
+        assert expected in out, expected
 
 
 def test_ids_are_stable_across_runs(demo):

@@ -259,9 +259,10 @@ def feature_configs(context: dg.AssetExecutionContext, config: FeatureConfigsCon
         metadata={
             **metadata,
             "shapes": dg.MetadataValue.json(dict(shapes)),
-            "pool_features": report["pool_features"],
+            "pool_leaves": report["pool_leaves"],
+            "leaves_used": report["leaves_used"],
+            "leaf_coverage_share": report["share_used"],
             "features_used": report["features_used"],
-            "coverage_share": report["share_used"],
             "most_used_features": dg.MetadataValue.md(markdown_table(report["most_used"], ["feature", "configurations"])),
             "mean_leaves": round(frame["leaf_count"].mean() or 0, 2),
         },

@@ -100,18 +100,23 @@ def sample_configs(items: Sequence[PoolItem], count: int, seed: int = 42,
         leaves = list(dict.fromkeys(leaves))
         if len(leaves) < min_leaves:
             continue
-        uses.update(leaves)
+        uses.update(item.entry_id for item in chosen)  # every level, so parents spread as well as leaves
         configs.append(FeatureConfig(len(configs), tuple(shape), chosen, leaves))
     return configs
 
 
 def coverage(items: Sequence[PoolItem], configs: Sequence[FeatureConfig], top: int = 10) -> dict[str, Any]:
+    """How much of the pool the configurations reach: the share of the pool's leaves (features with no
+    finer feature under them) used at least once, and the features used most often."""
     usable = {i.entry_id: i for i in items if i.category not in EXCLUDED_CATEGORIES}
-    uses = Counter(leaf for config in configs for leaf in config.leaf_ids)
-    used = [entry for entry in usable if uses[entry]]
+    parents = {(i.category, i.path) for i in usable.values()}
+    pool_leaves = [e for e, i in usable.items() if (i.category, (*i.path, i.feature)) not in parents]
+    uses = Counter(item.entry_id for config in configs for item in config.items)
+    used = [entry for entry in pool_leaves if uses[entry]]
     return {
-        "pool_features": len(usable),
-        "features_used": len(used),
-        "share_used": round(len(used) / len(usable), 4) if usable else 0.0,
+        "pool_leaves": len(pool_leaves),
+        "leaves_used": len(used),
+        "share_used": round(len(used) / len(pool_leaves), 4) if pool_leaves else 0.0,
+        "features_used": sum(1 for e in usable if uses[e]),
         "most_used": [(usable[e].feature, n) for e, n in uses.most_common(top) if e in usable],
     }

@@ -1,0 +1,70 @@
+"""Synthesis stages through Dagster: cache reuse when settings grow, and resumable evolution."""
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from xcoder_assets.llm.gateway import LLMGateway
+from xcoder_assets.store.tables import EVOLVED_POOL, FEATURE_CONFIGS
+from xcoder_assets_tests.test_materialize import FIRST_STAGE, materialize, metadata_of
+
+SYNTHESIS = ["evolved_pool", "feature_configs", "problems"]
+
+
+def run_config(rounds=20, count=12, only=("evolved_pool", "feature_configs")):
+    ops = {"evolved_pool": {"config": {"rounds": rounds}}, "feature_configs": {"config": {"count": count}}}
+    return {"ops": {name: value for name, value in ops.items() if name in only}}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("small") / "data"
+    result = materialize(data_dir, run_config=run_config(), selection=FIRST_STAGE + SYNTHESIS)
+    return data_dir, result
+
+
+def test_more_configurations_call_only_for_the_new_ones(small):
+    data_dir, first = small
+    configs_before = pl.read_parquet(FEATURE_CONFIGS.path(data_dir))
+    again = materialize(data_dir, run_config=run_config(count=16, only=["feature_configs"]),
+                        selection=["feature_configs", "problems"])
+    configs_after = pl.read_parquet(FEATURE_CONFIGS.path(data_dir))
+    assert configs_after["config_id"].head(12).to_list() == configs_before["config_id"].to_list()
+    meta = metadata_of(again, "problems")
+    before = metadata_of(first, "problems")
+    assert meta["llm_cache_hits"] == before["llm_requests"]  # the 12 earlier configurations: all from the cache
+    assert 0 < meta["llm_calls_made"] <= 8  # at most two calls for each of the 4 new ones
+
+
+def test_an_interrupted_evolution_resumes_after_its_last_round(tmp_path, monkeypatch):
+    reference_dir = tmp_path / "reference" / "data"
+    materialize(reference_dir, run_config=run_config(rounds=10, only=["evolved_pool"]),
+                selection=FIRST_STAGE + ["evolved_pool"])
+    reference = pl.read_parquet(EVOLVED_POOL.path(reference_dir))
+
+    data_dir = tmp_path / "interrupted" / "data"
+    materialize(data_dir, selection=FIRST_STAGE)
+    original = LLMGateway.complete
+    calls = {"n": 0}
+
+    def dies_in_round_7(self, requests):
+        if self.asset == "evolved_pool":
+            calls["n"] += 1
+            if calls["n"] == 7:
+                raise KeyboardInterrupt("the machine went away")
+        return original(self, requests)
+
+    monkeypatch.setattr(LLMGateway, "complete", dies_in_round_7)
+    with pytest.raises(BaseException):
+        materialize(data_dir, run_config=run_config(rounds=10, only=["evolved_pool"]), selection=["evolved_pool"])
+    monkeypatch.setattr(LLMGateway, "complete", original)
+    assert not EVOLVED_POOL.path(data_dir).exists()  # no half result
+    resumed = materialize(data_dir, run_config=run_config(rounds=10, only=["evolved_pool"]), selection=["evolved_pool"])
+    meta = metadata_of(resumed, "evolved_pool")
+    assert meta["resumed_after_round"] == 6 and meta["rounds_done"] == 10
+    assert meta["llm_requests"] == 4 * 4  # rounds 7..10 only
+    pool = pl.read_parquet(EVOLVED_POOL.path(data_dir))
+    assert pool.select("pool_id", "origin_round").rows() == reference.select("pool_id", "origin_round").rows()
+
+    more = materialize(data_dir, run_config=run_config(rounds=12, only=["evolved_pool"]), selection=["evolved_pool"])
+    assert metadata_of(more, "evolved_pool")["resumed_after_round"] == 10

@@ -12,6 +12,7 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from xcoder_assets.llm.cache import ResponseCache
 from xcoder_assets.llm.gateway import GatewayConfig, GatewayStats, LLMConfigError, LLMGateway, LLMResult, check_role_settings
@@ -123,6 +124,42 @@ class LLMGatewayResource(dg.ConfigurableResource):
         return LLMGateway(roles_settings, cache, config, run_id=run_id, asset=asset)
 
 
+class SandboxResource(dg.ConfigurableResource):
+    """Where generated programs run: bwrap (default), docker, or none (unsafe, must be allowed).
+
+    Generated code never runs in the pipeline's process; a warm sandbox pool is kept per run.
+    """
+
+    backend: str = "bwrap"
+    image: str = "xcoder-sandbox:bookworm"
+    allow_unsafe: bool = False
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 2)
+    cpu_s: float = 2.0
+    wall_s: float = 6.0
+    memory_mb: int = 1024
+    output_mb: int = 8
+
+    def limits(self):
+        from xcoder_assets.sandbox.backends import Limits
+
+        return Limits(cpu_s=self.cpu_s, wall_s=self.wall_s, memory_bytes=self.memory_mb << 20,
+                      output_bytes=self.output_mb << 20)
+
+    def open(self):
+        """A started backend (close it when done); a clear failure when this machine cannot sandbox."""
+        from xcoder_assets.sandbox.backends import SandboxUnavailable, make_backend
+
+        try:
+            return make_backend(self.backend, image=self.image, allow_unsafe=self.allow_unsafe)
+        except (SandboxUnavailable, ValueError) as exc:
+            raise dg.Failure(description=f"sandbox {self.backend!r}: {exc}", allow_retries=False) from None
+
+    def run_cache(self, storage: StorageResource):
+        from xcoder_assets.sandbox.runs import RunCache
+
+        return RunCache(storage.root / "sandbox_cache.sqlite")
+
+
 def _env(name: str) -> Any:
     """Bind a setting to an environment variable only when it is set (dg.EnvVar fails on unset ones)."""
     return dg.EnvVar(name) if os.environ.get(name) else None
@@ -136,6 +173,7 @@ def build_resources() -> dict[str, Any]:
     return {
         "storage": StorageResource(data_dir=os.environ.get("XCODER_DATA_DIR", "data")),
         "llm": LLMGatewayResource(**{k: v for k, v in llm_settings.items() if v is not None}),
+        "sandbox": SandboxResource(backend=os.environ.get("XCODER_SANDBOX", "bwrap")),
     }
 
 
@@ -144,4 +182,4 @@ def resources() -> dg.Definitions:
     return dg.Definitions(resources=build_resources())
 
 
-__all__ = ["StorageResource", "LLMGatewayResource", "build_resources", "llm_metadata", "OFFLINE_MODEL"]
+__all__ = ["StorageResource", "LLMGatewayResource", "SandboxResource", "build_resources", "llm_metadata", "OFFLINE_MODEL"]

@@ -37,10 +37,11 @@ class LLMRequest:
     messages: tuple[dict[str, str], ...]
     template: str  # "<template name>@<version>": part of the cache key and of every row
     tag: str = ""  # the id of the row the request is for, for logs
+    seed: int | None = None  # sampling seed: several samples of one prompt (candidates) are distinct requests
 
     @staticmethod
-    def of(role: str, messages: Sequence[dict[str, str]], template: str, tag: str = "") -> "LLMRequest":
-        return LLMRequest(role, tuple(dict(m) for m in messages), template, tag)
+    def of(role: str, messages: Sequence[dict[str, str]], template: str, tag: str = "", seed: int | None = None) -> "LLMRequest":
+        return LLMRequest(role, tuple(dict(m) for m in messages), template, tag, seed)
 
 
 @dataclass
@@ -237,10 +238,13 @@ class LLMGateway:
 
     def request_body(self, request: LLMRequest) -> dict[str, Any]:
         settings = self.settings_for(request.role)
+        params = settings.params.as_dict()
+        if request.seed is not None:
+            params["seed"] = request.seed
         return {
             "model": settings.model,
             "messages": [dict(m) for m in request.messages],
-            "params": settings.params.as_dict(),
+            "params": params,
             "template": request.template,
         }
 

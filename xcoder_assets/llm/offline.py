@@ -259,20 +259,26 @@ def answer_feature_extraction(prompt: str) -> Answer:
 def _tasks() -> dict[str, Callable[[str], Answer]]:
     from xcoder_assets.llm.offline_compose import answer_problem_scenario, answer_problem_statement
     from xcoder_assets.llm.offline_evolve import answer_feature_evolution
+    from xcoder_assets.llm.offline_solve import answer_test_writer
 
     return {
         "feature-extraction": answer_feature_extraction,
         "feature-evolution": answer_feature_evolution,
         "problem-scenario": answer_problem_scenario,
         "problem-statement": answer_problem_statement,
+        "test-generator": answer_test_writer,
     }
 
 
 TASKS: dict[str, Callable[[str], Answer]] = {}
 
 
-def offline_answer(messages: list[dict[str, Any]]) -> Answer:
+def offline_answer(messages: list[dict[str, Any]], seed: int | None = None) -> Answer:
     prompt = "\n\n".join(str(m.get("content") or "") for m in messages)
+    if "### Question:" in prompt and "### Answer:" in prompt:  # the LiveCodeBench-style solving prompt
+        from xcoder_assets.llm.offline_solve import answer_solve
+
+        return answer_solve(prompt, seed)
     if not TASKS:
         TASKS.update(_tasks())
     match = re.search(r"^Task: ([\w-]+)", prompt, re.MULTILINE)
@@ -288,7 +294,10 @@ class OfflineSynthSmithLLM(CustomLLM):
 
     def _respond(self, model: str, messages: list, optional_params: dict) -> ModelResponse:
         started = time.monotonic()
-        content, finish_reason = offline_answer(messages)
+        seed = optional_params.get("seed")
+        if seed is None:
+            seed = (optional_params.get("extra_body") or {}).get("seed")
+        content, finish_reason = offline_answer(messages, seed)
         prompt_chars = sum(len(str(m.get("content") or "")) for m in messages)
         max_tokens = optional_params.get("max_tokens")
         if max_tokens and len(content) // 4 > max_tokens:  # honour max_tokens like a real server

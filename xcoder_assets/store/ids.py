@@ -18,6 +18,9 @@ ID_KINDS = {
     "pool": "evolved_pool",
     "cfg": "feature_configs",
     "prob": "problems",
+    "test": "test_inputs",
+    "cand": "candidate_solutions",
+    "ver": "verified_solutions",
     "call": "llm_calls",
 }
 

@@ -162,6 +162,97 @@ PROBLEMS = Table(
     ),
 )
 
+TEST_INPUTS = Table(
+    name="test_inputs",
+    id_column="test_id",
+    description="Test inputs per problem from the LLM-written generator, run in the sandbox; each checked by the "
+    "LLM-written validator; invalid, duplicate and oversized ones kept with their status.",
+    schema=pl.Schema(
+        {
+            "test_id": pl.String,
+            "problem_id": pl.String,
+            "kind": pl.String,  # example | small | random | max
+            "case_index": pl.Int64,
+            "status": pl.String,  # valid | invalid | duplicate | oversized | generator_error
+            "reason": pl.String,
+            "input": pl.String,
+            "input_bytes": pl.Int64,
+            "generator_call_id": pl.String,
+            "run_id": pl.String,
+        }
+    ),
+)
+
+TEST_GENERATORS = Table(
+    name="test_inputs__generators",
+    id_column="problem_id",
+    description="Per problem: the generator and validator programs and what their inputs became.",
+    schema=pl.Schema(
+        {
+            "problem_id": pl.String,
+            "status": pl.String,  # ok | too_few_inputs | parse_error | truncated | llm_error
+            "reason": pl.String,
+            "valid_inputs": pl.Int64,
+            "dropped_json": pl.String,
+            "generator": pl.String,
+            "validator": pl.String,
+            "llm_call_id": pl.String,
+            "run_id": pl.String,
+        }
+    ),
+)
+
+CANDIDATE_SOLUTIONS = Table(
+    name="candidate_solutions",
+    id_column="candidate_id",
+    description="Candidate solutions per problem from the solve role; reasoning kept apart from the code; only "
+    "answers with exactly one Python block that parses are usable (status ok), the rest kept with the reason.",
+    schema=pl.Schema(
+        {
+            "candidate_id": pl.String,
+            "problem_id": pl.String,
+            "sample_index": pl.Int64,
+            "status": pl.String,  # ok | no_code_block | multiple_code_blocks | syntax_error | truncated | llm_error
+            "reason": pl.String,
+            "code": pl.String,
+            "reasoning": pl.String,
+            "llm_call_id": pl.String,
+            "model": pl.String,
+            "run_id": pl.String,
+        }
+    ),
+)
+
+VERIFIED_SOLUTIONS = Table(
+    name="verified_solutions",
+    id_column="verified_id",
+    description="Dual verification: one row per verified solution (passes every voted test; the golden one also "
+    "confirmed on held-out tests), and one row per rejected problem with its reason.",
+    schema=pl.Schema(
+        {
+            "verified_id": pl.String,
+            "problem_id": pl.String,
+            "candidate_id": pl.String,
+            "status": pl.String,  # verified | rejected
+            "reason": pl.String,
+            "is_golden": pl.Boolean,
+            "golden_candidate_id": pl.String,
+            "tests_total": pl.Int64,
+            "tests_verified": pl.Int64,
+            "tests_selection": pl.Int64,
+            "tests_holdout": pl.Int64,
+            "mean_agreement": pl.Float64,
+            "votes_json": pl.String,
+            "candidates_run": pl.Int64,
+            "candidates_passing": pl.Int64,
+            "max_time_s": pl.Float64,
+            "max_memory_kb": pl.Int64,
+            "code": pl.String,
+            "run_id": pl.String,
+        }
+    ),
+)
+
 LLM_CALLS = Table(
     name="llm_calls",
     id_column="call_id",
@@ -191,8 +282,9 @@ LLM_CALLS = Table(
 )
 
 # Asset tables in pipeline order: the funnel and the lineage views follow it.
-ASSET_TABLES: tuple[Table, ...] = (SEED_PROBLEMS, FEATURES, FEATURE_TREE, EVOLVED_POOL, FEATURE_CONFIGS, PROBLEMS)
-ALL_TABLES: dict[str, Table] = {t.name: t for t in (*ASSET_TABLES, SEED_REJECTS, LLM_CALLS)}
+ASSET_TABLES: tuple[Table, ...] = (SEED_PROBLEMS, FEATURES, FEATURE_TREE, EVOLVED_POOL, FEATURE_CONFIGS, PROBLEMS,
+                                   TEST_INPUTS, CANDIDATE_SOLUTIONS, VERIFIED_SOLUTIONS)
+ALL_TABLES: dict[str, Table] = {t.name: t for t in (*ASSET_TABLES, SEED_REJECTS, TEST_GENERATORS, LLM_CALLS)}
 
 
 def settings_path(data_dir: Path, asset: str) -> Path:

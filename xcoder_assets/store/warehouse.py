@@ -47,6 +47,11 @@ def create_views(con: duckdb.DuckDBPyConnection, data_dir: Path) -> list[str]:
             f"NULL::{_duck_type(dtype)} AS {col}" for col, dtype in ALL_TABLES["llm_calls"].schema.items()
         )
         con.execute(f"CREATE OR REPLACE VIEW llm_calls AS SELECT {columns} WHERE false")
+    for derived in sorted((SQL_DIR / "derived").glob("*.sql")):  # views over several tables: only once they all exist
+        try:
+            con.execute(derived.read_text(encoding="utf-8"))
+        except duckdb.CatalogException:
+            pass
     parts = [sql_text(f"lineage/{t.name}.sql").strip().rstrip(";") for t in ASSET_TABLES if t.name in present]
     if parts:
         con.execute("CREATE OR REPLACE VIEW lineage AS\n" + "\nUNION ALL\n".join(parts))

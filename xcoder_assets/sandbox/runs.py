@@ -1,0 +1,164 @@
+"""Running many programs on many inputs in the sandbox, with every finished run cached.
+
+The cache (SQLite, `<data_dir>/sandbox_cache.sqlite`) is keyed by the program, the input, the
+profile, the function name and the limits: a materialization that stops and starts again redoes
+no finished run, and a program that did not change is not run again on an input it has seen.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from xcoder_assets.sandbox.backends import Limits
+from xcoder_assets.sandbox.judge import classify_run, run_program
+from xcoder_assets.store.ids import content_hash
+
+
+class RunCache:
+    def __init__(self, path: Path | None):
+        self._lock = threading.Lock()
+        self._con = None
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._con = sqlite3.connect(path, timeout=60, check_same_thread=False, isolation_level=None)
+            self._con.execute("PRAGMA journal_mode=WAL")
+            self._con.execute("PRAGMA synchronous=NORMAL")
+            self._con.execute("CREATE TABLE IF NOT EXISTS runs (key TEXT PRIMARY KEY, result TEXT NOT NULL, at REAL)")
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if self._con is None:
+            return {}
+        found: dict[str, dict[str, Any]] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                for key, result in self._con.execute(f"SELECT key, result FROM runs WHERE key IN ({marks})", chunk):
+                    found[key] = json.loads(result)
+        return found
+
+    def put(self, key: str, result: dict[str, Any]) -> None:
+        if self._con is None:
+            return
+        with self._lock:
+            self._con.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?)", (key, json.dumps(result), time.time()))
+
+    def close(self) -> None:
+        if self._con is not None:
+            with self._lock:
+                self._con.close()
+
+
+@dataclass
+class RunStats:
+    runs: int = 0  # program x input pairs asked for
+    executed: int = 0  # actually run in a sandbox now
+    cached: int = 0
+    seconds: float = 0.0
+
+    @property
+    def runs_per_s(self) -> float:
+        return self.executed / self.seconds if self.seconds else 0.0
+
+
+@dataclass(frozen=True)
+class Program:
+    code: str
+    func_name: str | None = None
+
+
+def run_key(program: Program, test_input: str, limits: Limits, profile: str) -> str:
+    return content_hash({"code": program.code, "func": program.func_name, "input": test_input,
+                         "limits": asdict(limits), "profile": profile}, 32)
+
+
+ABANDONED = "abandoned"
+
+
+def run_matrix(backend: Any, programs: Sequence[Program], inputs: Sequence[Sequence[str]], limits: Limits,
+               cache: RunCache, *, profile: str = "strict", workers: int = 2,
+               abandon_after_timeouts: int | None = None) -> tuple[list[list[dict[str, Any]]], RunStats]:
+    """raw[p][i]: program p's run on its inputs[p][i] (each program has its own input list).
+
+    With `abandon_after_timeouts`, a program that hits the time limit that many times is not run on
+    its remaining inputs (they get {"abandoned": reason}): a too-slow program costs seconds per input.
+    """
+    started = time.perf_counter()
+    stats = RunStats()
+    lock = threading.Lock()
+    results: list[list[dict[str, Any] | None]] = [[None] * len(inputs[p]) for p in range(len(programs))]
+
+    def one(p: int) -> None:
+        program = programs[p]
+        keys = [run_key(program, i, limits, profile) for i in inputs[p]]
+        known = cache.get_many(keys)
+        missing = [i for i, key in enumerate(keys) if key not in known]
+        for i, key in enumerate(keys):
+            if key in known:
+                results[p][i] = known[key]
+        with lock:
+            stats.runs += len(keys)
+            stats.cached += len(keys) - len(missing)
+        if not missing:
+            return
+
+        timeouts = [sum(1 for r in known.values() if _timed_out(r, limits))]
+
+        def store(position: int, raw: dict[str, Any]) -> bool:
+            index = missing[position]
+            results[p][index] = raw
+            if "sandbox_error" not in raw:  # a broken sandbox is not the program's result: run it again next time
+                cache.put(keys[index], raw)
+            timeouts[0] += _timed_out(raw, limits)
+            return abandon_after_timeouts is None or timeouts[0] < abandon_after_timeouts
+
+        compile_error, raws = run_program(backend, program.code, [inputs[p][i] for i in missing], limits,
+                                          profile=profile, func_name=program.func_name, on_result=store)
+        for position, index in enumerate(missing):
+            if results[p][index] is None:
+                if raws and "sandbox_error" not in raws[-1] and not compile_error:
+                    results[p][index] = {ABANDONED: f"not run: {timeouts[0]} time limits already"}
+                    continue
+                raw = {"compile_error": compile_error} if compile_error else (raws[-1] if raws else {"sandbox_error": "no result"})
+                results[p][index] = raw
+                if compile_error:
+                    cache.put(keys[index], raw)
+        with lock:
+            stats.executed += len(missing)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(one, range(len(programs))))
+    stats.seconds = time.perf_counter() - started
+    return results, stats  # type: ignore[return-value]
+
+
+def _timed_out(raw: dict[str, Any], limits: Limits) -> bool:
+    if "compile_error" in raw or "sandbox_error" in raw or ABANDONED in raw:
+        return False
+    verdict, _ = classify_run(raw, limits)
+    return verdict is not None and verdict.value == "time_limit"
+
+
+def ended_normally(raw: dict[str, Any], limits: Limits) -> bool:
+    if "compile_error" in raw or "sandbox_error" in raw or ABANDONED in raw:
+        return False
+    verdict, _ = classify_run(raw, limits)
+    return verdict is None
+
+
+def failure_reason(raw: dict[str, Any], limits: Limits) -> str:
+    if "compile_error" in raw:
+        return "compile_error: " + str(raw["compile_error"]).splitlines()[-1][:160]
+    if "sandbox_error" in raw:
+        return "sandbox_failure: " + str(raw["sandbox_error"])[:160]
+    if ABANDONED in raw:
+        return "abandoned: " + raw[ABANDONED]
+    verdict, reason = classify_run(raw, limits)
+    return f"{verdict.value}: {reason}" if verdict else "ok"

@@ -29,6 +29,7 @@ $(DAGSTER_HOME)/dagster.yaml:
 	printf 'telemetry:\n  enabled: false\n' > $@
 
 demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	bash scripts/install-system-deps.sh  # bubblewrap: generated programs run only in the sandbox
 	$(BIN)/dagster asset materialize -m xcoder_assets.definitions --select '*'
 	$(BIN)/xcoder status
 	@echo

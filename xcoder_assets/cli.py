@@ -97,6 +97,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
                   + (f", error: {call['error']}" if call["error"] else ""))
             if args.show_prompts:
                 _print_call(call, show_prompt=True, indent=indent + "    ")
+        if step["asset"] == "verified_solutions":
+            _print_votes(con, step["row_id"], indent + "  ")
         for parent in step["parent_ids"] or []:
             if parent in seen:
                 print(f"{indent}  (already shown: {parent})")
@@ -108,6 +110,15 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
     show(row_id, 0, {row_id})
     return 0
+
+
+def _print_votes(con, verified_id: str, indent: str) -> None:
+    row = con.execute("SELECT votes_json FROM verified_solutions WHERE verified_id = ?", [verified_id]).fetchone()
+    votes = json.loads(row[0]) if row and row[0] else {}
+    for test_id, vote in votes.items():
+        state = "verified" if vote["verified"] else f"unverified ({vote['reason']})"
+        print(f"{indent}vote on {test_id}: {vote['top_votes']}/{vote['candidates']} agree "
+              f"({vote['voters']} ran normally), {state}{', held out' if vote.get('holdout') else ''}")
 
 
 def _print_call(call: dict[str, Any], show_prompt: bool, indent: str = "") -> None:
@@ -188,6 +199,66 @@ def cmd_bench_judge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vote(args: argparse.Namespace) -> int:
+    from xcoder_assets.recipe.verification import canonical_output, verify
+    from xcoder_assets.sandbox.backends import SandboxUnavailable, make_backend
+    from xcoder_assets.sandbox.judge import limits_for
+    from xcoder_assets.sandbox.lcb_format import FormatError, load_generations, load_problems
+    from xcoder_assets.sandbox.runs import Program, RunCache, ended_normally, run_matrix
+    from xcoder_assets.store.parquet import write_text
+
+    try:
+        problems = load_problems(Path(args.problems))
+        generations = load_generations(Path(args.generations))
+    except FormatError as exc:
+        raise CliError(str(exc)) from None
+    known = {p.problem_id for p in problems}
+    unknown = [qid for qid in generations if qid not in known]
+    if unknown:
+        raise CliError(f"{args.generations}: question_id {unknown[0]!r} is not in {args.problems}")
+    try:
+        backend = make_backend(args.sandbox, image=args.image, allow_unsafe=args.allow_unsafe_sandbox)
+    except (SandboxUnavailable, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    limits = limits_for("strict", args.timeout)
+    chosen = [p for p in problems if generations.get(p.problem_id)]
+    programs, inputs, owners = [], [], []
+    for problem in chosen:
+        for index, code in enumerate(generations[problem.problem_id]):
+            programs.append(Program(code, problem.func_name))
+            inputs.append([t.input for t in problem.tests])
+            owners.append((problem.problem_id, index))
+    with backend:
+        raws, stats = run_matrix(backend, programs, inputs, limits, RunCache(None), workers=args.workers,
+                                 abandon_after_timeouts=1)
+    raw_of = dict(zip(owners, raws))
+    report = []
+    for problem in chosen:
+        functional = bool(problem.func_name)
+        codes = generations[problem.problem_id]
+        test_ids = [f"{problem.problem_id}#{i}" for i in range(len(problem.tests))]
+        outputs = [[canonical_output(r["stdout"], functional) if ended_normally(r, limits) else None
+                    for r in raw_of[(problem.problem_id, c)]] for c in range(len(codes))]
+        result = verify(test_ids, outputs, min_agreement=args.min_agreement, holdout_share=args.holdout_share,
+                        min_verified_tests=1)
+        report.append({
+            "question_id": problem.problem_id,
+            "status": result.status,
+            "reason": result.reason,
+            "tests": [{"index": i, "voted_output": v.expected, "verified": v.verified, "agreement": round(v.agreement, 4),
+                       "top_votes": v.top_votes, "voters": v.voters, "reason": v.reason,
+                       "held_out": v.test_id in result.holdout} for i, v in enumerate(result.votes)],
+            "golden_index": result.golden,
+            "golden_passed_holdout": result.golden_passes_holdout,
+            "verified_indices": result.verified_candidates,
+        })
+    write_text(json.dumps(report, indent=2), Path(args.out))
+    verified = sum(1 for r in report if r["status"] == "verified")
+    print(f"voted on {len(report)} problems: {verified} with a golden solution that passed its held-out tests -> {args.out}")
+    print(f"{stats.runs} sandbox runs ({stats.executed} executed) in {stats.seconds:.2f} s, {stats.runs_per_s:.1f} runs/s")
+    return 0
+
+
 def cmd_fake_server(args: argparse.Namespace) -> int:
     from xcoder_assets.llm import fake_server
 
@@ -241,6 +312,19 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--image", default="xcoder-sandbox:bookworm", help="docker image with python3")
     judge.add_argument("--allow-unsafe-sandbox", action="store_true", help="permit --sandbox none (no isolation)")
     judge.set_defaults(func=cmd_judge)
+
+    vote = sub.add_parser("vote", help="majority vote of candidate solutions on LiveCodeBench-format problems")
+    vote.add_argument("--problems", required=True, help="code_generation_lite rows (their expected outputs are ignored)")
+    vote.add_argument("--generations", required=True, help='JSON list of {"question_id", "code_list"}: the candidates')
+    vote.add_argument("--out", required=True)
+    vote.add_argument("--min-agreement", type=float, default=0.5)
+    vote.add_argument("--holdout-share", type=float, default=0.3)
+    vote.add_argument("--sandbox", choices=["bwrap", "docker", "none"], default="bwrap")
+    vote.add_argument("--timeout", type=float, default=None, help="CPU seconds per run (default 2)")
+    vote.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    vote.add_argument("--image", default="xcoder-sandbox:bookworm")
+    vote.add_argument("--allow-unsafe-sandbox", action="store_true")
+    vote.set_defaults(func=cmd_vote)
 
     fake = sub.add_parser("fake-llm-server", help="serve a local OpenAI-compatible fake (for bench and tests)")
     fake.add_argument("--port", type=int, default=8011)

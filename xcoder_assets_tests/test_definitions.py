@@ -11,6 +11,9 @@ EXPECTED_GRAPH = {
     "evolved_pool": ["feature_tree"],
     "feature_configs": ["evolved_pool"],
     "problems": ["feature_configs"],
+    "test_inputs": ["problems"],
+    "candidate_solutions": ["problems"],
+    "verified_solutions": ["candidate_solutions", "test_inputs"],
 }
 EXPECTED_CHECKS = {
     ("seed_problems", "seed_problems_schema"),
@@ -30,6 +33,16 @@ EXPECTED_CHECKS = {
     ("problems", "problems_leak_share"),
     ("problems", "problems_duplicate_rate"),
     ("problems", "problems_feature_coverage"),
+    ("test_inputs", "test_inputs_schema"),
+    ("test_inputs", "test_inputs_per_problem"),
+    ("test_inputs", "test_inputs_dropped_share"),
+    ("candidate_solutions", "candidate_solutions_schema"),
+    ("candidate_solutions", "candidate_solutions_usable_share"),
+    ("verified_solutions", "verified_solutions_schema"),
+    ("verified_solutions", "verified_solutions_tests_per_problem"),
+    ("verified_solutions", "verified_solutions_unverified_test_share"),
+    ("verified_solutions", "verified_solutions_easy_problem_share"),
+    ("verified_solutions", "verified_solutions_rejection_reasons"),
 }
 
 
@@ -40,7 +53,7 @@ def load() -> dg.Definitions:
 def test_definitions_load_and_validate():
     defs = load()
     dg.Definitions.validate_loadable(defs)
-    assert set(defs.resources) == {"storage", "llm"}
+    assert set(defs.resources) == {"storage", "llm", "sandbox"}
 
 
 def test_asset_graph_snapshot():

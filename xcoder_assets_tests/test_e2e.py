@@ -81,10 +81,12 @@ def test_webserver_serves_the_asset_graph(tmp_path):
             if nodes:
                 break
             time.sleep(0.5)
-        graph = {"/".join(n["assetKey"]["path"]): ["/".join(d["path"]) for d in n["dependencyKeys"]] for n in nodes}
+        graph = {"/".join(n["assetKey"]["path"]): sorted("/".join(d["path"]) for d in n["dependencyKeys"]) for n in nodes}
         assert graph == {"seed_problems": [], "features": ["seed_problems"], "feature_tree": ["features"],
                          "evolved_pool": ["feature_tree"], "feature_configs": ["evolved_pool"],
-                         "problems": ["feature_configs"]}
+                         "problems": ["feature_configs"], "test_inputs": ["problems"],
+                         "candidate_solutions": ["problems"],
+                         "verified_solutions": ["candidate_solutions", "test_inputs"]}
         resources = graphql(port, '{ workspaceOrError { ... on Workspace { locationEntries { name } } } }')
         assert resources["data"]["workspaceOrError"]["locationEntries"][0]["name"] == "xcoder_assets"
     finally:

@@ -7,16 +7,26 @@ import polars as pl
 import pytest
 
 from xcoder_assets.cli import main as xcoder
-from xcoder_assets.defs.resources import LLMGatewayResource, StorageResource
+from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, StorageResource
 from xcoder_assets.definitions import defs as lazy_defs
-from xcoder_assets.store.tables import FEATURE_TREE, FEATURES, PROBLEMS, SEED_PROBLEMS, SEED_REJECTS
+from xcoder_assets.store.tables import (
+    CANDIDATE_SOLUTIONS,
+    FEATURE_TREE,
+    FEATURES,
+    PROBLEMS,
+    SEED_PROBLEMS,
+    SEED_REJECTS,
+    TEST_INPUTS,
+    VERIFIED_SOLUTIONS,
+)
 
 
 def materialize(data_dir, llm=None, run_config=None, raise_on_error=True, instance=None, selection=None):
     defs = lazy_defs()
     return dg.materialize(
         [*defs.assets, *defs.asset_checks],
-        resources={"storage": StorageResource(data_dir=str(data_dir)), "llm": llm or LLMGatewayResource()},
+        resources={"storage": StorageResource(data_dir=str(data_dir)), "llm": llm or LLMGatewayResource(),
+                   "sandbox": SandboxResource()},
         run_config=run_config,
         raise_on_error=raise_on_error,
         instance=instance,
@@ -63,7 +73,7 @@ def test_graph_materializes_with_checks_passing(demo):
     assert meta["leaves"] == tree.height and meta["leaves/algorithms"] > 0
 
 
-@pytest.mark.parametrize("asset", ["features", "evolved_pool", "problems"])
+@pytest.mark.parametrize("asset", ["features", "evolved_pool", "problems", "test_inputs", "candidate_solutions"])
 def test_second_materialization_makes_zero_llm_calls(demo, asset):
     _, first, second = demo
     before, after = metadata_of(first, asset), metadata_of(second, asset)
@@ -197,3 +207,51 @@ def test_real_path_through_litellm_over_http(fake_llm_url, data_dir):
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert not checks["features_parse_failure_rate"].passed
     assert checks["features_parse_failure_rate"].severity == dg.AssetCheckSeverity.WARN
+
+
+def test_second_materialization_runs_nothing_in_the_sandbox_again(demo):
+    _, first, second = demo
+    before, after = metadata_of(first, "verified_solutions"), metadata_of(second, "verified_solutions")
+    assert before["sandbox_runs_executed"] > 0
+    assert after["sandbox_runs_executed"] == 0 and after["sandbox_runs_cached"] >= before["sandbox_runs_executed"]
+    assert after["sandbox_runs"] == before["sandbox_runs"]
+    assert metadata_of(second, "test_inputs")["sandbox_runs_cached"] == metadata_of(second, "test_inputs")["sandbox_runs"]
+
+
+def test_wrong_candidates_never_end_up_verified(demo):
+    data_dir, first, _ = demo
+    verified = pl.read_parquet(VERIFIED_SOLUTIONS.path(data_dir)).filter(pl.col("status") == "verified")
+    assert verified.height >= 10 and verified["problem_id"].n_unique() >= 5
+    # every deliberately wrong, crashing or slow candidate of the offline provider wraps the solver
+    assert not any("_solve = solve" in code for code in verified["code"])
+    candidates = pl.read_parquet(CANDIDATE_SOLUTIONS.path(data_dir))
+    assert candidates.filter(pl.col("code").str.contains("_solve = solve", literal=True)).height > 0
+    assert set(candidates["status"]) >= {"ok", "truncated"}
+    tests = pl.read_parquet(TEST_INPUTS.path(data_dir))
+    assert {"valid", "invalid"} <= set(tests["status"])
+    assert tests.filter(pl.col("status") != "valid")["reason"].null_count() == 0
+    meta = metadata_of(first, "verified_solutions")
+    assert "with a golden solution" in meta["funnel"] and meta["problems_verified"] == verified["problem_id"].n_unique()
+
+
+def test_verified_problems_are_judged_like_livecodebench_problems(demo, tmp_path, capsys):
+    data_dir, _, _ = demo
+    verified = pl.read_parquet(VERIFIED_SOLUTIONS.path(data_dir)).filter(pl.col("is_golden"))
+    generations = [{"question_id": row["problem_id"], "code_list": [row["code"]]} for row in verified.iter_rows(named=True)]
+    (tmp_path / "g.json").write_text(json.dumps(generations))
+    out = tmp_path / "r.json"
+    assert xcoder(["judge", "--problems", str(data_dir / "lcb" / "verified_problems.jsonl"),
+                   "--generations", str(tmp_path / "g.json"), "--out", str(out), "--workers", "2"]) == 0
+    results = json.loads(out.read_text())
+    assert len(results) == verified.height and all(r["graded_list"] == [True] for r in results)
+
+
+def test_trace_of_a_verified_solution(demo, capsys):
+    data_dir, _, _ = demo
+    row = pl.read_parquet(VERIFIED_SOLUTIONS.path(data_dir)).filter(pl.col("is_golden")).row(0, named=True)
+    assert xcoder(["--data-dir", str(data_dir), "trace", row["verified_id"]]) == 0
+    out = capsys.readouterr().out
+    for expected in ("verified_solutions  ver-", "tests verified, mean agreement", "vote on test-",
+                     "test_inputs  test-", "candidate_solutions  cand-", "problems  prob-", "evolved_pool  pool-",
+                     "seed_problems  seed-", "solve@v1", "write_tests@v1", "compose_problem@v1"):
+        assert expected in out, expected

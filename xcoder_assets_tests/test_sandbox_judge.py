@@ -2,6 +2,9 @@
 
 import json
 import logging
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,15 +17,18 @@ PROBLEMS = {p.problem_id: p for p in map(problem_from_row, all_problem_rows())}
 CASES = all_cases()
 
 
-def official_results(problem: Problem, code: str) -> list:
-    """The official LiveCodeBench harness's per-test results (it runs code in-process: our own cases only)."""
-    check_correctness = pytest.importorskip(
-        "livecodebench.evaluation.compute_code_generation_metrics", reason="nvidia-livecodebench (make test installs it)"
-    ).check_correctness
-    sample = {"input_output": json.dumps({"inputs": [t.input for t in problem.tests],
-                                          "outputs": [t.output for t in problem.tests], "fn_name": problem.func_name})}
-    results, _ = check_correctness(sample, code, timeout=6, debug=False)
-    return [bool(r) if isinstance(r, bool) else int(r) for r in results]
+@pytest.fixture(scope="module")
+def official(tmp_path_factory):
+    """The official LiveCodeBench harness's per-test results for every case, computed in a clean process."""
+    pytest.importorskip("livecodebench.evaluation.compute_code_generation_metrics",
+                        reason="nvidia-livecodebench (make test installs it)")
+    cases = [{"inputs": [t.input for t in PROBLEMS[qid].tests], "outputs": [t.output for t in PROBLEMS[qid].tests],
+              "fn_name": PROBLEMS[qid].func_name, "code": code} for qid, code, _ in CASES]
+    out = tmp_path_factory.mktemp("official") / "results.json"
+    run = subprocess.run([sys.executable, str(Path(__file__).parent / "official_lcb.py"), str(out)],
+                         input=json.dumps(cases), capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(out.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +40,9 @@ def verdicts(bwrap_backend):
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{q}:{c.splitlines()[0][:30]}" for q, c, _ in CASES])
-def test_lcb_profile_matches_the_official_harness(verdicts, index):
-    qid, code, _ = CASES[index]
+def test_lcb_profile_matches_the_official_harness(verdicts, official, index):
     ours = [t.lcb_code for t in verdicts[0][index].tests]
-    assert ours == official_results(PROBLEMS[qid], code)
+    assert ours == official[index]
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{q}:{c.splitlines()[0][:30]}" for q, c, _ in CASES])

@@ -64,7 +64,8 @@ def test_views_lineage_and_trace(data_dir):
     )
     con = warehouse.connect(data_dir)
     assert dict(warehouse.funnel(con)) == {"seed_problems": 1, "features": 1, "feature_tree": 0, "evolved_pool": 0,
-                                           "feature_configs": 0, "problems": 0}
+                                           "feature_configs": 0, "problems": 0, "test_inputs": 0,
+                                           "candidate_solutions": 0, "verified_solutions": 0}
     chain = warehouse.trace(con, feat)
     assert [(s["asset"], s["row_id"]) for s in chain] == [("features", feat), ("seed_problems", seed)]
     assert chain[0]["parent_ids"] == [seed]

@@ -68,3 +68,35 @@ def test_an_interrupted_evolution_resumes_after_its_last_round(tmp_path, monkeyp
 
     more = materialize(data_dir, run_config=run_config(rounds=12, only=["evolved_pool"]), selection=["evolved_pool"])
     assert metadata_of(more, "evolved_pool")["resumed_after_round"] == 10
+
+
+def test_an_interrupted_verification_redoes_no_finished_sandbox_run(small, monkeypatch):
+    import sqlite3
+
+    import xcoder_assets.sandbox.runs as runs
+
+    data_dir, _ = small
+    materialize(data_dir, selection=["test_inputs", "candidate_solutions"])
+    cache_file = data_dir / "sandbox_cache.sqlite"
+    before = sqlite3.connect(cache_file).execute("SELECT count(*) FROM runs").fetchone()[0]
+    original = runs.run_program
+    calls = {"n": 0}
+
+    def dies_on_the_sixth_program(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt("the machine went away")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "run_program", dies_on_the_sixth_program)
+    with pytest.raises(BaseException):
+        materialize(data_dir, selection=["verified_solutions"])
+    monkeypatch.setattr(runs, "run_program", original)
+    done = sqlite3.connect(cache_file).execute("SELECT count(*) FROM runs").fetchone()[0] - before
+    assert done > 0  # runs finished before the interruption were kept
+    resumed = materialize(data_dir, selection=["verified_solutions"])
+    meta = metadata_of(resumed, "verified_solutions")
+    assert meta["sandbox_runs_cached"] >= done
+    assert meta["sandbox_runs_executed"] + meta["sandbox_runs_cached"] <= meta["sandbox_runs"]
+    again = metadata_of(materialize(data_dir, selection=["verified_solutions"]), "verified_solutions")
+    assert again["sandbox_runs_executed"] == 0 and again["problems_verified"] == meta["problems_verified"]

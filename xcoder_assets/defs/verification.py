@@ -283,7 +283,8 @@ def candidate_solutions(context: dg.AssetExecutionContext, config: CandidatesCon
 # ---- verified_solutions ------------------------------------------------------------------------
 
 class VerificationConfig(dg.Config):
-    min_agreement: float = Field(default=0.5, description="Top votes over candidates below this leave a test unverified.")
+    min_agreement: float = Field(default=0.5, description="Top votes over the runs that ended normally: below this, a "
+                                                          "test stays unverified.")
     holdout_share: float = Field(default=0.3, description="Share of verified tests held out to confirm the golden solution.")
     min_verified_tests: int = Field(default=3, description="Problems with fewer verified tests are rejected.")
     max_tests_per_problem: int = Field(default=20, description="At most this many tests per problem (the recipe: 20).")
@@ -375,7 +376,8 @@ def verified_solutions(context: dg.AssetExecutionContext, config: VerificationCo
                   "tests_verified": len(result.selection) + len(result.holdout), "tests_selection": len(result.selection),
                   "tests_holdout": len(result.holdout),
                   "mean_agreement": sum(v.agreement for v in result.votes) / len(result.votes) if result.votes else 0.0,
-                  "votes_json": votes_json, "candidates_run": len(cand_rows), "candidates_passing": len(passing),
+                  "votes_json": votes_json, "test_ids": test_ids, "candidates_run": len(cand_rows),
+                  "candidates_passing": len(passing),
                   "golden_candidate_id": cand_rows[result.golden]["candidate_id"] if result.golden is not None else None,
                   "run_id": run_id}
         if result.status != "verified":
@@ -397,7 +399,7 @@ def verified_solutions(context: dg.AssetExecutionContext, config: VerificationCo
         out_rows.append({"verified_id": make_id("ver", {"rejected": reason}, [problem_id]), "problem_id": problem_id,
                          "candidate_id": None, "status": "rejected", "reason": reason, "is_golden": False,
                          "golden_candidate_id": None, "tests_total": 0, "tests_verified": 0, "tests_selection": 0,
-                         "tests_holdout": 0, "mean_agreement": 0.0, "votes_json": "{}", "candidates_run": 0,
+                         "tests_holdout": 0, "mean_agreement": 0.0, "votes_json": "{}", "test_ids": [], "candidates_run": 0,
                          "candidates_passing": 0, "max_time_s": None, "max_memory_kb": None, "code": None, "run_id": run_id})
     frame = pl.DataFrame(out_rows, schema=VERIFIED_SOLUTIONS.schema)
     write_text("".join(json.dumps(r) + "\n" for r in lcb_rows), storage.root / "lcb" / "verified_problems.jsonl")

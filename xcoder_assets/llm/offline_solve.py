@@ -4,10 +4,11 @@ The simulator recognises the archetype behind a statement from its wording, read
 the statement states, and writes Python programs: solutions (for the `solve` role) and an input
 generator and validator (for the `test_write` role).
 
-Candidate solutions, drawn per (problem, sample seed) at fixed rates: 45% correct; 15% wrong and
-agreeing with each other (every answer off by one); 10% wrong and disagreeing; 10% crashing; 8%
-too slow; 7% unusable answers (no code block, two code blocks, a syntax error); 5% reasoning cut
-off at max_tokens. Wrong, crashing and slow candidates fail on every input, so tests expose them.
+Candidate solutions: each run of eight samples of a problem holds 4 correct programs, 1 wrong one
+that every other problem's off-by-one twin agrees with (the answer plus one), 1 wrong one that
+agrees with nothing, 1 that crashes or runs too long, and 1 unusable answer (reasoning cut off at
+max_tokens, no code block, two code blocks, or a syntax error), shuffled per problem. Wrong,
+crashing and slow candidates fail on every input, so tests expose them.
 Generators: 10% also emit inputs that break the constraints (the validator rejects them), 5% crash
 on maximal cases, 5% answers without the two code blocks.
 """
@@ -365,30 +366,47 @@ def _statement_of(prompt: str) -> str:
     return match.group(1) if match else prompt
 
 
+# What the samples of one problem are, dealt from a shuffled deck of eight so that right answers
+# always outnumber any group of agreeing wrong ones among eight samples (with fewer samples, a vote
+# can of course be won by a wrong answer).
+DECK = ("correct", "correct", "correct", "correct", "off_by_one", "scrambled", "fails", "unusable")
+
+
+def sample_kind(prompt: str, seed: int | None) -> str:
+    import random
+
+    seed = seed or 0
+    deck = list(DECK)
+    random.Random(f"{prompt}|deck|{seed // len(DECK)}").shuffle(deck)
+    kind = deck[seed % len(DECK)]
+    if kind == "fails":
+        return "crash" if _unit(f"{prompt}|{seed}", "fails") < 0.55 else "slow"
+    if kind == "unusable":
+        roll = _unit(f"{prompt}|{seed}", "unusable")
+        return "truncated" if roll < 0.4 else "no_code" if roll < 0.6 else "two_blocks" if roll < 0.8 else "syntax_error"
+    return kind
+
+
 def answer_solve(prompt: str, seed: int | None) -> tuple[str, str]:
     statement = _statement_of(prompt)
     found = recognise(statement)
     functional = "class Solution" in prompt
-    key = f"{prompt}|{seed}"
-    roll = _unit(key, "solve")
     reasoning = "<think>\nLet me restate the task and check the examples before writing the code.\n"
     if found is None:
         return reasoning + "I am not sure.\n</think>\n```python\nprint(0)\n```", "stop"
     archetype, params = found
     reasoning += f"The core idea: {archetype.strategy}.\n</think>\n"
-    if roll < 0.05:
+    kind = sample_kind(prompt, seed)
+    if kind == "truncated":
         return reasoning[: len(reasoning) // 2], "length"
-    if roll < 0.12:
-        code = solution_program(archetype, params, functional, "correct")
-        kind = int(_unit(key, "unusable") * 3)
-        if kind == 0:
-            return reasoning + "The solution follows the idea above; implement it carefully.", "stop"
-        if kind == 1:
-            return reasoning + f"```python\n{code}```\nOr, alternatively:\n```python\n{code}```", "stop"
+    code = solution_program(archetype, params, functional, "correct")
+    if kind == "no_code":
+        return reasoning + "The solution follows the idea above; implement it carefully.", "stop"
+    if kind == "two_blocks":
+        return reasoning + f"```python\n{code}```\nOr, alternatively:\n```python\n{code}```", "stop"
+    if kind == "syntax_error":
         return reasoning + "```python\n" + code.replace("def solve(", "def solve(:", 1) + "```", "stop"
-    variant = ("correct" if roll < 0.57 else "off_by_one" if roll < 0.72 else "scrambled" if roll < 0.82
-               else "crash" if roll < 0.92 else "slow")
-    return reasoning + "```python\n" + solution_program(archetype, params, functional, variant) + "```", "stop"
+    return reasoning + "```python\n" + solution_program(archetype, params, functional, kind) + "```", "stop"
 
 
 def answer_test_writer(prompt: str) -> tuple[str, str]:

@@ -2,8 +2,8 @@
 
 1. every candidate runs on every input (in the sandbox, elsewhere);
 2. per test, the expected output is the plurality of the canonicalized outputs of the runs that
-   ended normally; a tie for first place, or agreement below `min_agreement` (top votes over all
-   candidates), leaves the test unverified;
+   ended normally; a tie for first place, or agreement below `min_agreement` (top votes over the
+   runs that ended normally), leaves the test unverified;
 3. the verified tests are split (by a hash of their id, so the split is stable) into a selection
    part and a held-out part; the golden solution is the candidate passing the most selection tests
    (ties: fewer failures overall, then the lower index); it must pass every held-out test, or the
@@ -66,8 +66,9 @@ def extract_test_programs(answer: str) -> TestPrograms:
             programs[heading] = match.group(1)
     if len(programs) < 2:
         blocks = [body for lang, body in _CODE_BLOCK.findall(answer or "") if lang.lower() in ("python", "py", "")]
+        if blocks and "generator" not in programs:
+            programs["generator"] = blocks[0]
         if len(blocks) >= 2:
-            programs.setdefault("generator", blocks[0])
             programs.setdefault("validator", blocks[1])
     if "generator" not in programs:
         return TestPrograms(None, None, "no generator program in the answer")
@@ -117,7 +118,7 @@ class TestVote:
     top_votes: int
     voters: int  # candidates whose run ended normally
     candidates: int
-    agreement: float  # top votes / candidates
+    agreement: float  # top votes / voters (the runs that ended normally, as in the recipe)
     verified: bool
     reason: str | None = None
     counts: dict[str, int] = field(default_factory=dict)  # output hash -> votes
@@ -132,7 +133,7 @@ def vote(test_id: str, outputs: Sequence[str | None], min_agreement: float = 0.5
         return TestVote(test_id, None, 0, 0, len(outputs), 0.0, False, "no run ended normally", hashed)
     ranked = counts.most_common()
     top_output, top = ranked[0]
-    agreement = top / len(outputs)
+    agreement = top / len(normal)
     if len(ranked) > 1 and ranked[1][1] == top:
         return TestVote(test_id, None, top, len(normal), len(outputs), agreement, False, "tie", hashed)
     if agreement < min_agreement:

@@ -110,6 +110,10 @@ def run_matrix(backend: Any, programs: Sequence[Program], inputs: Sequence[Seque
             return
 
         timeouts = [sum(1 for r in known.values() if _timed_out(r, limits))]
+        if abandon_after_timeouts is not None and timeouts[0] >= abandon_after_timeouts:
+            for index in missing:
+                results[p][index] = {ABANDONED: f"not run: {timeouts[0]} time limits already"}
+            return
 
         def store(position: int, raw: dict[str, Any]) -> bool:
             index = missing[position]
@@ -131,7 +135,7 @@ def run_matrix(backend: Any, programs: Sequence[Program], inputs: Sequence[Seque
                 if compile_error:
                     cache.put(keys[index], raw)
         with lock:
-            stats.executed += len(missing)
+            stats.executed += sum(1 for raw in raws if "sandbox_error" not in raw)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         list(pool.map(one, range(len(programs))))

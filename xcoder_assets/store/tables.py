@@ -243,6 +243,7 @@ VERIFIED_SOLUTIONS = Table(
             "tests_holdout": pl.Int64,
             "mean_agreement": pl.Float64,
             "votes_json": pl.String,
+            "test_ids": STR_LIST,
             "candidates_run": pl.Int64,
             "candidates_passing": pl.Int64,
             "max_time_s": pl.Float64,

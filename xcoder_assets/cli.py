@@ -146,11 +146,10 @@ def cmd_bench_llm(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_judge(args: argparse.Namespace) -> int:
+def _lcb_inputs(args: argparse.Namespace):
+    """Problems, generations and a sandbox backend from the judge/vote arguments, or one clear error."""
     from xcoder_assets.sandbox.backends import SandboxUnavailable, make_backend
-    from xcoder_assets.sandbox.judge import judge_many, limits_for
-    from xcoder_assets.sandbox.lcb_format import FormatError, load_generations, load_problems, result_rows
-    from xcoder_assets.store.parquet import write_text
+    from xcoder_assets.sandbox.lcb_format import FormatError, load_generations, load_problems
 
     try:
         problems = load_problems(Path(args.problems))
@@ -166,6 +165,15 @@ def cmd_judge(args: argparse.Namespace) -> int:
         backend = make_backend(args.sandbox, image=args.image, allow_unsafe=args.allow_unsafe_sandbox)
     except (SandboxUnavailable, ValueError) as exc:
         raise CliError(str(exc)) from None
+    return problems, generations, backend
+
+
+def cmd_judge(args: argparse.Namespace) -> int:
+    from xcoder_assets.sandbox.judge import judge_many, limits_for
+    from xcoder_assets.sandbox.lcb_format import result_rows
+    from xcoder_assets.store.parquet import write_text
+
+    problems, generations, backend = _lcb_inputs(args)
     limits = limits_for(args.profile, args.timeout)
     items = [(p, code) for p in problems for code in generations.get(p.problem_id, [])]
     with backend:
@@ -201,25 +209,11 @@ def cmd_bench_judge(args: argparse.Namespace) -> int:
 
 def cmd_vote(args: argparse.Namespace) -> int:
     from xcoder_assets.recipe.verification import canonical_output, verify
-    from xcoder_assets.sandbox.backends import SandboxUnavailable, make_backend
     from xcoder_assets.sandbox.judge import limits_for
-    from xcoder_assets.sandbox.lcb_format import FormatError, load_generations, load_problems
     from xcoder_assets.sandbox.runs import Program, RunCache, ended_normally, run_matrix
     from xcoder_assets.store.parquet import write_text
 
-    try:
-        problems = load_problems(Path(args.problems))
-        generations = load_generations(Path(args.generations))
-    except FormatError as exc:
-        raise CliError(str(exc)) from None
-    known = {p.problem_id for p in problems}
-    unknown = [qid for qid in generations if qid not in known]
-    if unknown:
-        raise CliError(f"{args.generations}: question_id {unknown[0]!r} is not in {args.problems}")
-    try:
-        backend = make_backend(args.sandbox, image=args.image, allow_unsafe=args.allow_unsafe_sandbox)
-    except (SandboxUnavailable, ValueError) as exc:
-        raise CliError(str(exc)) from None
+    problems, generations, backend = _lcb_inputs(args)
     limits = limits_for("strict", args.timeout)
     chosen = [p for p in problems if generations.get(p.problem_id)]
     programs, inputs, owners = [], [], []

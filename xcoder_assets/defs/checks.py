@@ -29,3 +29,11 @@ def schema_check(asset: dg.AssetsDefinition, table: Table) -> dg.AssetChecksDefi
         return dg.AssetCheckResult(passed=not diffs, metadata={"differences": "\n".join(diffs) or "none"})
 
     return _check
+
+
+def share_check(check_name: str, label: str, share: float, threshold: float, *, at_most: bool = True,
+                **extra: object) -> dg.AssetCheckResult:
+    """A WARN check that a share stays at most (or at least) a threshold, with both in the metadata."""
+    passed = share <= threshold if at_most else share >= threshold
+    return dg.AssetCheckResult(check_name=check_name, passed=passed, severity=dg.AssetCheckSeverity.WARN,
+                               metadata={label: round(share, 4), "threshold": threshold, **extra})

@@ -7,7 +7,7 @@ from collections import Counter
 import dagster as dg
 import polars as pl
 
-from xcoder_assets.defs.checks import schema_check
+from xcoder_assets.defs.checks import schema_check, share_check
 from xcoder_assets.defs.resources import LLMGatewayResource, StorageResource, llm_metadata
 from xcoder_assets.llm.gateway import LLMRequest
 from xcoder_assets.recipe.features import CATEGORIES, FREE_TEXT_CATEGORIES, leaves_to_tree, merge_trees, parse_feature_answer, tree_leaves
@@ -89,13 +89,8 @@ def features(context: dg.AssetExecutionContext, storage: StorageResource, llm: L
             ),
         },
         check_results=[
-            dg.AssetCheckResult(
-                check_name=FEATURES_PARSE_FAILURE_RATE,
-                passed=failure_share <= PARSE_FAILURE_WARN_SHARE,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={"failure_share": round(failure_share, 4), "threshold": PARSE_FAILURE_WARN_SHARE,
-                          "by_status": dg.MetadataValue.json(dict(statuses))},
-            ),
+            share_check(FEATURES_PARSE_FAILURE_RATE, "failure_share", failure_share, PARSE_FAILURE_WARN_SHARE,
+                        by_status=dg.MetadataValue.json(dict(statuses))),
             dg.AssetCheckResult(
                 check_name=FEATURES_NO_EMPTY_TREES,
                 passed=empty_ok.height == 0,

@@ -13,7 +13,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from xcoder_assets.defs.checks import schema_check
+from xcoder_assets.defs.checks import schema_check, share_check
 from xcoder_assets.defs.resources import LLMGatewayResource, StorageResource, llm_metadata
 from xcoder_assets.llm.answers import extract_json
 from xcoder_assets.llm.gateway import LLMRequest, LLMResult
@@ -198,9 +198,7 @@ def evolved_pool(context: dg.AssetExecutionContext, config: EvolutionConfig, sto
         check_results=[
             dg.AssetCheckResult(check_name=EVOLVED_POOL_GREW, passed=frame.height > seed_size or not reports,
                                 metadata={"seed": seed_size, "pool": frame.height}),
-            dg.AssetCheckResult(check_name=EVOLVED_POOL_REJECTIONS, passed=share <= config.max_rejection_share,
-                                severity=dg.AssetCheckSeverity.WARN,
-                                metadata={"rejected_share": round(share, 4), "threshold": config.max_rejection_share}),
+            share_check(EVOLVED_POOL_REJECTIONS, "rejected_share", share, config.max_rejection_share),
         ],
     )
 
@@ -269,9 +267,8 @@ def feature_configs(context: dg.AssetExecutionContext, config: FeatureConfigsCon
         check_results=[
             dg.AssetCheckResult(check_name=FEATURE_CONFIGS_COUNT, passed=frame.height == config.count,
                                 metadata={"asked": config.count, "sampled": frame.height}),
-            dg.AssetCheckResult(check_name=FEATURE_CONFIGS_COVERAGE, passed=report["share_used"] >= config.min_coverage_share,
-                                severity=dg.AssetCheckSeverity.WARN,
-                                metadata={"share_used": report["share_used"], "threshold": config.min_coverage_share}),
+            share_check(FEATURE_CONFIGS_COVERAGE, "leaf_share_used", report["share_used"], config.min_coverage_share,
+                        at_most=False),
         ],
     )
 
@@ -457,16 +454,10 @@ def _problem_checks(frame: pl.DataFrame, config: ProblemsConfig, items: list[Poo
                             severity=dg.AssetCheckSeverity.WARN,
                             metadata={"shares": dg.MetadataValue.json({s: round(v, 4) for s, v in shares.items()}),
                                       "gaps": dg.MetadataValue.json(gaps), "tolerance": config.style_tolerance}),
-        dg.AssetCheckResult(check_name=PROBLEMS_LEAK_SHARE, passed=leak_share <= config.max_leak_share,
-                            severity=dg.AssetCheckSeverity.WARN,
-                            metadata={"leak_share": round(leak_share, 4), "threshold": config.max_leak_share}),
-        dg.AssetCheckResult(check_name=PROBLEMS_DUPLICATE_RATE, passed=duplicate_share <= config.max_duplicate_share,
-                            severity=dg.AssetCheckSeverity.WARN,
-                            metadata={"duplicate_share": round(duplicate_share, 4), "threshold": config.max_duplicate_share}),
-        dg.AssetCheckResult(check_name=PROBLEMS_FEATURE_COVERAGE, passed=feature_share >= config.min_feature_coverage,
-                            severity=dg.AssetCheckSeverity.WARN,
-                            metadata={"features_used": len(used), "pool_features": len(usable),
-                                      "share": round(feature_share, 4), "threshold": config.min_feature_coverage}),
+        share_check(PROBLEMS_LEAK_SHARE, "leak_share", leak_share, config.max_leak_share),
+        share_check(PROBLEMS_DUPLICATE_RATE, "duplicate_share", duplicate_share, config.max_duplicate_share),
+        share_check(PROBLEMS_FEATURE_COVERAGE, "share", feature_share, config.min_feature_coverage, at_most=False,
+                    features_used=len(used), pool_features=len(usable)),
     ]
 
 

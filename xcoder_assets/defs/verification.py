@@ -13,7 +13,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from xcoder_assets.defs.checks import schema_check
+from xcoder_assets.defs.checks import schema_check, share_check
 from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, StorageResource, llm_metadata
 from xcoder_assets.defs.synthesis import record_settings
 from xcoder_assets.llm.gateway import LLMRequest
@@ -208,9 +208,7 @@ def test_inputs(context: dg.AssetExecutionContext, config: TestInputsConfig, sto
                                 severity=dg.AssetCheckSeverity.WARN,
                                 metadata={"problems_marked": marked.height, "problems": len(rows),
                                           "min_valid_inputs": config.min_valid_inputs}),
-            dg.AssetCheckResult(check_name=TEST_INPUTS_DROPPED, passed=dropped_share <= config.max_dropped_share,
-                                severity=dg.AssetCheckSeverity.WARN,
-                                metadata={"dropped_share": round(dropped_share, 4), "threshold": config.max_dropped_share}),
+            share_check(TEST_INPUTS_DROPPED, "dropped_share", dropped_share, config.max_dropped_share),
         ],
     )
 
@@ -274,9 +272,7 @@ def candidate_solutions(context: dg.AssetExecutionContext, config: CandidatesCon
                   "status_counts": dg.MetadataValue.json(dict(Counter(frame["status"]))),
                   "usable_share": round(usable, 4),
                   "mean_reasoning_chars": round(frame["reasoning"].str.len_chars().mean() or 0, 1)},
-        check_results=[dg.AssetCheckResult(check_name=CANDIDATES_USABLE, passed=usable >= config.min_usable_share,
-                                           severity=dg.AssetCheckSeverity.WARN,
-                                           metadata={"usable_share": round(usable, 4), "threshold": config.min_usable_share})],
+        check_results=[share_check(CANDIDATES_USABLE, "usable_share", usable, config.min_usable_share, at_most=False)],
     )
 
 
@@ -489,12 +485,8 @@ def _verification_checks(frame, config, unverified, total_tests, pass_rates) -> 
     return [
         dg.AssetCheckResult(check_name=VERIFIED_TESTS_PER_PROBLEM, passed=few == 0,
                             metadata={"problems_below_minimum": few, "min_verified_tests": config.min_verified_tests}),
-        dg.AssetCheckResult(check_name=VERIFIED_UNVERIFIED_SHARE, passed=unverified_share <= config.max_unverified_share,
-                            severity=dg.AssetCheckSeverity.WARN,
-                            metadata={"unverified_share": round(unverified_share, 4), "threshold": config.max_unverified_share}),
-        dg.AssetCheckResult(check_name=VERIFIED_EASY_SHARE, passed=easy_share <= config.max_easy_share,
-                            severity=dg.AssetCheckSeverity.WARN,
-                            metadata={"easy_share": round(easy_share, 4), "threshold": config.max_easy_share}),
+        share_check(VERIFIED_UNVERIFIED_SHARE, "unverified_share", unverified_share, config.max_unverified_share),
+        share_check(VERIFIED_EASY_SHARE, "easy_share", easy_share, config.max_easy_share),
         dg.AssetCheckResult(check_name=VERIFIED_REJECTIONS, passed=True,
                             metadata={"rejected": rejected.height,
                                       "reasons": dg.MetadataValue.json(dict(Counter(rejected["reason"])))}),

@@ -33,16 +33,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         raise CliError(str(exc)) from None
     funnel = warehouse.funnel(con)
+    verification = warehouse.verification_funnel(con)
     usage = warehouse.llm_usage(con)
     totals = read_totals(data_dir / CACHE_FILE) or {"llm_calls": 0, "cache_hits": 0, "errors": 0, "prompt_tokens": 0,
                                                     "completion_tokens": 0, "cost_usd": 0.0, "cached_responses": 0}
     if args.json:
         print(json.dumps({"data_dir": str(data_dir.resolve()), "assets": dict(funnel), "llm": totals,
-                          "llm_by_asset": usage}, indent=2, default=str))
+                          "llm_by_asset": usage, "verification": dict(verification)}, indent=2, default=str))
         return 0
     print(f"data directory: {data_dir.resolve()}\n")
     examples = warehouse.example_ids(con)
     print(text_table([(name, rows, examples.get(name, "")) for name, rows in funnel], ["asset", "rows", "example id (xcoder trace ID)"]))
+    if verification:
+        print("\nverification: " + " -> ".join(f"{count} {stage}" for stage, count in verification))
     print("\nLLM so far (all runs): "
           f"{totals['llm_calls']} calls made, {totals['cache_hits']} cache hits, {totals['errors']} errors, "
           f"{totals['prompt_tokens']} prompt + {totals['completion_tokens']} completion tokens, ${totals['cost_usd']:.4f}")

@@ -127,6 +127,13 @@ def example_ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return found
 
 
+def verification_funnel(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """problems -> with tests -> with a golden solution -> verified solutions (empty before verification)."""
+    if not _has_view(con, "verification_funnel"):
+        return []
+    return [(stage, int(count)) for stage, count in con.execute("SELECT stage, count FROM verification_funnel").fetchall()]
+
+
 def llm_usage(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     cursor = con.execute(sql_text("llm_usage.sql"))
     names = [d[0] for d in cursor.description]

@@ -145,10 +145,8 @@ def evolved_pool(context: dg.AssetExecutionContext, config: EvolutionConfig, sto
         calls.extend(r.as_row() for r in results)
         out = []
         for result in results:
-            if result.error:
-                out.append((None, f"llm error: {result.error}", result.call_id))
-            elif result.truncated:
-                out.append((None, "truncated: answer cut off at max_tokens", result.call_id))
+            if failure := result.failure():
+                out.append((None, ": ".join(failure), result.call_id))
             else:
                 parsed = extract_json(result.content, dict)
                 out.append((parsed.value, parsed.error and f"unparseable: {parsed.error}", result.call_id))
@@ -363,9 +361,9 @@ def problems(context: dg.AssetExecutionContext, config: ProblemsConfig, storage:
         if result is not None:
             record["statement_call_id"] = result.call_id
         if isinstance(scenario, str):
-            record.update(status=_status_of(first, scenario), error=f"scenario: {scenario}")
+            record.update(status=_status_of(scenario), error=f"scenario: {scenario}")
         elif isinstance(statement, str):
-            record.update(status=_status_of(result, statement), error=f"statement: {statement}")
+            record.update(status=_status_of(statement), error=f"statement: {statement}")
         else:
             record.update(status="ok", title=statement.title, statement=statement.statement,
                           input_format=statement.input_format, output_format=statement.output_format,
@@ -404,18 +402,17 @@ def problems(context: dg.AssetExecutionContext, config: ProblemsConfig, storage:
 
 def _parse(result: LLMResult, parser) -> Any:
     """A parsed value, or the reason there is none (llm error, truncation, parse failure)."""
-    if result.error:
-        return f"llm_error: {result.error}"
-    if result.truncated:
-        return "truncated: answer cut off at max_tokens"
+    if failure := result.failure():
+        return ": ".join(failure)
     try:
         return parser(result.content)
     except composition.CompositionError as exc:
         return f"parse_error: {exc}"
 
 
-def _status_of(result: LLMResult, reason: str) -> str:
-    return reason.split(":", 1)[0] if reason.split(":", 1)[0] in ("llm_error", "truncated", "parse_error") else "parse_error"
+def _status_of(reason: str) -> str:
+    """The status a reason from _parse names (it starts with llm_error, truncated or parse_error)."""
+    return reason.split(":", 1)[0]
 
 
 def _problem_metadata(frame: pl.DataFrame) -> dict[str, Any]:

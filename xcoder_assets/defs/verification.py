@@ -100,10 +100,8 @@ def test_inputs(context: dg.AssetExecutionContext, config: TestInputsConfig, sto
     jobs = [json.dumps({"seed": config.seed, "kind": kind, "index": i}) for kind, count in jobs_of for i in range(count)]
     parsed, generators = {}, []
     for row, result in zip(rows, results):
-        if result.error:
-            parsed[row["problem_id"]] = ("llm_error", result.error)
-        elif result.truncated:
-            parsed[row["problem_id"]] = ("truncated", "answer cut off at max_tokens")
+        if failure := result.failure():
+            parsed[row["problem_id"]] = failure
         else:
             programs = verification.extract_test_programs(result.content)
             parsed[row["problem_id"]] = programs if programs.generator else ("parse_error", programs.reason)
@@ -249,10 +247,8 @@ def candidate_solutions(context: dg.AssetExecutionContext, config: CandidatesCon
     results = gateway.complete(requests)
     out = []
     for (problem_id, sample), result in zip(keys, results):
-        if result.error:
-            status, reason, code = "llm_error", result.error, None
-        elif result.truncated:
-            status, reason, code = "truncated", "answer cut off at max_tokens", None
+        if failure := result.failure():
+            (status, reason), code = failure, None
         else:
             extracted = verification.extract_solution_code(result.content)
             status = "ok" if extracted.code else extracted.reason.split(":")[0]

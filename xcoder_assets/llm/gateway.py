@@ -68,6 +68,14 @@ class LLMResult:
     def ok(self) -> bool:
         return self.error is None
 
+    def failure(self) -> tuple[str, str] | None:
+        """(status, reason) when there is no answer to parse: the call failed, or the answer was cut off."""
+        if self.error is not None:
+            return "llm_error", self.error
+        if self.truncated:
+            return "truncated", "answer cut off at max_tokens"
+        return None
+
     def as_row(self) -> dict[str, Any]:
         row = asdict(self)
         row["request_json"] = canonical_json(row.pop("request"))

@@ -66,7 +66,7 @@ def decode_value(value: Any) -> Any:
                 return _Unrepresentable(repr(items))
         if "__dict__" in value:
             try:
-                return {_hashable(decode_value(k)): decode_value(v) for k, v in value["__dict__"]}
+                return {decode_value(k): decode_value(v) for k, v in value["__dict__"]}
             except TypeError:
                 return _Unrepresentable("dict")
         if "__int__" in value:
@@ -75,10 +75,6 @@ def decode_value(value: Any) -> Any:
             return float(value["__float__"])
         if "__repr__" in value:
             return _Unrepresentable(value["__repr__"])
-    return value
-
-
-def _hashable(value: Any) -> Any:
     return value
 
 

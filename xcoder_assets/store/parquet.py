@@ -72,6 +72,3 @@ def read_parquet(path: Path) -> pl.DataFrame:
         raise FileNotFoundError(f"{path} does not exist: materialize its asset first")
     return pl.read_parquet(path)
 
-
-def parquet_schema(path: Path) -> pl.Schema:
-    return pl.read_parquet_schema(path) if hasattr(pl, "read_parquet_schema") else pl.scan_parquet(path).collect_schema()

@@ -103,13 +103,10 @@ def refresh_warehouse_file(data_dir: Path, attempts: int = 20) -> Path:
     raise TimeoutError(f"{path} stayed locked by another process; views were not refreshed")
 
 
-def funnel(con: duckdb.DuckDBPyConnection, present: list[str] | None = None) -> list[tuple[str, int]]:
-    tables = [t.name for t in ASSET_TABLES]
-    rows = []
-    for position, name in enumerate(tables):
-        count = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] if _has_view(con, name) else 0
-        rows.append((name, int(count)))
-    return rows
+def funnel(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """Rows per asset table, in pipeline order (0 for a table not materialized yet)."""
+    return [(t.name, int(con.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0]) if _has_view(con, t.name) else 0)
+            for t in ASSET_TABLES]
 
 
 def _has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:

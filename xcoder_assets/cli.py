@@ -165,7 +165,8 @@ def _lcb_inputs(args: argparse.Namespace):
         raise CliError(f"{args.generations}: question_id {unknown[0]!r} is not in {args.problems}"
                        + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
     try:
-        backend = make_backend(args.sandbox, image=args.image, allow_unsafe=args.allow_unsafe_sandbox)
+        backend = make_backend(args.sandbox, image=args.image, allow_unsafe=args.allow_unsafe_sandbox,
+                               fresh_sandbox=getattr(args, "fresh_sandbox", False))
     except (SandboxUnavailable, ValueError) as exc:
         raise CliError(str(exc)) from None
     return problems, generations, backend
@@ -188,6 +189,9 @@ def cmd_judge(args: argparse.Namespace) -> int:
     write_text(json.dumps(rows, indent=2), Path(args.out))
     solved = sum(r["pass@1"] for r in rows) / len(rows) if rows else 0.0
     print(f"profile {args.profile}, sandbox {args.sandbox}: mean pass@1 {solved:.4f} over {len(rows)} problems -> {args.out}")
+    uids = sorted(getattr(backend, "used_uids", ()))
+    print(f"sandboxes: {getattr(backend, 'started', 0)} started"
+          + (f", host uids {','.join(map(str, uids))}" if uids else ""))
     print(f"judged {stats.solutions} solutions, {stats.tests_run} tests run, {stats.seconds:.2f} s, "
           f"{stats.tests_per_s:.1f} tests/s")
     return 0
@@ -202,7 +206,7 @@ def cmd_bench_judge(args: argparse.Namespace) -> int:
     except ImportError:
         raise CliError("the official harness is not installed: .venv/bin/pip install --no-deps nvidia-livecodebench==26.3") from None
     try:
-        backend = make_backend(args.sandbox, image=args.image)
+        backend = make_backend(args.sandbox, image=args.image, fresh_sandbox=args.fresh_sandbox)
     except (SandboxUnavailable, ValueError) as exc:
         raise CliError(str(exc)) from None
     with backend:
@@ -295,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_judge.add_argument("--sandbox", choices=["bwrap", "docker"], default="bwrap")
     bench_judge.add_argument("--profile", choices=["strict", "lcb"], default="strict")
     bench_judge.add_argument("--image", default="xcoder-sandbox:bookworm")
+    bench_judge.add_argument("--fresh-sandbox", action="store_true", help="a new sandbox for every program")
     bench_judge.set_defaults(func=cmd_bench_judge)
 
     judge = sub.add_parser("judge", help="judge LiveCodeBench-format generations in a sandbox")
@@ -308,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     judge.add_argument("--image", default="xcoder-sandbox:bookworm", help="docker image with python3")
     judge.add_argument("--allow-unsafe-sandbox", action="store_true", help="permit --sandbox none (no isolation)")
+    judge.add_argument("--fresh-sandbox", action="store_true",
+                       help="a new sandbox for every program instead of warm, wiped ones (adversarial programs)")
     judge.set_defaults(func=cmd_judge)
 
     vote = sub.add_parser("vote", help="majority vote of candidate solutions on LiveCodeBench-format problems")

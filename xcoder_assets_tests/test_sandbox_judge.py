@@ -97,10 +97,10 @@ def test_grading_stops_at_the_first_failure_and_reports_it(bwrap_backend):
 class BrokenBackend:
     name = "broken"
 
-    def acquire(self, limits):
+    def acquire(self, limits, profile="strict", fresh=False):
         return self
 
-    def release(self, session, limits, healthy):
+    def release(self, session, limits, healthy, profile="strict"):
         self.released_healthy = healthy
 
     def send(self, line):

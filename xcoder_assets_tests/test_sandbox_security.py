@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from xcoder_assets.sandbox.backends import SANDBOX_UID_BASE, SUPERVISOR_SOURCE
+from xcoder_assets.sandbox.backends import SUPERVISOR_SOURCE
 from xcoder_assets.sandbox.judge import Problem, TestCase, Verdict, judge_many, judge_solution
 
 SECRET = "sk-xcoder-test-secret-4711"
@@ -20,11 +20,10 @@ def one_test(expected: str, given: str = "") -> Problem:
 
 
 def sandbox_processes(backend) -> list[int]:
-    """Host processes still running under this backend's sandbox uids (any process of any of its runs)."""
-    if backend.name == "docker":
-        uids = {65534}
-    elif os.geteuid() == 0:
-        uids = set(range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + 256))
+    """Host processes still running under the uids this backend's sandboxes used (only its own: other
+    judges on the machine have uids of their own)."""
+    if backend.used_uids:
+        uids = set(backend.used_uids)
     else:  # without root the sandbox runs as the user: look for our supervisor's own command line instead
         uids = None
     marker = SUPERVISOR_SOURCE.splitlines()[0].encode()
@@ -125,8 +124,11 @@ ATTACKS = {
                     {Verdict.MEMORY_LIMIT, Verdict.TIME_LIMIT}),
     "memory grab": ("x = ' ' * (1 << 34)\n", {Verdict.MEMORY_LIMIT}),
     "output bomb": ("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n", {Verdict.OUTPUT_LIMIT}),
+    # the parent is the job runner: killing it fails the program (PID 1, the clean parent, survives)
     "kill the parent": ("import os, signal, time\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(1, signal.SIGKILL)\n"
-                        "time.sleep(0.2)\n", {Verdict.WRONG_ANSWER}),
+                        "time.sleep(0.2)\n", {Verdict.RUNTIME_ERROR}),
+    "stop the parent": ("import os, signal, time\nos.kill(os.getppid(), signal.SIGSTOP)\ntime.sleep(0.5)\nprint(42)\n",
+                        {Verdict.RUNTIME_ERROR}),
     "kill every process": ("import os, signal\nos.kill(-1, signal.SIGKILL)\n", {Verdict.RUNTIME_ERROR}),
     "detached daemon": ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
                         "        time.sleep(120)\n    os._exit(0)\nprint('42')\n", {Verdict.RUNTIME_ERROR}),

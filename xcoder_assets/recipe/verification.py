@@ -20,8 +20,9 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any, Sequence
+
+from xcoder_assets.sandbox.compare import canonical_number
 
 _CODE_BLOCK = re.compile(r"```(\w*)[^\n]*\n(.*?)```", re.DOTALL)
 
@@ -84,27 +85,28 @@ def extract_test_programs(answer: str) -> TestPrograms:
 
 # ---- outputs and votes -------------------------------------------------------------------------
 
-def _canonical_token(token: str) -> str:
-    try:
-        number = Decimal(token)
-    except (InvalidOperation, ValueError):
-        return token
-    if not number.is_finite():
-        return token
-    normalized = format(number.normalize(), "f")
-    return "0" if normalized in ("-0", "0") else normalized
+def _canonical_line(line: str) -> str:
+    """All-number lines: each number's exact canonical form (compare.canonical_number), one space apart.
+    A line with any other token only matches identical text under lines_match, so it stays as its text."""
+    numbers = []
+    for token in line.split():
+        number = canonical_number(token)
+        if number is None:
+            return line.strip()
+        numbers.append(number)
+    return " ".join(numbers)
 
 
 def canonical_output(text: str, functional: bool) -> str:
-    """Outputs that LiveCodeBench's rule calls equal get the same form (lines and tokens stripped,
-    decimals normalized: 0.50 == 0.5); functional results are compared as JSON values."""
+    """Outputs get the same form iff LiveCodeBench's rule (compare.lines_match) calls them equal (lines
+    stripped, numbers compared exactly: 0.50 == 0.5); functional results are compared as JSON values.
+    Never raises on program output."""
     if functional:
         try:
             return json.dumps(json.loads(text.strip()), sort_keys=True)
-        except ValueError:
+        except (ValueError, RecursionError):  # also ints over 4300 digits, deep nesting
             return "\u0000unparseable:" + text.strip()
-    lines = text.strip().split("\n")
-    return "\n".join(" ".join(_canonical_token(t) for t in line.split()) for line in lines)
+    return "\n".join(_canonical_line(line) for line in text.strip().split("\n"))
 
 
 def output_hash(canonical: str) -> str:

@@ -1,11 +1,16 @@
 """Sandbox backends: where the supervisor runs. All three speak the same line protocol.
 
-- `bwrap` (default): bubblewrap with every namespace unshared (no network), the supervisor as PID 1
-  of its own PID namespace, a read-only view of /usr only, a private size-limited tmpfs, a clean
-  environment and a new session; when the host runs as root the sandbox runs under an unprivileged
-  uid of its own (so RLIMIT_NPROC binds and no host file is writable).
-- `docker`: the same supervisor in a container with no network, a memory and pids limit, a
-  read-only root, a tmpfs, a non-root user, no capabilities; the image is a setting.
+- `bwrap` (default): bubblewrap with every namespace unshared (no network) and nested user
+  namespaces disabled, the supervisor as PID 1 of its own PID namespace, a read-only root with a
+  read-only view of /usr only, read-only /dev, one size- and inode-capped tmpfs behind /tmp and
+  /dev/shm, a seccomp filter (seccomp.py), a fresh session keyring, a clean environment and a new
+  session; when the host runs as root, a uid of its own on the host (uids.py) and a cgroup of its
+  own (cgroups.py: memory, CPU quota and accounting, pids).
+- `docker`: the same supervisor in a container with no network, a memory, CPU and pids limit, a
+  read-only root, an inode-capped tmpfs, a uid of its own, no capabilities; the image is a setting.
+
+Every sandbox serves one program at a time and is wiped by its supervisor before it is handed back;
+`fresh_sandbox=True` gives every program a new one instead (for adversarial uses such as RL rewards).
 - `none`: a plain subprocess with rlimits only. Refused unless explicitly allowed, and loudly logged:
   it gives the program the host's filesystem and network.
 """
@@ -13,6 +18,7 @@
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 import logging
 import os
@@ -27,9 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from xcoder_assets.sandbox import cgroups, seccomp
+from xcoder_assets.sandbox.uids import UID_BASE, UID_COUNT, allocator
+
 SUPERVISOR_SOURCE = (Path(__file__).parent / "supervisor.py").read_text(encoding="utf-8")
 DEFAULT_IMAGE = "xcoder-sandbox:bookworm"
-SANDBOX_UID_BASE = 61000  # host uids used for sandboxes when the judge runs as root (one per slot)
+SANDBOX_UID_BASE = UID_BASE  # host uids used for sandboxes (one per live sandbox on the host, uids.py)
+SANDBOX_CPUS = 1.0  # CPU quota per sandbox: a program's processes together get at most one core
+TMPFS_INODES = 16384  # files and directories a program may create in /tmp and /dev/shm together
 log = logging.getLogger(__name__)
 
 
@@ -52,6 +63,11 @@ class Limits:
     stack_bytes: int | None = 256 << 20
     tmpfs_bytes: int = 64 << 20
 
+    @property
+    def sandbox_memory_bytes(self) -> int:
+        """The whole sandbox's memory (cgroup or container): a test's address space, the tmpfs, the supervisor."""
+        return (self.memory_bytes or (1 << 30)) + self.tmpfs_bytes + (256 << 20)
+
     def for_supervisor(self, nproc_base: int = 0) -> dict[str, Any]:
         return {
             "cpu_s": self.cpu_s,
@@ -72,32 +88,42 @@ class Session(Protocol):
 
 class PooledBackend:
     """Keeps started sandboxes warm between programs: a sandbox serves one program at a time and is
-    wiped between programs by its supervisor; a broken one is never reused, and each is replaced
-    after `recycle_after` programs."""
+    wiped by its supervisor before it is handed back (a sandbox whose wipe failed, or that broke, is
+    never reused), and each is replaced after `recycle_after` programs. Sandboxes are pooled per
+    (limits, profile): the supervisor warms the profile's imports once, before any job."""
 
     recycle_after = 256
 
-    def _pool_init(self) -> None:
-        self._idle: dict[Limits, list[Any]] = {}
+    def _pool_init(self, fresh_sandbox: bool = False) -> None:
+        self._idle: dict[tuple[Limits, str], list[Any]] = {}
         self._pool_lock = threading.Lock()
         self._live: set[Any] = set()
+        self.fresh_sandbox = fresh_sandbox
+        if fresh_sandbox:
+            self.recycle_after = 1
+        self.used_uids: set[int] = set()  # every host uid this backend's sandboxes ran under
+        self.started = 0  # sandboxes started (a warm sandbox serves many programs)
 
-    def acquire(self, limits: Limits) -> Any:
-        with self._pool_lock:
-            idle = self._idle.get(limits)
-            if idle:
-                return idle.pop()
-        session = self.start(limits)
+    def acquire(self, limits: Limits, profile: str = "strict", fresh: bool = False) -> Any:
+        if not fresh:
+            with self._pool_lock:
+                idle = self._idle.get((limits, profile))
+                if idle:
+                    return idle.pop()
+        session = self.start(limits, profile)
         session.jobs = 0
         with self._pool_lock:
+            self.started += 1
             self._live.add(session)
+            if getattr(session, "uid", None) is not None:
+                self.used_uids.add(session.uid)
         return session
 
-    def release(self, session: Any, limits: Limits, healthy: bool) -> None:
+    def release(self, session: Any, limits: Limits, healthy: bool, profile: str = "strict") -> None:
         session.jobs += 1
         if healthy and session.jobs < self.recycle_after:
             with self._pool_lock:
-                self._idle.setdefault(limits, []).append(session)
+                self._idle.setdefault((limits, profile), []).append(session)
             return
         self._discard(session)
 
@@ -169,10 +195,12 @@ def spawn(function: Any) -> Any:
 class _PipeSession:
     """A supervisor process reached through its stdin/stdout pipes."""
 
-    def __init__(self, argv: list[str], preexec=None, env: dict[str, str] | None = None, cwd: str | None = None):
+    def __init__(self, argv: list[str], preexec=None, env: dict[str, str] | None = None, cwd: str | None = None,
+                 pass_fds: tuple[int, ...] = ()):
         self.process = spawn(lambda: subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=env if env is not None else {}, cwd=cwd, preexec_fn=preexec, start_new_session=True,
+            pass_fds=pass_fds,
         ))
         self._lines: queue.Queue = queue.Queue()
         self._stderr: list[bytes] = []
@@ -248,25 +276,77 @@ def _processes_of_uid(uid: int) -> int:
     return count
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_CLONE_NEWNS, _MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 0x00020000, 2, 4, 16384, 1 << 18
+_KEYCTL_JOIN_SESSION_KEYRING = 1
+_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}
+SCRATCH_ROOT = "/tmp"  # in the sandbox's own mount namespace only: the host's /tmp is not touched
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        raise OSError(ctypes.get_errno(), f"{what}: {os.strerror(ctypes.get_errno())}")
+
+
+def _private_scratch(size: int, inodes: int) -> None:
+    """In the child before exec, as root: a mount namespace of its own with one tmpfs (size and inode
+    capped) at SCRATCH_ROOT, whose `tmp` and `shm` become the sandbox's /tmp and /dev/shm. It lives
+    as long as the sandbox's processes and is never visible to the host."""
+    _check(_LIBC.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    _check(_LIBC.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "mount --make-rprivate /")
+    options = f"size={size},nr_inodes={inodes},mode=0755".encode()
+    _check(_LIBC.mount(b"tmpfs", SCRATCH_ROOT.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "mount tmpfs")
+    for name in ("tmp", "shm"):
+        path = os.path.join(SCRATCH_ROOT, name)
+        os.mkdir(path)
+        os.chmod(path, 0o1777)  # root-owned and sticky: the program cannot chmod it shut for the next one
+
+
+def _new_session_keyring() -> None:
+    number = _SYS_KEYCTL.get(os.uname().machine)
+    if number is not None:
+        _LIBC.syscall(number, _KEYCTL_JOIN_SESSION_KEYRING, None)  # best effort: seccomp refuses keyrings anyway
+
+
 class BwrapBackend(PooledBackend):
     name = "bwrap"
 
-    def __init__(self, python: str = "/usr/bin/python3", bwrap: str | None = None):
-        self._pool_init()
+    def __init__(self, python: str = "/usr/bin/python3", bwrap: str | None = None, fresh_sandbox: bool = False):
+        self._pool_init(fresh_sandbox)
         self.bwrap = bwrap or shutil.which("bwrap")
         self.python = python
         if not self.bwrap:
             raise SandboxUnavailable("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
         if not Path(python).exists():
             raise SandboxUnavailable(f"the sandbox interpreter {python} does not exist: apt-get install python3")
-        self._slots: queue.Queue[int] = queue.Queue()
-        for slot in range(256):
-            self._slots.put(slot)
         self.as_root = os.geteuid() == 0
+        self.cgroups, self.cgroup_note = cgroups.host_setup()
+        if self.cgroups is None:
+            log.info("bwrap sandboxes without a cgroup each (%s): memory is per process, CPU time per "
+                     "process tree as rusage reports it", self.cgroup_note)
+        if not seccomp.supported():
+            log.warning("no seccomp filter for %s: keyrings and unshare are not refused", os.uname().machine)
 
-    def argv(self, limits: Limits) -> list[str]:
+    def enforcement(self) -> dict[str, str]:
+        """What this backend enforces on this host, by which mechanism (for the README and `xcoder judge`)."""
+        return {
+            "uid": "a host uid per live sandbox (flock in a host-wide directory)" if self.as_root
+            else "the judge's own uid (not root)",
+            "cgroup": self.cgroups.describe() if self.cgroups else f"none: {self.cgroup_note}",
+            "scratch": f"one tmpfs for /tmp and /dev/shm, {TMPFS_INODES} inodes" if self.as_root
+            else "two size-capped tmpfs for /tmp and /dev/shm, no inode cap (not root)",
+            "seccomp": "keyrings, unshare, setns, io_uring, bpf, perf, userfaultfd, ptrace refused"
+            if seccomp.supported() else "none on this architecture",
+        }
+
+    def argv(self, limits: Limits, profile: str, seccomp_fd: int | None, binds: list[tuple[str, str]]) -> list[str]:
         argv = [
-            self.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv", "--as-pid-1",
+            self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+            "--clearenv", "--as-pid-1",
+        ]
+        if seccomp_fd is not None:
+            argv += ["--seccomp", str(seccomp_fd)]
+        argv += [
             "--ro-bind", "/usr", "/usr",
             "--symlink", "usr/lib", "/lib", "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
         ]
@@ -274,46 +354,76 @@ class BwrapBackend(PooledBackend):
             argv += ["--symlink", "usr/lib64", "/lib64"]
         if Path("/etc/ld.so.cache").exists():
             argv += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+        argv += ["--proc", "/proc", "--dev", "/dev"]
+        if self.as_root:
+            argv += ["--bind", f"{SCRATCH_ROOT}/tmp", "/tmp", "--bind", f"{SCRATCH_ROOT}/shm", "/dev/shm"]
+        else:
+            argv += ["--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp",
+                     "--size", str(limits.tmpfs_bytes), "--tmpfs", "/dev/shm"]
+        argv += ["--mqueue", "/dev/mqueue"]
+        for host_path, sandbox_path in binds:
+            argv += ["--ro-bind", host_path, sandbox_path]
         argv += [
-            "--proc", "/proc", "--dev", "/dev",
-            "--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp",
+            "--remount-ro", "/dev", "--remount-ro", "/",
             "--chdir", "/tmp", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
             "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
             "--hostname", "sandbox",
-            self.python, "-I", "-c", SUPERVISOR_SOURCE,
+            self.python, "-I", "-c", SUPERVISOR_SOURCE, profile,
         ]
         return argv
 
-    def start(self, limits: Limits) -> "BwrapSession":
-        slot = self._slots.get()
-        uid = SANDBOX_UID_BASE + slot
-        if self.as_root:
-            nproc_base = _processes_of_uid(uid)  # normally 0: the uid is the slot's own
+    def start(self, limits: Limits, profile: str = "strict") -> "BwrapSession":
+        lease = allocator().acquire() if self.as_root else None
+        uid = lease.uid if lease else os.geteuid()
+        group = None
+        seccomp_fd = seccomp.program_fd() if seccomp.supported() else None
+        try:
+            if self.cgroups is not None:
+                group = cgroups.SandboxCgroup(self.cgroups, f"uid-{uid}", limits.sandbox_memory_bytes,
+                                              SANDBOX_CPUS, limits.processes + 8)
+            procs_files = group.procs_files() if group else []
+            as_root, size = self.as_root, limits.tmpfs_bytes
 
             def preexec() -> None:
-                os.setgroups([])
-                os.setgid(uid)
-                os.setuid(uid)
-        else:
-            nproc_base = _processes_of_uid(os.geteuid())
-            preexec = None
-        try:
-            session = BwrapSession(self.argv(limits), preexec=preexec, cwd="/")
-        except OSError as exc:
-            self._slots.put(slot)
+                cgroups.join(procs_files)
+                if as_root:
+                    _private_scratch(size, TMPFS_INODES)
+                    os.setgroups([])
+                    os.setgid(uid)
+                    os.setuid(uid)
+                _new_session_keyring()
+
+            nproc_base = 0 if lease else _processes_of_uid(uid)
+            session = BwrapSession(self.argv(limits, profile, seccomp_fd, group.binds() if group else []),
+                                   preexec=preexec, cwd="/", pass_fds=(seccomp_fd,) if seccomp_fd is not None else ())
+        except (OSError, subprocess.SubprocessError) as exc:
+            if group is not None:
+                group.close()
+            if lease is not None:
+                lease.release()
             raise SandboxUnavailable(f"bwrap could not start: {exc}") from None
+        finally:
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
         session.nproc_base = nproc_base
-        session.release = lambda: self._slots.put(slot)
+        session.uid = uid if lease else None
+        session.cgroup = group
+        session.lease = lease
         return session
 
 
 class BwrapSession(_PipeSession):
     nproc_base = 0
-    release = staticmethod(lambda: None)
+    uid: int | None = None
+    cgroup: Any = None
+    lease: Any = None
 
     def close(self) -> None:
         super().close()
-        self.release()
+        if self.cgroup is not None:
+            self.cgroup.close()
+        if self.lease is not None:
+            self.lease.release()  # only now: no process of the uid is left
 
 
 class NoneBackend(PooledBackend):
@@ -332,9 +442,9 @@ class NoneBackend(PooledBackend):
         self.python = python if Path(python).exists() else shutil.which("python3")
         log.warning("SANDBOX 'none': untrusted programs run WITHOUT isolation (host files and network reachable)")
 
-    def start(self, limits: Limits) -> _PipeSession:
+    def start(self, limits: Limits, profile: str = "strict") -> _PipeSession:
         tmp = tempfile.mkdtemp(prefix="xcoder-none-")
-        session = _PipeSession([self.python, "-I", "-c", SUPERVISOR_SOURCE],
+        session = _PipeSession([self.python, "-I", "-c", SUPERVISOR_SOURCE, profile],
                                env={"PATH": "/usr/bin:/bin", "HOME": tmp, "LANG": "C.UTF-8"}, cwd=tmp)
         session.nproc_base = _processes_of_uid(os.geteuid())
         original_close = session.close
@@ -350,8 +460,8 @@ class NoneBackend(PooledBackend):
 class DockerBackend(PooledBackend):
     name = "docker"
 
-    def __init__(self, image: str = DEFAULT_IMAGE, python: str = "/usr/bin/python3"):
-        self._pool_init()
+    def __init__(self, image: str = DEFAULT_IMAGE, python: str = "/usr/bin/python3", fresh_sandbox: bool = False):
+        self._pool_init(fresh_sandbox)
         atexit.register(self.close)  # containers outlive a dying client otherwise
         try:
             import docker
@@ -369,29 +479,47 @@ class DockerBackend(PooledBackend):
                                      "to any image with python3") from None
         self.image, self.python = image, python
 
-    def start(self, limits: Limits) -> "DockerSession":
-        container = self.client.containers.create(
-            self.image,
-            [self.python, "-I", "-c", SUPERVISOR_SOURCE],
-            stdin_open=True, tty=False, user="65534:65534", working_dir="/tmp",
-            environment={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"},
-            network_mode="none", read_only=True,
-            tmpfs={"/tmp": f"size={limits.tmpfs_bytes},mode=1777"},
-            mem_limit=(limits.memory_bytes or (1 << 30)) + (256 << 20), memswap_limit=(limits.memory_bytes or (1 << 30)) + (256 << 20),
-            pids_limit=limits.processes + 8, cap_drop=["ALL"], security_opt=["no-new-privileges"],
-            ipc_mode="private", hostname="sandbox", labels={"xcoder-sandbox": "1"}, auto_remove=True,
-        )
+    def enforcement(self) -> dict[str, str]:
+        return {
+            "uid": "a host uid per live container (flock in a host-wide directory)",
+            "cgroup": "the container's own (memory, CPU quota, pids), its counters read by the supervisor",
+            "scratch": f"tmpfs /tmp with {TMPFS_INODES} inodes, /dev/shm sized, read-only root and /dev",
+            "seccomp": "Docker's default profile (keyrings, unshare, ptrace... refused)",
+        }
+
+    def start(self, limits: Limits, profile: str = "strict") -> "DockerSession":
+        lease = allocator().acquire()
         try:
-            return DockerSession(container)
+            container = self.client.containers.create(
+                self.image,
+                [self.python, "-I", "-c", SUPERVISOR_SOURCE, profile],
+                stdin_open=True, tty=False, user=f"{lease.uid}:{lease.uid}", working_dir="/tmp",
+                environment={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"},
+                network_mode="none", read_only=True,
+                tmpfs={"/tmp": f"size={limits.tmpfs_bytes},nr_inodes={TMPFS_INODES},mode=1777"},
+                shm_size=limits.tmpfs_bytes,
+                mem_limit=limits.sandbox_memory_bytes, memswap_limit=limits.sandbox_memory_bytes,
+                nano_cpus=int(SANDBOX_CPUS * 1e9),
+                pids_limit=limits.processes + 8, cap_drop=["ALL"], security_opt=["no-new-privileges"],
+                ipc_mode="private", hostname="sandbox", labels={"xcoder-sandbox": "1"}, auto_remove=True,
+            )
+        except Exception:
+            lease.release()
+            raise
+        try:
+            session = DockerSession(container)
         except Exception:
             container.remove(force=True)
+            lease.release()
             raise
+        session.uid, session.lease = lease.uid, lease
+        return session
 
 
 class DockerSession:
-    # Containers share uid 65534, so RLIMIT_NPROC would count other containers' processes: the
-    # cgroup pids limit bounds processes per container instead.
-    nproc_base = 4096
+    nproc_base = 0  # the container's uid is its own on the host: RLIMIT_NPROC counts only its processes
+    uid: int | None = None
+    lease: Any = None
 
     def __init__(self, container: Any):
         self.container = container
@@ -460,13 +588,16 @@ class DockerSession:
             self.container.remove(force=True)
         except Exception as exc:  # already gone
             log.debug("container removal: %s", exc)
+        if self.lease is not None:
+            self.lease.release()
 
 
-def make_backend(name: str, *, image: str = DEFAULT_IMAGE, allow_unsafe: bool = False, python: str = "/usr/bin/python3"):
+def make_backend(name: str, *, image: str = DEFAULT_IMAGE, allow_unsafe: bool = False, python: str = "/usr/bin/python3",
+                 fresh_sandbox: bool = False):
     if name == "bwrap":
-        return BwrapBackend(python=python)
+        return BwrapBackend(python=python, fresh_sandbox=fresh_sandbox)
     if name == "docker":
-        return DockerBackend(image=image, python=python)
+        return DockerBackend(image=image, python=python, fresh_sandbox=fresh_sandbox)
     if name == "none":
         return NoneBackend(python=python, allow_unsafe=allow_unsafe)
     raise ValueError(f"unknown sandbox {name!r}: choose bwrap, docker or none")

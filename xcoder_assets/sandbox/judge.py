@@ -163,7 +163,11 @@ def classify_run(raw: dict[str, Any], limits: Limits) -> tuple[Verdict | None, s
         return Verdict.OUTPUT_LIMIT, f"more than {limits.output_bytes} bytes of output"
     if raw.get("killed_for") == "wall_time":
         return Verdict.TIME_LIMIT, f"wall time over {limits.wall_s:g} s"
+    if raw.get("runner_killed"):
+        return Verdict.RUNTIME_ERROR, "the program killed or stopped the judge's test runner"
     sig = raw.get("signal")
+    if sig and raw.get("oom_killed"):
+        return Verdict.MEMORY_LIMIT, f"the sandbox's processes together used more than {limits.sandbox_memory_bytes >> 20} MiB"
     if sig == signal.SIGXCPU or raw.get("cpu_s", 0) > limits.cpu_s:
         return Verdict.TIME_LIMIT, f"CPU time over {limits.cpu_s:g} s"
     stderr = raw.get("stderr") or ""
@@ -216,39 +220,67 @@ def decide_lcb(raw: dict[str, Any], problem: Problem, test: TestCase, limits: Li
 DECIDERS: dict[str, Callable[..., tuple[Verdict, str | None, str]]] = {"strict": decide_strict, "lcb": decide_lcb}
 
 
+def runner_killed_result(event: dict[str, Any]) -> dict[str, Any]:
+    """The raw result of a test during which the program killed (or stopped) its job runner."""
+    return {"event": "result", "runner_killed": True, "exit_code": None, "signal": event.get("signal"),
+            "killed_for": None, "stray_processes": 0, "stdout": "", "stderr": "", "cpu_s": 0.0, "wall_s": 0.0,
+            "max_rss_kb": 0}
+
+
 def run_program(backend: Any, code: str, inputs: Sequence[str], limits: Limits, *, profile: str = "strict",
                 func_name: str | None = None,
                 on_result: Callable[[int, dict[str, Any]], bool] | None = None) -> tuple[str | None, list[dict[str, Any]]]:
     """Run `code` on `inputs` in one sandbox; returns (compile error, raw results).
 
     `on_result(index, raw)` returns True to go on to the next input. A sandbox that breaks yields a
-    raw result with `sandbox_error` for the input it was on.
+    raw result with `sandbox_error` for the input it was on; one that breaks before the program's
+    first test (a warm sandbox that died idle, say) is replaced and the program run again there.
     """
-    session = backend.acquire(limits)
-    results: list[dict[str, Any]] = []
-    healthy = False
-    try:
-        job = {"code": code, "mode": "functional" if func_name else "stdin", "func_name": func_name,
-               "profile": profile, "limits": limits.for_supervisor(getattr(session, "nproc_base", 0)),
-               "tests": list(inputs)}
-        session.send(json.dumps(job))
-        ready = session.recv(timeout=60)
-        if ready.get("compile_error"):
-            healthy = session.recv(timeout=30).get("event") == "done"
-            return ready["compile_error"], results
-        for index in range(len(inputs)):
-            raw = session.recv(timeout=limits.wall_s + 30)
-            results.append(raw)
-            go_on = on_result(index, raw) if on_result else True
-            session.send("next" if go_on and index + 1 < len(inputs) else "stop")
-            if not go_on:
-                break
-        healthy = session.recv(timeout=30).get("event") == "done"
-    except SandboxBroken as exc:
-        results.append({"sandbox_error": str(exc)})
-    finally:
-        backend.release(session, limits, healthy)
-    return None, results
+    job = {"code": code, "mode": "functional" if func_name else "stdin", "func_name": func_name,
+           "profile": profile, "tests": list(inputs)}
+    for attempt in range(2):
+        results: list[dict[str, Any]] = []
+        session = backend.acquire(limits, profile, fresh=attempt > 0)
+        healthy, started = False, False
+        try:
+            session.send(json.dumps({**job, "limits": limits.for_supervisor(getattr(session, "nproc_base", 0))}))
+            ready = session.recv(timeout=60)
+            if ready.get("event") == "runner_died":
+                healthy = _await_done(session)
+                if attempt == 0:
+                    continue
+                raise SandboxBroken("the sandbox's job runner died before the program's first test")
+            started = True
+            if ready.get("compile_error"):
+                healthy = _await_done(session)
+                return ready["compile_error"], results
+            for index in range(len(inputs)):
+                raw = session.recv(timeout=limits.wall_s + 30)
+                runner_died = raw.get("event") == "runner_died"
+                if runner_died:
+                    raw = runner_killed_result(raw)
+                results.append(raw)
+                go_on = (on_result(index, raw) if on_result else True) and not runner_died
+                if runner_died:
+                    break
+                session.send("next" if go_on and index + 1 < len(inputs) else "stop")
+                if not go_on:
+                    break
+            healthy = _await_done(session)
+        except SandboxBroken as exc:
+            if not started and attempt == 0 and getattr(session, "jobs", 0) > 0:
+                continue  # a reused sandbox that broke before the program started: a new one runs it
+            results.append({"sandbox_error": str(exc)})
+        finally:
+            backend.release(session, limits, healthy, profile)
+        return None, results
+    return None, [{"sandbox_error": "no sandbox could run the program"}]
+
+
+def _await_done(session: Any) -> bool:
+    """The supervisor's end of a job: True when the sandbox was wiped clean and may serve again."""
+    done = session.recv(timeout=60)
+    return done.get("event") == "done" and bool(done.get("clean"))
 
 
 def judge_solution(backend: Any, problem: Problem, code: str, *, profile: str = "strict",

@@ -1,15 +1,24 @@
 """The in-sandbox supervisor: runs one program on a batch of test inputs, each in a fresh process.
 
 This file is executed *inside* the sandbox by the sandbox's own `python3` (stdlib only, no import
-of xcoder_assets): the host passes its source with `python3 -c`. It reads one JSON job line on
-stdin, compiles the program once, then for each test forks a child from this warmed interpreter,
-applies that child's limits, feeds it the input and collects its output, and writes one JSON result
-line. After each result it waits for the host's `next` or `stop` (the host compares outputs, so
-expected answers never enter the sandbox, where a program could read them).
+of xcoder_assets): the host passes its source with `python3 -c SOURCE PROFILE`.
 
-It must run as PID 1 of its own PID namespace (bwrap --as-pid-1, or a container): there, children
-cannot SIGKILL it, and `kill(-1, SIGKILL)` after each test ends every process the test left behind.
-Without a PID namespace (the unsafe `none` backend) it kills the test's process group instead.
+Two levels, so that no program ever runs in memory that held another program's data:
+- the parent (PID 1 of the sandbox's PID namespace) warms the interpreter and the profile's imports
+  once, and never reads a job: for each job it forks a *job runner* from that clean state, waits
+  for it, kills whatever is left, wipes the sandbox (files, IPC objects) and reports `done` with
+  whether the wipe succeeded;
+- the job runner reads one JSON job line, compiles the program, and for each test forks a child,
+  applies that child's limits, feeds it the input, collects its output and CPU time (of the whole
+  process tree: the sandbox's cgroup counter where there is one) and writes one JSON result line,
+  then waits for the host's `next` or `stop`. It exits after the job, so its memory (the job's
+  code, inputs, outputs; a checker job's expected answers) is gone before the next job is forked.
+The host compares outputs: expected answers enter a sandbox only in a checker job.
+
+As PID 1 the parent cannot be killed by the programs, and `kill(-1, SIGKILL)` ends every process a
+test left behind. A program can kill its job runner; the parent then reports `runner_died` and the
+host counts it against that program. Without a PID namespace (the unsafe `none` backend) process
+groups are killed instead.
 """
 
 import builtins
@@ -39,6 +48,16 @@ LCB_IMPORTS = (
 
 
 IDLE_EXIT_S = 600  # a sandbox nobody talks to for this long ends itself (its client may have died)
+EXIT_HOST_GONE = 3  # the job runner's exit code when the host closed the pipe or went quiet
+PR_SET_CHILD_SUBREAPER = 36
+# Signals a program could send its job runner; the runner ignores them, test processes get them back.
+RUNNER_IGNORES = tuple(getattr(signal, name) for name in (
+    "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF",
+    "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGXCPU", "SIGXFSZ", "SIGIO", "SIGPWR") if hasattr(signal, name))
+CPU_FILES = ("/sys/fs/cgroup/cpuacct/cpuacct.usage", "/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage",
+             "/sys/fs/cgroup/cpu.stat")
+OOM_FILES = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")
+SCRATCH_ROOTS = (("/tmp", 0o1777), ("/dev/shm", 0o1777), ("/dev/mqueue", None))
 
 
 class LineReader:
@@ -63,6 +82,12 @@ class LineReader:
 HOST = LineReader()
 
 
+def libc():
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def emit(record):
     sys.__stdout__.write(json.dumps(record) + "\n")
     sys.__stdout__.flush()
@@ -76,6 +101,59 @@ def undumpable():
         ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
     except Exception:  # an image without ctypes: PID 1 of a namespace still cannot be killed by its children
         pass
+
+
+# ---- the sandbox's cgroup counters (where the host gave it one) ---------------------------------
+
+def _first_existing(paths):
+    for path in paths:
+        if os.path.exists(path):
+            return path
+    return None
+
+
+CPU_FILE = _first_existing(CPU_FILES)
+OOM_FILE = _first_existing(OOM_FILES)
+
+
+def sandbox_cpu_s():
+    """CPU seconds used by every process of the sandbox so far (None: no counter)."""
+    if CPU_FILE is None:
+        return None
+    try:
+        with open(CPU_FILE) as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    if CPU_FILE.endswith("cpu.stat"):
+        for line in text.splitlines():
+            if line.startswith("usage_usec"):
+                return int(line.split()[1]) / 1e6
+        return None
+    return int(text.strip() or 0) / 1e9
+
+
+def sandbox_oom_kills():
+    if OOM_FILE is None:
+        return 0
+    try:
+        with open(OOM_FILE) as handle:
+            for line in handle:
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def self_cpu_s():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def children_cpu_s():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # ---- values crossing the sandbox boundary ---------------------------------------------------
@@ -327,10 +405,20 @@ def run_one(job, compiled, test_input, in_pid_namespace):
         from unittest.mock import mock_open
 
         job["lcb_open_mock"] = mock_open(read_data=test_input)
+    cpu_before, children_before, self_before = sandbox_cpu_s(), children_cpu_s(), self_cpu_s()
+    oom_before = sandbox_oom_kills()
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
         try:
+            for number in RUNNER_IGNORES:
+                signal.signal(number, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            try:
+                with open("/proc/self/oom_score_adj", "w") as handle:
+                    handle.write("1000")  # under memory pressure the kernel kills a test, never the supervisor
+            except OSError:
+                pass
             os.setpgid(0, 0)
             os.dup2(input_fd, 0)
             os.dup2(out_w, 1)
@@ -402,6 +490,12 @@ def run_one(job, compiled, test_input, in_pid_namespace):
     for fd in (out_r, err_r, res_r, pidfd):
         if fd is not None:
             os.close(fd)
+    # CPU time of the whole tree, not only of the processes someone waited for: a program that
+    # ignores SIGCHLD has its workers auto-reaped, and their time reaches no rusage.
+    cpu = max(usage.ru_utime + usage.ru_stime, children_cpu_s() - children_before)
+    cpu_after = sandbox_cpu_s()
+    if cpu_before is not None and cpu_after is not None:
+        cpu = max(cpu, cpu_after - cpu_before - (self_cpu_s() - self_before))
     result = {
         "event": "result",
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
@@ -410,7 +504,9 @@ def run_one(job, compiled, test_input, in_pid_namespace):
         "stray_processes": len(stray),
         "stdout": b"".join(chunks[out_r]).decode("utf-8", "replace"),
         "stderr": b"".join(chunks[err_r]).decode("utf-8", "replace")[-4000:],
-        "cpu_s": round(usage.ru_utime + usage.ru_stime, 4),
+        "cpu_s": round(cpu, 4),
+        "cpu_counter": "cgroup" if cpu_before is not None else "rusage",
+        "oom_killed": sandbox_oom_kills() > oom_before,
         "wall_s": round(wall, 4),
         "max_rss_kb": usage.ru_maxrss,
     }
@@ -424,10 +520,11 @@ def run_one(job, compiled, test_input, in_pid_namespace):
 
 
 def other_processes():
+    """Processes of the sandbox other than the supervisor's own (PID 1 and this job runner)."""
     me = os.getpid()
     found = []
     for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) != me:
+        if name.isdigit() and int(name) not in (me, 1):
             found.append(int(name))
     return found
 
@@ -436,7 +533,7 @@ def kill_test(pid, in_pid_namespace):
     """Signal every process of the test (the caller reaps them)."""
     if in_pid_namespace:
         try:
-            os.kill(-1, signal.SIGKILL)  # as PID 1: every other process of this sandbox, not this one
+            os.kill(-1, signal.SIGKILL)  # every process of this sandbox but PID 1 and the caller
         except OSError:
             pass
     else:
@@ -461,50 +558,125 @@ def reap_all(in_pid_namespace):
             return
 
 
-def wipe_scratch():
-    """Between two programs: nothing the last one left may reach the next (files, shared memory)."""
-    for root in ("/tmp", "/dev/shm"):
-        try:
-            names = os.listdir(root)
-        except OSError:
+# ---- between two jobs: the wipe -----------------------------------------------------------------
+
+def wipe_sandbox():
+    """Nothing one job left may reach the next: files (whatever their modes or depth), POSIX message
+    queues, SysV shared memory, message queues and semaphores. Returns (clean, reason); the host
+    discards a sandbox that is not clean. Keyrings need no wipe: the seccomp filter refuses them."""
+    problems = []
+    for root, mode in SCRATCH_ROOTS:
+        if not os.path.isdir(root):
             continue
-        for name in names:
-            remove_tree(os.path.join(root, name))
-    try:
-        with open("/proc/sysvipc/shm") as handle:
-            rows = handle.read().splitlines()[1:]
-        if rows:
-            import ctypes
+        try:
+            if mode is not None and (os.stat(root).st_mode & 0o7777) != mode:
+                os.chmod(root, mode)
+            remove_contents(root)
+            if os.listdir(root):
+                problems.append(f"{root} is not empty")
+        except OSError as exc:
+            problems.append(f"{root}: {exc}")
+    problems += remove_sysv_ipc()
+    return (not problems), "; ".join(problems) or None
 
-            libc = ctypes.CDLL(None)
+
+def remove_contents(root, budget=1_000_000):
+    """Remove everything under `root` without recursion and without long paths: one directory
+    descriptor at a time, going down by name and back up by "..", restoring modes on the way."""
+    import stat
+
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(root, flags)
+    names = []  # the path from root, as names (its length is never passed to the kernel)
+    try:
+        while budget > 0:
+            budget -= 1
+            descended = False
+            for name in os.listdir(fd):
+                info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                if stat.S_ISDIR(info.st_mode):
+                    if info.st_mode & 0o700 != 0o700:
+                        os.chmod(name, 0o700, dir_fd=fd)  # a directory, checked just above: no link to follow
+                    child = os.open(name, flags, dir_fd=fd)
+                    os.close(fd)
+                    fd, descended = child, True
+                    names.append(name)
+                    break
+                os.unlink(name, dir_fd=fd)
+            if descended:
+                continue
+            if not names:
+                return
+            parent = os.open("..", flags, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            os.rmdir(names.pop(), dir_fd=fd)
+        raise OSError(f"more than the wipe's budget of entries under {root}")
+    finally:
+        os.close(fd)
+
+
+def remove_sysv_ipc():
+    """IPC_RMID every SysV object of this IPC namespace (the sandbox's own)."""
+    problems = []
+    try:
+        c = libc()
+    except (OSError, ImportError) as exc:
+        return [f"no ctypes for the IPC wipe: {exc}"]
+    remove = {"shm": lambda i: c.shmctl(i, 0, None), "msg": lambda i: c.msgctl(i, 0, None),
+              "sem": lambda i: c.semctl(i, 0, 0)}  # IPC_RMID = 0
+    for kind, rmid in remove.items():
+        path = f"/proc/sysvipc/{kind}"
+        try:
+            with open(path) as handle:
+                rows = handle.read().splitlines()[1:]
             for row in rows:
-                libc.shmctl(int(row.split()[1]), 0, None)  # IPC_RMID
-    except (OSError, ImportError, ValueError):
-        pass
+                rmid(int(row.split()[1]))
+            with open(path) as handle:
+                if handle.read().splitlines()[1:]:
+                    problems.append(f"SysV {kind} objects left")
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, IndexError) as exc:
+            problems.append(f"SysV {kind}: {exc}")
+    return problems
 
 
-def remove_tree(path):
-    try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            os.chmod(path, 0o700)
-            for name in os.listdir(path):
-                remove_tree(os.path.join(path, name))
-            os.rmdir(path)
-        else:
-            os.unlink(path)
-    except OSError:
-        pass
+# ---- the job runner (one per job) and the clean parent -------------------------------------------
+
+def read_job():
+    """The next job line; stray `next`/`stop` lines (for a runner that died) are skipped."""
+    while True:
+        line = HOST.readline()
+        if line is None:
+            return None
+        if line.strip() and line.strip() not in ("next", "stop"):
+            return json.loads(line)
 
 
 def run_job(job, in_pid_namespace):
     compiled, compile_error = None, None
-    if job["profile"] != "lcb":  # lcb compiles in each test process, as the official harness does per solution
+    if job["profile"] == "lcb":
+        warm_lcb()
+        # the official harness transforms and compiles once per solution; so do we
+        if job["mode"] == "functional":
+            job["lcb_source"] = LCB_IMPORTS + "\n\n" + job["code"]
+        else:
+            job["lcb_source"] = lcb_make_function(lcb_clean_if_name(job["code"]))
+        try:
+            job["lcb_compiled"] = compile(job["lcb_source"], "<string>", "exec")
+        except (SyntaxError, ValueError):
+            job["lcb_compiled"] = None  # the test process raises it again, as the original does
+    else:  # lcb compiles in each test process, as the official harness does per solution
         try:
             compiled = compile(job["code"], "solution.py", "exec")
         except (SyntaxError, ValueError) as exc:
             compile_error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    # Objects alive now are never collected in the test processes: a collection there would touch
+    # (and so copy) every page of this interpreter after the fork.
+    gc.freeze()
     emit({"event": "ready", "compile_error": compile_error, "pid_namespace": in_pid_namespace,
-          "python": sys.version.split()[0]})
+          "python": sys.version.split()[0], "cpu_counter": "cgroup" if CPU_FILE else "rusage"})
     if compile_error is None:
         for index, test_input in enumerate(job["tests"]):
             result = run_one(job, compiled, test_input, in_pid_namespace)
@@ -513,45 +685,85 @@ def run_job(job, in_pid_namespace):
             answer = HOST.readline()
             if answer is None or answer.strip() != "next":
                 break
-    emit({"event": "done"})
+
+
+def job_runner(in_pid_namespace):
+    """In the forked runner: one job, then exit (the parent reports `done`)."""
+    for number in RUNNER_IGNORES:
+        signal.signal(number, signal.SIG_IGN)
+    try:
+        libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a test come back to us, to be reaped
+    except (OSError, ImportError):
+        pass
+    job = read_job()
+    if job is None:
+        os._exit(EXIT_HOST_GONE)
+    run_job(job, in_pid_namespace)
+    sys.__stdout__.flush()
+    os._exit(0)
+
+
+WARMED_LCB = []
+
+
+def warm_lcb():
+    if not WARMED_LCB:
+        import ast, faulthandler, shutil, subprocess, types, unittest.mock  # noqa: E401,F401
+        exec(LCB_IMPORTS, {})  # the import block every program gets: imported once, shared by forks
+        WARMED_LCB.append(True)
+
+
+def wait_for_runner(runner):
+    """Wait for the job runner, reaping any orphan on the way. A runner that a program stopped is
+    killed. Returns its wait status, or None when it was stopped and killed."""
+    stopped = False
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WUNTRACED)
+        except ChildProcessError:
+            return None
+        if pid != runner:
+            continue
+        if os.WIFSTOPPED(status):
+            stopped = True
+            os.kill(runner, signal.SIGKILL)
+            continue
+        return None if stopped else status
 
 
 def main():
-    """Serve jobs until stdin closes. Each job is one program on its tests; the sandbox is wiped between jobs."""
+    """Fork a job runner per job from this clean, warm state until the host goes away."""
     undumpable()
     in_pid_namespace = os.getpid() == 1
+    profile = sys.argv[1] if len(sys.argv) > 1 else "strict"
     # As PID 1 only signals with a handler reach us from inside the namespace: keep none installed.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     # Warm the modules every test process needs (a fork shares them instead of importing again).
     import threading  # noqa: F401
-    warmed_lcb = False
+    import ctypes  # noqa: F401  (the wipe and the runner use it)
+    if profile == "lcb":
+        warm_lcb()
+    gc.freeze()
     while True:
-        line = HOST.readline()
-        if line is None:  # the host closed the pipe, or went quiet for IDLE_EXIT_S
-            return
-        if not line.strip():
-            continue
-        job = json.loads(line)
-        if job["profile"] == "lcb":
-            if not warmed_lcb:
-                import ast, faulthandler, shutil, subprocess, types, unittest.mock  # noqa: E401,F401
-                exec(LCB_IMPORTS, {})  # the import block every program gets: imported once, shared by forks
-                warmed_lcb = True
-            # the official harness transforms and compiles once per solution; so do we
-            if job["mode"] == "functional":
-                job["lcb_source"] = LCB_IMPORTS + "\n\n" + job["code"]
-            else:
-                job["lcb_source"] = lcb_make_function(lcb_clean_if_name(job["code"]))
+        runner = os.fork()
+        if runner == 0:
             try:
-                job["lcb_compiled"] = compile(job["lcb_source"], "<string>", "exec")
-            except (SyntaxError, ValueError):
-                job["lcb_compiled"] = None  # the test process raises it again, as the original does
-        # Objects alive now are never collected in the test processes: a collection there would touch
-        # (and so copy) every page of this interpreter after the fork.
-        gc.freeze()
-        run_job(job, in_pid_namespace)
-        gc.unfreeze()
-        wipe_scratch()
+                job_runner(in_pid_namespace)
+            finally:
+                os._exit(111)
+        status = wait_for_runner(runner)
+        if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_HOST_GONE:
+            kill_test(runner, in_pid_namespace)
+            return
+        if status is None or not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+            sig = os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None
+            emit({"event": "runner_died", "signal": sig,
+                  "exit_code": os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None})
+        kill_test(runner, in_pid_namespace)
+        reap_all(in_pid_namespace)
+        # Only inside a sandbox: without one (backend `none`) /tmp is the host's, and no job runs twice.
+        clean, reason = wipe_sandbox() if in_pid_namespace else (False, "not in a sandbox: never reused")
+        emit({"event": "done", "clean": clean, "reason": reason})
 
 
 if __name__ == "__main__":

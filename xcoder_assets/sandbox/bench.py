@@ -80,7 +80,8 @@ def run_official(items: list[tuple[Problem, str]], workers: int, timeout: int = 
 
 def run_ours(backend, items: list[tuple[Problem, str]], workers: int, profile: str) -> BenchSide:
     results, stats = judge_many(backend, items, profile=profile, limits=limits_for(profile), workers=workers)
-    return BenchSide(f"xcoder judge ({backend.name}, profile {profile}, isolated)", stats.tests_run, stats.seconds,
+    fresh = ", a fresh sandbox per program" if getattr(backend, "fresh_sandbox", False) else ""
+    return BenchSide(f"xcoder judge ({backend.name}, profile {profile}{fresh}, isolated)", stats.tests_run, stats.seconds,
                      [r.passed for r in results])
 
 

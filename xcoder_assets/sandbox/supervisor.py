@@ -5,14 +5,15 @@ of xcoder_assets): the host passes its source with `python3 -c SOURCE PROFILE`.
 
 Two levels, so that no program ever runs in memory that held another program's data:
 - the parent (PID 1 of the sandbox's PID namespace) warms the interpreter and the profile's imports
-  once, and never reads a job: for each job it forks a *job runner* from that clean state, waits
-  for it, kills whatever is left, wipes the sandbox (files, IPC objects) and reports `done` with
-  whether the wipe succeeded;
-- the job runner reads one JSON job line, compiles the program, and for each test forks a child,
+  once, and never reads a job: for each job it forks a *job runner* from that clean state and
+  waits for it (if a program killed the runner, the parent cleans up, wipes and reports);
+- the job runner warms up, reads one JSON job line, compiles the program, and for each test forks a child,
   applies that child's limits, feeds it the input, collects its output and CPU time (of the whole
   process tree: the sandbox's cgroup counter where there is one) and writes one JSON result line,
-  then waits for the host's `next` or `stop`. It exits after the job, so its memory (the job's
-  code, inputs, outputs; a checker job's expected answers) is gone before the next job is forked.
+  then waits for the host's `next` or `stop`. After the job it wipes the sandbox (files, IPC
+  objects), reports `done` with whether the wipe succeeded (the host discards a sandbox that is not
+  clean) and exits, so its memory (the job's code, inputs, outputs; a checker job's expected
+  answers) is gone before the next runner is forked to read the next job.
 The host compares outputs: expected answers enter a sandbox only in a checker job.
 
 As PID 1 the parent cannot be killed by the programs, and `kill(-1, SIGKILL)` ends every process a
@@ -116,15 +117,29 @@ CPU_FILE = _first_existing(CPU_FILES)
 OOM_FILE = _first_existing(OOM_FILES)
 
 
-def sandbox_cpu_s():
-    """CPU seconds used by every process of the sandbox so far (None: no counter)."""
-    if CPU_FILE is None:
-        return None
+def _open_counter(path):
     try:
-        with open(CPU_FILE) as handle:
-            text = handle.read()
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC) if path else None
     except OSError:
         return None
+
+
+# Kept open and read with pread: a test costs two reads, not two opens (test processes close them).
+CPU_FD, OOM_FD = _open_counter(CPU_FILE), _open_counter(OOM_FILE)
+
+
+def _read_counter(fd):
+    try:
+        return os.pread(fd, 4096, 0).decode()
+    except OSError:
+        return ""
+
+
+def sandbox_cpu_s():
+    """CPU seconds used by every process of the sandbox so far (None: no counter)."""
+    if CPU_FD is None:
+        return None
+    text = _read_counter(CPU_FD)
     if CPU_FILE.endswith("cpu.stat"):
         for line in text.splitlines():
             if line.startswith("usage_usec"):
@@ -134,16 +149,21 @@ def sandbox_cpu_s():
 
 
 def sandbox_oom_kills():
-    if OOM_FILE is None:
+    if OOM_FD is None:
         return 0
-    try:
-        with open(OOM_FILE) as handle:
-            for line in handle:
-                if line.startswith("oom_kill "):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
+    for line in _read_counter(OOM_FD).splitlines():
+        if line.startswith("oom_kill "):
+            return int(line.split()[1])
     return 0
+
+
+OOM_SEEN = [0]  # the counter when last read: it is read again only after a test a signal ended
+
+
+def oom_kills_since_last_look():
+    now = sandbox_oom_kills()
+    killed, OOM_SEEN[0] = now > OOM_SEEN[0], now
+    return killed
 
 
 def self_cpu_s():
@@ -406,7 +426,6 @@ def run_one(job, compiled, test_input, in_pid_namespace):
 
         job["lcb_open_mock"] = mock_open(read_data=test_input)
     cpu_before, children_before, self_before = sandbox_cpu_s(), children_cpu_s(), self_cpu_s()
-    oom_before = sandbox_oom_kills()
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
@@ -506,7 +525,7 @@ def run_one(job, compiled, test_input, in_pid_namespace):
         "stderr": b"".join(chunks[err_r]).decode("utf-8", "replace")[-4000:],
         "cpu_s": round(cpu, 4),
         "cpu_counter": "cgroup" if cpu_before is not None else "rusage",
-        "oom_killed": sandbox_oom_kills() > oom_before,
+        "oom_killed": os.WIFSIGNALED(status) and oom_kills_since_last_look(),
         "wall_s": round(wall, 4),
         "max_rss_kb": usage.ru_maxrss,
     }
@@ -630,6 +649,8 @@ def remove_sysv_ipc():
         try:
             with open(path) as handle:
                 rows = handle.read().splitlines()[1:]
+            if not rows:
+                continue
             for row in rows:
                 rmid(int(row.split()[1]))
             with open(path) as handle:
@@ -675,6 +696,7 @@ def run_job(job, in_pid_namespace):
     # Objects alive now are never collected in the test processes: a collection there would touch
     # (and so copy) every page of this interpreter after the fork.
     gc.freeze()
+    OOM_SEEN[0] = sandbox_oom_kills()
     emit({"event": "ready", "compile_error": compile_error, "pid_namespace": in_pid_namespace,
           "python": sys.version.split()[0], "cpu_counter": "cgroup" if CPU_FILE else "rusage"})
     if compile_error is None:
@@ -685,6 +707,14 @@ def run_job(job, in_pid_namespace):
             answer = HOST.readline()
             if answer is None or answer.strip() != "next":
                 break
+    finish_job(in_pid_namespace)
+
+
+def finish_job(in_pid_namespace):
+    """Every process of the job is gone: wipe the sandbox and report whether it may serve again.
+    Only inside a sandbox: without one (backend `none`) /tmp is the host's, and no sandbox serves twice."""
+    clean, reason = wipe_sandbox() if in_pid_namespace else (False, "not in a sandbox: never reused")
+    emit({"event": "done", "clean": clean, "reason": reason})
 
 
 def job_runner(in_pid_namespace):
@@ -695,12 +725,22 @@ def job_runner(in_pid_namespace):
         libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a test come back to us, to be reaped
     except (OSError, ImportError):
         pass
+    warm_runner()
     job = read_job()
     if job is None:
         os._exit(EXIT_HOST_GONE)
     run_job(job, in_pid_namespace)
     sys.__stdout__.flush()
     os._exit(0)
+
+
+def warm_runner():
+    """Touch, before the job comes, what running one touches: a forked runner pays a copy for every
+    page of the parent it writes (reference counts), and this way it pays them off the critical path."""
+    compile("import sys\nprint(sys.stdin.readline())\n", "solution.py", "exec")
+    json.loads(json.dumps({"code": "", "tests": [""], "limits": {"cpu_s": 1.0}, "profile": "strict"}))
+    traceback.format_exception_only(SyntaxError, SyntaxError("warm-up"))
+    os.close(os.memfd_create("warm-up", 0))
 
 
 WARMED_LCB = []
@@ -745,26 +785,29 @@ def main():
         warm_lcb()
     gc.freeze()
     while True:
-        runner = os.fork()
-        if runner == 0:
-            try:
-                job_runner(in_pid_namespace)
-            finally:
-                os._exit(111)
+        runner = fork_runner(in_pid_namespace)
         status = wait_for_runner(runner)
+        if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            kill_test(runner, in_pid_namespace)  # nothing is left: the runner reaped its tests and wiped
+            continue
         if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_HOST_GONE:
             kill_test(runner, in_pid_namespace)
             return
-        if status is None or not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
-            sig = os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None
-            emit({"event": "runner_died", "signal": sig,
-                  "exit_code": os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None})
+        # A program killed or stopped its runner mid-job: the program fails; this parent cleans up.
+        emit({"event": "runner_died", "signal": os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None,
+              "exit_code": os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None})
         kill_test(runner, in_pid_namespace)
         reap_all(in_pid_namespace)
-        # Only inside a sandbox: without one (backend `none`) /tmp is the host's, and no job runs twice.
-        clean, reason = wipe_sandbox() if in_pid_namespace else (False, "not in a sandbox: never reused")
-        emit({"event": "done", "clean": clean, "reason": reason})
+        finish_job(in_pid_namespace)
 
+def fork_runner(in_pid_namespace):
+    runner = os.fork()
+    if runner == 0:
+        try:
+            job_runner(in_pid_namespace)
+        finally:
+            os._exit(111)
+    return runner
 
 if __name__ == "__main__":
     main()

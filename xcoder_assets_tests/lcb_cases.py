@@ -9,7 +9,7 @@ on the official harness's known false negatives and on what it wrongly accepts.
 import json
 from pathlib import Path
 
-SHARED_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "lcb_code_generation_lite_sample.jsonl"
+LCB_SAMPLES = Path(__file__).resolve().parent / "data" / "lcb_code_generation_lite_sample.jsonl"
 
 
 def stdin_problem(qid: str, tests: list[tuple[str, str]]) -> dict:
@@ -91,7 +91,7 @@ EDGE_CASES: list[tuple[str, str, bool]] = [
     ("plain_fn", "from typing import List\nclass Solution:\n    def double(self, x: int) -> int:\n        return x * 2\n", True),
 ]
 
-# The real samples (README of shared/data): correct and wrong solutions.
+# The real samples (data/README.md): correct and wrong solutions.
 SAMPLE_CASES: list[tuple[str, str, bool]] = [
     ("1873_A", "t = int(input())\nfor _ in range(t):\n    s = input().strip()\n"
                "    print('YES' if sum(a != b for a, b in zip(s, 'abc')) in (0, 2) else 'NO')\n", True),
@@ -107,7 +107,7 @@ SAMPLE_CASES: list[tuple[str, str, bool]] = [
 
 
 def all_problem_rows() -> list[dict]:
-    rows = [json.loads(line) for line in SHARED_SAMPLES.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in LCB_SAMPLES.read_text().splitlines() if line.strip()]
     return rows + EDGE_PROBLEMS
 
 

@@ -10,11 +10,11 @@ import pytest
 
 from xcoder_assets.cli import main as xcoder
 from xcoder_assets.sandbox.lcb_format import FormatError, decode_private_tests, load_generations, load_problems, pass_at_k
-from xcoder_assets_tests.lcb_cases import SAMPLE_CASES, SHARED_SAMPLES
+from xcoder_assets_tests.lcb_cases import SAMPLE_CASES, LCB_SAMPLES
 
 
-def test_shared_samples_decode_with_private_tests():
-    problems = {p.problem_id: p for p in load_problems(SHARED_SAMPLES)}
+def test_lcb_samples_decode_with_private_tests():
+    problems = {p.problem_id: p for p in load_problems(LCB_SAMPLES)}
     assert set(problems) == {"1873_A", "2727", "abc301_a"}
     assert problems["2727"].func_name == "countSeniors" and problems["1873_A"].func_name is None
     assert len(problems["1873_A"].tests) > 2  # public and the base64/zlib/pickle private ones
@@ -37,7 +37,7 @@ def test_private_tests_refuse_pickled_code():
 
 def test_malformed_problem_files_name_file_and_line(tmp_path):
     bad = tmp_path / "p.jsonl"
-    rows = SHARED_SAMPLES.read_text().splitlines()
+    rows = LCB_SAMPLES.read_text().splitlines()
     bad.write_text(rows[0] + "\n{broken\n")
     with pytest.raises(FormatError, match=rf"{bad}:2: not valid JSON"):
         load_problems(bad)
@@ -80,7 +80,7 @@ def test_judge_command_on_livecodebench_files(tmp_path, capsys, bwrap_backend, p
     gen_path = tmp_path / "g.json"
     gen_path.write_text(json.dumps([{"question_id": q, "code_list": c} for q, c in generations.items()]))
     out = tmp_path / "r.json"
-    code = xcoder(["judge", "--problems", str(SHARED_SAMPLES), "--generations", str(gen_path), "--out", str(out),
+    code = xcoder(["judge", "--problems", str(LCB_SAMPLES), "--generations", str(gen_path), "--out", str(out),
                    "--profile", profile, "--workers", "2"])
     assert code == 0
     results = {r["question_id"]: r for r in json.loads(out.read_text())}
@@ -97,13 +97,13 @@ def test_judge_command_on_livecodebench_files(tmp_path, capsys, bwrap_backend, p
 def test_judge_command_errors(tmp_path, capsys):
     gen = tmp_path / "g.json"
     gen.write_text(json.dumps([{"question_id": "nope", "code_list": ["print(1)"]}]))
-    assert xcoder(["judge", "--problems", str(SHARED_SAMPLES), "--generations", str(gen), "--out", str(tmp_path / "r.json")]) == 2
+    assert xcoder(["judge", "--problems", str(LCB_SAMPLES), "--generations", str(gen), "--out", str(tmp_path / "r.json")]) == 2
     assert "question_id 'nope' is not in" in capsys.readouterr().err
     gen.write_text("[")
-    assert xcoder(["judge", "--problems", str(SHARED_SAMPLES), "--generations", str(gen), "--out", str(tmp_path / "r.json")]) == 2
+    assert xcoder(["judge", "--problems", str(LCB_SAMPLES), "--generations", str(gen), "--out", str(tmp_path / "r.json")]) == 2
     assert "g.json:1: not valid JSON" in capsys.readouterr().err
     gen.write_text(json.dumps([{"question_id": "2727", "code_list": ["print(1)"]}]))
-    assert xcoder(["judge", "--problems", str(SHARED_SAMPLES), "--generations", str(gen), "--out", str(tmp_path / "r.json"),
+    assert xcoder(["judge", "--problems", str(LCB_SAMPLES), "--generations", str(gen), "--out", str(tmp_path / "r.json"),
                    "--sandbox", "none"]) == 2
     assert "allow_unsafe" in capsys.readouterr().err
 

@@ -139,7 +139,7 @@ def test_labelled_study_in_the_sandbox(bwrap_backend, tmp_path):
 
 def test_vote_command(tmp_path, capsys):
     from xcoder_assets.cli import main as xcoder
-    from xcoder_assets_tests.lcb_cases import SHARED_SAMPLES
+    from xcoder_assets_tests.lcb_cases import LCB_SAMPLES
 
     gens = [{"question_id": "1873_A", "code_list": [
         "t = int(input())\nfor _ in range(t):\n    s = input().strip()\n    print('YES' if sum(a != b for a, b in zip(s, 'abc')) in (0, 2) else 'NO')\n",
@@ -148,7 +148,7 @@ def test_vote_command(tmp_path, capsys):
         "raise SystemExit(1)\n"]}]
     (tmp_path / "g.json").write_text(json.dumps(gens))
     out = tmp_path / "v.json"
-    assert xcoder(["vote", "--problems", str(SHARED_SAMPLES), "--generations", str(tmp_path / "g.json"),
+    assert xcoder(["vote", "--problems", str(LCB_SAMPLES), "--generations", str(tmp_path / "g.json"),
                    "--out", str(out), "--workers", "2"]) == 0
     (report,) = json.loads(out.read_text())
     assert report["status"] == "verified" and report["golden_index"] == 0 and report["verified_indices"] == [0, 1]

@@ -51,10 +51,6 @@ LCB_IMPORTS = (
 IDLE_EXIT_S = 600  # a sandbox nobody talks to for this long ends itself (its client may have died)
 EXIT_HOST_GONE = 3  # the job runner's exit code when the host closed the pipe or went quiet
 PR_SET_CHILD_SUBREAPER = 36
-# Signals a program could send its job runner; the runner ignores them, test processes get them back.
-RUNNER_IGNORES = tuple(getattr(signal, name) for name in (
-    "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF",
-    "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGXCPU", "SIGXFSZ", "SIGIO", "SIGPWR") if hasattr(signal, name))
 CPU_FILES = ("/sys/fs/cgroup/cpuacct/cpuacct.usage", "/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage",
              "/sys/fs/cgroup/cpu.stat")
 OOM_FILES = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")
@@ -83,10 +79,16 @@ class LineReader:
 HOST = LineReader()
 
 
-def libc():
-    import ctypes
+_LIBC = []
 
-    return ctypes.CDLL(None, use_errno=True)
+
+def libc():
+    """The C library through ctypes, loaded once in the parent (every runner inherits it)."""
+    if not _LIBC:
+        import ctypes
+
+        _LIBC.append(ctypes.CDLL(None, use_errno=True))
+    return _LIBC[0]
 
 
 def emit(record):
@@ -430,12 +432,10 @@ def run_one(job, compiled, test_input, in_pid_namespace):
     pid = os.fork()
     if pid == 0:
         try:
-            for number in RUNNER_IGNORES:
-                signal.signal(number, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            try:
-                with open("/proc/self/oom_score_adj", "w") as handle:
-                    handle.write("1000")  # under memory pressure the kernel kills a test, never the supervisor
+            try:  # under memory pressure the kernel kills a test, never the supervisor
+                adj = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+                os.write(adj, b"1000")
+                os.close(adj)
             except OSError:
                 pass
             os.setpgid(0, 0)
@@ -638,19 +638,16 @@ def remove_contents(root, budget=1_000_000):
 def remove_sysv_ipc():
     """IPC_RMID every SysV object of this IPC namespace (the sandbox's own)."""
     problems = []
-    try:
-        c = libc()
-    except (OSError, ImportError) as exc:
-        return [f"no ctypes for the IPC wipe: {exc}"]
-    remove = {"shm": lambda i: c.shmctl(i, 0, None), "msg": lambda i: c.msgctl(i, 0, None),
-              "sem": lambda i: c.semctl(i, 0, 0)}  # IPC_RMID = 0
-    for kind, rmid in remove.items():
+    for kind in ("shm", "msg", "sem"):
         path = f"/proc/sysvipc/{kind}"
         try:
             with open(path) as handle:
                 rows = handle.read().splitlines()[1:]
             if not rows:
                 continue
+            c = libc()  # only when there is something to remove
+            rmid = {"shm": lambda i: c.shmctl(i, 0, None), "msg": lambda i: c.msgctl(i, 0, None),
+                    "sem": lambda i: c.semctl(i, 0, 0)}[kind]  # IPC_RMID = 0
             for row in rows:
                 rmid(int(row.split()[1]))
             with open(path) as handle:
@@ -658,7 +655,7 @@ def remove_sysv_ipc():
                     problems.append(f"SysV {kind} objects left")
         except FileNotFoundError:
             continue
-        except (OSError, ValueError, IndexError) as exc:
+        except (OSError, ImportError, ValueError, IndexError) as exc:
             problems.append(f"SysV {kind}: {exc}")
     return problems
 
@@ -718,9 +715,8 @@ def finish_job(in_pid_namespace):
 
 
 def job_runner(in_pid_namespace):
-    """In the forked runner: one job, then exit (the parent reports `done`)."""
-    for number in RUNNER_IGNORES:
-        signal.signal(number, signal.SIG_IGN)
+    """In the forked runner: one job, then exit. A program may signal the runner (its parent): the
+    runner then dies and the parent reports it, which fails that program."""
     try:
         libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a test come back to us, to be reaped
     except (OSError, ImportError):
@@ -780,7 +776,10 @@ def main():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     # Warm the modules every test process needs (a fork shares them instead of importing again).
     import threading  # noqa: F401
-    import ctypes  # noqa: F401  (the wipe and the runner use it)
+    try:
+        libc()  # the wipe and the runner use it
+    except (OSError, ImportError):
+        pass
     if profile == "lcb":
         warm_lcb()
     gc.freeze()

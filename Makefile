@@ -8,7 +8,8 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export XCODER_DATA_DIR ?= $(CURDIR)/data
 
-SANDBOX_IMAGE ?= xcoder-sandbox:bookworm
+# The image name is written once, in the package (DEFAULT_IMAGE in xcoder_assets/sandbox/backends.py).
+SANDBOX_IMAGE ?= $(shell sed -n 's/^DEFAULT_IMAGE = "\(.*\)"/\1/p' xcoder_assets/sandbox/backends.py)
 LCB_HARNESS_VERSION := 26.3
 
 .PHONY: venv demo test ui status validate clean system-deps sandbox-image bench-judge bench-llm
@@ -59,10 +60,9 @@ validate: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 bench-judge: $(STAMP) sandbox-image
 	$(BIN)/xcoder bench judge --solutions 300 --tests 10 --workers 2
 
+# The bench starts the local fake server itself, on a free port (two users may run it at once), and stops it.
 bench-llm: $(STAMP)
-	$(BIN)/xcoder fake-llm-server --port 8011 --latency 0.2 & pid=$$!; sleep 3; \
-	$(BIN)/xcoder bench llm --api-base http://127.0.0.1:8011/v1 --model openai/fake-model --requests 2000 --concurrency 64; \
-	kill $$pid
+	$(BIN)/xcoder bench llm --latency 0.2 --requests 2000 --concurrency 64
 
 clean:
 	rm -rf data .dagster_home

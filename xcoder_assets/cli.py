@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -140,12 +139,30 @@ def _print_call(call: dict[str, Any], show_prompt: bool, indent: str = "") -> No
 
 
 def cmd_bench_llm(args: argparse.Namespace) -> int:
-    from xcoder_assets.llm.bench import run_bench
+    from xcoder_assets.llm.bench import bench_main, parse_requests
+    from xcoder_assets.llm.gateway import LLMConfigError
 
-    if args.requests < 1 or args.concurrency < 1:
-        raise CliError("--requests and --concurrency must be at least 1")
-    asyncio.run(run_bench(args.api_base, args.model, args.requests, args.concurrency, api_key=args.api_key,
-                          rounds=args.rounds))
+    try:
+        levels = [int(part) for part in str(args.concurrency).split(",") if part.strip()]
+    except ValueError:
+        raise CliError(f"--concurrency {args.concurrency!r}: give a number or a comma-separated list, e.g. 1000,4000") from None
+    if not levels or min(levels) < 1 or args.rounds < 1:
+        raise CliError("--concurrency values and --rounds must be at least 1")
+    try:
+        for level in levels:
+            parse_requests(args.requests, level)
+    except ValueError as exc:
+        raise CliError(f"--requests {args.requests!r}: a count per side (e.g. 2000) or a multiple of the concurrency (e.g. 2x); {exc}") from None
+    if args.api_base and args.latency is not None:
+        raise CliError("--latency is for the fake server the bench starts itself; drop it with --api-base")
+    model = args.model or ("openai/fake-model" if not args.api_base else None)
+    if model is None:
+        raise CliError("--model is needed with --api-base (a litellm model name, e.g. openai/my-model)")
+    try:
+        bench_main(args.api_base, model, args.requests, levels, api_key=args.api_key, rounds=args.rounds,
+                   latency_s=0.2 if args.latency is None else args.latency)
+    except LLMConfigError as exc:
+        raise CliError(str(exc)) from None
     return 0
 
 
@@ -217,7 +234,7 @@ def cmd_bench_judge(args: argparse.Namespace) -> int:
 def cmd_vote(args: argparse.Namespace) -> int:
     from xcoder_assets.recipe.verification import canonical_output, verify
     from xcoder_assets.sandbox.judge import limits_for
-    from xcoder_assets.sandbox.runs import Program, RunCache, ended_normally, run_matrix
+    from xcoder_assets.sandbox.runs import Program, RunCache, run_matrix
     from xcoder_assets.store.parquet import write_text
 
     problems, generations, backend = _lcb_inputs(args)
@@ -230,16 +247,16 @@ def cmd_vote(args: argparse.Namespace) -> int:
             inputs.append([t.input for t in problem.tests])
             owners.append((problem.problem_id, index))
     with backend:
-        raws, stats = run_matrix(backend, programs, inputs, limits, RunCache(None), workers=args.workers,
+        runs, stats = run_matrix(backend, programs, inputs, limits, RunCache(None), workers=args.workers,
                                  abandon_after_timeouts=1)
-    raw_of = dict(zip(owners, raws))
+    runs_of = dict(zip(owners, runs))
     report = []
     for problem in chosen:
         functional = bool(problem.func_name)
         codes = generations[problem.problem_id]
         test_ids = [f"{problem.problem_id}#{i}" for i in range(len(problem.tests))]
-        outputs = [[canonical_output(r["stdout"], functional) if ended_normally(r, limits) else None
-                    for r in raw_of[(problem.problem_id, c)]] for c in range(len(codes))]
+        outputs = [[canonical_output(run.stdout, functional) if run.ended_normally else None
+                    for run in runs_of[(problem.problem_id, c)]] for c in range(len(codes))]
         result = verify(test_ids, outputs, min_agreement=args.min_agreement, holdout_share=args.holdout_share,
                         min_verified_tests=1)
         report.append({
@@ -263,7 +280,7 @@ def cmd_vote(args: argparse.Namespace) -> int:
 def cmd_fake_server(args: argparse.Namespace) -> int:
     from xcoder_assets.llm import fake_server
 
-    fake_server.main(["--port", str(args.port), "--latency", str(args.latency)])
+    fake_server.main(["--port", str(args.port), "--latency", str(args.latency), "--hang", str(args.hang)])
     return 0
 
 
@@ -285,10 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
     bench_llm = bench_sub.add_parser("llm", help="gateway vs plain litellm against an OpenAI-compatible endpoint")
-    bench_llm.add_argument("--api-base", required=True)
-    bench_llm.add_argument("--model", required=True, help="litellm model name, e.g. openai/my-model")
-    bench_llm.add_argument("--requests", type=int, default=1000)
-    bench_llm.add_argument("--concurrency", type=int, default=64)
+    bench_llm.add_argument("--api-base", help="the endpoint; without it the bench starts the fake server on a free port")
+    bench_llm.add_argument("--latency", type=float, default=None,
+                           help="seconds the bench's own fake server takes per answer (default 0.2)")
+    bench_llm.add_argument("--model", help="litellm model name, e.g. openai/my-model (default openai/fake-model "
+                                           "for the bench's own fake server)")
+    bench_llm.add_argument("--requests", default="1000", help="requests per side: a count, or <k>x the concurrency (2x)")
+    bench_llm.add_argument("--concurrency", default="64", help="requests in flight, or a comma-separated list: 1000,4000")
     bench_llm.add_argument("--api-key", default=os.environ.get("XCODER_API_KEY", "EMPTY"))
     bench_llm.add_argument("--rounds", type=int, default=2, help="alternating rounds per side")
     bench_llm.set_defaults(func=cmd_bench_llm)
@@ -331,8 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     vote.set_defaults(func=cmd_vote)
 
     fake = sub.add_parser("fake-llm-server", help="serve a local OpenAI-compatible fake (for bench and tests)")
-    fake.add_argument("--port", type=int, default=8011)
-    fake.add_argument("--latency", type=float, default=0.2)
+    fake.add_argument("--port", type=int, default=0, help="0 (default): a free port, printed at start")
+    fake.add_argument("--latency", type=float, default=0.2, help="seconds before every answer")
+    fake.add_argument("--hang", type=float, default=3600.0, help="seconds a 'timeout' scenario hangs")
     fake.set_defaults(func=cmd_fake_server)
     return parser
 

@@ -12,7 +12,10 @@ def schema_check(asset: dg.AssetsDefinition, table: Table) -> dg.AssetChecksDefi
     @dg.asset_check(
         asset=asset,
         name=f"{table.name}_schema",
-        description=f"{table.path('data').name} has exactly the declared columns and types.",
+        # The writer enforces the schema; this check is for files it did not just write: data left
+        # by an older version of the code, or a file changed outside the pipeline (run it from the UI).
+        description=f"{table.path('data').name} on disk has exactly the columns and types this code declares "
+                    "(catches data written by an older version of the code).",
         blocking=True,
     )
     def _check(storage: StorageResource) -> dg.AssetCheckResult:

@@ -17,6 +17,7 @@ from pydantic import Field
 from xcoder_assets.llm.cache import ResponseCache
 from xcoder_assets.llm.gateway import GatewayConfig, GatewayStats, LLMConfigError, LLMGateway, LLMResult, check_role_settings
 from xcoder_assets.llm.settings import OFFLINE_MODEL, ROLES, role_settings_from_env
+from xcoder_assets.sandbox.backends import DEFAULT_IMAGE
 from xcoder_assets.store.parquet import write_parquet
 from xcoder_assets.store.tables import LLM_CALLS, Table, llm_calls_path
 from xcoder_assets.store.warehouse import refresh_warehouse_file
@@ -131,7 +132,7 @@ class SandboxResource(dg.ConfigurableResource):
     """
 
     backend: str = "bwrap"
-    image: str = "xcoder-sandbox:bookworm"
+    image: str = DEFAULT_IMAGE
     allow_unsafe: bool = False
     workers: int = Field(default_factory=lambda: os.cpu_count() or 2)
     cpu_s: float = 2.0

@@ -18,6 +18,7 @@ from xcoder_assets.defs.resources import LLMGatewayResource, StorageResource, ll
 from xcoder_assets.llm.answers import extract_json
 from xcoder_assets.llm.gateway import LLMRequest, LLMResult
 from xcoder_assets.recipe import composition
+from xcoder_assets.recipe.failure import Failure
 from xcoder_assets.recipe.evolution import EvolutionSettings, RoundReport, evolve, growth_chart, pool_entry_id, subtree_json
 from xcoder_assets.recipe.pool import FeaturePool
 from xcoder_assets.recipe.prompts import load_template
@@ -360,10 +361,10 @@ def problems(context: dg.AssetExecutionContext, config: ProblemsConfig, storage:
                           selected_features=scenario.selected, feature_ids=[names[n] for n in scenario.selected if n in names])
         if result is not None:
             record["statement_call_id"] = result.call_id
-        if isinstance(scenario, str):
-            record.update(status=_status_of(scenario), error=f"scenario: {scenario}")
-        elif isinstance(statement, str):
-            record.update(status=_status_of(statement), error=f"statement: {statement}")
+        if isinstance(scenario, Failure):
+            record.update(status=scenario.status, error=f"scenario: {scenario}")
+        elif isinstance(statement, Failure):
+            record.update(status=statement.status, error=f"statement: {statement}")
         else:
             record.update(status="ok", title=statement.title, statement=statement.statement,
                           input_format=statement.input_format, output_format=statement.output_format,
@@ -401,18 +402,13 @@ def problems(context: dg.AssetExecutionContext, config: ProblemsConfig, storage:
 
 
 def _parse(result: LLMResult, parser) -> Any:
-    """A parsed value, or the reason there is none (llm error, truncation, parse failure)."""
+    """A parsed value, or the Failure that says why there is none (llm error, truncation, parse failure)."""
     if failure := result.failure():
-        return ": ".join(failure)
+        return Failure(*failure)
     try:
         return parser(result.content)
     except composition.CompositionError as exc:
-        return f"parse_error: {exc}"
-
-
-def _status_of(reason: str) -> str:
-    """The status a reason from _parse names (it starts with llm_error, truncated or parse_error)."""
-    return reason.split(":", 1)[0]
+        return Failure("parse_error", str(exc))
 
 
 def _problem_metadata(frame: pl.DataFrame) -> dict[str, Any]:

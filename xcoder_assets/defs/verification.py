@@ -19,7 +19,8 @@ from xcoder_assets.defs.synthesis import record_settings
 from xcoder_assets.llm.gateway import LLMRequest
 from xcoder_assets.recipe import composition, verification
 from xcoder_assets.recipe.prompts import load_template
-from xcoder_assets.sandbox.runs import Program, ended_normally, failure_reason, run_matrix
+from xcoder_assets.sandbox.outcome import RunOutcome
+from xcoder_assets.sandbox.runs import Program, run_matrix
 from xcoder_assets.store.ids import content_hash, make_id
 from xcoder_assets.store.parquet import read_parquet, write_text
 from xcoder_assets.store.render import frame_markdown, markdown_table
@@ -118,12 +119,12 @@ def test_inputs(context: dg.AssetExecutionContext, config: TestInputsConfig, sto
             cases = []
             if config.include_examples:
                 cases += [("example", i, ex["input"], None) for i, ex in enumerate(json.loads(row["examples_json"]))]
-            for job, raw in zip(jobs, raws):
+            for job, run in zip(jobs, raws):
                 spec = json.loads(job)
-                if not ended_normally(raw, limits):
-                    cases.append((spec["kind"], spec["index"], None, "generator_error: " + failure_reason(raw, limits)))
+                if not run.ended_normally:
+                    cases.append((spec["kind"], spec["index"], None, "generator_error: " + run.describe()))
                 else:
-                    cases.append((spec["kind"], spec["index"], raw["stdout"], None))
+                    cases.append((spec["kind"], spec["index"], run.stdout, None))
             candidates_per_problem.append(cases)
         to_validate = [[text for _, _, text, err in cases if err is None] for cases in candidates_per_problem]
         validated, val_stats = run_matrix(backend, [Program(parsed[r["problem_id"]].validator) for r in generators],
@@ -143,10 +144,10 @@ def test_inputs(context: dg.AssetExecutionContext, config: TestInputsConfig, sto
             if error is not None:
                 status, reason = "generator_error", error
             else:
-                raw = next(verdict_iter)
+                run = next(verdict_iter)
                 size = len(text.encode())
-                if not ended_normally(raw, limits):
-                    status, reason = "invalid", (raw.get("stdout") or raw.get("stderr") or failure_reason(raw, limits)).strip()[:300]
+                if not run.ended_normally:
+                    status, reason = "invalid", (run.stdout or run.stderr or run.describe()).strip()[:300]
                 elif size > config.max_input_bytes:
                     status, reason = "oversized", f"{size} bytes > {config.max_input_bytes}"
                 elif content_hash(text) in seen:
@@ -251,8 +252,7 @@ def candidate_solutions(context: dg.AssetExecutionContext, config: CandidatesCon
             (status, reason), code = failure, None
         else:
             extracted = verification.extract_solution_code(result.content)
-            status = "ok" if extracted.code else extracted.reason.split(":")[0]
-            reason, code = extracted.reason, extracted.code
+            status, reason, code = extracted.status, extracted.reason, extracted.code
         out.append({"candidate_id": make_id("cand", {"call": result.call_id, "sample": sample}, [problem_id]),
                     "problem_id": problem_id, "sample_index": sample, "status": status, "reason": reason, "code": code,
                     "reasoning": result.reasoning, "llm_call_id": result.call_id, "model": result.model, "run_id": run_id})
@@ -340,7 +340,7 @@ def verified_solutions(context: dg.AssetExecutionContext, config: VerificationCo
     finally:
         backend.close()
         cache.close()
-    raw_of = {owner: raw for owner, raw in zip(owners, raws)}
+    runs_of = dict(zip(owners, raws))
 
     out_rows, lcb_rows, pass_rates, agreements = [], [], [], []
     unverified = total_tests = 0
@@ -350,8 +350,8 @@ def verified_solutions(context: dg.AssetExecutionContext, config: VerificationCo
         test_frame = tests_of[problem_id]
         test_ids = test_frame["test_id"].to_list()
         cand_rows = list(cands_of[problem_id].iter_rows(named=True))
-        outputs = [[verification.canonical_output(r["stdout"], functional) if ended_normally(r, limits) else None
-                    for r in raw_of[(problem_id, c["candidate_id"])]] for c in cand_rows]
+        outputs = [[verification.canonical_output(run.stdout, functional) if run.ended_normally else None
+                    for run in runs_of[(problem_id, c["candidate_id"])]] for c in cand_rows]
         result = verification.verify(test_ids, outputs, min_agreement=config.min_agreement,
                                      holdout_share=config.holdout_share, min_verified_tests=config.min_verified_tests,
                                      seed=config.seed)
@@ -380,13 +380,13 @@ def verified_solutions(context: dg.AssetExecutionContext, config: VerificationCo
         keep = [result.golden] if config.keep == "golden" else result.verified_candidates
         for index in keep:
             cand = cand_rows[index]
-            runs = raw_of[(problem_id, cand["candidate_id"])]
+            runs = runs_of[(problem_id, cand["candidate_id"])]
             out_rows.append({**common, "verified_id": make_id("ver", {"candidate": cand["candidate_id"]}, [problem_id]),
                              "candidate_id": cand["candidate_id"], "status": "verified", "reason": None,
                              "is_golden": index == result.golden,
-                             "max_time_s": max((r.get("wall_s", 0.0) for r in runs), default=0.0),
-                             "max_memory_kb": max((r.get("max_rss_kb", 0) for r in runs), default=0), "code": cand["code"]})
-        lcb_rows.append(_lcb_row(problem, test_frame, result, raw_of[(problem_id, cand_rows[result.golden]["candidate_id"])]))
+                             "max_time_s": max((run.wall_s for run in runs), default=0.0),
+                             "max_memory_kb": max((run.max_rss_kb for run in runs), default=0), "code": cand["code"]})
+        lcb_rows.append(_lcb_row(problem, test_frame, result, runs_of[(problem_id, cand_rows[result.golden]["candidate_id"])]))
     for problem_id, reason in rejected.items():
         out_rows.append({"verified_id": make_id("ver", {"rejected": reason}, [problem_id]), "problem_id": problem_id,
                          "candidate_id": None, "status": "rejected", "reason": reason, "is_golden": False,
@@ -408,17 +408,17 @@ def verified_solutions(context: dg.AssetExecutionContext, config: VerificationCo
 
 
 def _lcb_row(problem: dict[str, Any], tests: pl.DataFrame, result: verification.Verification,
-             golden_runs: list[dict[str, Any]]) -> dict[str, Any]:
+             golden_runs: list[RunOutcome]) -> dict[str, Any]:
     """The problem with its verified tests as a LiveCodeBench code_generation_lite row (expected outputs are
     the golden solution's raw outputs on the verified tests)."""
     functional = bool(problem["function_name"])
     verified = {v.test_id for v in result.votes if v.verified}
     testtype = "functional" if functional else "stdin"
     public, private = [], []
-    for row, raw in zip(tests.iter_rows(named=True), golden_runs):
+    for row, run in zip(tests.iter_rows(named=True), golden_runs):
         if row["test_id"] in verified:
             (public if row["kind"] == "example" else private).append(
-                {"input": row["input"], "output": raw["stdout"], "testtype": testtype})
+                {"input": row["input"], "output": run.stdout, "testtype": testtype})
     return {
         "question_title": problem["title"], "question_content": problem_question(problem),
         "platform": problem["style"], "question_id": problem["problem_id"], "contest_id": "xcoder-synthetic",

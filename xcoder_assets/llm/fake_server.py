@@ -15,6 +15,11 @@ message makes it misbehave the way real providers do, counted per distinct promp
   bad-request             400 (not retryable)
   json                    a JSON object inside prose and a fence
 
+`GET /stats` (JSON) counts requests and the requests in flight (being answered): now, at their peak
+and on average since the last `POST /stats/reset` (a benchmark resets before a round, reads after).
+The server raises its own open-file limit to the hard limit and listens with a deep backlog, so it
+can hold thousands of slow requests at once.
+
 Run: python -m xcoder_assets.llm.fake_server --port 0 --latency 0.2   (prints its URL, then serves)
 """
 
@@ -22,12 +27,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import re
+import resource
+import socket
+import subprocess
 import sys
+import threading
 import time
 from collections import Counter
+from typing import Iterator
 
 from aiohttp import web
 
@@ -37,8 +48,24 @@ _SCENARIO = re.compile(r"SCENARIO:\s*([\w-]+)(?::(\d+))?")
 def build_app(latency_s: float = 0.0, hang_s: float = 3600.0) -> web.Application:
     attempts: Counter[str] = Counter()
     served = Counter()
+    # Requests being answered: now, at their peak, and integrated over time (for the mean) since the last reset.
+    flight = {"now": 0, "peak": 0, "area": 0.0, "t": time.monotonic(), "since": time.monotonic()}
+
+    def step(delta: int) -> None:
+        now = time.monotonic()
+        flight["area"] += flight["now"] * (now - flight["t"])
+        flight["t"] = now
+        flight["now"] += delta
+        flight["peak"] = max(flight["peak"], flight["now"])
 
     async def completions(request: web.Request) -> web.StreamResponse:
+        step(+1)
+        try:
+            return await answer(request)
+        finally:
+            step(-1)
+
+    async def answer(request: web.Request) -> web.StreamResponse:
         body = await request.json()
         messages = body.get("messages") or []
         last = str(messages[-1].get("content", "")) if messages else ""
@@ -94,25 +121,96 @@ def build_app(latency_s: float = 0.0, hang_s: float = 3600.0) -> web.Application
     async def models(_: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
 
+    def counters() -> dict[str, float]:
+        step(0)
+        seconds = flight["t"] - flight["since"]
+        return {"requests": served["requests"], "distinct_prompts": len(attempts), "in_flight": flight["now"],
+                "peak_in_flight": flight["peak"], "seconds": round(seconds, 3),
+                "mean_in_flight": round(flight["area"] / seconds, 1) if seconds > 0 else float(flight["now"])}
+
     async def stats(_: web.Request) -> web.Response:
-        return web.json_response({"requests": served["requests"], "distinct_prompts": len(attempts)})
+        return web.json_response(counters())
+
+    async def reset_stats(_: web.Request) -> web.Response:
+        before = counters()
+        flight.update(peak=flight["now"], area=0.0, since=flight["t"])
+        return web.json_response(before)
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", completions)
     app.router.add_post("/chat/completions", completions)
     app.router.add_get("/v1/models", models)
     app.router.add_get("/stats", stats)
+    app.router.add_post("/stats/reset", reset_stats)
     return app
 
 
+def _raise_open_file_limit() -> int:
+    """Soft RLIMIT_NOFILE up to the hard limit: one descriptor per open connection."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            return soft
+        return target
+    return soft
+
+
 async def serve(port: int, latency_s: float, hang_s: float) -> None:
+    _raise_open_file_limit()
     runner = web.AppRunner(build_app(latency_s, hang_s), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port, backlog=4096)
+    # The kernel caps the accept queue at net.core.somaxconn; ask for as much as it allows.
+    site = web.TCPSite(runner, "127.0.0.1", port, backlog=max(4096, socket.SOMAXCONN))
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     print(f"fake OpenAI-compatible server listening on http://127.0.0.1:{bound}/v1", flush=True)
     await asyncio.Event().wait()
+
+
+def _discard(stream) -> None:
+    for _ in stream:
+        pass
+
+
+@contextlib.contextmanager
+def running(latency_s: float = 0.0, hang_s: float = 3600.0, start_timeout_s: float = 60.0) -> Iterator[str]:
+    """Serve in a child process on a free loopback port for the `with` block; yields the /v1 URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "xcoder_assets.llm.fake_server", "--port", "0", "--latency", str(latency_s),
+         "--hang", str(hang_s)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    drain: threading.Thread | None = None
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        url, seen = None, []
+        while url is None and time.monotonic() < deadline:
+            line = process.stdout.readline()  # type: ignore[union-attr]
+            if not line and process.poll() is not None:
+                break
+            seen.append(line)
+            match = re.search(r"listening on (http://\S+)", line)
+            url = match.group(1) if match else None
+        if url is None:
+            raise RuntimeError(f"the fake server did not start:\n{''.join(seen)[-2000:]}")
+        # Keep reading what it writes later (tracebacks of dropped connections), so its pipe never fills.
+        drain = threading.Thread(target=_discard, args=(process.stdout,), daemon=True)
+        drain.start()
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if drain is not None:
+            drain.join(timeout=5)
+        if process.stdout and (drain is None or not drain.is_alive()):
+            process.stdout.close()
 
 
 def main(argv: list[str] | None = None) -> None:

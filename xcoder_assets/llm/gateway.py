@@ -4,18 +4,28 @@ Bounded concurrency, request and token rate limits, retries with exponential bac
 429 / 5xx / timeouts / dropped connections, a persistent response cache, and per-call accounting.
 A request that still fails ends as an LLMResult with `error` set: callers turn it into an error row.
 No Dagster import here: the Dagster resource in defs/resources.py only builds one of these.
+
+In-flight requests are bounded by `max_in_flight` alone. litellm's own aiohttp sessions cap
+connections per host (500 by default) and log a warning for every request that waits for a slot;
+the gateway hands litellm its own aiohttp session instead (litellm's documented `shared_session`),
+whose connector has no cap of its own, raises the process's open-file limit to its hard limit, and
+drops litellm's per-request pool warnings.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import logging
+import os
 import random
 import threading
 import time
+import weakref
 from dataclasses import asdict, dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 
+import aiohttp
 import litellm
 
 from xcoder_assets.llm.answers import split_reasoning
@@ -29,6 +39,146 @@ litellm.drop_params = True  # a provider that lacks a parameter (top_k on OpenAI
 
 class LLMConfigError(ValueError):
     """A model setting that cannot work: unknown model, missing key. Raised before any call."""
+
+
+# -- the process's capacity for open connections ----------------------------------------------------
+# Descriptors besides the connections: the cache, the usage log, stdio, sockets of other libraries.
+FILE_HEADROOM = 256
+_raised_nofile: tuple[int, int] | None = None
+
+
+def raise_open_file_limit(needed: int = 0) -> tuple[int, int]:
+    """Raise the soft RLIMIT_NOFILE to the hard limit, once per process; (soft, hard) afterwards.
+
+    Every request in flight holds one socket, so `needed` connections need `needed` descriptors
+    plus FILE_HEADROOM: LLMConfigError, with one clear message, when they cannot fit.
+    """
+    global _raised_nofile
+    try:
+        import resource
+    except ImportError:  # no rlimits on this platform
+        return (-1, -1)
+    if _raised_nofile is None:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+            # RLIM_INFINITY as a hard limit: Linux still caps the soft one at fs.nr_open.
+            target = hard if hard != resource.RLIM_INFINITY else _nr_open(soft)
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+                soft = target
+            except (ValueError, OSError):
+                pass
+        _raised_nofile = (soft, hard)
+    soft, hard = _raised_nofile
+    if needed and soft != resource.RLIM_INFINITY and needed + FILE_HEADROOM > soft:
+        raise LLMConfigError(
+            f"max_in_flight={needed} needs about {needed + FILE_HEADROOM} open files (one socket per request "
+            f"in flight, plus {FILE_HEADROOM}), but this process may open at most {soft} (RLIMIT_NOFILE, hard "
+            f"limit {'unlimited' if hard == resource.RLIM_INFINITY else hard}); lower max_in_flight to "
+            f"{max(1, soft - FILE_HEADROOM)} or raise the hard limit (ulimit -Hn, systemd LimitNOFILE=, "
+            f"docker --ulimit nofile=)"
+        )
+    return soft, hard
+
+
+def _nr_open(fallback: int) -> int:
+    try:
+        with open("/proc/sys/fs/nr_open") as handle:
+            return int(handle.read())
+    except (OSError, ValueError):
+        return max(fallback, 1 << 20)
+
+
+# -- litellm's logs ----------------------------------------------------------------------------------
+class _PoolWaitFilter(logging.Filter):
+    """Drops litellm's one-per-request 'connection pool saturated' warning (and counts it);
+    every other record, errors included, passes."""
+
+    PREFIX = "aiohttp connection pool saturated"
+
+    def __init__(self) -> None:
+        super().__init__("xcoder-pool-wait")
+        self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.WARNING and str(record.msg).startswith(self.PREFIX):
+            self.dropped += 1
+            return False
+        return True
+
+
+POOL_WAIT_FILTER = _PoolWaitFilter()
+
+
+def quiet_litellm_pool_warnings() -> None:
+    """Install POOL_WAIT_FILTER on litellm's logger (idempotent)."""
+    logger = logging.getLogger("LiteLLM")
+    if POOL_WAIT_FILTER not in logger.filters:
+        logger.addFilter(POOL_WAIT_FILTER)
+
+
+# -- the connections litellm uses --------------------------------------------------------------------
+_SESSIONS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = weakref.WeakKeyDictionary()
+_SESSION_CLOSERS: set[asyncio.Task] = set()
+
+
+def http_session() -> aiohttp.ClientSession:
+    """The running event loop's aiohttp session, handed to every litellm call as `shared_session`.
+
+    Its connector has no connection cap (limit=0, limit_per_host=0): the caller's semaphore
+    (`max_in_flight`) is the one bound, so that many connections really open. Otherwise it is set as
+    litellm sets its own (keep-alive, DNS cache, no cookies, IPv4 and proxy settings); TLS
+    verification is still applied by litellm per request. One session per loop, for the loop's
+    whole life: litellm caches its provider clients per loop without regard to the session, so a
+    session closed while its loop still runs would leave litellm quietly making its own, capped one.
+    It is closed when the loop's remaining tasks are cancelled (asyncio.run does that at its end).
+    """
+    loop = asyncio.get_running_loop()
+    session = _SESSIONS.get(loop)
+    if session is not None and not session.closed:
+        return session
+    from litellm.constants import AIOHTTP_KEEPALIVE_TIMEOUT, AIOHTTP_TTL_DNS_CACHE
+
+    trust_env = bool(litellm.aiohttp_trust_env) or os.environ.get("AIOHTTP_TRUST_ENV", "").lower() == "true"
+    connector = aiohttp.TCPConnector(
+        limit=0,
+        limit_per_host=0,
+        keepalive_timeout=AIOHTTP_KEEPALIVE_TIMEOUT,
+        ttl_dns_cache=AIOHTTP_TTL_DNS_CACHE,
+        local_addr=("0.0.0.0", 0) if litellm.force_ipv4 else None,
+    )
+    session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=trust_env)
+    _SESSIONS[loop] = session
+    closer = loop.create_task(_close_with_loop(loop, session), name="xcoder-http-session")
+    _SESSION_CLOSERS.add(closer)
+    closer.add_done_callback(_SESSION_CLOSERS.discard)
+    return session
+
+
+async def flush_litellm_logging(timeout_s: float = 60.0) -> None:
+    """Wait (at most `timeout_s`) for litellm's background success/failure logging of the calls made so
+    far: it runs after each call returns, on the running loop. Left pending when the loop ends, litellm
+    moves it to the next loop with a warning (one per batch); in a benchmark it would land on the next
+    round's clock."""
+    try:
+        from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
+    except ImportError:  # another litellm layout: nothing to wait for
+        return
+    try:
+        await asyncio.wait_for(GLOBAL_LOGGING_WORKER.flush(), timeout_s)
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # best effort: logging never fails a batch
+        pass
+
+
+async def _close_with_loop(loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession) -> None:
+    try:
+        await loop.create_future()  # until cancelled: asyncio.run cancels leftover tasks before closing its loop
+    finally:
+        if _SESSIONS.get(loop) is session:
+            del _SESSIONS[loop]
+        await session.close()
 
 
 @dataclass(frozen=True)
@@ -85,7 +235,7 @@ class LLMResult:
 
 @dataclass
 class GatewayConfig:
-    max_in_flight: int = 64
+    max_in_flight: int = 64  # requests (and so connections) open at once; the only connection bound
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
     max_retries: int = 6
@@ -236,7 +386,13 @@ class LLMGateway:
         self.config = config or GatewayConfig()
         self.run_id, self.asset = run_id, asset
         self.stats = GatewayStats()
+        self.in_flight = 0  # requests being sent or awaited now (for progress reports)
         self._completion = completion or litellm.acompletion
+        self._shared_session = completion is None  # an injected completion manages its own connections
+        if self.config.max_in_flight < 1:
+            raise LLMConfigError(f"max_in_flight must be at least 1, not {self.config.max_in_flight}")
+        raise_open_file_limit(self.config.max_in_flight)
+        quiet_litellm_pool_warnings()
 
     # -- keys -------------------------------------------------------------------------------
     def settings_for(self, role: str) -> RoleSettings:
@@ -260,12 +416,19 @@ class LLMGateway:
     def complete(self, requests: Iterable[LLMRequest]) -> list[LLMResult]:
         """Synchronous entry point (Dagster assets are sync): runs the batch on its own loop."""
         requests = list(requests)
+
+        async def batch() -> list[LLMResult]:
+            try:
+                return await self.acomplete(requests)
+            finally:
+                await flush_litellm_logging()  # before this loop ends
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.acomplete(requests))
+            return asyncio.run(batch())
         box: list[list[LLMResult]] = []
-        worker = threading.Thread(target=lambda: box.append(asyncio.run(self.acomplete(requests))))
+        worker = threading.Thread(target=lambda: box.append(asyncio.run(batch())))
         worker.start()
         worker.join()
         return box[0]
@@ -303,7 +466,11 @@ class LLMGateway:
                 future: asyncio.Future = asyncio.get_running_loop().create_future()
                 in_progress[key] = future
                 async with semaphore:
-                    response = await self._call_with_retries(request, body, result, rpm, tpm)
+                    self.in_flight += 1
+                    try:
+                        response = await self._call_with_retries(request, body, result, rpm, tpm)
+                    finally:
+                        self.in_flight -= 1
                 future.set_result(response if response is not None else {"error": result.error})
                 if response is not None:
                     self._fill(result, response)
@@ -358,6 +525,8 @@ class LLMGateway:
             kwargs["api_key"] = settings.api_key
         elif settings.api_base:
             kwargs["api_key"] = "EMPTY"  # self-hosted OpenAI-compatible servers want some key
+        if self._shared_session and not settings.is_offline:
+            kwargs["shared_session"] = http_session()
         prompt_estimate = sum(len(m.get("content") or "") for m in body["messages"]) / 4
         for attempt in range(self.config.max_retries + 1):
             result.attempts = attempt + 1

@@ -20,7 +20,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 from xcoder_assets.sandbox.compare import canonical_number
 
@@ -29,24 +29,28 @@ _CODE_BLOCK = re.compile(r"```(\w*)[^\n]*\n(.*?)```", re.DOTALL)
 
 # ---- candidate answers -------------------------------------------------------------------------
 
+CodeStatus = Literal["ok", "no_code_block", "multiple_code_blocks", "syntax_error"]
+
+
 @dataclass(frozen=True)
 class ExtractedCode:
     code: str | None
-    reason: str | None  # why there is no usable code
+    status: CodeStatus = "ok"
+    reason: str | None = None  # why there is no usable code
 
 
 def extract_solution_code(answer: str) -> ExtractedCode:
     """The recipe's filter: exactly one python code block, and it parses."""
     blocks = [body for lang, body in _CODE_BLOCK.findall(answer or "") if lang.lower() in ("python", "py", "python3", "")]
     if not blocks:
-        return ExtractedCode(None, "no_code_block")
+        return ExtractedCode(None, "no_code_block", "no python code block in the answer")
     if len(blocks) > 1:
-        return ExtractedCode(None, "multiple_code_blocks")
+        return ExtractedCode(None, "multiple_code_blocks", f"{len(blocks)} python code blocks in the answer")
     try:
         ast.parse(blocks[0])
     except SyntaxError as exc:
-        return ExtractedCode(None, f"syntax_error: line {exc.lineno}: {exc.msg}")
-    return ExtractedCode(blocks[0], None)
+        return ExtractedCode(None, "syntax_error", f"line {exc.lineno}: {exc.msg}")
+    return ExtractedCode(blocks[0])
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from xcoder_assets.sandbox import cgroups, seccomp
-from xcoder_assets.sandbox.uids import UID_BASE, UID_COUNT, allocator
+from xcoder_assets.sandbox.uids import UID_BASE, allocator, processes_of
 
 SUPERVISOR_SOURCE = (Path(__file__).parent / "supervisor.py").read_text(encoding="utf-8")
 DEFAULT_IMAGE = "xcoder-sandbox:bookworm"
@@ -260,22 +260,6 @@ class _PipeSession:
             pass
 
 
-def _processes_of_uid(uid: int) -> int:
-    count = 0
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/status") as handle:
-                for line in handle:
-                    if line.startswith("Uid:"):
-                        count += int(line.split()[1]) == uid
-                        break
-        except OSError:
-            continue
-    return count
-
-
 _LIBC = ctypes.CDLL(None, use_errno=True)
 _CLONE_NEWNS, _MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 0x00020000, 2, 4, 16384, 1 << 18
 _KEYCTL_JOIN_SESSION_KEYRING = 1
@@ -393,7 +377,7 @@ class BwrapBackend(PooledBackend):
                     os.setuid(uid)
                 _new_session_keyring()
 
-            nproc_base = 0 if lease else _processes_of_uid(uid)
+            nproc_base = 0 if lease else processes_of(uid)
             session = BwrapSession(self.argv(limits, profile, seccomp_fd, group.binds() if group else []),
                                    preexec=preexec, cwd="/", pass_fds=(seccomp_fd,) if seccomp_fd is not None else ())
         except (OSError, subprocess.SubprocessError) as exc:
@@ -446,7 +430,7 @@ class NoneBackend(PooledBackend):
         tmp = tempfile.mkdtemp(prefix="xcoder-none-")
         session = _PipeSession([self.python, "-I", "-c", SUPERVISOR_SOURCE, profile],
                                env={"PATH": "/usr/bin:/bin", "HOME": tmp, "LANG": "C.UTF-8"}, cwd=tmp)
-        session.nproc_base = _processes_of_uid(os.geteuid())
+        session.nproc_base = processes_of(os.geteuid())
         original_close = session.close
 
         def close() -> None:

@@ -18,15 +18,14 @@ exiting 0.
 from __future__ import annotations
 
 import json
-import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Callable, Sequence
 
 from xcoder_assets.sandbox.backends import Limits, SandboxBroken
+from xcoder_assets.sandbox.outcome import Verdict, classify_run
 from xcoder_assets.sandbox.compare import decode_value, functional_match_lcb, functional_match_strict, lines_match
 
 LCB_TIMEOUT_S = 6.0
@@ -41,27 +40,6 @@ LCB_DIVERGENCES = (
     "harness loses the whole solution's results to its global timeout (-1 for every test), also a failure.",
     "The 6 s wall-clock limit covers executing the module as well as the call; the official alarm starts at the call.",
 )
-
-
-class Verdict(str, Enum):
-    OK = "ok"
-    WRONG_ANSWER = "wrong_answer"
-    TIME_LIMIT = "time_limit"
-    MEMORY_LIMIT = "memory_limit"
-    OUTPUT_LIMIT = "output_limit"
-    RUNTIME_ERROR = "runtime_error"
-    COMPILE_ERROR = "compile_error"
-    SANDBOX_FAILURE = "sandbox_failure"
-
-    @property
-    def lcb_code(self) -> bool | int:
-        """The official harness's per-test result: True, -2 (WA), -3 (TLE), -4 (RE/CE), -5 (runner error)."""
-        return {
-            Verdict.OK: True,
-            Verdict.WRONG_ANSWER: -2,
-            Verdict.TIME_LIMIT: -3,
-            Verdict.SANDBOX_FAILURE: -5,
-        }.get(self, -4)
 
 
 @dataclass(frozen=True)
@@ -148,39 +126,6 @@ def limits_for(profile: str, timeout_s: float | None = None, base: Limits | None
     return Limits(cpu_s=timeout_s, wall_s=max(2 * timeout_s + 1, base.wall_s), memory_bytes=base.memory_bytes,
                   output_bytes=base.output_bytes, file_bytes=base.file_bytes, processes=base.processes,
                   stack_bytes=base.stack_bytes, tmpfs_bytes=base.tmpfs_bytes)
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-def classify_run(raw: dict[str, Any], limits: Limits) -> tuple[Verdict | None, str | None]:
-    """The verdict a run gets before its output is looked at (None: it ended normally)."""
-    if raw.get("killed_for") == "output_limit":
-        return Verdict.OUTPUT_LIMIT, f"more than {limits.output_bytes} bytes of output"
-    if raw.get("killed_for") == "wall_time":
-        return Verdict.TIME_LIMIT, f"wall time over {limits.wall_s:g} s"
-    if raw.get("runner_killed"):
-        return Verdict.RUNTIME_ERROR, "the program killed or stopped the judge's test runner"
-    sig = raw.get("signal")
-    if sig and raw.get("oom_killed"):
-        return Verdict.MEMORY_LIMIT, f"the sandbox's processes together used more than {limits.sandbox_memory_bytes >> 20} MiB"
-    if sig == signal.SIGXCPU or raw.get("cpu_s", 0) > limits.cpu_s:
-        return Verdict.TIME_LIMIT, f"CPU time over {limits.cpu_s:g} s"
-    stderr = raw.get("stderr") or ""
-    if "MemoryError" in stderr or (sig and limits.memory_bytes and raw.get("max_rss_kb", 0) * 1024 > 0.9 * limits.memory_bytes):
-        return Verdict.MEMORY_LIMIT, f"memory over {(limits.memory_bytes or 0) >> 20} MiB"
-    if sig:
-        return Verdict.RUNTIME_ERROR, f"killed by {_signal_name(sig)}"
-    if raw.get("exit_code") not in (0, None):
-        last = stderr.strip().splitlines()[-1][:200] if stderr.strip() else ""
-        return Verdict.RUNTIME_ERROR, f"exit code {raw['exit_code']}" + (f": {last}" if last else "")
-    if raw.get("stray_processes"):
-        return Verdict.RUNTIME_ERROR, f"left {raw['stray_processes']} process(es) running after it exited"
-    return None, None
 
 
 def decide_strict(raw: dict[str, Any], problem: Problem, test: TestCase, limits: Limits) -> tuple[Verdict, str | None, str]:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from xcoder_assets.sandbox.backends import Limits
-from xcoder_assets.sandbox.judge import classify_run, run_program
+from xcoder_assets.sandbox.judge import run_program
+from xcoder_assets.sandbox.outcome import ABANDONED, RunOutcome
 from xcoder_assets.store.ids import content_hash
 
 
@@ -79,13 +80,10 @@ def run_key(program: Program, test_input: str, limits: Limits, profile: str) -> 
                          "limits": asdict(limits), "profile": profile}, 32)
 
 
-ABANDONED = "abandoned"
-
-
 def run_matrix(backend: Any, programs: Sequence[Program], inputs: Sequence[Sequence[str]], limits: Limits,
                cache: RunCache, *, profile: str = "strict", workers: int = 2,
-               abandon_after_timeouts: int | None = None) -> tuple[list[list[dict[str, Any]]], RunStats]:
-    """raw[p][i]: program p's run on its inputs[p][i] (each program has its own input list).
+               abandon_after_timeouts: int | None = None) -> tuple[list[list[RunOutcome]], RunStats]:
+    """outcomes[p][i]: program p's run on its inputs[p][i] (each program has its own input list).
 
     With `abandon_after_timeouts`, a program that hits the time limit that many times is not run on
     its remaining inputs (they get {"abandoned": reason}): a too-slow program costs seconds per input.
@@ -140,29 +138,8 @@ def run_matrix(backend: Any, programs: Sequence[Program], inputs: Sequence[Seque
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         list(pool.map(one, range(len(programs))))
     stats.seconds = time.perf_counter() - started
-    return results, stats  # type: ignore[return-value]
+    return [[RunOutcome.of(raw, limits) for raw in row] for row in results], stats  # type: ignore[arg-type]
 
 
 def _timed_out(raw: dict[str, Any], limits: Limits) -> bool:
-    if "compile_error" in raw or "sandbox_error" in raw or ABANDONED in raw:
-        return False
-    verdict, _ = classify_run(raw, limits)
-    return verdict is not None and verdict.value == "time_limit"
-
-
-def ended_normally(raw: dict[str, Any], limits: Limits) -> bool:
-    if "compile_error" in raw or "sandbox_error" in raw or ABANDONED in raw:
-        return False
-    verdict, _ = classify_run(raw, limits)
-    return verdict is None
-
-
-def failure_reason(raw: dict[str, Any], limits: Limits) -> str:
-    if "compile_error" in raw:
-        return "compile_error: " + str(raw["compile_error"]).splitlines()[-1][:160]
-    if "sandbox_error" in raw:
-        return "sandbox_failure: " + str(raw["sandbox_error"])[:160]
-    if ABANDONED in raw:
-        return "abandoned: " + raw[ABANDONED]
-    verdict, reason = classify_run(raw, limits)
-    return f"{verdict.value}: {reason}" if verdict else "ok"
+    return RunOutcome.of(raw, limits).timed_out

@@ -34,7 +34,8 @@ def lock_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"xcoder-sandbox-uids-{os.geteuid()}"
 
 
-def _processes_of(uid: int) -> int:
+def processes_of(uid: int) -> int:
+    """Live processes of a host uid (what RLIMIT_NPROC counts for it)."""
     count = 0
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -84,7 +85,7 @@ class UidAllocator:
                     if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
                         continue
                     raise
-                if _processes_of(uid):  # left by something that never held our lock: not ours to share
+                if processes_of(uid):  # left by something that never held our lock: not ours to share
                     os.close(fd)
                     continue
                 self._next = (offset + 1) % self.count

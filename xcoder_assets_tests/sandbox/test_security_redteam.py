@@ -443,7 +443,7 @@ def test_two_judges_side_by_side_grade_as_alone_and_share_no_uid(tmp_path, name,
     request.getfixturevalue(f"{name}_backend")
     commands = {"attacks": _judge_command(tmp_path, "attacks", ATTACK_CODES, name),
                 "ordinary": _judge_command(tmp_path, "ordinary", ORDINARY, name)}
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     alone = {}
     for key, command in commands.items():
         run = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)

@@ -110,7 +110,7 @@ def test_host_files_cannot_be_written_or_deleted(sandbox, host_files):
     assert not result.passed
     assert host_files.read_text() == SECRET
     assert not (target_dir / "planted.txt").exists()
-    project = Path(__file__).resolve().parents[1]
+    project = Path(__file__).resolve().parents[2]
     plant = f"open({str(project / 'PLANTED')!r}, 'w').write('x')\nprint('done')\n"
     assert not judge_solution(sandbox, one_test("done"), plant).passed
     assert not (project / "PLANTED").exists()

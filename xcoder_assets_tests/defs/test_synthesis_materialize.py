@@ -6,7 +6,7 @@ import pytest
 
 from xcoder_assets.llm.gateway import LLMGateway
 from xcoder_assets.store.tables import EVOLVED_POOL, FEATURE_CONFIGS
-from xcoder_assets_tests.test_materialize import FIRST_STAGE, materialize, metadata_of
+from xcoder_assets_tests.defs.test_materialize import FIRST_STAGE, materialize, metadata_of
 
 SYNTHESIS = ["evolved_pool", "feature_configs", "problems"]
 

@@ -72,7 +72,6 @@ def test_asset_check_snapshot():
     assert checks == EXPECTED_CHECKS
 
 
-def test_offline_model_is_named_in_the_ui():
-    defs = load()
-    llm = defs.resources["llm"]
-    assert "offline" in type(llm).__doc__ and llm.role_models()["extract"] == "xcoder-offline/synthsmith-sim-1"
+def test_every_role_defaults_to_the_offline_simulator():
+    llm = load().resources["llm"]
+    assert set(llm.role_models().values()) == {"xcoder-offline/synthsmith-sim-1"}

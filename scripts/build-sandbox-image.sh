@@ -3,7 +3,7 @@
 # A minimal Debian root filesystem with python3 is made by debootstrap from the Debian mirror this
 # machine's apt already uses, then imported as an image. Skips the build if the image exists.
 set -euo pipefail
-image=${1:?usage: build-sandbox-image.sh IMAGE (make sandbox-image passes the package's DEFAULT_IMAGE)}
+image=${1:?usage: build-sandbox-image.sh IMAGE, as make sandbox-image passes it}
 if ! docker info >/dev/null 2>&1; then
   echo "build-sandbox-image: no Docker daemon; skipping $image" >&2
   exit 0

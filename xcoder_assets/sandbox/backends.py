@@ -34,11 +34,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from xcoder_assets.sandbox import cgroups, seccomp
-from xcoder_assets.sandbox.uids import UID_BASE, allocator, processes_of
+from xcoder_assets.sandbox.uids import allocator, processes_of
 
 SUPERVISOR_SOURCE = (Path(__file__).parent / "supervisor.py").read_text(encoding="utf-8")
 DEFAULT_IMAGE = "xcoder-sandbox:bookworm"
-SANDBOX_UID_BASE = UID_BASE  # host uids used for sandboxes (one per live sandbox on the host, uids.py)
 SANDBOX_CPUS = 1.0  # CPU quota per sandbox: a program's processes together get at most one core
 TMPFS_INODES = 16384  # files and directories a program may create in /tmp and /dev/shm together
 log = logging.getLogger(__name__)
@@ -311,18 +310,6 @@ class BwrapBackend(PooledBackend):
         if not seccomp.supported():
             log.warning("no seccomp filter for %s: keyrings and unshare are not refused", os.uname().machine)
 
-    def enforcement(self) -> dict[str, str]:
-        """What this backend enforces on this host, by which mechanism (for the README and `xcoder judge`)."""
-        return {
-            "uid": "a host uid per live sandbox (flock in a host-wide directory)" if self.as_root
-            else "the judge's own uid (not root)",
-            "cgroup": self.cgroups.describe() if self.cgroups else f"none: {self.cgroup_note}",
-            "scratch": f"one tmpfs for /tmp and /dev/shm, {TMPFS_INODES} inodes" if self.as_root
-            else "two size-capped tmpfs for /tmp and /dev/shm, no inode cap (not root)",
-            "seccomp": "keyrings, unshare, setns, io_uring, bpf, perf, userfaultfd, ptrace refused"
-            if seccomp.supported() else "none on this architecture",
-        }
-
     def argv(self, limits: Limits, profile: str, seccomp_fd: int | None, binds: list[tuple[str, str]]) -> list[str]:
         argv = [
             self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
@@ -462,14 +449,6 @@ class DockerBackend(PooledBackend):
             raise SandboxUnavailable(f"sandbox image {image!r} not found: run `make sandbox-image` or set the image "
                                      "to any image with python3") from None
         self.image, self.python = image, python
-
-    def enforcement(self) -> dict[str, str]:
-        return {
-            "uid": "a host uid per live container (flock in a host-wide directory)",
-            "cgroup": "the container's own (memory, CPU quota, pids), its counters read by the supervisor",
-            "scratch": f"tmpfs /tmp with {TMPFS_INODES} inodes, /dev/shm sized, read-only root and /dev",
-            "seccomp": "Docker's default profile (keyrings, unshare, ptrace... refused)",
-        }
 
     def start(self, limits: Limits, profile: str = "strict") -> "DockerSession":
         lease = allocator().acquire()

@@ -33,10 +33,6 @@ class CgroupHost:
 
     version: int
     parents: dict[str, Path] = field(default_factory=dict)  # controller -> parent directory (v2: one for all)
-    reason: str = ""
-
-    def describe(self) -> str:
-        return f"cgroup v{self.version} ({', '.join(sorted(self.parents))})"
 
 
 def _own_paths() -> dict[str, str]:

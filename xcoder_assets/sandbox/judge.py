@@ -205,9 +205,9 @@ def run_program(backend: Any, code: str, inputs: Sequence[str], limits: Limits, 
                 if runner_died:
                     raw = runner_killed_result(raw)
                 results.append(raw)
-                go_on = (on_result(index, raw) if on_result else True) and not runner_died
+                go_on = on_result(index, raw) if on_result else True
                 if runner_died:
-                    break
+                    break  # nobody reads on: the supervisor reports the end of the job itself
                 session.send("next" if go_on and index + 1 < len(inputs) else "stop")
                 if not go_on:
                     break

@@ -524,7 +524,6 @@ def run_one(job, compiled, test_input, in_pid_namespace):
         "stdout": b"".join(chunks[out_r]).decode("utf-8", "replace"),
         "stderr": b"".join(chunks[err_r]).decode("utf-8", "replace")[-4000:],
         "cpu_s": round(cpu, 4),
-        "cpu_counter": "cgroup" if cpu_before is not None else "rusage",
         "oom_killed": os.WIFSIGNALED(status) and oom_kills_since_last_look(),
         "wall_s": round(wall, 4),
         "max_rss_kb": usage.ru_maxrss,
@@ -685,7 +684,7 @@ def run_job(job, in_pid_namespace):
             job["lcb_compiled"] = compile(job["lcb_source"], "<string>", "exec")
         except (SyntaxError, ValueError):
             job["lcb_compiled"] = None  # the test process raises it again, as the original does
-    else:  # lcb compiles in each test process, as the official harness does per solution
+    else:
         try:
             compiled = compile(job["code"], "solution.py", "exec")
         except (SyntaxError, ValueError) as exc:
@@ -695,7 +694,7 @@ def run_job(job, in_pid_namespace):
     gc.freeze()
     OOM_SEEN[0] = sandbox_oom_kills()
     emit({"event": "ready", "compile_error": compile_error, "pid_namespace": in_pid_namespace,
-          "python": sys.version.split()[0], "cpu_counter": "cgroup" if CPU_FILE else "rusage"})
+          "python": sys.version.split()[0]})
     if compile_error is None:
         for index, test_input in enumerate(job["tests"]):
             result = run_one(job, compiled, test_input, in_pid_namespace)
@@ -786,18 +785,18 @@ def main():
     while True:
         runner = fork_runner(in_pid_namespace)
         status = wait_for_runner(runner)
-        if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-            kill_test(runner, in_pid_namespace)  # nothing is left: the runner reaped its tests and wiped
+        exit_code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None
+        kill_test(runner, in_pid_namespace)  # normally nothing is left: the runner reaped its tests
+        if exit_code == 0:
             continue
-        if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_HOST_GONE:
-            kill_test(runner, in_pid_namespace)
+        if exit_code == EXIT_HOST_GONE:
             return
         # A program killed or stopped its runner mid-job: the program fails; this parent cleans up.
-        emit({"event": "runner_died", "signal": os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None,
-              "exit_code": os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None})
-        kill_test(runner, in_pid_namespace)
+        emit({"event": "runner_died", "exit_code": exit_code,
+              "signal": os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None})
         reap_all(in_pid_namespace)
         finish_job(in_pid_namespace)
+
 
 def fork_runner(in_pid_namespace):
     runner = os.fork()
@@ -807,6 +806,7 @@ def fork_runner(in_pid_namespace):
         finally:
             os._exit(111)
     return runner
+
 
 if __name__ == "__main__":
     main()

@@ -39,7 +39,7 @@ def start_server(args: list[str], pattern: str, timeout_s: float = 60.0) -> tupl
 def fake_llm_url():
     """A local OpenAI-compatible server (real HTTP on 127.0.0.1) with scripted failures."""
     process, url = start_server(
-        [sys.executable, "-m", "xcoder_assets.llm.fake_server", "--port", "0", "--hang", "30"],
+        [sys.executable, "-m", "xcoder_assets.simulator.fake_server", "--port", "0", "--hang", "30"],
         r"listening on (http://\S+)",
     )
     yield url

@@ -306,7 +306,7 @@ async def run_bench(api_base: str, model: str, requests: int | str, concurrency:
 def bench_main(api_base: str | None, model: str, requests: str, concurrency: list[int], api_key: str = "EMPTY",
                rounds: int = 2, latency_s: float = 0.2, out=print) -> list[BenchResult]:
     """The command: against `api_base`, or a fake server of its own answering after `latency_s`."""
-    from xcoder_assets.llm import fake_server
+    from xcoder_assets.simulator import fake_server
 
     raise_open_file_limit(max(concurrency))  # before starting anything
     progress = Progress()

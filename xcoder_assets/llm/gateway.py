@@ -30,63 +30,13 @@ import litellm
 
 from xcoder_assets.llm.answers import split_reasoning
 from xcoder_assets.llm.cache import ResponseCache
+from xcoder_assets.llm.limits import LLMConfigError, raise_open_file_limit  # LLMConfigError: raised here, imported from here
 from xcoder_assets.llm.settings import RoleSettings
+from xcoder_assets.llm.wire import TEMPLATE_HEADER, TEMPLATE_METADATA_KEY
 from xcoder_assets.store.ids import canonical_json, content_hash
 
 litellm.suppress_debug_info = True
 litellm.drop_params = True  # a provider that lacks a parameter (top_k on OpenAI) drops it instead of failing
-
-
-class LLMConfigError(ValueError):
-    """A model setting that cannot work: unknown model, missing key. Raised before any call."""
-
-
-# -- the process's capacity for open connections ----------------------------------------------------
-# Descriptors besides the connections: the cache, the usage log, stdio, sockets of other libraries.
-FILE_HEADROOM = 256
-_raised_nofile: tuple[int, int] | None = None
-
-
-def raise_open_file_limit(needed: int = 0) -> tuple[int, int]:
-    """Raise the soft RLIMIT_NOFILE to the hard limit, once per process; (soft, hard) afterwards.
-
-    Every request in flight holds one socket, so `needed` connections need `needed` descriptors
-    plus FILE_HEADROOM: LLMConfigError, with one clear message, when they cannot fit.
-    """
-    global _raised_nofile
-    try:
-        import resource
-    except ImportError:  # no rlimits on this platform
-        return (-1, -1)
-    if _raised_nofile is None:
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
-            # RLIM_INFINITY as a hard limit: Linux still caps the soft one at fs.nr_open.
-            target = hard if hard != resource.RLIM_INFINITY else _nr_open(soft)
-            try:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-                soft = target
-            except (ValueError, OSError):
-                pass
-        _raised_nofile = (soft, hard)
-    soft, hard = _raised_nofile
-    if needed and soft != resource.RLIM_INFINITY and needed + FILE_HEADROOM > soft:
-        raise LLMConfigError(
-            f"max_in_flight={needed} needs about {needed + FILE_HEADROOM} open files (one socket per request "
-            f"in flight, plus {FILE_HEADROOM}), but this process may open at most {soft} (RLIMIT_NOFILE, hard "
-            f"limit {'unlimited' if hard == resource.RLIM_INFINITY else hard}); lower max_in_flight to "
-            f"{max(1, soft - FILE_HEADROOM)} or raise the hard limit (ulimit -Hn, systemd LimitNOFILE=, "
-            f"docker --ulimit nofile=)"
-        )
-    return soft, hard
-
-
-def _nr_open(fallback: int) -> int:
-    try:
-        with open("/proc/sys/fs/nr_open") as handle:
-            return int(handle.read())
-    except (OSError, ValueError):
-        return max(fallback, 1 << 20)
 
 
 # -- litellm's logs ----------------------------------------------------------------------------------
@@ -342,7 +292,7 @@ def classify_error(exc: BaseException) -> tuple[bool, str, float | None]:
 def check_role_settings(settings: RoleSettings) -> None:
     """Fail before any call, with one clear message, for a model that cannot work."""
     if settings.is_offline:
-        from xcoder_assets.llm.offline import register_offline_provider
+        from xcoder_assets.simulator.provider import register_offline_provider
 
         register_offline_provider()
         return
@@ -366,6 +316,7 @@ def check_role_settings(settings: RoleSettings) -> None:
 
 
 Completion = Callable[..., Awaitable[Any]]
+ProgressHook = Callable[[int, int, int], None]  # (done, total, cached) after each finished request
 
 
 class LLMGateway:
@@ -413,13 +364,14 @@ class LLMGateway:
         }
 
     # -- calls ------------------------------------------------------------------------------
-    def complete(self, requests: Iterable[LLMRequest]) -> list[LLMResult]:
-        """Synchronous entry point (Dagster assets are sync): runs the batch on its own loop."""
+    def complete(self, requests: Iterable[LLMRequest], on_progress: ProgressHook | None = None) -> list[LLMResult]:
+        """Synchronous entry point (Dagster assets are sync): runs the batch on its own loop.
+        `on_progress(done, total, cached)` as in `acomplete` (called from that loop's thread)."""
         requests = list(requests)
 
         async def batch() -> list[LLMResult]:
             try:
-                return await self.acomplete(requests)
+                return await self.acomplete(requests, on_progress)
             finally:
                 await flush_litellm_logging()  # before this loop ends
 
@@ -433,7 +385,11 @@ class LLMGateway:
         worker.join()
         return box[0]
 
-    async def acomplete(self, requests: Sequence[LLMRequest]) -> list[LLMResult]:
+    async def acomplete(self, requests: Sequence[LLMRequest], on_progress: ProgressHook | None = None) -> list[LLMResult]:
+        """The results in the order of `requests`. `on_progress(done, total, cached)` is called after
+        each finished request (cache hits included, `cached` of the `done` being hits); it runs on the
+        event loop, so it must be cheap (the caller throttles). One that raises is logged and not
+        called again: a progress display never fails a batch."""
         bodies = [self.request_body(r) for r in requests]
         keys = [content_hash(body, 32) for body in bodies]
         cached = self.cache.get_many(keys) if self.cache else {}
@@ -443,6 +399,7 @@ class LLMGateway:
         tpm = WindowLimiter(self.config.tokens_per_minute, window) if self.config.tokens_per_minute else None
         usage: list[tuple] = []
         in_progress: dict[str, asyncio.Future] = {}  # identical requests in one batch share one call
+        progress = {"done": 0, "cached": 0, "report": on_progress}
 
         async def one(request: LLMRequest, body: dict, key: str) -> LLMResult:
             result = LLMResult(
@@ -477,6 +434,14 @@ class LLMGateway:
                     if self.cache:
                         self.cache.put(key, body["model"], request.template, body, response)
             self.stats.add(result)
+            progress["done"] += 1
+            progress["cached"] += result.cache_hit
+            if progress["report"] is not None:
+                try:
+                    progress["report"](progress["done"], len(requests), progress["cached"])
+                except Exception:
+                    logging.getLogger(__name__).exception("on_progress failed; no more progress reports for this batch")
+                    progress["report"] = None
             usage.append(
                 (time.time(), self.run_id, self.asset, request.role, result.model, key, int(result.cache_hit),
                  result.error, result.attempts, result.prompt_tokens, result.completion_tokens, result.cost_usd)
@@ -525,6 +490,13 @@ class LLMGateway:
             kwargs["api_key"] = settings.api_key
         elif settings.api_base:
             kwargs["api_key"] = "EMPTY"  # self-hosted OpenAI-compatible servers want some key
+        # The template's id travels with the request, outside the cache key (which holds it already):
+        # litellm metadata reaches an in-process provider and is never sent; an HTTP endpoint gets a
+        # header that real OpenAI-compatible servers ignore.
+        if settings.is_offline:
+            kwargs["metadata"] = {TEMPLATE_METADATA_KEY: request.template}
+        else:
+            kwargs["extra_headers"] = {TEMPLATE_HEADER: request.template}
         if self._shared_session and not settings.is_offline:
             kwargs["shared_session"] = http_session()
         prompt_estimate = sum(len(m.get("content") or "") for m in body["messages"]) / 4

@@ -1,14 +1,14 @@
 """Per-role model settings: which model each stage role uses and its generation parameters.
 
 Defaults are the SynthSmith recipe's (REFERENCE.md section 1). No model configured means the
-offline provider, which is deterministic and needs no key.
+offline provider, which is deterministic and needs no key. This module takes values and never
+reads the environment: the variables are read once, in defs/resources.py.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Mapping
 
 OFFLINE_MODEL = "xcoder-offline/synthsmith-sim-1"
 
@@ -52,17 +52,23 @@ class RoleSettings:
         return self.model.startswith("xcoder-offline/")
 
 
-def role_settings_from_env(role: str, env: dict[str, str] | None = None, **overrides: Any) -> RoleSettings:
-    """Settings for one role: XCODER_MODEL_<ROLE> over XCODER_MODEL over the offline model."""
+def role_settings(role: str, model: str | None = None, api_base: str | None = None,
+                  api_key: str | None = None) -> RoleSettings:
+    """Settings for one role: the given model (the offline model when none) and the recipe's parameters."""
     if role not in ROLES:
         raise ValueError(f"unknown LLM role {role!r}; roles are {', '.join(ROLES)}")
-    env = dict(os.environ if env is None else env)
+    return RoleSettings(role=role, model=model or OFFLINE_MODEL, params=RECIPE_PARAMS[role],
+                        api_base=api_base or None, api_key=api_key or None)
+
+
+def role_settings_from_env(role: str, env: Mapping[str, str], **overrides: Any) -> RoleSettings:
+    """Settings for one role from a mapping of variables (the caller passes its environment):
+    XCODER_MODEL_<ROLE> over XCODER_MODEL over the offline model, and the same for API base and key."""
     suffix = role.upper()
-    settings = RoleSettings(
-        role=role,
-        model=env.get(f"XCODER_MODEL_{suffix}") or env.get("XCODER_MODEL") or OFFLINE_MODEL,
-        params=RECIPE_PARAMS[role],
-        api_base=env.get(f"XCODER_API_BASE_{suffix}") or env.get("XCODER_API_BASE") or None,
-        api_key=env.get(f"XCODER_API_KEY_{suffix}") or env.get("XCODER_API_KEY") or None,
+    settings = role_settings(
+        role,
+        model=env.get(f"XCODER_MODEL_{suffix}") or env.get("XCODER_MODEL"),
+        api_base=env.get(f"XCODER_API_BASE_{suffix}") or env.get("XCODER_API_BASE"),
+        api_key=env.get(f"XCODER_API_KEY_{suffix}") or env.get("XCODER_API_KEY"),
     )
     return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -3,8 +3,6 @@
 import asyncio
 import time
 
-import pytest
-
 from xcoder_assets.llm.cache import ResponseCache
 from xcoder_assets.llm.gateway import GatewayConfig, LLMGateway, LLMRequest, WindowLimiter
 from xcoder_assets.llm.settings import GenerationParams, RoleSettings

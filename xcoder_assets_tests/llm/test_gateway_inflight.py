@@ -9,10 +9,11 @@ import urllib.request
 
 import pytest
 
-from xcoder_assets.llm import fake_server, gateway as gateway_module
+from xcoder_assets.llm import gateway as gateway_module, limits
 from xcoder_assets.llm.bench import Progress, bench_main, parse_requests
 from xcoder_assets.llm.gateway import POOL_WAIT_FILTER, GatewayConfig, LLMGateway, LLMRequest
 from xcoder_assets.llm.settings import GenerationParams, RoleSettings
+from xcoder_assets.simulator import fake_server
 
 PARAMS = GenerationParams(temperature=0.0, top_p=1.0, max_tokens=16)
 
@@ -133,13 +134,13 @@ def test_open_file_limit_is_raised_to_the_hard_limit_and_a_too_large_count_fails
     soft, hard = original
     if hard == resource.RLIM_INFINITY:
         pytest.skip("no finite hard RLIMIT_NOFILE to test against")
-    monkeypatch.setattr(gateway_module, "_raised_nofile", None)  # as in a fresh process
+    monkeypatch.setattr(limits, "_raised_nofile", None)  # as in a fresh process
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 512), hard))
     try:
         make_gateway("http://127.0.0.1:9/v1", 64)  # starting a gateway raises the soft limit
         assert resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard)
-        assert gateway_module.raise_open_file_limit() == (hard, hard)  # once: later calls only check
-        fits = hard - gateway_module.FILE_HEADROOM
+        assert limits.raise_open_file_limit() == (hard, hard)  # once: later calls only check
+        fits = hard - limits.FILE_HEADROOM
         make_gateway("http://127.0.0.1:9/v1", fits)
         with pytest.raises(gateway_module.LLMConfigError) as failed:
             make_gateway("http://127.0.0.1:9/v1", fits + 1)

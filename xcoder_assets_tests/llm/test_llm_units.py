@@ -5,8 +5,9 @@ import litellm
 import pytest
 
 from xcoder_assets.llm.gateway import LLMConfigError, LLMGateway, LLMRequest, check_role_settings, classify_error
-from xcoder_assets.llm.offline import register_offline_provider
 from xcoder_assets.llm.settings import OFFLINE_MODEL, RECIPE_PARAMS, RoleSettings, role_settings_from_env
+from xcoder_assets.simulator.provider import register_offline_provider
+from xcoder_assets.simulator.registry import answer
 
 
 def _response(status, headers=None):
@@ -46,10 +47,17 @@ def test_config_errors_name_role_model_and_variable(monkeypatch):
 
 
 def test_offline_provider_is_a_litellm_provider():
+    from xcoder_assets.recipe.prompts import load_template
+
     register_offline_provider()
-    response = litellm.completion(model=OFFLINE_MODEL, messages=[{"role": "user", "content": "hello"}])
-    assert "offline SynthSmith simulator" in response.choices[0].message.content
-    assert response.usage.prompt_tokens >= 1
+    template = load_template("extract_features")
+    messages = template.render(question="Sum two numbers a and b.", code="print(sum(map(int, input().split())))")
+    response = litellm.completion(model=OFFLINE_MODEL, messages=messages, metadata={"prompt_template": template.id})
+    assert (response.choices[0].message.content, response.choices[0].finish_reason) == answer(template.id, messages)
+    assert response.model == OFFLINE_MODEL and response.usage.prompt_tokens >= 1
+    # without the template's id (metadata or header) it does not guess from the prose: a 400, never retried
+    with pytest.raises(litellm.BadRequestError, match="needs the template id"):
+        litellm.completion(model=OFFLINE_MODEL, messages=messages)
 
 
 def test_offline_provider_honours_max_tokens():

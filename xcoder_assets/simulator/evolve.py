@@ -1,5 +1,6 @@
-"""Offline answers to the feature-evolution prompt: breadth and depth from a small competitive-
-programming ontology, with a real model's imperfections (documented rates):
+"""Feature evolution (template evolve_features): breadth and depth from a small competitive-
+programming ontology, with a real model's imperfections (documented rates, drawn from the request's
+key):
 
     7% prose without JSON, 4% off-schema (an unknown category only), 3% cut off at max_tokens,
     30% of answers repeat an existing feature in another spelling (plural, case, word order),
@@ -8,10 +9,10 @@ programming ontology, with a real model's imperfections (documented rates):
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from typing import Any
+
+from xcoder_assets.simulator.common import Answer, SimRequest, unit
 
 # Candidate siblings per top-level category (breadth).
 SIBLINGS: dict[str, list[str]] = {
@@ -71,15 +72,11 @@ MODIFIERS = ["with updates", "on trees", "in two dimensions", "offline", "modulo
              "on a circular array", "with negative values"]
 
 
-def _unit(text: str, salt: str) -> float:
-    return int(hashlib.sha256((salt + text).encode()).hexdigest()[:12], 16) / float(16**12)
-
-
 def _pick(options: list[str], present: set[str], text: str, salt: str, k: int) -> list[str]:
     fresh = [o for o in options if o.casefold() not in present]
     if not fresh:
         return []
-    start = int(_unit(text, salt) * len(fresh))
+    start = int(unit(text, salt) * len(fresh))
     return [fresh[(start + i) % len(fresh)] for i in range(min(k, len(fresh)))]
 
 
@@ -88,11 +85,11 @@ def _variants(feature: str, text: str, k: int) -> list[str]:
     lowered = feature.casefold()
     for key, children in DEPTH.items():
         if key in lowered or lowered in key:
-            start = int(_unit(text + feature, "d") * len(children))
+            start = int(unit(text + feature, "d") * len(children))
             return [children[(start + i) % len(children)] for i in range(min(k, len(children)))]
     if any(m in lowered for m in MODIFIERS) or len(feature.split()) > 4:
         return []  # already a refined feature: a careful model stops here
-    start = int(_unit(text + feature, "m") * len(MODIFIERS))
+    start = int(unit(text + feature, "m") * len(MODIFIERS))
     return [f"{feature} {MODIFIERS[(start + i) % len(MODIFIERS)]}" for i in range(k)]
 
 
@@ -115,10 +112,10 @@ def expand_subtree(subtree: dict[str, Any], text: str) -> dict[str, Any]:
         new_node[leaf] = _variants(leaf, text, 2) if index < 2 and len(path) < 3 else []
     for sibling in siblings:  # breadth
         new_node[sibling] = []
-    if _unit(text, "dup") < 0.30 and leaves:  # a spelling variant of an existing feature
+    if unit(text, "dup") < 0.30 and leaves:  # a spelling variant of an existing feature
         variant = leaves[-1].upper() if leaves[-1].endswith("s") else leaves[-1] + "s"
         new_node[variant] = []
-    if _unit(text, "long") < 0.10:
+    if unit(text, "long") < 0.10:
         new_node["this is a very long explanation of a technique rather than a short feature name at all"] = []
     result: Any = new_node
     for part in reversed(path):
@@ -126,18 +123,19 @@ def expand_subtree(subtree: dict[str, Any], text: str) -> dict[str, Any]:
     return {category: result}
 
 
-def answer_feature_evolution(prompt: str) -> tuple[str, str]:
-    match = re.search(r"## Subtree\s*```json\n(.*?)```", prompt, re.DOTALL)
+def answer_feature_evolution(request: SimRequest) -> Answer:
     try:
-        subtree = json.loads(match.group(1)) if match else {}
+        subtree = json.loads(request.variables["subtree"])
     except ValueError:
         subtree = {}
-    roll = _unit(prompt, "evolve")
+    if not isinstance(subtree, dict):
+        subtree = {}
+    roll = unit(request.key, "evolve")
     if not subtree or roll < 0.07:
         return "Here are some more ideas: you could also consider advanced graph techniques and hashing.", "stop"
     if roll < 0.11:
         return "```json\n" + json.dumps({"misc": ["various other topics"]}) + "\n```", "stop"
-    body = json.dumps(expand_subtree(subtree, prompt), indent=2)
+    body = json.dumps(expand_subtree(subtree, request.key), indent=2)
     if roll < 0.14:
         return "```json\n" + body[: len(body) // 2], "length"
     return "Expanded subtree:\n```json\n" + body + "\n```", "stop"

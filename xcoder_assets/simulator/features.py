@@ -1,44 +1,22 @@
-"""The offline provider: a deterministic stand-in model plugged into litellm as a custom provider.
+"""Feature extraction (template extract_features): a real feature tree of the seed's solution.
 
-Model name: `xcoder-offline/synthsmith-sim-1`. It is the embedded default when no model is
-configured, so the whole pipeline runs with no network and no key, through exactly the same
-gateway code as a real model. Its answers are derived from the prompt (for feature extraction: a
-real feature tree of the given code, from its AST, imports and statement), and it has a real
-model's imperfections at fixed, documented rates so that every filter does real work:
+The tree is what a careful model would list, read from the solution's AST, imports and calls and
+the statement's wording; the answer has a real model's imperfections at fixed rates, drawn from the
+request's key (template name and values):
 
-    feature extraction: 58% fenced JSON after a sentence of prose, 15% bare JSON, 12% a <think>
-    block then JSON, 5% JSON with trailing commas (repairable), 6% prose with no JSON
-    (unparseable), 4% cut off at max_tokens (finish_reason "length").
-
-Which behaviour a prompt gets depends only on the prompt's hash: the same prompt always gets the
-same answer, and the output carries the model name wherever it is stored.
+    58% fenced JSON after a sentence of prose, 15% bare JSON, 12% a <think> block then JSON,
+    5% JSON with trailing commas (repairable), 6% prose with no JSON (unparseable), 4% cut off at
+    max_tokens (finish_reason "length").
 """
 
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import re
-import time
-from typing import Any, Callable
+from typing import Any
 
-import litellm
-from litellm import CustomLLM, ModelResponse
-
-from xcoder_assets.llm.settings import OFFLINE_MODEL
-
-PROVIDER = "xcoder-offline"
-
-Answer = tuple[str, str]  # (content, finish_reason)
-
-
-def _unit(text: str, salt: str = "") -> float:
-    """A number in [0, 1) fixed by the text: the provider's only source of 'randomness'."""
-    return int(hashlib.sha256((salt + text).encode()).hexdigest()[:12], 16) / float(16**12)
-
-
-# ---- feature extraction --------------------------------------------------------------------
+from xcoder_assets.simulator.common import Answer, SimRequest, unit
 
 _DOMAIN_WORDS = [
     (r"\bgraph|vertex|vertices|edges?\b|cities|roads?\b|cables?\b", "graph theory"),
@@ -228,17 +206,10 @@ def _nest(features: dict[str, list[str]], question: str) -> dict[str, Any]:
     return tree
 
 
-def _section(text: str, heading: str) -> str:
-    match = re.search(rf"^## {re.escape(heading)}\s*\n(.*?)(?=^## |\Z)", text, re.DOTALL | re.MULTILINE)
-    return match.group(1).strip() if match else ""
-
-
-def answer_feature_extraction(prompt: str) -> Answer:
-    question = _section(prompt, "Problem")
-    code_match = re.search(r"```python\n(.*?)```", _section(prompt, "Solution"), re.DOTALL)
-    tree = analyze_solution(question, code_match.group(1) if code_match else "")
+def answer_feature_extraction(request: SimRequest) -> Answer:
+    tree = analyze_solution(request.variables["question"], request.variables["code"])
     body = json.dumps(tree, indent=2)
-    roll = _unit(prompt, "extract")
+    roll = unit(request.key, "extract")
     if roll < 0.06:
         return ("The solution reads the input and applies a standard technique; the main idea is to process "
                 "each element once and keep the best answer so far. It is efficient enough for the limits.", "stop")
@@ -252,84 +223,3 @@ def answer_feature_extraction(prompt: str) -> Answer:
     if roll < 0.42:
         return body, "stop"
     return "Here is the feature tree of the solution.\n\n```json\n" + body + "\n```", "stop"
-
-
-# ---- dispatch --------------------------------------------------------------------------------
-
-def _tasks() -> dict[str, Callable[[str], Answer]]:
-    from xcoder_assets.llm.offline_compose import answer_problem_scenario, answer_problem_statement
-    from xcoder_assets.llm.offline_evolve import answer_feature_evolution
-    from xcoder_assets.llm.offline_solve import answer_test_writer
-
-    return {
-        "feature-extraction": answer_feature_extraction,
-        "feature-evolution": answer_feature_evolution,
-        "problem-scenario": answer_problem_scenario,
-        "problem-statement": answer_problem_statement,
-        "test-generator": answer_test_writer,
-    }
-
-
-TASKS: dict[str, Callable[[str], Answer]] = {}
-
-
-def offline_answer(messages: list[dict[str, Any]], seed: int | None = None) -> Answer:
-    prompt = "\n\n".join(str(m.get("content") or "") for m in messages)
-    if "### Question:" in prompt and "### Answer:" in prompt:  # the LiveCodeBench-style solving prompt
-        from xcoder_assets.llm.offline_solve import answer_solve
-
-        return answer_solve(prompt, seed)
-    if not TASKS:
-        TASKS.update(_tasks())
-    match = re.search(r"^Task: ([\w-]+)", prompt, re.MULTILINE)
-    handler = TASKS.get(match.group(1)) if match else None
-    if handler is None:
-        return ("I am the offline SynthSmith simulator; I only answer the pipeline's own prompts "
-                f"({', '.join(sorted(TASKS))}).", "stop")
-    return handler(prompt)
-
-
-class OfflineSynthSmithLLM(CustomLLM):
-    """litellm custom provider serving `xcoder-offline/<name>`."""
-
-    def _respond(self, model: str, messages: list, optional_params: dict) -> ModelResponse:
-        started = time.monotonic()
-        seed = optional_params.get("seed")
-        if seed is None:
-            seed = (optional_params.get("extra_body") or {}).get("seed")
-        content, finish_reason = offline_answer(messages, seed)
-        prompt_chars = sum(len(str(m.get("content") or "")) for m in messages)
-        max_tokens = optional_params.get("max_tokens")
-        if max_tokens and len(content) // 4 > max_tokens:  # honour max_tokens like a real server
-            content, finish_reason = content[: max_tokens * 4], "length"
-        response = ModelResponse(
-            model=f"{PROVIDER}/{model.split('/', 1)[-1]}",
-            choices=[{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}],
-            usage={"prompt_tokens": prompt_chars // 4, "completion_tokens": len(content) // 4,
-                   "total_tokens": prompt_chars // 4 + len(content) // 4},
-        )
-        response._hidden_params["response_cost"] = 0.0
-        response._hidden_params["offline_latency_s"] = time.monotonic() - started
-        return response
-
-    def completion(self, model, messages, *args, **kwargs) -> ModelResponse:
-        return self._respond(model, messages, kwargs.get("optional_params") or {})
-
-    async def acompletion(self, model, messages, *args, **kwargs) -> ModelResponse:
-        return self._respond(model, messages, kwargs.get("optional_params") or {})
-
-
-_registered = False
-
-
-def register_offline_provider() -> str:
-    """Plug the offline provider into litellm (idempotent); returns the default offline model name."""
-    global _registered
-    if not _registered:
-        entries = [e for e in (litellm.custom_provider_map or []) if e.get("provider") != PROVIDER]
-        litellm.custom_provider_map = entries + [{"provider": PROVIDER, "custom_handler": OfflineSynthSmithLLM()}]
-        from litellm.utils import custom_llm_setup
-
-        custom_llm_setup()
-        _registered = True
-    return OFFLINE_MODEL

@@ -1,29 +1,49 @@
-"""Offline answers to the solving and test-writing prompts, for the problems offline_compose writes.
+"""Solving and test writing (templates solve and write_tests), for the problems compose.py writes.
 
-The simulator recognises the archetype behind a statement from its wording, reads the parameters
-the statement states, and writes Python programs: solutions (for the `solve` role) and an input
-generator and validator (for the `test_write` role).
+The simulator recognises the archetype behind a statement from the wording compose.py gave it,
+reads the parameters the statement states, and writes Python programs: candidate solutions (the
+`solve` role) and an input generator and validator (the `test_write` role).
 
-Candidate solutions: each run of eight samples of a problem holds 4 correct programs, 1 wrong one
-that every other problem's off-by-one twin agrees with (the answer plus one), 1 wrong one that
-agrees with nothing, 1 that crashes or runs too long, and 1 unusable answer (reasoning cut off at
-max_tokens, no code block, two code blocks, or a syntax error), shuffled per problem. Wrong,
-crashing and slow candidates fail on every input, so tests expose them.
+Candidate solutions. Every problem has a difficulty, drawn from the problem (the hash of its
+request's key, so every sample of one problem sees the same one), which fixes what each block of
+eight samples holds; the eight are dealt from that deck, reshuffled per problem and per block of
+eight seeds (samples 8-15 hold the same mix again, so wrong "twins" agree with each other):
+
+    share  correct  the other samples of the eight
+    10%    8        -
+    15%    7        1 unusable
+    15%    6        1 partly wrong, 1 unusable
+    15%    5        1 partly wrong, 1 off by one, 1 unusable
+    15%    4        1 partly wrong, 1 off by one, 1 failing, 1 unusable
+    10%    2        1 partly wrong, 1 off by one, 2 failing, 2 unusable
+     5%    1        3 failing, 4 unusable
+     5%    1        1 off by one, 3 failing, 3 unusable
+    10%    0        1 off by one, 1 off by a fixed amount, 3 failing, 3 unusable
+
+(4.4 correct samples of eight on average). "Off by one" prints the answer + 1 on every input; "off
+by a fixed amount" the answer + d (2 <= d <= 8, fixed per problem) on every input; "partly wrong"
+prints the answer + e (9 <= e <= 15, fixed per problem) on about half of the inputs (those whose
+hash is below one half) and the right answer on the others; "failing" crashes on every input (70%)
+or never ends (30%); "unusable" is reasoning cut off at max_tokens (40%), no code block (20%), two
+code blocks (20%) or a syntax error (20%). Wrong answers never agree with each other within a
+block, and no row with two or more right samples has more wrong ones than right, so there the
+right answer wins every vote (agreement 0.5 to 1) and every wrong sample fails a verified
+test (a partly wrong one unless no test shows its bug: about 0.5^n for n tests); with one right
+sample and one wrong the vote ties on every test, and so do the two wrong ones with none right (the
+problem is rejected); a lone right sample among failing ones wins alone. The easy problems (every
+usable sample passes) are the first two rows: 25% of problems.
+
 Generators: 10% also emit inputs that break the constraints (the validator rejects them), 5% crash
 on maximal cases, 5% answers without the two code blocks.
 """
 
 from __future__ import annotations
 
-import hashlib
+import random
 import re
 
-from xcoder_assets.llm.offline_compose import BY_KEY, Archetype
-
-
-def _unit(text: str, salt: str) -> float:
-    return int(hashlib.sha256((salt + text).encode()).hexdigest()[:12], 16) / float(16**12)
-
+from xcoder_assets.simulator.common import Answer, SimRequest, unit
+from xcoder_assets.simulator.compose import BY_KEY, Archetype
 
 # ---- recognising a statement -------------------------------------------------------------------
 
@@ -318,17 +338,31 @@ CHECK = {  # the statement's constraints on the argument tuple
 }
 
 
-def solution_program(archetype: Archetype, params: dict, functional: bool, variant: str) -> str:
-    """A whole program; `variant`: correct, off_by_one, scrambled, crash, slow."""
+def is_functional(question: str, archetype: Archetype) -> bool:
+    """A LeetCode-style problem: its statement names the function to implement (compose.py writes it so)."""
+    return f"Implement the function {archetype.function} " in question
+
+
+def solution_program(archetype: Archetype, params: dict, functional: bool, variant: str, key: str = "") -> str:
+    """A whole program; `variant`: correct, off_by_one, scrambled, partial, crash, slow. The wrong
+    ones wrap the right solver (`_solve = solve`); `key` fixes their amounts per problem."""
     body = SOLVE[archetype.key]
     twist = {
         "correct": "",
         "off_by_one": "\n\n_solve = solve\ndef solve(*args):\n    r = _solve(*args)\n    return [x + 1 for x in r] if isinstance(r, list) else r + 1",
         "scrambled": "\n\n_solve = solve\ndef solve(*args):\n    r = _solve(*args)\n    return [x + SALT for x in r] if isinstance(r, list) else r + SALT",
+        "partial": ("\n\n_solve = solve\ndef solve(*args):\n    r = _solve(*args)\n    if not mishandles(args):\n        return r\n"
+                    "    return [x + SLIP for x in r] if isinstance(r, list) else r + SLIP\n\n"
+                    "def mishandles(args):  # the inputs its bug shows on: about half of them\n"
+                    "    import hashlib\n    return hashlib.sha256(repr(args).encode()).digest()[0] < 128"),
         "crash": "\n\n_solve = solve\ndef solve(*args):\n    r = _solve(*args)\n    raise IndexError('list index out of range')",
         "slow": "\n\n_solve = solve\ndef solve(*args):\n    steps = 0\n    while steps >= 0:  # an exhaustive search that never ends\n        steps += 1\n    return _solve(*args)",
     }[variant]
-    header = f"P = {params!r}\n" + (f"SALT = {2 + int(_unit(repr(params) + variant, 'salt') * 7)}\n" if variant == "scrambled" else "")
+    header = f"P = {params!r}\n"
+    if variant == "scrambled":
+        header += f"SALT = {2 + int(unit(key + repr(params), 'salt') * 7)}\n"
+    elif variant == "partial":
+        header += f"SLIP = {9 + int(unit(key + repr(params), 'slip') * 7)}\n"
     if functional:
         args = ", ".join(archetype.arg_names)
         return (f"from typing import List\n\n{header}\n{body}{twist}\n\n\nclass Solution:\n"
@@ -361,42 +395,59 @@ def validator_program(archetype: Archetype, params: dict, functional: bool) -> s
             "try:\n    main()\nexcept Exception as exc:\n    print(f'invalid input: {type(exc).__name__} {exc}')\n    sys.exit(1)\n")
 
 
-def _statement_of(prompt: str) -> str:
-    match = re.search(r"### Question:\n(.*?)\n### ", prompt, re.DOTALL)
-    return match.group(1) if match else prompt
+# ---- the samples of a problem ------------------------------------------------------------------
+
+# The mix of difficulty: (share of problems, what a block of eight samples holds). See the docstring.
+MIX: tuple[tuple[float, tuple[str, ...]], ...] = (
+    (0.10, ("correct",) * 8),
+    (0.15, ("correct",) * 7 + ("unusable",)),
+    (0.15, ("correct",) * 6 + ("partial", "unusable")),
+    (0.15, ("correct",) * 5 + ("partial", "off_by_one", "unusable")),
+    (0.15, ("correct",) * 4 + ("partial", "off_by_one", "fails", "unusable")),
+    (0.10, ("correct",) * 2 + ("partial", "off_by_one") + ("fails",) * 2 + ("unusable",) * 2),
+    (0.05, ("correct",) + ("fails",) * 3 + ("unusable",) * 4),
+    (0.05, ("correct", "off_by_one") + ("fails",) * 3 + ("unusable",) * 3),
+    (0.10, ("off_by_one", "scrambled") + ("fails",) * 3 + ("unusable",) * 3),
+)
+BLOCK = 8
+assert abs(sum(share for share, _ in MIX) - 1.0) < 1e-9 and all(len(deck) == BLOCK for _, deck in MIX)
 
 
-# What the samples of one problem are, dealt from a shuffled deck of eight so that right answers
-# always outnumber any group of agreeing wrong ones among eight samples (with fewer samples, a vote
-# can of course be won by a wrong answer).
-DECK = ("correct", "correct", "correct", "correct", "off_by_one", "scrambled", "fails", "unusable")
+def deck_of(key: str) -> tuple[str, ...]:
+    """The eight samples' kinds of the problem whose request key is `key` (its difficulty)."""
+    roll, total = unit(key, "difficulty"), 0.0
+    for share, deck in MIX:
+        total += share
+        if roll < total:
+            return deck
+    return MIX[-1][1]
 
 
-def sample_kind(prompt: str, seed: int | None) -> str:
-    import random
-
+def sample_kind(key: str, seed: int | None) -> str:
+    """What sample `seed` of the problem is: correct, off_by_one, scrambled, partial, crash, slow,
+    truncated, no_code, two_blocks or syntax_error."""
     seed = seed or 0
-    deck = list(DECK)
-    random.Random(f"{prompt}|deck|{seed // len(DECK)}").shuffle(deck)
-    kind = deck[seed % len(DECK)]
+    deck = list(deck_of(key))
+    random.Random(f"{key}|deck|{seed // BLOCK}").shuffle(deck)
+    kind = deck[seed % BLOCK]
     if kind == "fails":
-        return "crash" if _unit(f"{prompt}|{seed}", "fails") < 0.55 else "slow"
+        return "crash" if unit(f"{key}|{seed}", "fails") < 0.70 else "slow"
     if kind == "unusable":
-        roll = _unit(f"{prompt}|{seed}", "unusable")
+        roll = unit(f"{key}|{seed}", "unusable")
         return "truncated" if roll < 0.4 else "no_code" if roll < 0.6 else "two_blocks" if roll < 0.8 else "syntax_error"
     return kind
 
 
-def answer_solve(prompt: str, seed: int | None) -> tuple[str, str]:
-    statement = _statement_of(prompt)
-    found = recognise(statement)
-    functional = "class Solution" in prompt
+def answer_solve(request: SimRequest) -> Answer:
+    question = request.variables["question"]
+    found = recognise(question)
     reasoning = "<think>\nLet me restate the task and check the examples before writing the code.\n"
     if found is None:
         return reasoning + "I am not sure.\n</think>\n```python\nprint(0)\n```", "stop"
     archetype, params = found
+    functional = is_functional(question, archetype)
     reasoning += f"The core idea: {archetype.strategy}.\n</think>\n"
-    kind = sample_kind(prompt, seed)
+    kind = sample_kind(request.key, request.seed)
     if kind == "truncated":
         return reasoning[: len(reasoning) // 2], "length"
     code = solution_program(archetype, params, functional, "correct")
@@ -406,20 +457,19 @@ def answer_solve(prompt: str, seed: int | None) -> tuple[str, str]:
         return reasoning + f"```python\n{code}```\nOr, alternatively:\n```python\n{code}```", "stop"
     if kind == "syntax_error":
         return reasoning + "```python\n" + code.replace("def solve(", "def solve(:", 1) + "```", "stop"
-    return reasoning + "```python\n" + solution_program(archetype, params, functional, kind) + "```", "stop"
+    return reasoning + "```python\n" + solution_program(archetype, params, functional, kind, request.key) + "```", "stop"
 
 
-def answer_test_writer(prompt: str) -> tuple[str, str]:
-    statement = _statement_of(prompt)
-    found = recognise(statement)
-    roll = _unit(prompt, "tests")
+def answer_test_writer(request: SimRequest) -> Answer:
+    question = request.variables["question"]
+    found = recognise(question)
+    roll = unit(request.key, "tests")
     if found is None or roll < 0.05:
         return "To test this problem, generate random arrays and check the edge cases by hand.", "stop"
     archetype, params = found
-    functional = "one JSON value per line" in prompt  # the prompt asks for the function's arguments
+    functional = is_functional(question, archetype)
     broken = "invalid" if roll < 0.15 else "crash_max" if roll < 0.20 else None
     generator = generator_program(archetype, params, functional, broken)
     validator = validator_program(archetype, params, functional)
     return ("<think>\nSmall cases cover the edges; random ones the typical; maximal ones the limits.\n</think>\n"
             f"### Generator\n```python\n{generator}```\n\n### Validator\n```python\n{validator}```\n", "stop")
-

@@ -1,7 +1,13 @@
 """A local OpenAI-compatible chat-completions server for tests and benchmarks (loopback only).
 
-It answers `POST /v1/chat/completions` after a fixed latency. A line `SCENARIO: name[:n]` in the last
-message makes it misbehave the way real providers do, counted per distinct prompt:
+It answers `POST /v1/chat/completions` after a fixed latency, in one of two ways, by the model asked:
+
+- model `synthsmith-sim-1` (litellm: `openai/synthsmith-sim-1`): the offline simulator over HTTP,
+  the same answers as the in-process provider. The prompt template's id comes in the
+  `X-Prompt-Template` header (the gateway sends it with every request); a request without it, or
+  with an id the simulator does not know, gets a 400 naming the problem.
+- any other model: a scripted endpoint for the gateway's own tests. A line `SCENARIO: name[:n]` in
+  the last message makes it misbehave the way real providers do, counted per distinct prompt:
 
   429:n / 500:n / 503:n   the first n attempts get that status (429 with Retry-After: 0)
   always-500              every attempt gets 500
@@ -20,7 +26,8 @@ and on average since the last `POST /stats/reset` (a benchmark resets before a r
 The server raises its own open-file limit to the hard limit and listens with a deep backlog, so it
 can hold thousands of slow requests at once.
 
-Run: python -m xcoder_assets.llm.fake_server --port 0 --latency 0.2   (prints its URL, then serves)
+Run: python -m xcoder_assets.simulator.fake_server --port 0 --latency 0.2   (prints its URL, then serves),
+or `xcoder fake-llm-server`.
 """
 
 from __future__ import annotations
@@ -31,7 +38,6 @@ import contextlib
 import hashlib
 import json
 import re
-import resource
 import socket
 import subprocess
 import sys
@@ -42,6 +48,12 @@ from typing import Iterator
 
 from aiohttp import web
 
+from xcoder_assets.llm.limits import raise_open_file_limit
+from xcoder_assets.llm.settings import OFFLINE_MODEL
+from xcoder_assets.llm.wire import TEMPLATE_HEADER
+from xcoder_assets.simulator.registry import SimulatorError, answer as simulated_answer
+
+SIMULATED_MODELS = {OFFLINE_MODEL, OFFLINE_MODEL.split("/", 1)[1]}
 _SCENARIO = re.compile(r"SCENARIO:\s*([\w-]+)(?::(\d+))?")
 
 
@@ -75,6 +87,8 @@ def build_app(latency_s: float = 0.0, hang_s: float = 3600.0) -> web.Application
         served["requests"] += 1
         if latency_s:
             await asyncio.sleep(latency_s)
+        if body.get("model") in SIMULATED_MODELS:
+            return simulate(request, body, messages, key, attempt)
         match = _SCENARIO.search(last)
         name, count = (match.group(1), int(match.group(2) or 1)) if match else ("ok", 0)
         failing = attempt <= count
@@ -102,29 +116,25 @@ def build_app(latency_s: float = 0.0, hang_s: float = 3600.0) -> web.Application
             content, reasoning = "final answer", "step by step reasoning"
         elif name == "json":
             content = 'Sure, here it is:\n```json\n{"data_structures": ["stack"]}\n```\nHope this helps.'
-        message = {"role": "assistant", "content": content}
-        if reasoning:
-            message["reasoning_content"] = reasoning
-        prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4
-        return web.json_response(
-            {
-                "id": f"chatcmpl-{key[:12]}-{attempt}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": body.get("model", "fake"),
-                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content) // 4,
-                          "total_tokens": prompt_tokens + len(content) // 4},
-            }
-        )
+        return completion(body, messages, key, attempt, content, finish, reasoning)
+
+    def simulate(request: web.Request, body: dict, messages: list, key: str, attempt: int) -> web.Response:
+        served["simulated"] += 1
+        try:
+            content, finish = simulated_answer(request.headers.get(TEMPLATE_HEADER), messages, body.get("seed"),
+                                               body.get("max_tokens") or body.get("max_completion_tokens"))
+        except SimulatorError as exc:
+            return web.json_response({"error": {"message": str(exc), "type": "invalid_request_error"}}, status=400)
+        return completion(body, messages, key, attempt, content, finish, None)
 
     async def models(_: web.Request) -> web.Response:
-        return web.json_response({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+        names = ["fake-model", OFFLINE_MODEL.split("/", 1)[1]]
+        return web.json_response({"object": "list", "data": [{"id": name, "object": "model"} for name in names]})
 
     def counters() -> dict[str, float]:
         step(0)
         seconds = flight["t"] - flight["since"]
-        return {"requests": served["requests"], "distinct_prompts": len(attempts), "in_flight": flight["now"],
+        return {"requests": served["requests"], "simulated": served["simulated"], "distinct_prompts": len(attempts), "in_flight": flight["now"],
                 "peak_in_flight": flight["peak"], "seconds": round(seconds, 3),
                 "mean_in_flight": round(flight["area"] / seconds, 1) if seconds > 0 else float(flight["now"])}
 
@@ -145,21 +155,27 @@ def build_app(latency_s: float = 0.0, hang_s: float = 3600.0) -> web.Application
     return app
 
 
-def _raise_open_file_limit() -> int:
-    """Soft RLIMIT_NOFILE up to the hard limit: one descriptor per open connection."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        except (ValueError, OSError):
-            return soft
-        return target
-    return soft
+def completion(body: dict, messages: list, key: str, attempt: int, content: str, finish: str,
+               reasoning: str | None) -> web.Response:
+    message = {"role": "assistant", "content": content}
+    if reasoning:
+        message["reasoning_content"] = reasoning
+    prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4
+    return web.json_response(
+        {
+            "id": f"chatcmpl-{key[:12]}-{attempt}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content) // 4,
+                      "total_tokens": prompt_tokens + len(content) // 4},
+        }
+    )
 
 
 async def serve(port: int, latency_s: float, hang_s: float) -> None:
-    _raise_open_file_limit()
+    raise_open_file_limit()  # one descriptor per open connection
     runner = web.AppRunner(build_app(latency_s, hang_s), access_log=None)
     await runner.setup()
     # The kernel caps the accept queue at net.core.somaxconn; ask for as much as it allows.
@@ -179,7 +195,7 @@ def _discard(stream) -> None:
 def running(latency_s: float = 0.0, hang_s: float = 3600.0, start_timeout_s: float = 60.0) -> Iterator[str]:
     """Serve in a child process on a free loopback port for the `with` block; yields the /v1 URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "xcoder_assets.llm.fake_server", "--port", "0", "--latency", str(latency_s),
+        [sys.executable, "-m", "xcoder_assets.simulator.fake_server", "--port", "0", "--latency", str(latency_s),
          "--hang", str(hang_s)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )

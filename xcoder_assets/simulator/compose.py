@@ -1,7 +1,8 @@
-"""Offline answers to the composition prompts: real, solvable problems in all three styles.
+"""Composition (templates compose_scenario and compose_problem): real, solvable problems in all
+three styles.
 
-Step 1 (problem-scenario) picks the archetype whose features best match the offered ones, selects
-a compatible subset, and writes a strategy and a scenario; step 2 (problem-statement) writes the
+Step 1 (compose_scenario) picks the archetype whose features best match the offered ones, selects
+a compatible subset, and writes a strategy and a scenario; step 2 (compose_problem) writes the
 problem for the requested style with examples computed by the archetype's reference solver (this
 project's own code). Imperfections at fixed rates: step 1: 5% prose without JSON; step 2: 5% prose
 without JSON, 3% cut off at max_tokens, 6% statements that name the algorithm (a leak).
@@ -9,12 +10,13 @@ without JSON, 3% cut off at max_tokens, 6% statements that name the algorithm (a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from xcoder_assets.simulator.common import Answer, SimRequest, unit
 
 THEMES = [
     ("the harbor of Valen", "dock workers", "crates"), ("a mountain observatory", "astronomers", "readings"),
@@ -25,10 +27,6 @@ THEMES = [
     ("a music festival", "stage crews", "speakers"), ("a seed vault", "botanists", "seeds"),
     ("a train depot", "dispatchers", "wagons"), ("a weather network", "meteorologists", "stations"),
 ]
-
-
-def _unit(text: str, salt: str) -> float:
-    return int(hashlib.sha256((salt + text).encode()).hexdigest()[:12], 16) / float(16**12)
 
 
 @dataclass
@@ -424,7 +422,7 @@ def choose_archetype(features: list[str], salt: str) -> Archetype:
     for index, archetype in enumerate(ARCHETYPES):
         score = sum(2 if trigger in text else 0 for trigger in archetype.triggers)
         score += len(_words(" ".join(archetype.triggers)) & _words(text)) * 0.5
-        scores.append((score, _unit(salt + archetype.key, "tie"), index))
+        scores.append((score, unit(salt + archetype.key, "tie"), index))
     return ARCHETYPES[max(scores)[2]]
 
 
@@ -432,23 +430,25 @@ def _theme(text: str) -> tuple[str, str, str]:
     for theme in THEMES:
         if theme[0] in text:
             return theme
-    return THEMES[int(_unit(text, "theme") * len(THEMES))]
+    return THEMES[int(unit(text, "theme") * len(THEMES))]
 
 
-def _offered_features(prompt: str) -> list[str]:
-    return [m.group(2).strip() for m in re.finditer(r"^- (\w+): (.+)$", prompt, re.MULTILINE)]
+def _offered_features(features: str) -> list[str]:
+    """The features the stage offers: its `features` value holds one `- category: feature` per line."""
+    return [m.group(2).strip() for m in re.finditer(r"^- (\w+): (.+)$", features, re.MULTILINE)]
 
 
-def answer_problem_scenario(prompt: str) -> tuple[str, str]:
-    offered = _offered_features(prompt)
-    if not offered or _unit(prompt, "s1") < 0.05:
+def answer_problem_scenario(request: SimRequest) -> Answer:
+    key = request.key
+    offered = _offered_features(request.variables["features"])
+    if not offered or unit(key, "s1") < 0.05:
         return "These features could be combined into an interesting optimization problem about scheduling.", "stop"
-    archetype = choose_archetype(offered, prompt)
+    archetype = choose_archetype(offered, key)
     leaves = [f.split(" / ")[-1] for f in offered]
     matching = [f for f in leaves if _words(f) & _words(" ".join(archetype.triggers))]
     others = [f for f in leaves if f not in matching]
     selected = (matching[:3] + others[: max(0, 2 - len(matching[:3])) + 1])[:5]
-    theme = THEMES[int(_unit(prompt, "theme") * len(THEMES))]
+    theme = THEMES[int(unit(key, "theme") * len(THEMES))]
     answer = {
         "feature_uses": [{"feature": f, "use": f"supports the core step: {archetype.strategy}" if f in matching
                           else "shapes the input or its constraints"} for f in leaves],
@@ -457,11 +457,6 @@ def answer_problem_scenario(prompt: str) -> tuple[str, str]:
         "scenario": f"In {theme[0]}, the {theme[1]} organise their {theme[2]} and need an exact figure about them.",
     }
     return "```json\n" + json.dumps(answer, indent=2) + "\n```", "stop"
-
-
-def _section(prompt: str, name: str) -> str:
-    match = re.search(rf"^{name}: (.*)$", prompt, re.MULTILINE)
-    return match.group(1).strip() if match else ""
 
 
 def build_problem(archetype: Archetype, style: str, key: str, theme: tuple[str, str, str]) -> dict[str, Any]:
@@ -498,11 +493,11 @@ def build_problem(archetype: Archetype, style: str, key: str, theme: tuple[str, 
     return problem
 
 
-def answer_problem_statement(prompt: str) -> tuple[str, str]:
-    style = _section(prompt, "Style") or "codeforces"
-    selected = _section(prompt, "Features to integrate")
-    scenario = _section(prompt, "Scenario")
-    roll = _unit(prompt, "s2")
+def answer_problem_statement(request: SimRequest) -> Answer:
+    style = request.variables["style"].strip() or "codeforces"
+    selected = request.variables["selected"].strip()
+    scenario = request.variables["scenario"].strip()
+    roll = unit(request.key, "s2")
     if roll < 0.05:
         return "I would write a problem about " + scenario[:80] + ", with a story and examples.", "stop"
     archetype = choose_archetype([selected], selected + scenario)

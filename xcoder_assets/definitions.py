@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import warnings
+
 import dagster as dg
 
 import xcoder_assets  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before litellm loads)
@@ -9,9 +11,16 @@ import xcoder_assets  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before li
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    # In-process: every stage parallelises inside itself (async LLM calls, sandbox workers), and a
-    # process per step would pay litellm's import for nothing.
+    loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).parent / "defs")
+    with warnings.catch_warnings():  # code references are a beta API; the notice is not the user's business
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        assets = dg.with_source_code_references(list(loaded.assets or []))
     return dg.Definitions.merge(
-        dg.load_from_defs_folder(path_within_project=Path(__file__).parent / "defs"),
+        # every asset links to its source file and line in the UI
+        dg.Definitions(assets=assets),
+        dg.Definitions(asset_checks=loaded.asset_checks, resources=loaded.resources, jobs=loaded.jobs,
+                       schedules=loaded.schedules, sensors=loaded.sensors),
+        # In-process: every stage parallelises inside itself (async LLM calls, sandbox workers), and a
+        # process per step would pay litellm's import for nothing.
         dg.Definitions(executor=dg.in_process_executor),
     )

@@ -1,51 +1,65 @@
-"""Resources, in one place: where the data lives, and which models answer each role.
+"""Resources, in one place: where the data lives, which models answer each role, where programs run.
 
-Models and keys come from the environment through dg.EnvVar, so secrets never enter run config or
-the UI. With no model configured every role uses the offline provider (xcoder-offline/...), a
-deterministic simulator that is not a real LLM; the UI and every row say so.
+This is the only module that reads the environment (`build_resources`): models and keys come in
+through dg.EnvVar, so secrets never enter run config or the UI. With no model configured every
+role uses the offline provider (xcoder-offline/...), a deterministic simulator that is not a real
+LLM; the UI and every row say so.
 """
 
-
 import os
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator, Sequence
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
 from xcoder_assets.llm.cache import ResponseCache
-from xcoder_assets.llm.gateway import GatewayConfig, GatewayStats, LLMConfigError, LLMGateway, LLMResult, check_role_settings
-from xcoder_assets.llm.settings import OFFLINE_MODEL, ROLES, role_settings_from_env
-from xcoder_assets.sandbox.backends import DEFAULT_IMAGE
-from xcoder_assets.store.parquet import write_parquet
+from xcoder_assets.llm.gateway import GatewayConfig, GatewayStats, LLMConfigError, LLMGateway, LLMRequest, LLMResult, check_role_settings
+from xcoder_assets.llm.settings import OFFLINE_MODEL, ROLES, RoleSettings, role_settings
+from xcoder_assets.sandbox.backends import DEFAULT_IMAGE, Limits
+from xcoder_assets.store.figures import LLMFigures, SandboxFigures
+from xcoder_assets.store.parquet import write_parquet, write_table
+from xcoder_assets.store.progress import ProgressMeter, with_progress
+from xcoder_assets.store.settings import record_settings
 from xcoder_assets.store.tables import LLM_CALLS, Table, llm_calls_path
 from xcoder_assets.store.warehouse import refresh_warehouse_file
 
 CACHE_FILE = "llm_cache.sqlite"
+RUN_CACHE_FILE = "sandbox_cache.sqlite"
+OWNERS = ["team:xcoder"]
+
+
+def asset_tags(stage: str) -> dict[str, str]:
+    """Tags every asset carries: its pipeline stage (the group), for filtering in the UI."""
+    return {"stage": stage}
 
 
 class StorageResource(dg.ConfigurableResource):
-    """The data directory: one Parquet file per asset, the LLM cache, and the DuckDB warehouse."""
+    """The data directory: one Parquet file per asset, the LLM and sandbox caches, settings records,
+    checkpoints, and the DuckDB warehouse (XCODER_DATA_DIR)."""
 
-    data_dir: str = "data"
+    data_dir: str = Field(default="data", description="The data directory (relative to the working directory).")
 
     @property
     def root(self) -> Path:
         return Path(self.data_dir).resolve()
 
     def write_table(self, table: Table, frame: pl.DataFrame) -> dict[str, Any]:
-        """Atomically write an asset's table; return the metadata every asset reports."""
-        path = write_parquet(frame, table.path(self.root), table.schema)
+        """Atomically write an asset's table (schema enforced, ids unique); return the metadata every asset reports."""
+        path = write_table(table, frame, self.root)
         return {
             "dagster/row_count": frame.height,
             "path": dg.MetadataValue.path(str(path)),
             "dagster/column_schema": dg.TableSchema(
-                columns=[dg.TableColumn(name, str(dtype)) for name, dtype in table.schema.items()]
+                columns=[dg.TableColumn(name, str(dtype), description=table.columns.get(name))
+                         for name, dtype in table.schema.items()]
             ),
         }
 
-    def write_llm_calls(self, asset: str, results: list[LLMResult], run_id: str) -> None:
+    def write_llm_calls(self, asset: str, results: Sequence[LLMResult], run_id: str) -> None:
         self.write_llm_calls_rows(asset, [r.as_row() for r in results], run_id)
 
     def write_llm_calls_rows(self, asset: str, rows: list[dict[str, Any]], run_id: str) -> None:
@@ -53,6 +67,12 @@ class StorageResource(dg.ConfigurableResource):
         rows = [{**row, "asset": asset, "run_id": run_id} for row in rows]
         frame = pl.DataFrame(rows, schema=LLM_CALLS.schema) if rows else pl.DataFrame(schema=LLM_CALLS.schema)
         write_parquet(frame, llm_calls_path(self.root, asset), LLM_CALLS.schema)
+
+    def record_settings(self, asset: str, run_config: dg.Config, resources: dict[str, dict[str, Any]] | None = None,
+                        **made_with: Any) -> None:
+        """settings/<asset>.json: run config apart from resource settings (see store/settings.py)."""
+        record_settings(self.root, asset, run_config.model_dump() if run_config is not None else {},
+                        resources, made_with)
 
     def refresh_warehouse(self, log: Any = None) -> None:
         try:
@@ -62,50 +82,71 @@ class StorageResource(dg.ConfigurableResource):
                 log.warning(str(exc))
 
 
-def llm_metadata(stats: GatewayStats, models: dict[str, str]) -> dict[str, Any]:
+def llm_metadata(results: Sequence[LLMResult] | GatewayStats, models: dict[str, str], **extra: Any) -> dict[str, Any]:
+    """The LLM figures of one materialization (this run's results; a gateway's stats give them without the
+    cached tokens), and which model answered."""
     offline = any(m.startswith("xcoder-offline/") for m in models.values())
+    figures = LLMFigures.of_stats(results) if isinstance(results, GatewayStats) else LLMFigures.of(results)
     return {
         "llm_model": ", ".join(f"{role}={model}" for role, model in models.items())
         + (" (offline simulator, not a real LLM)" if offline else ""),
-        "llm_requests": stats.requests,
-        "llm_calls_made": stats.llm_calls,
-        "llm_cache_hits": stats.cache_hits,
-        "llm_errors": stats.errors,
-        "llm_truncated": stats.truncated,
-        "llm_retries": stats.retries,
-        "llm_prompt_tokens": stats.prompt_tokens,
-        "llm_completion_tokens": stats.completion_tokens,
-        "llm_cost_usd": round(stats.cost_usd, 6),
+        **figures.metadata(),
+        **extra,
     }
+
+
+def _role_field(role: str, what: str, variable: str) -> Any:
+    return Field(default=None, description=f"{what} of the {role} role ({variable}_{role.upper()}); unset: the shared one.")
 
 
 class LLMGatewayResource(dg.ConfigurableResource):
     """The LLM gateway (litellm): one model per stage role, limits, retries, and a response cache.
 
-    Unset models fall back to XCODER_MODEL, then to the offline simulator
+    Unset models fall back to `model` (XCODER_MODEL), then to the offline simulator
     `xcoder-offline/synthsmith-sim-1` (deterministic, no network; not a real LLM).
     """
 
-    model: str | None = None
-    extract_model: str | None = None
-    evolve_model: str | None = None
-    compose_model: str | None = None
-    solve_model: str | None = None
-    test_write_model: str | None = None
-    api_base: str | None = None
-    api_key: str | None = None
-    max_in_flight: int = 64
-    requests_per_minute: int | None = None
-    tokens_per_minute: int | None = None
-    max_retries: int = 6
-    request_timeout_s: float = 600.0
+    model: str | None = Field(default=None, description="litellm model name for every role (XCODER_MODEL), e.g. "
+                                                        "openai/Qwen3-235B-A22B; unset: the offline simulator.")
+    extract_model: str | None = _role_field("extract", "Model", "XCODER_MODEL")
+    evolve_model: str | None = _role_field("evolve", "Model", "XCODER_MODEL")
+    compose_model: str | None = _role_field("compose", "Model", "XCODER_MODEL")
+    solve_model: str | None = _role_field("solve", "Model", "XCODER_MODEL")
+    test_write_model: str | None = _role_field("test_write", "Model", "XCODER_MODEL")
+    api_base: str | None = Field(default=None, description="OpenAI-compatible endpoint for every role (XCODER_API_BASE).")
+    extract_api_base: str | None = _role_field("extract", "API base", "XCODER_API_BASE")
+    evolve_api_base: str | None = _role_field("evolve", "API base", "XCODER_API_BASE")
+    compose_api_base: str | None = _role_field("compose", "API base", "XCODER_API_BASE")
+    solve_api_base: str | None = _role_field("solve", "API base", "XCODER_API_BASE")
+    test_write_api_base: str | None = _role_field("test_write", "API base", "XCODER_API_BASE")
+    api_key: str | None = Field(default=None, description="Key for that endpoint (XCODER_API_KEY); provider keys such "
+                                                          "as OPENAI_API_KEY work too.")
+    extract_api_key: str | None = _role_field("extract", "API key", "XCODER_API_KEY")
+    evolve_api_key: str | None = _role_field("evolve", "API key", "XCODER_API_KEY")
+    compose_api_key: str | None = _role_field("compose", "API key", "XCODER_API_KEY")
+    solve_api_key: str | None = _role_field("solve", "API key", "XCODER_API_KEY")
+    test_write_api_key: str | None = _role_field("test_write", "API key", "XCODER_API_KEY")
+    max_in_flight: int = Field(default=64, description="Requests in flight at once (XCODER_MAX_IN_FLIGHT); raise to "
+                                                       "thousands for slow reasoning models.")
+    requests_per_minute: int | None = Field(default=None, description="At most this many requests per minute (unset: no limit).")
+    tokens_per_minute: int | None = Field(default=None, description="At most this many tokens per minute (unset: no limit).")
+    max_retries: int = Field(default=6, description="Retries of a failed request (429, 5xx, timeouts), with backoff.")
+    request_timeout_s: float = Field(default=600.0, description="Seconds one request may take.")
 
     def role_models(self, roles: tuple[str, ...] = ROLES) -> dict[str, str]:
         return {role: self.settings(role).model for role in roles}
 
-    def settings(self, role: str):
-        model = getattr(self, f"{role}_model") or self.model
-        return role_settings_from_env(role, model=model, api_base=self.api_base, api_key=self.api_key)
+    def settings(self, role: str) -> RoleSettings:
+        return role_settings(role, model=getattr(self, f"{role}_model") or self.model,
+                             api_base=getattr(self, f"{role}_api_base") or self.api_base,
+                             api_key=getattr(self, f"{role}_api_key") or self.api_key)
+
+    def settings_record(self, roles: tuple[str, ...]) -> dict[str, Any]:
+        """The resource settings behind an asset's calls, for its settings record (never a key)."""
+        return {"models": self.role_models(roles), "api_base": {r: self.settings(r).api_base for r in roles},
+                "max_in_flight": self.max_in_flight, "requests_per_minute": self.requests_per_minute,
+                "tokens_per_minute": self.tokens_per_minute, "max_retries": self.max_retries,
+                "request_timeout_s": self.request_timeout_s}
 
     def gateway(self, storage: StorageResource, roles: tuple[str, ...], run_id: str, asset: str) -> LLMGateway:
         config = GatewayConfig(
@@ -125,28 +166,62 @@ class LLMGatewayResource(dg.ConfigurableResource):
         return LLMGateway(roles_settings, cache, config, run_id=run_id, asset=asset)
 
 
+def complete(gateway: LLMGateway, requests: Sequence[LLMRequest], log: Callable[[str], Any], label: str) -> list[LLMResult]:
+    """gateway.complete with a progress line in the run log (fed by its on_progress hook where it has one)."""
+    meter = ProgressMeter(label, log)
+    results = with_progress(gateway.complete, meter, list(requests))
+    meter.finish(len(results), len(results), sum(r.cache_hit for r in results))
+    return results
+
+
+@dataclass
+class SandboxSession:
+    """An open sandbox backend with its run cache and limits: run program x input matrices in it."""
+
+    backend: Any
+    cache: Any
+    limits: Limits
+    workers: int
+    log: Callable[[str], Any]
+
+    def run(self, label: str, programs: Sequence[Any], inputs: Sequence[Sequence[str]],
+            **kwargs: Any) -> tuple[list[list[Any]], SandboxFigures]:
+        from xcoder_assets.sandbox.runs import run_matrix
+
+        meter = ProgressMeter(label, self.log)
+        outcomes, stats = with_progress(run_matrix, meter, self.backend, programs, inputs, self.limits, self.cache,
+                                        workers=self.workers, **kwargs)
+        meter.finish(stats.runs, stats.runs, stats.cached)
+        return outcomes, SandboxFigures.of(stats, outcomes)
+
+
 class SandboxResource(dg.ConfigurableResource):
     """Where generated programs run: bwrap (default), docker, or none (unsafe, must be allowed).
 
-    Generated code never runs in the pipeline's process; a warm sandbox pool is kept per run.
+    Generated code never runs in the pipeline's process; a warm sandbox pool is kept per
+    materialization, and every finished run is cached in the data directory.
     """
 
-    backend: str = "bwrap"
-    image: str = DEFAULT_IMAGE
-    allow_unsafe: bool = False
-    workers: int = Field(default_factory=lambda: os.cpu_count() or 2)
-    cpu_s: float = 2.0
-    wall_s: float = 6.0
-    memory_mb: int = 1024
-    output_mb: int = 8
+    backend: str = Field(default="bwrap", description="bwrap, docker, or none (no isolation; needs allow_unsafe) "
+                                                      "(XCODER_SANDBOX).")
+    image: str = Field(default=DEFAULT_IMAGE, description="The docker backend's image.")
+    allow_unsafe: bool = Field(default=False, description="Allow the none backend (programs run unisolated).")
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 2,
+                         description="Programs run at once (default: the CPU count).")
+    cpu_s: float = Field(default=2.0, description="CPU seconds per run (the time limit).")
+    wall_s: float = Field(default=6.0, description="Wall-clock seconds per run.")
+    memory_mb: int = Field(default=1024, description="Memory per run, MiB.")
+    output_mb: int = Field(default=8, description="Output per run, MiB; more fails the run.")
 
-    def limits(self):
-        from xcoder_assets.sandbox.backends import Limits
-
+    def limits(self) -> Limits:
         return Limits(cpu_s=self.cpu_s, wall_s=self.wall_s, memory_bytes=self.memory_mb << 20,
                       output_bytes=self.output_mb << 20)
 
-    def open(self):
+    def settings_record(self) -> dict[str, Any]:
+        return {"backend": self.backend, "workers": self.workers, "cpu_s": self.cpu_s, "wall_s": self.wall_s,
+                "memory_mb": self.memory_mb, "output_mb": self.output_mb}
+
+    def open(self) -> Any:
         """A started backend (close it when done); a clear failure when this machine cannot sandbox."""
         from xcoder_assets.sandbox.backends import SandboxUnavailable, make_backend
 
@@ -155,26 +230,46 @@ class SandboxResource(dg.ConfigurableResource):
         except (SandboxUnavailable, ValueError) as exc:
             raise dg.Failure(description=f"sandbox {self.backend!r}: {exc}", allow_retries=False) from None
 
-    def run_cache(self, storage: StorageResource):
+    def run_cache(self, storage: StorageResource) -> Any:
         from xcoder_assets.sandbox.runs import RunCache
 
-        return RunCache(storage.root / "sandbox_cache.sqlite")
+        return RunCache(storage.root / RUN_CACHE_FILE)
+
+    @contextmanager
+    def session(self, storage: StorageResource, log: Callable[[str], Any]) -> Iterator[SandboxSession]:
+        """A started backend and the run cache, both closed when done."""
+        backend = self.open()
+        cache = self.run_cache(storage)
+        try:
+            yield SandboxSession(backend, cache, self.limits(), self.workers, log)
+        finally:
+            backend.close()
+            cache.close()
 
 
-def _env(name: str) -> Any:
+def _env(env: dict[str, str], name: str) -> Any:
     """Bind a setting to an environment variable only when it is set (dg.EnvVar fails on unset ones)."""
-    return dg.EnvVar(name) if os.environ.get(name) else None
+    return dg.EnvVar(name) if env.get(name) else None
 
 
-def build_resources() -> dict[str, Any]:
-    llm_settings = {f"{role}_model": _env(f"XCODER_MODEL_{role.upper()}") for role in ROLES}
-    llm_settings.update(model=_env("XCODER_MODEL"), api_base=_env("XCODER_API_BASE"), api_key=_env("XCODER_API_KEY"))
-    if os.environ.get("XCODER_MAX_IN_FLIGHT"):
-        llm_settings["max_in_flight"] = int(os.environ["XCODER_MAX_IN_FLIGHT"])
+def build_resources(env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The resources, configured from the environment: the one place that reads it."""
+    env = dict(os.environ if env is None else env)
+    llm: dict[str, Any] = {"model": _env(env, "XCODER_MODEL"), "api_base": _env(env, "XCODER_API_BASE"),
+                           "api_key": _env(env, "XCODER_API_KEY")}
+    for role in ROLES:
+        llm[f"{role}_model"] = _env(env, f"XCODER_MODEL_{role.upper()}")
+        llm[f"{role}_api_base"] = _env(env, f"XCODER_API_BASE_{role.upper()}")
+        llm[f"{role}_api_key"] = _env(env, f"XCODER_API_KEY_{role.upper()}")
+    if env.get("XCODER_MAX_IN_FLIGHT"):
+        try:
+            llm["max_in_flight"] = int(env["XCODER_MAX_IN_FLIGHT"])
+        except ValueError:
+            raise ValueError(f"XCODER_MAX_IN_FLIGHT must be a whole number, got {env['XCODER_MAX_IN_FLIGHT']!r}") from None
     return {
-        "storage": StorageResource(data_dir=os.environ.get("XCODER_DATA_DIR", "data")),
-        "llm": LLMGatewayResource(**{k: v for k, v in llm_settings.items() if v is not None}),
-        "sandbox": SandboxResource(backend=os.environ.get("XCODER_SANDBOX", "bwrap")),
+        "storage": StorageResource(data_dir=env.get("XCODER_DATA_DIR", "data")),
+        "llm": LLMGatewayResource(**{k: v for k, v in llm.items() if v is not None}),
+        "sandbox": SandboxResource(backend=env.get("XCODER_SANDBOX", "bwrap")),
     }
 
 
@@ -183,4 +278,5 @@ def resources() -> dg.Definitions:
     return dg.Definitions(resources=build_resources())
 
 
-__all__ = ["StorageResource", "LLMGatewayResource", "SandboxResource", "build_resources", "llm_metadata", "OFFLINE_MODEL"]
+__all__ = ["StorageResource", "LLMGatewayResource", "SandboxResource", "SandboxSession", "build_resources",
+           "llm_metadata", "complete", "asset_tags", "OWNERS", "OFFLINE_MODEL"]

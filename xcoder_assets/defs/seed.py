@@ -1,16 +1,16 @@
 """seed_problems: TACO-style seed records, loaded from files or a Hugging Face dataset."""
 
-
 import dagster as dg
-from pydantic import Field
 import polars as pl
+from pydantic import Field
 
-from xcoder_assets.defs.checks import schema_check
-from xcoder_assets.defs.resources import StorageResource
-from xcoder_assets.recipe.seeds import BUNDLED_SEEDS, SeedLoadError, describe_rejects, load_seeds
-from xcoder_assets.store.ids import make_id
+from xcoder_assets.defs.checks import share_check
+from xcoder_assets.defs.resources import OWNERS, StorageResource, asset_tags
+from xcoder_assets.recipe.seeds import BUNDLED_SEEDS, SeedLoadError, describe_rejects, load_seeds, reject_rows, reject_share, seed_rows
 from xcoder_assets.store.render import frame_markdown
 from xcoder_assets.store.tables import SEED_PROBLEMS, SEED_REJECTS
+
+REJECT_SHARE = "reject_share"
 
 
 class SeedConfig(dg.Config):
@@ -19,18 +19,25 @@ class SeedConfig(dg.Config):
         description="JSONL or Parquet files of TACO-style records (question, solutions). Default: the bundled seed set.",
     )
     dataset_id: str | None = Field(default=None, description="A Hugging Face dataset id (or local dataset folder).")
-    split: str = "train"
+    split: str = Field(default="train", description="The dataset split to read (with dataset_id).")
     limit: int | None = Field(default=None, description="Load at most this many records (the recipe uses ~10k).")
     skip_bad_records: bool = Field(
         default=False,
         description="Record bad records in seed_problems__rejects and go on, instead of failing the run.",
     )
+    max_reject_share: float = Field(default=0.05, description="Warn when more of the records read than this are "
+                                                              "rejected (with skip_bad_records).")
 
 
 @dg.asset(
     group_name="seed",
     kinds={"parquet", "python"},
+    owners=OWNERS,
+    tags=asset_tags("seed"),
     description=SEED_PROBLEMS.description,
+    check_specs=[dg.AssetCheckSpec(REJECT_SHARE, asset="seed_problems",
+                                   description="Share of records read that could not be loaded; warns above "
+                                               "max_reject_share.")],
 )
 def seed_problems(context: dg.AssetExecutionContext, config: SeedConfig, storage: StorageResource) -> dg.MaterializeResult:
     try:
@@ -46,40 +53,22 @@ def seed_problems(context: dg.AssetExecutionContext, config: SeedConfig, storage
     if not records:
         raise dg.Failure(description=f"no usable seed records in {config.paths or config.dataset_id}", allow_retries=False)
     run_id = context.run.run_id
-    frame = pl.DataFrame(
-        [
-            {
-                "seed_id": make_id("seed", {"question": r.question, "solution": r.solution}),
-                "source": r.source,
-                "source_line": r.line,
-                "question": r.question,
-                "solution": r.solution,
-                "solutions_count": r.solutions_count,
-                "difficulty": r.difficulty,
-                "run_id": run_id,
-            }
-            for r in records
-        ],
-        schema=SEED_PROBLEMS.schema,
-    )
-    duplicates = frame.height - frame["seed_id"].n_unique()
-    frame = frame.unique("seed_id", keep="first", maintain_order=True)
-    reject_frame = pl.DataFrame(
-        [{"source": r.source, "source_line": r.line, "reason": r.reason, "raw": r.raw, "run_id": run_id} for r in rejects],
-        schema=SEED_REJECTS.schema,
-    )
-    storage.write_table(SEED_REJECTS, reject_frame)
+    rows, duplicates = seed_rows(records, run_id)
+    frame = pl.DataFrame(rows, schema=SEED_PROBLEMS.schema)
+    storage.write_table(SEED_REJECTS, pl.DataFrame(reject_rows(rejects, run_id), schema=SEED_REJECTS.schema))
     metadata = storage.write_table(SEED_PROBLEMS, frame)
+    storage.record_settings("seed_problems", config)
     storage.refresh_warehouse(context.log)
+    share = reject_share(len(records), len(rejects))
     return dg.MaterializeResult(
         metadata={
             **metadata,
             "sources": ", ".join(dict.fromkeys(r.source for r in records)),
+            "records_read": len(records) + len(rejects),
             "rejected_records": len(rejects),
             "duplicate_records_dropped": duplicates,
             "preview": dg.MetadataValue.md(frame_markdown(frame.select("seed_id", "difficulty", "source_line", "question"))),
-        }
+        },
+        check_results=[share_check(REJECT_SHARE, "reject_share", share, config.max_reject_share,
+                                   rejected=len(rejects), read=len(records) + len(rejects))],
     )
-
-
-seed_problems_schema = schema_check(seed_problems, SEED_PROBLEMS)

@@ -8,13 +8,16 @@ problem in one of three styles. Every parser returns a value or the reason there
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 from xcoder_assets.llm.answers import extract_json
+from xcoder_assets.recipe.failure import Failure
 from xcoder_assets.recipe.pool import near_dup_key
+from xcoder_assets.store.ids import make_id
 
 RECIPE_STYLE_PROBABILITIES: dict[str, float] = {"codeforces": 0.70, "leetcode": 0.15, "atcoder": 0.15}
 
@@ -236,3 +239,141 @@ def render_problem_markdown(style: str, statement: Statement) -> str:
     if statement.starter_code:
         parts += ["## Starter code", "```python\n" + statement.starter_code.rstrip() + "\n```"]
     return "\n\n".join(parts)
+
+
+# ---- rows of problems ---------------------------------------------------------------------------
+
+ProblemStatus = Literal["ok", "leak", "duplicate", "parse_error", "truncated", "llm_error"]
+COMPOSED_STATUSES: tuple[ProblemStatus, ...] = ("ok", "leak", "duplicate")  # a statement was written
+
+
+@dataclass(frozen=True)
+class OfferedFeature:
+    entry_id: str
+    category: str
+    text: str  # "path / feature"
+
+    @property
+    def name(self) -> str:
+        return self.text.split(" / ")[-1]
+
+
+def offered_features(feature_ids: Sequence[str], by_id: dict[str, Any]) -> list[OfferedFeature]:
+    """The features of a configuration as the scenario prompt lists them (by_id: pool id -> PoolItem)."""
+    return [OfferedFeature(i, by_id[i].category, " / ".join((*by_id[i].path, by_id[i].feature))) for i in feature_ids]
+
+
+def features_prompt(offered: Sequence[OfferedFeature]) -> str:
+    return "\n".join(f"- {f.category}: {f.text}" for f in offered)
+
+
+def parse_answer(result: Any, parser: Callable[[str], Any]) -> Any:
+    """A parsed value, or the Failure that says why there is none (llm error, truncation, parse failure)."""
+    if failure := result.failure():
+        return Failure(*failure)
+    try:
+        return parser(result.content)
+    except CompositionError as exc:
+        return Failure("parse_error", str(exc))
+
+
+def statement_of_row(row: dict[str, Any], with_starter: bool = True) -> Statement:
+    """A problems row's statement (without the LeetCode fields when with_starter is false)."""
+    return Statement(row["title"], row["statement"], row["input_format"] or "", row["output_format"] or "",
+                     row["constraints"] or "", json.loads(row["examples_json"]),
+                     *((row["function_name"], row["signature"], row["starter_code"]) if with_starter else ()))
+
+
+def problem_question(row: dict[str, Any]) -> str:
+    """The problem as a contestant reads it, without the starter code (prompts put that in their format section)."""
+    return render_problem_markdown(row["style"], statement_of_row(row, with_starter=False))
+
+
+class ProblemComposer:
+    """Builds problems rows in configuration order: leaks, exact and near-duplicates marked against the
+    problems kept before them."""
+
+    def __init__(self, near_duplicate_threshold: float, columns: Sequence[str]):
+        self.exact: dict[str, str] = {}
+        self.near = MinHashIndex(threshold=near_duplicate_threshold)
+        self.columns = list(columns)
+
+    def record(self, *, config_id: str, style: str, offered: Sequence[OfferedFeature], scenario: Any,
+               statement: Any, scenario_call_id: str, statement_call_id: str | None, categories: dict[str, str],
+               features: dict[str, str], model: str, templates: list[str], run_id: str) -> dict[str, Any]:
+        """`scenario`/`statement`: the parsed value or a Failure (statement None: never asked);
+        `categories`/`features`: pool id -> category / feature name (for the leak test)."""
+        record: dict[str, Any] = {key: None for key in self.columns}
+        record.update(config_id=config_id, style=style, scenario_call_id=scenario_call_id, model=model,
+                      templates=templates, run_id=run_id, feature_ids=[], selected_features=[], leaked_terms=[],
+                      statement_call_id=statement_call_id)
+        if isinstance(scenario, Scenario):
+            names = {f.name: f.entry_id for f in offered}
+            record.update(scenario=scenario.scenario, integration_strategy=scenario.integration_strategy,
+                          selected_features=scenario.selected,
+                          feature_ids=[names[n] for n in scenario.selected if n in names])
+        if isinstance(scenario, Failure):
+            record.update(status=scenario.status, error=f"scenario: {scenario.reason}")
+        elif isinstance(statement, Failure):
+            record.update(status=statement.status, error=f"statement: {statement.reason}")
+        else:
+            self._composed(record, statement, [(categories[i], features[i]) for i in record["feature_ids"]])
+        record["problem_id"] = record["problem_id"] or make_id(
+            "prob", {"config": config_id, "style": style, "status": record["status"], "error": record["error"]})
+        return record
+
+    def _composed(self, record: dict[str, Any], statement: Statement, used: list[tuple[str, str]]) -> None:
+        record.update(status="ok", title=statement.title, statement=statement.statement,
+                      input_format=statement.input_format, output_format=statement.output_format,
+                      constraints=statement.constraints, examples_json=json.dumps(statement.examples),
+                      function_name=statement.function_name, signature=statement.signature,
+                      starter_code=statement.starter_code, error="; ".join(statement.warnings) or None)
+        leaks = leaked_terms(statement.statement, used)
+        text_key = normalized_text_hash(statement.statement)
+        record["leaked_terms"] = leaks
+        if leaks:
+            record.update(status="leak", error=f"the statement names: {', '.join(leaks)}")
+        elif text_key in self.exact:
+            record.update(status="duplicate", duplicate_of=self.exact[text_key], error="exact duplicate")
+        else:
+            record["problem_id"] = make_id("prob", {"config": record["config_id"], "style": record["style"],
+                                                    "statement": statement.statement})
+            twin = self.near.add(record["problem_id"], statement.statement)
+            if twin is not None:
+                record.update(status="duplicate", duplicate_of=twin, error="near-duplicate")
+            else:
+                self.exact[text_key] = record["problem_id"]
+
+
+@dataclass(frozen=True)
+class ProblemShares:
+    """The problems checks' figures: shares over composed problems (a statement was written)."""
+
+    composed: int
+    style_shares: dict[str, float]
+    style_gaps: dict[str, float]  # |share - probability|, probabilities normalized
+    leak_share: float
+    duplicate_share: float
+    features_used: int
+    pool_features: int  # pool features a problem can use (not programming_language / summary)
+
+    @property
+    def feature_share(self) -> float:
+        return self.features_used / self.pool_features if self.pool_features else 0.0
+
+
+def problem_shares(rows: Sequence[dict[str, Any]], style_probabilities: dict[str, float],
+                   pool_categories: Sequence[str]) -> ProblemShares:
+    composed = [r for r in rows if r["status"] in COMPOSED_STATUSES]
+    n = len(composed)
+    total = sum(style_probabilities.values()) or 1.0
+    shares = {s: (sum(r["style"] == s for r in composed) / n if n else 0.0) for s in style_probabilities}
+    gaps = {s: round(abs(shares[s] - p / total), 4) for s, p in style_probabilities.items()}
+    used = {i for r in rows if r["status"] == "ok" for i in r["feature_ids"] or []}
+    return ProblemShares(
+        composed=n, style_shares={s: round(v, 4) for s, v in shares.items()}, style_gaps=gaps,
+        leak_share=sum(r["status"] == "leak" for r in composed) / n if n else 0.0,
+        duplicate_share=sum(r["status"] == "duplicate" for r in composed) / n if n else 0.0,
+        features_used=len(used),
+        pool_features=sum(1 for c in pool_categories if c not in ("programming_language", "summary")),
+    )

@@ -1,18 +1,21 @@
 """Evolution of the feature pool (SynthSmith): rounds of sampling a small subtree and merging the
 model's breadth and depth expansion of it. No LLM here: `expand` is given the sampled subtrees and
-returns, for each, the parsed answer or the reason there is none."""
+returns, for each, the parsed answer or the typed failure that says why there is none."""
 
 from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
+from xcoder_assets.llm.answers import extract_json
+from xcoder_assets.recipe.failure import Failure
 from xcoder_assets.recipe.pool import FeaturePool, PoolEntry, apply_expansion
-from xcoder_assets.store.ids import make_id
+from xcoder_assets.store.ids import content_hash, make_id
 
-ExpandResult = tuple[Any, str | None, str | None]  # (parsed answer, error, llm call id)
+ExpandResult = tuple[Any, Failure | None, str | None]  # (parsed answer, why there is none, llm call id)
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class RoundReport:
     expansions: int = 0
     added: int = 0
     duplicates: int = 0
-    rejected: list[str] = field(default_factory=list)  # whole answers not taken, with the reason
+    rejected: list[Failure] = field(default_factory=list)  # whole answers not taken, with the reason
     rejected_features: list[str] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
 
@@ -69,17 +72,83 @@ def evolve(pool: FeaturePool, settings: EvolutionSettings, start_round: int,
     return reports
 
 
-def growth_chart(reports: Sequence[RoundReport], width: int = 48, height: int = 8) -> str:
-    """The pool's size per round as a text chart (Dagster metadata has no plot type for one run)."""
-    if not reports:
-        return "(no rounds)"
-    totals = [sum(r.sizes.values()) for r in reports]
-    step = max(1, len(totals) // width)
-    points = totals[::step][:width]
-    low, high = min(points), max(points)
-    rows = []
-    for level in range(height, 0, -1):
-        threshold = low + (high - low) * (level - 0.5) / height
-        rows.append("".join("█" if value >= threshold else " " for value in points))
-    return (f"pool size {low} -> {high} over rounds {reports[0].round}..{reports[-1].round}\n"
-            + "\n".join(f"|{row}" for row in rows) + "\n+" + "-" * len(points))
+def parse_expansion(result: Any) -> ExpandResult:
+    """An evolve call's answer -> (the JSON object, None, call id), or (None, why not, call id)."""
+    if failure := result.failure():
+        return None, Failure(*failure), result.call_id
+    parsed = extract_json(result.content, dict)
+    if parsed.error:
+        return None, Failure("unparseable", parsed.error), result.call_id
+    return parsed.value, None, result.call_id
+
+
+def checkpoint_fingerprint(tree_node_ids: Sequence[str], settings: EvolutionSettings, template: str, model: str) -> str:
+    """What a checkpoint belongs to: the input tree, the sampling settings, template and model (not the rounds,
+    so raising them continues the same evolution)."""
+    return content_hash({"format": 2, "tree": sorted(tree_node_ids), "expansions": settings.expansions_per_round,
+                         "leaves": settings.subtree_max_leaves, "seed": settings.seed, "template": template,
+                         "model": model}, 32)
+
+
+def round_record(report: RoundReport, pool: FeaturePool, calls: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One finished round as a checkpoint record: its report, its calls and the entries it added."""
+    return {"report": {**asdict(report), "rejected": [[f.status, f.reason] for f in report.rejected]},
+            "calls": list(calls),
+            "entries": [{"category": e.category, "path": list(e.path), "feature": e.feature,
+                         "origin_round": e.origin_round, "parent_ids": e.parents, "llm_call_id": e.llm_call_id}
+                        for e in pool.entries if e.origin_round == report.round]}
+
+
+def replay_rounds(pool: FeaturePool, records: Sequence[dict[str, Any]],
+                  max_round: int) -> tuple[int, list[RoundReport], list[dict[str, Any]]]:
+    """Re-add the checkpointed rounds up to max_round: (last round replayed, their reports, their calls)."""
+    done, reports, calls = 0, [], []
+    for record in records:
+        report = record["report"]
+        if report["round"] > max_round:
+            break
+        for e in record["entries"]:
+            pool.add(e["category"], tuple(e["path"]), e["feature"], e["origin_round"], e["parent_ids"], e["llm_call_id"])
+        reports.append(RoundReport(**{**report, "rejected": [Failure(*f) for f in report["rejected"]]}))
+        calls.extend(record["calls"])
+        done = report["round"]
+    return done, reports, calls
+
+
+def pool_rows(pool: FeaturePool, run_id: str) -> list[dict[str, Any]]:
+    return [{"pool_id": pool_entry_id(e), "category": e.category, "path": list(e.path), "feature": e.feature,
+             "origin_round": e.origin_round, "parent_ids": e.parents, "llm_call_id": e.llm_call_id, "run_id": run_id}
+            for e in pool.entries]
+
+
+@dataclass(frozen=True)
+class EvolutionSummary:
+    expansions: int
+    rejected: int
+    rejected_by_status: list[tuple[str, int]]
+    rejected_features_by_reason: list[tuple[str, int]]
+    growth: list[tuple[int, int]]  # (round, pool size after it)
+    per_round: list[list[Any]]  # round, added, merged duplicates, rejected, size per category (at most ~20 rows)
+    categories: list[str]
+
+    @property
+    def rejected_share(self) -> float:
+        return self.rejected / self.expansions if self.expansions else 0.0
+
+
+def summarize(reports: Sequence[RoundReport], categories: Sequence[str], rows: int = 20) -> EvolutionSummary:
+    rejected = [f for r in reports for f in r.rejected]
+    # a feature's reason names its kind before the colon ("deeper than 8 levels: a / b")
+    feature_reasons = Counter(reason.split(":")[0] for r in reports for reason in r.rejected_features)
+    every = max(1, len(reports) // rows)
+    categories = sorted(categories)
+    return EvolutionSummary(
+        expansions=sum(r.expansions for r in reports),
+        rejected=len(rejected),
+        rejected_by_status=Counter(f.status for f in rejected).most_common(),
+        rejected_features_by_reason=feature_reasons.most_common(10),
+        growth=[(r.round, sum(r.sizes.values())) for r in reports],
+        per_round=[[r.round, r.added, r.duplicates, len(r.rejected), *[r.sizes.get(c, 0) for c in categories]]
+                   for r in reports[::every]],
+        categories=categories,
+    )

@@ -7,11 +7,13 @@ free-text value) is kept per seed but dropped from the merged tree.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from xcoder_assets.llm.answers import extract_json
+from xcoder_assets.store.ids import make_id
 
 CATEGORIES: tuple[str, ...] = (
     "programming_language",
@@ -122,9 +124,12 @@ def tree_leaves(tree: Tree) -> list[tuple[str, tuple[str, ...], str]]:
     return out
 
 
+FeatureStatus = Literal["ok", "parse_error", "truncated", "llm_error"]
+
+
 @dataclass(frozen=True)
 class ParsedFeatures:
-    status: str  # ok | parse_error | truncated | llm_error
+    status: FeatureStatus
     tree: Tree | None
     error: str | None
     warnings: tuple[str, ...] = ()
@@ -212,3 +217,41 @@ def leaves_to_tree(leaves: list[MergedLeaf]) -> Tree:
             bucket = bucket.setdefault("general", [])
         bucket.append(leaf.feature)
     return tree
+
+
+# ---- rows of features and feature_tree ----------------------------------------------------------
+
+def feature_row(seed_id: str, parsed: ParsedFeatures, call_id: str, model: str, template: str,
+                run_id: str) -> dict[str, Any]:
+    """One features row: the parsed tree of one seed's extraction call, or why there is none."""
+    leaves = tree_leaves(parsed.tree) if parsed.tree else []
+    return {
+        "feature_id": make_id("feat", {"call": call_id, "status": parsed.status}, [seed_id]),
+        "seed_id": seed_id,
+        "status": parsed.status,
+        "error": parsed.error or ("; ".join(parsed.warnings) if parsed.warnings else None),
+        "tree_json": json.dumps(parsed.tree) if parsed.tree is not None else None,
+        "leaf_count": len(leaves),
+        "categories": [c for c in (parsed.tree or {}) if c not in FREE_TEXT_CATEGORIES],
+        "llm_call_id": call_id,
+        "model": model,
+        "template": template,
+        "run_id": run_id,
+    }
+
+
+def tree_rows(merged: list[MergedLeaf], run_id: str) -> list[dict[str, Any]]:
+    """One feature_tree row per merged leaf, in first-seen order; the id ignores case, like the merge."""
+    return [{"node_id": make_id("node", {"category": leaf.category, "path": [p.casefold() for p in leaf.path],
+                                         "feature": leaf.feature.casefold()}),
+             "category": leaf.category, "path": list(leaf.path), "feature": leaf.feature, "position": position,
+             "source_feature_ids": leaf.sources, "run_id": run_id}
+            for position, leaf in enumerate(merged)]
+
+
+def leaves_per_category(categories: list[str]) -> dict[str, int]:
+    """Leaves per (non free-text) category, every category listed, in the recipe's order."""
+    counts: dict[str, int] = {}
+    for category in categories:
+        counts[category] = counts.get(category, 0) + 1
+    return {c: counts.get(c, 0) for c in CATEGORIES if c not in FREE_TEXT_CATEGORIES}

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from xcoder_assets.recipe.failure import Failure
 from xcoder_assets.recipe.features import CATEGORIES, FREE_TEXT_CATEGORIES, category_key, clean_leaf
 
 MAX_DEPTH = 8  # categories and sub-levels, as in the recipe's subtree sampling
@@ -116,7 +117,7 @@ class Expansion:
     added: list[PoolEntry]
     duplicates: int
     rejected_items: list[str]  # reasons for single features that were not taken
-    error: str | None = None  # the whole answer was rejected
+    error: Failure | None = None  # the whole answer was rejected: off_schema or no_valid_feature
 
 
 def expansion_items(answer: Any) -> tuple[list[tuple[str, tuple[str, ...], str]], list[str]]:
@@ -165,7 +166,7 @@ def apply_expansion(pool: FeaturePool, answer: Any, anchors: list[PoolEntry], or
     """Validate a model's expanded subtree against the tree schema and merge what is new."""
     items, problems = expansion_items(answer)
     if not items:
-        return Expansion([], 0, problems, "off schema: " + ("; ".join(problems[:3]) or "no features"))
+        return Expansion([], 0, problems, Failure("off_schema", "; ".join(problems[:3]) or "no features"))
     sampled_categories = {a.category for a in anchors}
     added, duplicates, rejected = [], 0, list(problems)
     for category, path, feature in items:
@@ -187,5 +188,5 @@ def apply_expansion(pool: FeaturePool, answer: Any, anchors: list[PoolEntry], or
         else:
             added.append(entry)
     if not added and not duplicates:
-        return Expansion([], 0, rejected, "no valid feature in the answer")
+        return Expansion([], 0, rejected, Failure("no_valid_feature", "no valid feature in the answer"))
     return Expansion(added, duplicates, rejected)

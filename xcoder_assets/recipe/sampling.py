@@ -9,10 +9,13 @@ on the seed and configurations 0..i-1: asking for more configurations keeps the 
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
+
+from xcoder_assets.store.ids import make_id
 
 RECIPE_SHAPES: tuple[tuple[int, ...], ...] = ((3, 3, 1), (3, 3, 2), (4, 3, 2))
 EXCLUDED_CATEGORIES = frozenset({"programming_language", "summary"})  # every task is Python; free text
@@ -120,3 +123,17 @@ def coverage(items: Sequence[PoolItem], configs: Sequence[FeatureConfig], top: i
         "features_used": sum(1 for e in usable if uses[e]),
         "most_used": [(usable[e].feature, n) for e, n in uses.most_common(top) if e in usable],
     }
+
+
+def pool_items_of(rows: Iterable[dict[str, Any]]) -> list[PoolItem]:
+    """PoolItems from evolved_pool rows."""
+    return [PoolItem(r["pool_id"], r["category"], tuple(r["path"]), r["feature"]) for r in rows]
+
+
+def config_rows(configs: Sequence[FeatureConfig], seed: int, run_id: str) -> list[dict[str, Any]]:
+    """One feature_configs row per configuration; its id covers index, seed, shape and features."""
+    return [{"config_id": make_id("cfg", {"index": c.index, "seed": seed, "shape": list(c.shape),
+                                          "features": [i.entry_id for i in c.items]}),
+             "config_index": c.index, "shape": list(c.shape), "feature_ids": [i.entry_id for i in c.items],
+             "leaf_ids": c.leaf_ids, "leaf_count": len(c.leaf_ids), "subtree_json": json.dumps(c.subtree()),
+             "seed": seed, "run_id": run_id} for c in configs]

@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 import polars as pl
 
+from xcoder_assets.store.ids import make_id
+
 BUNDLED_SEEDS = Path(__file__).resolve().parents[1] / "data" / "seed_problems.jsonl"
 
 
@@ -141,3 +143,28 @@ def describe_rejects(rejects: list[SeedReject], limit: int = 5) -> str:
     lines = [f"{r.source}:{r.line}: {r.reason}" for r in rejects[:limit]]
     more = f"\n... and {len(rejects) - limit} more" if len(rejects) > limit else ""
     return "\n".join(lines) + more
+
+
+# ---- rows of seed_problems and seed_problems__rejects --------------------------------------------
+
+def seed_rows(records: Iterable[SeedRecord], run_id: str) -> tuple[list[dict[str, Any]], int]:
+    """One row per distinct seed (same statement and solution: the first record kept), and how many were dropped."""
+    rows: dict[str, dict[str, Any]] = {}
+    total = 0
+    for r in records:
+        total += 1
+        seed_id = make_id("seed", {"question": r.question, "solution": r.solution})
+        rows.setdefault(seed_id, {"seed_id": seed_id, "source": r.source, "source_line": r.line, "question": r.question,
+                                  "solution": r.solution, "solutions_count": r.solutions_count,
+                                  "difficulty": r.difficulty, "run_id": run_id})
+    return list(rows.values()), total - len(rows)
+
+
+def reject_rows(rejects: Iterable[SeedReject], run_id: str) -> list[dict[str, Any]]:
+    return [{"source": r.source, "source_line": r.line, "reason": r.reason, "raw": r.raw, "run_id": run_id}
+            for r in rejects]
+
+
+def reject_share(loaded: int, rejected: int) -> float:
+    """Rejected records over all records read."""
+    return rejected / (loaded + rejected) if loaded + rejected else 0.0

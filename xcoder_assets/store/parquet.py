@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from xcoder_assets.store.tables import Table
 
 
 class SchemaMismatch(ValueError):
@@ -60,6 +63,18 @@ def write_parquet(frame: pl.DataFrame, path: Path, schema: pl.Schema | dict | No
     if schema is not None:
         frame = conform(frame, schema, str(path))
     return _atomic(path, lambda tmp: frame.write_parquet(tmp, compression="zstd", statistics=True))
+
+
+def write_table(table: "Table", frame: pl.DataFrame, data_dir: Path) -> Path:
+    """A table's file: its schema enforced and, for tables with unique ids, no id twice (lineage joins on it)."""
+    path = table.path(data_dir)
+    if table.unique_ids and table.id_column in frame.columns and frame.height:
+        ids = frame[table.id_column]
+        repeated = ids.filter(ids.is_duplicated()).unique().head(5).to_list()
+        if ids.null_count() or repeated:
+            raise SchemaMismatch(f"{path}: column {table.id_column} must hold one distinct id per row; "
+                                 f"{ids.null_count()} null, repeated: {repeated}")
+    return write_parquet(frame, path, table.schema)
 
 
 def write_text(text: str, path: Path) -> Path:

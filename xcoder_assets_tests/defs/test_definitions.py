@@ -1,77 +1,115 @@
-"""The whole code location loads, and its graph is pinned: a change to it is a visible diff."""
+"""The whole code location loads, and its graph is pinned by a generated snapshot: a change to the
+asset keys, dependencies, checks, jobs, schedules or sensors is a visible diff in
+__snapshots__/test_definitions.ambr (regenerate with `pytest --snapshot-update` and review it)."""
 
 import dagster as dg
+import pytest
 
+from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, StorageResource, build_resources
 from xcoder_assets.definitions import defs as lazy_defs
-
-EXPECTED_GRAPH = {
-    "seed_problems": [],
-    "features": ["seed_problems"],
-    "feature_tree": ["features"],
-    "evolved_pool": ["feature_tree"],
-    "feature_configs": ["evolved_pool"],
-    "problems": ["feature_configs"],
-    "test_inputs": ["problems"],
-    "candidate_solutions": ["problems"],
-    "verified_solutions": ["candidate_solutions", "test_inputs"],
-}
-EXPECTED_CHECKS = {
-    ("seed_problems", "seed_problems_schema"),
-    ("features", "features_schema"),
-    ("features", "features_parse_failure_rate"),
-    ("features", "features_no_empty_trees"),
-    ("feature_tree", "feature_tree_schema"),
-    ("feature_tree", "feature_tree_not_empty"),
-    ("evolved_pool", "evolved_pool_schema"),
-    ("evolved_pool", "evolved_pool_grew"),
-    ("evolved_pool", "evolved_pool_rejection_share"),
-    ("feature_configs", "feature_configs_schema"),
-    ("feature_configs", "feature_configs_count"),
-    ("feature_configs", "feature_configs_coverage"),
-    ("problems", "problems_schema"),
-    ("problems", "problems_style_mix"),
-    ("problems", "problems_leak_share"),
-    ("problems", "problems_duplicate_rate"),
-    ("problems", "problems_feature_coverage"),
-    ("test_inputs", "test_inputs_schema"),
-    ("test_inputs", "test_inputs_per_problem"),
-    ("test_inputs", "test_inputs_dropped_share"),
-    ("candidate_solutions", "candidate_solutions_schema"),
-    ("candidate_solutions", "candidate_solutions_usable_share"),
-    ("verified_solutions", "verified_solutions_schema"),
-    ("verified_solutions", "verified_solutions_tests_per_problem"),
-    ("verified_solutions", "verified_solutions_unverified_test_share"),
-    ("verified_solutions", "verified_solutions_easy_problem_share"),
-    ("verified_solutions", "verified_solutions_rejection_reasons"),
-}
+from xcoder_assets.store.tables import ALL_TABLES
 
 
 def load() -> dg.Definitions:
     return lazy_defs()
 
 
+def graph_of(defs: dg.Definitions) -> dict:
+    graph = defs.resolve_asset_graph()
+    assets = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        assets[key.to_user_string()] = {
+            "deps": sorted(p.to_user_string() for p in node.parent_keys),
+            "group": node.group_name,
+            "pools": sorted(node.pools or []),
+            "partitions": type(node.partitions_def).__name__ if node.partitions_def else None,
+            "kinds": sorted(node.kinds),
+            "owners": list(node.owners),
+            "tags": {k: v for k, v in sorted(node.tags.items()) if not k.startswith("dagster/kind/")},
+            "checks": sorted(c.name for c in graph.asset_check_keys if c.asset_key == key),
+        }
+    return {
+        "assets": assets,
+        "jobs": sorted(job.name for job in defs.jobs or []),
+        "schedules": sorted(s.name for s in defs.schedules or []),
+        "sensors": sorted(s.name for s in defs.sensors or []),
+        "resources": sorted(defs.resources or {}),
+    }
+
+
 def test_definitions_load_and_validate():
     defs = load()
     dg.Definitions.validate_loadable(defs)
-    assert set(defs.resources) == {"storage", "llm", "sandbox"}
+    assert set(defs.resources) >= {"storage", "llm", "sandbox"}
 
 
-def test_asset_graph_snapshot():
+def test_definitions_snapshot(snapshot):
+    assert graph_of(load()) == snapshot
+
+
+def test_every_asset_has_a_description_owner_and_code_reference():
+    for spec in load().resolve_all_asset_specs():
+        name = spec.key.to_user_string()
+        assert spec.description, f"{name} has no description for the UI"
+        assert spec.owners, f"{name} has no owner"
+        assert "stage" in spec.tags, f"{name} has no stage tag"
+        assert "dagster/code_references" in spec.metadata, f"{name} has no code reference"
+
+
+def test_check_names_do_not_repeat_their_asset():
     graph = load().resolve_asset_graph()
-    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == set(EXPECTED_GRAPH)
-    for asset, parents in EXPECTED_GRAPH.items():
-        node = graph.get(dg.AssetKey(asset))
-        assert sorted(p.to_user_string() for p in node.parent_keys) == parents, asset
-        assert node.description, f"{asset} has no description for the UI"
+    for check in graph.asset_check_keys:
+        assert not check.name.startswith(check.asset_key.to_user_string()), check
+        assert len(check.name) <= 24, check
 
 
-def test_asset_check_snapshot():
+@pytest.mark.parametrize("resource", [StorageResource, LLMGatewayResource, SandboxResource])
+def test_every_resource_field_is_described(resource):
+    for name, field in resource.model_fields.items():
+        assert field.description, f"{resource.__name__}.{name} has no description"
+
+
+def test_every_config_field_is_described():
     graph = load().resolve_asset_graph()
-    checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
-    assert checks == EXPECTED_CHECKS
+    for key in graph.get_all_asset_keys():
+        assets_def = graph.get(key).assets_def
+        for node in [assets_def.node_def]:
+            schema = node.config_schema
+            if schema is None or not hasattr(schema.config_type, "fields"):
+                continue
+            for name, field in schema.config_type.fields.items():
+                assert field.description, f"{key.to_user_string()} config field {name} has no description"
+
+
+def test_every_pipeline_table_column_is_described():
+    for table in ALL_TABLES.values():
+        assert table.undescribed() == [], table.name
 
 
 def test_every_role_defaults_to_the_offline_simulator():
     llm = load().resources["llm"]
     assert set(llm.role_models().values()) == {"xcoder-offline/synthsmith-sim-1"}
+
+
+def test_the_environment_is_read_in_one_place():
+    env = {"XCODER_MODEL": "openai/a", "XCODER_MODEL_SOLVE": "openai/b", "XCODER_API_BASE_SOLVE": "http://solver",
+           "XCODER_API_KEY": "sk-shared", "XCODER_MAX_IN_FLIGHT": "4000", "XCODER_DATA_DIR": "/somewhere",
+           "XCODER_SANDBOX": "docker"}
+    resources = build_resources(env)
+    assert resources["storage"].data_dir == "/somewhere" and resources["sandbox"].backend == "docker"
+    llm = resources["llm"]
+    assert llm.max_in_flight == 4000
+    # secrets stay environment variables (dg.EnvVar), never values in the resource's config
+    assert isinstance(llm.model, dg.EnvVar) and isinstance(llm.api_key, dg.EnvVar)
+    assert isinstance(llm.solve_api_base, dg.EnvVar) and llm.extract_api_base is None
+    with pytest.raises(ValueError, match="XCODER_MAX_IN_FLIGHT"):
+        build_resources({"XCODER_MAX_IN_FLIGHT": "many"})
+
+
+def test_role_settings_fall_back_to_the_shared_ones():
+    llm = LLMGatewayResource(model="openai/a", solve_model="openai/b", api_base="http://shared",
+                             solve_api_base="http://solver", api_key="k")
+    assert llm.settings("extract").model == "openai/a" and llm.settings("extract").api_base == "http://shared"
+    solve = llm.settings("solve")
+    assert (solve.model, solve.api_base, solve.api_key) == ("openai/b", "http://solver", "k")

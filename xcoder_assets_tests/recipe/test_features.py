@@ -2,15 +2,18 @@ import json
 
 import pytest
 
-from xcoder_assets.llm.offline import analyze_solution, answer_feature_extraction
+from xcoder_assets_tests.simulator.joined import analyze_solution, answer_feature_extraction
 from xcoder_assets.recipe.features import (
     CATEGORIES,
     FeatureTreeError,
+    feature_row,
+    leaves_per_category,
     leaves_to_tree,
     merge_trees,
     normalize_tree,
     parse_feature_answer,
     tree_leaves,
+    tree_rows,
 )
 from xcoder_assets.recipe.prompts import load_template
 from xcoder_assets.recipe.seeds import BUNDLED_SEEDS, load_seeds
@@ -104,3 +107,16 @@ def test_offline_answers_are_deterministic_and_imperfect():
     statuses = [parse_feature_answer(c, truncated=f == "length").status for c, f in answers]
     assert statuses.count("ok") >= len(records) * 0.7
     assert statuses.count("ok") < len(records)  # some answers fail, as a real model's do
+
+
+def test_feature_and_tree_rows():
+    parsed = parse_feature_answer('{"algorithms": {"graph": ["BFS"]}, "summary": "text"}')
+    row = feature_row("seed-1", parsed, "call-1", "m", "extract_features@v1", "r")
+    assert row["status"] == "ok" and row["leaf_count"] == 1 and row["categories"] == ["algorithms"]
+    failed = feature_row("seed-1", parse_feature_answer("prose"), "call-2", "m", "t", "r")
+    assert failed["status"] == "parse_error" and failed["tree_json"] is None and failed["error"]
+    merged = merge_trees([("feat-1", {"algorithms": {"graph": ["BFS"]}}), ("feat-2", {"algorithms": {"Graph": ["bfs"]}})])
+    (leaf,) = tree_rows(merged, "r")
+    assert leaf["source_feature_ids"] == ["feat-1", "feat-2"] and leaf["node_id"].startswith("node-")
+    counts = leaves_per_category(["algorithms", "algorithms"])
+    assert counts["algorithms"] == 2 and counts["data_structures"] == 0

@@ -6,7 +6,17 @@ import sys
 import polars as pl
 import pytest
 
-from xcoder_assets.recipe.seeds import BUNDLED_SEEDS, SeedLoadError, describe_rejects, load_seeds
+from xcoder_assets.recipe.seeds import (
+    BUNDLED_SEEDS,
+    SeedLoadError,
+    SeedRecord,
+    SeedReject,
+    describe_rejects,
+    load_seeds,
+    reject_rows,
+    reject_share,
+    seed_rows,
+)
 
 GOOD = {"question": "Add two numbers.", "solutions": json.dumps(["print(sum(map(int, input().split())))", "x"])}
 
@@ -103,3 +113,12 @@ def test_bundled_seed_solutions_pass_their_examples(tmp_path):
                                  text=True, timeout=20, env={"PATH": os.environ.get("PATH", "")}, cwd=tmp_path)
             assert run.returncode == 0, (row["name"], run.stderr)
             assert run.stdout.split() == expected.split(), row["name"]
+
+
+def test_seed_rows_drop_repeated_records_and_rejects_keep_their_line():
+    record = SeedRecord("a.jsonl", 1, "Q", "print(1)", 1, None)
+    rows, dropped = seed_rows([record, SeedRecord("a.jsonl", 2, "Q", "print(1)", 1, None),
+                               SeedRecord("a.jsonl", 3, "Q2", "print(2)", 2, "easy")], "run")
+    assert dropped == 1 and [r["source_line"] for r in rows] == [1, 3] and rows[0]["seed_id"].startswith("seed-")
+    assert reject_rows([SeedReject("a.jsonl", 4, "not valid JSON", "{")], "run")[0]["source_line"] == 4
+    assert reject_share(3, 1) == 0.25 and reject_share(0, 0) == 0.0

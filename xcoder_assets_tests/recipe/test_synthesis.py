@@ -6,9 +6,10 @@ from collections import Counter
 
 import pytest
 
-from xcoder_assets.llm.offline_compose import ARCHETYPES, build_problem
+from xcoder_assets.simulator.compose import ARCHETYPES, build_problem
 from xcoder_assets.recipe import composition
-from xcoder_assets.recipe.evolution import EvolutionSettings, evolve, growth_chart, pool_entry_id
+from xcoder_assets.recipe.evolution import EvolutionSettings, evolve, pool_entry_id, replay_rounds, round_record, summarize
+from xcoder_assets.recipe.failure import Failure
 from xcoder_assets.recipe.pool import FeaturePool, apply_expansion, near_dup_key
 from xcoder_assets.recipe.sampling import RECIPE_SHAPES, PoolItem, coverage, sample_configs
 
@@ -66,10 +67,11 @@ def test_expansion_adds_breadth_and_depth_and_merges_duplicates():
 def test_expansions_that_cannot_be_used_are_rejected_with_a_reason():
     pool = seeded_pool()
     anchors = pool.entries[:1]
-    assert apply_expansion(pool, ["a", "list"], anchors, 1, [], None).error.startswith("off schema")
-    assert "off schema" in apply_expansion(pool, {"misc": ["x"]}, anchors, 1, [], None).error
+    assert apply_expansion(pool, ["a", "list"], anchors, 1, [], None).error.status == "off_schema"
+    misc = apply_expansion(pool, {"misc": ["x"]}, anchors, 1, [], None).error
+    assert misc.status == "off_schema" and "unknown category 'misc'" in misc.reason
     outside = apply_expansion(pool, {"mathematics": ["nim"]}, anchors, 1, [], None)
-    assert outside.error == "no valid feature in the answer" and "outside the sampled subtree" in outside.rejected_items[0]
+    assert outside.error.status == "no_valid_feature" and "outside the sampled subtree" in outside.rejected_items[0]
     deep = {"algorithms": {"a": {"b": {"c": {"d": {"e": {"f": {"g": ["too deep"]}}}}}}}}
     assert "deeper than" in apply_expansion(pool, deep, anchors, 1, [], None).rejected_items[0]
 
@@ -104,15 +106,30 @@ def test_evolution_is_deterministic_and_resumable():
     evolve(resumed, EvolutionSettings(rounds=5, expansions_per_round=3, seed=7), 0, fake_expander)
     evolve(resumed, settings, 5, fake_expander)  # continue after round 5
     assert [pool_entry_id(e) for e in resumed.entries] == [pool_entry_id(e) for e in straight.entries]
-    assert "pool size" in growth_chart(reports)
+    summary = summarize(reports, straight.size_by_category())
+    assert [r for r, _ in summary.growth] == list(range(1, 13)) and summary.growth[-1][1] == len(straight)
+    assert summary.expansions == 36 and len(summary.per_round) == 12
+
+
+def test_checkpointed_rounds_replay_into_the_same_pool():
+    settings = EvolutionSettings(rounds=6, expansions_per_round=3, seed=7)
+    straight = seeded_pool()
+    records = []
+    evolve(straight, settings, 0, fake_expander, lambda report: records.append(round_record(report, straight, [])))
+    replayed = seeded_pool()
+    done, reports, _ = replay_rounds(replayed, records, max_round=4)
+    assert done == 4 and [r.round for r in reports] == [1, 2, 3, 4]
+    evolve(replayed, settings, done, fake_expander)
+    assert [pool_entry_id(e) for e in replayed.entries] == [pool_entry_id(e) for e in straight.entries]
 
 
 def test_failed_expansions_are_counted_not_lost():
     def failing(subtrees):
-        return [(None, "unparseable: no JSON dict found", "call-x") for _ in subtrees]
+        return [(None, Failure("unparseable", "no JSON dict found"), "call-x") for _ in subtrees]
 
     reports = evolve(seeded_pool(), EvolutionSettings(rounds=2, expansions_per_round=2), 0, failing)
     assert [len(r.rejected) for r in reports] == [2, 2] and all(r.added == 0 for r in reports)
+    assert summarize(reports, []).rejected_by_status == [("unparseable", 4)]
 
 
 # ---- sampling --------------------------------------------------------------------------------
@@ -270,3 +287,47 @@ def test_near_duplicates_are_found_and_different_texts_are_not():
     assert index.add("b", base.replace(words[40], "changed")) == "a"
     assert index.add("c", " ".join(reversed(words))) is None
     assert composition.normalized_text_hash("Hello,  World!") == composition.normalized_text_hash("hello world")
+
+
+# ---- problems rows -----------------------------------------------------------------------------
+
+def _statement(text):
+    return composition.Statement("T", text, "n", "answer", "1 <= n <= 10", [{"input": "1\n", "output": "1\n"}])
+
+
+def test_problem_records_mark_leaks_duplicates_and_failures():
+    items = {"pool-a": PoolItem("pool-a", "algorithms", ("graph algorithms",), "dijkstra"),
+             "pool-b": PoolItem("pool-b", "problem_domain", (), "city roads")}
+    offered = composition.offered_features(["pool-a", "pool-b"], items)
+    assert [f.name for f in offered] == ["dijkstra", "city roads"]
+    assert composition.features_prompt(offered) == "- algorithms: graph algorithms / dijkstra\n- problem_domain: city roads"
+    scenario = composition.Scenario({}, ["dijkstra", "city roads"], "combine", "a city")
+    composer = composition.ProblemComposer(0.8, ["problem_id", "config_id", "status", "error", "style", "title",
+                                                 "statement", "input_format", "output_format", "constraints",
+                                                 "examples_json", "function_name", "signature", "starter_code",
+                                                 "feature_ids", "selected_features", "scenario", "integration_strategy",
+                                                 "leaked_terms", "duplicate_of", "scenario_call_id", "statement_call_id",
+                                                 "model", "templates", "run_id"])
+    common = dict(style="codeforces", offered=offered, scenario=scenario, scenario_call_id="call-s",
+                  categories={k: i.category for k, i in items.items()}, features={k: i.feature for k, i in items.items()},
+                  model="m", templates=["a@v1", "b@v1"], run_id="r")
+    text = "Roads join the towns of a city; find how long the trip from town 1 to every other town takes at least."
+    kept = composer.record(config_id="cfg-1", statement=_statement(text), statement_call_id="call-t", **common)
+    assert kept["status"] == "ok" and kept["feature_ids"] == ["pool-a", "pool-b"] and kept["statement_call_id"] == "call-t"
+    again = composer.record(config_id="cfg-2", statement=_statement(text.upper()), statement_call_id="call-u", **common)
+    assert again["status"] == "duplicate" and again["duplicate_of"] == kept["problem_id"]
+    leak = composer.record(config_id="cfg-3", statement=_statement("Use Dijkstra on the roads."), statement_call_id="c",
+                           **common)
+    assert leak["status"] == "leak" and leak["leaked_terms"]
+    failed = composer.record(config_id="cfg-4", statement=None, statement_call_id=None,
+                             **{**common, "scenario": Failure("parse_error", "no JSON")})
+    assert (failed["status"], failed["error"]) == ("parse_error", "scenario: no JSON")
+    ids = [kept["problem_id"], again["problem_id"], leak["problem_id"], failed["problem_id"]]
+    assert len(set(ids)) == 4
+
+    shares = composition.problem_shares([kept, again, leak, failed], {"codeforces": 0.7, "leetcode": 0.3},
+                                        ["algorithms", "problem_domain", "programming_language"])
+    assert shares.composed == 3 and shares.style_shares == {"codeforces": 1.0, "leetcode": 0.0}
+    assert shares.style_gaps == {"codeforces": 0.3, "leetcode": 0.3}
+    assert shares.leak_share == shares.duplicate_share == pytest.approx(1 / 3)
+    assert (shares.features_used, shares.pool_features, shares.feature_share) == (2, 2, 1.0)

@@ -148,3 +148,64 @@ def test_vote_command(tmp_path, capsys):
     assert report["golden_passed_holdout"] is True
     assert report["tests"][0]["voted_output"] == "YES\nYES\nYES\nNO\nNO\nYES" and report["tests"][0]["top_votes"] == 2
     assert "sandbox runs" in capsys.readouterr().out.strip().splitlines()[-1]
+
+
+# ---- one vote for verified_solutions and `xcoder vote`: rows and reports ---------------------------
+
+class FakeRun:
+    def __init__(self, stdout=None, status="ok", wall_s=0.1, max_rss_kb=100):
+        self.stdout, self.status, self.wall_s, self.max_rss_kb = stdout or "", status, wall_s, max_rss_kb
+
+    @property
+    def ended_normally(self):
+        return self.status == "ok"
+
+
+def test_vote_on_runs_and_its_rows():
+    tests = [f"test-{i}" for i in range(6)]
+    good = [FakeRun(f"{i}\n") for i in range(6)]
+    wrong = [FakeRun(f"{i + 1}\n") for i in range(6)]
+    slow = [FakeRun(status="time_limit")] + [FakeRun(status="abandoned")] * 5
+    runs = [good, list(good), wrong, slow]
+    settings = v.VoteSettings(min_agreement=0.5, holdout_share=0.3, min_verified_tests=3, seed=1)
+    result = v.vote_on_runs(tests, runs, False, settings)
+    assert result.status == "verified" and result.verified_candidates == [0, 1]
+    report = v.vote_report(result, with_outputs=True)
+    assert [e["voted_output"] for e in report] == [str(i) for i in range(6)]
+    assert report[0]["voters"] == 3 and report[0]["top_votes"] == 2 and report[0]["candidates"] == 4
+    assert {e["test_id"] for e in report if e["holdout"]} == set(result.holdout)
+    assert "voted_output" not in v.vote_report(result)[0]
+
+    cands = [{"candidate_id": f"cand-{c}", "code": f"code {c}"} for c in range(4)]
+    rows = v.solution_rows("prob-1", tests, cands, runs, result, "all", "run")
+    assert [r["candidate_id"] for r in rows] == ["cand-0", "cand-1"] and [r["is_golden"] for r in rows] == [True, False]
+    assert rows[0]["candidates_passing"] == 2 and rows[0]["tests_verified"] == 6
+    assert set(json.loads(rows[0]["votes_json"])) == set(tests)
+    assert [r["candidate_id"] for r in v.solution_rows("prob-1", tests, cands, runs, result, "golden", "run")] == ["cand-0"]
+
+    tally = v.VerificationTally()
+    tally.add(result)
+    assert tally.tests == 6 and tally.unverified == 0 and tally.pass_rates == [0.5] and tally.easy == 0
+
+
+def test_rejections_are_typed_and_rows_keep_the_vote():
+    tests = ["t0", "t1"]
+    runs = [[FakeRun("1"), FakeRun("2")], [FakeRun("3"), FakeRun("4")]]
+    result = v.vote_on_runs(tests, runs, False, v.VoteSettings())
+    assert result.status == "rejected" and result.rejection == "too_few_verified_tests"
+    (row,) = v.solution_rows("prob-1", tests, [{"candidate_id": "a"}, {"candidate_id": "b"}], runs, result, "all", "r")
+    assert row["status"] == "rejected" and row["tests_total"] == 2 and row["candidate_id"] is None
+    tally = v.VerificationTally()
+    tally.add(result)
+    assert tally.rejections == {"too_few_verified_tests": 1} and tally.unverified_share == 1.0
+
+    work, rejected = v.plan(["p1", "p2", "p3", "p4"], {"p1": "ok", "p2": "too_few_inputs", "p4": "ok"}, {"p1"})
+    assert work == ["p1"]
+    assert rejected == {"p2": ("too_few_test_inputs", "too few valid test inputs"),
+                        "p3": ("no_test_inputs", "no test inputs"),
+                        "p4": ("no_usable_candidate", "no usable candidate solution")}
+    assert v.rejected_row("p3", "no test inputs", "r")["verified_id"].startswith("ver-")
+
+
+def test_histogram_includes_the_upper_edge():
+    assert v.histogram([0.0, 0.3, 0.5, 1.0, 1.0], [0, 0.5, 1.0]) == [("0.00-0.50", 2), ("0.50-1.00", 3)]

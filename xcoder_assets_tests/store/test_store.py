@@ -1,10 +1,21 @@
+import base64
+import json
+import threading
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
 import polars as pl
 import pytest
 
 from xcoder_assets.store import warehouse
+from xcoder_assets.store.checkpoints import JsonlCheckpoint
+from xcoder_assets.store.figures import LLMFigures, SandboxFigures
 from xcoder_assets.store.ids import kind_of, make_id
-from xcoder_assets.store.parquet import SchemaMismatch, conform, write_parquet
-from xcoder_assets.store.tables import FEATURES, SEED_PROBLEMS
+from xcoder_assets.store.parquet import SchemaMismatch, conform, write_parquet, write_table
+from xcoder_assets.store.progress import ProgressMeter, accepts_progress, with_progress
+from xcoder_assets.store.settings import read_settings, record_settings
+from xcoder_assets.store.tables import FEATURES, SEED_PROBLEMS, SEED_REJECTS
+from xcoder_assets.store.ui import bar_panels, column_chart, line_chart, markdown_image, table_or_none
 
 
 def test_ids_are_stable_and_depend_on_content_and_parents():
@@ -65,7 +76,8 @@ def test_views_lineage_and_trace(data_dir):
     con = warehouse.connect(data_dir)
     assert dict(warehouse.funnel(con)) == {"seed_problems": 1, "features": 1, "feature_tree": 0, "evolved_pool": 0,
                                            "feature_configs": 0, "problems": 0, "test_inputs": 0,
-                                           "candidate_solutions": 0, "verified_solutions": 0}
+                                           "candidate_solutions": 0, "verified_solutions": 0, "training_shards": 0,
+                                           "lcb_problems": 0, "benchmark_scores": 0, "trained_model_scores": 0}
     chain = warehouse.trace(con, feat)
     assert [(s["asset"], s["row_id"]) for s in chain] == [("features", feat), ("seed_problems", seed)]
     assert chain[0]["parent_ids"] == [seed]
@@ -80,3 +92,174 @@ def test_views_lineage_and_trace(data_dir):
 def test_connect_names_a_missing_data_dir(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         warehouse.connect(tmp_path / "nope")
+
+
+# ---- progress, figures, charts, settings records, checkpoints -------------------------------------
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_progress_meter_is_throttled_and_closes_once():
+    clock, lines = Clock(), []
+    meter = ProgressMeter("verified_solutions: sandbox runs", lines.append, interval_s=5.0, clock=clock)
+    clock.now = 1.0
+    meter.update(100, 2751, 90)  # too soon: nothing
+    clock.now = 6.0
+    meter.update(1200, 2751, 900)
+    assert lines == ["verified_solutions: sandbox runs 1,200/2,751 (44%), 900 from cache, 300 new at 50/s"]
+    clock.now = 7.0
+    meter.update(1300, 2751, 900)  # within 5 s of the last line
+    clock.now = 12.0
+    meter.update(2751, 2751, 900)  # the end: the closing line, at once
+    meter.finish(2751, 2751, 900)  # and only once
+    assert len(lines) == 2 and lines[1].endswith("1,851 new at 154/s in 12.0 s")
+
+
+def test_progress_meter_takes_updates_from_threads():
+    lines = []
+    meter = ProgressMeter("runs", lines.append, interval_s=0.0)
+    done = iter(range(1, 1001))
+    lock = threading.Lock()
+
+    def worker():
+        for _ in range(250):
+            with lock:
+                n = next(done)
+            meter.update(n, 1000, 0)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    meter.finish()
+    assert sum(1 for line in lines if " in " in line.rsplit(",", 1)[-1]) == 1
+
+
+def test_progress_is_passed_only_to_callees_that_take_it():
+    def with_hook(items, on_progress=None):
+        for i, _ in enumerate(items, 1):
+            on_progress(i, len(items), 0)
+        return len(items)
+
+    def without_hook(items):
+        return len(items)
+
+    lines = []
+    assert accepts_progress(with_hook) and not accepts_progress(without_hook)
+    meter = ProgressMeter("x", lines.append, interval_s=1e9)
+    assert with_progress(with_hook, meter, [1, 2, 3]) == 3 and lines[-1].startswith("x 3/3 (100%)")
+    meter = ProgressMeter("y", lines.append, interval_s=1e9)
+    assert with_progress(without_hook, meter, [1, 2]) == 2 and not lines[-1].startswith("y")
+
+
+@dataclass
+class Call:
+    cache_hit: bool = False
+    attempts: int = 1
+    error: str | None = None
+    truncated: bool = False
+    prompt_tokens: int = 10
+    completion_tokens: int = 5
+    cost_usd: float = 0.01
+
+
+def test_llm_figures_add_up_and_keep_cached_tokens_apart():
+    calls = [Call(), Call(attempts=3, error="timeout", prompt_tokens=0, completion_tokens=0, cost_usd=0.0),
+             Call(cache_hit=True, attempts=0, prompt_tokens=100, completion_tokens=50),
+             Call(attempts=0, error="shared request failed", prompt_tokens=0, completion_tokens=0, cost_usd=0.0)]
+    figures = LLMFigures.of(calls)
+    assert (figures.requests, figures.made, figures.from_cache, figures.not_sent) == (4, 2, 1, 1)
+    assert figures.failed == 1 and figures.retries == 2
+    assert (figures.prompt_tokens_spent, figures.prompt_tokens_cached, figures.completion_tokens_cached) == (10, 100, 50)
+    meta = figures.metadata()
+    assert meta["llm_requests_sum"] == "4 requests = 2 calls made + 1 from the cache + 1 not sent (an identical request failed)"
+    assert (figures + figures).requests == 8
+
+
+@dataclass
+class Outcome:
+    status: str
+
+
+@dataclass
+class Stats:
+    runs: int
+    executed: int
+    cached: int
+    seconds: float = 2.0
+
+
+def test_sandbox_figures_name_every_run():
+    outcomes = [[Outcome("ok"), Outcome("time_limit"), Outcome("abandoned"), Outcome("abandoned")],
+                [Outcome("compile_error"), Outcome("compile_error")], [Outcome("ok"), Outcome("sandbox_failure")]]
+    figures = SandboxFigures.of(Stats(runs=8, executed=3, cached=0), outcomes)
+    assert (figures.executed, figures.skipped, figures.not_compiled, figures.sandbox_failures) == (3, 2, 2, 1)
+    meta = figures.metadata()
+    assert meta["sandbox_runs"] == 8 and meta["sandbox_runs_sum"].startswith("8 runs = 3 executed + 0 from the run cache")
+    assert figures.unexplained == 0
+    wrong = SandboxFigures.of(Stats(runs=8, executed=8, cached=3), outcomes)  # a counting bug is shown, not hidden
+    assert wrong.unexplained == -6 and wrong.metadata()["sandbox_runs_sum"].endswith("+ -6 unexplained")
+
+
+def _svg_of(markdown: str) -> ET.Element:
+    data = markdown.split("data:image/svg+xml;base64,", 1)[1].rstrip(")")
+    return ET.fromstring(base64.b64decode(data))
+
+
+def test_charts_are_svg_images_in_markdown():
+    svg = bar_panels("funnel", [("problems", [("problems", 48), ("with tests", 40)]),
+                                ("solutions", [("usable candidates", 300), ("verified solutions", 120)])])
+    image = markdown_image(svg, "verification funnel")
+    assert image.startswith("![verification funnel](data:image/svg+xml;base64,")
+    root = _svg_of(image)
+    bars = [float(r.get("width")) for r in root.iter("{http://www.w3.org/2000/svg}rect")]
+    # each panel on its own scale: the largest bar of each is full width
+    assert bars[0] == bars[2] and bars[1] < bars[0] and bars[3] < bars[2]
+    for chart in (column_chart("agreement", [("0-0.5", 3), ("0.5-1", 0)], "agreement", "tests"),
+                  line_chart("pool", [(1, 10), (2, 14), (3, 20)], "round", "features"), line_chart("empty", [], "x", "y")):
+        ET.fromstring(chart)  # well-formed
+
+
+def test_empty_tables_say_none():
+    assert table_or_none([], ["reason", "problems"], "none: no problem was rejected") == "_none: no problem was rejected_"
+    assert table_or_none([("x", 1)], ["reason", "problems"]).startswith("| reason | problems |")
+
+
+def test_settings_record_keeps_run_config_apart(tmp_path):
+    record_settings(tmp_path, "verified_solutions", {"min_agreement": 0.5}, {"sandbox": {"cpu_s": 2.0}},
+                    {"template": "solve@v1"})
+    record = read_settings(tmp_path, "verified_solutions")
+    assert record["run_config"] == {"min_agreement": 0.5} and record["resources"] == {"sandbox": {"cpu_s": 2.0}}
+    assert record["made_with"] == {"template": "solve@v1"} and "run config" in record["note"]
+    with pytest.raises(FileNotFoundError, match="materialize features first"):
+        read_settings(tmp_path, "features")
+
+
+def test_checkpoint_replays_its_own_records_only(tmp_path):
+    path = tmp_path / "c.jsonl"
+    checkpoint = JsonlCheckpoint(path, "a")
+    checkpoint.start()
+    checkpoint.append({"round": 1})
+    checkpoint.append({"round": 2})
+    with open(path, "a") as handle:
+        handle.write('{"round": 3, "cut o')  # interrupted mid-line
+    assert JsonlCheckpoint(path, "a").records() == [{"round": 1}, {"round": 2}]
+    assert JsonlCheckpoint(path, "b").records() == [] and not path.exists()  # another computation's
+
+
+def test_write_table_refuses_repeated_ids(tmp_path):
+    rows = [{"seed_id": "seed-1", "source": "s", "source_line": 1, "question": "q", "solution": "print(1)",
+             "solutions_count": 1, "difficulty": None, "run_id": "r"}]
+    write_table(SEED_PROBLEMS, pl.DataFrame(rows, schema=SEED_PROBLEMS.schema), tmp_path)
+    with pytest.raises(SchemaMismatch, match="repeated: \\['seed-1'\\]"):
+        write_table(SEED_PROBLEMS, pl.DataFrame(rows * 2, schema=SEED_PROBLEMS.schema), tmp_path)
+    rejects = [{"source": "a", "source_line": 1, "reason": "x", "raw": "{", "run_id": "r"},
+               {"source": "b", "source_line": 1, "reason": "x", "raw": "{", "run_id": "r"}]
+    write_table(SEED_REJECTS, pl.DataFrame(rejects, schema=SEED_REJECTS.schema), tmp_path)  # lines repeat across files
+    assert json.loads(json.dumps(SEED_PROBLEMS.columns))["seed_id"]

@@ -1,0 +1,85 @@
+"""A progress meter for long stages: done / total, rate, cache hits, as one throttled log line.
+
+Fed by the `on_progress(done, total, cached)` hooks of the LLM gateway and the sandbox run matrix
+(called from worker threads or an event loop, so it locks); prints through any `emit` callable
+(the asset's `context.log.info`), about every `interval_s` and once at the end.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import time
+from typing import Any, Callable
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+class ProgressMeter:
+    def __init__(self, label: str, emit: Callable[[str], Any], *, interval_s: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.label, self.emit, self.interval_s, self.clock = label, emit, interval_s, clock
+        self.started = clock()
+        self._last_emit = self.started
+        self._lock = threading.Lock()
+        self.done = self.total = self.cached = 0
+        self._finished = False
+        self.lines: list[str] = []
+
+    def line(self) -> str:
+        """e.g. `verified_solutions: sandbox runs 1,200/2,751 (44%), 900 from cache, 300 new at 310/s`."""
+        share = f" ({self.done / self.total:.0%})" if self.total else ""
+        new = self.done - self.cached
+        elapsed = max(self.clock() - self.started, 1e-9)
+        rate = new / elapsed
+        rate_text = f"{rate:,.0f}/s" if rate >= 10 else f"{rate:.1f}/s"
+        return (f"{self.label} {_n(self.done)}/{_n(self.total)}{share}, {_n(self.cached)} from cache, "
+                f"{_n(new)} new at {rate_text}")
+
+    def update(self, done: int, total: int, cached: int = 0) -> None:
+        with self._lock:
+            self.done, self.total, self.cached = done, total, cached
+            now = self.clock()
+            if total and done >= total:
+                self._finish_locked()
+            elif now - self._last_emit >= self.interval_s:
+                self._last_emit = now
+                self._say(self.line())
+
+    def finish(self, done: int | None = None, total: int | None = None, cached: int | None = None) -> None:
+        """The closing line (once), with the final figures when the callee had no hook to report them."""
+        with self._lock:
+            if done is not None:
+                self.done = done
+            if total is not None:
+                self.total = total
+            if cached is not None:
+                self.cached = cached
+            self._finish_locked()
+
+    def _finish_locked(self) -> None:
+        if not self._finished:
+            self._finished = True
+            self._say(self.line() + f" in {self.clock() - self.started:.1f} s")
+
+    def _say(self, text: str) -> None:
+        self.lines.append(text)
+        self.emit(text)
+
+
+def accepts_progress(fn: Callable[..., Any]) -> bool:
+    """Whether `fn` takes an `on_progress` keyword (so a caller can pass a meter's update)."""
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "on_progress" in parameters  # not **kwargs: a wrapper may pass it on to a callee without the hook
+
+
+def with_progress(fn: Callable[..., Any], meter: ProgressMeter, *args: Any, **kwargs: Any) -> Any:
+    """Call `fn`, feeding `meter` through its on_progress hook when it has one."""
+    if accepts_progress(fn):
+        kwargs["on_progress"] = meter.update
+    return fn(*args, **kwargs)

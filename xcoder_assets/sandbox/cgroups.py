@@ -8,6 +8,11 @@ Per-process rlimits leave three holes that only a group of processes closes:
 - fairness: a CPU quota of one core per sandbox keeps 28 spinning processes in one sandbox from
   stretching a neighbour's wall time (and flipping its wall-clock verdict).
 
+All sandbox groups hang under one parent, `xcoder-sandbox`. The scheduler weighs a group like one
+process, so with the default weight every sandbox of the host together would get one process's
+share of a busy machine (measured: a fifth of the CPU the official harness's processes got beside
+them); the parent is weighted like one process per core instead (PARENT_CPU_WEIGHT_PER_CORE).
+
 The supervisor reads its group's usage and OOM-kill counters at the paths Docker shows a container
 (`SANDBOX_CPU_FILE`, `SANDBOX_OOM_FILE`), so one code path serves both backends.
 """
@@ -25,6 +30,12 @@ CONTROLLERS_V1 = ("memory", "cpu", "cpuacct", "pids")
 SANDBOX_CPU_FILES = ("/sys/fs/cgroup/cpuacct/cpuacct.usage", "/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage",
                      "/sys/fs/cgroup/cpu.stat")
 SANDBOX_OOM_FILES = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")
+# The parent's CPU weight per core of the host, in each version's units (v1 cpu.shares, v2 cpu.weight).
+PARENT_CPU_WEIGHT_PER_CORE = {1: 1024, 2: 100}
+
+
+def _parent_cpu_weight(version: int) -> int:
+    return PARENT_CPU_WEIGHT_PER_CORE[version] * max(1, os.cpu_count() or 1)
 
 
 @dataclass
@@ -74,6 +85,7 @@ def detect() -> tuple[CgroupHost | None, str]:
                 parent.mkdir(exist_ok=True)
         except OSError as exc:
             return None, f"cgroup v1 parent not writable: {exc}"
+        _write(v1["cpu"] / "cpu.shares", _parent_cpu_weight(1), optional=True)
         return host, ""
     for mountpoint, kind, _ in mounts:
         if kind != "cgroup2":
@@ -94,6 +106,7 @@ def detect() -> tuple[CgroupHost | None, str]:
             (parent / "cgroup.subtree_control").write_text("+memory +cpu +pids")
         except OSError as exc:
             return None, f"cgroup v2 controllers cannot be delegated here: {exc}"
+        _write(parent / "cpu.weight", min(10_000, _parent_cpu_weight(2)), optional=True)
         return CgroupHost(2, {"v2": parent}), ""
     return None, "no cgroup hierarchy with the memory, cpu and pids controllers"
 

@@ -8,7 +8,11 @@ Profiles:
 - `lcb`: the official LiveCodeBench harness's verdicts, reproduced inside the sandbox: the program
   is wrapped in a function behind the fixed import block with recursion limit 50000, stdin is
   mocked, SystemExit is swallowed, a top-level tuple result becomes a list, 6 s per test, grading
-  stops at the first failure. Divergences are listed in LCB_DIVERGENCES.
+  stops at the first failure. As in the harness, one process runs all of a solution's tests in
+  sequence (one module, one `Solution()` instance: state carries from test to test), each test
+  under its own alarm; a process that dies before its tests are done is what the harness records
+  as a single -2, an error before the first test (compiling, a missing method) a single -4.
+  Divergences are listed in LCB_DIVERGENCES.
 
 A problem may carry a checker program (special judge) that decides instead of the comparison: it
 runs in the sandbox too, reads {"input", "output", "expected"} as JSON on stdin and accepts by
@@ -30,15 +34,15 @@ from xcoder_assets.sandbox.compare import decode_value, functional_match_lcb, fu
 
 LCB_TIMEOUT_S = 6.0
 LCB_DIVERGENCES = (
-    "Each test runs in a fresh process forked from a warmed interpreter; the official harness runs all "
-    "tests of a solution in one process, so state one test leaves behind (a changed global of an imported "
-    "module, a patched builtin) is not seen by the next test here.",
-    "A memory limit applies (4 GiB of address space per test by default); the official harness has none.",
-    "Output captured beyond the output cap (8 MiB) is an output-limit failure; the official harness keeps it "
-    "all in memory.",
-    "A program that kills its own process (os._exit, a signal) fails that test with a runtime error; the official "
-    "harness loses the whole solution's results to its global timeout (-1 for every test), also a failure.",
-    "The 6 s wall-clock limit covers executing the module as well as the call; the official alarm starts at the call.",
+    "A memory limit applies (4 GiB of address space for the solution's process); the official harness has none.",
+    "Output captured beyond the output cap (8 MiB) in one test is an output-limit failure; the official harness "
+    "keeps it all in memory.",
+    "The output is compared on the host, so after a wrong answer the solution's process may start the next test "
+    "before it is stopped (nothing it does there is recorded); the official harness stops at once.",
+    "A value that a functional solution returns is compared as data: an object with its own __eq__ is compared "
+    "by its repr, not by calling it.",
+    "A program that kills the judge's job runner (its parent) fails with a single -2; the official harness's "
+    "worker pool breaks.",
 )
 
 
@@ -72,6 +76,7 @@ class TestVerdict:
     max_rss_kb: int = 0
     output: str = ""  # the program's output (stdout; for lcb the captured output or the encoded value)
     functional: bool = False
+    whole: int | None = None  # lcb: the official harness records only this code for the whole solution (-2, -4)
 
     @property
     def lcb_code(self) -> bool | int:
@@ -100,6 +105,14 @@ class SolutionVerdict:
     def max_rss_kb(self) -> int:
         return max((t.max_rss_kb for t in self.tests), default=0)
 
+    @property
+    def lcb_results(self) -> list[bool | int]:
+        """The official harness's per-test list: one code per test run, or a single code for the whole
+        solution where the harness loses its per-test results (a process that died: [-2])."""
+        if self.tests and self.tests[-1].whole is not None:
+            return [self.tests[-1].whole]
+        return [t.lcb_code for t in self.tests]
+
     def as_detail(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict.value,
@@ -108,7 +121,7 @@ class SolutionVerdict:
             "tests_run": len(self.tests),
             "time_s": round(self.time_s, 4),
             "memory_kb": self.max_rss_kb,
-            "lcb_results": [t.lcb_code for t in self.tests],
+            "lcb_results": self.lcb_results,
         }
 
 
@@ -140,8 +153,6 @@ def decide_strict(raw: dict[str, Any], problem: Problem, test: TestCase, limits:
 
 
 def decide_lcb(raw: dict[str, Any], problem: Problem, test: TestCase, limits: Limits) -> tuple[Verdict, str | None, str]:
-    if raw.get("killed_for") == "wall_time":
-        return Verdict.TIME_LIMIT, "Time Limit Exceeded", ""
     if raw.get("killed_for") == "output_limit":
         return Verdict.OUTPUT_LIMIT, f"more than {limits.output_bytes} bytes of output", ""
     outcome = raw.get("lcb")
@@ -149,8 +160,15 @@ def decide_lcb(raw: dict[str, Any], problem: Problem, test: TestCase, limits: Li
         verdict, reason = classify_run(raw, limits)
         return (verdict or Verdict.RUNTIME_ERROR), reason or "the test process died without a result", ""
     kind = outcome.get("kind")
-    if kind in ("error", "no_method"):
+    if kind == "timeout":
+        return Verdict.TIME_LIMIT, "Time Limit Exceeded", ""
+    if kind in ("error", "fatal"):
         return Verdict.RUNTIME_ERROR, outcome.get("error"), ""
+    if kind == "lost":
+        if raw.get("killed_for") == "global_timeout":
+            return Verdict.TIME_LIMIT, f"the official harness's global timeout ({limits.wall_s:g} s + 1 s per test + 5 s)", ""
+        verdict, reason = classify_run({**raw, "killed_for": None, "cpu_s": 0}, limits)  # SIGXCPU: its budget is the global one
+        return (verdict or Verdict.RUNTIME_ERROR), outcome.get("error") + (f" ({reason})" if reason else ""), ""
     if kind == "value":
         prediction = decode_value(outcome["value"])
         ok, reason = functional_match_lcb(prediction, test.output)
@@ -165,6 +183,16 @@ def decide_lcb(raw: dict[str, Any], problem: Problem, test: TestCase, limits: Li
 DECIDERS: dict[str, Callable[..., tuple[Verdict, str | None, str]]] = {"strict": decide_strict, "lcb": decide_lcb}
 
 
+def whole_solution_code(raw: dict[str, Any]) -> int | None:
+    """lcb: the single code the official harness records for the whole solution, if this result is one."""
+    kind = (raw.get("lcb") or {}).get("kind")
+    if kind == "fatal":
+        return -4  # run_test's "Error during testing"
+    if kind == "lost" or raw.get("runner_killed"):
+        return -2  # its process gave no result: check_correctness fails, evaluate_generations keeps [-2]
+    return None
+
+
 def runner_killed_result(event: dict[str, Any]) -> dict[str, Any]:
     """The raw result of a test during which the program killed (or stopped) its job runner."""
     return {"event": "result", "runner_killed": True, "exit_code": None, "signal": event.get("signal"),
@@ -174,15 +202,19 @@ def runner_killed_result(event: dict[str, Any]) -> dict[str, Any]:
 
 def run_program(backend: Any, code: str, inputs: Sequence[str], limits: Limits, *, profile: str = "strict",
                 func_name: str | None = None,
-                on_result: Callable[[int, dict[str, Any]], bool] | None = None) -> tuple[str | None, list[dict[str, Any]]]:
+                on_result: Callable[[int, dict[str, Any]], bool] | None = None,
+                extra: dict[str, Any] | None = None) -> tuple[str | None, list[dict[str, Any]]]:
     """Run `code` on `inputs` in one sandbox; returns (compile error, raw results).
 
     `on_result(index, raw)` returns True to go on to the next input. A sandbox that breaks yields a
     raw result with `sandbox_error` for the input it was on; one that breaks before the program's
     first test (a warm sandbox that died idle, say) is replaced and the program run again there.
+    Profile strict answers every result (`next` or `stop`); profile lcb runs the tests in one process
+    that streams its results and may end before the last input (the official harness stops at the
+    first error), so only a `stop` is sent back. `extra`: more fields for the job.
     """
     job = {"code": code, "mode": "functional" if func_name else "stdin", "func_name": func_name,
-           "profile": profile, "tests": list(inputs)}
+           "profile": profile, "tests": list(inputs), **(extra or {})}
     for attempt in range(2):
         results: list[dict[str, Any]] = []
         session = backend.acquire(limits, profile, fresh=attempt > 0)
@@ -199,6 +231,9 @@ def run_program(backend: Any, code: str, inputs: Sequence[str], limits: Limits, 
             if ready.get("compile_error"):
                 healthy = _await_done(session)
                 return ready["compile_error"], results
+            if profile == "lcb":
+                healthy = _stream(session, results, on_result, (limits.wall_s + 1) * len(inputs) + 35)
+                return None, results
             for index in range(len(inputs)):
                 raw = session.recv(timeout=limits.wall_s + 30)
                 runner_died = raw.get("event") == "runner_died"
@@ -222,6 +257,38 @@ def run_program(backend: Any, code: str, inputs: Sequence[str], limits: Limits, 
     return None, [{"sandbox_error": "no sandbox could run the program"}]
 
 
+def _stream(session: Any, results: list[dict[str, Any]], on_result: Callable[[int, dict[str, Any]], bool] | None,
+            timeout: float) -> bool:
+    """Profile lcb: take results as the sandbox sends them (one line may carry a batch) until `done`;
+    after a `stop` the rest are dropped. Returns whether the sandbox was wiped clean."""
+    stopped = False
+    while True:
+        event = session.recv(timeout=timeout)
+        kind = event.get("event")
+        if kind == "done":
+            return bool(event.get("clean"))
+        if stopped:
+            continue
+        if kind == "runner_died":
+            batch = [runner_killed_result(event)]
+        elif kind == "batch":
+            batch = list(event.get("results") or [])
+        elif kind == "result":
+            batch = [event]
+        else:
+            continue
+        for raw in batch:
+            results.append(raw)
+            go_on = on_result(len(results) - 1, raw) if on_result else True
+            if kind == "runner_died":
+                stopped = True  # the supervisor ends the job itself
+            elif not go_on:
+                session.send("stop")
+                stopped = True
+            if stopped:
+                break
+
+
 def _await_done(session: Any) -> bool:
     """The supervisor's end of a job: True when the sandbox was wiped clean and may serve again."""
     done = session.recv(timeout=60)
@@ -238,16 +305,23 @@ def judge_solution(backend: Any, problem: Problem, code: str, *, profile: str = 
     def on_result(index: int, raw: dict[str, Any]) -> bool:
         if "sandbox_error" in raw:
             return False
+        if index >= len(problem.tests):
+            return False
         test = problem.tests[index]
         verdict, reason, output = decide(raw, problem, test, limits)
+        whole = whole_solution_code(raw) if profile == "lcb" else None
         verdicts.append(TestVerdict(index, verdict, reason, raw.get("cpu_s", 0.0), raw.get("wall_s", 0.0),
-                                    raw.get("max_rss_kb", 0), output[:4096], functional=bool(problem.func_name)))
-        return not (stop_early and verdict is not Verdict.OK)
+                                    raw.get("max_rss_kb", 0), output[:4096], functional=bool(problem.func_name),
+                                    whole=whole))
+        return whole is None and not (stop_early and verdict is not Verdict.OK)
 
     if not problem.tests:
         return SolutionVerdict(Verdict.SANDBOX_FAILURE, reason="the problem has no tests")
+    extra = None
+    if profile == "lcb" and problem.func_name and not all(_parses(t.output) for t in problem.tests):
+        extra = {"lcb_bad_outputs": True}  # the harness parses every expected output before the first test
     compile_error, raws = run_program(backend, code, [t.input for t in problem.tests], limits, profile=profile,
-                                      func_name=problem.func_name, on_result=on_result)
+                                      func_name=problem.func_name, on_result=on_result, extra=extra)
     if compile_error:
         return SolutionVerdict(Verdict.COMPILE_ERROR, [TestVerdict(0, Verdict.COMPILE_ERROR, compile_error)], 0,
                                compile_error)
@@ -262,6 +336,17 @@ def judge_solution(backend: Any, problem: Problem, code: str, *, profile: str = 
     if len(verdicts) < len(problem.tests):
         return SolutionVerdict(Verdict.SANDBOX_FAILURE, verdicts, len(verdicts), "not every test was run")
     return SolutionVerdict(Verdict.OK, verdicts)
+
+
+def _parses(text: str) -> bool:
+    """Whether the harness's json.loads reads an expected output (it allows 50,000-digit integers)."""
+    try:
+        json.loads(text)
+        return True
+    except ValueError as exc:
+        return "limit" in str(exc) and len(text) <= 60_000  # over this process's 4,300-digit default only
+    except Exception:  # RecursionError
+        return False
 
 
 def _apply_checker(backend: Any, problem: Problem, verdicts: list[TestVerdict], limits: Limits) -> None:

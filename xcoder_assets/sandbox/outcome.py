@@ -104,9 +104,34 @@ class RunOutcome:
             return cls("sandbox_failure", str(raw["sandbox_error"])[:160])
         if ABANDONED in raw:
             return cls("abandoned", raw[ABANDONED])
+        if raw.get("lcb") is not None or raw.get("killed_for") == "global_timeout":
+            return cls._of_lcb(raw, limits)
         verdict, reason = classify_run(raw, limits)
         return cls("ok" if verdict is None else verdict.value, reason, raw.get("stdout") or "", raw.get("stderr") or "",
                    raw.get("cpu_s", 0.0), raw.get("wall_s", 0.0), raw.get("max_rss_kb", 0))
 
 
+    @classmethod
+    def _of_lcb(cls, raw: dict[str, Any], limits: Limits) -> "RunOutcome":
+        """A test of profile lcb, run inside the solution's one process (its record, see supervisor.lcb_solution)."""
+        import json
+
+        record = raw.get("lcb") or {}
+        kind = record.get("kind")
+        measures = (raw.get("cpu_s", 0.0), raw.get("wall_s", 0.0), raw.get("max_rss_kb", 0))
+        if kind == "output":
+            return cls("ok", None, record.get("output") or "", "", *measures)
+        if kind == "value":
+            return cls("ok", None, json.dumps(record.get("value")), "", *measures)
+        if kind == "timeout" or raw.get("killed_for") == "global_timeout":
+            return cls("time_limit", "Time Limit Exceeded", "", "", *measures)
+        if kind == "lost":
+            verdict, reason = classify_run({**raw, "killed_for": None, "cpu_s": 0}, limits)
+            status = verdict.value if verdict is not None and verdict.value in RUN_STATUSES else "runtime_error"
+            return cls(status, record.get("error") + (f" ({reason})" if reason else ""), "", "", *measures)  # type: ignore[arg-type]
+        return cls("runtime_error", str(record.get("error") or "no result")[:160], "", "", *measures)
+
+
+RUN_STATUSES = ("ok", "time_limit", "memory_limit", "output_limit", "runtime_error", "compile_error",
+                "sandbox_failure", "abandoned")
 ABANDONED = "abandoned"  # the raw form of a run skipped after too many time limits

@@ -8,18 +8,21 @@ no finished run, and a program that did not change is not run again on an input 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from xcoder_assets.sandbox.backends import Limits
 from xcoder_assets.sandbox.judge import run_program
 from xcoder_assets.sandbox.outcome import ABANDONED, RunOutcome
 from xcoder_assets.store.ids import content_hash
+
+log = logging.getLogger(__name__)
 
 
 class RunCache:
@@ -75,32 +78,69 @@ class Program:
     func_name: str | None = None
 
 
-def run_key(program: Program, test_input: str, limits: Limits, profile: str) -> str:
-    return content_hash({"code": program.code, "func": program.func_name, "input": test_input,
-                         "limits": asdict(limits), "profile": profile}, 32)
+def run_key(program: Program, test_input: str, limits: Limits, profile: str, earlier: Sequence[str] = ()) -> str:
+    """`earlier`: for profile lcb, the inputs run before this one in the same process (their state carries)."""
+    key: dict[str, Any] = {"code": program.code, "func": program.func_name, "input": test_input,
+                           "limits": asdict(limits), "profile": profile}
+    if profile == "lcb":
+        key["earlier"] = content_hash(list(earlier), 32)
+    return content_hash(key, 32)
 
 
 def run_matrix(backend: Any, programs: Sequence[Program], inputs: Sequence[Sequence[str]], limits: Limits,
                cache: RunCache, *, profile: str = "strict", workers: int = 2,
-               abandon_after_timeouts: int | None = None) -> tuple[list[list[RunOutcome]], RunStats]:
+               abandon_after_timeouts: int | None = None,
+               on_progress: Callable[[int, int, int], None] | None = None) -> tuple[list[list[RunOutcome]], RunStats]:
     """outcomes[p][i]: program p's run on its inputs[p][i] (each program has its own input list).
 
     With `abandon_after_timeouts`, a program that hits the time limit that many times is not run on
     its remaining inputs (they get {"abandoned": reason}): a too-slow program costs seconds per input.
+    Profile lcb runs a program's inputs in one process, in order, and stops at its first error (the
+    rest are abandoned), so there a run is cached with the inputs before it.
+
+    `on_progress(done, total, cached)` is called after each finished program, from the worker
+    threads but one call at a time, in runs (program x input pairs): runs finished so far, all runs
+    asked for, and how many of the finished ones came from the cache. It should be cheap (a caller
+    throttles); an exception it raises is logged, never the end of the batch.
     """
     started = time.perf_counter()
     stats = RunStats()
     lock = threading.Lock()
     results: list[list[dict[str, Any] | None]] = [[None] * len(inputs[p]) for p in range(len(programs))]
+    total_runs = sum(len(row) for row in inputs)
+    progress = {"done": 0, "cached": 0, "warned": False}
+
+    def report(p: int, cached: int) -> None:
+        if on_progress is None:
+            return
+        with lock:
+            progress["done"] += len(inputs[p])
+            progress["cached"] += cached
+            try:
+                on_progress(progress["done"], total_runs, progress["cached"])
+            except Exception as exc:  # progress is for people: it never costs the batch
+                if not progress["warned"]:
+                    progress["warned"] = True
+                    log.warning("run_matrix: on_progress raised %s: %s (further errors not logged)", type(exc).__name__, exc)
 
     def one(p: int) -> None:
+        cached = [0]
+        try:
+            _one(p, cached)
+        finally:
+            report(p, cached[0])
+
+    def _one(p: int, cached_count: list[int]) -> None:
         program = programs[p]
-        keys = [run_key(program, i, limits, profile) for i in inputs[p]]
+        keys = [run_key(program, i, limits, profile, inputs[p][:position]) for position, i in enumerate(inputs[p])]
         known = cache.get_many(keys)
         missing = [i for i, key in enumerate(keys) if key not in known]
         for i, key in enumerate(keys):
             if key in known:
                 results[p][i] = known[key]
+        cached_count[0] = len(keys) - len(missing)
+        if profile == "lcb" and missing:
+            missing = list(range(len(keys)))  # one process runs them in order: a later run needs the earlier ones
         with lock:
             stats.runs += len(keys)
             stats.cached += len(keys) - len(missing)
@@ -126,7 +166,9 @@ def run_matrix(backend: Any, programs: Sequence[Program], inputs: Sequence[Seque
         for position, index in enumerate(missing):
             if results[p][index] is None:
                 if raws and "sandbox_error" not in raws[-1] and not compile_error:
-                    results[p][index] = {ABANDONED: f"not run: {timeouts[0]} time limits already"}
+                    stopped = (f"not run: {timeouts[0]} time limits already" if profile != "lcb" or timeouts[0]
+                               else "not run: the solution's process stopped at an earlier failure")
+                    results[p][index] = {ABANDONED: stopped}
                     continue
                 raw = {"compile_error": compile_error} if compile_error else (raws[-1] if raws else {"sandbox_error": "no result"})
                 results[p][index] = raw

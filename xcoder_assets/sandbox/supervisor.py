@@ -1,4 +1,4 @@
-"""The in-sandbox supervisor: runs one program on a batch of test inputs, each in a fresh process.
+"""The in-sandbox supervisor: runs one program on a batch of test inputs.
 
 This file is executed *inside* the sandbox by the sandbox's own `python3` (stdlib only, no import
 of xcoder_assets): the host passes its source with `python3 -c SOURCE PROFILE`.
@@ -7,10 +7,13 @@ Two levels, so that no program ever runs in memory that held another program's d
 - the parent (PID 1 of the sandbox's PID namespace) warms the interpreter and the profile's imports
   once, and never reads a job: for each job it forks a *job runner* from that clean state and
   waits for it (if a program killed the runner, the parent cleans up, wipes and reports);
-- the job runner warms up, reads one JSON job line, compiles the program, and for each test forks a child,
-  applies that child's limits, feeds it the input, collects its output and CPU time (of the whole
-  process tree: the sandbox's cgroup counter where there is one) and writes one JSON result line,
-  then waits for the host's `next` or `stop`. After the job it wipes the sandbox (files, IPC
+- the job runner warms up, reads one JSON job line, compiles the program, and (profile strict) for
+  each test forks a child, applies that child's limits, feeds it the input, collects its output and
+  CPU time (of the whole process tree: the sandbox's cgroup counter where there is one) and writes
+  one JSON result line, then waits for the host's `next` or `stop`. Profile lcb keeps the official
+  harness's semantics instead: one solution process runs all of the program's tests in sequence,
+  each under its own alarm, and the runner streams its results without waiting for the host
+  (which sends `stop` at a wrong answer); see lcb_solution. After the job it wipes the sandbox (files, IPC
   objects), reports `done` with whether the wipe succeeded (the host discards a sandbox that is not
   clean) and exits, so its memory (the job's code, inputs, outputs; a checker job's expected
   answers) is gone before the next runner is forked to read the next job.
@@ -72,6 +75,19 @@ class LineReader:
             if not data:
                 return None
             self.buffer += data
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line.decode("utf-8")
+
+    def fill(self):
+        """One read of what the host sent (the caller saw the descriptor ready); False at EOF."""
+        data = os.read(self.fd, 1 << 20)
+        self.buffer += data
+        return bool(data)
+
+    def take_line(self):
+        """A whole line already received, or None (never waits)."""
+        if b"\n" not in self.buffer:
+            return None
         line, self.buffer = self.buffer.split(b"\n", 1)
         return line.decode("utf-8")
 
@@ -337,96 +353,317 @@ def lcb_reliability_guard():
         sys.modules[name] = None
 
 
-def child_lcb(job, test_input, result_fd):
-    """One test the way the official harness runs it: in-process, stdin mocked, stdout captured."""
-    import types
-    from unittest.mock import mock_open, patch
+class TimeoutException(Exception):
+    """The official harness's alarm exception: its name is how the harness tells a time limit."""
 
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)  # a multiprocessing child of the official harness reads /dev/null on fd 0
-    sys.stdin = open(os.devnull)
-    sys.set_int_max_str_digits(50000)
-    lcb_reliability_guard()
-    outcome = {"kind": "ok"}
-    try:
-        code = job["lcb_source"]
-        module = types.ModuleType("tmp_sol", "")
+
+def lcb_timeout_handler(signum, frame):
+    print("timeout occured: alarm went off")
+    raise TimeoutException
+
+
+def lcb_alarm(seconds):
+    signal.setitimer(signal.ITIMER_REAL, seconds)  # signal.alarm(seconds) for whole seconds, as the original
+
+
+class LcbCapturing(list):
+    """testing_util.Capturing, as it is (its close() takes exactly one argument)."""
+
+    def __enter__(self):
+        self._stdout = sys.stdout
+        sys.stdout = self._stringio = io.StringIO()
+        self._stringio.close = lambda x: 1
+        return self
+
+    def __exit__(self, *args):
+        self.append(self._stringio.getvalue())
+        del self._stringio
+        sys.stdout = self._stdout
+
+
+class LcbLazyOpen:
+    """The harness's `mock_open(read_data=inputs)`, built when the program first touches it.
+
+    Two spec'd MagicMocks cost about 1.5 ms, most of a test's time, and a program rarely reaches
+    `builtins.open` (the import block's `from io import *` shadows it with io.open); every call and
+    attribute goes to the real mock_open, so only a look at the type of `builtins.open` tells."""
+
+    __slots__ = ("_inputs", "_mock")
+
+    def __init__(self, inputs):
+        self._inputs, self._mock = inputs, None
+
+    def _real(self):
+        if self._mock is None:
+            from unittest.mock import mock_open
+
+            self._mock = mock_open(read_data=self._inputs)
+        return self._mock
+
+    def __call__(self, *args, **kwargs):
+        return self._real()(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._real(), name)
+
+
+def lcb_call_method(method, inputs):
+    """testing_util.call_method: stdin, its readers and open() mocked for one call."""
+    from unittest.mock import patch
+
+    inputs_line_iterator = iter(inputs.split("\n"))
+
+    @patch("builtins.open", LcbLazyOpen(inputs))
+    @patch("sys.stdin", io.StringIO(inputs))
+    @patch("sys.stdin.readline", lambda *args: next(inputs_line_iterator))
+    @patch("sys.stdin.readlines", lambda *args: inputs.split("\n"))
+    @patch("sys.stdin.read", lambda *args: inputs)
+    def _inner_call_method(_method):
         try:
-            exec(job["lcb_compiled"] if job.get("lcb_compiled") is not None else code, module.__dict__)
-            compiled = module.Solution() if (job["mode"] == "functional" and "class Solution" in code) else module
-        except BaseException as exc:
-            outcome = {"kind": "error", "error": "Error during testing: " + repr(exc)}
-            raise _Done
-        name = job["func_name"] if job["mode"] == "functional" else "wrapped_function"
-        method = getattr(compiled, name, None)
-        if method is None:
-            outcome = {"kind": "no_method", "error": f"{name} not found"}
-            raise _Done
-        if job["mode"] == "functional":
-            try:
-                args = [json.loads(line) for line in test_input.split("\n")]
-                prediction = method(*args)
-                if isinstance(prediction, tuple):
-                    prediction = list(prediction)
-                outcome = {"kind": "value", "value": encode_value(prediction)}
-            except BaseException as exc:
-                outcome = {"kind": "error", "error": repr(exc)}
-        else:
-            lines = iter(test_input.split("\n"))
-            captured = io.StringIO()
-            captured.close = lambda *a: 1
-            real_stdout = sys.stdout
-            sys.stdout = captured
-            try:
-                @patch("builtins.open", job.pop("lcb_open_mock", None) or mock_open(read_data=test_input))
-                @patch("sys.stdin", io.StringIO(test_input))
-                @patch("sys.stdin.readline", lambda *args: next(lines))
-                @patch("sys.stdin.readlines", lambda *args: test_input.split("\n"))
-                @patch("sys.stdin.read", lambda *args: test_input)
-                def call(_method):
-                    try:
-                        return _method()
-                    except SystemExit:
-                        pass
+            return _method()
+        except SystemExit:
+            pass
 
-                call(method)
-                outcome = {"kind": "output", "output": captured.getvalue()}
-            except BaseException as exc:
-                outcome = {"kind": "error", "error": repr(exc)}
-            finally:
-                sys.stdout = real_stdout
-    except _Done:
-        pass
-    except BaseException as exc:  # anything the port itself did not foresee
-        outcome = {"kind": "error", "error": repr(exc)}
-    data = json.dumps(outcome).encode()
-    try:
+    return _inner_call_method(method)
+
+
+def lcb_solution(job, result_fd):
+    """The solution process of profile lcb: the official run_test for one solution, in one process.
+
+    As testing_util.grade_stdio / grade_call_based: the code is executed once (one `Solution()`
+    instance, one module), then its tests run in sequence with an alarm per test, so whatever a test
+    leaves (a memo, a counter, a global of the module) is there for the next; the first error or time
+    limit ends the solution. One JSON line per test goes to `result_fd`; the job runner relays them and
+    the host compares (expected outputs never enter the sandbox), stopping this process at a wrong
+    answer. A whole-solution result (the harness's single -4) is a `fatal` record; a process that
+    dies without finishing is what the harness records as a single -2."""
+    import types
+
+    def send(record):
+        data = (json.dumps(record) + "\n").encode("utf-8", "surrogatepass")
         view = memoryview(data)
         while view:
             view = view[os.write(result_fd, view):]
-    except OSError:
-        pass
+
+    def measured(record, started, cpu_started):
+        record["t"] = round(time.monotonic() - started, 4)
+        record["c"] = round(time.process_time() - cpu_started, 4)
+        record["m"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return record
+
+    def failure(exc, started, cpu_started):
+        try:
+            text = repr(exc)
+        except Exception as repr_error:  # run_test's own `except Exception`: the whole solution is -4
+            send({"kind": "fatal", "error": f"Error during testing: {repr_error}"})
+            return
+        kind = "timeout" if "timeoutexception" in text.lower() else "error"
+        send(measured({"kind": kind, "error": text[:2000]}, started, cpu_started))
+
+    timeout = job["limits"]["wall_s"]
+    functional = job["mode"] == "functional"
+    signal.signal(signal.SIGALRM, lcb_timeout_handler)
+    lcb_reliability_guard()
+    lcb_alarm(timeout)
+    try:
+        code = job["lcb_source"]
+        tmp_sol = types.ModuleType("tmp_sol", "")
+        try:  # compile_code, with its alarm
+            lcb_alarm(timeout)
+            try:
+                exec(job["lcb_compiled"] if job.get("lcb_compiled") is not None else code, tmp_sol.__dict__)
+                compiled_sol = tmp_sol.Solution() if "class Solution" in code else tmp_sol
+                assert compiled_sol is not None
+            finally:
+                lcb_alarm(0)
+            name = job["func_name"] if functional else "wrapped_function"
+            method = getattr(compiled_sol, name) if hasattr(compiled_sol, name) else None
+            if method is None:
+                raise TypeError("cannot unpack non-iterable NoneType object")  # what the harness then raises
+            if functional:
+                all_inputs = [[json.loads(line) for line in inputs.split("\n")] for inputs in job["tests"]]
+                if job.get("lcb_bad_outputs"):  # the host could not parse an expected output: the harness fails there
+                    raise ValueError("an expected output is not JSON")
+            else:
+                all_inputs = job["tests"]
+        except Exception as exc:
+            send({"kind": "fatal", "error": f"Error during testing: {exc}"[:2000]})
+            os._exit(0)
+        for gt_inp in all_inputs:
+            lcb_alarm(timeout)
+            started, cpu_started = time.monotonic(), time.process_time()
+            if functional:
+                try:
+                    prediction = method(*gt_inp)
+                    lcb_alarm(0)
+                    if isinstance(prediction, tuple):
+                        prediction = list(prediction)
+                    record = {"kind": "value", "value": encode_value(prediction)}
+                except Exception as exc:
+                    lcb_alarm(0)
+                    failure(exc, started, cpu_started)
+                    os._exit(0)
+                finally:
+                    lcb_alarm(0)
+            else:
+                with LcbCapturing() as captured_output:
+                    try:
+                        lcb_call_method(method, gt_inp)
+                        lcb_alarm(0)
+                    except Exception as exc:
+                        lcb_alarm(0)
+                        sys.stdout = captured_output._stdout
+                        failure(exc, started, cpu_started)
+                        os._exit(0)
+                    finally:
+                        lcb_alarm(0)
+                record = {"kind": "output", "output": captured_output[0]}
+            send(measured(record, started, cpu_started))
+    except BaseException:
+        pass  # SystemExit and the like escape the harness too: its process ends without a result (-2)
     os._exit(0)
 
 
-class _Done(Exception):
-    pass
+LCB_RECORD_KINDS = ("value", "output", "error", "timeout", "fatal")
+LCB_TERMINAL = ("error", "timeout", "fatal")
+
+
+def lcb_record(line):
+    """A record from the solution process (untrusted: the program shares that process)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or record.get("kind") not in LCB_RECORD_KINDS:
+        return {"kind": "error", "error": "unreadable result from the test process"}, {}
+    measures = {}
+    for short, name in (("t", "wall_s"), ("c", "cpu_s"), ("m", "max_rss_kb")):
+        value = record.pop(short, 0)
+        measures[name] = value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+    return record, measures
+
+
+def run_lcb_job(job, in_pid_namespace):
+    """Profile lcb: one solution process runs every test (lcb_solution); this runner relays its
+    records to the host as they come, batched per read, and ends it at the host's `stop`, at the end
+    of the tests, or at the official harness's global timeout ((timeout + 1) x tests + 5 s)."""
+    limits = job["limits"]
+    tests = len(job["tests"])
+    budget = (limits["wall_s"] + 1) * tests + 5
+    res_r, res_w = os.pipe()
+    null = os.open(os.devnull, os.O_RDWR)
+    cpu_before, children_before, self_before = sandbox_cpu_s(), children_cpu_s(), self_cpu_s()
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            try:
+                adj = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+                os.write(adj, b"1000")
+                os.close(adj)
+            except OSError:
+                pass
+            os.setpgid(0, 0)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)  # a multiprocessing child of the harness reads /dev/null; its prints reach no one
+            os.dup2(res_w, 3)
+            os.closerange(4, MAX_FD)
+            sys.stdin = open(os.devnull)
+            sys.set_int_max_str_digits(50000)  # compute_code_generation_metrics sets it at import
+            set_limits({**limits, "cpu_s": budget})
+            lcb_solution(job, 3)
+        except BaseException:
+            pass
+        os._exit(111)
+    os.close(res_w)
+    os.close(null)
+    pidfd = os.pidfd_open(pid)
+    cap = limits["output_bytes"] + 4096
+    buffer, count, finished, killed_for, status = b"", 0, False, None, None
+    deadline = started + budget
+    host_open = res_open = True
+
+    def relay(lines):
+        nonlocal count, finished
+        batch = []
+        for line in lines:
+            if finished:
+                break
+            record, measures = lcb_record(line)
+            batch.append({"event": "result", "index": count, "lcb": record, **measures})
+            count += 1
+            finished = record["kind"] in LCB_TERMINAL or count >= tests
+        if batch:
+            emit(batch[0] if len(batch) == 1 else {"event": "batch", "results": batch})
+
+    while status is None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            killed_for = "global_timeout"
+            break
+        if finished:
+            break
+        watched = ([res_r] if res_open else []) + [pidfd] + ([HOST.fd] if host_open else [])
+        ready, _, _ = select.select(watched, [], [], remaining)
+        if res_r in ready:
+            data = os.read(res_r, 1 << 16)
+            res_open = bool(data)
+            if data:
+                buffer += data
+                if b"\n" in buffer:
+                    *lines, buffer = buffer.split(b"\n")
+                    relay(lines)
+                if len(buffer) > cap and not finished:
+                    killed_for, finished = "output_limit", True
+                continue
+        if HOST.fd in ready and host_open:
+            if not HOST.fill():
+                host_open = False
+            if HOST.take_line() is not None or not host_open:  # `stop` (or a host gone): end it now
+                killed_for = killed_for or "stopped"
+                break
+        if pidfd in ready:
+            _, status, _ = os.wait4(pid, 0)
+    kill_test(pid, in_pid_namespace)
+    if status is None:
+        _, status, _ = os.wait4(pid, 0)
+    reap_all(in_pid_namespace)
+    if killed_for is None:  # it ended by itself: what it wrote before it died still counts
+        while not finished and len(buffer) <= cap:
+            ready, _, _ = select.select([res_r], [], [], 0.05)
+            data = os.read(res_r, 1 << 16) if ready else b""
+            if not data:
+                break
+            buffer += data
+            if b"\n" in buffer:
+                *lines, buffer = buffer.split(b"\n")
+                relay(lines)
+    os.close(res_r)
+    os.close(pidfd)
+    cpu = children_cpu_s() - children_before
+    cpu_after = sandbox_cpu_s()
+    if cpu_before is not None and cpu_after is not None:
+        cpu = max(cpu, cpu_after - cpu_before - (self_cpu_s() - self_before))
+    if killed_for == "output_limit":
+        emit({"event": "result", "index": count, "killed_for": "output_limit", "cpu_s": round(cpu, 4)})
+    elif not finished and killed_for != "stopped":
+        signalled = os.WIFSIGNALED(status)
+        emit({"event": "result", "index": count, "killed_for": killed_for,
+              "lcb": {"kind": "lost", "error": "the solution's process ended before its tests did"},
+              "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+              "signal": os.WTERMSIG(status) if signalled and killed_for is None else None,
+              "oom_killed": signalled and oom_kills_since_last_look(),
+              "cpu_s": round(cpu, 4), "wall_s": round(time.monotonic() - started, 4)})
+    finish_job(in_pid_namespace)
 
 
 def run_one(job, compiled, test_input, in_pid_namespace):
     limits = job["limits"]
-    lcb = job["profile"] == "lcb"
     input_fd = os.memfd_create("input", 0)
     os.write(input_fd, test_input.encode("utf-8", "surrogateescape"))
     os.lseek(input_fd, 0, 0)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    res_r, res_w = os.pipe() if lcb else (None, None)
-    if lcb and job["mode"] != "functional":
-        # Built here, warm, rather than in the test process, where it costs several times more.
-        from unittest.mock import mock_open
-
-        job["lcb_open_mock"] = mock_open(read_data=test_input)
     cpu_before, children_before, self_before = sandbox_cpu_s(), children_cpu_s(), self_cpu_s()
     started = time.monotonic()
     pid = os.fork()
@@ -442,27 +679,18 @@ def run_one(job, compiled, test_input, in_pid_namespace):
             os.dup2(input_fd, 0)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
-            keep = 3
-            if lcb:
-                os.dup2(res_w, 3)
-                keep = 4
-            os.closerange(keep, MAX_FD)
+            os.closerange(3, MAX_FD)
             set_limits(limits)
-            if lcb:
-                child_lcb(job, test_input, 3)
-            else:
-                child_strict(job, compiled, test_input)
+            child_strict(job, compiled, test_input)
         except BaseException:
             pass
         os._exit(111)
-    job.pop("lcb_open_mock", None)
-    for fd in (input_fd, out_w, err_w, res_w):
-        if fd is not None:
-            os.close(fd)
-    caps = {out_r: limits["output_bytes"], err_r: 65536, res_r: limits["output_bytes"] + 4096}
-    chunks = {out_r: [], err_r: [], res_r: []}
-    sizes = {out_r: 0, err_r: 0, res_r: 0}
-    open_fds = [fd for fd in (out_r, err_r, res_r) if fd is not None]
+    for fd in (input_fd, out_w, err_w):
+        os.close(fd)
+    caps = {out_r: limits["output_bytes"], err_r: 65536}
+    chunks = {out_r: [], err_r: []}
+    sizes = {out_r: 0, err_r: 0}
+    open_fds = [out_r, err_r]
     pidfd = os.pidfd_open(pid)
     status = None
     killed_for = None
@@ -506,9 +734,8 @@ def run_one(job, compiled, test_input, in_pid_namespace):
                 break
             chunks[fd].append(data[: max(0, caps[fd] - sizes[fd])])
             sizes[fd] += len(data)
-    for fd in (out_r, err_r, res_r, pidfd):
-        if fd is not None:
-            os.close(fd)
+    for fd in (out_r, err_r, pidfd):
+        os.close(fd)
     # CPU time of the whole tree, not only of the processes someone waited for: a program that
     # ignores SIGCHLD has its workers auto-reaped, and their time reaches no rusage.
     cpu = max(usage.ru_utime + usage.ru_stime, children_cpu_s() - children_before)
@@ -528,12 +755,6 @@ def run_one(job, compiled, test_input, in_pid_namespace):
         "wall_s": round(wall, 4),
         "max_rss_kb": usage.ru_maxrss,
     }
-    if lcb:
-        raw = b"".join(chunks[res_r])
-        try:
-            result["lcb"] = json.loads(raw) if raw else None
-        except ValueError:
-            result["lcb"] = {"kind": "error", "error": "unreadable result from the test process"}
     return result
 
 
@@ -683,7 +904,7 @@ def run_job(job, in_pid_namespace):
         try:
             job["lcb_compiled"] = compile(job["lcb_source"], "<string>", "exec")
         except (SyntaxError, ValueError):
-            job["lcb_compiled"] = None  # the test process raises it again, as the original does
+            job["lcb_compiled"] = None  # the solution process raises it again, as the original does
     else:
         try:
             compiled = compile(job["code"], "solution.py", "exec")
@@ -695,6 +916,9 @@ def run_job(job, in_pid_namespace):
     OOM_SEEN[0] = sandbox_oom_kills()
     emit({"event": "ready", "compile_error": compile_error, "pid_namespace": in_pid_namespace,
           "python": sys.version.split()[0]})
+    if job["profile"] == "lcb":
+        run_lcb_job(job, in_pid_namespace)
+        return
     if compile_error is None:
         for index, test_input in enumerate(job["tests"]):
             result = run_one(job, compiled, test_input, in_pid_namespace)

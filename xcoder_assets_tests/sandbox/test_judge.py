@@ -1,10 +1,6 @@
 """Judge profiles: lcb at parity with the official harness (run live), strict's real process semantics."""
 
-import json
 import logging
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -12,23 +8,20 @@ from xcoder_assets.sandbox.backends import Limits, SandboxBroken, SandboxUnavail
 from xcoder_assets.sandbox.judge import Problem, TestCase, Verdict, judge_many, judge_solution, limits_for
 from xcoder_assets.sandbox.lcb_format import problem_from_row
 from xcoder_assets_tests.lcb_cases import all_cases, all_problem_rows
+from xcoder_assets_tests.sandbox.official_lcb import official_results
 
 PROBLEMS = {p.problem_id: p for p in map(problem_from_row, all_problem_rows())}
 CASES = all_cases()
 
 
 @pytest.fixture(scope="module")
-def official(tmp_path_factory):
+def official():
     """The official LiveCodeBench harness's per-test results for every case, computed in a clean process."""
     pytest.importorskip("livecodebench.evaluation.compute_code_generation_metrics",
                         reason="nvidia-livecodebench (make test installs it)")
     cases = [{"inputs": [t.input for t in PROBLEMS[qid].tests], "outputs": [t.output for t in PROBLEMS[qid].tests],
               "fn_name": PROBLEMS[qid].func_name, "code": code} for qid, code, _ in CASES]
-    out = tmp_path_factory.mktemp("official") / "results.json"
-    run = subprocess.run([sys.executable, str(Path(__file__).parent / "official_lcb.py"), str(out)],
-                         input=json.dumps(cases), capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(out.read_text())
+    return official_results(cases)
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +34,7 @@ def verdicts(bwrap_backend):
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{q}:{c.splitlines()[0][:30]}" for q, c, _ in CASES])
 def test_lcb_profile_matches_the_official_harness(verdicts, official, index):
-    ours = [t.lcb_code for t in verdicts[0][index].tests]
-    assert ours == official[index]
+    assert verdicts[0][index].lcb_results == official[index]
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{q}:{c.splitlines()[0][:30]}" for q, c, _ in CASES])

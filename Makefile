@@ -12,12 +12,14 @@ export XCODER_DATA_DIR ?= $(CURDIR)/data
 SANDBOX_IMAGE ?= $(shell sed -n 's/^DEFAULT_IMAGE = "\(.*\)"/\1/p' xcoder_assets/sandbox/backends.py)
 LCB_HARNESS_VERSION := 26.3
 
-.PHONY: venv demo test ui status validate clean system-deps sandbox-image bench-judge bench-llm
+.PHONY: venv demo test ui status validate clean system-deps sandbox-image bench-judge bench-llm serve stop test-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# the train extra for the CPU smoke test, on a CPU build of torch where pip's find-links has one
+	{ $(BIN)/python -m pip install --quiet 'torch==2.13.0+cpu' || $(BIN)/python -m pip install --quiet torch; } && $(BIN)/python -m pip install --quiet -e '.[train]'
 	# The official LiveCodeBench harness, the reference the lcb profile and `xcoder bench judge` are
 	# measured against; --no-deps: its own pins (vllm, torch...) are not needed to judge.
 	$(BIN)/python -m pip install --quiet --no-deps nvidia-livecodebench==$(LCB_HARNESS_VERSION)
@@ -29,13 +31,21 @@ $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
 	printf 'telemetry:\n  enabled: false\n' > $@
 
+# `xcoder materialize` runs the assets in this process against DAGSTER_HOME (the UI shows the run),
+# prints their progress lines and a failure's message once, and exits non-zero on failure.
+# DEMO_CONFIG=run.yaml passes run config (e.g. another seed file), DEMO_SELECT an asset selection (the
+# default leaves out the GPU group: trained_model and its score run on demand, see the README);
+# XCODER_DEBUG=1 shows Dagster's own log and the stack of a failure.
+DEMO_CONFIG ?=
+DEMO_SELECT ?= * and not group:training
 demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	bash scripts/install-system-deps.sh  # bubblewrap: generated programs run only in the sandbox
-	$(BIN)/dagster asset materialize -m xcoder_assets.definitions --select '*'
+	$(BIN)/xcoder materialize --select '$(DEMO_SELECT)' $(if $(DEMO_CONFIG),--config $(DEMO_CONFIG))
 	$(BIN)/xcoder status
 	@echo
 	@echo "Open the UI on these runs:  make ui   (then http://127.0.0.1:3000)"
-	@echo "Trace a row:                 $(BIN)/xcoder trace ROW_ID"
+	@echo "Trace a row:                 $(BIN)/xcoder trace ROW_ID   (--full: prompts, answers, votes)"
+	@echo "Query the data:              $(BIN)/xcoder sql \"SELECT status, count(*) FROM problems GROUP BY status\""
 
 # Debian packages for the sandboxes (bubblewrap, docker.io, debootstrap), a Docker daemon, the image.
 system-deps:
@@ -45,8 +55,23 @@ system-deps:
 sandbox-image: system-deps
 	bash scripts/build-sandbox-image.sh $(SANDBOX_IMAGE)
 
-test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml sandbox-image
+# Debian's postgresql and chromium for the deployment and browser tests.
+test-deps:
+	bash deploy/install-test-deps.sh
+
+test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml sandbox-image test-deps
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Postgres-backed deployment: postgres, the code server (gRPC), the webserver and the daemon, each its
+# own process, logs in $(SERVE_DIR)/logs; a free port is used when SERVE_PORT is taken.
+SERVE_DIR ?= $(CURDIR)/.serve
+SERVE_PORT ?= 3000
+serve: $(STAMP)
+	bash deploy/install-postgres.sh
+	$(BIN)/python deploy/serve.py start --dir $(SERVE_DIR) --port $(SERVE_PORT)
+
+stop:
+	$(BIN)/python deploy/serve.py stop --dir $(SERVE_DIR)
 
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml

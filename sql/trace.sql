@@ -10,7 +10,7 @@ WITH RECURSIVE chain(depth, row_id) AS (
 nodes AS (
     SELECT row_id, min(depth) AS depth FROM chain GROUP BY row_id
 )
-SELECT nodes.depth, l.asset, l.row_id, any_value(l.summary) AS summary,
+SELECT nodes.depth, l.asset, l.row_id, any_value(l.summary) AS summary, any_value(l.label) AS label,
        list(DISTINCT l.parent_id ORDER BY l.parent_id) FILTER (WHERE l.parent_id IS NOT NULL) AS parent_ids,
        list(DISTINCT l.llm_call_id ORDER BY l.llm_call_id) FILTER (WHERE l.llm_call_id IS NOT NULL) AS llm_call_ids,
        any_value(l.run_id) AS run_id

@@ -6,16 +6,26 @@ module only fills in the data directory and picks the files whose data exists ye
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 
 from xcoder_assets.store.tables import ALL_TABLES, ASSET_TABLES, llm_calls_path
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 WAREHOUSE_FILE = "xcoder.duckdb"
+LLM_CACHE_FILE = "llm_cache.sqlite"  # the gateway's response cache and usage log (llm/cache.py)
+
+# The gateway's usage log, one row per request it answered (a call, a cache hit, or not sent), as
+# the in-memory view `llm_usage_log`: the run metadata's llm_* figures count exactly these rows.
+USAGE_LOG_SCHEMA = pl.Schema({"ts": pl.Float64, "run_id": pl.String, "asset": pl.String, "role": pl.String,
+                              "model": pl.String, "cache_key": pl.String, "cache_hit": pl.Boolean, "error": pl.String,
+                              "attempts": pl.Int64, "prompt_tokens": pl.Int64, "completion_tokens": pl.Int64,
+                              "cost_usd": pl.Float64})
 
 
 def sql_text(name: str) -> str:
@@ -59,7 +69,7 @@ def create_views(con: duckdb.DuckDBPyConnection, data_dir: Path) -> list[str]:
         con.execute(
             "CREATE OR REPLACE VIEW lineage AS SELECT NULL::VARCHAR AS row_id, NULL::VARCHAR AS asset, "
             "NULL::VARCHAR AS parent_id, NULL::VARCHAR AS llm_call_id, NULL::VARCHAR AS run_id, "
-            "NULL::VARCHAR AS summary WHERE false"
+            "NULL::VARCHAR AS summary, NULL::VARCHAR AS label WHERE false"
         )
     return present
 
@@ -70,7 +80,10 @@ def _duck_type(dtype: Any) -> str:
 
 
 def connect(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory connection with every view: readers never hold the warehouse file's lock."""
+    """An in-memory connection with every view, and the LLM usage log as `llm_usage_log`.
+
+    In memory, so readers never hold the warehouse file's lock.
+    """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise FileNotFoundError(
@@ -79,7 +92,45 @@ def connect(data_dir: Path) -> duckdb.DuckDBPyConnection:
         )
     con = duckdb.connect(":memory:")
     create_views(con, data_dir)
+    con.register("llm_usage_log", read_usage_log(data_dir).to_arrow())
     return con
+
+
+def _read_only_sqlite(path: Path) -> sqlite3.Connection:
+    # Read-only: a status query must never create the file or take a write lock from a running asset.
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+
+
+def read_usage_log(data_dir: Path) -> pl.DataFrame:
+    """Every request the gateway answered, with its run, asset, cache hit, attempts, tokens and cost."""
+    path = Path(data_dir) / LLM_CACHE_FILE
+    if not path.exists():
+        return pl.DataFrame(schema=USAGE_LOG_SCHEMA)
+    db = _read_only_sqlite(path)
+    try:
+        cursor = db.execute(f"SELECT {', '.join(USAGE_LOG_SCHEMA)} FROM usage")
+        rows = cursor.fetchall()
+    except sqlite3.OperationalError:  # a cache file from before the usage log existed
+        rows = []
+    finally:
+        db.close()
+    hit = list(USAGE_LOG_SCHEMA).index("cache_hit")  # SQLite stores it as 0/1
+    rows = [(*row[:hit], bool(row[hit]), *row[hit + 1:]) for row in rows]
+    return pl.DataFrame(rows, schema=USAGE_LOG_SCHEMA, orient="row")
+
+
+def cached_responses(data_dir: Path) -> int:
+    """Answers held in the response cache (what a later run can reuse without calling the model)."""
+    path = Path(data_dir) / LLM_CACHE_FILE
+    if not path.exists():
+        return 0
+    db = _read_only_sqlite(path)
+    try:
+        return int(db.execute("SELECT count(*) FROM responses").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        db.close()
 
 
 def refresh_warehouse_file(data_dir: Path, attempts: int = 20) -> Path:
@@ -131,16 +182,51 @@ def verification_funnel(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]
     return [(stage, int(count)) for stage, count in con.execute("SELECT stage, count FROM verification_funnel").fetchall()]
 
 
-def llm_usage(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    cursor = con.execute(sql_text("llm_usage.sql"))
+def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def llm_usage(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Per asset and model, the LLM requests of the run that wrote the current data (sql/llm_usage.sql)."""
+    return _dicts(con.execute(sql_text("llm_usage.sql")))
+
+
+def llm_totals(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Every run's LLM requests so far, counted as the run metadata counts them (sql/llm_totals.sql)."""
+    return _dicts(con.execute(sql_text("llm_totals.sql")))[0]
+
+
+def data_runs(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The run that wrote each asset's current table (every row of a table carries its writer's run id)."""
+    found = {}
+    for table in ASSET_TABLES:
+        if _has_view(con, table.name):
+            row = con.execute(f"SELECT any_value(run_id) FROM {table.name}").fetchone()
+            if row and row[0]:
+                found[table.name] = row[0]
+    return found
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Column names and rows of one query over the views (`xcoder sql`); duckdb.Error on a bad query."""
+    cursor = con.execute(sql)
+    if cursor.description is None:  # a statement without a result (CREATE VIEW ...)
+        return [], []
+    return [d[0] for d in cursor.description], cursor.fetchall()
 
 
 def trace(con: duckdb.DuckDBPyConnection, row_id: str) -> list[dict[str, Any]]:
-    cursor = con.execute(sql_text("trace.sql"), {"row_id": row_id})
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    """The row and each ancestor once, with depth, parents, label and LLM calls (sql/trace.sql)."""
+    return _dicts(con.execute(sql_text("trace.sql"), {"row_id": row_id}))
+
+
+def llm_calls_by_id(con: duckdb.DuckDBPyConnection, call_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The llm_calls rows of these ids (one per id: a call shared by several rows is one answer)."""
+    if not call_ids:
+        return {}
+    rows = _dicts(con.execute("SELECT * FROM llm_calls WHERE call_id IN (SELECT unnest($ids))", {"ids": list(call_ids)}))
+    return {row["call_id"]: row for row in rows}
 
 
 def llm_call(con: duckdb.DuckDBPyConnection, call_id: str) -> dict[str, Any] | None:
@@ -149,4 +235,20 @@ def llm_call(con: duckdb.DuckDBPyConnection, call_id: str) -> dict[str, Any] | N
     return dict(zip([d[0] for d in cursor.description], row)) if row else None
 
 
-__all__ = ["connect", "create_views", "funnel", "llm_usage", "trace", "llm_call", "refresh_warehouse_file", "llm_calls_path"]
+__all__ = [
+    "LLM_CACHE_FILE",
+    "cached_responses",
+    "connect",
+    "create_views",
+    "data_runs",
+    "funnel",
+    "llm_call",
+    "llm_calls_by_id",
+    "llm_calls_path",
+    "llm_totals",
+    "llm_usage",
+    "query",
+    "read_usage_log",
+    "refresh_warehouse_file",
+    "trace",
+]

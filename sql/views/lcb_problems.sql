@@ -1,0 +1,2 @@
+CREATE OR REPLACE VIEW lcb_problems AS
+SELECT * FROM read_parquet('{data_dir}/lcb_problems.parquet');

@@ -1,0 +1,332 @@
+"""The `xcoder` command as a user meets it: materialize (progress, one clear error, exit status),
+status (figures that agree with the run metadata), trace (short and --full), sql.
+
+One small demo (10 evolution rounds, 12 problems) is materialized twice per session with
+`xcoder materialize`, against its own DAGSTER_HOME, on the offline simulator.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from xcoder_assets.cli import main as xcoder
+from xcoder_assets_tests.conftest import PROJECT_ROOT
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # the session demo runs in the first test
+BIN = Path(sys.executable).parent
+SMALL = {"ops": {"evolved_pool": {"config": {"rounds": 10}}, "feature_configs": {"config": {"count": 12}}}}
+LLM_ASSETS = ("features", "evolved_pool", "problems", "test_inputs", "candidate_solutions")
+
+
+def _env(home: Path, data: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "XCODER_DEBUG"}
+    return {**env, "DAGSTER_HOME": str(home), "XCODER_DATA_DIR": str(data), **extra}
+
+
+def _home(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return path
+
+
+def materialize(home: Path, data: Path, *args: str, timeout: int = 600, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([BIN / "xcoder", "materialize", *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=PROJECT_ROOT, env=_env(home, data, **env))
+
+
+def run_metadata(home: Path, run_id: str) -> dict[str, dict]:
+    """Each asset's materialization metadata in one run, as the UI shows it."""
+    from dagster import DagsterEventType, DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        found = {}
+        for record in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
+            materialization = record.dagster_event.event_specific_data.materialization
+            found[materialization.asset_key.to_user_string()] = {k: v.value for k, v in materialization.metadata.items()}
+        return found
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli_demo")
+    home, data = _home(root / "home"), root / "data"
+    config = root / "small.yaml"
+    config.write_text(json.dumps(SMALL))  # JSON is YAML
+    runs = []
+    for _ in range(2):
+        # the SynthSmith chain (what the demo shows), not later stages that build on it
+        done = materialize(home, data, "--select", "*verified_solutions", "--config", str(config))
+        assert done.returncode == 0, done.stdout + done.stderr
+        runs.append(done)
+    return home, data, runs
+
+
+def _run_id(done: subprocess.CompletedProcess) -> str:
+    return re.search(r"^run (\S+): \d+ asset\(s\) materialized$", done.stdout, re.MULTILINE).group(1)
+
+
+def _status(monkeypatch, capsys, home: Path, data: Path) -> dict:
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    assert xcoder(["--data-dir", str(data), "status", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+# ---- materialize -------------------------------------------------------------------------------
+
+def test_materialize_prints_progress_not_dagster_internals(small_demo):
+    _, _, (first, second) = small_demo
+    for done in (first, second):
+        text = done.stdout + done.stderr
+        for noise in (" - DEBUG - ", "Traceback", "ReadOnly", "Warning", "STEP_START", "dagster - "):
+            assert noise not in text, noise
+        for asset in ("seed_problems", "evolved_pool", "verified_solutions"):
+            assert re.search(rf"^{asset}: materialized in \d+\.\d s$", done.stdout, re.MULTILINE), asset
+    assert _run_id(first) != _run_id(second)
+
+
+def test_materialized_runs_are_recorded_in_dagster_home(small_demo):
+    home, data, (first, _) = small_demo
+    metadata = run_metadata(home, _run_id(first))
+    assert set(metadata) >= {"seed_problems", "features", "evolved_pool", "verified_solutions"}
+    assert metadata["evolved_pool"]["rounds_done"] == 10
+    assert metadata["seed_problems"]["dagster/row_count"] == pl.read_parquet(data / "seed_problems.parquet").height
+
+
+def _bad_seed_config(tmp_path: Path) -> Path:
+    seeds = tmp_path / "bad_seeds.jsonl"
+    seeds.write_text('{"question": "Add two numbers.", "solutions": ["print(sum(map(int, input().split())))"]}\n'
+                     "this line is not JSON\n")
+    config = tmp_path / "bad.yaml"
+    config.write_text(f"ops:\n  seed_problems:\n    config:\n      paths: ['{seeds}']\n")
+    return config
+
+
+def test_a_bad_seed_file_is_one_clear_error_and_a_failed_exit(tmp_path):
+    done = materialize(_home(tmp_path / "home"), tmp_path / "data", "--config", str(_bad_seed_config(tmp_path)))
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("xcoder: error:")]
+    assert len(errors) == 1 and errors[0].startswith("xcoder: error: seed_problems: 1 bad seed record(s)")
+    text = done.stdout + done.stderr
+    assert text.count("bad_seeds.jsonl:2: not valid JSON") == 1  # the message once, with file and line
+    assert "Traceback" not in text and " - DEBUG - " not in text and 'File "' not in text
+    assert "not materialized (upstream of them failed): " in done.stdout and "verified_solutions" in done.stdout
+
+
+def test_verbose_adds_the_stack_and_dagster_log(tmp_path):
+    done = materialize(_home(tmp_path / "home"), tmp_path / "data", "--select", "seed_problems",
+                       "--config", str(_bad_seed_config(tmp_path)), XCODER_DEBUG="1")
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr or 'File "' in done.stderr
+    assert " - DEBUG - " in done.stderr and "STEP_START" in done.stderr  # Dagster's own console log
+
+
+def test_an_unknown_model_is_one_error_naming_role_and_model(tmp_path):
+    done = materialize(_home(tmp_path / "home"), tmp_path / "data", "--select", "seed_problems,features",
+                       XCODER_MODEL="no-such-model")
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("xcoder: error:")]
+    assert len(errors) == 1 and errors[0].startswith("xcoder: error: features: ")
+    assert "'extract'" in errors[0] and "no-such-model" in errors[0]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "seed_problems: materialized in" in done.stdout  # what ran before the failure still did
+
+
+def test_bad_selection_and_bad_run_config_are_one_line(tmp_path):
+    home = _home(tmp_path / "home")
+    done = materialize(home, tmp_path / "data", "--select", "no_such_asset")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no_such_asset" in done.stderr
+    config = tmp_path / "c.yaml"
+    config.write_text("ops: {seed_problems: {config: {no_such_field: 1}}}\n")
+    done = materialize(home, tmp_path / "data", "--select", "seed_problems", "--config", str(config))
+    assert done.returncode == 2 and done.stderr.startswith("xcoder: error: invalid run config: ")
+    assert "no_such_field" in done.stderr and "Traceback" not in done.stderr
+    done = materialize(home, tmp_path / "data", "--config", str(tmp_path / "missing.yaml"))
+    assert done.returncode == 2 and "missing.yaml" in done.stderr and done.stderr.count("\n") == 1
+
+
+# ---- status ------------------------------------------------------------------------------------
+
+def test_status_llm_figures_are_the_writing_runs_metadata(small_demo, monkeypatch, capsys):
+    home, data, (_, second) = small_demo
+    status = _status(monkeypatch, capsys, home, data)
+    metadata = run_metadata(home, _run_id(second))
+    by_asset = {row["asset"]: row for row in status["llm_by_asset"]}
+    assert set(by_asset) == set(LLM_ASSETS)
+    for asset in LLM_ASSETS:
+        row, meta = by_asset[asset], metadata[asset]
+        assert status["runs"][asset] == _run_id(second)
+        assert (row["run_requests"], row["sent_to_model"], row["cache_hits"], row["not_sent"]) == (
+            meta["llm_requests"], meta["llm_calls_made"], meta["llm_cache_hits"], meta["llm_requests_not_sent"]), asset
+        assert row["run_requests"] == row["sent_to_model"] + row["cache_hits"] + row["not_sent"]
+        assert row["behind_data"] == pl.read_parquet(data / "llm_calls" / f"{asset}.parquet").height
+        assert row["behind_data"] == row["run_requests"] + row["from_earlier_runs"]
+        assert row["sent_to_model"] == 0  # the second run: everything came from the cache or the checkpoint
+    # evolved_pool replays its checkpointed rounds: no request at all, every answer from the first run
+    pool = by_asset["evolved_pool"]
+    assert pool["run_requests"] == 0 and pool["from_earlier_runs"] == metadata["evolved_pool"]["llm_calls_from_checkpoint"] > 0
+    assert by_asset["features"]["cache_hits"] == status["assets"]["seed_problems"]
+    totals = status["llm"]
+    assert totals["runs"] == 2 and totals["requests"] == totals["sent_to_model"] + totals["cache_hits"]
+
+
+def test_status_sandbox_runs_add_up_and_agree_with_the_metadata(small_demo, monkeypatch, capsys):
+    home, data, (_, second) = small_demo
+    status = _status(monkeypatch, capsys, home, data)
+    metadata = run_metadata(home, _run_id(second))
+    rows = {row["asset"]: row for row in status["sandbox_by_asset"]}
+    assert set(rows) == {"test_inputs", "verified_solutions"}
+    terms = ("executed", "cached", "skipped_after_time_limit", "not_compiled", "sandbox_failures")
+    for asset, row in rows.items():
+        meta = metadata[asset]
+        assert row["runs"] == meta["sandbox_runs"] > 0
+        assert [row[t] for t in ("executed", "cached", "skipped", "not_compiled", "sandbox_failures")] == [
+            meta[f"sandbox_runs_{t}"] for t in terms], asset
+        assert row["runs"] == sum(meta[f"sandbox_runs_{t}"] for t in terms), asset
+        assert "unaccounted" not in row
+    assert rows["verified_solutions"]["executed"] == rows["test_inputs"]["executed"] == 0  # the second run ran nothing
+
+
+def test_status_table_says_what_each_column_counts(small_demo, monkeypatch, capsys):
+    home, data, _ = small_demo
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    assert xcoder(["--data-dir", str(data), "status"]) == 0
+    out = capsys.readouterr().out
+    for legend in ("behind data: answers the current rows use", "= sent to model (llm_calls_made)",
+                   "+ cache hits (llm_cache_hits) + not sent", "earlier runs: answers reused without a request",
+                   "runs = executed", "skipped (the", "+ not compiled", "written by run"):
+        assert legend in out, legend
+
+
+def test_status_without_dagster_home_says_why_sandbox_runs_are_missing(small_demo, monkeypatch, capsys):
+    _, data, _ = small_demo
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert xcoder(["--data-dir", str(data), "status"]) == 0
+    assert "sandbox runs: DAGSTER_HOME is not set" in capsys.readouterr().out
+
+
+# ---- trace -------------------------------------------------------------------------------------
+
+def _golden(data: Path) -> dict:
+    return pl.read_parquet(data / "verified_solutions.parquet").filter(pl.col("is_golden")).row(0, named=True)
+
+
+def test_short_trace_is_one_line_per_ancestor_up_to_the_seed(small_demo, capsys):
+    _, data, _ = small_demo
+    row = _golden(data)
+    assert xcoder(["--data-dir", str(data), "trace", row["verified_id"]]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) <= 20
+    assert lines[0].startswith(f"verified_solutions {row['verified_id']}: verified")
+    stages = [line.split()[0] for line in lines[1:] if re.match(r"^\s+[a-z_]+ (x\d+:|[a-z]+-[0-9a-f]{16}:)", line)]
+    assert stages == ["candidate_solutions", "test_inputs", "problems", "feature_configs", "evolved_pool",
+                      "feature_tree", "features", "seed_problems"]
+    text = "\n".join(lines)
+    write_call = pl.read_parquet(data / "test_inputs.parquet").filter(
+        (pl.col("problem_id") == row["problem_id"]) & (pl.col("kind") != "example"))["generator_call_id"][0]
+    assert text.count(write_call) == 1  # the test-writing call once, for all the tests it wrote
+    tests_line = next(line for line in lines if line.strip().startswith("test_inputs x"))
+    kinds = pl.read_parquet(data / "test_inputs.parquet").filter(pl.col("test_id").is_in(row["test_ids"]))["kind"]
+    examples = int((kinds == "example").sum())
+    assert f"{examples} examples from the statement" in tests_line
+    assert f"{len(kinds) - examples} inputs from the test generator" in tests_line
+
+
+def test_trace_agreement_figures_are_one_definition(small_demo, capsys):
+    _, data, _ = small_demo
+    row = _golden(data)
+    assert xcoder(["--data-dir", str(data), "trace", row["verified_id"], "--full"]) == 0
+    out = capsys.readouterr().out
+    votes = json.loads(row["votes_json"])
+    per_test = re.findall(r"(test-[0-9a-f]{16}): (\d+) of (\d+) normal runs agree \(agreement (\d\.\d\d);", out)
+    assert len(per_test) == len(votes)
+    for test_id, top, voters, agreement in per_test:
+        assert float(agreement) == round(int(top) / int(voters), 2) == round(votes[test_id]["agreement"], 2)
+    mean = sum(int(t) / int(v) for _, t, v, _ in per_test) / len(per_test)
+    assert f"mean {mean:.2f} over the tests" in out and f"mean agreement {round(row['mean_agreement'], 2)}" in out
+
+
+def test_an_example_input_is_credited_to_the_statement(small_demo, capsys):
+    _, data, _ = small_demo
+    tests = pl.read_parquet(data / "test_inputs.parquet")
+    example = tests.filter(pl.col("kind") == "example").row(0, named=True)
+    generated = tests.filter(pl.col("kind") != "example").row(0, named=True)
+    assert xcoder(["--data-dir", str(data), "trace", example["test_id"]]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "from the statement" in first and "<-" not in first and "write_tests" not in first
+    assert xcoder(["--data-dir", str(data), "trace", generated["test_id"]]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "from the test generator" in first and generated["generator_call_id"] in first
+
+
+def test_full_trace_prints_each_prompt_once(small_demo, capsys):
+    _, data, _ = small_demo
+    row = _golden(data)
+    assert xcoder(["--data-dir", str(data), "trace", row["verified_id"], "--full"]) == 0
+    out = capsys.readouterr().out
+    assert "--- answer" in out and "--- user ---" in out
+    mentioned = set(re.findall(r"LLM call: \S+ (call-[0-9a-f]{16}) \(", out))
+    first_time = re.findall(r"LLM call: \S+ (call-[0-9a-f]{16}) \((?!shown above)", out)
+    assert mentioned and sorted(first_time) == sorted(mentioned)  # each call in full once, then referred to
+    assert len(re.findall(r"^\s*--- answer", out, re.MULTILINE)) == len(mentioned)
+
+
+# ---- sql ---------------------------------------------------------------------------------------
+
+def test_sql_prints_a_table_csv_and_json(small_demo, capsys):
+    _, data, _ = small_demo
+    query = "SELECT status, count(*) AS n FROM problems GROUP BY status ORDER BY status"
+    expected = pl.read_parquet(data / "problems.parquet").group_by("status").len().sort("status")
+    assert xcoder(["--data-dir", str(data), "sql", query]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["status", "n"] and set(lines[1]) <= {"-", " "}
+    assert lines[-1] == f"({expected.height} row{'s' if expected.height != 1 else ''})"
+    assert [line.split() for line in lines[2:-1]] == [[s, str(n)] for s, n in expected.iter_rows()]
+    assert xcoder(["--data-dir", str(data), "sql", query, "--csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows == [["status", "n"]] + [[s, str(n)] for s, n in expected.iter_rows()]
+    assert xcoder(["--data-dir", str(data), "sql", query, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"status": s, "n": n} for s, n in expected.iter_rows()]
+
+
+def test_sql_sees_lineage_and_the_llm_usage_log(small_demo, capsys):
+    _, data, _ = small_demo
+    assert xcoder(["--data-dir", str(data), "sql",
+                   "SELECT count(*) AS n FROM llm_usage_log WHERE asset = 'features'", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["n"] == 2 * pl.read_parquet(data / "seed_problems.parquet").height
+    assert xcoder(["--data-dir", str(data), "sql", "SELECT count(DISTINCT asset) AS n FROM lineage", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["n"] == 9
+
+
+def test_sql_limits_rows_and_cells(small_demo, capsys):
+    _, data, _ = small_demo
+    assert xcoder(["--data-dir", str(data), "sql", "SELECT statement FROM problems", "--max-rows", "2", "--width", "20"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5 and "not shown: --max-rows 0 for all" in lines[-1]
+    assert all(len(line) <= 20 for line in lines[2:4])
+
+
+def test_a_bad_query_is_one_error_line(small_demo, capsys):
+    _, data, _ = small_demo
+    assert xcoder(["--data-dir", str(data), "sql", "SELEC 1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("xcoder: error: query failed: Parser Error")
+    assert xcoder(["--data-dir", str(data), "sql", "SELECT * FROM no_such_table"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no_such_table" in err and "verified_solutions" in err  # names the tables there are
+
+
+def test_sql_without_data_is_a_clear_error(tmp_path, capsys):
+    assert xcoder(["--data-dir", str(tmp_path / "nope"), "sql", "SELECT 1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err and "make demo" in err

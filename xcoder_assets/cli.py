@@ -1,15 +1,20 @@
-"""The `xcoder` command: status, trace, bench, and a local fake LLM server."""
+"""The `xcoder` command: materialize, status, trace, sql, judge, vote, eval, decontaminate, bench, and a local fake
+LLM server."""
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import sys
+import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import xcoder_assets  # noqa: F401  (LITELLM_LOCAL_MODEL_COST_MAP before litellm loads)
+from xcoder_assets.sandbox.backends import DEFAULT_IMAGE
 
 
 class CliError(Exception):
@@ -20,40 +25,351 @@ def _data_dir(args: argparse.Namespace) -> Path:
     return Path(args.data_dir or os.environ.get("XCODER_DATA_DIR") or "data")
 
 
+def _connect(args: argparse.Namespace):
+    from xcoder_assets.store import warehouse
+
+    try:
+        return warehouse.connect(_data_dir(args))
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _debug(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "verbose", False)) or os.environ.get("XCODER_DEBUG", "") not in ("", "0")
+
+
+# ---- materialize -------------------------------------------------------------------------------
+
+def _silence_import_noise() -> None:
+    """Warnings about our dependencies' own code, not the user's business (filtered narrowly, by text)."""
+    # pydantic warns once per litellm TypedDict that uses ReadOnly, at litellm's import.
+    warnings.filterwarnings("ignore", message=r".*TypedDict class .* the `ReadOnly` qualifier", category=UserWarning)
+    import dagster as dg
+
+    # Dagster's notices about the Dagster APIs this command itself uses (beta / preview / superseded).
+    for category in (dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning):
+        warnings.filterwarnings("ignore", category=category)
+
+
+def _progress_logger(stream: Any, asset_steps: set[str]):
+    """A Dagster logger that prints only what the user follows: the assets' own log lines (their
+    progress: "asset: done/total ..."), one line per finished asset, and checks that did not pass.
+    Dagster's DEBUG events and the failure's stack stay in the run's event log (the UI shows them);
+    the command prints the failure itself, once."""
+    import logging
+
+    import dagster as dg
+    from dagster._core.log_manager import get_log_record_metadata, has_log_record_metadata
+
+    class Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                text = self._text(record)
+                if text:
+                    stream.write(text + "\n")
+                    stream.flush()
+            except Exception:  # a progress line must never fail the run
+                self.handleError(record)
+
+        @staticmethod
+        def _text(record: logging.LogRecord) -> str | None:
+            if not has_log_record_metadata(record):
+                return record.getMessage() if record.levelno >= logging.WARNING else None
+            meta = get_log_record_metadata(record)
+            event = meta.get("dagster_event")
+            step = meta.get("step_key") or ""
+            if event is None:
+                message = meta.get("orig_message") or record.getMessage()
+                # Dagster's own note per step left out after a failure: the command sums them up once.
+                if record.levelno < logging.INFO or message.startswith("Dependencies for step "):
+                    return None
+                prefix = "warning: " if record.levelno >= logging.WARNING else ""
+                return prefix + (message if message.startswith(step) else f"{step}: {message}" if step else message)
+            kind = event.event_type_value
+            data = event.event_specific_data
+            if kind == "STEP_SUCCESS" and step in asset_steps:
+                return f"{step}: materialized in {getattr(data, 'duration_ms', 0) / 1000:.1f} s"
+            if kind == "ASSET_CHECK_EVALUATION" and data is not None and not data.passed:
+                return f"{data.asset_key.to_user_string()}: check {data.check_name} did not pass ({data.severity.value})"
+            return None
+
+    @dg.logger(description="xcoder's terminal logger: progress lines, finished assets, checks that did not pass.")
+    def progress(_init_context):
+        logger = logging.Logger("xcoder", level=logging.DEBUG)
+        logger.addHandler(Handler())
+        return logger
+
+    return progress
+
+
+def _load_run_config(paths: list[str]) -> dict[str, Any]:
+    import yaml
+
+    merged: dict[str, Any] = {}
+
+    def merge(into: dict[str, Any], new: dict[str, Any]) -> None:
+        for key, value in new.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value)
+            else:
+                into[key] = value
+
+    for path in paths:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise CliError(f"--config {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise CliError(f"--config {path}: not YAML or JSON ({str(exc).splitlines()[0]})") from None
+        if loaded is None:
+            continue
+        if not isinstance(loaded, dict):
+            raise CliError(f"--config {path}: run config must be a mapping (ops: {{<asset>: {{config: ...}}}})")
+        merge(merged, loaded)
+    return merged
+
+
+def _failure_message(event: Any, verbose: bool) -> str:
+    """The failing step's own message: a dg.Failure's description, else the user's exception."""
+    data = event.step_failure_data
+    user = getattr(data, "user_failure_data", None)
+    if user is not None and user.description:
+        message = user.description
+    else:
+        error = data.error
+        while error.cause is not None and error.cls_name in ("DagsterExecutionStepExecutionError",
+                                                             "DagsterResourceFunctionError"):
+            error = error.cause  # Dagster's wrapper around the exception the step raised
+        message = error.message.strip()
+        head, _, rest = message.partition(": ")
+        if error.cls_name and head.rsplit(".", 1)[-1] == error.cls_name:
+            message = f"{error.cls_name}: {rest}"  # the class by its name, not its module path
+        elif error.cls_name:
+            message = f"{error.cls_name}: {message}"
+    if verbose and data.error is not None:
+        message += "\n\n" + data.error.to_string()
+    return message.strip()
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    verbose = _debug(args)
+    if not verbose:
+        _silence_import_noise()
+    import dagster as dg
+    from dagster import DagsterInstance
+
+    run_config = _load_run_config(args.config or [])
+    try:
+        from xcoder_assets.definitions import defs as load_defs
+
+        project = load_defs()
+    except Exception as exc:  # a broken environment or code location: say what, not where
+        if verbose:
+            raise
+        raise CliError(f"could not load the definitions: {type(exc).__name__}: {exc} (XCODER_DEBUG=1 for the stack)") from None
+    try:
+        repo = project.get_repository_def()
+        keys = dg.AssetSelection.from_coercible([s.strip() for s in args.select.split(",")]).resolve(repo.asset_graph)
+    except (dg.DagsterInvalidSubsetError, dg.DagsterInvalidDefinitionError, KeyError, ValueError) as exc:
+        raise CliError(f"--select {args.select!r}: {str(exc).splitlines()[0]}") from None
+    if not keys:
+        raise CliError(f"--select {args.select!r} selects no asset")
+    asset_steps = {key.to_user_string() for key in keys}
+    if not verbose:
+        # Only our logger: Dagster's console logger would print every DEBUG event and the stack twice.
+        logger = _progress_logger(sys.stdout, asset_steps)
+        repo = dg.Definitions.merge(project, dg.Definitions(loggers={"xcoder": logger})).get_repository_def()
+        run_config.setdefault("loggers", {"xcoder": {}})
+    job = repo.get_implicit_job_def_for_assets(list(keys))
+    if job is None:
+        raise CliError(f"--select {args.select!r}: these assets cannot run in one job")
+    if os.environ.get("DAGSTER_HOME"):
+        instance = DagsterInstance.get()
+    else:
+        print("note: DAGSTER_HOME is not set, so this run is not recorded for the UI", file=sys.stderr)
+        instance = DagsterInstance.ephemeral()
+    print(f"materializing {len(keys)} asset(s): {', '.join(sorted(asset_steps))}")
+    try:
+        with instance:
+            result = job.execute_in_process(run_config=run_config, instance=instance, asset_selection=list(keys),
+                                            raise_on_error=False)
+    except dg.DagsterInvalidConfigError as exc:
+        details = "; ".join(error.message for error in exc.errors) or str(exc)
+        raise CliError(f"invalid run config: {details}") from None
+    failures = [event for event in result.all_events if event.is_step_failure]
+    if result.success:
+        print(f"run {result.run_id}: {len(asset_steps)} asset(s) materialized")
+        return 0
+    done = {event.asset_key.to_user_string() for event in result.all_events
+            if event.is_step_materialization and event.asset_key is not None}
+    left = sorted(asset_steps - done - {event.step_key for event in failures})
+    if left:
+        print(f"not materialized (upstream of them failed): {', '.join(left)}")
+    for event in failures:
+        print(f"xcoder: error: {event.step_key}: {_failure_message(event, verbose)}", file=sys.stderr)
+    if not failures:
+        print(f"xcoder: error: run {result.run_id} failed (see its events in the UI)", file=sys.stderr)
+    if not verbose:
+        print("(run with --verbose or XCODER_DEBUG=1 for the stack)", file=sys.stderr)
+    return 1
+
+
+# ---- status ------------------------------------------------------------------------------------
+
+SANDBOX_ASSETS = ("test_inputs", "verified_solutions")
+# The sandbox figures of a run's metadata (store/figures.py: SandboxFigures.metadata), in the order they add up.
+SANDBOX_TERMS = (("executed", "sandbox_runs_executed"), ("cached", "sandbox_runs_cached"),
+                 ("skipped", "sandbox_runs_skipped_after_time_limit"), ("not_compiled", "sandbox_runs_not_compiled"),
+                 ("sandbox_failures", "sandbox_runs_sandbox_failures"))
+
+STATUS_LEGEND = {
+    "llm": [
+        "LLM requests per asset, of the run that wrote its current data (the run metadata's llm_* figures):",
+        "  behind data: answers the current rows use = requests + earlier runs",
+        "  requests: what that run asked the gateway (llm_requests) = sent to model (llm_calls_made)",
+        "    + cache hits (llm_cache_hits) + not sent (llm_requests_not_sent: an identical request of the batch failed)",
+        "  earlier runs: answers reused without a request: rounds an earlier run had checkpointed (evolved_pool)",
+        "  errors, truncated: answers behind the data that failed or were cut off at max_tokens",
+        "  tokens, cost: spent by the calls that run sent to the model (cache hits cost nothing)",
+    ],
+    "sandbox": [
+        "Sandbox runs (program x input) of the run that wrote the data (the run metadata's sandbox_runs_* figures):",
+        "  runs = executed (run in a sandbox by that run) + cached (from sandbox_cache.sqlite) + skipped (the",
+        "  candidate had already hit its time limit: verified_solutions stops a candidate after its first)",
+        "  + not compiled (the program did not compile: run on no input) + sandbox failures (retried next time)",
+    ],
+}
+
+
+def _sandbox_runs(runs_of: dict[str, str]) -> tuple[list[dict[str, Any]], str | None]:
+    """The sandbox_runs_* metadata of the runs that wrote the sandbox assets, from the Dagster instance."""
+    if not any(asset in runs_of for asset in SANDBOX_ASSETS):
+        return [], None
+    if not os.environ.get("DAGSTER_HOME"):
+        return [], "sandbox runs: DAGSTER_HOME is not set, so the runs' metadata cannot be read"
+    _silence_import_noise()
+    from dagster import AssetKey, DagsterEventType, DagsterInstance
+
+    try:
+        instance = DagsterInstance.get()
+    except Exception as exc:  # e.g. DAGSTER_HOME names no directory: the rest of the status still holds
+        return [], f"sandbox runs: cannot open DAGSTER_HOME {os.environ['DAGSTER_HOME']}: {str(exc).splitlines()[0]}"
+    out = []
+    with instance:
+        for asset in SANDBOX_ASSETS:
+            run_id = runs_of.get(asset)
+            if run_id is None:
+                continue
+            found = None
+            for record in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
+                materialization = record.dagster_event.event_specific_data.materialization
+                if materialization.asset_key == AssetKey(asset):
+                    found = {k: v.value for k, v in materialization.metadata.items() if k.startswith("sandbox_runs")}
+            if found is None:
+                out.append({"asset": asset, "run_id": run_id, "note": "not in this DAGSTER_HOME's runs"})
+                continue
+            row: dict[str, Any] = {"asset": asset, "run_id": run_id, "runs": found.get("sandbox_runs")}
+            row.update({name: found.get(key) for name, key in SANDBOX_TERMS})
+            known = [row[name] for name, _ in SANDBOX_TERMS if row[name] is not None]
+            if row["runs"] is not None and len(known) < len(SANDBOX_TERMS):
+                # metadata of an older version: what its figures leave unexplained, named as such
+                row["unaccounted"] = row["runs"] - sum(known)
+            out.append(row)
+    return out, None
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    from xcoder_assets.defs.resources import CACHE_FILE
-    from xcoder_assets.llm.cache import read_totals
     from xcoder_assets.store import warehouse
     from xcoder_assets.store.render import text_table
 
     data_dir = _data_dir(args)
-    try:
-        con = warehouse.connect(data_dir)
-    except FileNotFoundError as exc:
-        raise CliError(str(exc)) from None
+    con = _connect(args)
     funnel = warehouse.funnel(con)
     verification = warehouse.verification_funnel(con)
     usage = warehouse.llm_usage(con)
-    totals = read_totals(data_dir / CACHE_FILE) or {"llm_calls": 0, "cache_hits": 0, "errors": 0, "prompt_tokens": 0,
-                                                    "completion_tokens": 0, "cost_usd": 0.0, "cached_responses": 0}
+    totals = {**warehouse.llm_totals(con), "cached_responses": warehouse.cached_responses(data_dir)}
+    runs_of = warehouse.data_runs(con)
+    sandbox, sandbox_note = _sandbox_runs(runs_of)
     if args.json:
-        print(json.dumps({"data_dir": str(data_dir.resolve()), "assets": dict(funnel), "llm": totals,
-                          "llm_by_asset": usage, "verification": dict(verification)}, indent=2, default=str))
+        print(json.dumps({"data_dir": str(data_dir.resolve()), "assets": dict(funnel), "runs": runs_of, "llm": totals,
+                          "llm_by_asset": usage, "sandbox_by_asset": sandbox, "verification": dict(verification)},
+                         indent=2, default=str))
         return 0
     print(f"data directory: {data_dir.resolve()}\n")
     examples = warehouse.example_ids(con)
-    print(text_table([(name, rows, examples.get(name, "")) for name, rows in funnel], ["asset", "rows", "example id (xcoder trace ID)"]))
+    print(text_table([(name, rows, runs_of.get(name, "")[:8], examples.get(name, "")) for name, rows in funnel],
+                     ["asset", "rows", "written by run", "example id (xcoder trace ID)"]))
     if verification:
         print("\nverification: " + " -> ".join(f"{count} {stage}" for stage, count in verification))
-    print("\nLLM so far (all runs): "
-          f"{totals['llm_calls']} calls made, {totals['cache_hits']} cache hits, {totals['errors']} errors, "
-          f"{totals['prompt_tokens']} prompt + {totals['completion_tokens']} completion tokens, ${totals['cost_usd']:.4f}")
     if usage:
-        print("\nLLM requests behind the current data (calls made by the run that wrote it; the rest came from the cache):")
-        columns = ("asset", "model", "requests", "calls_made", "cache_hits", "errors", "truncated", "prompt_tokens",
-                   "completion_tokens", "cost_usd")
-        print(text_table([[u[k] for k in columns] for u in usage], [c.replace("_", " ") for c in columns]))
+        print("\n" + "\n".join(STATUS_LEGEND["llm"]))
+        columns = ["asset", "model", "behind_data", "run_requests", "sent_to_model", "cache_hits", "not_sent",
+                   "from_earlier_runs", "errors", "truncated", "prompt_tokens", "completion_tokens", "cost_usd"]
+        headers = ["asset", "model", "behind data", "requests", "sent to model", "cache hits", "not sent", "earlier runs",
+                   "errors", "truncated", "prompt tokens", "completion tokens", "cost usd"]
+        models = {u["model"] for u in usage}
+        if len(models) == 1:  # one model for every role: said once, not on every row
+            print(f"  model: {models.pop()}")
+            del columns[1], headers[1]
+        print(text_table([[u[k] for k in columns] for u in usage], headers))
+    print(f"\nLLM, all runs so far ({totals['runs']} runs): {totals['requests']} requests = {totals['sent_to_model']} sent "
+          f"to the model + {totals['cache_hits']} cache hits + {totals['not_sent']} not sent; {totals['errors']} errors; "
+          f"{totals['prompt_tokens']} prompt "
+          f"+ {totals['completion_tokens']} completion tokens, ${totals['cost_usd']:.4f}; "
+          f"{totals['cached_responses']} answers in the cache")
+    if sandbox:
+        print("\n" + "\n".join(STATUS_LEGEND["sandbox"]))
+        columns = ["asset", "run_id", "runs"] + [name for name, _ in SANDBOX_TERMS]
+        headers = ["asset", "run", "runs", "executed", "cached", "skipped", "not compiled", "sandbox failures"]
+        if any("unaccounted" in row for row in sandbox):
+            columns.append("unaccounted")
+            headers.append("not in the metadata")
+        print(text_table([[str(row.get(c))[:8] if c == "run_id" else row.get(c, row.get("note", "") if c == "runs" else "")
+                           for c in columns] for row in sandbox], headers))
+    if sandbox_note:
+        print("\n" + sandbox_note)
     return 0
+
+
+# ---- trace -------------------------------------------------------------------------------------
+
+def _call_text(call: dict[str, Any] | None, call_id: str, shown_calls: set[str], model: bool = False) -> str:
+    if call is None:
+        return f"{call_id} (not in llm_calls: re-materialized since?)"
+    if call_id in shown_calls:
+        return f"{call['template']} {call_id} (shown above)"
+    shown_calls.add(call_id)
+    source = "cache hit" if call["cache_hit"] else "sent to the model"
+    return (f"{call['template']} {call_id} ({source}" + (f", {call['model']}" if model else "")
+            + f", {call['prompt_tokens']}+{call['completion_tokens']} tokens, finish {call['finish_reason']}"
+            + (f", error: {call['error']}" if call["error"] else "") + ")")
+
+
+def _vote_lines(con, verified_id: str, full: bool) -> list[str]:
+    """The vote behind a verified_solutions row. Per test, agreement = top votes / runs that ended
+    normally (a candidate whose run crashed, timed out or was skipped casts no vote); mean agreement is
+    the mean of that over the tests."""
+    row = con.execute("SELECT votes_json, mean_agreement FROM verified_solutions WHERE verified_id = ?", [verified_id]).fetchone()
+    votes = json.loads(row[0]) if row and row[0] else {}
+    if not votes:
+        return []
+    verified = sum(1 for v in votes.values() if v["verified"])
+    held_out = sum(1 for v in votes.values() if v["verified"] and v.get("holdout"))
+    lines = [f"votes on {len(votes)} tests: {verified} verified ({held_out} held out to confirm the golden solution), "
+             f"{len(votes) - verified} unverified; agreement = top votes / runs that ended normally, "
+             f"mean {row[1]:.2f} over the tests"]
+    if full:
+        for test_id, v in votes.items():
+            state = "verified" if v["verified"] else f"unverified ({v['reason']})"
+            lines.append(f"  {test_id}: {v['top_votes']} of {v['voters']} normal runs agree (agreement {v['agreement']:.2f}; "
+                         f"{v['candidates']} candidates ran, {v['candidates'] - v['voters']} did not end normally), {state}"
+                         + (", held out" if v.get("holdout") else ""))
+    else:
+        shapes = Counter((v["top_votes"], v["voters"], v["candidates"]) for v in votes.values())
+        lines.append("  " + "; ".join(
+            f"{n} test{'s' if n > 1 else ''}: {top} of {voters} normal runs agree ({top / voters if voters else 0:.2f}), "
+            f"{cands - voters} of {cands} candidates' runs did not end normally" for (top, voters, cands), n in shapes.most_common()))
+    return lines
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
@@ -64,10 +380,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     if kind_of(row_id) is None:
         raise CliError(f"{row_id!r} is not a row id: ids look like <kind>-<16 hex digits>, kinds: "
                        + ", ".join(f"{k} ({v})" for k, v in ID_KINDS.items()))
-    try:
-        con = warehouse.connect(_data_dir(args))
-    except FileNotFoundError as exc:
-        raise CliError(str(exc)) from None
+    con = _connect(args)
     if kind_of(row_id) == "call":
         call = warehouse.llm_call(con, row_id)
         if call is None:
@@ -82,60 +395,170 @@ def cmd_trace(args: argparse.Namespace) -> int:
         print(json.dumps(chain, indent=2, default=str))
         return 0
     by_id = {step["row_id"]: step for step in chain}
+    call_ids = sorted({c for step in chain for c in step["llm_call_ids"] or []})
+    calls = warehouse.llm_calls_by_id(con, call_ids)
+    lines = (_trace_full if args.full else _trace_short)(con, row_id, by_id, calls)
+    print("\n".join(lines))
+    return 0
+
+
+def _asset_rank() -> dict[str, int]:
+    from xcoder_assets.store.tables import ASSET_TABLES
+
+    return {t.name: i for i, t in enumerate(ASSET_TABLES)}
+
+
+def _trace_short(con, root: str, by_id: dict[str, dict], calls: dict[str, dict]) -> list[str]:
+    """The row, then its ancestors stage by stage up to the seeds: one line per ancestor, and one line
+    for three or more of one stage (what they are, a few ids, the LLM calls behind them). Every
+    ancestor and every LLM call appears once."""
+    rank = _asset_rank()
+    shown_calls: set[str] = set()
+    step = by_id[root]
+    lines = [_node_line(step, calls, shown_calls, "") + f"  (run {step['run_id']})"]
+    if step["asset"] == "verified_solutions":
+        lines += ["  " + line for line in _vote_lines(con, root, full=False)]
+    ancestors = [s for s in by_id.values() if s["row_id"] != root]
+    stages: dict[str, list[dict]] = {}
+    for ancestor in sorted(ancestors, key=lambda s: (s["depth"], s["row_id"])):
+        stages.setdefault(ancestor["asset"], []).append(ancestor)
+    for level, asset in enumerate(sorted(stages, key=lambda a: -rank.get(a, -1)), start=1):
+        members, indent = stages[asset], "  " * level
+        if len(members) < 3:
+            lines += [_node_line(m, calls, shown_calls, indent) for m in members]
+        else:
+            lines.append(_group_line(asset, members, calls, shown_calls, indent))
+    missing = sorted({p for s in by_id.values() for p in s["parent_ids"] or [] if p not in by_id})
+    if missing:
+        lines.append(f"{len(missing)} parent(s) missing from their table (re-materialized since?): "
+                     + ", ".join(missing[:3]) + (" …" if len(missing) > 3 else ""))
+    lines.append(f"(xcoder trace {root} --full: every ancestor, each LLM call with its prompt and answer, the vote per test)")
+    return lines
+
+
+def _node_line(step: dict, calls: dict[str, dict], shown_calls: set[str], indent: str) -> str:
+    text = f"{indent}{step['asset']} {step['row_id']}: {' '.join(str(step['summary']).split())[:140]}"
+    made_by = [_call_text(calls.get(c), c, shown_calls) for c in step["llm_call_ids"] or []]
+    return text + ("  <- " + "; ".join(made_by) if made_by else "")
+
+
+def _group_line(asset: str, steps: list[dict], calls: dict[str, dict], shown_calls: set[str], indent: str) -> str:
+    labels = Counter(str(s["label"] or asset) for s in steps)
+    # "<kind> inputs from the test generator" of several kinds: one figure, with the kinds inside it
+    generated = {label.split(" inputs from ")[0]: n for label, n in labels.items() if " inputs from " in label}
+    parts = [f"{n} {label}" for label, n in labels.most_common() if " inputs from " not in label or len(generated) < 2]
+    if len(generated) >= 2:
+        source = next(label for label in labels if " inputs from " in label).split(" inputs from ")[1]
+        parts.append(f"{sum(generated.values())} inputs from {source} ("
+                     + ", ".join(f"{n} {kind}" for kind, n in sorted(generated.items(), key=lambda kv: -kv[1])) + ")")
+    ids = [s["row_id"] for s in steps]
+    text = f"{indent}{asset} x{len(steps)}: " + ", ".join(parts) + f" ({', '.join(ids[:3])}{' …' if len(ids) > 3 else ''})"
+    call_ids = list(dict.fromkeys(c for s in steps for c in s["llm_call_ids"] or []))
+    if len(call_ids) == 1:
+        text += "  <- " + _call_text(calls.get(call_ids[0]), call_ids[0], shown_calls)
+    elif call_ids:
+        hits = sum(1 for c in call_ids if calls.get(c) and calls[c]["cache_hit"])
+        templates = sorted({calls[c]["template"] for c in call_ids if calls.get(c)})
+        text += f"  <- {len(call_ids)} {'/'.join(templates)} calls ({hits} cache hits)"
+        shown_calls.update(call_ids)
+    return text
+
+
+def _trace_full(con, root: str, by_id: dict[str, dict], calls: dict[str, dict]) -> list[str]:
+    """Every ancestor as a tree (each printed once; a shared one is referred back to), with each LLM
+    call's request and answer printed once, and the vote of a verified solution test by test."""
+    lines: list[str] = []
+    shown_calls: set[str] = set()
 
     def show(row: str, depth: int, seen: set[str]) -> None:
         step = by_id[row]
         indent = "  " * depth
-        print(f"{indent}{step['asset']}  {step['row_id']}  (run {step['run_id']})")
-        print(f"{indent}  {' '.join(str(step['summary']).split())[:160]}")
+        lines.append(f"{indent}{step['asset']}  {step['row_id']}  (run {step['run_id']})")
+        lines.append(f"{indent}  {' '.join(str(step['summary']).split())[:200]}")
         for call_id in step["llm_call_ids"] or []:
-            call = warehouse.llm_call(con, call_id)
-            if call is None:
-                print(f"{indent}  LLM call {call_id}: not in llm_calls (re-materialized since?)")
-                continue
-            print(f"{indent}  LLM call {call_id}: model {call['model']}, template {call['template']}, "
-                  f"{'cache hit' if call['cache_hit'] else 'called'}, finish {call['finish_reason']}, "
-                  f"{call['prompt_tokens']}+{call['completion_tokens']} tokens"
-                  + (f", error: {call['error']}" if call["error"] else ""))
-            if args.show_prompts:
-                _print_call(call, show_prompt=True, indent=indent + "    ")
+            first = call_id not in shown_calls
+            lines.append(f"{indent}  LLM call: {_call_text(calls.get(call_id), call_id, shown_calls, model=True)}")
+            if first and calls.get(call_id):
+                lines.extend(_call_lines(calls[call_id], show_prompt=True, indent=indent + "    ")[1:])
         if step["asset"] == "verified_solutions":
-            _print_votes(con, step["row_id"], indent + "  ")
+            lines.extend(indent + "  " + line for line in _vote_lines(con, row, full=True))
         for parent in step["parent_ids"] or []:
             if parent in seen:
-                print(f"{indent}  (already shown: {parent})")
+                lines.append(f"{indent}  (parent {parent}: shown above)")
             elif parent in by_id:
                 seen.add(parent)
                 show(parent, depth + 1, seen)
             else:
-                print(f"{indent}  parent {parent} is missing from its table (re-materialized since?)")
+                lines.append(f"{indent}  parent {parent} is missing from its table (re-materialized since?)")
 
-    show(row_id, 0, {row_id})
-    return 0
-
-
-def _print_votes(con, verified_id: str, indent: str) -> None:
-    row = con.execute("SELECT votes_json FROM verified_solutions WHERE verified_id = ?", [verified_id]).fetchone()
-    votes = json.loads(row[0]) if row and row[0] else {}
-    for test_id, vote in votes.items():
-        state = "verified" if vote["verified"] else f"unverified ({vote['reason']})"
-        print(f"{indent}vote on {test_id}: {vote['top_votes']}/{vote['candidates']} agree "
-              f"({vote['voters']} ran normally), {state}{', held out' if vote.get('holdout') else ''}")
+    show(root, 0, {root})
+    return lines
 
 
-def _print_call(call: dict[str, Any], show_prompt: bool, indent: str = "") -> None:
-    print(f"{indent}call {call['call_id']} ({call['asset']}, role {call['role']}, model {call['model']}, template {call['template']})")
+def _call_lines(call: dict[str, Any], show_prompt: bool, indent: str = "") -> list[str]:
+    lines = [f"{indent}call {call['call_id']} ({call['asset']}, role {call['role']}, model {call['model']}, "
+             f"template {call['template']})"]
     if show_prompt:
         request = json.loads(call["request_json"])
         for message in request.get("messages", []):
-            print(f"{indent}--- {message['role']} ---")
-            print("\n".join(indent + line for line in str(message["content"]).splitlines()))
+            lines.append(f"{indent}--- {message['role']} ---")
+            lines.extend(indent + line for line in str(message["content"]).splitlines())
         if call["reasoning"]:
-            print(f"{indent}--- reasoning ---\n{indent}{call['reasoning']}")
-        print(f"{indent}--- answer (finish_reason {call['finish_reason']}) ---")
-        print("\n".join(indent + line for line in (call["content"] or "").splitlines()))
+            lines.append(f"{indent}--- reasoning ---")
+            lines.extend(indent + line for line in str(call["reasoning"]).splitlines())
+        lines.append(f"{indent}--- answer (finish_reason {call['finish_reason']}) ---")
+        lines.extend(indent + line for line in (call["content"] or "").splitlines())
         if call["error"]:
-            print(f"{indent}--- error ---\n{indent}{call['error']}")
+            lines.append(f"{indent}--- error ---")
+            lines.append(f"{indent}{call['error']}")
+    return lines
+
+
+def _print_call(call: dict[str, Any], show_prompt: bool, indent: str = "") -> None:
+    print("\n".join(_call_lines(call, show_prompt, indent)))
+
+
+# ---- sql ---------------------------------------------------------------------------------------
+
+def _sql_cell(value: Any, width: int) -> str:
+    text = "" if value is None else json.dumps(value, default=str) if isinstance(value, (list, dict)) else str(value)
+    text = " ".join(text.split())
+    return text if width <= 0 or len(text) <= width else text[: width - 1] + "…"
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from xcoder_assets.store import warehouse
+    from xcoder_assets.store.render import text_table
+
+    query = sys.stdin.read() if args.query == "-" else args.query
+    if not query.strip():
+        raise CliError("give a query, e.g. xcoder sql \"SELECT status, count(*) FROM problems GROUP BY status\"")
+    con = _connect(args)
+    try:
+        names, rows = warehouse.query(con, query)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        tables = f" (tables: {', '.join(_view_names(con))})" if isinstance(exc, duckdb.CatalogException) else ""
+        raise CliError(f"query failed: {first}{tables}") from None
+    if args.json:
+        print(json.dumps([dict(zip(names, row)) for row in rows], indent=2, default=str))
+    elif args.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(names)
+        writer.writerows([[json.dumps(v, default=str) if isinstance(v, (list, dict)) else v for v in row] for row in rows])
+    elif names:
+        shown = rows if args.max_rows <= 0 else rows[: args.max_rows]
+        print(text_table([[_sql_cell(v, args.width) for v in row] for row in shown], names))
+        more = len(rows) - len(shown)
+        print(f"({len(rows)} row{'s' if len(rows) != 1 else ''}"
+              + (f", {more} not shown: --max-rows 0 for all, or --csv / --json" if more else "") + ")")
+    return 0
+
+
+def _view_names(con) -> list[str]:
+    return [row[0] for row in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]
 
 
 def cmd_bench_llm(args: argparse.Namespace) -> int:
@@ -168,7 +591,6 @@ def cmd_bench_llm(args: argparse.Namespace) -> int:
 
 def _lcb_inputs(args: argparse.Namespace):
     """Problems, generations and a sandbox backend from the judge/vote arguments, or one clear error."""
-    from xcoder_assets.sandbox.backends import SandboxUnavailable, make_backend
     from xcoder_assets.sandbox.lcb_format import FormatError, load_generations, load_problems
 
     try:
@@ -181,12 +603,7 @@ def _lcb_inputs(args: argparse.Namespace):
     if unknown:
         raise CliError(f"{args.generations}: question_id {unknown[0]!r} is not in {args.problems}"
                        + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
-    try:
-        backend = make_backend(args.sandbox, image=args.image, allow_unsafe=args.allow_unsafe_sandbox,
-                               fresh_sandbox=getattr(args, "fresh_sandbox", False))
-    except (SandboxUnavailable, ValueError) as exc:
-        raise CliError(str(exc)) from None
-    return problems, generations, backend
+    return problems, generations, _open_backend(args)
 
 
 def cmd_judge(args: argparse.Namespace) -> int:
@@ -232,9 +649,10 @@ def cmd_bench_judge(args: argparse.Namespace) -> int:
 
 
 def cmd_vote(args: argparse.Namespace) -> int:
-    from xcoder_assets.recipe.verification import canonical_output, verify
+    from xcoder_assets.recipe.verification import VoteSettings, vote_on_runs, vote_report
     from xcoder_assets.sandbox.judge import limits_for
     from xcoder_assets.sandbox.runs import Program, RunCache, run_matrix
+    from xcoder_assets.store.figures import SandboxFigures
     from xcoder_assets.store.parquet import write_text
 
     problems, generations, backend = _lcb_inputs(args)
@@ -250,35 +668,205 @@ def cmd_vote(args: argparse.Namespace) -> int:
         runs, stats = run_matrix(backend, programs, inputs, limits, RunCache(None), workers=args.workers,
                                  abandon_after_timeouts=1)
     runs_of = dict(zip(owners, runs))
+    # the same vote as verified_solutions (recipe.verification.vote_on_runs); any test may decide alone
+    settings = VoteSettings(min_agreement=args.min_agreement, holdout_share=args.holdout_share, min_verified_tests=1)
     report = []
     for problem in chosen:
-        functional = bool(problem.func_name)
-        codes = generations[problem.problem_id]
         test_ids = [f"{problem.problem_id}#{i}" for i in range(len(problem.tests))]
-        outputs = [[canonical_output(run.stdout, functional) if run.ended_normally else None
-                    for run in runs_of[(problem.problem_id, c)]] for c in range(len(codes))]
-        result = verify(test_ids, outputs, min_agreement=args.min_agreement, holdout_share=args.holdout_share,
-                        min_verified_tests=1)
+        candidate_runs = [runs_of[(problem.problem_id, c)] for c in range(len(generations[problem.problem_id]))]
+        result = vote_on_runs(test_ids, candidate_runs, bool(problem.func_name), settings)
         report.append({
             "question_id": problem.problem_id,
             "status": result.status,
             "reason": result.reason,
-            "tests": [{"index": i, "voted_output": v.expected, "verified": v.verified, "agreement": round(v.agreement, 4),
-                       "top_votes": v.top_votes, "voters": v.voters, "reason": v.reason,
-                       "held_out": v.test_id in result.holdout} for i, v in enumerate(result.votes)],
+            "tests": [{"index": i, **entry} for i, entry in enumerate(vote_report(result, with_outputs=True))],
             "golden_index": result.golden,
             "golden_passed_holdout": result.golden_passes_holdout,
             "verified_indices": result.verified_candidates,
         })
     write_text(json.dumps(report, indent=2), Path(args.out))
     verified = sum(1 for r in report if r["status"] == "verified")
+    figures = SandboxFigures.of(stats, runs)
     print(f"voted on {len(report)} problems: {verified} with a golden solution that passed its held-out tests -> {args.out}")
-    print(f"{stats.runs} sandbox runs ({stats.executed} executed) in {stats.seconds:.2f} s, {stats.runs_per_s:.1f} runs/s")
+    print(f"{figures.runs} sandbox runs = {figures.executed} executed + {figures.skipped} skipped after a time limit + "
+          f"{figures.not_compiled} not run (no compile) + {figures.sandbox_failures} lost to a broken sandbox, "
+          f"in {stats.seconds:.2f} s, {figures.executed_per_s:.1f} executed/s")
     return 0
 
 
+def _open_backend(args: argparse.Namespace):
+    """The sandbox the judge commands run programs in, or one clear error."""
+    from xcoder_assets.sandbox.backends import SandboxUnavailable, make_backend
+
+    try:
+        return make_backend(args.sandbox, image=args.image, allow_unsafe=args.allow_unsafe_sandbox,
+                            fresh_sandbox=getattr(args, "fresh_sandbox", False))
+    except (SandboxUnavailable, ValueError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def _progress_meter(label: str):
+    from xcoder_assets.store.progress import ProgressMeter
+
+    return ProgressMeter(label, lambda line: print(line, file=sys.stderr, flush=True))
+
+
+# ---- eval ---------------------------------------------------------------------------------------
+
+def _windows(args: argparse.Namespace):
+    from xcoder_assets.recipe.benchmark import PAPER_WINDOWS, parse_windows
+
+    if not args.window:
+        return parse_windows(PAPER_WINDOWS)
+    spec = {}
+    for text in args.window:
+        name, _, bounds = text.partition("=")
+        start, _, end = bounds.partition("..")
+        if not name or not _:
+            raise CliError(f"--window {text!r}: write NAME=START..END (either side may be empty)")
+        spec[name] = [start or None, end or None]
+    return parse_windows(spec)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from xcoder_assets.recipe.benchmark import BenchmarkInputError, load_problems, parse_date, scores
+    from xcoder_assets.recipe.evaluation import write_lcb_outputs
+    from xcoder_assets.sandbox.lcb_format import FormatError, load_generations
+
+    try:
+        start, end = parse_date(args.start_date, "--start-date"), parse_date(args.end_date, "--end-date")
+        cutoff = parse_date(args.model_cutoff, "--model-cutoff")
+        windows = _windows(args)
+        loaded = load_problems([(Path(p), Path(p).stem) for p in args.problems], start=start, end=end,
+                               skip_bad_records=args.skip_bad_records)
+        codes = load_generations(Path(args.generations)) if args.generations else None
+    except (BenchmarkInputError, FormatError) as exc:
+        raise CliError(str(exc)) from None
+    for reject in loaded.rejected:
+        print(f"skipped {reject.location}: {reject.reason}", file=sys.stderr)
+    if not loaded.problems:
+        raise CliError(f"no problems to score in {', '.join(args.problems)}"
+                       + (f" between {start or '...'} and {end or '...'}" if start or end else ""))
+    if codes is None and not args.model:
+        raise CliError("give --model MODEL (with --api-base URL for a server) or --generations FILE")
+    backend = _open_backend(args)
+    meter = _progress_meter("eval: problems " + ("judged" if codes is not None else "generated and judged"))
+    progress = meter.update
+    with backend:
+        if codes is not None:
+            from xcoder_assets.recipe.evaluation import evaluate_generations
+
+            unknown = sorted(set(codes) - {p.question_id for p in loaded.problems})
+            if unknown:
+                print(f"note: {len(unknown)} question ids in {args.generations} are not among the problems "
+                      f"(ignored): {', '.join(unknown[:5])}", file=sys.stderr)
+            missing = [p.question_id for p in loaded.problems if p.question_id not in codes]
+            if missing:
+                print(f"note: {len(missing)} problems have no generations (not scored): {', '.join(missing[:5])}",
+                      file=sys.stderr)
+            run = evaluate_generations(loaded.problems, codes, backend, workers=args.workers, on_progress=progress)
+            model = f"generations from {args.generations}"
+        else:
+            run, model = _generate_and_judge(args, loaded.problems, backend, progress)
+    meter.finish()
+    scored = scores(run.results, windows, cutoff)
+    scored["model"] = model
+    out = Path(args.out)
+    files = write_lcb_outputs(run.results, scored, out)
+    failed = scored["generations"]["failed"]
+    print(f"{scored['problems']} problems x n={scored['n']}: {run.tests_run} tests judged in {run.wall_seconds:.1f} s; "
+          f"{failed} of {scored['samples']} generations failed (counted wrong) -> {files['scores']}", file=sys.stderr)
+    for name, value in scored["by_difficulty"].items():
+        print(f"  {name}: pass@1 {value:.4f} ({scored['problems_by_difficulty'][name]} problems)", file=sys.stderr)
+    for name, window in scored["by_window"].items():
+        value = "-" if window["pass@1"] is None else f"{window['pass@1']:.4f}"
+        print(f"  window {name} ({window['start']} .. {window['end']}): pass@1 {value} ({window['problems']} problems)",
+              file=sys.stderr)
+    print(f"pass@1 {scored['pass@1']:.4f}")
+    return 0
+
+
+def _generate_and_judge(args: argparse.Namespace, problems, backend, progress):
+    from xcoder_assets.llm.cache import ResponseCache
+    from xcoder_assets.llm.gateway import GatewayConfig, LLMConfigError, LLMGateway, check_role_settings
+    from xcoder_assets.llm.settings import GenerationParams, RoleSettings
+    from xcoder_assets.recipe.evaluation import ROLE, evaluate_model
+    from xcoder_assets.recipe.prompts import load_template
+
+    settings = RoleSettings(role=ROLE, model=args.model, api_base=args.api_base, api_key=os.environ.get("XCODER_API_KEY"),
+                            params=GenerationParams(temperature=args.temperature, top_p=args.top_p,
+                                                    max_tokens=args.max_tokens))
+    try:
+        check_role_settings(settings)
+    except LLMConfigError as exc:
+        raise CliError(str(exc)) from None
+    if settings.is_offline:
+        from xcoder_assets.simulator.provider import register_offline_provider
+
+        register_offline_provider()
+    cache = ResponseCache(Path(args.cache) if args.cache else Path(args.out) / "llm_cache.sqlite")
+    gateway = LLMGateway({ROLE: settings}, cache, GatewayConfig(max_in_flight=args.max_in_flight,
+                                                              max_retries=args.max_retries,
+                                                              request_timeout_s=args.request_timeout))
+    run = evaluate_model(problems, gateway, load_template("solve"), backend, n=args.n, seed=args.seed,
+                         workers=args.workers, on_progress=progress)
+    stats = gateway.stats
+    print(f"LLM: {stats.requests} requests = {stats.llm_calls} sent to {args.model} + {stats.cache_hits} cache hits; "
+          f"{stats.errors} errors", file=sys.stderr)
+    return run, args.model
+
+
+def cmd_decontaminate(args: argparse.Namespace) -> int:
+    """The training data's benchmark check on any two files: candidates ({id, text} per line) against
+    LiveCodeBench rows; writes [{id, benchmark_id, method, score}] per flagged candidate."""
+    import time
+
+    from xcoder_assets.recipe.decontamination import DecontaminationInputError, DecontaminationSettings, decontaminate_files
+    from xcoder_assets.store.parquet import write_text
+
+    try:
+        settings = DecontaminationSettings(ngram=args.ngram, ngram_min_matches=args.min_matches,
+                                           minhash_threshold=args.threshold, shingle=args.shingle)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    started = time.monotonic()
+    try:
+        flagged = decontaminate_files(Path(args.candidates), [Path(p) for p in args.benchmark], settings)
+    except DecontaminationInputError as exc:
+        raise CliError(str(exc)) from None
+    write_text(json.dumps(flagged, indent=2) + "\n", Path(args.out))
+    methods = {m: sum(1 for f in flagged if f["method"] == m) for m in ("ngram", "minhash")}
+    print(f"{len(flagged)} flagged candidates ({methods['ngram']} by {args.ngram}-gram overlap, {methods['minhash']} "
+          f"by MinHash >= {args.threshold}) in {time.monotonic() - started:.2f} s -> {args.out}")
+    return 0
+
+
+def add_decontaminate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from xcoder_assets.recipe.decontamination import DecontaminationSettings
+
+    defaults = DecontaminationSettings()
+    parser = subparsers.add_parser(
+        "decontaminate", help="flag candidate texts that match benchmark problems (n-gram overlap, MinHash)",
+        description="Checks each candidate ({id, text} per line) against LiveCodeBench-format benchmark rows on "
+                    "normalized text: word n-gram overlap and MinHash similarity. Writes the flagged ones as a JSON "
+                    "list of {id, benchmark_id, method, score}.")
+    parser.add_argument("--candidates", required=True, help='JSONL, one {"id": str, "text": str} per line')
+    parser.add_argument("--benchmark", required=True, action="append",
+                        help="code_generation_lite rows (JSONL or Parquet); repeat for several files")
+    parser.add_argument("--out", required=True, help="where to write the flagged candidates (JSON)")
+    parser.add_argument("--ngram", type=int, default=defaults.ngram, help=f"words per n-gram (default {defaults.ngram})")
+    parser.add_argument("--min-matches", type=int, default=defaults.ngram_min_matches,
+                        help=f"shared n-grams that flag (default {defaults.ngram_min_matches})")
+    parser.add_argument("--threshold", type=float, default=defaults.minhash_threshold,
+                        help=f"MinHash (Jaccard) similarity that flags (default {defaults.minhash_threshold})")
+    parser.add_argument("--shingle", type=int, default=defaults.shingle,
+                        help=f"words per MinHash shingle (default {defaults.shingle})")
+    parser.set_defaults(func=cmd_decontaminate)
+    return parser
+
+
 def cmd_fake_server(args: argparse.Namespace) -> int:
-    from xcoder_assets.llm import fake_server
+    from xcoder_assets.simulator import fake_server
 
     fake_server.main(["--port", str(args.port), "--latency", str(args.latency), "--hang", str(args.hang)])
     return 0
@@ -289,15 +877,41 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="data directory (default: $XCODER_DATA_DIR or ./data)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    status = sub.add_parser("status", help="rows per asset (the funnel) and LLM usage so far")
+    materialize = sub.add_parser(
+        "materialize", help="materialize assets in this process, recorded in $DAGSTER_HOME (the UI shows the run)",
+        description="Runs the selected assets in this process against the DAGSTER_HOME instance. Prints the assets' "
+                    "progress lines and, on failure, the failing step's message once; exits 1 on failure.")
+    materialize.add_argument("--select", default="*", help="asset selection, e.g. '*' (default), 'problems+', "
+                                                            "'seed_problems,features'")
+    materialize.add_argument("--config", action="append", metavar="FILE",
+                             help="run config (YAML or JSON), e.g. {ops: {seed_problems: {config: {paths: [my.jsonl]}}}}; "
+                                  "repeat to merge several")
+    materialize.add_argument("--verbose", action="store_true",
+                             help="Dagster's own console log (DEBUG events) and the stack of a failure (also XCODER_DEBUG=1)")
+    materialize.set_defaults(func=cmd_materialize)
+
+    status = sub.add_parser("status", help="rows per asset, and the LLM requests and sandbox runs behind the current data")
     status.add_argument("--json", action="store_true", help="machine-readable, keyed by asset name")
     status.set_defaults(func=cmd_status)
 
-    trace = sub.add_parser("trace", help="the lineage of a row back to its seed, with the LLM calls behind it")
+    trace = sub.add_parser("trace", help="the lineage of a row back to its seeds (one line per ancestor; --full for all)")
     trace.add_argument("row_id")
     trace.add_argument("--json", action="store_true")
-    trace.add_argument("--show-prompts", action="store_true", help="print each LLM call's request and answer")
+    trace.add_argument("--full", action="store_true",
+                       help="every ancestor with its LLM calls' prompts and answers, and the vote test by test")
+    trace.add_argument("--show-prompts", dest="full", action="store_true", help=argparse.SUPPRESS)  # the old name
     trace.set_defaults(func=cmd_trace)
+
+    sql = sub.add_parser("sql", help="run a DuckDB query on the warehouse's views (one per asset, lineage, llm_calls ...)",
+                         description="Runs one query over the data directory's views (the same as data/xcoder.duckdb's) "
+                                     "and the LLM usage log (llm_usage_log). - reads the query from stdin.")
+    sql.add_argument("query", help='e.g. "SELECT status, count(*) FROM problems GROUP BY status"')
+    fmt = sql.add_mutually_exclusive_group()
+    fmt.add_argument("--csv", action="store_true", help="CSV on stdout (every row)")
+    fmt.add_argument("--json", action="store_true", help="a JSON list of objects (every row)")
+    sql.add_argument("--max-rows", type=int, default=100, help="rows the table shows (0: all; default 100)")
+    sql.add_argument("--width", type=int, default=60, help="characters per cell in the table (0: no limit; default 60)")
+    sql.set_defaults(func=cmd_sql)
 
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
@@ -318,7 +932,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_judge.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     bench_judge.add_argument("--sandbox", choices=["bwrap", "docker"], default="bwrap")
     bench_judge.add_argument("--profile", choices=["strict", "lcb"], default="strict")
-    bench_judge.add_argument("--image", default="xcoder-sandbox:bookworm")
+    bench_judge.add_argument("--image", default=DEFAULT_IMAGE)
     bench_judge.add_argument("--fresh-sandbox", action="store_true", help="a new sandbox for every program")
     bench_judge.set_defaults(func=cmd_bench_judge)
 
@@ -331,7 +945,7 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--timeout", type=float, default=None,
                        help="seconds per test (strict: CPU time, default 2; lcb: wall time, default 6)")
     judge.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    judge.add_argument("--image", default="xcoder-sandbox:bookworm", help="docker image with python3")
+    judge.add_argument("--image", default=DEFAULT_IMAGE, help="docker image with python3")
     judge.add_argument("--allow-unsafe-sandbox", action="store_true", help="permit --sandbox none (no isolation)")
     judge.add_argument("--fresh-sandbox", action="store_true",
                        help="a new sandbox for every program instead of warm, wiped ones (adversarial programs)")
@@ -346,9 +960,41 @@ def build_parser() -> argparse.ArgumentParser:
     vote.add_argument("--sandbox", choices=["bwrap", "docker", "none"], default="bwrap")
     vote.add_argument("--timeout", type=float, default=None, help="CPU seconds per run (default 2)")
     vote.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    vote.add_argument("--image", default="xcoder-sandbox:bookworm")
+    vote.add_argument("--image", default=DEFAULT_IMAGE)
     vote.add_argument("--allow-unsafe-sandbox", action="store_true")
     vote.set_defaults(func=cmd_vote)
+
+    evaluate = sub.add_parser("eval", help="score a model (or given code) on LiveCodeBench problems as the official "
+                              "harness scores them: pass@1 over n samples, per difficulty and date window")
+    evaluate.add_argument("--problems", action="append", required=True,
+                          help="code_generation_lite rows (JSONL or Parquet, as on the Hub); repeatable")
+    evaluate.add_argument("--model", help="litellm model name, e.g. openai/X-Coder-7B (with --api-base for a server)")
+    evaluate.add_argument("--api-base", help="an OpenAI-compatible endpoint (vLLM, SGLang); key from XCODER_API_KEY")
+    evaluate.add_argument("--generations", help='score this code instead of generating: JSON list of {"question_id", '
+                          '"code_list"} (lcb_runner\'s custom-evaluator input)')
+    evaluate.add_argument("--out", required=True, help="folder for scores.json, eval_all.json and LiveCodeBench's files")
+    evaluate.add_argument("--n", type=int, default=8, help="samples per problem (avg@n; default 8, the paper's avg@8)")
+    evaluate.add_argument("--temperature", type=float, default=0.6)
+    evaluate.add_argument("--top-p", type=float, default=0.95)
+    evaluate.add_argument("--max-tokens", type=int, default=32768)
+    evaluate.add_argument("--seed", type=int, default=0, help="sample i uses seed + i")
+    evaluate.add_argument("--start-date", help="score only problems dated on or after this day (YYYY-MM-DD)")
+    evaluate.add_argument("--end-date", help="score only problems dated on or before this day")
+    evaluate.add_argument("--window", action="append", help="NAME=START..END, scored apart (repeatable; default: "
+                          "the papers' v5 and v6 windows)")
+    evaluate.add_argument("--model-cutoff", help="the model's training cutoff: pass@1 before vs after it")
+    evaluate.add_argument("--skip-bad-records", action="store_true", help="skip malformed rows (listed) instead of stopping")
+    evaluate.add_argument("--max-in-flight", type=int, default=64, help="requests in flight at once")
+    evaluate.add_argument("--max-retries", type=int, default=6)
+    evaluate.add_argument("--request-timeout", type=float, default=600.0)
+    evaluate.add_argument("--cache", help="LLM response cache (default OUT/llm_cache.sqlite)")
+    evaluate.add_argument("--sandbox", choices=["bwrap", "docker", "none"], default="bwrap")
+    evaluate.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="judge workers")
+    evaluate.add_argument("--image", default=DEFAULT_IMAGE, help="docker image with python3")
+    evaluate.add_argument("--allow-unsafe-sandbox", action="store_true", help="permit --sandbox none (no isolation)")
+    evaluate.set_defaults(func=cmd_eval)
+
+    add_decontaminate_parser(sub)
 
     fake = sub.add_parser("fake-llm-server", help="serve a local OpenAI-compatible fake (for bench and tests)")
     fake.add_argument("--port", type=int, default=0, help="0 (default): a free port, printed at start")

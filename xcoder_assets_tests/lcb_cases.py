@@ -113,3 +113,19 @@ def all_problem_rows() -> list[dict]:
 
 def all_cases() -> list[tuple[str, str, bool]]:
     return SAMPLE_CASES + EDGE_CASES
+
+
+def parity_inputs(n: int = 3) -> tuple[list[dict], dict[str, list[str]]]:
+    """Every known case as LiveCodeBench rows and code lists of n programs each (the official evaluator
+    wants one n for every problem): one copy of a problem per n of its programs, ids `<qid>~<k>`."""
+    rows = {r["question_id"]: r for r in all_problem_rows()}
+    by_problem: dict[str, list[str]] = {}
+    for qid, code, _ in all_cases():
+        by_problem.setdefault(qid, []).append(code)
+    code_lists, chosen = {}, []
+    for qid, codes in by_problem.items():
+        for start in range(0, len(codes), n):
+            copy = dict(rows[qid], question_id=f"{qid}~{start // n}")
+            code_lists[copy["question_id"]] = (codes[start:start + n] + codes * n)[:n]
+            chosen.append(copy)
+    return chosen, code_lists

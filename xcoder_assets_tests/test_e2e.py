@@ -82,11 +82,14 @@ def test_webserver_serves_the_asset_graph(tmp_path):
                 break
             time.sleep(0.5)
         graph = {"/".join(n["assetKey"]["path"]): sorted("/".join(d["path"]) for d in n["dependencyKeys"]) for n in nodes}
-        assert graph == {"seed_problems": [], "features": ["seed_problems"], "feature_tree": ["features"],
-                         "evolved_pool": ["feature_tree"], "feature_configs": ["evolved_pool"],
-                         "problems": ["feature_configs"], "test_inputs": ["problems"],
-                         "candidate_solutions": ["problems"],
-                         "verified_solutions": ["candidate_solutions", "test_inputs"]}
+        # exactly the location's graph (which the definitions snapshot pins)
+        from xcoder_assets.definitions import defs
+
+        expected = defs().resolve_asset_graph()
+        assert graph == {k.to_user_string(): sorted(p.to_user_string() for p in expected.get(k).parent_keys)
+                         for k in expected.get_all_asset_keys()}
+        assert graph["verified_solutions"] == ["candidate_solutions", "test_inputs"]
+        assert graph["trained_model"] == ["training_shards"] and "lcb_problems" in graph["benchmark_scores"]
         resources = graphql(port, '{ workspaceOrError { ... on Workspace { locationEntries { name } } } }')
         assert resources["data"]["workspaceOrError"]["locationEntries"][0]["name"] == "xcoder_assets"
     finally:

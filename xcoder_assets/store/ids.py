@@ -22,6 +22,14 @@ ID_KINDS = {
     "cand": "candidate_solutions",
     "ver": "verified_solutions",
     "call": "llm_calls",
+    "lcb": "lcb_problems",
+    "score": "benchmark_scores",
+    "bsum": "benchmark_summary",
+    "eval": "benchmark_scores",  # an evaluation's settings (the evaluation_id column)
+    "tscore": "trained_model_scores",
+    "sft": "training_shards",
+    "rl": "training_shards__rl",
+    "mix": "training_mixtures",
 }
 
 

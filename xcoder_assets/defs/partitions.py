@@ -1,0 +1,61 @@
+"""Generation batches as Dagster dynamic partitions: one key per batch (nightly-<date> or a campaign name).
+
+The synthesis and verification assets (feature_configs, problems, test_inputs, candidate_solutions,
+verified_solutions) take `partitions_def=batch_partitions`; the evolved pool and its inputs stay
+unpartitioned (one pool, grown over time). The key rules and the seed offset live in recipe/batches.py.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from xcoder_assets.recipe.batches import BatchKeyError, batch_seed, check_batch_key, select_batches
+
+BATCH_PARTITIONS_NAME = "generation_batches"
+batch_partitions = dg.DynamicPartitionsDefinition(name=BATCH_PARTITIONS_NAME)
+
+# The partitioned stage, by asset key; the schedule and the lead's wiring both read this one list.
+BATCH_ASSET_KEYS = ("feature_configs", "problems", "test_inputs", "candidate_solutions", "verified_solutions")
+
+
+def batch_key(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> str:
+    """The batch a partitioned materialization writes; a clear Failure when it has no (valid) partition."""
+    if not context.has_partition_key:
+        raise dg.Failure(description=f"{context.op_def.name}: no batch selected: materialize one partition of "
+                         f"{BATCH_PARTITIONS_NAME} (add a batch in the UI or let the nightly schedule add one)",
+                         allow_retries=False)
+    try:
+        return check_batch_key(context.partition_key)
+    except BatchKeyError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+
+
+def seed_for_batch(context: dg.AssetExecutionContext | dg.OpExecutionContext, base_seed: int) -> int:
+    """The sampling seed of the batch being materialized (base seed + the batch's offset)."""
+    return batch_seed(base_seed, batch_key(context))
+
+
+def existing_batches(instance: dg.DagsterInstance) -> list[str]:
+    """Every batch key, in the order the batches were added."""
+    return list(instance.get_dynamic_partitions(BATCH_PARTITIONS_NAME))
+
+
+def batches_to_read(instance: dg.DagsterInstance, wanted: list[str] | None = None) -> list[str]:
+    """The batches a reader of every batch (training_shards) takes: all, or the wanted ones (which must exist)."""
+    try:
+        return select_batches(existing_batches(instance), wanted)
+    except BatchKeyError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+
+
+def add_batch(instance: dg.DagsterInstance, key: str) -> bool:
+    """Add a batch (a campaign by name, or a nightly key); False when it already existed."""
+    check_batch_key(key)
+    if instance.has_dynamic_partition(BATCH_PARTITIONS_NAME, key):
+        return False
+    instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, [key])
+    return True
+
+
+__all__ = ["BATCH_ASSET_KEYS", "BATCH_PARTITIONS_NAME", "add_batch", "batch_key", "batch_partitions",
+           "batches_to_read", "existing_batches", "seed_for_batch"]

@@ -1,0 +1,207 @@
+"""training_shards and training_mixtures materialized on the offline simulator's verified solutions."""
+
+import json
+import re
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from xcoder_assets.defs import benchmark, features, seed, shards, synthesis, verification
+from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, StorageResource
+from xcoder_assets.recipe import shards as recipe
+from xcoder_assets.store import warehouse
+from xcoder_assets.store.tables import (
+    ASSET_TABLES,
+    PROBLEMS,
+    TRAINING_MIXTURES,
+    TRAINING_RL,
+    TRAINING_SHARDS,
+    VERIFIED_SOLUTIONS,
+)
+
+MODULES = [seed, features, synthesis, verification, benchmark, shards]
+UPSTREAM = ["seed_problems", "features", "feature_tree", "evolved_pool", "feature_configs", "problems", "test_inputs",
+            "candidate_solutions", "verified_solutions", "lcb_problems"]
+OURS = ["training_shards", "training_mixtures"]
+
+
+def materialize(data_dir, selection, run_config=None, raise_on_error=True):
+    assets = dg.load_assets_from_modules(MODULES)
+    checks = dg.load_asset_checks_from_modules(MODULES)
+    return dg.materialize([*assets, *checks], selection=selection, run_config=run_config, raise_on_error=raise_on_error,
+                          resources={"storage": StorageResource(data_dir=str(data_dir)), "llm": LLMGatewayResource(),
+                                     "sandbox": SandboxResource()})
+
+
+def metadata_of(result, asset):
+    (event,) = result.asset_materializations_for_node(asset)
+    return {k: v.value for k, v in event.metadata.items()}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("shards") / "data"
+    materialize(data_dir, UPSTREAM)
+    first = materialize(data_dir, OURS)
+    return data_dir, first
+
+
+def folder_of(data_dir):
+    version = pl.read_parquet(TRAINING_SHARDS.path(data_dir))["shards_version"][0]
+    return data_dir / "training_shards" / version
+
+
+def test_shards_materialize_with_checks_and_ui_metadata(built):
+    data_dir, result = built
+    assert result.success
+    for check in result.get_asset_check_evaluations():
+        assert check.passed, (check.check_name, check.metadata)
+    meta = metadata_of(result, "training_shards")
+    for key in ("funnel", "funnel_chart", "manifest", "token_histogram", "sample_example", "files"):
+        assert meta[key], key
+    assert "data:image/svg+xml;base64," in meta["funnel_chart"] and "in shards" in meta["funnel"]
+    assert "estimate" in meta["tokenizer"]
+    frame = pl.read_parquet(TRAINING_SHARDS.path(data_dir))
+    verified = pl.read_parquet(VERIFIED_SOLUTIONS.path(data_dir)).filter(pl.col("status") == "verified")
+    assert frame.height == verified.height  # every verified solution is a row, kept or not
+    assert set(frame["verified_id"]) == set(verified["verified_id"])
+    assert meta["examples_in_shards"] == frame.filter(pl.col("status") == "kept").height > 0
+    dropped = frame.filter(pl.col("status") != "kept")
+    assert dropped["reason"].null_count() == 0
+    dups = frame.filter(pl.col("status") == "duplicate")
+    assert dups["duplicate_of"].null_count() == 0
+    kept_ids = set(frame.filter(pl.col("status") == "kept")["example_id"])
+    assert set(dups.filter(pl.col("reason").str.ends_with("_solution"))["duplicate_of"]) <= kept_ids
+    mixtures = pl.read_parquet(TRAINING_MIXTURES.path(data_dir))
+    assert mixtures.height == 9 and set(mixtures["name"]) >= {"tasks025-sols1", "tasks100-sols8"}
+    for path in mixtures["manifest_path"]:
+        recipe.verify_manifest(__import__("pathlib").Path(path).parent)
+
+
+def test_shards_follow_the_layout_and_hold_exactly_the_kept_examples(built):
+    data_dir, _ = built
+    folder = folder_of(data_dir)
+    manifest = recipe.verify_manifest(folder)
+    assert manifest["shards_version"] == folder.name and set(manifest["created_from"]) >= {"verified_solutions",
+                                                                                          "benchmark"}
+    frame = pl.read_parquet(TRAINING_SHARDS.path(data_dir))
+    kept = frame.filter(pl.col("status") == "kept")
+    problems = {r["problem_id"]: r for r in pl.read_parquet(PROBLEMS.path(data_dir)).iter_rows(named=True)}
+    for fmt in recipe.SFT_FORMATS:
+        for container in ("jsonl", "parquet"):
+            ids, splits = [], {}
+            for entry in manifest["files"]:
+                if entry["format"] != fmt or entry["container"] != container:
+                    continue
+                assert re.fullmatch(rf"sft/{fmt}/(train|validation)-\d{{5}}\.{container}", entry["path"])
+                path = folder / entry["path"]
+                rows = ([json.loads(x) for x in path.read_text().splitlines()] if container == "jsonl"
+                        else pl.read_parquet(path).to_dicts())
+                ids += [r["example_id"] for r in rows]
+                for r in rows:
+                    splits.setdefault(r["problem_id"], set()).add(entry["split"])
+            assert sorted(ids) == sorted(kept["example_id"]), (fmt, container)
+            assert all(len(s) == 1 for s in splits.values())  # no problem straddles the split
+    first = json.loads((folder / manifest["files"][0]["path"]).read_text().splitlines()[0])
+    row = kept.filter(pl.col("example_id") == first["example_id"]).row(0, named=True)
+    assert first["messages"][1]["content"] == row["prompt"] and first["messages"][2]["content"] == row["response"]
+    assert row["prompt"].startswith("### Question:\n# " + problems[row["problem_id"]]["title"])
+    rl = pl.read_parquet(TRAINING_RL.path(data_dir))
+    assert set(rl.filter(pl.col("status") == "kept")["problem_id"]) == set(kept["problem_id"])
+    rl_file = next(f for f in manifest["files"] if f["format"] == "rl" and f["container"] == "jsonl")
+    rl_row = json.loads((folder / rl_file["path"]).read_text().splitlines()[0])
+    assert rl_row["tests"] and rl_row["reward"]["kind"] == "sandbox_pass_rate"
+
+
+def test_rematerializing_writes_identical_shards(built):
+    data_dir, _ = built
+    before = json.loads((folder_of(data_dir) / "manifest.json").read_text())
+    again = materialize(data_dir, ["training_shards"])
+    assert again.success
+    after = json.loads((folder_of(data_dir) / "manifest.json").read_text())
+    assert after["shards_version"] == before["shards_version"]
+    assert [(f["path"], f["sha256"]) for f in after["files"]] == [(f["path"], f["sha256"]) for f in before["files"]]
+
+
+def test_every_shard_example_traces_back_to_its_seed(built):
+    data_dir, _ = built
+    con = warehouse.connect(data_dir)
+    present = warehouse.existing_tables(data_dir)
+    for name in ("training_shards", "training_shards__rl"):  # not in ASSET_TABLES yet: the lead registers them
+        con.execute(warehouse.sql_text(f"views/{name}.sql").replace("{data_dir}", str(data_dir.resolve())))
+    parts = [warehouse.sql_text(f"lineage/{t.name}.sql").strip().rstrip(";") for t in ASSET_TABLES if t.name in present
+             and t.name != "training_shards"]
+    parts.append(warehouse.sql_text("lineage/training_shards.sql").strip().rstrip(";"))
+    con.execute("CREATE OR REPLACE VIEW lineage AS\n" + "\nUNION ALL\n".join(parts))
+    frame = pl.read_parquet(TRAINING_SHARDS.path(data_dir)).filter(pl.col("status") == "kept")
+    rl = pl.read_parquet(TRAINING_RL.path(data_dir))
+    for example_id in [*frame["example_id"].head(3), rl["example_id"][0]]:
+        chain = warehouse.trace(con, example_id)
+        assets = {step["asset"] for step in chain}
+        assert {"training_shards", "verified_solutions", "candidate_solutions", "problems", "seed_problems"} <= assets, \
+            (example_id, assets)
+    assert isinstance(con, duckdb.DuckDBPyConnection)
+
+
+def paraphrase(statement: str) -> str:
+    """Sentences reversed, numbers changed, single-letter names renamed."""
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", statement) if s]
+    text = " ".join(reversed(sentences))
+    text = re.sub(r"\d+", lambda m: str(int(m.group()) * 3 + 1), text)
+    return re.sub(r"\b([a-z])\b", lambda m: {"n": "m", "k": "q", "a": "b", "i": "j"}.get(m.group(1), m.group(1)), text)
+
+
+def test_a_planted_paraphrase_in_a_benchmark_file_is_flagged_and_excluded(built, tmp_path):
+    data_dir, _ = built
+    frame = pl.read_parquet(TRAINING_SHARDS.path(data_dir))
+    target = frame.filter(pl.col("status") == "kept")["problem_id"][0]
+    problem = pl.read_parquet(PROBLEMS.path(data_dir)).filter(pl.col("problem_id") == target).row(0, named=True)
+    row = {"question_title": "Planted", "question_content": paraphrase(problem["statement"] + "\n"
+                                                                       + (problem["input_format"] or "")),
+           "platform": "codeforces", "question_id": "planted_1", "contest_id": "1", "contest_date": "2025-03-01",
+           "starter_code": "", "difficulty": "hard", "metadata": "{}",
+           "public_test_cases": json.dumps([{"input": "1\n", "output": "1\n", "testtype": "stdin"}])}
+    bench = tmp_path / "planted.jsonl"
+    bench.write_text(json.dumps(row) + "\n")
+    out_dir = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(data_dir, out_dir)
+    result = materialize(out_dir, ["training_shards"], run_config={
+        "ops": {"training_shards": {"config": {"benchmark_paths": [str(bench)]}}}})
+    assert result.success
+    after = pl.read_parquet(TRAINING_SHARDS.path(out_dir))
+    flagged = after.filter(pl.col("benchmark_question_id") == "planted_1")
+    assert set(flagged["problem_id"]) == {target}
+    assert set(flagged["status"]) <= {"contaminated", "duplicate"} and "contaminated" in set(flagged["status"])
+    assert flagged["contamination_method"][0] in ("ngram", "minhash") and flagged["contamination_score"][0] > 0
+    manifest = recipe.verify_manifest(folder_of(out_dir))
+    for entry in manifest["files"]:
+        if entry["container"] == "jsonl":
+            text = (folder_of(out_dir) / entry["path"]).read_text()
+            assert target not in text, entry["path"]
+
+
+@pytest.mark.parametrize("config, pattern", [
+    ({"tokenizer": "/no/such/tokenizer-dir"}, r"setting tokenizer='/no/such/tokenizer-dir'"),
+    ({"keep": "best"}, r"setting keep"),
+])
+def test_bad_settings_fail_with_one_message(built, config, pattern):
+    data_dir, _ = built
+    result = materialize(data_dir, ["training_shards"], run_config={"ops": {"training_shards": {"config": config}}},
+                         raise_on_error=False)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert re.search(pattern, failure.step_failure_data.error.message), failure.step_failure_data.error.message
+
+
+def test_malformed_benchmark_file_fails_naming_the_file(built, tmp_path):
+    data_dir, _ = built
+    bad = tmp_path / "broken.jsonl"
+    bad.write_text('{"question_id": "x"\n')
+    result = materialize(data_dir, ["training_shards"], raise_on_error=False, run_config={
+        "ops": {"training_shards": {"config": {"benchmark_paths": [str(bad)]}}}})
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert re.search(r"benchmark_paths.*broken\.jsonl:1", failure.step_failure_data.error.message)

@@ -1,0 +1,63 @@
+"""The training program by hand: its help, its clear errors before training, its Pipes metadata."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from xcoder_assets.jobs.config import TrainSettings
+from xcoder_assets.jobs.train import TrainInputError, pipes_metadata, preflight, resolve_base_model
+from xcoder_assets_tests.conftest import PROJECT_ROOT
+from xcoder_assets_tests.jobs.shard_data import make_shards
+
+
+def test_help_runs_without_the_trainer_packages_loaded():
+    out = subprocess.run([sys.executable, "-m", "xcoder_assets.jobs.train", "--help"], capture_output=True,
+                         text=True, cwd=PROJECT_ROOT, timeout=60)
+    assert out.returncode == 0 and "--shards" in out.stdout and "--smoke" in out.stdout
+
+
+def test_the_program_imports_no_dagster_but_dagster_pipes():
+    code = ("import sys, xcoder_assets.jobs.train, xcoder_assets.jobs.reward, xcoder_assets.jobs.tiny; "
+            "print(sorted(m for m in sys.modules if m == 'dagster' or m.startswith('dagster.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
+
+
+def test_a_mismatched_manifest_exits_with_one_message(tmp_path):
+    root = make_shards(tmp_path)
+    (root / "rl" / "train-00000.jsonl").write_text("{}\n")
+    out = subprocess.run([sys.executable, "-m", "xcoder_assets.jobs.train", "--smoke", "--shards", str(root),
+                          "--output-root", str(tmp_path / "out")], capture_output=True, text=True,
+                         cwd=PROJECT_ROOT, timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith("error: training shards: ")
+    assert "rl/train-00000.jsonl: sha256" in out.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_rl_problems_without_tests_are_refused(tmp_path):
+    root = tmp_path / "s"
+    from xcoder_assets.jobs.shards import write_shards
+
+    write_shards(root, {"rl/train-00000.jsonl": ("rl", "train", [{"problem_id": "p", "prompt": [], "tests": []}])})
+    with pytest.raises(TrainInputError, match="'p' has no verified tests"):
+        preflight(TrainSettings(stages="rl"), root)
+
+
+def test_a_base_model_that_cannot_be_loaded(tmp_path):
+    pytest.importorskip("transformers")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    with pytest.raises(TrainInputError, match=r"^base model '.*broken' cannot be loaded: "):
+        resolve_base_model(TrainSettings(base_model=str(broken)), tmp_path)
+
+
+def test_pipes_metadata_types_mappings_and_paths():
+    meta = pipes_metadata({"a": 1, "curves": {"sft/loss": [[1, 2.0]]}, "checkpoint_path": "/x", "s": "t"})
+    assert meta["a"] == 1 and meta["s"] == "t"
+    assert meta["curves"] == {"raw_value": {"sft/loss": [[1, 2.0]]}, "type": "json"}
+    assert meta["checkpoint_path"] == {"raw_value": "/x", "type": "path"}
+    json.dumps(meta)

@@ -1,0 +1,285 @@
+"""The deployment: the instance config and the Helm values mean what they say; `make serve` brings up
+Postgres, the code server, the webserver and the daemon, whose schedule and sensor really run; `make
+stop` brings it all down. The serve tests are slow (marked `slow`): pytest -m slow xcoder_assets_tests/test_deploy.py
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from xcoder_assets_tests.conftest import PROJECT_ROOT
+
+DEPLOY = PROJECT_ROOT / "deploy"
+VALUES = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())
+INSTANCE = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())
+PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+SAMPLE = PROJECT_ROOT / "xcoder_assets_tests" / "data" / "lcb_code_generation_lite_sample.jsonl"
+
+
+def _camel_to_snake(value):
+    if isinstance(value, dict):
+        return {re.sub(r"(?<!^)([A-Z])", r"_\1", k).lower() if k != "applyLimitPerUniqueValue" else k: _camel_to_snake(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel_to_snake(v) for v in value]
+    return value
+
+
+# ---- configuration that is only read ----------------------------------------------------------------
+
+def test_instance_config_is_valid_dagster_config(monkeypatch, tmp_path):
+    from dagster._core.instance.config import dagster_instance_config
+
+    for name in ["XCODER_PG_HOST", "XCODER_PG_USER", "XCODER_PG_PASSWORD", "XCODER_PG_DB"]:
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("XCODER_PG_PORT", "5432")
+    monkeypatch.setenv("XCODER_SERVE_COMPUTE_LOGS", str(tmp_path))
+    monkeypatch.setenv("XCODER_SERVE_ARTIFACTS", str(tmp_path))
+    config, _ = dagster_instance_config(str(DEPLOY), "dagster.yaml")  # raises on any key Dagster does not know
+    assert config["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
+    assert config["concurrency"]["pools"] == {"default_limit": 1, "granularity": "op"}
+    assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"  # the daemon dequeues under the limits
+
+
+def test_helm_values_mean_what_they_say():
+    from dagster._config import process_config
+    from dagster._core.instance.config import get_concurrency_config
+
+    version = PYPROJECT["project"]["version"]
+    (location,) = VALUES["dagster-user-deployments"]["deployments"]
+    image = location["image"]
+    # one image, built by deploy/build-code-image.sh, for every Dagster process: nothing from Docker Hub
+    for part in (VALUES["dagsterWebserver"], VALUES["dagsterDaemon"], location):
+        assert part["image"]["repository"] == image["repository"] and part["image"]["tag"] == version
+    assert "/" in image["repository"] and not image["repository"].startswith(("docker.io", "dagster/"))
+    assert VALUES["postgresql"]["enabled"] is False  # the bundled database's image would come from Docker Hub
+    script = subprocess.run(["bash", "-c", f"awk '/^ *repository: /{{r=$2}} /^ *tag: /{{if (r != \"\") "
+                             f"{{print r \":\" $2; exit}}}}' {DEPLOY / 'helm' / 'values.yaml'} | tr -d '\"'"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert script == f"{image['repository']}:{version}"  # the build script's default image name
+    # the code location is the one `dg` and workspace.yaml load
+    assert location["dagsterApiGrpcArgs"] == ["-m", PYPROJECT["tool"]["dg"]["project"]["code_location_target_module"]]
+    # every run in its own pod, with the location's data volume and LLM secret
+    launcher = VALUES["runLauncher"]
+    assert launcher["type"] == "K8sRunLauncher"
+    k8s = launcher["config"]["k8sRunLauncher"]
+    env = {e["name"]: e.get("value") for e in location["env"]}
+    mounts = {m["mountPath"] for m in k8s["volumeMounts"]}
+    assert env["XCODER_DATA_DIR"] in mounts and env["XCODER_DATA_DIR"] in {m["mountPath"] for m in location["volumeMounts"]}
+    assert {s["name"] for s in k8s["envSecrets"]} == {s["name"] for s in location["envSecrets"]}
+    assert not any(k.endswith("API_KEY") for k in env)  # keys come from the secret only
+    assert k8s["runK8sConfig"]["containerConfig"]["resources"]["requests"]["cpu"]
+    # the same pools and run limits as the local instance, and valid Dagster concurrency config
+    concurrency = _camel_to_snake(VALUES["concurrency"])
+    assert concurrency["pools"] == INSTANCE["concurrency"]["pools"]
+    assert concurrency["runs"]["tag_concurrency_limits"] == INSTANCE["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert process_config(get_concurrency_config().config_type, concurrency).success
+    assert VALUES["dagsterDaemon"]["runCoordinator"]["type"] == "QueuedRunCoordinator"
+    assert VALUES["postgresql"]["postgresqlScheme"] == INSTANCE["storage"]["postgres"]["postgres_db"]["scheme"]
+
+
+def test_scripts_parse_and_make_targets_call_them():
+    for script in ["install-postgres.sh", "install-test-deps.sh", "build-code-image.sh"]:
+        subprocess.run(["bash", "-n", str(DEPLOY / script)], check=True)
+    dry = subprocess.run(["make", "-n", "serve", "stop", "SERVE_DIR=/nonexistent/x", "SERVE_PORT=4321"],
+                         cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
+    assert "deploy/serve.py start --dir /nonexistent/x --port 4321" in dry and "deploy/install-postgres.sh" in dry
+    assert "deploy/serve.py stop --dir /nonexistent/x" in dry
+
+
+# ---- a running deployment ------------------------------------------------------------------------------
+
+def _postgres_or_skip():
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) and not shutil.which("initdb"):
+        if os.environ.get("CI"):
+            pytest.fail("postgresql missing in CI (make test-deps installs it)")
+        pytest.skip("postgresql is not installed (deploy/install-postgres.sh)")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _graphql(url: str, query: str, variables: dict | None = None) -> dict:
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    request = urllib.request.Request(f"{url}/graphql", body, {"Content-Type": "application/json"})
+    try:
+        response = urllib.request.urlopen(request, timeout=30)
+    except urllib.error.HTTPError as exc:  # GraphQL errors come as 400 with the reason in the body
+        raise AssertionError(f"{query[:80]}: HTTP {exc.code}: {exc.read()[:2000]!r}") from None
+    with response:
+        data = json.loads(response.read())
+    assert "errors" not in data, data
+    return data["data"]
+
+
+def _wait(what: str, probe, timeout_s: float, every_s: float = 2.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(every_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+
+
+class Deployment:
+    """`deploy/serve.py` on a private folder inside the project (Debian's postgres user must reach it)
+    and a free port; stopped and removed afterwards."""
+
+    def __init__(self, module: str, extra_env: dict[str, str] | None = None):
+        self.root = Path(tempfile.mkdtemp(prefix=".serve-test-", dir=PROJECT_ROOT))
+        self.root.chmod(0o755)
+        self.data = self.root / "data"
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.module = module
+        self.env = {**os.environ, **(extra_env or {})}
+
+    def serve(self, command: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(DEPLOY / "serve.py"), command, "--dir", str(self.root), "--port",
+                               str(self.port), "--module", self.module, "--data-dir", str(self.data)],
+                              cwd=PROJECT_ROOT, env=self.env, capture_output=True, text=True, timeout=timeout_s)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted((self.root / "logs").glob("*.log")))
+
+    def pids(self) -> dict[str, int]:
+        return json.loads((self.root / "state.json").read_text())["pids"]
+
+    def close(self) -> None:
+        self.serve("stop", timeout_s=120)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+REPO = {"repositoryLocationName": "xcoder_assets", "repositoryName": "__repository__"}
+
+RUNS = """query Runs($filter: RunsFilter) { runsOrError(filter: $filter) { ... on Runs { results {
+  runId status tags { key value } } } } }"""
+
+
+def _runs(url: str, key: str, value: str) -> list[dict]:
+    return _graphql(url, RUNS, {"filter": {"tags": [{"key": key, "value": value}]}})["runsOrError"]["results"]
+
+
+def _run_messages(url: str, run_id: str) -> str:
+    """A failed run's event messages: why it failed, for the assertion message."""
+    events = _graphql(url, """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { events {
+        ... on MessageEvent { message } } } } }""", {"id": run_id})["logsForRun"]["events"]
+    return "\n".join(e.get("message") or "" for e in events)[-4000:]
+
+
+def _tag(run: dict, key: str) -> str | None:
+    return next((t["value"] for t in run["tags"] if t["key"] == key), None)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_serve_runs_the_schedule_and_the_sensor_against_postgres():
+    """The daemon against Postgres: a schedule tick adds a batch and materializes it while a UI launch
+    runs another batch (both finish, each writes its own file); the sensor fires on a planted release;
+    its next ticks, with nothing new, request nothing; stop ends every process."""
+    _postgres_or_skip()
+    release_dir = Path(tempfile.mkdtemp(prefix="lcb-release-"))
+    deployment = Deployment("xcoder_assets_tests.ops_location", {"XCODER_LCB_RELEASE_DIR": str(release_dir)})
+    try:
+        started = deployment.serve("start")
+        assert started.returncode == 0, started.stderr + deployment.logs()
+        url = deployment.url
+        assert "xcoder_assets" in json.dumps(_graphql(url, "{ workspaceOrError { ... on Workspace { locationEntries "
+                                                           "{ name loadStatus } } } }"))
+        limits = _graphql(url, "{ instance { concurrencyLimits { concurrencyKey slotCount } } }")
+        assert {(c["concurrencyKey"], c["slotCount"]) for c in limits["instance"]["concurrencyLimits"]} >= {
+            ("llm", 2), ("sandbox", 1), ("gpu", 1)}
+        for kind, name in [("Schedule", "nightly_batch"), ("Sensor", "lcb_release_sensor")]:
+            field = kind[0].lower() + kind[1:]
+            result = _graphql(url, f"mutation($s: {kind}Selector!) {{ start{kind}({field}Selector: $s) {{ __typename "
+                                   "... on PythonError { message } } }", {"s": {**REPO, f"{field}Name": name}})
+            assert "Error" not in json.dumps(result), result
+        # a UI launch of another batch at the same time as the schedule's
+        _graphql(url, "mutation($r: RepositorySelector!) { addDynamicPartition(repositorySelector: $r, "
+                      "partitionsDefName: \"generation_batches\", partitionKey: \"campaign-ui\") { __typename } }",
+                 {"r": REPO})
+        launched = _graphql(url, """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
+            ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
+                            {"p": {"selector": {**REPO, "jobName": "__ASSET_JOB", "assetSelection": [{"path": ["batch_rows"]}]},
+                                   "executionMetadata": {"tags": [{"key": "dagster/partition", "value": "campaign-ui"}]}}})
+        assert launched["launchRun"]["__typename"] == "LaunchRunSuccess", launched
+
+        def finished(key: str, value: str):
+            runs = _runs(url, key, value)
+            failed = [r for r in runs if r["status"] in ("FAILURE", "CANCELED")]
+            assert not failed, (_run_messages(url, failed[0]["runId"]) if failed else "", deployment.logs())
+            return [r for r in runs if r["status"] == "SUCCESS"]
+        scheduled = _wait("the schedule's run", lambda: finished("dagster/schedule_name", "nightly_batch"), 240)
+        assert _tag(scheduled[0], "dagster/partition").startswith("nightly-")  # the tick's day (UTC)
+        _wait("the UI's run", lambda: finished("dagster/partition", "campaign-ui"), 180)
+        batches = {p.stem: json.loads(p.read_text()) for p in (deployment.data / "batches").glob("*.json")}
+        assert {"campaign-ui", _tag(scheduled[0], "dagster/partition")} <= set(batches)
+        assert len({b["seed"] for b in batches.values()}) == len(batches)  # batches never share a seed
+
+        assert not _runs(url, "dagster/sensor_name", "lcb_release_sensor")  # nothing planted yet
+        shutil.copyfile(SAMPLE, release_dir / "test.jsonl")
+        (run,) = _wait("the sensor's run", lambda: finished("dagster/sensor_name", "lcb_release_sensor"), 240)
+        assert _tag(run, "xcoder/lcb_release") == "release_v1"
+        assert (deployment.data / "lcb_problems.parquet").exists()
+        ticks_query = """query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { ... on Sensor {
+            sensorState { ticks(limit: 20) { status skipReason timestamp } } } } }"""
+        def ticks():
+            return _graphql(url, ticks_query, {"s": {**REPO, "sensorName": "lcb_release_sensor"}}
+                            )["sensorOrError"]["sensorState"]["ticks"]
+        fired = max(t["timestamp"] for t in ticks() if t["status"] == "SUCCESS")
+        def later_ticks():
+            done = [t for t in ticks() if t["timestamp"] > fired and t["status"] != "STARTED"]
+            return done if len(done) >= 2 else None
+        later = _wait("two more sensor ticks", later_ticks, 120)
+        assert all(t["status"] == "SKIPPED" and "already seen" in t["skipReason"] for t in later), later
+        assert len(_runs(url, "dagster/sensor_name", "lcb_release_sensor")) == 1
+        # the schedule ticked every minute meanwhile: its batch had run, so no tick launched it again
+        assert len(_runs(url, "dagster/schedule_name", "nightly_batch")) == 1
+        pids = deployment.pids()
+    finally:
+        stopped = deployment.serve("stop", timeout_s=120)
+        postgres_left = (deployment.root / "postgres" / "postmaster.pid").exists()
+        shutil.rmtree(release_dir, ignore_errors=True)
+        shutil.rmtree(deployment.root, ignore_errors=True)
+    assert stopped.returncode == 0, stopped.stderr
+    for pid in pids.values():
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    assert not postgres_left
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_serve_twice_is_idempotent_and_stop_frees_the_port():
+    _postgres_or_skip()
+    deployment = Deployment("xcoder_assets.definitions")
+    try:
+        first = deployment.serve("start")
+        assert first.returncode == 0, first.stderr + deployment.logs()
+        again = deployment.serve("start")
+        assert again.returncode == 0 and "already running" in again.stdout
+        assert deployment.serve("status").returncode == 0
+        names = {a["assetKey"]["path"][-1] for a in _graphql(deployment.url, "{ assetNodes { assetKey { path } } }")["assetNodes"]}
+        assert {"seed_problems", "verified_solutions", "lcb_problems"} <= names
+        assert deployment.serve("stop").returncode == 0
+        assert deployment.serve("status").returncode == 1
+        with pytest.raises(ConnectionRefusedError):  # nothing listens on the webserver's port any more
+            socket.create_connection(("127.0.0.1", deployment.port), timeout=5).close()
+    finally:
+        deployment.close()

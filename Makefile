@@ -12,7 +12,7 @@ export XCODER_DATA_DIR ?= $(CURDIR)/data
 SANDBOX_IMAGE ?= $(shell sed -n 's/^DEFAULT_IMAGE = "\(.*\)"/\1/p' xcoder_assets/sandbox/backends.py)
 LCB_HARNESS_VERSION := 26.3
 
-.PHONY: venv demo test ui status validate clean system-deps sandbox-image bench-judge bench-llm serve stop test-deps
+.PHONY: venv demo test lint ui status validate clean system-deps sandbox-image bench-judge bench-llm serve stop test-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,7 +59,12 @@ sandbox-image: system-deps
 test-deps:
 	bash deploy/install-test-deps.sh
 
-test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml sandbox-image test-deps
+LINTED := xcoder_assets xcoder_assets_tests benchmarks deploy
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml sandbox-image test-deps lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Postgres-backed deployment: postgres, the code server (gRPC), the webserver and the daemon, each its

@@ -32,9 +32,11 @@ def vocabulary(rng: random.Random, size: int = 6000) -> list[str]:
 def statement(rng: random.Random, vocab: list[str], sentences: int = 9) -> list[str]:
     out = []
     for _ in range(sentences):
-        words = [vocab[min(int(rng.paretovariate(0.9)) - 1, len(vocab) - 1)] if rng.random() < 0.3
-                 else rng.choice(vocab) for _ in range(rng.randint(9, 17))]
-        words.insert(rng.randrange(len(words)), f"{rng.randint(1, 10 ** 5)}")
+        words = [
+            vocab[min(int(rng.paretovariate(0.9)) - 1, len(vocab) - 1)] if rng.random() < 0.3 else rng.choice(vocab)
+            for _ in range(rng.randint(9, 17))
+        ]
+        words.insert(rng.randrange(len(words)), f"{rng.randint(1, 10**5)}")
         out.append(" ".join(words).capitalize() + ".")
     for _ in range(rng.randint(1, 3)):
         out.insert(rng.randrange(len(out) + 1), rng.choice(BOILERPLATE))
@@ -44,8 +46,9 @@ def statement(rng: random.Random, vocab: list[str], sentences: int = 9) -> list[
 def paraphrase(rng: random.Random, sentences: list[str]) -> str:
     shuffled = sentences[:]
     rng.shuffle(shuffled)
-    return " ".join(" ".join(str(rng.randint(1, 10 ** 9)) if w.rstrip(".").isdigit() else w for w in s.split())
-                    for s in shuffled)
+    return " ".join(
+        " ".join(str(rng.randint(1, 10**9)) if w.rstrip(".").isdigit() else w for w in s.split()) for s in shuffled
+    )
 
 
 def build(n_examples: int, n_benchmark: int, seed: int):
@@ -77,8 +80,21 @@ def build(n_examples: int, n_benchmark: int, seed: int):
         texts.append(text)
         for sample in range(2):
             code = f"def solve(x):\n    return x * {p} + {sample}\n"
-            sources.append(SourceExample(f"ver-{p:08x}{sample:08x}", pid, f"cand-{p}-{sample}", sample == 0, sample,
-                                         "codeforces", text, "system", "### Question:\n" + text, "reasoning", code))
+            sources.append(
+                SourceExample(
+                    f"ver-{p:08x}{sample:08x}",
+                    pid,
+                    f"cand-{p}-{sample}",
+                    sample == 0,
+                    sample,
+                    "codeforces",
+                    text,
+                    "system",
+                    "### Question:\n" + text,
+                    "reasoning",
+                    code,
+                )
+            )
     return benchmark, sources, planted_contaminated, planted_duplicates
 
 
@@ -91,11 +107,17 @@ def run(n_examples: int, n_benchmark: int, seed: int) -> dict:
     seconds = time.perf_counter() - started
     flagged = {pid for pid in plan.flags_by_problem}
     dup_problems = {o.source.problem_id for o in plan.outcomes if o.reason and o.reason.endswith("_problem")}
-    return {"examples": len(sources), "seconds": seconds, "index_s": index_s, "per_s": len(sources) / seconds,
-            "contaminated_recall": len(flagged & contaminated) / max(1, len(contaminated)),
-            "false_flags": len(flagged - contaminated),
-            "duplicate_recall": len(dup_problems & duplicates) / max(1, len(duplicates)),
-            "planted": (len(contaminated), len(duplicates)), "kept": len(plan.kept())}
+    return {
+        "examples": len(sources),
+        "seconds": seconds,
+        "index_s": index_s,
+        "per_s": len(sources) / seconds,
+        "contaminated_recall": len(flagged & contaminated) / max(1, len(contaminated)),
+        "false_flags": len(flagged - contaminated),
+        "duplicate_recall": len(dup_problems & duplicates) / max(1, len(duplicates)),
+        "planted": (len(contaminated), len(duplicates)),
+        "kept": len(plan.kept()),
+    }
 
 
 def main() -> None:
@@ -111,12 +133,17 @@ def main() -> None:
     for factor in [int(x) for x in args.scale.split(",")]:
         r = run(args.examples * factor, args.benchmark, args.seed)
         results.append(r)
-        print(f"| {factor}x | {r['examples']:,} | {r['seconds']:.1f} | {r['per_s']:,.0f} | "
-              f"{r['contaminated_recall']:.1%} of {r['planted'][0]} | {r['false_flags']} | "
-              f"{r['duplicate_recall']:.1%} of {r['planted'][1]} |", flush=True)
+        print(
+            f"| {factor}x | {r['examples']:,} | {r['seconds']:.1f} | {r['per_s']:,.0f} | "
+            f"{r['contaminated_recall']:.1%} of {r['planted'][0]} | {r['false_flags']} | "
+            f"{r['duplicate_recall']:.1%} of {r['planted'][1]} |",
+            flush=True,
+        )
     if len(results) > 1:
-        print(f"examples/s ratio {results[-1]['examples'] // results[0]['examples']}x/1x: "
-              f"{results[-1]['per_s'] / results[0]['per_s']:.2f} (1.0 = linear cost)")
+        print(
+            f"examples/s ratio {results[-1]['examples'] // results[0]['examples']}x/1x: "
+            f"{results[-1]['per_s'] / results[0]['per_s']:.2f} (1.0 = linear cost)"
+        )
 
 
 if __name__ == "__main__":

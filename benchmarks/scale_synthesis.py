@@ -32,12 +32,18 @@ def run_size(factor: int) -> dict[str, float]:
         resources = {"storage": StorageResource(data_dir=str(Path(tmp) / "data")), "llm": LLMGatewayResource()}
         instance = dg.DagsterInstance.ephemeral()
         timings: dict[str, float] = {}
-        config = {"evolved_pool": {"config": {"rounds": DEMO_ROUNDS * factor}},
-                  "feature_configs": {"config": {"count": DEMO_CONFIGS * factor}}}
+        config = {
+            "evolved_pool": {"config": {"rounds": DEMO_ROUNDS * factor}},
+            "feature_configs": {"config": {"count": DEMO_CONFIGS * factor}},
+        }
         for name in ("seed_problems", "features", "feature_tree", "evolved_pool", "feature_configs", "problems"):
             started = time.perf_counter()
-            result = dg.materialize([assets[name]], resources=resources, instance=instance,
-                                    run_config={"ops": {k: v for k, v in config.items() if k == name}})
+            result = dg.materialize(
+                [assets[name]],
+                resources=resources,
+                instance=instance,
+                run_config={"ops": {k: v for k, v in config.items() if k == name}},
+            )
             timings[name] = time.perf_counter() - started
             assert result.success, name
             if name == "problems":
@@ -55,13 +61,17 @@ def main() -> None:
     for factor, t in sizes.items():
         per_config[factor] = (t["feature_configs"] + t["problems"]) / (DEMO_CONFIGS * factor)
         per_round[factor] = t["evolved_pool"] / (DEMO_ROUNDS * factor)
-        print(f"{factor:>3}x: {DEMO_CONFIGS * factor} configurations, {int(t['problems_kept'])} problems kept; "
-              f"evolved_pool {t['evolved_pool']:.2f} s ({DEMO_ROUNDS * factor} rounds), feature_configs "
-              f"{t['feature_configs']:.2f} s, problems {t['problems']:.2f} s; "
-              f"{per_config[factor] * 1000:.1f} ms per configuration, {per_round[factor] * 1000:.1f} ms per round")
+        print(
+            f"{factor:>3}x: {DEMO_CONFIGS * factor} configurations, {int(t['problems_kept'])} problems kept; "
+            f"evolved_pool {t['evolved_pool']:.2f} s ({DEMO_ROUNDS * factor} rounds), feature_configs "
+            f"{t['feature_configs']:.2f} s, problems {t['problems']:.2f} s; "
+            f"{per_config[factor] * 1000:.1f} ms per configuration, {per_round[factor] * 1000:.1f} ms per round"
+        )
     big = args.factor
-    print(f"ratio {big}x/1x: time per configuration {per_config[big] / per_config[1]:.2f}, "
-          f"time per evolution round {per_round[big] / per_round[1]:.2f}")
+    print(
+        f"ratio {big}x/1x: time per configuration {per_config[big] / per_config[1]:.2f}, "
+        f"time per evolution round {per_round[big] / per_round[1]:.2f}"
+    )
     sys.stdout.flush()
 
 

@@ -28,26 +28,46 @@ def main() -> None:
     defs = lazy_defs()
     assets = {a.key.to_user_string(): a for a in defs.assets}
     with tempfile.TemporaryDirectory(prefix="xcoder-scale-") as tmp:
-        resources = {"storage": StorageResource(data_dir=str(Path(tmp) / "data")), "llm": LLMGatewayResource(),
-                     "sandbox": SandboxResource()}
+        resources = {
+            "storage": StorageResource(data_dir=str(Path(tmp) / "data")),
+            "llm": LLMGatewayResource(),
+            "sandbox": SandboxResource(),
+        }
         instance = dg.DagsterInstance.ephemeral()
         meta, seconds = {}, {}
-        for name in ("seed_problems", "features", "feature_tree", "evolved_pool", "feature_configs", "problems",
-                     "test_inputs", "candidate_solutions", "verified_solutions"):
+        for name in (
+            "seed_problems",
+            "features",
+            "feature_tree",
+            "evolved_pool",
+            "feature_configs",
+            "problems",
+            "test_inputs",
+            "candidate_solutions",
+            "verified_solutions",
+        ):
             config = {"feature_configs": {"config": {"count": 48 * args.factor}}}.get(name)
             started = time.perf_counter()
-            result = dg.materialize([assets[name]], resources=resources, instance=instance,
-                                    run_config={"ops": {name: config}} if config else None)
+            result = dg.materialize(
+                [assets[name]],
+                resources=resources,
+                instance=instance,
+                run_config={"ops": {name: config}} if config else None,
+            )
             seconds[name] = time.perf_counter() - started
             meta[name] = {k: v.value for k, v in result.asset_materializations_for_node(name)[0].metadata.items()}
         for name in ("test_inputs", "verified_solutions"):
             m = meta[name]
-            print(f"{name}: {m['sandbox_runs']} sandbox runs ({m['sandbox_runs_cached']} served from the run cache) in "
-                  f"{seconds[name]:.1f} s; {m['sandbox_runs_per_s']} runs/s while running")
+            print(
+                f"{name}: {m['sandbox_runs']} sandbox runs ({m['sandbox_runs_cached']} served from the run cache) in "
+                f"{seconds[name]:.1f} s; {m['sandbox_runs_per_s']} runs/s while running"
+            )
         v = meta["verified_solutions"]
-        print(f"problems kept {meta['problems']['problems_kept']}, with enough tests "
-              f"{meta['test_inputs']['problems_with_enough_inputs']}, with a golden solution {v['problems_verified']}, "
-              f"verified solutions {v['dagster/row_count']} rows; candidate_solutions {seconds['candidate_solutions']:.1f} s")
+        print(
+            f"problems kept {meta['problems']['problems_kept']}, with enough tests "
+            f"{meta['test_inputs']['problems_with_enough_inputs']}, with a golden solution {v['problems_verified']}, "
+            f"verified solutions {v['dagster/row_count']} rows; candidate_solutions {seconds['candidate_solutions']:.1f} s"
+        )
 
 
 if __name__ == "__main__":

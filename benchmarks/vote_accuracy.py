@@ -38,31 +38,49 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--problems", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--spread-seeds", type=int, default=10,
-                        help="also run this many seeds and print each figure's standard deviation (0: skip)")
+    parser.add_argument(
+        "--spread-seeds",
+        type=int,
+        default=10,
+        help="also run this many seeds and print each figure's standard deviation (0: skip)",
+    )
     args = parser.parse_args()
     params = DEFAULT_PARAMS
     started = time.perf_counter()
 
-    print(f"Vote study: {args.problems} simulated problems of {sum(n for _, n in params.tests)} tests, seed {args.seed}.")
+    print(
+        f"Vote study: {args.problems} simulated problems of {sum(n for _, n in params.tests)} tests, seed {args.seed}."
+    )
     print(HEADER.format(agreement=params.min_agreement, min_tests=params.min_verified_tests))
-    print("| candidates | voted-output accuracy | recipe | tests unverified | golden accuracy | recipe | problems rejected |")
+    print(
+        "| candidates | voted-output accuracy | recipe | tests unverified | golden accuracy | recipe | problems rejected |"
+    )
     print("|---|---|---|---|---|---|---|")
     for n in COUNTS:
         r = run_study(n, problems=args.problems, seed=args.seed, params=params)
-        print(f"| {n} | {r.voted_accuracy:.2%} | {RECIPE_VOTED[n]:.2%} | {r.unverified_share:.2%} | "
-              f"{r.golden_accuracy:.2%} | {RECIPE_GOLDEN[n]:.1%} | {r.rejected_share:.2%} |")
+        print(
+            f"| {n} | {r.voted_accuracy:.2%} | {RECIPE_VOTED[n]:.2%} | {r.unverified_share:.2%} | "
+            f"{r.golden_accuracy:.2%} | {RECIPE_GOLDEN[n]:.1%} | {r.rejected_share:.2%} |"
+        )
 
     if args.spread_seeds > 0:
-        print(f"\nSeed-to-seed standard deviation (seeds {args.seed + 1}..{args.seed + args.spread_seeds}, "
-              f"{args.problems} problems each), in points:")
+        print(
+            f"\nSeed-to-seed standard deviation (seeds {args.seed + 1}..{args.seed + args.spread_seeds}, "
+            f"{args.problems} problems each), in points:"
+        )
         for n in COUNTS:
-            runs = [run_study(n, problems=args.problems, seed=args.seed + 1 + s, params=params)
-                    for s in range(args.spread_seeds)]
-            sd = {name: statistics.stdev(getattr(r, name) for r in runs) * 100 if len(runs) > 1 else 0.0
-                  for name in ("voted_accuracy", "unverified_share", "golden_accuracy", "rejected_share")}
-            print(f"  {n:>2} candidates: voted {sd['voted_accuracy']:.2f}, unverified {sd['unverified_share']:.2f}, "
-                  f"golden {sd['golden_accuracy']:.2f}, rejected {sd['rejected_share']:.2f}")
+            runs = [
+                run_study(n, problems=args.problems, seed=args.seed + 1 + s, params=params)
+                for s in range(args.spread_seeds)
+            ]
+            sd = {
+                name: statistics.stdev(getattr(r, name) for r in runs) * 100 if len(runs) > 1 else 0.0
+                for name in ("voted_accuracy", "unverified_share", "golden_accuracy", "rejected_share")
+            }
+            print(
+                f"  {n:>2} candidates: voted {sd['voted_accuracy']:.2f}, unverified {sd['unverified_share']:.2f}, "
+                f"golden {sd['golden_accuracy']:.2f}, rejected {sd['rejected_share']:.2f}"
+            )
 
     print("\nParameters (xcoder_assets.recipe.vote_study.StudyParams):")
     print(params.describe())

@@ -59,8 +59,10 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
 def pg_bin(name: str) -> str:
     """A PostgreSQL program: the newest Debian version's, else PATH; install-postgres.sh when missing."""
     for attempt in range(2):
-        versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name)
-                          if p.parent.name.isdigit() else 0)
+        versions = sorted(
+            Path("/usr/lib/postgresql").glob("*/bin"),
+            key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+        )
         if versions and (versions[-1] / name).exists():
             return str(versions[-1] / name)
         if shutil.which(name):
@@ -86,6 +88,7 @@ class Layout:
 
 # ---- postgres ---------------------------------------------------------------------------------
 
+
 def _as_pg_owner(cmd: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root: as root, run it as Debian's `postgres` user."""
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
@@ -98,8 +101,10 @@ def _check_reachable(path: Path) -> None:
     for parent in [*reversed(path.parents)]:
         mode = parent.stat().st_mode
         if not mode & 0o001:
-            raise ServeError(f"{parent} is not searchable by other users, so Debian's postgres user cannot reach "
-                             f"{path}: use --dir under a folder others can enter")
+            raise ServeError(
+                f"{parent} is not searchable by other users, so Debian's postgres user cannot reach "
+                f"{path}: use --dir under a folder others can enter"
+            )
 
 
 def _chown_pg(*paths: Path) -> None:
@@ -128,9 +133,24 @@ def init_postgres(layout: Layout) -> str:
     pwfile.chmod(0o600)
     _chown_pg(pwfile)
     try:
-        subprocess.run(_as_pg_owner([pg_bin("initdb"), "-D", str(layout.pgdata), "-U", PG_USER, "-E", "UTF8",
-                                     "--auth=scram-sha-256", f"--pwfile={pwfile}", "--no-instructions"]),
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            _as_pg_owner(
+                [
+                    pg_bin("initdb"),
+                    "-D",
+                    str(layout.pgdata),
+                    "-U",
+                    PG_USER,
+                    "-E",
+                    "UTF8",
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--no-instructions",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     finally:
         pwfile.unlink(missing_ok=True)
     layout.secret.write_text(password + "\n")
@@ -143,9 +163,14 @@ def start_postgres(layout: Layout, port: int) -> None:
     log.touch()
     _chown_pg(log)
     options = f"-p {port} -k {layout.pgdata} -c listen_addresses=127.0.0.1"
-    result = subprocess.run(_as_pg_owner([pg_bin("pg_ctl"), "-D", str(layout.pgdata), "-l", str(log), "-w",
-                                          "-t", "60", "-o", options, "start"]),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    result = subprocess.run(
+        _as_pg_owner(
+            [pg_bin("pg_ctl"), "-D", str(layout.pgdata), "-l", str(log), "-w", "-t", "60", "-o", options, "start"]
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     if result.returncode != 0:
         raise ServeError(f"postgres did not start (see {log}):\n{result.stdout[-2000:]}")
 
@@ -172,31 +197,53 @@ def ensure_database(port: int, password: str) -> None:
 
 def stop_postgres(layout: Layout) -> None:
     if (layout.pgdata / "postmaster.pid").exists():
-        subprocess.run(_as_pg_owner([pg_bin("pg_ctl"), "-D", str(layout.pgdata), "-m", "fast", "-w", "-t", "60",
-                                     "stop"]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            _as_pg_owner([pg_bin("pg_ctl"), "-D", str(layout.pgdata), "-m", "fast", "-w", "-t", "60", "stop"]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
 
 # ---- the dagster processes ---------------------------------------------------------------------
 
+
 def environment(layout: Layout, state: dict) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "DAGSTER_HOME": str(layout.home),
-        "XCODER_PG_HOST": "127.0.0.1", "XCODER_PG_PORT": str(state["pg_port"]), "XCODER_PG_USER": PG_USER,
-        "XCODER_PG_PASSWORD": layout.secret.read_text().strip(), "XCODER_PG_DB": PG_DB,
-        "XCODER_SERVE_COMPUTE_LOGS": str(layout.root / "compute_logs"),
-        "XCODER_SERVE_ARTIFACTS": str(layout.root / "artifacts"),
-        "XCODER_DATA_DIR": state["data_dir"],
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-    })
+    env.update(
+        {
+            "DAGSTER_HOME": str(layout.home),
+            "XCODER_PG_HOST": "127.0.0.1",
+            "XCODER_PG_PORT": str(state["pg_port"]),
+            "XCODER_PG_USER": PG_USER,
+            "XCODER_PG_PASSWORD": layout.secret.read_text().strip(),
+            "XCODER_PG_DB": PG_DB,
+            "XCODER_SERVE_COMPUTE_LOGS": str(layout.root / "compute_logs"),
+            "XCODER_SERVE_ARTIFACTS": str(layout.root / "artifacts"),
+            "XCODER_DATA_DIR": state["data_dir"],
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        }
+    )
     return env
 
 
 def commands(layout: Layout, state: dict) -> dict[str, list[str]]:
     workspace = str(layout.workspace)
     return {
-        "grpc": [str(BIN / "dagster"), "api", "grpc", "-m", state["module"], "-h", "127.0.0.1", "-p",
-                 str(state["grpc_port"]), "--location-name", LOCATION, "-d", str(PROJECT)],
+        "grpc": [
+            str(BIN / "dagster"),
+            "api",
+            "grpc",
+            "-m",
+            state["module"],
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(state["grpc_port"]),
+            "--location-name",
+            LOCATION,
+            "-d",
+            str(PROJECT),
+        ],
         "webserver": [str(BIN / "dagster-webserver"), "-h", state["host"], "-p", str(state["port"]), "-w", workspace],
         "daemon": [str(BIN / "dagster-daemon"), "run", "-w", workspace],
     }
@@ -205,16 +252,26 @@ def commands(layout: Layout, state: dict) -> dict[str, list[str]]:
 def _spawn(name: str, cmd: list[str], layout: Layout, env: dict[str, str]) -> int:
     log = (layout.logs / f"{name}.log").open("ab")
     # its own session: stop signals the whole group (the webserver and daemon fork children)
-    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                               cwd=PROJECT, start_new_session=True)
+    process = subprocess.Popen(
+        cmd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=PROJECT,
+        start_new_session=True,
+    )
     log.close()
     return process.pid
 
 
 def markers(layout: Layout, state: dict) -> dict[str, str]:
     """What each process's command line holds that no other process's does: stop checks it before a signal."""
-    return {"grpc": f"-p {state['grpc_port']} --location-name", "webserver": str(layout.workspace),
-            "daemon": str(layout.workspace)}
+    return {
+        "grpc": f"-p {state['grpc_port']} --location-name",
+        "webserver": str(layout.workspace),
+        "daemon": str(layout.workspace),
+    }
 
 
 def _alive(pid: int, marker: str) -> bool:
@@ -231,8 +288,11 @@ def _wait_grpc(port: int, pid: int, marker: str, log: Path, timeout_s: float = 1
     while time.monotonic() < deadline:
         if not _alive(pid, marker):
             raise ServeError(f"the code server exited; see {log}:\n{log.read_text(errors='replace')[-3000:]}")
-        result = subprocess.run([str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        result = subprocess.run(
+            [str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         if result.returncode == 0:
             return
         time.sleep(1)
@@ -256,10 +316,12 @@ def _wait_http(url: str, pid: int, marker: str, log: Path, timeout_s: float = 12
 
 def apply_pool_limits(env: dict[str, str]) -> dict[str, int]:
     """Each pool's own limit (operations.POOL_LIMITS) into the instance, as `dagster instance concurrency set` would."""
-    code = ("import json; from dagster import DagsterInstance; "
-            "from xcoder_assets.defs.operations import POOL_LIMITS; i = DagsterInstance.get(); "
-            "[i.event_log_storage.set_concurrency_slots(k, v) for k, v in POOL_LIMITS.items()]; "
-            "print(json.dumps(POOL_LIMITS))")
+    code = (
+        "import json; from dagster import DagsterInstance; "
+        "from xcoder_assets.defs.operations import POOL_LIMITS; i = DagsterInstance.get(); "
+        "[i.event_log_storage.set_concurrency_slots(k, v) for k, v in POOL_LIMITS.items()]; "
+        "print(json.dumps(POOL_LIMITS))"
+    )
     result = subprocess.run([sys.executable, "-c", code], env=env, cwd=PROJECT, capture_output=True, text=True)
     if result.returncode != 0:
         raise ServeError(f"setting the pool limits failed:\n{result.stderr[-2000:]}")
@@ -280,9 +342,15 @@ def start(args: argparse.Namespace) -> int:
     if not port_free(port, args.host):
         port = free_port(args.host)
         print(f"port {args.port} is taken; the webserver uses {port}")
-    state = {"host": args.host, "port": port, "pg_port": free_port(), "grpc_port": free_port(),
-             "module": args.module, "data_dir": str(Path(args.data_dir).resolve()),
-             "pids": {}}
+    state = {
+        "host": args.host,
+        "port": port,
+        "pg_port": free_port(),
+        "grpc_port": free_port(),
+        "module": args.module,
+        "data_dir": str(Path(args.data_dir).resolve()),
+        "pids": {},
+    }
     Path(state["data_dir"]).mkdir(parents=True, exist_ok=True)
     password = init_postgres(layout)
     start_postgres(layout, state["pg_port"])
@@ -291,7 +359,8 @@ def start(args: argparse.Namespace) -> int:
     shutil.copyfile(DEPLOY / "dagster.yaml", layout.home / "dagster.yaml")
     layout.workspace.write_text(
         "# written by deploy/serve.py: the code location's gRPC server of this deployment\nload_from:\n"
-        f"  - grpc_server:\n      host: 127.0.0.1\n      port: {state['grpc_port']}\n      location_name: {LOCATION}\n")
+        f"  - grpc_server:\n      host: 127.0.0.1\n      port: {state['grpc_port']}\n      location_name: {LOCATION}\n"
+    )
     env = environment(layout, state)
     cmds = commands(layout, state)
     state["pids"]["grpc"] = _spawn("grpc", cmds["grpc"], layout, env)
@@ -304,8 +373,10 @@ def start(args: argparse.Namespace) -> int:
         layout.state.write_text(json.dumps(state, indent=2))
     url = f"http://{args.host}:{port}"
     _wait_http(f"{url}/server_info", state["pids"]["webserver"], marks["webserver"], layout.logs / "webserver.log")
-    print(f"Dagster UI: {url}\nprocesses: postgres (port {state['pg_port']}), code server (port {state['grpc_port']}), "
-          f"webserver, daemon\nlogs: {layout.logs}\ndata: {state['data_dir']}\nstop: make stop")
+    print(
+        f"Dagster UI: {url}\nprocesses: postgres (port {state['pg_port']}), code server (port {state['grpc_port']}), "
+        f"webserver, daemon\nlogs: {layout.logs}\ndata: {state['data_dir']}\nstop: make stop"
+    )
     return 0
 
 
@@ -352,24 +423,41 @@ def status(args: argparse.Namespace) -> int:
         return 1
     marks = markers(layout, state)
     up = {name: _alive(state["pids"].get(name, -1), marks[name]) for name in ORDER}
-    pg = subprocess.run([pg_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(state["pg_port"])],
-                        stdout=subprocess.DEVNULL).returncode == 0
-    print(json.dumps({"url": f"http://{state['host']}:{state['port']}", "postgres": pg, **up,
-                      "logs": str(layout.logs)}, indent=2))
+    pg = (
+        subprocess.run(
+            [pg_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(state["pg_port"])], stdout=subprocess.DEVNULL
+        ).returncode
+        == 0
+    )
+    print(
+        json.dumps(
+            {"url": f"http://{state['host']}:{state['port']}", "postgres": pg, **up, "logs": str(layout.logs)}, indent=2
+        )
+    )
     return 0 if pg and all(up.values()) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["start", "stop", "status"])
-    parser.add_argument("--dir", default=os.environ.get("SERVE_DIR", str(PROJECT / ".serve")),
-                        help="where the deployment keeps postgres data, logs and state (default .serve)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("SERVE_PORT", "3000")),
-                        help="the webserver's port (a free one when taken)")
+    parser.add_argument(
+        "--dir",
+        default=os.environ.get("SERVE_DIR", str(PROJECT / ".serve")),
+        help="where the deployment keeps postgres data, logs and state (default .serve)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("SERVE_PORT", "3000")),
+        help="the webserver's port (a free one when taken)",
+    )
     parser.add_argument("--host", default=os.environ.get("SERVE_HOST", "127.0.0.1"))
     parser.add_argument("--module", default="xcoder_assets.definitions", help="the code location's module")
-    parser.add_argument("--data-dir", default=os.environ.get("XCODER_DATA_DIR", str(PROJECT / "data")),
-                        help="the pipeline's data directory (XCODER_DATA_DIR)")
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("XCODER_DATA_DIR", str(PROJECT / "data")),
+        help="the pipeline's data directory (XCODER_DATA_DIR)",
+    )
     args = parser.parse_args(argv)
     try:
         return {"start": start, "stop": stop, "status": status}[args.command](args)

@@ -40,6 +40,7 @@ def _debug(args: argparse.Namespace) -> bool:
 
 # ---- materialize -------------------------------------------------------------------------------
 
+
 def _silence_import_noise() -> None:
     """Warnings about our dependencies' own code, not the user's business (filtered narrowly, by text)."""
     # pydantic warns once per litellm TypedDict that uses ReadOnly, at litellm's import.
@@ -90,7 +91,9 @@ def _progress_logger(stream: Any, asset_steps: set[str]):
             if kind == "STEP_SUCCESS" and step in asset_steps:
                 return f"{step}: materialized in {getattr(data, 'duration_ms', 0) / 1000:.1f} s"
             if kind == "ASSET_CHECK_EVALUATION" and data is not None and not data.passed:
-                return f"{data.asset_key.to_user_string()}: check {data.check_name} did not pass ({data.severity.value})"
+                return (
+                    f"{data.asset_key.to_user_string()}: check {data.check_name} did not pass ({data.severity.value})"
+                )
             return None
 
     @dg.logger(description="xcoder's terminal logger: progress lines, finished assets, checks that did not pass.")
@@ -137,8 +140,10 @@ def _failure_message(event: Any, verbose: bool) -> str:
         message = user.description
     else:
         error = data.error
-        while error.cause is not None and error.cls_name in ("DagsterExecutionStepExecutionError",
-                                                             "DagsterResourceFunctionError"):
+        while error.cause is not None and error.cls_name in (
+            "DagsterExecutionStepExecutionError",
+            "DagsterResourceFunctionError",
+        ):
             error = error.cause  # Dagster's wrapper around the exception the step raised
         message = error.message.strip()
         head, _, rest = message.partition(": ")
@@ -166,7 +171,9 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     except Exception as exc:  # a broken environment or code location: say what, not where
         if verbose:
             raise
-        raise CliError(f"could not load the definitions: {type(exc).__name__}: {exc} (XCODER_DEBUG=1 for the stack)") from None
+        raise CliError(
+            f"could not load the definitions: {type(exc).__name__}: {exc} (XCODER_DEBUG=1 for the stack)"
+        ) from None
     try:
         repo = project.get_repository_def()
         keys = dg.AssetSelection.from_coercible([s.strip() for s in args.select.split(",")]).resolve(repo.asset_graph)
@@ -191,8 +198,9 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     print(f"materializing {len(keys)} asset(s): {', '.join(sorted(asset_steps))}")
     try:
         with instance:
-            result = job.execute_in_process(run_config=run_config, instance=instance, asset_selection=list(keys),
-                                            raise_on_error=False)
+            result = job.execute_in_process(
+                run_config=run_config, instance=instance, asset_selection=list(keys), raise_on_error=False
+            )
     except dg.DagsterInvalidConfigError as exc:
         details = "; ".join(error.message for error in exc.errors) or str(exc)
         raise CliError(f"invalid run config: {details}") from None
@@ -200,8 +208,11 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     if result.success:
         print(f"run {result.run_id}: {len(asset_steps)} asset(s) materialized")
         return 0
-    done = {event.asset_key.to_user_string() for event in result.all_events
-            if event.is_step_materialization and event.asset_key is not None}
+    done = {
+        event.asset_key.to_user_string()
+        for event in result.all_events
+        if event.is_step_materialization and event.asset_key is not None
+    }
     left = sorted(asset_steps - done - {event.step_key for event in failures})
     if left:
         print(f"not materialized (upstream of them failed): {', '.join(left)}")
@@ -218,9 +229,13 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 
 SANDBOX_ASSETS = ("test_inputs", "verified_solutions")
 # The sandbox figures of a run's metadata (store/figures.py: SandboxFigures.metadata), in the order they add up.
-SANDBOX_TERMS = (("executed", "sandbox_runs_executed"), ("cached", "sandbox_runs_cached"),
-                 ("skipped", "sandbox_runs_skipped_after_time_limit"), ("not_compiled", "sandbox_runs_not_compiled"),
-                 ("sandbox_failures", "sandbox_runs_sandbox_failures"))
+SANDBOX_TERMS = (
+    ("executed", "sandbox_runs_executed"),
+    ("cached", "sandbox_runs_cached"),
+    ("skipped", "sandbox_runs_skipped_after_time_limit"),
+    ("not_compiled", "sandbox_runs_not_compiled"),
+    ("sandbox_failures", "sandbox_runs_sandbox_failures"),
+)
 
 STATUS_LEGEND = {
     "llm": [
@@ -291,32 +306,76 @@ def cmd_status(args: argparse.Namespace) -> int:
     runs_of = warehouse.data_runs(con)
     sandbox, sandbox_note = _sandbox_runs(runs_of)
     if args.json:
-        print(json.dumps({"data_dir": str(data_dir.resolve()), "assets": dict(funnel), "runs": runs_of, "llm": totals,
-                          "llm_by_asset": usage, "sandbox_by_asset": sandbox, "verification": dict(verification)},
-                         indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    "data_dir": str(data_dir.resolve()),
+                    "assets": dict(funnel),
+                    "runs": runs_of,
+                    "llm": totals,
+                    "llm_by_asset": usage,
+                    "sandbox_by_asset": sandbox,
+                    "verification": dict(verification),
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return 0
     print(f"data directory: {data_dir.resolve()}\n")
     examples = warehouse.example_ids(con)
-    print(text_table([(name, rows, runs_of.get(name, "")[:8], examples.get(name, "")) for name, rows in funnel],
-                     ["asset", "rows", "written by run", "example id (xcoder trace ID)"]))
+    print(
+        text_table(
+            [(name, rows, runs_of.get(name, "")[:8], examples.get(name, "")) for name, rows in funnel],
+            ["asset", "rows", "written by run", "example id (xcoder trace ID)"],
+        )
+    )
     if verification:
         print("\nverification: " + " -> ".join(f"{count} {stage}" for stage, count in verification))
     if usage:
         print("\n" + "\n".join(STATUS_LEGEND["llm"]))
-        columns = ["asset", "model", "behind_data", "run_requests", "sent_to_model", "cache_hits", "not_sent",
-                   "from_earlier_runs", "errors", "truncated", "prompt_tokens", "completion_tokens", "cost_usd"]
-        headers = ["asset", "model", "behind data", "requests", "sent to model", "cache hits", "not sent", "earlier runs",
-                   "errors", "truncated", "prompt tokens", "completion tokens", "cost usd"]
+        columns = [
+            "asset",
+            "model",
+            "behind_data",
+            "run_requests",
+            "sent_to_model",
+            "cache_hits",
+            "not_sent",
+            "from_earlier_runs",
+            "errors",
+            "truncated",
+            "prompt_tokens",
+            "completion_tokens",
+            "cost_usd",
+        ]
+        headers = [
+            "asset",
+            "model",
+            "behind data",
+            "requests",
+            "sent to model",
+            "cache hits",
+            "not sent",
+            "earlier runs",
+            "errors",
+            "truncated",
+            "prompt tokens",
+            "completion tokens",
+            "cost usd",
+        ]
         models = {u["model"] for u in usage}
         if len(models) == 1:  # one model for every role: said once, not on every row
             print(f"  model: {models.pop()}")
             del columns[1], headers[1]
         print(text_table([[u[k] for k in columns] for u in usage], headers))
-    print(f"\nLLM, all runs so far ({totals['runs']} runs): {totals['requests']} requests = {totals['sent_to_model']} sent "
-          f"to the model + {totals['cache_hits']} cache hits + {totals['not_sent']} not sent; {totals['errors']} errors; "
-          f"{totals['prompt_tokens']} prompt "
-          f"+ {totals['completion_tokens']} completion tokens, ${totals['cost_usd']:.4f}; "
-          f"{totals['cached_responses']} answers in the cache")
+    print(
+        f"\nLLM, all runs so far ({totals['runs']} runs): {totals['requests']} requests = {totals['sent_to_model']} sent "
+        f"to the model + {totals['cache_hits']} cache hits + {totals['not_sent']} not sent; {totals['errors']} errors; "
+        f"{totals['prompt_tokens']} prompt "
+        f"+ {totals['completion_tokens']} completion tokens, ${totals['cost_usd']:.4f}; "
+        f"{totals['cached_responses']} answers in the cache"
+    )
     if sandbox:
         print("\n" + "\n".join(STATUS_LEGEND["sandbox"]))
         columns = ["asset", "run_id", "runs"] + [name for name, _ in SANDBOX_TERMS]
@@ -324,14 +383,25 @@ def cmd_status(args: argparse.Namespace) -> int:
         if any("unaccounted" in row for row in sandbox):
             columns.append("unaccounted")
             headers.append("not in the metadata")
-        print(text_table([[str(row.get(c))[:8] if c == "run_id" else row.get(c, row.get("note", "") if c == "runs" else "")
-                           for c in columns] for row in sandbox], headers))
+        print(
+            text_table(
+                [
+                    [
+                        str(row.get(c))[:8] if c == "run_id" else row.get(c, row.get("note", "") if c == "runs" else "")
+                        for c in columns
+                    ]
+                    for row in sandbox
+                ],
+                headers,
+            )
+        )
     if sandbox_note:
         print("\n" + sandbox_note)
     return 0
 
 
 # ---- trace -------------------------------------------------------------------------------------
+
 
 def _call_text(call: dict[str, Any] | None, call_id: str, shown_calls: set[str], model: bool = False) -> str:
     if call is None:
@@ -340,35 +410,50 @@ def _call_text(call: dict[str, Any] | None, call_id: str, shown_calls: set[str],
         return f"{call['template']} {call_id} (shown above)"
     shown_calls.add(call_id)
     source = "cache hit" if call["cache_hit"] else "sent to the model"
-    return (f"{call['template']} {call_id} ({source}" + (f", {call['model']}" if model else "")
-            + f", {call['prompt_tokens']}+{call['completion_tokens']} tokens, finish {call['finish_reason']}"
-            + (f", error: {call['error']}" if call["error"] else "") + ")")
+    return (
+        f"{call['template']} {call_id} ({source}"
+        + (f", {call['model']}" if model else "")
+        + f", {call['prompt_tokens']}+{call['completion_tokens']} tokens, finish {call['finish_reason']}"
+        + (f", error: {call['error']}" if call["error"] else "")
+        + ")"
+    )
 
 
 def _vote_lines(con, verified_id: str, full: bool) -> list[str]:
     """The vote behind a verified_solutions row. Per test, agreement = top votes / runs that ended
     normally (a candidate whose run crashed, timed out or was skipped casts no vote); mean agreement is
     the mean of that over the tests."""
-    row = con.execute("SELECT votes_json, mean_agreement FROM verified_solutions WHERE verified_id = ?", [verified_id]).fetchone()
+    row = con.execute(
+        "SELECT votes_json, mean_agreement FROM verified_solutions WHERE verified_id = ?", [verified_id]
+    ).fetchone()
     votes = json.loads(row[0]) if row and row[0] else {}
     if not votes:
         return []
     verified = sum(1 for v in votes.values() if v["verified"])
     held_out = sum(1 for v in votes.values() if v["verified"] and v.get("holdout"))
-    lines = [f"votes on {len(votes)} tests: {verified} verified ({held_out} held out to confirm the golden solution), "
-             f"{len(votes) - verified} unverified; agreement = top votes / runs that ended normally, "
-             f"mean {row[1]:.2f} over the tests"]
+    lines = [
+        f"votes on {len(votes)} tests: {verified} verified ({held_out} held out to confirm the golden solution), "
+        f"{len(votes) - verified} unverified; agreement = top votes / runs that ended normally, "
+        f"mean {row[1]:.2f} over the tests"
+    ]
     if full:
         for test_id, v in votes.items():
             state = "verified" if v["verified"] else f"unverified ({v['reason']})"
-            lines.append(f"  {test_id}: {v['top_votes']} of {v['voters']} normal runs agree (agreement {v['agreement']:.2f}; "
-                         f"{v['candidates']} candidates ran, {v['candidates'] - v['voters']} did not end normally), {state}"
-                         + (", held out" if v.get("holdout") else ""))
+            lines.append(
+                f"  {test_id}: {v['top_votes']} of {v['voters']} normal runs agree (agreement {v['agreement']:.2f}; "
+                f"{v['candidates']} candidates ran, {v['candidates'] - v['voters']} did not end normally), {state}"
+                + (", held out" if v.get("holdout") else "")
+            )
     else:
         shapes = Counter((v["top_votes"], v["voters"], v["candidates"]) for v in votes.values())
-        lines.append("  " + "; ".join(
-            f"{n} test{'s' if n > 1 else ''}: {top} of {voters} normal runs agree ({top / voters if voters else 0:.2f}), "
-            f"{cands - voters} of {cands} candidates' runs did not end normally" for (top, voters, cands), n in shapes.most_common()))
+        lines.append(
+            "  "
+            + "; ".join(
+                f"{n} test{'s' if n > 1 else ''}: {top} of {voters} normal runs agree ({top / voters if voters else 0:.2f}), "
+                f"{cands - voters} of {cands} candidates' runs did not end normally"
+                for (top, voters, cands), n in shapes.most_common()
+            )
+        )
     return lines
 
 
@@ -378,8 +463,10 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
     row_id = args.row_id.strip()
     if kind_of(row_id) is None:
-        raise CliError(f"{row_id!r} is not a row id: ids look like <kind>-<16 hex digits>, kinds: "
-                       + ", ".join(f"{k} ({v})" for k, v in ID_KINDS.items()))
+        raise CliError(
+            f"{row_id!r} is not a row id: ids look like <kind>-<16 hex digits>, kinds: "
+            + ", ".join(f"{k} ({v})" for k, v in ID_KINDS.items())
+        )
     con = _connect(args)
     if kind_of(row_id) == "call":
         call = warehouse.llm_call(con, row_id)
@@ -389,8 +476,10 @@ def cmd_trace(args: argparse.Namespace) -> int:
         return 0
     chain = warehouse.trace(con, row_id)
     if not chain:
-        raise CliError(f"unknown row id {row_id}: no row of {ID_KINDS[kind_of(row_id)]} has it "
-                       "(it may come from an older materialization; run `xcoder status` to see what exists)")
+        raise CliError(
+            f"unknown row id {row_id}: no row of {ID_KINDS[kind_of(row_id)]} has it "
+            "(it may come from an older materialization; run `xcoder status` to see what exists)"
+        )
     if args.json:
         print(json.dumps(chain, indent=2, default=str))
         return 0
@@ -430,9 +519,14 @@ def _trace_short(con, root: str, by_id: dict[str, dict], calls: dict[str, dict])
             lines.append(_group_line(asset, members, calls, shown_calls, indent))
     missing = sorted({p for s in by_id.values() for p in s["parent_ids"] or [] if p not in by_id})
     if missing:
-        lines.append(f"{len(missing)} parent(s) missing from their table (re-materialized since?): "
-                     + ", ".join(missing[:3]) + (" …" if len(missing) > 3 else ""))
-    lines.append(f"(xcoder trace {root} --full: every ancestor, each LLM call with its prompt and answer, the vote per test)")
+        lines.append(
+            f"{len(missing)} parent(s) missing from their table (re-materialized since?): "
+            + ", ".join(missing[:3])
+            + (" …" if len(missing) > 3 else "")
+        )
+    lines.append(
+        f"(xcoder trace {root} --full: every ancestor, each LLM call with its prompt and answer, the vote per test)"
+    )
     return lines
 
 
@@ -449,10 +543,15 @@ def _group_line(asset: str, steps: list[dict], calls: dict[str, dict], shown_cal
     parts = [f"{n} {label}" for label, n in labels.most_common() if " inputs from " not in label or len(generated) < 2]
     if len(generated) >= 2:
         source = next(label for label in labels if " inputs from " in label).split(" inputs from ")[1]
-        parts.append(f"{sum(generated.values())} inputs from {source} ("
-                     + ", ".join(f"{n} {kind}" for kind, n in sorted(generated.items(), key=lambda kv: -kv[1])) + ")")
+        parts.append(
+            f"{sum(generated.values())} inputs from {source} ("
+            + ", ".join(f"{n} {kind}" for kind, n in sorted(generated.items(), key=lambda kv: -kv[1]))
+            + ")"
+        )
     ids = [s["row_id"] for s in steps]
-    text = f"{indent}{asset} x{len(steps)}: " + ", ".join(parts) + f" ({', '.join(ids[:3])}{' …' if len(ids) > 3 else ''})"
+    text = (
+        f"{indent}{asset} x{len(steps)}: " + ", ".join(parts) + f" ({', '.join(ids[:3])}{' …' if len(ids) > 3 else ''})"
+    )
     call_ids = list(dict.fromkeys(c for s in steps for c in s["llm_call_ids"] or []))
     if len(call_ids) == 1:
         text += "  <- " + _call_text(calls.get(call_ids[0]), call_ids[0], shown_calls)
@@ -496,8 +595,10 @@ def _trace_full(con, root: str, by_id: dict[str, dict], calls: dict[str, dict]) 
 
 
 def _call_lines(call: dict[str, Any], show_prompt: bool, indent: str = "") -> list[str]:
-    lines = [f"{indent}call {call['call_id']} ({call['asset']}, role {call['role']}, model {call['model']}, "
-             f"template {call['template']})"]
+    lines = [
+        f"{indent}call {call['call_id']} ({call['asset']}, role {call['role']}, model {call['model']}, "
+        f"template {call['template']})"
+    ]
     if show_prompt:
         request = json.loads(call["request_json"])
         for message in request.get("messages", []):
@@ -520,6 +621,7 @@ def _print_call(call: dict[str, Any], show_prompt: bool, indent: str = "") -> No
 
 # ---- sql ---------------------------------------------------------------------------------------
 
+
 def _sql_cell(value: Any, width: int) -> str:
     text = "" if value is None else json.dumps(value, default=str) if isinstance(value, (list, dict)) else str(value)
     text = " ".join(text.split())
@@ -534,7 +636,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     query = sys.stdin.read() if args.query == "-" else args.query
     if not query.strip():
-        raise CliError("give a query, e.g. xcoder sql \"SELECT status, count(*) FROM problems GROUP BY status\"")
+        raise CliError('give a query, e.g. xcoder sql "SELECT status, count(*) FROM problems GROUP BY status"')
     con = _connect(args)
     try:
         names, rows = warehouse.query(con, query)
@@ -547,18 +649,25 @@ def cmd_sql(args: argparse.Namespace) -> int:
     elif args.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(names)
-        writer.writerows([[json.dumps(v, default=str) if isinstance(v, (list, dict)) else v for v in row] for row in rows])
+        writer.writerows(
+            [[json.dumps(v, default=str) if isinstance(v, (list, dict)) else v for v in row] for row in rows]
+        )
     elif names:
         shown = rows if args.max_rows <= 0 else rows[: args.max_rows]
         print(text_table([[_sql_cell(v, args.width) for v in row] for row in shown], names))
         more = len(rows) - len(shown)
-        print(f"({len(rows)} row{'s' if len(rows) != 1 else ''}"
-              + (f", {more} not shown: --max-rows 0 for all, or --csv / --json" if more else "") + ")")
+        print(
+            f"({len(rows)} row{'s' if len(rows) != 1 else ''}"
+            + (f", {more} not shown: --max-rows 0 for all, or --csv / --json" if more else "")
+            + ")"
+        )
     return 0
 
 
 def _view_names(con) -> list[str]:
-    return [row[0] for row in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]
+    return [
+        row[0] for row in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()
+    ]
 
 
 def cmd_bench_llm(args: argparse.Namespace) -> int:
@@ -568,22 +677,33 @@ def cmd_bench_llm(args: argparse.Namespace) -> int:
     try:
         levels = [int(part) for part in str(args.concurrency).split(",") if part.strip()]
     except ValueError:
-        raise CliError(f"--concurrency {args.concurrency!r}: give a number or a comma-separated list, e.g. 1000,4000") from None
+        raise CliError(
+            f"--concurrency {args.concurrency!r}: give a number or a comma-separated list, e.g. 1000,4000"
+        ) from None
     if not levels or min(levels) < 1 or args.rounds < 1:
         raise CliError("--concurrency values and --rounds must be at least 1")
     try:
         for level in levels:
             parse_requests(args.requests, level)
     except ValueError as exc:
-        raise CliError(f"--requests {args.requests!r}: a count per side (e.g. 2000) or a multiple of the concurrency (e.g. 2x); {exc}") from None
+        raise CliError(
+            f"--requests {args.requests!r}: a count per side (e.g. 2000) or a multiple of the concurrency (e.g. 2x); {exc}"
+        ) from None
     if args.api_base and args.latency is not None:
         raise CliError("--latency is for the fake server the bench starts itself; drop it with --api-base")
     model = args.model or ("openai/fake-model" if not args.api_base else None)
     if model is None:
         raise CliError("--model is needed with --api-base (a litellm model name, e.g. openai/my-model)")
     try:
-        bench_main(args.api_base, model, args.requests, levels, api_key=args.api_key, rounds=args.rounds,
-                   latency_s=0.2 if args.latency is None else args.latency)
+        bench_main(
+            args.api_base,
+            model,
+            args.requests,
+            levels,
+            api_key=args.api_key,
+            rounds=args.rounds,
+            latency_s=0.2 if args.latency is None else args.latency,
+        )
     except LLMConfigError as exc:
         raise CliError(str(exc)) from None
     return 0
@@ -601,8 +721,10 @@ def _lcb_inputs(args: argparse.Namespace):
     known = {p.problem_id for p in problems}
     unknown = [qid for qid in generations if qid not in known]
     if unknown:
-        raise CliError(f"{args.generations}: question_id {unknown[0]!r} is not in {args.problems}"
-                       + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
+        raise CliError(
+            f"{args.generations}: question_id {unknown[0]!r} is not in {args.problems}"
+            + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+        )
     return problems, generations, _open_backend(args)
 
 
@@ -622,12 +744,18 @@ def cmd_judge(args: argparse.Namespace) -> int:
     rows = result_rows(problems, generations, by_problem)
     write_text(json.dumps(rows, indent=2), Path(args.out))
     solved = sum(r["pass@1"] for r in rows) / len(rows) if rows else 0.0
-    print(f"profile {args.profile}, sandbox {args.sandbox}: mean pass@1 {solved:.4f} over {len(rows)} problems -> {args.out}")
+    print(
+        f"profile {args.profile}, sandbox {args.sandbox}: mean pass@1 {solved:.4f} over {len(rows)} problems -> {args.out}"
+    )
     uids = sorted(getattr(backend, "used_uids", ()))
-    print(f"sandboxes: {getattr(backend, 'started', 0)} started"
-          + (f", host uids {','.join(map(str, uids))}" if uids else ""))
-    print(f"judged {stats.solutions} solutions, {stats.tests_run} tests run, {stats.seconds:.2f} s, "
-          f"{stats.tests_per_s:.1f} tests/s")
+    print(
+        f"sandboxes: {getattr(backend, 'started', 0)} started"
+        + (f", host uids {','.join(map(str, uids))}" if uids else "")
+    )
+    print(
+        f"judged {stats.solutions} solutions, {stats.tests_run} tests run, {stats.seconds:.2f} s, "
+        f"{stats.tests_per_s:.1f} tests/s"
+    )
     return 0
 
 
@@ -638,7 +766,9 @@ def cmd_bench_judge(args: argparse.Namespace) -> int:
     try:
         import livecodebench.evaluation  # noqa: F401
     except ImportError:
-        raise CliError("the official harness is not installed: .venv/bin/pip install --no-deps nvidia-livecodebench==26.3") from None
+        raise CliError(
+            "the official harness is not installed: .venv/bin/pip install --no-deps nvidia-livecodebench==26.3"
+        ) from None
     try:
         backend = make_backend(args.sandbox, image=args.image, fresh_sandbox=args.fresh_sandbox)
     except (SandboxUnavailable, ValueError) as exc:
@@ -665,8 +795,9 @@ def cmd_vote(args: argparse.Namespace) -> int:
             inputs.append([t.input for t in problem.tests])
             owners.append((problem.problem_id, index))
     with backend:
-        runs, stats = run_matrix(backend, programs, inputs, limits, RunCache(None), workers=args.workers,
-                                 abandon_after_timeouts=1)
+        runs, stats = run_matrix(
+            backend, programs, inputs, limits, RunCache(None), workers=args.workers, abandon_after_timeouts=1
+        )
     runs_of = dict(zip(owners, runs))
     # the same vote as verified_solutions (recipe.verification.vote_on_runs); any test may decide alone
     settings = VoteSettings(min_agreement=args.min_agreement, holdout_share=args.holdout_share, min_verified_tests=1)
@@ -675,22 +806,28 @@ def cmd_vote(args: argparse.Namespace) -> int:
         test_ids = [f"{problem.problem_id}#{i}" for i in range(len(problem.tests))]
         candidate_runs = [runs_of[(problem.problem_id, c)] for c in range(len(generations[problem.problem_id]))]
         result = vote_on_runs(test_ids, candidate_runs, bool(problem.func_name), settings)
-        report.append({
-            "question_id": problem.problem_id,
-            "status": result.status,
-            "reason": result.reason,
-            "tests": [{"index": i, **entry} for i, entry in enumerate(vote_report(result, with_outputs=True))],
-            "golden_index": result.golden,
-            "golden_passed_holdout": result.golden_passes_holdout,
-            "verified_indices": result.verified_candidates,
-        })
+        report.append(
+            {
+                "question_id": problem.problem_id,
+                "status": result.status,
+                "reason": result.reason,
+                "tests": [{"index": i, **entry} for i, entry in enumerate(vote_report(result, with_outputs=True))],
+                "golden_index": result.golden,
+                "golden_passed_holdout": result.golden_passes_holdout,
+                "verified_indices": result.verified_candidates,
+            }
+        )
     write_text(json.dumps(report, indent=2), Path(args.out))
     verified = sum(1 for r in report if r["status"] == "verified")
     figures = SandboxFigures.of(stats, runs)
-    print(f"voted on {len(report)} problems: {verified} with a golden solution that passed its held-out tests -> {args.out}")
-    print(f"{figures.runs} sandbox runs = {figures.executed} executed + {figures.skipped} skipped after a time limit + "
-          f"{figures.not_compiled} not run (no compile) + {figures.sandbox_failures} lost to a broken sandbox, "
-          f"in {stats.seconds:.2f} s, {figures.executed_per_s:.1f} executed/s")
+    print(
+        f"voted on {len(report)} problems: {verified} with a golden solution that passed its held-out tests -> {args.out}"
+    )
+    print(
+        f"{figures.runs} sandbox runs = {figures.executed} executed + {figures.skipped} skipped after a time limit + "
+        f"{figures.not_compiled} not run (no compile) + {figures.sandbox_failures} lost to a broken sandbox, "
+        f"in {stats.seconds:.2f} s, {figures.executed_per_s:.1f} executed/s"
+    )
     return 0
 
 
@@ -699,8 +836,12 @@ def _open_backend(args: argparse.Namespace):
     from xcoder_assets.sandbox.backends import SandboxUnavailable, make_backend
 
     try:
-        return make_backend(args.sandbox, image=args.image, allow_unsafe=args.allow_unsafe_sandbox,
-                            fresh_sandbox=getattr(args, "fresh_sandbox", False))
+        return make_backend(
+            args.sandbox,
+            image=args.image,
+            allow_unsafe=args.allow_unsafe_sandbox,
+            fresh_sandbox=getattr(args, "fresh_sandbox", False),
+        )
     except (SandboxUnavailable, ValueError) as exc:
         raise CliError(str(exc)) from None
 
@@ -712,6 +853,7 @@ def _progress_meter(label: str):
 
 
 # ---- eval ---------------------------------------------------------------------------------------
+
 
 def _windows(args: argparse.Namespace):
     from xcoder_assets.recipe.benchmark import PAPER_WINDOWS, parse_windows
@@ -737,16 +879,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
         start, end = parse_date(args.start_date, "--start-date"), parse_date(args.end_date, "--end-date")
         cutoff = parse_date(args.model_cutoff, "--model-cutoff")
         windows = _windows(args)
-        loaded = load_problems([(Path(p), Path(p).stem) for p in args.problems], start=start, end=end,
-                               skip_bad_records=args.skip_bad_records)
+        loaded = load_problems(
+            [(Path(p), Path(p).stem) for p in args.problems],
+            start=start,
+            end=end,
+            skip_bad_records=args.skip_bad_records,
+        )
         codes = load_generations(Path(args.generations)) if args.generations else None
     except (BenchmarkInputError, FormatError) as exc:
         raise CliError(str(exc)) from None
     for reject in loaded.rejected:
         print(f"skipped {reject.location}: {reject.reason}", file=sys.stderr)
     if not loaded.problems:
-        raise CliError(f"no problems to score in {', '.join(args.problems)}"
-                       + (f" between {start or '...'} and {end or '...'}" if start or end else ""))
+        raise CliError(
+            f"no problems to score in {', '.join(args.problems)}"
+            + (f" between {start or '...'} and {end or '...'}" if start or end else "")
+        )
     if codes is None and not args.model:
         raise CliError("give --model MODEL (with --api-base URL for a server) or --generations FILE")
     backend = _open_backend(args)
@@ -758,12 +906,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
             unknown = sorted(set(codes) - {p.question_id for p in loaded.problems})
             if unknown:
-                print(f"note: {len(unknown)} question ids in {args.generations} are not among the problems "
-                      f"(ignored): {', '.join(unknown[:5])}", file=sys.stderr)
+                print(
+                    f"note: {len(unknown)} question ids in {args.generations} are not among the problems "
+                    f"(ignored): {', '.join(unknown[:5])}",
+                    file=sys.stderr,
+                )
             missing = [p.question_id for p in loaded.problems if p.question_id not in codes]
             if missing:
-                print(f"note: {len(missing)} problems have no generations (not scored): {', '.join(missing[:5])}",
-                      file=sys.stderr)
+                print(
+                    f"note: {len(missing)} problems have no generations (not scored): {', '.join(missing[:5])}",
+                    file=sys.stderr,
+                )
             run = evaluate_generations(loaded.problems, codes, backend, workers=args.workers, on_progress=progress)
             model = f"generations from {args.generations}"
         else:
@@ -774,14 +927,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     out = Path(args.out)
     files = write_lcb_outputs(run.results, scored, out)
     failed = scored["generations"]["failed"]
-    print(f"{scored['problems']} problems x n={scored['n']}: {run.tests_run} tests judged in {run.wall_seconds:.1f} s; "
-          f"{failed} of {scored['samples']} generations failed (counted wrong) -> {files['scores']}", file=sys.stderr)
+    print(
+        f"{scored['problems']} problems x n={scored['n']}: {run.tests_run} tests judged in {run.wall_seconds:.1f} s; "
+        f"{failed} of {scored['samples']} generations failed (counted wrong) -> {files['scores']}",
+        file=sys.stderr,
+    )
     for name, value in scored["by_difficulty"].items():
         print(f"  {name}: pass@1 {value:.4f} ({scored['problems_by_difficulty'][name]} problems)", file=sys.stderr)
     for name, window in scored["by_window"].items():
         value = "-" if window["pass@1"] is None else f"{window['pass@1']:.4f}"
-        print(f"  window {name} ({window['start']} .. {window['end']}): pass@1 {value} ({window['problems']} problems)",
-              file=sys.stderr)
+        print(
+            f"  window {name} ({window['start']} .. {window['end']}): pass@1 {value} ({window['problems']} problems)",
+            file=sys.stderr,
+        )
     print(f"pass@1 {scored['pass@1']:.4f}")
     return 0
 
@@ -793,9 +951,13 @@ def _generate_and_judge(args: argparse.Namespace, problems, backend, progress):
     from xcoder_assets.recipe.evaluation import ROLE, evaluate_model
     from xcoder_assets.recipe.prompts import load_template
 
-    settings = RoleSettings(role=ROLE, model=args.model, api_base=args.api_base, api_key=os.environ.get("XCODER_API_KEY"),
-                            params=GenerationParams(temperature=args.temperature, top_p=args.top_p,
-                                                    max_tokens=args.max_tokens))
+    settings = RoleSettings(
+        role=ROLE,
+        model=args.model,
+        api_base=args.api_base,
+        api_key=os.environ.get("XCODER_API_KEY"),
+        params=GenerationParams(temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens),
+    )
     try:
         check_role_settings(settings)
     except LLMConfigError as exc:
@@ -805,14 +967,29 @@ def _generate_and_judge(args: argparse.Namespace, problems, backend, progress):
 
         register_offline_provider()
     cache = ResponseCache(Path(args.cache) if args.cache else Path(args.out) / "llm_cache.sqlite")
-    gateway = LLMGateway({ROLE: settings}, cache, GatewayConfig(max_in_flight=args.max_in_flight,
-                                                              max_retries=args.max_retries,
-                                                              request_timeout_s=args.request_timeout))
-    run = evaluate_model(problems, gateway, load_template("solve"), backend, n=args.n, seed=args.seed,
-                         workers=args.workers, on_progress=progress)
+    gateway = LLMGateway(
+        {ROLE: settings},
+        cache,
+        GatewayConfig(
+            max_in_flight=args.max_in_flight, max_retries=args.max_retries, request_timeout_s=args.request_timeout
+        ),
+    )
+    run = evaluate_model(
+        problems,
+        gateway,
+        load_template("solve"),
+        backend,
+        n=args.n,
+        seed=args.seed,
+        workers=args.workers,
+        on_progress=progress,
+    )
     stats = gateway.stats
-    print(f"LLM: {stats.requests} requests = {stats.llm_calls} sent to {args.model} + {stats.cache_hits} cache hits; "
-          f"{stats.errors} errors", file=sys.stderr)
+    print(
+        f"LLM: {stats.requests} requests = {stats.llm_calls} sent to {args.model} + {stats.cache_hits} cache hits; "
+        f"{stats.errors} errors",
+        file=sys.stderr,
+    )
     return run, args.model
 
 
@@ -821,12 +998,17 @@ def cmd_decontaminate(args: argparse.Namespace) -> int:
     LiveCodeBench rows; writes [{id, benchmark_id, method, score}] per flagged candidate."""
     import time
 
-    from xcoder_assets.recipe.decontamination import DecontaminationInputError, DecontaminationSettings, decontaminate_files
+    from xcoder_assets.recipe.decontamination import (
+        DecontaminationInputError,
+        DecontaminationSettings,
+        decontaminate_files,
+    )
     from xcoder_assets.store.parquet import write_text
 
     try:
-        settings = DecontaminationSettings(ngram=args.ngram, ngram_min_matches=args.min_matches,
-                                           minhash_threshold=args.threshold, shingle=args.shingle)
+        settings = DecontaminationSettings(
+            ngram=args.ngram, ngram_min_matches=args.min_matches, minhash_threshold=args.threshold, shingle=args.shingle
+        )
     except ValueError as exc:
         raise CliError(str(exc)) from None
     started = time.monotonic()
@@ -836,8 +1018,10 @@ def cmd_decontaminate(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     write_text(json.dumps(flagged, indent=2) + "\n", Path(args.out))
     methods = {m: sum(1 for f in flagged if f["method"] == m) for m in ("ngram", "minhash")}
-    print(f"{len(flagged)} flagged candidates ({methods['ngram']} by {args.ngram}-gram overlap, {methods['minhash']} "
-          f"by MinHash >= {args.threshold}) in {time.monotonic() - started:.2f} s -> {args.out}")
+    print(
+        f"{len(flagged)} flagged candidates ({methods['ngram']} by {args.ngram}-gram overlap, {methods['minhash']} "
+        f"by MinHash >= {args.threshold}) in {time.monotonic() - started:.2f} s -> {args.out}"
+    )
     return 0
 
 
@@ -846,21 +1030,38 @@ def add_decontaminate_parser(subparsers: argparse._SubParsersAction) -> argparse
 
     defaults = DecontaminationSettings()
     parser = subparsers.add_parser(
-        "decontaminate", help="flag candidate texts that match benchmark problems (n-gram overlap, MinHash)",
+        "decontaminate",
+        help="flag candidate texts that match benchmark problems (n-gram overlap, MinHash)",
         description="Checks each candidate ({id, text} per line) against LiveCodeBench-format benchmark rows on "
-                    "normalized text: word n-gram overlap and MinHash similarity. Writes the flagged ones as a JSON "
-                    "list of {id, benchmark_id, method, score}.")
+        "normalized text: word n-gram overlap and MinHash similarity. Writes the flagged ones as a JSON "
+        "list of {id, benchmark_id, method, score}.",
+    )
     parser.add_argument("--candidates", required=True, help='JSONL, one {"id": str, "text": str} per line')
-    parser.add_argument("--benchmark", required=True, action="append",
-                        help="code_generation_lite rows (JSONL or Parquet); repeat for several files")
+    parser.add_argument(
+        "--benchmark",
+        required=True,
+        action="append",
+        help="code_generation_lite rows (JSONL or Parquet); repeat for several files",
+    )
     parser.add_argument("--out", required=True, help="where to write the flagged candidates (JSON)")
-    parser.add_argument("--ngram", type=int, default=defaults.ngram, help=f"words per n-gram (default {defaults.ngram})")
-    parser.add_argument("--min-matches", type=int, default=defaults.ngram_min_matches,
-                        help=f"shared n-grams that flag (default {defaults.ngram_min_matches})")
-    parser.add_argument("--threshold", type=float, default=defaults.minhash_threshold,
-                        help=f"MinHash (Jaccard) similarity that flags (default {defaults.minhash_threshold})")
-    parser.add_argument("--shingle", type=int, default=defaults.shingle,
-                        help=f"words per MinHash shingle (default {defaults.shingle})")
+    parser.add_argument(
+        "--ngram", type=int, default=defaults.ngram, help=f"words per n-gram (default {defaults.ngram})"
+    )
+    parser.add_argument(
+        "--min-matches",
+        type=int,
+        default=defaults.ngram_min_matches,
+        help=f"shared n-grams that flag (default {defaults.ngram_min_matches})",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=defaults.minhash_threshold,
+        help=f"MinHash (Jaccard) similarity that flags (default {defaults.minhash_threshold})",
+    )
+    parser.add_argument(
+        "--shingle", type=int, default=defaults.shingle, help=f"words per MinHash shingle (default {defaults.shingle})"
+    )
     parser.set_defaults(func=cmd_decontaminate)
     return parser
 
@@ -873,38 +1074,60 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xcoder", description="xcoder-assets: the SynthSmith pipeline, from the command line.")
+    parser = argparse.ArgumentParser(
+        prog="xcoder", description="xcoder-assets: the SynthSmith pipeline, from the command line."
+    )
     parser.add_argument("--data-dir", help="data directory (default: $XCODER_DATA_DIR or ./data)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     materialize = sub.add_parser(
-        "materialize", help="materialize assets in this process, recorded in $DAGSTER_HOME (the UI shows the run)",
+        "materialize",
+        help="materialize assets in this process, recorded in $DAGSTER_HOME (the UI shows the run)",
         description="Runs the selected assets in this process against the DAGSTER_HOME instance. Prints the assets' "
-                    "progress lines and, on failure, the failing step's message once; exits 1 on failure.")
-    materialize.add_argument("--select", default="*", help="asset selection, e.g. '*' (default), 'problems+', "
-                                                            "'seed_problems,features'")
-    materialize.add_argument("--config", action="append", metavar="FILE",
-                             help="run config (YAML or JSON), e.g. {ops: {seed_problems: {config: {paths: [my.jsonl]}}}}; "
-                                  "repeat to merge several")
-    materialize.add_argument("--verbose", action="store_true",
-                             help="Dagster's own console log (DEBUG events) and the stack of a failure (also XCODER_DEBUG=1)")
+        "progress lines and, on failure, the failing step's message once; exits 1 on failure.",
+    )
+    materialize.add_argument(
+        "--select", default="*", help="asset selection, e.g. '*' (default), 'problems+', 'seed_problems,features'"
+    )
+    materialize.add_argument(
+        "--config",
+        action="append",
+        metavar="FILE",
+        help="run config (YAML or JSON), e.g. {ops: {seed_problems: {config: {paths: [my.jsonl]}}}}; "
+        "repeat to merge several",
+    )
+    materialize.add_argument(
+        "--verbose",
+        action="store_true",
+        help="Dagster's own console log (DEBUG events) and the stack of a failure (also XCODER_DEBUG=1)",
+    )
     materialize.set_defaults(func=cmd_materialize)
 
-    status = sub.add_parser("status", help="rows per asset, and the LLM requests and sandbox runs behind the current data")
+    status = sub.add_parser(
+        "status", help="rows per asset, and the LLM requests and sandbox runs behind the current data"
+    )
     status.add_argument("--json", action="store_true", help="machine-readable, keyed by asset name")
     status.set_defaults(func=cmd_status)
 
-    trace = sub.add_parser("trace", help="the lineage of a row back to its seeds (one line per ancestor; --full for all)")
+    trace = sub.add_parser(
+        "trace", help="the lineage of a row back to its seeds (one line per ancestor; --full for all)"
+    )
     trace.add_argument("row_id")
     trace.add_argument("--json", action="store_true")
-    trace.add_argument("--full", action="store_true",
-                       help="every ancestor with its LLM calls' prompts and answers, and the vote test by test")
+    trace.add_argument(
+        "--full",
+        action="store_true",
+        help="every ancestor with its LLM calls' prompts and answers, and the vote test by test",
+    )
     trace.add_argument("--show-prompts", dest="full", action="store_true", help=argparse.SUPPRESS)  # the old name
     trace.set_defaults(func=cmd_trace)
 
-    sql = sub.add_parser("sql", help="run a DuckDB query on the warehouse's views (one per asset, lineage, llm_calls ...)",
-                         description="Runs one query over the data directory's views (the same as data/xcoder.duckdb's) "
-                                     "and the LLM usage log (llm_usage_log). - reads the query from stdin.")
+    sql = sub.add_parser(
+        "sql",
+        help="run a DuckDB query on the warehouse's views (one per asset, lineage, llm_calls ...)",
+        description="Runs one query over the data directory's views (the same as data/xcoder.duckdb's) "
+        "and the LLM usage log (llm_usage_log). - reads the query from stdin.",
+    )
     sql.add_argument("query", help='e.g. "SELECT status, count(*) FROM problems GROUP BY status"')
     fmt = sql.add_mutually_exclusive_group()
     fmt.add_argument("--csv", action="store_true", help="CSV on stdout (every row)")
@@ -916,13 +1139,22 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
     bench_llm = bench_sub.add_parser("llm", help="gateway vs plain litellm against an OpenAI-compatible endpoint")
-    bench_llm.add_argument("--api-base", help="the endpoint; without it the bench starts the fake server on a free port")
-    bench_llm.add_argument("--latency", type=float, default=None,
-                           help="seconds the bench's own fake server takes per answer (default 0.2)")
-    bench_llm.add_argument("--model", help="litellm model name, e.g. openai/my-model (default openai/fake-model "
-                                           "for the bench's own fake server)")
-    bench_llm.add_argument("--requests", default="1000", help="requests per side: a count, or <k>x the concurrency (2x)")
-    bench_llm.add_argument("--concurrency", default="64", help="requests in flight, or a comma-separated list: 1000,4000")
+    bench_llm.add_argument(
+        "--api-base", help="the endpoint; without it the bench starts the fake server on a free port"
+    )
+    bench_llm.add_argument(
+        "--latency", type=float, default=None, help="seconds the bench's own fake server takes per answer (default 0.2)"
+    )
+    bench_llm.add_argument(
+        "--model",
+        help="litellm model name, e.g. openai/my-model (default openai/fake-model for the bench's own fake server)",
+    )
+    bench_llm.add_argument(
+        "--requests", default="1000", help="requests per side: a count, or <k>x the concurrency (2x)"
+    )
+    bench_llm.add_argument(
+        "--concurrency", default="64", help="requests in flight, or a comma-separated list: 1000,4000"
+    )
     bench_llm.add_argument("--api-key", default=os.environ.get("XCODER_API_KEY", "EMPTY"))
     bench_llm.add_argument("--rounds", type=int, default=2, help="alternating rounds per side")
     bench_llm.set_defaults(func=cmd_bench_llm)
@@ -942,17 +1174,26 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--out", required=True, help="where to write the results (JSON)")
     judge.add_argument("--profile", choices=["strict", "lcb"], default="strict")
     judge.add_argument("--sandbox", choices=["bwrap", "docker", "none"], default="bwrap")
-    judge.add_argument("--timeout", type=float, default=None,
-                       help="seconds per test (strict: CPU time, default 2; lcb: wall time, default 6)")
+    judge.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds per test (strict: CPU time, default 2; lcb: wall time, default 6)",
+    )
     judge.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     judge.add_argument("--image", default=DEFAULT_IMAGE, help="docker image with python3")
     judge.add_argument("--allow-unsafe-sandbox", action="store_true", help="permit --sandbox none (no isolation)")
-    judge.add_argument("--fresh-sandbox", action="store_true",
-                       help="a new sandbox for every program instead of warm, wiped ones (adversarial programs)")
+    judge.add_argument(
+        "--fresh-sandbox",
+        action="store_true",
+        help="a new sandbox for every program instead of warm, wiped ones (adversarial programs)",
+    )
     judge.set_defaults(func=cmd_judge)
 
     vote = sub.add_parser("vote", help="majority vote of candidate solutions on LiveCodeBench-format problems")
-    vote.add_argument("--problems", required=True, help="code_generation_lite rows (their expected outputs are ignored)")
+    vote.add_argument(
+        "--problems", required=True, help="code_generation_lite rows (their expected outputs are ignored)"
+    )
     vote.add_argument("--generations", required=True, help='JSON list of {"question_id", "code_list"}: the candidates')
     vote.add_argument("--out", required=True)
     vote.add_argument("--min-agreement", type=float, default=0.5)
@@ -964,15 +1205,27 @@ def build_parser() -> argparse.ArgumentParser:
     vote.add_argument("--allow-unsafe-sandbox", action="store_true")
     vote.set_defaults(func=cmd_vote)
 
-    evaluate = sub.add_parser("eval", help="score a model (or given code) on LiveCodeBench problems as the official "
-                              "harness scores them: pass@1 over n samples, per difficulty and date window")
-    evaluate.add_argument("--problems", action="append", required=True,
-                          help="code_generation_lite rows (JSONL or Parquet, as on the Hub); repeatable")
+    evaluate = sub.add_parser(
+        "eval",
+        help="score a model (or given code) on LiveCodeBench problems as the official "
+        "harness scores them: pass@1 over n samples, per difficulty and date window",
+    )
+    evaluate.add_argument(
+        "--problems",
+        action="append",
+        required=True,
+        help="code_generation_lite rows (JSONL or Parquet, as on the Hub); repeatable",
+    )
     evaluate.add_argument("--model", help="litellm model name, e.g. openai/X-Coder-7B (with --api-base for a server)")
     evaluate.add_argument("--api-base", help="an OpenAI-compatible endpoint (vLLM, SGLang); key from XCODER_API_KEY")
-    evaluate.add_argument("--generations", help='score this code instead of generating: JSON list of {"question_id", '
-                          '"code_list"} (lcb_runner\'s custom-evaluator input)')
-    evaluate.add_argument("--out", required=True, help="folder for scores.json, eval_all.json and LiveCodeBench's files")
+    evaluate.add_argument(
+        "--generations",
+        help='score this code instead of generating: JSON list of {"question_id", '
+        '"code_list"} (lcb_runner\'s custom-evaluator input)',
+    )
+    evaluate.add_argument(
+        "--out", required=True, help="folder for scores.json, eval_all.json and LiveCodeBench's files"
+    )
     evaluate.add_argument("--n", type=int, default=8, help="samples per problem (avg@n; default 8, the paper's avg@8)")
     evaluate.add_argument("--temperature", type=float, default=0.6)
     evaluate.add_argument("--top-p", type=float, default=0.95)
@@ -980,10 +1233,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0, help="sample i uses seed + i")
     evaluate.add_argument("--start-date", help="score only problems dated on or after this day (YYYY-MM-DD)")
     evaluate.add_argument("--end-date", help="score only problems dated on or before this day")
-    evaluate.add_argument("--window", action="append", help="NAME=START..END, scored apart (repeatable; default: "
-                          "the papers' v5 and v6 windows)")
+    evaluate.add_argument(
+        "--window",
+        action="append",
+        help="NAME=START..END, scored apart (repeatable; default: the papers' v5 and v6 windows)",
+    )
     evaluate.add_argument("--model-cutoff", help="the model's training cutoff: pass@1 before vs after it")
-    evaluate.add_argument("--skip-bad-records", action="store_true", help="skip malformed rows (listed) instead of stopping")
+    evaluate.add_argument(
+        "--skip-bad-records", action="store_true", help="skip malformed rows (listed) instead of stopping"
+    )
     evaluate.add_argument("--max-in-flight", type=int, default=64, help="requests in flight at once")
     evaluate.add_argument("--max-retries", type=int, default=6)
     evaluate.add_argument("--request-timeout", type=float, default=600.0)

@@ -18,8 +18,13 @@ def defs() -> dg.Definitions:
     return dg.Definitions.merge(
         # every asset links to its source file and line in the UI
         dg.Definitions(assets=assets),
-        dg.Definitions(asset_checks=loaded.asset_checks, resources=loaded.resources, jobs=loaded.jobs,
-                       schedules=loaded.schedules, sensors=loaded.sensors),
+        dg.Definitions(
+            asset_checks=loaded.asset_checks,
+            resources=loaded.resources,
+            jobs=loaded.jobs,
+            schedules=loaded.schedules,
+            sensors=loaded.sensors,
+        ),
         # In-process: every stage parallelises inside itself (async LLM calls, sandbox workers), and a
         # process per step would pay litellm's import for nothing.
         dg.Definitions(executor=dg.in_process_executor),

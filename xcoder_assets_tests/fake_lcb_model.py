@@ -42,12 +42,21 @@ class FakeLcbModel:
         question = prompt.split("### Question:\n", 1)[-1].split("\n\n### Format:", 1)[0].strip()
         options = self.answers.get(question) or ["I do not know this one."]
         content = options[int(body.get("seed") or 0) % len(options)]
-        return web.json_response({
-            "id": f"fake-{len(self.requests)}", "object": "chat.completion", "model": body.get("model", "fake"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(content) // 4,
-                      "total_tokens": (len(prompt) + len(content)) // 4},
-        })
+        return web.json_response(
+            {
+                "id": f"fake-{len(self.requests)}",
+                "object": "chat.completion",
+                "model": body.get("model", "fake"),
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                ],
+                "usage": {
+                    "prompt_tokens": len(prompt) // 4,
+                    "completion_tokens": len(content) // 4,
+                    "total_tokens": (len(prompt) + len(content)) // 4,
+                },
+            }
+        )
 
     def __enter__(self) -> "FakeLcbModel":
         sock = socket.socket()

@@ -14,17 +14,36 @@ LCB_SAMPLES = Path(__file__).resolve().parent / "data" / "lcb_code_generation_li
 
 def stdin_problem(qid: str, tests: list[tuple[str, str]]) -> dict:
     cases = [{"input": i, "output": o, "testtype": "stdin"} for i, o in tests]
-    return {"question_title": qid, "question_content": "", "platform": "atcoder", "question_id": qid,
-            "contest_id": "", "contest_date": "", "starter_code": "", "difficulty": "easy",
-            "public_test_cases": json.dumps(cases[:1]), "private_test_cases": json.dumps(cases[1:]), "metadata": "{}"}
+    return {
+        "question_title": qid,
+        "question_content": "",
+        "platform": "atcoder",
+        "question_id": qid,
+        "contest_id": "",
+        "contest_date": "",
+        "starter_code": "",
+        "difficulty": "easy",
+        "public_test_cases": json.dumps(cases[:1]),
+        "private_test_cases": json.dumps(cases[1:]),
+        "metadata": "{}",
+    }
 
 
 def functional_problem(qid: str, func_name: str, tests: list[tuple[str, str]]) -> dict:
     cases = [{"input": i, "output": o, "testtype": "functional"} for i, o in tests]
-    return {"question_title": qid, "question_content": "", "platform": "leetcode", "question_id": qid,
-            "contest_id": "", "contest_date": "", "starter_code": "", "difficulty": "easy",
-            "public_test_cases": json.dumps(cases[:1]), "private_test_cases": json.dumps(cases[1:]),
-            "metadata": json.dumps({"func_name": func_name})}
+    return {
+        "question_title": qid,
+        "question_content": "",
+        "platform": "leetcode",
+        "question_id": qid,
+        "contest_id": "",
+        "contest_date": "",
+        "starter_code": "",
+        "difficulty": "easy",
+        "public_test_cases": json.dumps(cases[:1]),
+        "private_test_cases": json.dumps(cases[1:]),
+        "metadata": json.dumps({"func_name": func_name}),
+    }
 
 
 SUM_TESTS = [("1 2\n", "3\n"), ("10 20\n", "30\n"), ("-5 5\n", "0\n")]
@@ -55,7 +74,11 @@ EDGE_CASES: list[tuple[str, str, bool]] = [
     ("sum", "a, b = map(int, input().split())\nprint(a + b)\nprint()\n\n", True),  # trailing blank lines stripped
     ("sum", "a, b = map(int, input().split())\nprint('  ', a + b, '  ')\n", True),  # line whitespace stripped
     ("sum", "a, b = map(int, input().split())\nprint(a + b)\nprint(0)\n", False),  # line count differs
-    ("sum", "def main():\n    a, b = map(int, input().split())\n    print(a + b)\n\nif __name__ == '__main__':\n    main()\n", True),
+    (
+        "sum",
+        "def main():\n    a, b = map(int, input().split())\n    print(a + b)\n\nif __name__ == '__main__':\n    main()\n",
+        True,
+    ),
     # the implicit import block: official accepts code that never imports deque
     ("sum", "q = deque(map(int, input().split()))\nprint(q[0] + q[1])\n", False),
     # swallowed SystemExit: the official harness accepts sys.exit(1) after a right answer
@@ -68,7 +91,11 @@ EDGE_CASES: list[tuple[str, str, bool]] = [
     ("sum", "a, b = map(int, open(0).read().split())\nprint(a + b)\n", True),
     ("sum", "import sys\na, b = map(int, input().split())\nsys.stdout.buffer.write(f'{a + b}\\n'.encode())\n", True),
     ("sum", "import os\na, b = map(int, input().split())\nos.write(1, f'{a + b}\\n'.encode())\n", True),
-    ("sum", "total = 0\ndef add(x):\n    global total\n    total += x\nfor v in map(int, input().split()):\n    add(v)\nprint(total)\n", True),
+    (
+        "sum",
+        "total = 0\ndef add(x):\n    global total\n    total += x\nfor v in map(int, input().split()):\n    add(v)\nprint(total)\n",
+        True,
+    ),
     ("sum", "import resource\na, b = map(int, input().split())\nprint(a + b)\n", True),
     ("sum", "import os\nos.getcwd()\na, b = map(int, input().split())\nprint(a + b)\n", True),
     # decimal comparison: 0.5 == 0.50, no float tolerance
@@ -88,20 +115,44 @@ EDGE_CASES: list[tuple[str, str, bool]] = [
     ("pair", "class Solution:\n    def makePair(self, a, b):\n        raise ValueError('no')\n", False),
     ("nested", "class Solution:\n    def nest(self, x):\n        return [(x, x)]\n", True),  # strict compares JSON
     ("plain_fn", "def double(x):\n    return 2 * x\n", True),
-    ("plain_fn", "from typing import List\nclass Solution:\n    def double(self, x: int) -> int:\n        return x * 2\n", True),
+    (
+        "plain_fn",
+        "from typing import List\nclass Solution:\n    def double(self, x: int) -> int:\n        return x * 2\n",
+        True,
+    ),
 ]
 
 # The real samples (data/README.md): correct and wrong solutions.
 SAMPLE_CASES: list[tuple[str, str, bool]] = [
-    ("1873_A", "t = int(input())\nfor _ in range(t):\n    s = input().strip()\n"
-               "    print('YES' if sum(a != b for a, b in zip(s, 'abc')) in (0, 2) else 'NO')\n", True),
-    ("1873_A", "t = int(input())\nfor _ in range(t):\n    s = input().strip()\n    print('YES' if s == 'abc' else 'NO')\n", False),
-    ("2727", "class Solution:\n    def countSeniors(self, details: List[str]) -> int:\n"
-             "        return sum(int(d[11:13]) > 60 for d in details)\n", True),
-    ("2727", "class Solution:\n    def countSeniors(self, details: List[str]) -> int:\n"
-             "        return sum(int(d[11:13]) >= 60 for d in details)\n", False),
-    ("abc301_a", "n = int(input())\ns = input().strip()\nt, a = s.count('T'), s.count('A')\n"
-                 "if t != a:\n    print('T' if t > a else 'A')\nelse:\n    print('A' if s[-1] == 'T' else 'T')\n", True),
+    (
+        "1873_A",
+        "t = int(input())\nfor _ in range(t):\n    s = input().strip()\n"
+        "    print('YES' if sum(a != b for a, b in zip(s, 'abc')) in (0, 2) else 'NO')\n",
+        True,
+    ),
+    (
+        "1873_A",
+        "t = int(input())\nfor _ in range(t):\n    s = input().strip()\n    print('YES' if s == 'abc' else 'NO')\n",
+        False,
+    ),
+    (
+        "2727",
+        "class Solution:\n    def countSeniors(self, details: List[str]) -> int:\n"
+        "        return sum(int(d[11:13]) > 60 for d in details)\n",
+        True,
+    ),
+    (
+        "2727",
+        "class Solution:\n    def countSeniors(self, details: List[str]) -> int:\n"
+        "        return sum(int(d[11:13]) >= 60 for d in details)\n",
+        False,
+    ),
+    (
+        "abc301_a",
+        "n = int(input())\ns = input().strip()\nt, a = s.count('T'), s.count('A')\n"
+        "if t != a:\n    print('T' if t > a else 'A')\nelse:\n    print('A' if s[-1] == 'T' else 'T')\n",
+        True,
+    ),
     ("abc301_a", "n = int(input())\ns = input().strip()\nprint('T' if s.count('T') >= s.count('A') else 'A')\n", False),
 ]
 
@@ -126,6 +177,6 @@ def parity_inputs(n: int = 3) -> tuple[list[dict], dict[str, list[str]]]:
     for qid, codes in by_problem.items():
         for start in range(0, len(codes), n):
             copy = dict(rows[qid], question_id=f"{qid}~{start // n}")
-            code_lists[copy["question_id"]] = (codes[start:start + n] + codes * n)[:n]
+            code_lists[copy["question_id"]] = (codes[start : start + n] + codes * n)[:n]
             chosen.append(copy)
     return chosen, code_lists

@@ -21,8 +21,10 @@ from xcoder_assets.store.parquet import write_text
 def batch_rows(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     """One file per batch: its key, seed and run."""
     seed = seed_for_batch(context, 42)
-    write_text(json.dumps({"batch": context.partition_key, "seed": seed, "run_id": context.run.run_id}),
-               storage.root / "batches" / f"{context.partition_key}.json")
+    write_text(
+        json.dumps({"batch": context.partition_key, "seed": seed, "run_id": context.run.run_id}),
+        storage.root / "batches" / f"{context.partition_key}.json",
+    )
     return dg.MaterializeResult(metadata={"seed": seed})
 
 

@@ -40,8 +40,14 @@ def _home(path: Path) -> Path:
 
 
 def materialize(home: Path, data: Path, *args: str, timeout: int = 600, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([BIN / "xcoder", "materialize", *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=PROJECT_ROOT, env=_env(home, data, **env))
+    return subprocess.run(
+        [BIN / "xcoder", "materialize", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=PROJECT_ROOT,
+        env=_env(home, data, **env),
+    )
 
 
 def run_metadata(home: Path, run_id: str) -> dict[str, dict]:
@@ -53,7 +59,9 @@ def run_metadata(home: Path, run_id: str) -> dict[str, dict]:
         found = {}
         for record in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
             materialization = record.dagster_event.event_specific_data.materialization
-            found[materialization.asset_key.to_user_string()] = {k: v.value for k, v in materialization.metadata.items()}
+            found[materialization.asset_key.to_user_string()] = {
+                k: v.value for k, v in materialization.metadata.items()
+            }
         return found
 
 
@@ -84,6 +92,7 @@ def _status(monkeypatch, capsys, home: Path, data: Path) -> dict:
 
 # ---- materialize -------------------------------------------------------------------------------
 
+
 def test_materialize_prints_progress_not_dagster_internals(small_demo):
     _, _, (first, second) = small_demo
     for done in (first, second):
@@ -105,8 +114,10 @@ def test_materialized_runs_are_recorded_in_dagster_home(small_demo):
 
 def _bad_seed_config(tmp_path: Path) -> Path:
     seeds = tmp_path / "bad_seeds.jsonl"
-    seeds.write_text('{"question": "Add two numbers.", "solutions": ["print(sum(map(int, input().split())))"]}\n'
-                     "this line is not JSON\n")
+    seeds.write_text(
+        '{"question": "Add two numbers.", "solutions": ["print(sum(map(int, input().split())))"]}\n'
+        "this line is not JSON\n"
+    )
     config = tmp_path / "bad.yaml"
     config.write_text(f"ops:\n  seed_problems:\n    config:\n      paths: ['{seeds}']\n")
     return config
@@ -124,16 +135,24 @@ def test_a_bad_seed_file_is_one_clear_error_and_a_failed_exit(tmp_path):
 
 
 def test_verbose_adds_the_stack_and_dagster_log(tmp_path):
-    done = materialize(_home(tmp_path / "home"), tmp_path / "data", "--select", "seed_problems",
-                       "--config", str(_bad_seed_config(tmp_path)), XCODER_DEBUG="1")
+    done = materialize(
+        _home(tmp_path / "home"),
+        tmp_path / "data",
+        "--select",
+        "seed_problems",
+        "--config",
+        str(_bad_seed_config(tmp_path)),
+        XCODER_DEBUG="1",
+    )
     assert done.returncode == 1
     assert "Traceback" in done.stderr or 'File "' in done.stderr
     assert " - DEBUG - " in done.stderr and "STEP_START" in done.stderr  # Dagster's own console log
 
 
 def test_an_unknown_model_is_one_error_naming_role_and_model(tmp_path):
-    done = materialize(_home(tmp_path / "home"), tmp_path / "data", "--select", "seed_problems,features",
-                       XCODER_MODEL="no-such-model")
+    done = materialize(
+        _home(tmp_path / "home"), tmp_path / "data", "--select", "seed_problems,features", XCODER_MODEL="no-such-model"
+    )
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if line.startswith("xcoder: error:")]
     assert len(errors) == 1 and errors[0].startswith("xcoder: error: features: ")
@@ -157,6 +176,7 @@ def test_bad_selection_and_bad_run_config_are_one_line(tmp_path):
 
 # ---- status ------------------------------------------------------------------------------------
 
+
 def test_status_llm_figures_are_the_writing_runs_metadata(small_demo, monkeypatch, capsys):
     home, data, (_, second) = small_demo
     status = _status(monkeypatch, capsys, home, data)
@@ -167,14 +187,21 @@ def test_status_llm_figures_are_the_writing_runs_metadata(small_demo, monkeypatc
         row, meta = by_asset[asset], metadata[asset]
         assert status["runs"][asset] == _run_id(second)
         assert (row["run_requests"], row["sent_to_model"], row["cache_hits"], row["not_sent"]) == (
-            meta["llm_requests"], meta["llm_calls_made"], meta["llm_cache_hits"], meta["llm_requests_not_sent"]), asset
+            meta["llm_requests"],
+            meta["llm_calls_made"],
+            meta["llm_cache_hits"],
+            meta["llm_requests_not_sent"],
+        ), asset
         assert row["run_requests"] == row["sent_to_model"] + row["cache_hits"] + row["not_sent"]
         assert row["behind_data"] == pl.read_parquet(data / "llm_calls" / f"{asset}.parquet").height
         assert row["behind_data"] == row["run_requests"] + row["from_earlier_runs"]
         assert row["sent_to_model"] == 0  # the second run: everything came from the cache or the checkpoint
     # evolved_pool replays its checkpointed rounds: no request at all, every answer from the first run
     pool = by_asset["evolved_pool"]
-    assert pool["run_requests"] == 0 and pool["from_earlier_runs"] == metadata["evolved_pool"]["llm_calls_from_checkpoint"] > 0
+    assert (
+        pool["run_requests"] == 0
+        and pool["from_earlier_runs"] == metadata["evolved_pool"]["llm_calls_from_checkpoint"] > 0
+    )
     assert by_asset["features"]["cache_hits"] == status["assets"]["seed_problems"]
     totals = status["llm"]
     assert totals["runs"] == 2 and totals["requests"] == totals["sent_to_model"] + totals["cache_hits"]
@@ -191,7 +218,8 @@ def test_status_sandbox_runs_add_up_and_agree_with_the_metadata(small_demo, monk
         meta = metadata[asset]
         assert row["runs"] == meta["sandbox_runs"] > 0
         assert [row[t] for t in ("executed", "cached", "skipped", "not_compiled", "sandbox_failures")] == [
-            meta[f"sandbox_runs_{t}"] for t in terms], asset
+            meta[f"sandbox_runs_{t}"] for t in terms
+        ], asset
         assert row["runs"] == sum(meta[f"sandbox_runs_{t}"] for t in terms), asset
         assert "unaccounted" not in row
     assert rows["verified_solutions"]["executed"] == rows["test_inputs"]["executed"] == 0  # the second run ran nothing
@@ -202,9 +230,16 @@ def test_status_table_says_what_each_column_counts(small_demo, monkeypatch, caps
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     assert xcoder(["--data-dir", str(data), "status"]) == 0
     out = capsys.readouterr().out
-    for legend in ("behind data: answers the current rows use", "= sent to model (llm_calls_made)",
-                   "+ cache hits (llm_cache_hits) + not sent", "earlier runs: answers reused without a request",
-                   "runs = executed", "skipped (the", "+ not compiled", "written by run"):
+    for legend in (
+        "behind data: answers the current rows use",
+        "= sent to model (llm_calls_made)",
+        "+ cache hits (llm_cache_hits) + not sent",
+        "earlier runs: answers reused without a request",
+        "runs = executed",
+        "skipped (the",
+        "+ not compiled",
+        "written by run",
+    ):
         assert legend in out, legend
 
 
@@ -216,6 +251,7 @@ def test_status_without_dagster_home_says_why_sandbox_runs_are_missing(small_dem
 
 
 # ---- trace -------------------------------------------------------------------------------------
+
 
 def _golden(data: Path) -> dict:
     return pl.read_parquet(data / "verified_solutions.parquet").filter(pl.col("is_golden")).row(0, named=True)
@@ -229,11 +265,20 @@ def test_short_trace_is_one_line_per_ancestor_up_to_the_seed(small_demo, capsys)
     assert len(lines) <= 20
     assert lines[0].startswith(f"verified_solutions {row['verified_id']}: verified")
     stages = [line.split()[0] for line in lines[1:] if re.match(r"^\s+[a-z_]+ (x\d+:|[a-z]+-[0-9a-f]{16}:)", line)]
-    assert stages == ["candidate_solutions", "test_inputs", "problems", "feature_configs", "evolved_pool",
-                      "feature_tree", "features", "seed_problems"]
+    assert stages == [
+        "candidate_solutions",
+        "test_inputs",
+        "problems",
+        "feature_configs",
+        "evolved_pool",
+        "feature_tree",
+        "features",
+        "seed_problems",
+    ]
     text = "\n".join(lines)
     write_call = pl.read_parquet(data / "test_inputs.parquet").filter(
-        (pl.col("problem_id") == row["problem_id"]) & (pl.col("kind") != "example"))["generator_call_id"][0]
+        (pl.col("problem_id") == row["problem_id"]) & (pl.col("kind") != "example")
+    )["generator_call_id"][0]
     assert text.count(write_call) == 1  # the test-writing call once, for all the tests it wrote
     tests_line = next(line for line in lines if line.strip().startswith("test_inputs x"))
     kinds = pl.read_parquet(data / "test_inputs.parquet").filter(pl.col("test_id").is_in(row["test_ids"]))["kind"]
@@ -283,6 +328,7 @@ def test_full_trace_prints_each_prompt_once(small_demo, capsys):
 
 # ---- sql ---------------------------------------------------------------------------------------
 
+
 def test_sql_prints_a_table_csv_and_json(small_demo, capsys):
     _, data, _ = small_demo
     query = "SELECT status, count(*) AS n FROM problems GROUP BY status ORDER BY status"
@@ -301,8 +347,18 @@ def test_sql_prints_a_table_csv_and_json(small_demo, capsys):
 
 def test_sql_sees_lineage_and_the_llm_usage_log(small_demo, capsys):
     _, data, _ = small_demo
-    assert xcoder(["--data-dir", str(data), "sql",
-                   "SELECT count(*) AS n FROM llm_usage_log WHERE asset = 'features'", "--json"]) == 0
+    assert (
+        xcoder(
+            [
+                "--data-dir",
+                str(data),
+                "sql",
+                "SELECT count(*) AS n FROM llm_usage_log WHERE asset = 'features'",
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)[0]["n"] == 2 * pl.read_parquet(data / "seed_problems.parquet").height
     assert xcoder(["--data-dir", str(data), "sql", "SELECT count(DISTINCT asset) AS n FROM lineage", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["n"] == 9
@@ -310,7 +366,10 @@ def test_sql_sees_lineage_and_the_llm_usage_log(small_demo, capsys):
 
 def test_sql_limits_rows_and_cells(small_demo, capsys):
     _, data, _ = small_demo
-    assert xcoder(["--data-dir", str(data), "sql", "SELECT statement FROM problems", "--max-rows", "2", "--width", "20"]) == 0
+    assert (
+        xcoder(["--data-dir", str(data), "sql", "SELECT statement FROM problems", "--max-rows", "2", "--width", "20"])
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 5 and "not shown: --max-rows 0 for all" in lines[-1]
     assert all(len(line) <= 20 for line in lines[2:4])

@@ -30,8 +30,22 @@ def test_eval_generations_gives_the_official_pass_at_1(needs_bwrap, tmp_path, ca
     generations.write_text(json.dumps([{"question_id": q, "code_list": c} for q, c in code_lists.items()]))
     official = official_scores(rows, [code_lists[r["question_id"]] for r in rows], tmp_path / "official.json")
 
-    assert main(["eval", "--problems", str(problems), "--generations", str(generations), "--out", str(tmp_path / "o"),
-                 "--workers", "2"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--problems",
+                str(problems),
+                "--generations",
+                str(generations),
+                "--out",
+                str(tmp_path / "o"),
+                "--workers",
+                "2",
+            ]
+        )
+        == 0
+    )
     last = capsys.readouterr().out.strip().splitlines()[-1]
     scores = json.loads((tmp_path / "o" / "scores.json").read_text())
     assert scores["pass@1"] == pytest.approx(official["pass@1"]) and last == f"pass@1 {official['pass@1']:.4f}"
@@ -47,9 +61,25 @@ def test_eval_a_model_over_http_checks_every_score(needs_bwrap, tmp_path, capsys
     problems = _jsonl(tmp_path / "problems.jsonl", [row for row, _ in SCRIPT])
     out = tmp_path / "o"
     with FakeLcbModel(ANSWERS) as model:
-        argv = ["eval", "--problems", str(problems), "--model", "openai/fake-coder", "--api-base", model.url,
-                "--n", "4", "--out", str(out), "--model-cutoff", "2024-08-15", "--window", "late=2025-01-01..",
-                "--window", "v5=2024-08-01..2025-02-01"]
+        argv = [
+            "eval",
+            "--problems",
+            str(problems),
+            "--model",
+            "openai/fake-coder",
+            "--api-base",
+            model.url,
+            "--n",
+            "4",
+            "--out",
+            str(out),
+            "--model-cutoff",
+            "2024-08-15",
+            "--window",
+            "late=2025-01-01..",
+            "--window",
+            "v5=2024-08-01..2025-02-01",
+        ]
         assert main(argv) == 0
         first = len(model.requests)
         assert main(argv) == 0  # the same settings again: every answer from the cache
@@ -64,8 +94,12 @@ def test_eval_a_model_over_http_checks_every_score(needs_bwrap, tmp_path, capsys
     assert scores["contamination"]["gap"] == pytest.approx(0.375)
     assert scores["generations"]["by_status"] == {"no_code": 1, "ok": 11}
     # LiveCodeBench's own files beside ours
-    for name in ("eval_all.json", "codegeneration_output.json", "codegeneration_output_eval.json",
-                 "codegeneration_output_eval_all.json"):
+    for name in (
+        "eval_all.json",
+        "codegeneration_output.json",
+        "codegeneration_output_eval.json",
+        "codegeneration_output_eval_all.json",
+    ):
         assert (out / name).exists(), name
 
 
@@ -73,14 +107,18 @@ def test_eval_bad_input_is_one_clear_message(tmp_path, capsys):
     missing = tmp_path / "absent.jsonl"
     assert main(["eval", "--problems", str(missing), "--generations", "g.json", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == f"xcoder: error: {missing}: no such file"
-    no_tests = _jsonl(tmp_path / "p.jsonl", [dict(json.loads(LCB_SAMPLES.read_text().splitlines()[0]),
-                                                   public_test_cases="[]", private_test_cases="[]")])
+    no_tests = _jsonl(
+        tmp_path / "p.jsonl",
+        [dict(json.loads(LCB_SAMPLES.read_text().splitlines()[0]), public_test_cases="[]", private_test_cases="[]")],
+    )
     assert main(["eval", "--problems", str(no_tests), "--model", "openai/x", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"xcoder: error: {no_tests}:1: problem 1873_A: the row has no tests") and "\n" not in err
     good = _jsonl(tmp_path / "good.jsonl", [json.loads(LCB_SAMPLES.read_text().splitlines()[0])])
     assert main(["eval", "--problems", str(good), "--out", str(tmp_path)]) == 2
     assert "give --model" in capsys.readouterr().err
-    assert main(["eval", "--problems", str(good), "--generations", "x.json", "--window", "bad", "--out",
-                 str(tmp_path)]) == 2
+    assert (
+        main(["eval", "--problems", str(good), "--generations", "x.json", "--window", "bad", "--out", str(tmp_path)])
+        == 2
+    )
     assert "NAME=START..END" in capsys.readouterr().err

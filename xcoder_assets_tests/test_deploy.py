@@ -31,14 +31,17 @@ SAMPLE = PROJECT_ROOT / "xcoder_assets_tests" / "data" / "lcb_code_generation_li
 
 def _camel_to_snake(value):
     if isinstance(value, dict):
-        return {re.sub(r"(?<!^)([A-Z])", r"_\1", k).lower() if k != "applyLimitPerUniqueValue" else k: _camel_to_snake(v)
-                for k, v in value.items()}
+        return {
+            re.sub(r"(?<!^)([A-Z])", r"_\1", k).lower() if k != "applyLimitPerUniqueValue" else k: _camel_to_snake(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_camel_to_snake(v) for v in value]
     return value
 
 
 # ---- configuration that is only read ----------------------------------------------------------------
+
 
 def test_instance_config_is_valid_dagster_config(monkeypatch, tmp_path):
     from dagster._core.instance.config import dagster_instance_config
@@ -66,9 +69,17 @@ def test_helm_values_mean_what_they_say():
         assert part["image"]["repository"] == image["repository"] and part["image"]["tag"] == version
     assert "/" in image["repository"] and not image["repository"].startswith(("docker.io", "dagster/"))
     assert VALUES["postgresql"]["enabled"] is False  # the bundled database's image would come from Docker Hub
-    script = subprocess.run(["bash", "-c", f"awk '/^ *repository: /{{r=$2}} /^ *tag: /{{if (r != \"\") "
-                             f"{{print r \":\" $2; exit}}}}' {DEPLOY / 'helm' / 'values.yaml'} | tr -d '\"'"],
-                            capture_output=True, text=True, check=True).stdout.strip()
+    script = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f'awk \'/^ *repository: /{{r=$2}} /^ *tag: /{{if (r != "") '
+            f"{{print r \":\" $2; exit}}}}' {DEPLOY / 'helm' / 'values.yaml'} | tr -d '\"'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert script == f"{image['repository']}:{version}"  # the build script's default image name
     # the code location is the one `dg` and workspace.yaml load
     assert location["dagsterApiGrpcArgs"] == ["-m", PYPROJECT["tool"]["dg"]["project"]["code_location_target_module"]]
@@ -78,7 +89,9 @@ def test_helm_values_mean_what_they_say():
     k8s = launcher["config"]["k8sRunLauncher"]
     env = {e["name"]: e.get("value") for e in location["env"]}
     mounts = {m["mountPath"] for m in k8s["volumeMounts"]}
-    assert env["XCODER_DATA_DIR"] in mounts and env["XCODER_DATA_DIR"] in {m["mountPath"] for m in location["volumeMounts"]}
+    assert env["XCODER_DATA_DIR"] in mounts and env["XCODER_DATA_DIR"] in {
+        m["mountPath"] for m in location["volumeMounts"]
+    }
     assert {s["name"] for s in k8s["envSecrets"]} == {s["name"] for s in location["envSecrets"]}
     assert not any(k.endswith("API_KEY") for k in env)  # keys come from the secret only
     assert k8s["runK8sConfig"]["containerConfig"]["resources"]["requests"]["cpu"]
@@ -94,13 +107,19 @@ def test_helm_values_mean_what_they_say():
 def test_scripts_parse_and_make_targets_call_them():
     for script in ["install-postgres.sh", "install-test-deps.sh", "build-code-image.sh"]:
         subprocess.run(["bash", "-n", str(DEPLOY / script)], check=True)
-    dry = subprocess.run(["make", "-n", "serve", "stop", "SERVE_DIR=/nonexistent/x", "SERVE_PORT=4321"],
-                         cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
+    dry = subprocess.run(
+        ["make", "-n", "serve", "stop", "SERVE_DIR=/nonexistent/x", "SERVE_PORT=4321"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "deploy/serve.py start --dir /nonexistent/x --port 4321" in dry and "deploy/install-postgres.sh" in dry
     assert "deploy/serve.py stop --dir /nonexistent/x" in dry
 
 
 # ---- a running deployment ------------------------------------------------------------------------------
+
 
 def _postgres_or_skip():
     if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) and not shutil.which("initdb"):
@@ -152,12 +171,31 @@ class Deployment:
         self.env = {**os.environ, **(extra_env or {})}
 
     def serve(self, command: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(DEPLOY / "serve.py"), command, "--dir", str(self.root), "--port",
-                               str(self.port), "--module", self.module, "--data-dir", str(self.data)],
-                              cwd=PROJECT_ROOT, env=self.env, capture_output=True, text=True, timeout=timeout_s)
+        return subprocess.run(
+            [
+                sys.executable,
+                str(DEPLOY / "serve.py"),
+                command,
+                "--dir",
+                str(self.root),
+                "--port",
+                str(self.port),
+                "--module",
+                self.module,
+                "--data-dir",
+                str(self.data),
+            ],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted((self.root / "logs").glob("*.log")))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted((self.root / "logs").glob("*.log"))
+        )
 
     def pids(self) -> dict[str, int]:
         return json.loads((self.root / "state.json").read_text())["pids"]
@@ -179,8 +217,12 @@ def _runs(url: str, key: str, value: str) -> list[dict]:
 
 def _run_messages(url: str, run_id: str) -> str:
     """A failed run's event messages: why it failed, for the assertion message."""
-    events = _graphql(url, """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { events {
-        ... on MessageEvent { message } } } } }""", {"id": run_id})["logsForRun"]["events"]
+    events = _graphql(
+        url,
+        """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { events {
+        ... on MessageEvent { message } } } } }""",
+        {"id": run_id},
+    )["logsForRun"]["events"]
     return "\n".join(e.get("message") or "" for e in events)[-4000:]
 
 
@@ -201,24 +243,42 @@ def test_serve_runs_the_schedule_and_the_sensor_against_postgres():
         started = deployment.serve("start")
         assert started.returncode == 0, started.stderr + deployment.logs()
         url = deployment.url
-        assert "xcoder_assets" in json.dumps(_graphql(url, "{ workspaceOrError { ... on Workspace { locationEntries "
-                                                           "{ name loadStatus } } } }"))
+        assert "xcoder_assets" in json.dumps(
+            _graphql(url, "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }")
+        )
         limits = _graphql(url, "{ instance { concurrencyLimits { concurrencyKey slotCount } } }")
         assert {(c["concurrencyKey"], c["slotCount"]) for c in limits["instance"]["concurrencyLimits"]} >= {
-            ("llm", 2), ("sandbox", 1), ("gpu", 1)}
+            ("llm", 2),
+            ("sandbox", 1),
+            ("gpu", 1),
+        }
         for kind, name in [("Schedule", "nightly_batch"), ("Sensor", "lcb_release_sensor")]:
             field = kind[0].lower() + kind[1:]
-            result = _graphql(url, f"mutation($s: {kind}Selector!) {{ start{kind}({field}Selector: $s) {{ __typename "
-                                   "... on PythonError { message } } }", {"s": {**REPO, f"{field}Name": name}})
+            result = _graphql(
+                url,
+                f"mutation($s: {kind}Selector!) {{ start{kind}({field}Selector: $s) {{ __typename "
+                "... on PythonError { message } } }",
+                {"s": {**REPO, f"{field}Name": name}},
+            )
             assert "Error" not in json.dumps(result), result
         # a UI launch of another batch at the same time as the schedule's
-        _graphql(url, "mutation($r: RepositorySelector!) { addDynamicPartition(repositorySelector: $r, "
-                      "partitionsDefName: \"generation_batches\", partitionKey: \"campaign-ui\") { __typename } }",
-                 {"r": REPO})
-        launched = _graphql(url, """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
+        _graphql(
+            url,
+            "mutation($r: RepositorySelector!) { addDynamicPartition(repositorySelector: $r, "
+            'partitionsDefName: "generation_batches", partitionKey: "campaign-ui") { __typename } }',
+            {"r": REPO},
+        )
+        launched = _graphql(
+            url,
+            """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
             ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
-                            {"p": {"selector": {**REPO, "jobName": "__ASSET_JOB", "assetSelection": [{"path": ["batch_rows"]}]},
-                                   "executionMetadata": {"tags": [{"key": "dagster/partition", "value": "campaign-ui"}]}}})
+            {
+                "p": {
+                    "selector": {**REPO, "jobName": "__ASSET_JOB", "assetSelection": [{"path": ["batch_rows"]}]},
+                    "executionMetadata": {"tags": [{"key": "dagster/partition", "value": "campaign-ui"}]},
+                }
+            },
+        )
         assert launched["launchRun"]["__typename"] == "LaunchRunSuccess", launched
 
         def finished(key: str, value: str):
@@ -226,6 +286,7 @@ def test_serve_runs_the_schedule_and_the_sensor_against_postgres():
             failed = [r for r in runs if r["status"] in ("FAILURE", "CANCELED")]
             assert not failed, (_run_messages(url, failed[0]["runId"]) if failed else "", deployment.logs())
             return [r for r in runs if r["status"] == "SUCCESS"]
+
         scheduled = _wait("the schedule's run", lambda: finished("dagster/schedule_name", "nightly_batch"), 240)
         assert _tag(scheduled[0], "dagster/partition").startswith("nightly-")  # the tick's day (UTC)
         _wait("the UI's run", lambda: finished("dagster/partition", "campaign-ui"), 180)
@@ -240,13 +301,18 @@ def test_serve_runs_the_schedule_and_the_sensor_against_postgres():
         assert (deployment.data / "lcb_problems.parquet").exists()
         ticks_query = """query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { ... on Sensor {
             sensorState { ticks(limit: 20) { status skipReason timestamp } } } } }"""
+
         def ticks():
-            return _graphql(url, ticks_query, {"s": {**REPO, "sensorName": "lcb_release_sensor"}}
-                            )["sensorOrError"]["sensorState"]["ticks"]
+            return _graphql(url, ticks_query, {"s": {**REPO, "sensorName": "lcb_release_sensor"}})["sensorOrError"][
+                "sensorState"
+            ]["ticks"]
+
         fired = max(t["timestamp"] for t in ticks() if t["status"] == "SUCCESS")
+
         def later_ticks():
             done = [t for t in ticks() if t["timestamp"] > fired and t["status"] != "STARTED"]
             return done if len(done) >= 2 else None
+
         later = _wait("two more sensor ticks", later_ticks, 120)
         assert all(t["status"] == "SKIPPED" and "already seen" in t["skipReason"] for t in later), later
         assert len(_runs(url, "dagster/sensor_name", "lcb_release_sensor")) == 1
@@ -275,7 +341,10 @@ def test_serve_twice_is_idempotent_and_stop_frees_the_port():
         again = deployment.serve("start")
         assert again.returncode == 0 and "already running" in again.stdout
         assert deployment.serve("status").returncode == 0
-        names = {a["assetKey"]["path"][-1] for a in _graphql(deployment.url, "{ assetNodes { assetKey { path } } }")["assetNodes"]}
+        names = {
+            a["assetKey"]["path"][-1]
+            for a in _graphql(deployment.url, "{ assetNodes { assetKey { path } } }")["assetNodes"]
+        }
         assert {"seed_problems", "verified_solutions", "lcb_problems"} <= names
         assert deployment.serve("stop").returncode == 0
         assert deployment.serve("status").returncode == 1

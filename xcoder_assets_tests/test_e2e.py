@@ -25,9 +25,23 @@ def free_port() -> int:
 
 def test_bench_llm_prints_both_rates_and_the_ratio_last(fake_llm_url):
     run = subprocess.run(
-        [BIN / "xcoder", "bench", "llm", "--api-base", fake_llm_url, "--model", "openai/fake-model",
-         "--requests", "40", "--concurrency", "8"],
-        capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT,
+        [
+            BIN / "xcoder",
+            "bench",
+            "llm",
+            "--api-base",
+            fake_llm_url,
+            "--model",
+            "openai/fake-model",
+            "--requests",
+            "40",
+            "--concurrency",
+            "8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT_ROOT,
     )
     assert run.returncode == 0, run.stderr
     lines = run.stdout.strip().splitlines()
@@ -39,22 +53,33 @@ def test_bench_llm_prints_both_rates_and_the_ratio_last(fake_llm_url):
 
 def test_definitions_validate_command(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
-    run = subprocess.run([BIN / "dagster", "definitions", "validate", "-w", "workspace.yaml"], capture_output=True,
-                         text=True, timeout=180, cwd=PROJECT_ROOT, env=env)
+    run = subprocess.run(
+        [BIN / "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=PROJECT_ROOT,
+        env=env,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "All code locations passed validation" in run.stdout + run.stderr
 
 
 def test_dg_check_defs(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
-    run = subprocess.run([BIN / "dg", "check", "defs"], capture_output=True, text=True, timeout=180, cwd=PROJECT_ROOT, env=env)
+    run = subprocess.run(
+        [BIN / "dg", "check", "defs"], capture_output=True, text=True, timeout=180, cwd=PROJECT_ROOT, env=env
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "All definitions loaded successfully" in run.stdout + run.stderr
 
 
 def graphql(port: int, query: str) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
@@ -62,8 +87,13 @@ def graphql(port: int, query: str) -> dict:
 def test_webserver_serves_the_asset_graph(tmp_path):
     port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "XCODER_DATA_DIR": str(tmp_path / "data")}
-    process = subprocess.Popen([BIN / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-                               cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [BIN / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         info = None
@@ -81,16 +111,20 @@ def test_webserver_serves_the_asset_graph(tmp_path):
             if nodes:
                 break
             time.sleep(0.5)
-        graph = {"/".join(n["assetKey"]["path"]): sorted("/".join(d["path"]) for d in n["dependencyKeys"]) for n in nodes}
+        graph = {
+            "/".join(n["assetKey"]["path"]): sorted("/".join(d["path"]) for d in n["dependencyKeys"]) for n in nodes
+        }
         # exactly the location's graph (which the definitions snapshot pins)
         from xcoder_assets.definitions import defs
 
         expected = defs().resolve_asset_graph()
-        assert graph == {k.to_user_string(): sorted(p.to_user_string() for p in expected.get(k).parent_keys)
-                         for k in expected.get_all_asset_keys()}
+        assert graph == {
+            k.to_user_string(): sorted(p.to_user_string() for p in expected.get(k).parent_keys)
+            for k in expected.get_all_asset_keys()
+        }
         assert graph["verified_solutions"] == ["candidate_solutions", "test_inputs"]
         assert graph["trained_model"] == ["training_shards"] and "lcb_problems" in graph["benchmark_scores"]
-        resources = graphql(port, '{ workspaceOrError { ... on Workspace { locationEntries { name } } } }')
+        resources = graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")
         assert resources["data"]["workspaceOrError"]["locationEntries"][0]["name"] == "xcoder_assets"
     finally:
         process.terminate()

@@ -59,21 +59,49 @@ def webserver():
     home.mkdir()
     data.mkdir()
     # runs launch at once, without a daemon (the queued coordinator, Dagster's default, needs one)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nrun_coordinator:\n  module: "
-                                       "dagster.core.run_coordinator\n  class: DefaultRunCoordinator\n")
+    (home / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\nrun_coordinator:\n  module: "
+        "dagster.core.run_coordinator\n  class: DefaultRunCoordinator\n"
+    )
     with dg.DagsterInstance.from_config(str(home)) as instance:
         defs = lazy_defs()
-        result = dg.materialize([*defs.assets, *defs.asset_checks], selection=PREPARED, instance=instance,
-                                resources={**defs.resources, "storage": StorageResource(data_dir=str(data)),
-                                           "llm": LLMGatewayResource(), "sandbox": SandboxResource()},
-                                run_config={"ops": {"evolved_pool": {"config": {"rounds": 3}}}})
+        result = dg.materialize(
+            [*defs.assets, *defs.asset_checks],
+            selection=PREPARED,
+            instance=instance,
+            resources={
+                **defs.resources,
+                "storage": StorageResource(data_dir=str(data)),
+                "llm": LLMGatewayResource(),
+                "sandbox": SandboxResource(),
+            },
+            run_config={"ops": {"evolved_pool": {"config": {"rounds": 3}}}},
+        )
         assert result.success
     port = _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(home), "XCODER_DATA_DIR": str(data), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "XCODER_DATA_DIR": str(data),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
     log = (root / "webserver.log").open("wb")
-    process = subprocess.Popen([str(Path(sys.executable).parent / "dagster-webserver"), "-m", "xcoder_assets.definitions",
-                                "-h", "127.0.0.1", "-p", str(port)], cwd=PROJECT_ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "dagster-webserver"),
+            "-m",
+            "xcoder_assets.definitions",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180

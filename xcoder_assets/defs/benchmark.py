@@ -13,6 +13,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from xcoder_assets.defs.operations import SANDBOX_POOL, gpu_cron_gate
 from xcoder_assets.defs.checks import share_check
 from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, StorageResource, llm_metadata
 from xcoder_assets.llm.cache import ResponseCache
@@ -67,22 +68,33 @@ PROBLEMS_SCORED = "problems_scored"
 
 
 class LcbProblemsConfig(dg.Config):
-    release: str = Field("release_v6", description="LiveCodeBench release: release_v1..release_v6 (cumulative), "
-                         "release_latest, vN (one increment) or vN_vM (a slice). Picks the files of dataset_dir or "
-                         "repo_id; labels the rows read from `paths`.")
-    paths: list[str] = Field(default_factory=list, description="Local code_generation_lite files (test*.jsonl or "
-                             "Parquet). Empty, with no dataset_dir or repo_id: the bundled demo set (three real "
-                             "problems and the project's own verified problems, labelled as not LiveCodeBench).")
-    dataset_dir: str | None = Field(None, description="A folder holding the dataset repo's raw test*.jsonl files; "
-                                    "the release picks which.")
-    repo_id: str | None = Field(None, description="Fetch the release's raw files at run time from this Hugging Face "
-                                "dataset repo (e.g. livecodebench/code_generation_lite) with huggingface_hub; "
-                                "HF_HUB_OFFLINE=1 reads the local Hub cache only.")
+    release: str = Field(
+        "release_v6",
+        description="LiveCodeBench release: release_v1..release_v6 (cumulative), "
+        "release_latest, vN (one increment) or vN_vM (a slice). Picks the files of dataset_dir or "
+        "repo_id; labels the rows read from `paths`.",
+    )
+    paths: list[str] = Field(
+        default_factory=list,
+        description="Local code_generation_lite files (test*.jsonl or "
+        "Parquet). Empty, with no dataset_dir or repo_id: the bundled demo set (three real "
+        "problems and the project's own verified problems, labelled as not LiveCodeBench).",
+    )
+    dataset_dir: str | None = Field(
+        None, description="A folder holding the dataset repo's raw test*.jsonl files; the release picks which."
+    )
+    repo_id: str | None = Field(
+        None,
+        description="Fetch the release's raw files at run time from this Hugging Face "
+        "dataset repo (e.g. livecodebench/code_generation_lite) with huggingface_hub; "
+        "HF_HUB_OFFLINE=1 reads the local Hub cache only.",
+    )
     revision: str | None = Field(None, description="The dataset repo's revision (commit or tag) to fetch.")
     start_date: str | None = Field(None, description="Keep problems dated on or after this day (YYYY-MM-DD).")
     end_date: str | None = Field(None, description="Keep problems dated on or before this day (YYYY-MM-DD).")
-    skip_bad_records: bool = Field(False, description="A malformed row becomes a reject row (file:line, reason) "
-                                   "instead of failing the run.")
+    skip_bad_records: bool = Field(
+        False, description="A malformed row becomes a reject row (file:line, reason) instead of failing the run."
+    )
 
 
 def _sources(config: LcbProblemsConfig, data_dir: Path) -> list[tuple[Path, str]]:
@@ -92,8 +104,9 @@ def _sources(config: LcbProblemsConfig, data_dir: Path) -> list[tuple[Path, str]
     if config.dataset_dir:
         return [(Path(config.dataset_dir) / name, config.release) for name in files]
     if config.repo_id:
-        return [(p, config.release) for p in fetch_release(config.release, repo_id=config.repo_id,
-                                                            revision=config.revision)]
+        return [
+            (p, config.release) for p in fetch_release(config.release, repo_id=config.repo_id, revision=config.revision)
+        ]
     sources = [(BUNDLED_SAMPLE, BUNDLED_LABEL)]
     verified = data_dir / "lcb" / "verified_problems.jsonl"
     if verified.exists():
@@ -108,25 +121,40 @@ def _sources(config: LcbProblemsConfig, data_dir: Path) -> list[tuple[Path, str]
     owners=["team:benchmark"],
     tags={"stage": "benchmark"},
     description=LCB_PROBLEMS.description,
-    check_specs=[dg.AssetCheckSpec(REJECTED_ROWS, asset="lcb_problems",
-                                   description="No row was rejected as malformed (warns with the reasons otherwise).")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            REJECTED_ROWS,
+            asset="lcb_problems",
+            description="No row was rejected as malformed (warns with the reasons otherwise).",
+        )
+    ],
 )
-def lcb_problems(context: dg.AssetExecutionContext, config: LcbProblemsConfig, storage: StorageResource
-                 ) -> dg.MaterializeResult:
+def lcb_problems(
+    context: dg.AssetExecutionContext, config: LcbProblemsConfig, storage: StorageResource
+) -> dg.MaterializeResult:
     try:
         start, end = parse_date(config.start_date, "start_date"), parse_date(config.end_date, "end_date")
-        loaded = load_problems(_sources(config, storage.root), start=start, end=end,
-                               skip_bad_records=config.skip_bad_records)
+        loaded = load_problems(
+            _sources(config, storage.root), start=start, end=end, skip_bad_records=config.skip_bad_records
+        )
     except BenchmarkInputError as exc:
         raise dg.Failure(description=f"lcb_problems: {exc}", allow_retries=False) from None
     if not loaded.problems:
-        raise dg.Failure(description=f"lcb_problems: no problems left (release {config.release}, window "
-                         f"{config.start_date or '...'} .. {config.end_date or '...'}; {loaded.outside_window} outside "
-                         f"it, {len(loaded.rejected)} rejected)", allow_retries=False)
+        raise dg.Failure(
+            description=f"lcb_problems: no problems left (release {config.release}, window "
+            f"{config.start_date or '...'} .. {config.end_date or '...'}; {loaded.outside_window} outside "
+            f"it, {len(loaded.rejected)} rejected)",
+            allow_retries=False,
+        )
     run_id = context.run.run_id
     frame = pl.DataFrame(problem_rows(loaded.problems, run_id), schema=LCB_PROBLEMS.schema)
-    rejects = pl.DataFrame([{"location": r.location, "question_id": r.question_id, "reason": r.reason,
-                             "run_id": run_id} for r in loaded.rejected], schema=LCB_PROBLEM_REJECTS.schema)
+    rejects = pl.DataFrame(
+        [
+            {"location": r.location, "question_id": r.question_id, "reason": r.reason, "run_id": run_id}
+            for r in loaded.rejected
+        ],
+        schema=LCB_PROBLEM_REJECTS.schema,
+    )
     metadata = storage.write_table(LCB_PROBLEMS, frame)
     storage.write_table(LCB_PROBLEM_REJECTS, rejects)
     record_settings(storage.root, "lcb_problems", config.model_dump())
@@ -146,46 +174,72 @@ def lcb_problems(context: dg.AssetExecutionContext, config: LcbProblemsConfig, s
             "rejected_rows": len(loaded.rejected),
             "date_range": f"{frame['contest_date'].min() or '-'} .. {frame['contest_date'].max() or '-'}",
         },
-        check_results=[dg.AssetCheckResult(
-            check_name=REJECTED_ROWS, passed=not loaded.rejected, severity=dg.AssetCheckSeverity.WARN,
-            metadata={"rejected": len(loaded.rejected), "reasons": dg.MetadataValue.md(table_or_none(
-                [(r.location, r.question_id or "", r.reason) for r in loaded.rejected[:20]],
-                ["location", "question_id", "reason"]))})],
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=REJECTED_ROWS,
+                passed=not loaded.rejected,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "rejected": len(loaded.rejected),
+                    "reasons": dg.MetadataValue.md(
+                        table_or_none(
+                            [(r.location, r.question_id or "", r.reason) for r in loaded.rejected[:20]],
+                            ["location", "question_id", "reason"],
+                        )
+                    ),
+                },
+            )
+        ],
     )
 
 
 class ScoringConfig(dg.Config):
-    n: int | None = Field(None, description=f"Samples per problem (avg@n). Empty: {REAL_N} for a real model (the "
-                          f"paper's avg@8), {OFFLINE_N} for the offline simulator.")
+    n: int | None = Field(
+        None,
+        description=f"Samples per problem (avg@n). Empty: {REAL_N} for a real model (the "
+        f"paper's avg@8), {OFFLINE_N} for the offline simulator.",
+    )
     seed: int = Field(0, description="Sample i uses seed + i: n distinct requests, never n copies of one answer.")
     temperature: float = Field(EVAL_PARAMS.temperature, description="Sampling temperature.")
     top_p: float = Field(EVAL_PARAMS.top_p, description="Nucleus sampling.")
     max_tokens: int = Field(EVAL_PARAMS.max_tokens, description="Longest answer (reasoning models need long ones).")
-    windows: dict[str, list[str | None]] = Field(default_factory=lambda: dict(PAPER_WINDOWS), description=
-                                                 "Date windows scored apart, {name: [start, end]} inclusive; "
-                                                 "defaults: the papers' release_v5 and release_v6 windows.")
-    model_cutoff: str | None = Field(None, description="The model's training cutoff (YYYY-MM-DD): pass@1 before vs "
-                                     "after it is the contamination gap.")
+    windows: dict[str, list[str | None]] = Field(
+        default_factory=lambda: dict(PAPER_WINDOWS),
+        description="Date windows scored apart, {name: [start, end]} inclusive; "
+        "defaults: the papers' release_v5 and release_v6 windows.",
+    )
+    model_cutoff: str | None = Field(
+        None,
+        description="The model's training cutoff (YYYY-MM-DD): pass@1 before vs after it is the contamination gap.",
+    )
 
     def params(self) -> GenerationParams:
         return GenerationParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens)
 
 
 class BenchmarkConfig(ScoringConfig):
-    model: str | None = Field(None, description="The model scored (a litellm model name). Empty: the llm "
-                              "resource's solve model (XCODER_MODEL_SOLVE / XCODER_MODEL), else the offline simulator.")
-    api_base: str | None = Field(None, description="An OpenAI-compatible endpoint (a vLLM or SGLang server); empty: "
-                                 "the llm resource's api_base.")
+    model: str | None = Field(
+        None,
+        description="The model scored (a litellm model name). Empty: the llm "
+        "resource's solve model (XCODER_MODEL_SOLVE / XCODER_MODEL), else the offline simulator.",
+    )
+    api_base: str | None = Field(
+        None, description="An OpenAI-compatible endpoint (a vLLM or SGLang server); empty: the llm resource's api_base."
+    )
 
 
 BENCHMARK_CHECKS = [
-    (FAILED_GENERATIONS, f"Share of samples with no judgeable answer (call error, no code); warns above "
-                         f"{FAILED_GENERATION_WARN_SHARE:.0%}."),
+    (
+        FAILED_GENERATIONS,
+        f"Share of samples with no judgeable answer (call error, no code); warns above "
+        f"{FAILED_GENERATION_WARN_SHARE:.0%}.",
+    ),
     (PROBLEMS_SCORED, "Every problem of lcb_problems got a score (none lost mid-run)."),
 ]
 
 
 @dg.asset(
+    pool=SANDBOX_POOL,
     group_name="benchmark",
     deps=[lcb_problems],
     kinds={"parquet", "llm", "sandbox"},
@@ -193,17 +247,30 @@ BENCHMARK_CHECKS = [
     tags={"stage": "benchmark"},
     description=BENCHMARK_SAMPLES.description + " Also benchmark_summary (the score history) and LiveCodeBench's "
     "own output files under benchmark/<evaluation_id>/ (codegeneration_output.json, _eval.json, _eval_all.json).",
-    check_specs=[dg.AssetCheckSpec(name, asset="benchmark_scores", description=text) for name, text in BENCHMARK_CHECKS],
+    check_specs=[
+        dg.AssetCheckSpec(name, asset="benchmark_scores", description=text) for name, text in BENCHMARK_CHECKS
+    ],
 )
-def benchmark_scores(context: dg.AssetExecutionContext, config: BenchmarkConfig, storage: StorageResource,
-                     llm: LLMGatewayResource, sandbox: SandboxResource) -> dg.MaterializeResult:
+def benchmark_scores(
+    context: dg.AssetExecutionContext,
+    config: BenchmarkConfig,
+    storage: StorageResource,
+    llm: LLMGatewayResource,
+    sandbox: SandboxResource,
+) -> dg.MaterializeResult:
     solve = llm.settings("solve")
-    settings = RoleSettings(role=ROLE, model=config.model or solve.model, params=config.params(),
-                            api_base=config.api_base or solve.api_base, api_key=solve.api_key)
+    settings = RoleSettings(
+        role=ROLE,
+        model=config.model or solve.model,
+        params=config.params(),
+        api_base=config.api_base or solve.api_base,
+        api_key=solve.api_key,
+    )
     return score_model(context, config, storage, llm, sandbox, settings, BENCHMARK_SAMPLES)
 
 
 @dg.asset(
+    automation_condition=gpu_cron_gate(),
     group_name="training",
     deps=["trained_model", lcb_problems],
     pool="gpu",
@@ -213,16 +280,25 @@ def benchmark_scores(context: dg.AssetExecutionContext, config: BenchmarkConfig,
     description=TRAINED_MODEL_SAMPLES.description + " The checkpoint is served with an OpenAI-compatible server over "
     "transformers generation (started and stopped here) and scored exactly as benchmark_scores scores an API model; "
     "its summary joins benchmark_summary.",
-    check_specs=[dg.AssetCheckSpec(name, asset="trained_model_scores", description=text)
-                 for name, text in BENCHMARK_CHECKS],
+    check_specs=[
+        dg.AssetCheckSpec(name, asset="trained_model_scores", description=text) for name, text in BENCHMARK_CHECKS
+    ],
 )
-def trained_model_scores(context: dg.AssetExecutionContext, config: ScoringConfig, storage: StorageResource,
-                         llm: LLMGatewayResource, sandbox: SandboxResource) -> dg.MaterializeResult:
+def trained_model_scores(
+    context: dg.AssetExecutionContext,
+    config: ScoringConfig,
+    storage: StorageResource,
+    llm: LLMGatewayResource,
+    sandbox: SandboxResource,
+) -> dg.MaterializeResult:
     event = context.instance.get_latest_materialization_event(dg.AssetKey("trained_model"))
     checkpoint = event and event.asset_materialization.metadata.get("checkpoint_path")
     if checkpoint is None:
-        raise dg.Failure(description="trained_model_scores: trained_model has no materialization with a "
-                         "checkpoint_path: materialize trained_model first", allow_retries=False)
+        raise dg.Failure(
+            description="trained_model_scores: trained_model has no materialization with a "
+            "checkpoint_path: materialize trained_model first",
+            allow_retries=False,
+        )
     path = Path(getattr(checkpoint, "value", checkpoint))
     if not (path / "config.json").exists():
         raise dg.Failure(description=f"trained_model_scores: checkpoint {path} has no config.json", allow_retries=False)
@@ -230,15 +306,24 @@ def trained_model_scores(context: dg.AssetExecutionContext, config: ScoringConfi
 
     context.log.info(f"serving {path} for scoring")
     with start_server(path, name=path.name) as server:
-        settings = RoleSettings(role=ROLE, model=f"openai/{path.name}", params=config.params(), api_base=server.url,
-                                api_key="local")
-        return score_model(context, config, storage, llm, sandbox, settings, TRAINED_MODEL_SAMPLES,
-                           model_label=str(path))
+        settings = RoleSettings(
+            role=ROLE, model=f"openai/{path.name}", params=config.params(), api_base=server.url, api_key="local"
+        )
+        return score_model(
+            context, config, storage, llm, sandbox, settings, TRAINED_MODEL_SAMPLES, model_label=str(path)
+        )
 
 
-def score_model(context: dg.AssetExecutionContext, config: ScoringConfig, storage: StorageResource,
-                llm: LLMGatewayResource, sandbox: SandboxResource, settings: RoleSettings, table: Any,
-                model_label: str | None = None) -> dg.MaterializeResult:
+def score_model(
+    context: dg.AssetExecutionContext,
+    config: ScoringConfig,
+    storage: StorageResource,
+    llm: LLMGatewayResource,
+    sandbox: SandboxResource,
+    settings: RoleSettings,
+    table: Any,
+    model_label: str | None = None,
+) -> dg.MaterializeResult:
     """Generate, judge and score every lcb_problems row with one model; write the samples to `table`, the summary
     to the score history, LiveCodeBench's files beside them."""
     asset = table.name
@@ -255,36 +340,67 @@ def score_model(context: dg.AssetExecutionContext, config: ScoringConfig, storag
     model = model_label or settings.model
     template = load_template(SOLVE_TEMPLATE)
     run_id = context.run.run_id
-    evaluation_id = make_id("eval", {"model": model, "api_base": "" if model_label else settings.api_base or "",
-                                     "n": n, "seed": config.seed, "params": settings.params.as_dict(),
-                                     "template": template.id}, problem_frame["lcb_problem_id"].to_list())
-    gateway = LLMGateway({ROLE: settings}, ResponseCache(storage.root / CACHE_FILE),
-                         GatewayConfig(max_in_flight=llm.max_in_flight, requests_per_minute=llm.requests_per_minute,
-                                       tokens_per_minute=llm.tokens_per_minute, max_retries=llm.max_retries,
-                                       request_timeout_s=llm.request_timeout_s),
-                         run_id=run_id, asset=asset)
+    evaluation_id = make_id(
+        "eval",
+        {
+            "model": model,
+            "api_base": "" if model_label else settings.api_base or "",
+            "n": n,
+            "seed": config.seed,
+            "params": settings.params.as_dict(),
+            "template": template.id,
+        },
+        problem_frame["lcb_problem_id"].to_list(),
+    )
+    gateway = LLMGateway(
+        {ROLE: settings},
+        ResponseCache(storage.root / CACHE_FILE),
+        GatewayConfig(
+            max_in_flight=llm.max_in_flight,
+            requests_per_minute=llm.requests_per_minute,
+            tokens_per_minute=llm.tokens_per_minute,
+            max_retries=llm.max_retries,
+            request_timeout_s=llm.request_timeout_s,
+        ),
+        run_id=run_id,
+        asset=asset,
+    )
     meter = ProgressMeter(f"{asset}: problems generated and judged", context.log.info)
     backend = sandbox.open()
     try:
-        run = evaluate_model(problems, gateway, template, backend, n=n, seed=config.seed, workers=sandbox.workers,
-                             on_progress=meter.update)
+        run = evaluate_model(
+            problems,
+            gateway,
+            template,
+            backend,
+            n=n,
+            seed=config.seed,
+            workers=sandbox.workers,
+            on_progress=meter.update,
+        )
     finally:
         backend.close()
     meter.finish()
     scored = scores(run.results, windows, cutoff)
     scored.update(model=model, evaluation_id=evaluation_id, template=template.id)
     kind = "tscore" if table is TRAINED_MODEL_SAMPLES else "score"
-    samples = pl.DataFrame(sample_rows(run, evaluation_id, model, settings.api_base, template.id, run_id, kind),
-                           schema=table.schema)
-    summary = pl.DataFrame(summary_rows(scored, evaluation_id, model, run_id, datetime.now(timezone.utc)),
-                           schema=BENCHMARK_SUMMARY.schema)
+    samples = pl.DataFrame(
+        sample_rows(run, evaluation_id, model, settings.api_base, template.id, run_id, kind), schema=table.schema
+    )
+    summary = pl.DataFrame(
+        summary_rows(scored, evaluation_id, model, run_id, datetime.now(timezone.utc)), schema=BENCHMARK_SUMMARY.schema
+    )
     storage.write_llm_calls(asset, run.calls, run_id)
     metadata = storage.write_table(table, samples)
     history = _append_history(storage, summary)
     files = write_lcb_outputs(run.results, scored, storage.root / "benchmark" / evaluation_id)
-    record_settings(storage.root, asset, config.model_dump(),
-                    resources={"sandbox": {"backend": sandbox.backend, "workers": sandbox.workers}},
-                    made_with={"model": model, "n": n, "template": template.id})
+    record_settings(
+        storage.root,
+        asset,
+        config.model_dump(),
+        resources={"sandbox": {"backend": sandbox.backend, "workers": sandbox.workers}},
+        made_with={"model": model, "n": n, "template": template.id},
+    )
     storage.refresh_warehouse(context.log)
 
     failed = scored["generations"]["failed"]
@@ -304,10 +420,16 @@ def score_model(context: dg.AssetExecutionContext, config: ScoringConfig, storag
             "scores": dg.MetadataValue.md(_scores_table(scored)),
             "chart": dg.MetadataValue.md(_chart(scored)),
             "history": dg.MetadataValue.md(_history_chart(history)),
-            "sample_failures": dg.MetadataValue.md(table_or_none(
-                samples.filter(~pl.col("passed")).head(15).select(
-                    "score_id", "question_id", "sample", "generation_status", "reason").iter_rows(),
-                ["score_id", "question_id", "sample", "generation", "reason"], none="no failures")),
+            "sample_failures": dg.MetadataValue.md(
+                table_or_none(
+                    samples.filter(~pl.col("passed"))
+                    .head(15)
+                    .select("score_id", "question_id", "sample", "generation_status", "reason")
+                    .iter_rows(),
+                    ["score_id", "question_id", "sample", "generation", "reason"],
+                    none="no failures",
+                )
+            ),
             "trace a sample": f"xcoder trace {samples['score_id'][0]}" if samples.height else "no samples",
             "tests_run": run.tests_run,
             "judge_seconds": round(run.judge_seconds, 2),
@@ -316,11 +438,22 @@ def score_model(context: dg.AssetExecutionContext, config: ScoringConfig, storag
             "evaluation_id": evaluation_id,
         },
         check_results=[
-            share_check(FAILED_GENERATIONS, "failed_share", failed_share, FAILED_GENERATION_WARN_SHARE,
-                        by_status=dg.MetadataValue.json(scored["generations"]["by_status"])),
-            dg.AssetCheckResult(check_name=PROBLEMS_SCORED, passed=not lost,
-                                metadata={"scored": len(run.results), "problems": len(problems),
-                                          "missing": ", ".join(lost[:20]) or "none"}),
+            share_check(
+                FAILED_GENERATIONS,
+                "failed_share",
+                failed_share,
+                FAILED_GENERATION_WARN_SHARE,
+                by_status=dg.MetadataValue.json(scored["generations"]["by_status"]),
+            ),
+            dg.AssetCheckResult(
+                check_name=PROBLEMS_SCORED,
+                passed=not lost,
+                metadata={
+                    "scored": len(run.results),
+                    "problems": len(problems),
+                    "missing": ", ".join(lost[:20]) or "none",
+                },
+            ),
         ],
     )
 
@@ -343,26 +476,38 @@ def _fmt(value: float | None) -> str:
 
 def _scores_table(scored: dict[str, Any]) -> str:
     rows = [("overall", "all", _fmt(scored["pass@1"]), scored["problems"])]
-    rows += [("difficulty", d, _fmt(v), scored["problems_by_difficulty"][d]) for d, v in scored["by_difficulty"].items()]
+    rows += [
+        ("difficulty", d, _fmt(v), scored["problems_by_difficulty"][d]) for d, v in scored["by_difficulty"].items()
+    ]
     rows += [("platform", p, _fmt(v), scored["problems_by_platform"][p]) for p, v in scored["by_platform"].items()]
-    rows += [("window", f"{name} ({w['start']} .. {w['end']})", _fmt(w["pass@1"]), w["problems"])
-             for name, w in scored["by_window"].items()]
+    rows += [
+        ("window", f"{name} ({w['start']} .. {w['end']})", _fmt(w["pass@1"]), w["problems"])
+        for name, w in scored["by_window"].items()
+    ]
     if "contamination" in scored:
         c = scored["contamination"]
-        rows += [("contamination", f"before {c['cutoff']}", _fmt(c["pass@1_before"]), c["problems_before"]),
-                 ("contamination", f"on/after {c['cutoff']}", _fmt(c["pass@1_after"]), c["problems_after"])]
+        rows += [
+            ("contamination", f"before {c['cutoff']}", _fmt(c["pass@1_before"]), c["problems_before"]),
+            ("contamination", f"on/after {c['cutoff']}", _fmt(c["pass@1_after"]), c["problems_after"]),
+        ]
     return table_or_none(rows, ["group", "name", "pass@1 (%)", "problems"])
 
 
 def _chart(scored: dict[str, Any]) -> str:
-    panels = [("by difficulty (pass@1 %)", [(d, 100 * (v or 0)) for d, v in scored["by_difficulty"].items()]),
-              ("by date window (pass@1 %)", [(f"{k} ({w['problems']} problems)", 100 * (w["pass@1"] or 0))
-                                             for k, w in scored["by_window"].items()])]
+    panels = [
+        ("by difficulty (pass@1 %)", [(d, 100 * (v or 0)) for d, v in scored["by_difficulty"].items()]),
+        (
+            "by date window (pass@1 %)",
+            [(f"{k} ({w['problems']} problems)", 100 * (w["pass@1"] or 0)) for k, w in scored["by_window"].items()],
+        ),
+    ]
     return markdown_image(bar_panels(f"pass@1 (avg@{scored['n']}) of {scored['model']}", panels), "pass@1 chart")
 
 
 def _history_chart(history: pl.DataFrame) -> str:
     overall = history.filter((pl.col("group") == "overall")).sort("evaluated_at")
     points = [(float(i), 100 * (v or 0)) for i, v in enumerate(overall["pass_at_1"].to_list())]
-    return markdown_image(line_chart("pass@1 (%) per materialization, every model", points, "materialization",
-                                     "pass@1 %"), "score history")
+    return markdown_image(
+        line_chart("pass@1 (%) per materialization, every model", points, "materialization", "pass@1 %"),
+        "score history",
+    )

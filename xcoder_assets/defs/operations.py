@@ -5,7 +5,6 @@ The schedule and the sensor name their assets by key, so they keep working while
 between files; the partitioned stage is BATCH_ASSET_KEYS (defs/partitions.py).
 """
 
-
 import hashlib
 import json
 import os
@@ -15,31 +14,35 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
 import dagster as dg
-import polars as pl
 from pydantic import Field
 
 from xcoder_assets.defs.partitions import BATCH_ASSET_KEYS, BATCH_PARTITIONS_NAME, add_batch, existing_batches
-from xcoder_assets.defs.resources import StorageResource
+from xcoder_assets.defs.resources import StorageResource, sample_rows_metadata  # noqa: F401  (re-exported)
 from xcoder_assets.recipe.batches import plan_nightly
 from xcoder_assets.store.render import markdown_table
 
 # ---- concurrency pools ---------------------------------------------------------------------------
 # An asset declares `pool=...`; the instance (deploy/dagster.yaml) limits how many steps of one pool
 # run at once across every run, so a scheduled batch and a UI launch share the machine.
-LLM_POOL = "llm"          # steps that hold many LLM requests in flight through the gateway
+LLM_POOL = "llm"  # steps that hold many LLM requests in flight through the gateway
 SANDBOX_POOL = "sandbox"  # steps that fill every CPU with sandboxed programs
-GPU_POOL = "gpu"          # training and serving on the accelerator
+GPU_POOL = "gpu"  # training and serving on the accelerator
 POOL_LIMITS: dict[str, int] = {LLM_POOL: 2, SANDBOX_POOL: 1, GPU_POOL: 1}
 # Which pool each asset belongs to (an op has one pool: the resource it saturates). The lead applies it.
 ASSET_POOLS: dict[str, str] = {
-    "features": LLM_POOL, "evolved_pool": LLM_POOL, "problems": LLM_POOL, "candidate_solutions": LLM_POOL,
-    "test_inputs": SANDBOX_POOL, "verified_solutions": SANDBOX_POOL, "benchmark_scores": SANDBOX_POOL,
+    "features": LLM_POOL,
+    "evolved_pool": LLM_POOL,
+    "problems": LLM_POOL,
+    "candidate_solutions": LLM_POOL,
+    "test_inputs": SANDBOX_POOL,
+    "verified_solutions": SANDBOX_POOL,
+    "benchmark_scores": SANDBOX_POOL,
     "trained_model": GPU_POOL,
 }
 
 # ---- automation ---------------------------------------------------------------------------------
-NIGHTLY_CRON = "0 2 * * *"   # the nightly batch (UTC)
-GPU_CRON = "0 5 * * *"       # after the nightly batch: the GPU assets' only chance to start
+NIGHTLY_CRON = "0 2 * * *"  # the nightly batch (UTC)
+GPU_CRON = "0 5 * * *"  # after the nightly batch: the GPU assets' only chance to start
 
 
 def eager_downstream() -> dg.AutomationCondition:
@@ -51,14 +54,18 @@ def gpu_cron_gate(cron: str = GPU_CRON) -> dg.AutomationCondition:
     """For GPU assets: never eagerly; once per cron tick, when every upstream has updated since the
     tick before, and not while a run of it is in progress."""
     return (dg.AutomationCondition.on_cron(cron, "UTC") & ~dg.AutomationCondition.in_progress()).with_label(
-        f"GPU cron gate ({cron} UTC)")
+        f"GPU cron gate ({cron} UTC)"
+    )
 
 
 # Evaluates the conditions above; stopped until turned on, like the schedule.
 automation_sensor = dg.AutomationConditionSensorDefinition(
-    "xcoder_automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.STOPPED,
+    "xcoder_automation",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.STOPPED,
     minimum_interval_seconds=60,
-    description="Evaluates the assets' automation conditions (eager downstream assets, the GPU cron gate).")
+    description="Evaluates the assets' automation conditions (eager downstream assets, the GPU cron gate).",
+)
 
 # ---- the nightly batch ----------------------------------------------------------------------------
 BATCH_SELECTION = dg.AssetSelection.assets(*BATCH_ASSET_KEYS)
@@ -71,25 +78,37 @@ def _unpartitioned(context: dg.ScheduleEvaluationContext, selection: dg.AssetSel
         return []
     graph = repository.asset_graph
     keys = selection.resolve(graph)
-    return sorted(key.to_user_string() for key in keys
-                  if getattr(graph.get(key).partitions_def, "name", None) != BATCH_PARTITIONS_NAME)
+    return sorted(
+        key.to_user_string()
+        for key in keys
+        if getattr(graph.get(key).partitions_def, "name", None) != BATCH_PARTITIONS_NAME
+    )
 
 
-def build_batch_schedule(selection: dg.AssetSelection = BATCH_SELECTION, cron: str = NIGHTLY_CRON,
-                         name: str = "nightly_batch",
-                         default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
-                         ) -> dg.ScheduleDefinition:
+def build_batch_schedule(
+    selection: dg.AssetSelection = BATCH_SELECTION,
+    cron: str = NIGHTLY_CRON,
+    name: str = "nightly_batch",
+    default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
+) -> dg.ScheduleDefinition:
     """A schedule that adds the tick's batch partition (nightly-<date>) and materializes it end to end."""
 
-    @dg.schedule(name=name, cron_schedule=cron, execution_timezone="UTC", target=selection,
-                 default_status=default_status,
-                 description="Adds tonight's generation batch (nightly-<date>, its own seed offset) and "
-                             "materializes the synthesis and verification assets for it. Off until turned on.")
+    @dg.schedule(
+        name=name,
+        cron_schedule=cron,
+        execution_timezone="UTC",
+        target=selection,
+        default_status=default_status,
+        description="Adds tonight's generation batch (nightly-<date>, its own seed offset) and "
+        "materializes the synthesis and verification assets for it. Off until turned on.",
+    )
     def _schedule(context: dg.ScheduleEvaluationContext):
         missing = _unpartitioned(context, selection)
         if missing:
-            return dg.SkipReason(f"{', '.join(missing)} not partitioned by {BATCH_PARTITIONS_NAME}: "
-                                 "give them partitions_def=batch_partitions (defs/partitions.py)")
+            return dg.SkipReason(
+                f"{', '.join(missing)} not partitioned by {BATCH_PARTITIONS_NAME}: "
+                "give them partitions_def=batch_partitions (defs/partitions.py)"
+            )
         plan = plan_nightly(context.scheduled_execution_time, existing_batches(context.instance))
         if plan.status == "collides":
             return dg.SkipReason(plan.reason)
@@ -100,8 +119,11 @@ def build_batch_schedule(selection: dg.AssetSelection = BATCH_SELECTION, cron: s
             return dg.SkipReason(f"{plan.reason} and has run")
         # exists without a run: this tick evaluated again after a crash between adding and launching;
         # run_key: within one tick Dagster launches a key once
-        return dg.RunRequest(run_key=plan.key, partition_key=plan.key,
-                             tags={BATCH_TAG: plan.key, "xcoder/seed_offset": str(plan.seed_offset)})
+        return dg.RunRequest(
+            run_key=plan.key,
+            partition_key=plan.key,
+            tags={BATCH_TAG: plan.key, "xcoder/seed_offset": str(plan.seed_offset)},
+        )
 
     return _schedule
 
@@ -150,8 +172,10 @@ def folder_stat(folder: Path) -> tuple[str, list[Path]]:
     """The test*.jsonl files of a folder and a fingerprint of their names, sizes and mtimes (cheap)."""
     if not folder.is_dir():
         raise ReleaseSourceError(f"LiveCodeBench release folder {folder} does not exist")
-    files = sorted((p for p in folder.iterdir() if p.is_file() and LCB_FILE.fullmatch(p.name)),
-                   key=lambda p: _release_number(p.name))
+    files = sorted(
+        (p for p in folder.iterdir() if p.is_file() and LCB_FILE.fullmatch(p.name)),
+        key=lambda p: _release_number(p.name),
+    )
     stat = hashlib.sha256(json.dumps([(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]).encode())
     return stat.hexdigest()[:16], files
 
@@ -187,10 +211,16 @@ def hub_release(repo_id: str, cache_dir: Path | None = None, offline: bool | Non
 
     offline = constants.is_offline_mode() if offline is None else offline
     if offline:
-        ref = Path(cache_dir or constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type="dataset") / "refs" / "main"
+        ref = (
+            Path(cache_dir or constants.HF_HUB_CACHE)
+            / repo_folder_name(repo_id=repo_id, repo_type="dataset")
+            / "refs"
+            / "main"
+        )
         if not ref.is_file():
-            raise ReleaseSourceError(f"dataset {repo_id} is not in the local Hub cache ({ref} missing) and "
-                                     "HF_HUB_OFFLINE is set")
+            raise ReleaseSourceError(
+                f"dataset {repo_id} is not in the local Hub cache ({ref} missing) and HF_HUB_OFFLINE is set"
+            )
         sha = ref.read_text(encoding="utf-8").strip()
     else:
         try:
@@ -205,18 +235,26 @@ class LcbReleaseSource(dg.ConfigurableResource):
     (XCODER_LCB_RELEASE_DIR), or a Hugging Face dataset repo (XCODER_LCB_REPO_ID; with HF_HUB_OFFLINE=1
     the revision is read from the local Hub cache)."""
 
-    dataset_dir: str | None = Field(default=None, description="A folder of raw test*.jsonl files (XCODER_LCB_RELEASE_DIR).")
-    repo_id: str | None = Field(default=None, description="A Hugging Face dataset repo, e.g. "
-                                "livecodebench/code_generation_lite (XCODER_LCB_REPO_ID).")
-    hub_cache_dir: str | None = Field(default=None, description="The Hub cache to read offline (default: huggingface_hub's).")
+    dataset_dir: str | None = Field(
+        default=None, description="A folder of raw test*.jsonl files (XCODER_LCB_RELEASE_DIR)."
+    )
+    repo_id: str | None = Field(
+        default=None,
+        description="A Hugging Face dataset repo, e.g. livecodebench/code_generation_lite (XCODER_LCB_REPO_ID).",
+    )
+    hub_cache_dir: str | None = Field(
+        default=None, description="The Hub cache to read offline (default: huggingface_hub's)."
+    )
 
     def current(self, seen: ReleaseState | None) -> ReleaseState | None:
         if self.dataset_dir:
             return folder_release(Path(self.dataset_dir), seen)
         if self.repo_id:
             return hub_release(self.repo_id, Path(self.hub_cache_dir) if self.hub_cache_dir else None)
-        raise ReleaseSourceError("no LiveCodeBench release source: set XCODER_LCB_RELEASE_DIR (a folder) or "
-                                 "XCODER_LCB_REPO_ID (a Hugging Face dataset repo)")
+        raise ReleaseSourceError(
+            "no LiveCodeBench release source: set XCODER_LCB_RELEASE_DIR (a folder) or "
+            "XCODER_LCB_REPO_ID (a Hugging Face dataset repo)"
+        )
 
     def lcb_config(self, state: ReleaseState) -> dict[str, Any]:
         """lcb_problems' run config that reads exactly the release seen."""
@@ -249,17 +287,23 @@ def decide_release(source: LcbReleaseSource, cursor: str | None) -> ReleaseDecis
     return ReleaseDecision("new", f"new {state.release} at {state.source} ({state.digest})", state)
 
 
-def build_lcb_release_sensor(selection: dg.AssetSelection = LCB_SELECTION, name: str = "lcb_release_sensor",
-                             minimum_interval_seconds: int = 300,
-                             default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
-                             ) -> dg.SensorDefinition:
+def build_lcb_release_sensor(
+    selection: dg.AssetSelection = LCB_SELECTION,
+    name: str = "lcb_release_sensor",
+    minimum_interval_seconds: int = 300,
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
+) -> dg.SensorDefinition:
     """A sensor that requests lcb_problems (reading exactly the new release), the decontamination of
     training_shards and benchmark_scores when a LiveCodeBench release appears; its cursor is the release seen."""
 
-    @dg.sensor(name=name, target=selection, minimum_interval_seconds=minimum_interval_seconds,
-               default_status=default_status,
-               description="Watches for a new LiveCodeBench release (a folder's test*.jsonl by content, or a Hugging "
-                           "Face dataset's commit) and re-runs lcb_problems, training_shards and benchmark_scores.")
+    @dg.sensor(
+        name=name,
+        target=selection,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=default_status,
+        description="Watches for a new LiveCodeBench release (a folder's test*.jsonl by content, or a Hugging "
+        "Face dataset's commit) and re-runs lcb_problems, training_shards and benchmark_scores.",
+    )
     def _sensor(context: dg.SensorEvaluationContext, lcb_release_source: LcbReleaseSource):
         decision = decide_release(lcb_release_source, context.cursor)
         if decision.status == "touched":
@@ -268,9 +312,11 @@ def build_lcb_release_sensor(selection: dg.AssetSelection = LCB_SELECTION, name:
             return dg.SkipReason(decision.reason)
         state = decision.state
         context.update_cursor(state.cursor())
-        return dg.RunRequest(run_key=f"{state.source}@{state.digest}",
-                             run_config={"ops": {"lcb_problems": {"config": lcb_release_source.lcb_config(state)}}},
-                             tags={"xcoder/lcb_release": state.release, "xcoder/lcb_digest": state.digest})
+        return dg.RunRequest(
+            run_key=f"{state.source}@{state.digest}",
+            run_config={"ops": {"lcb_problems": {"config": lcb_release_source.lcb_config(state)}}},
+            tags={"xcoder/lcb_release": state.release, "xcoder/lcb_digest": state.digest},
+        )
 
     return _sensor
 
@@ -280,28 +326,15 @@ lcb_release_sensor = build_lcb_release_sensor()
 
 def release_source_from_env(env: Mapping[str, str] | None = None) -> LcbReleaseSource:
     env = os.environ if env is None else env
-    return LcbReleaseSource(dataset_dir=env.get("XCODER_LCB_RELEASE_DIR") or None,
-                            repo_id=env.get("XCODER_LCB_REPO_ID") or None,
-                            hub_cache_dir=env.get("XCODER_LCB_HUB_CACHE") or None)
+    return LcbReleaseSource(
+        dataset_dir=env.get("XCODER_LCB_RELEASE_DIR") or None,
+        repo_id=env.get("XCODER_LCB_REPO_ID") or None,
+        hub_cache_dir=env.get("XCODER_LCB_HUB_CACHE") or None,
+    )
 
 
 # ---- lineage in the UI ------------------------------------------------------------------------------
 TRACE_JOB = "trace_row"
-
-
-def sample_rows_metadata(frame: pl.DataFrame, id_column: str, columns: Sequence[str] = (), n: int = 5) -> dict[str, Any]:
-    """Metadata for any asset: a few rows with their ids, and how to trace one (CLI or the trace_row job)."""
-    if frame.is_empty():
-        return {}
-    shown = [id_column, *[c for c in columns if c != id_column and c in frame.columns]]
-    sample = frame.select(shown).head(n)
-    first = sample[id_column][0]
-    return {
-        "sample_rows": dg.MetadataValue.md(markdown_table(sample.rows(), shown, width=60)),
-        "trace_a_row": dg.MetadataValue.md(
-            f"`xcoder trace {first}` on the command line, or launch the **{TRACE_JOB}** job with run config "
-            f"`ops: {{trace_lineage: {{config: {{row_id: {first}}}}}}}`"),
-    }
 
 
 def _clip(text: Any, limit: int) -> str:
@@ -317,38 +350,77 @@ def _vote_table(votes_json: str | None) -> str:
     votes = json.loads(votes_json) if votes_json else {}
     if not votes:
         return ""
-    rows = [(test_id, f"{v.get('top_votes')} of {v.get('voters')}", f"{v.get('agreement', 0):.2f}",
-             v.get("candidates"), "verified" if v.get("verified") else f"unverified ({v.get('reason')})",
-             "yes" if v.get("holdout") else "") for test_id, v in votes.items()]
-    return ("### Votes per test\nagreement = top votes / runs that ended normally\n\n"
-            + markdown_table(rows, ["test", "agree", "agreement", "candidates ran", "verdict", "held out"]))
+    rows = [
+        (
+            test_id,
+            f"{v.get('top_votes')} of {v.get('voters')}",
+            f"{v.get('agreement', 0):.2f}",
+            v.get("candidates"),
+            "verified" if v.get("verified") else f"unverified ({v.get('reason')})",
+            "yes" if v.get("holdout") else "",
+        )
+        for test_id, v in votes.items()
+    ]
+    return "### Votes per test\nagreement = top votes / runs that ended normally\n\n" + markdown_table(
+        rows, ["test", "agree", "agreement", "candidates ran", "verdict", "held out"]
+    )
 
 
-def lineage_markdown(row_id: str, chain: Sequence[Mapping[str, Any]], calls: Mapping[str, Mapping[str, Any]],
-                     votes_json: str | None = None, show_prompts: bool = True, max_chars: int = 3000) -> str:
+def lineage_markdown(
+    row_id: str,
+    chain: Sequence[Mapping[str, Any]],
+    calls: Mapping[str, Mapping[str, Any]],
+    votes_json: str | None = None,
+    show_prompts: bool = True,
+    max_chars: int = 3000,
+) -> str:
     """A row's lineage as markdown: every ancestor with its summary, parents and LLM calls, the vote of a
     verified solution per test, then each LLM call once with its request and answer."""
     root = next(step for step in chain if step["row_id"] == row_id)
-    lines = [f"# Lineage of `{row_id}` ({root['asset']})", "",
-             f"{len(chain) - 1} ancestors, {len(calls)} LLM calls; run {root['run_id']}", "", "## Rows", "",
-             markdown_table([(s["depth"], s["asset"], s["row_id"], s["summary"], ", ".join(s["parent_ids"] or []),
-                              ", ".join(s["llm_call_ids"] or [])) for s in chain],
-                            ["depth", "asset", "row", "summary", "parents", "LLM calls"], width=90)]
+    lines = [
+        f"# Lineage of `{row_id}` ({root['asset']})",
+        "",
+        f"{len(chain) - 1} ancestors, {len(calls)} LLM calls; run {root['run_id']}",
+        "",
+        "## Rows",
+        "",
+        markdown_table(
+            [
+                (
+                    s["depth"],
+                    s["asset"],
+                    s["row_id"],
+                    s["summary"],
+                    ", ".join(s["parent_ids"] or []),
+                    ", ".join(s["llm_call_ids"] or []),
+                )
+                for s in chain
+            ],
+            ["depth", "asset", "row", "summary", "parents", "LLM calls"],
+            width=90,
+        ),
+    ]
     missing = sorted({p for s in chain for p in s["parent_ids"] or []} - {s["row_id"] for s in chain})
     if missing:
-        lines += ["", f"**{len(missing)} parent(s) missing from their table** (re-materialized since?): "
-                  + ", ".join(missing[:5])]
+        lines += [
+            "",
+            f"**{len(missing)} parent(s) missing from their table** (re-materialized since?): "
+            + ", ".join(missing[:5]),
+        ]
     votes = _vote_table(votes_json)
     if votes:
         lines += ["", votes]
     if calls:
         lines += ["", "## LLM calls"]
     for call_id, call in sorted(calls.items()):
-        lines += ["", f"### {call['template']} `{call_id}`",
-                  f"{call['asset']}, role {call['role']}, model {call['model']}, "
-                  f"{'cache hit' if call['cache_hit'] else 'sent to the model'}, "
-                  f"{call['prompt_tokens']}+{call['completion_tokens']} tokens, finish {call['finish_reason']}"
-                  + (f", **error**: {call['error']}" if call.get("error") else "")]
+        lines += [
+            "",
+            f"### {call['template']} `{call_id}`",
+            f"{call['asset']}, role {call['role']}, model {call['model']}, "
+            f"{'cache hit' if call['cache_hit'] else 'sent to the model'}, "
+            f"{call['prompt_tokens']}+{call['completion_tokens']} tokens, finish {call['finish_reason']}"
+            + (f", **error**: {call['error']}" if call.get("error") else ""),
+        ]
         if show_prompts:
             for message in json.loads(call["request_json"] or "{}").get("messages", []):
                 lines += ["", f"**{message['role']}**", _fence(_clip(message.get("content"), max_chars))]
@@ -364,8 +436,11 @@ class TraceRowConfig(dg.Config):
     max_chars: int = Field(default=3000, description="Longest message text shown per request or answer.")
 
 
-@dg.op(name="trace_lineage", description="Renders a row's lineage (rows, LLM requests and answers, votes, "
-       "sandbox verdicts) as markdown metadata, and records it as an observation of the row's asset.")
+@dg.op(
+    name="trace_lineage",
+    description="Renders a row's lineage (rows, LLM requests and answers, votes, "
+    "sandbox verdicts) as markdown metadata, and records it as an observation of the row's asset.",
+)
 def trace_lineage(context: dg.OpExecutionContext, config: TraceRowConfig, storage: StorageResource) -> dg.Output:
     from xcoder_assets.store import warehouse
     from xcoder_assets.store.ids import ID_KINDS, kind_of
@@ -373,41 +448,71 @@ def trace_lineage(context: dg.OpExecutionContext, config: TraceRowConfig, storag
     row_id = config.row_id.strip()
     kind = kind_of(row_id)
     if kind is None or kind == "call":
-        raise dg.Failure(description=f"trace_row: {row_id!r} is not a row id: ids look like <kind>-<16 hex digits>, "
-                         f"kinds: {', '.join(k for k in ID_KINDS if k != 'call')}", allow_retries=False)
+        raise dg.Failure(
+            description=f"trace_row: {row_id!r} is not a row id: ids look like <kind>-<16 hex digits>, "
+            f"kinds: {', '.join(k for k in ID_KINDS if k != 'call')}",
+            allow_retries=False,
+        )
     try:
         con = warehouse.connect(storage.root)
     except FileNotFoundError as exc:
         raise dg.Failure(description=f"trace_row: {exc}", allow_retries=False) from None
     chain = warehouse.trace(con, row_id)
     if not chain:
-        raise dg.Failure(description=f"trace_row: no row of {ID_KINDS[kind]} has id {row_id} (it may come from an "
-                         "older materialization)", allow_retries=False)
+        raise dg.Failure(
+            description=f"trace_row: no row of {ID_KINDS[kind]} has id {row_id} (it may come from an "
+            "older materialization)",
+            allow_retries=False,
+        )
     calls = warehouse.llm_calls_by_id(con, sorted({c for s in chain for c in s["llm_call_ids"] or []}))
     votes_json = None
     if chain[0]["asset"] == "verified_solutions":
         found = con.execute("SELECT votes_json FROM verified_solutions WHERE verified_id = ?", [row_id]).fetchone()
         votes_json = found[0] if found else None
     text = lineage_markdown(row_id, chain, calls, votes_json, config.show_prompts, config.max_chars)
-    metadata = {"row_id": row_id, "asset": chain[0]["asset"], "ancestors": len(chain) - 1, "llm_calls": len(calls),
-                "lineage": dg.MetadataValue.md(text)}
+    metadata = {
+        "row_id": row_id,
+        "asset": chain[0]["asset"],
+        "ancestors": len(chain) - 1,
+        "llm_calls": len(calls),
+        "lineage": dg.MetadataValue.md(text),
+    }
     # on the row's asset too, so its page lists the traces made of its rows
     context.log_event(dg.AssetObservation(asset_key=chain[0]["asset"], metadata=metadata))
     return dg.Output(text, metadata=metadata)
 
 
-@dg.job(name=TRACE_JOB, description="The whole lineage of one row (run config: row_id) as markdown in the UI.",
-        tags={"xcoder/kind": "debug"})
+@dg.job(
+    name=TRACE_JOB,
+    description="The whole lineage of one row (run config: row_id) as markdown in the UI.",
+    tags={"xcoder/kind": "debug"},
+)
 def trace_row() -> None:
     trace_lineage()
 
 
 @dg.definitions
 def operations() -> dg.Definitions:
-    return dg.Definitions(schedules=[nightly_batch], sensors=[lcb_release_sensor, automation_sensor],
-                          jobs=[trace_row], resources={"lcb_release_source": release_source_from_env()})
+    # the lcb_release_source resource comes from build_resources (defs/resources.py), with the others
+    return dg.Definitions(schedules=[nightly_batch], sensors=[lcb_release_sensor, automation_sensor], jobs=[trace_row])
 
 
-__all__ = ["ASSET_POOLS", "GPU_POOL", "LLM_POOL", "POOL_LIMITS", "SANDBOX_POOL", "LcbReleaseSource", "ReleaseState",
-           "build_batch_schedule", "build_lcb_release_sensor", "decide_release", "eager_downstream", "gpu_cron_gate",
-           "lineage_markdown", "nightly_batch", "lcb_release_sensor", "sample_rows_metadata", "trace_row"]
+__all__ = [
+    "ASSET_POOLS",
+    "GPU_POOL",
+    "LLM_POOL",
+    "POOL_LIMITS",
+    "SANDBOX_POOL",
+    "LcbReleaseSource",
+    "ReleaseState",
+    "build_batch_schedule",
+    "build_lcb_release_sensor",
+    "decide_release",
+    "eager_downstream",
+    "gpu_cron_gate",
+    "lineage_markdown",
+    "nightly_batch",
+    "lcb_release_sensor",
+    "sample_rows_metadata",
+    "trace_row",
+]

@@ -21,9 +21,11 @@ BATCH_ASSET_KEYS = ("feature_configs", "problems", "test_inputs", "candidate_sol
 def batch_key(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> str:
     """The batch a partitioned materialization writes; a clear Failure when it has no (valid) partition."""
     if not context.has_partition_key:
-        raise dg.Failure(description=f"{context.op_def.name}: no batch selected: materialize one partition of "
-                         f"{BATCH_PARTITIONS_NAME} (add a batch in the UI or let the nightly schedule add one)",
-                         allow_retries=False)
+        raise dg.Failure(
+            description=f"{context.op_def.name}: no batch selected: materialize one partition of "
+            f"{BATCH_PARTITIONS_NAME} (add a batch in the UI or let the nightly schedule add one)",
+            allow_retries=False,
+        )
     try:
         return check_batch_key(context.partition_key)
     except BatchKeyError as exc:
@@ -57,5 +59,13 @@ def add_batch(instance: dg.DagsterInstance, key: str) -> bool:
     return True
 
 
-__all__ = ["BATCH_ASSET_KEYS", "BATCH_PARTITIONS_NAME", "add_batch", "batch_key", "batch_partitions",
-           "batches_to_read", "existing_batches", "seed_for_batch"]
+__all__ = [
+    "BATCH_ASSET_KEYS",
+    "BATCH_PARTITIONS_NAME",
+    "add_batch",
+    "batch_key",
+    "batch_partitions",
+    "batches_to_read",
+    "existing_batches",
+    "seed_for_batch",
+]

@@ -17,12 +17,21 @@ import polars as pl
 from pydantic import Field
 
 from xcoder_assets.llm.cache import ResponseCache
-from xcoder_assets.llm.gateway import GatewayConfig, GatewayStats, LLMConfigError, LLMGateway, LLMRequest, LLMResult, check_role_settings
+from xcoder_assets.llm.gateway import (
+    GatewayConfig,
+    GatewayStats,
+    LLMConfigError,
+    LLMGateway,
+    LLMRequest,
+    LLMResult,
+    check_role_settings,
+)
 from xcoder_assets.llm.settings import OFFLINE_MODEL, ROLES, RoleSettings, role_settings
 from xcoder_assets.sandbox.backends import DEFAULT_IMAGE, Limits
 from xcoder_assets.store.figures import LLMFigures, SandboxFigures
 from xcoder_assets.store.parquet import write_parquet, write_table
 from xcoder_assets.store.progress import ProgressMeter, with_progress
+from xcoder_assets.store.render import markdown_table
 from xcoder_assets.store.settings import record_settings
 from xcoder_assets.store.tables import LLM_CALLS, Table, llm_calls_path
 from xcoder_assets.store.warehouse import refresh_warehouse_file
@@ -51,11 +60,14 @@ class StorageResource(dg.ConfigurableResource):
         """Atomically write an asset's table (schema enforced, ids unique); return the metadata every asset reports."""
         path = write_table(table, frame, self.root)
         return {
+            **sample_rows_metadata(frame, table.id_column),
             "dagster/row_count": frame.height,
             "path": dg.MetadataValue.path(str(path)),
             "dagster/column_schema": dg.TableSchema(
-                columns=[dg.TableColumn(name, str(dtype), description=table.columns.get(name))
-                         for name, dtype in table.schema.items()]
+                columns=[
+                    dg.TableColumn(name, str(dtype), description=table.columns.get(name))
+                    for name, dtype in table.schema.items()
+                ]
             ),
         }
 
@@ -68,11 +80,13 @@ class StorageResource(dg.ConfigurableResource):
         frame = pl.DataFrame(rows, schema=LLM_CALLS.schema) if rows else pl.DataFrame(schema=LLM_CALLS.schema)
         write_parquet(frame, llm_calls_path(self.root, asset), LLM_CALLS.schema)
 
-    def record_settings(self, asset: str, run_config: dg.Config, resources: dict[str, dict[str, Any]] | None = None,
-                        **made_with: Any) -> None:
+    def record_settings(
+        self, asset: str, run_config: dg.Config, resources: dict[str, dict[str, Any]] | None = None, **made_with: Any
+    ) -> None:
         """settings/<asset>.json: run config apart from resource settings (see store/settings.py)."""
-        record_settings(self.root, asset, run_config.model_dump() if run_config is not None else {},
-                        resources, made_with)
+        record_settings(
+            self.root, asset, run_config.model_dump() if run_config is not None else {}, resources, made_with
+        )
 
     def refresh_warehouse(self, log: Any = None) -> None:
         try:
@@ -80,6 +94,24 @@ class StorageResource(dg.ConfigurableResource):
         except TimeoutError as exc:  # the views are convenience; the Parquet files are the data
             if log:
                 log.warning(str(exc))
+
+
+def sample_rows_metadata(
+    frame: pl.DataFrame, id_column: str, columns: Sequence[str] = (), n: int = 5
+) -> dict[str, Any]:
+    """Metadata for any asset: a few rows with their ids, and how to trace one (CLI or the trace_row job)."""
+    if frame.is_empty():
+        return {}
+    shown = [id_column, *[c for c in columns if c != id_column and c in frame.columns]]
+    sample = frame.select(shown).head(n)
+    first = sample[id_column][0]
+    return {
+        "sample_rows": dg.MetadataValue.md(markdown_table(sample.rows(), shown, width=60)),
+        "trace_a_row": dg.MetadataValue.md(
+            f"`xcoder trace {first}` on the command line, or launch the **trace_row** job with run config "
+            f"`ops: {{trace_lineage: {{config: {{row_id: {first}}}}}}}`"
+        ),
+    }
 
 
 def llm_metadata(results: Sequence[LLMResult] | GatewayStats, models: dict[str, str], **extra: Any) -> dict[str, Any]:
@@ -96,7 +128,9 @@ def llm_metadata(results: Sequence[LLMResult] | GatewayStats, models: dict[str, 
 
 
 def _role_field(role: str, what: str, variable: str) -> Any:
-    return Field(default=None, description=f"{what} of the {role} role ({variable}_{role.upper()}); unset: the shared one.")
+    return Field(
+        default=None, description=f"{what} of the {role} role ({variable}_{role.upper()}); unset: the shared one."
+    )
 
 
 class LLMGatewayResource(dg.ConfigurableResource):
@@ -106,30 +140,43 @@ class LLMGatewayResource(dg.ConfigurableResource):
     `xcoder-offline/synthsmith-sim-1` (deterministic, no network; not a real LLM).
     """
 
-    model: str | None = Field(default=None, description="litellm model name for every role (XCODER_MODEL), e.g. "
-                                                        "openai/Qwen3-235B-A22B; unset: the offline simulator.")
+    model: str | None = Field(
+        default=None,
+        description="litellm model name for every role (XCODER_MODEL), e.g. "
+        "openai/Qwen3-235B-A22B; unset: the offline simulator.",
+    )
     extract_model: str | None = _role_field("extract", "Model", "XCODER_MODEL")
     evolve_model: str | None = _role_field("evolve", "Model", "XCODER_MODEL")
     compose_model: str | None = _role_field("compose", "Model", "XCODER_MODEL")
     solve_model: str | None = _role_field("solve", "Model", "XCODER_MODEL")
     test_write_model: str | None = _role_field("test_write", "Model", "XCODER_MODEL")
-    api_base: str | None = Field(default=None, description="OpenAI-compatible endpoint for every role (XCODER_API_BASE).")
+    api_base: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint for every role (XCODER_API_BASE)."
+    )
     extract_api_base: str | None = _role_field("extract", "API base", "XCODER_API_BASE")
     evolve_api_base: str | None = _role_field("evolve", "API base", "XCODER_API_BASE")
     compose_api_base: str | None = _role_field("compose", "API base", "XCODER_API_BASE")
     solve_api_base: str | None = _role_field("solve", "API base", "XCODER_API_BASE")
     test_write_api_base: str | None = _role_field("test_write", "API base", "XCODER_API_BASE")
-    api_key: str | None = Field(default=None, description="Key for that endpoint (XCODER_API_KEY); provider keys such "
-                                                          "as OPENAI_API_KEY work too.")
+    api_key: str | None = Field(
+        default=None,
+        description="Key for that endpoint (XCODER_API_KEY); provider keys such as OPENAI_API_KEY work too.",
+    )
     extract_api_key: str | None = _role_field("extract", "API key", "XCODER_API_KEY")
     evolve_api_key: str | None = _role_field("evolve", "API key", "XCODER_API_KEY")
     compose_api_key: str | None = _role_field("compose", "API key", "XCODER_API_KEY")
     solve_api_key: str | None = _role_field("solve", "API key", "XCODER_API_KEY")
     test_write_api_key: str | None = _role_field("test_write", "API key", "XCODER_API_KEY")
-    max_in_flight: int = Field(default=64, description="Requests in flight at once (XCODER_MAX_IN_FLIGHT); raise to "
-                                                       "thousands for slow reasoning models.")
-    requests_per_minute: int | None = Field(default=None, description="At most this many requests per minute (unset: no limit).")
-    tokens_per_minute: int | None = Field(default=None, description="At most this many tokens per minute (unset: no limit).")
+    max_in_flight: int = Field(
+        default=64,
+        description="Requests in flight at once (XCODER_MAX_IN_FLIGHT); raise to thousands for slow reasoning models.",
+    )
+    requests_per_minute: int | None = Field(
+        default=None, description="At most this many requests per minute (unset: no limit)."
+    )
+    tokens_per_minute: int | None = Field(
+        default=None, description="At most this many tokens per minute (unset: no limit)."
+    )
     max_retries: int = Field(default=6, description="Retries of a failed request (429, 5xx, timeouts), with backoff.")
     request_timeout_s: float = Field(default=600.0, description="Seconds one request may take.")
 
@@ -137,16 +184,24 @@ class LLMGatewayResource(dg.ConfigurableResource):
         return {role: self.settings(role).model for role in roles}
 
     def settings(self, role: str) -> RoleSettings:
-        return role_settings(role, model=getattr(self, f"{role}_model") or self.model,
-                             api_base=getattr(self, f"{role}_api_base") or self.api_base,
-                             api_key=getattr(self, f"{role}_api_key") or self.api_key)
+        return role_settings(
+            role,
+            model=getattr(self, f"{role}_model") or self.model,
+            api_base=getattr(self, f"{role}_api_base") or self.api_base,
+            api_key=getattr(self, f"{role}_api_key") or self.api_key,
+        )
 
     def settings_record(self, roles: tuple[str, ...]) -> dict[str, Any]:
         """The resource settings behind an asset's calls, for its settings record (never a key)."""
-        return {"models": self.role_models(roles), "api_base": {r: self.settings(r).api_base for r in roles},
-                "max_in_flight": self.max_in_flight, "requests_per_minute": self.requests_per_minute,
-                "tokens_per_minute": self.tokens_per_minute, "max_retries": self.max_retries,
-                "request_timeout_s": self.request_timeout_s}
+        return {
+            "models": self.role_models(roles),
+            "api_base": {r: self.settings(r).api_base for r in roles},
+            "max_in_flight": self.max_in_flight,
+            "requests_per_minute": self.requests_per_minute,
+            "tokens_per_minute": self.tokens_per_minute,
+            "max_retries": self.max_retries,
+            "request_timeout_s": self.request_timeout_s,
+        }
 
     def gateway(self, storage: StorageResource, roles: tuple[str, ...], run_id: str, asset: str) -> LLMGateway:
         config = GatewayConfig(
@@ -166,7 +221,9 @@ class LLMGatewayResource(dg.ConfigurableResource):
         return LLMGateway(roles_settings, cache, config, run_id=run_id, asset=asset)
 
 
-def complete(gateway: LLMGateway, requests: Sequence[LLMRequest], log: Callable[[str], Any], label: str) -> list[LLMResult]:
+def complete(
+    gateway: LLMGateway, requests: Sequence[LLMRequest], log: Callable[[str], Any], label: str
+) -> list[LLMResult]:
     """gateway.complete with a progress line in the run log (fed by its on_progress hook where it has one)."""
     meter = ProgressMeter(label, log)
     results = with_progress(gateway.complete, meter, list(requests))
@@ -184,13 +241,15 @@ class SandboxSession:
     workers: int
     log: Callable[[str], Any]
 
-    def run(self, label: str, programs: Sequence[Any], inputs: Sequence[Sequence[str]],
-            **kwargs: Any) -> tuple[list[list[Any]], SandboxFigures]:
+    def run(
+        self, label: str, programs: Sequence[Any], inputs: Sequence[Sequence[str]], **kwargs: Any
+    ) -> tuple[list[list[Any]], SandboxFigures]:
         from xcoder_assets.sandbox.runs import run_matrix
 
         meter = ProgressMeter(label, self.log)
-        outcomes, stats = with_progress(run_matrix, meter, self.backend, programs, inputs, self.limits, self.cache,
-                                        workers=self.workers, **kwargs)
+        outcomes, stats = with_progress(
+            run_matrix, meter, self.backend, programs, inputs, self.limits, self.cache, workers=self.workers, **kwargs
+        )
         meter.finish(stats.runs, stats.runs, stats.cached)
         return outcomes, SandboxFigures.of(stats, outcomes)
 
@@ -202,24 +261,33 @@ class SandboxResource(dg.ConfigurableResource):
     materialization, and every finished run is cached in the data directory.
     """
 
-    backend: str = Field(default="bwrap", description="bwrap, docker, or none (no isolation; needs allow_unsafe) "
-                                                      "(XCODER_SANDBOX).")
+    backend: str = Field(
+        default="bwrap", description="bwrap, docker, or none (no isolation; needs allow_unsafe) (XCODER_SANDBOX)."
+    )
     image: str = Field(default=DEFAULT_IMAGE, description="The docker backend's image.")
     allow_unsafe: bool = Field(default=False, description="Allow the none backend (programs run unisolated).")
-    workers: int = Field(default_factory=lambda: os.cpu_count() or 2,
-                         description="Programs run at once (default: the CPU count).")
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 2, description="Programs run at once (default: the CPU count)."
+    )
     cpu_s: float = Field(default=2.0, description="CPU seconds per run (the time limit).")
     wall_s: float = Field(default=6.0, description="Wall-clock seconds per run.")
     memory_mb: int = Field(default=1024, description="Memory per run, MiB.")
     output_mb: int = Field(default=8, description="Output per run, MiB; more fails the run.")
 
     def limits(self) -> Limits:
-        return Limits(cpu_s=self.cpu_s, wall_s=self.wall_s, memory_bytes=self.memory_mb << 20,
-                      output_bytes=self.output_mb << 20)
+        return Limits(
+            cpu_s=self.cpu_s, wall_s=self.wall_s, memory_bytes=self.memory_mb << 20, output_bytes=self.output_mb << 20
+        )
 
     def settings_record(self) -> dict[str, Any]:
-        return {"backend": self.backend, "workers": self.workers, "cpu_s": self.cpu_s, "wall_s": self.wall_s,
-                "memory_mb": self.memory_mb, "output_mb": self.output_mb}
+        return {
+            "backend": self.backend,
+            "workers": self.workers,
+            "cpu_s": self.cpu_s,
+            "wall_s": self.wall_s,
+            "memory_mb": self.memory_mb,
+            "output_mb": self.output_mb,
+        }
 
     def open(self) -> Any:
         """A started backend (close it when done); a clear failure when this machine cannot sandbox."""
@@ -254,9 +322,14 @@ def _env(env: dict[str, str], name: str) -> Any:
 
 def build_resources(env: dict[str, str] | None = None) -> dict[str, Any]:
     """The resources, configured from the environment: the one place that reads it."""
+    from xcoder_assets.defs.operations import release_source_from_env  # operations imports this module
+
     env = dict(os.environ if env is None else env)
-    llm: dict[str, Any] = {"model": _env(env, "XCODER_MODEL"), "api_base": _env(env, "XCODER_API_BASE"),
-                           "api_key": _env(env, "XCODER_API_KEY")}
+    llm: dict[str, Any] = {
+        "model": _env(env, "XCODER_MODEL"),
+        "api_base": _env(env, "XCODER_API_BASE"),
+        "api_key": _env(env, "XCODER_API_KEY"),
+    }
     for role in ROLES:
         llm[f"{role}_model"] = _env(env, f"XCODER_MODEL_{role.upper()}")
         llm[f"{role}_api_base"] = _env(env, f"XCODER_API_BASE_{role.upper()}")
@@ -265,11 +338,14 @@ def build_resources(env: dict[str, str] | None = None) -> dict[str, Any]:
         try:
             llm["max_in_flight"] = int(env["XCODER_MAX_IN_FLIGHT"])
         except ValueError:
-            raise ValueError(f"XCODER_MAX_IN_FLIGHT must be a whole number, got {env['XCODER_MAX_IN_FLIGHT']!r}") from None
+            raise ValueError(
+                f"XCODER_MAX_IN_FLIGHT must be a whole number, got {env['XCODER_MAX_IN_FLIGHT']!r}"
+            ) from None
     return {
         "storage": StorageResource(data_dir=env.get("XCODER_DATA_DIR", "data")),
         "llm": LLMGatewayResource(**{k: v for k, v in llm.items() if v is not None}),
         "sandbox": SandboxResource(backend=env.get("XCODER_SANDBOX", "bwrap")),
+        "lcb_release_source": release_source_from_env(env),
     }
 
 
@@ -278,5 +354,15 @@ def resources() -> dg.Definitions:
     return dg.Definitions(resources=build_resources())
 
 
-__all__ = ["StorageResource", "LLMGatewayResource", "SandboxResource", "SandboxSession", "build_resources",
-           "llm_metadata", "complete", "asset_tags", "OWNERS", "OFFLINE_MODEL"]
+__all__ = [
+    "StorageResource",
+    "LLMGatewayResource",
+    "SandboxResource",
+    "SandboxSession",
+    "build_resources",
+    "llm_metadata",
+    "complete",
+    "asset_tags",
+    "OWNERS",
+    "OFFLINE_MODEL",
+]

@@ -6,7 +6,15 @@ from pydantic import Field
 
 from xcoder_assets.defs.checks import share_check
 from xcoder_assets.defs.resources import OWNERS, StorageResource, asset_tags
-from xcoder_assets.recipe.seeds import BUNDLED_SEEDS, SeedLoadError, describe_rejects, load_seeds, reject_rows, reject_share, seed_rows
+from xcoder_assets.recipe.seeds import (
+    BUNDLED_SEEDS,
+    SeedLoadError,
+    describe_rejects,
+    load_seeds,
+    reject_rows,
+    reject_share,
+    seed_rows,
+)
 from xcoder_assets.store.render import frame_markdown
 from xcoder_assets.store.tables import SEED_PROBLEMS, SEED_REJECTS
 
@@ -25,8 +33,9 @@ class SeedConfig(dg.Config):
         default=False,
         description="Record bad records in seed_problems__rejects and go on, instead of failing the run.",
     )
-    max_reject_share: float = Field(default=0.05, description="Warn when more of the records read than this are "
-                                                              "rejected (with skip_bad_records).")
+    max_reject_share: float = Field(
+        default=0.05, description="Warn when more of the records read than this are rejected (with skip_bad_records)."
+    )
 
 
 @dg.asset(
@@ -35,11 +44,17 @@ class SeedConfig(dg.Config):
     owners=OWNERS,
     tags=asset_tags("seed"),
     description=SEED_PROBLEMS.description,
-    check_specs=[dg.AssetCheckSpec(REJECT_SHARE, asset="seed_problems",
-                                   description="Share of records read that could not be loaded; warns above "
-                                               "max_reject_share.")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            REJECT_SHARE,
+            asset="seed_problems",
+            description="Share of records read that could not be loaded; warns above max_reject_share.",
+        )
+    ],
 )
-def seed_problems(context: dg.AssetExecutionContext, config: SeedConfig, storage: StorageResource) -> dg.MaterializeResult:
+def seed_problems(
+    context: dg.AssetExecutionContext, config: SeedConfig, storage: StorageResource
+) -> dg.MaterializeResult:
     try:
         records, rejects = load_seeds(config.paths, config.dataset_id, config.split, config.limit)
     except SeedLoadError as exc:
@@ -51,7 +66,9 @@ def seed_problems(context: dg.AssetExecutionContext, config: SeedConfig, storage
             allow_retries=False,
         )
     if not records:
-        raise dg.Failure(description=f"no usable seed records in {config.paths or config.dataset_id}", allow_retries=False)
+        raise dg.Failure(
+            description=f"no usable seed records in {config.paths or config.dataset_id}", allow_retries=False
+        )
     run_id = context.run.run_id
     rows, duplicates = seed_rows(records, run_id)
     frame = pl.DataFrame(rows, schema=SEED_PROBLEMS.schema)
@@ -67,8 +84,18 @@ def seed_problems(context: dg.AssetExecutionContext, config: SeedConfig, storage
             "records_read": len(records) + len(rejects),
             "rejected_records": len(rejects),
             "duplicate_records_dropped": duplicates,
-            "preview": dg.MetadataValue.md(frame_markdown(frame.select("seed_id", "difficulty", "source_line", "question"))),
+            "preview": dg.MetadataValue.md(
+                frame_markdown(frame.select("seed_id", "difficulty", "source_line", "question"))
+            ),
         },
-        check_results=[share_check(REJECT_SHARE, "reject_share", share, config.max_reject_share,
-                                   rejected=len(rejects), read=len(records) + len(rejects))],
+        check_results=[
+            share_check(
+                REJECT_SHARE,
+                "reject_share",
+                share,
+                config.max_reject_share,
+                rejected=len(rejects),
+                read=len(records) + len(rejects),
+            )
+        ],
     )

@@ -14,6 +14,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from xcoder_assets.defs.operations import eager_downstream
 from xcoder_assets.defs.benchmark import VERIFIED_LABEL
 from xcoder_assets.defs.checks import share_check
 from xcoder_assets.defs.resources import OWNERS, StorageResource, asset_tags
@@ -53,51 +54,99 @@ MIXTURES_NESTED = "nested"
 
 
 class TrainingShardsConfig(dg.Config):
-    keep: str = Field("all", description="'all': every verified solution (up to max_per_problem per problem); "
-                      "'golden': only each problem's golden solution.")
+    keep: str = Field(
+        "all",
+        description="'all': every verified solution (up to max_per_problem per problem); "
+        "'golden': only each problem's golden solution.",
+    )
     max_per_problem: int = Field(8, description="At most this many examples per problem (golden first).")
-    include_reasoning: bool = Field(True, description="Put the candidate's reasoning in a <think> block before the code.")
-    include_system: bool = Field(True, description="Keep the solve template's system message (a system turn in "
-                                 "messages, a `system` field beside query_response and sharegpt).")
-    style_mix: dict[str, float] | None = Field(None, description="Share of problems per style, e.g. {codeforces: 0.7, "
-                                               "leetcode: 0.15, atcoder: 0.15}: the most problems that hold it are "
-                                               "kept. Empty: every style as verified.")
-    validation_share: float = Field(0.1, description="Share of problems in the validation split (by a hash of the "
-                                    "problem id, so a problem's examples never straddle it).")
+    include_reasoning: bool = Field(
+        True, description="Put the candidate's reasoning in a <think> block before the code."
+    )
+    include_system: bool = Field(
+        True,
+        description="Keep the solve template's system message (a system turn in "
+        "messages, a `system` field beside query_response and sharegpt).",
+    )
+    style_mix: dict[str, float] | None = Field(
+        None,
+        description="Share of problems per style, e.g. {codeforces: 0.7, "
+        "leetcode: 0.15, atcoder: 0.15}: the most problems that hold it are "
+        "kept. Empty: every style as verified.",
+    )
+    validation_share: float = Field(
+        0.1,
+        description="Share of problems in the validation split (by a hash of the "
+        "problem id, so a problem's examples never straddle it).",
+    )
     shard_size: int = Field(10_000, description="Rows per shard file.")
-    containers: list[str] = Field(default_factory=lambda: ["jsonl", "parquet"], description="File containers written "
-                                  "(the same rows in each): jsonl, parquet.")
-    tokenizer: str | None = Field(None, description="Hugging Face tokenizer name or local path for the token counts "
-                                  "(loaded at run time with transformers.AutoTokenizer, else tokenizers). Empty: an "
-                                  "estimate of characters / 4, named as such in the manifest.")
-    problem_near_threshold: float = Field(0.8, description="Two problems whose statements' shingle Jaccard is at least "
-                                          "this are near duplicates (MinHash LSH, exact Jaccard confirms).")
-    solution_near_threshold: float = Field(0.9, description="Two solutions of one problem whose code token 5-gram "
-                                           "Jaccard is at least this are near duplicates.")
+    containers: list[str] = Field(
+        default_factory=lambda: ["jsonl", "parquet"],
+        description="File containers written (the same rows in each): jsonl, parquet.",
+    )
+    tokenizer: str | None = Field(
+        None,
+        description="Hugging Face tokenizer name or local path for the token counts "
+        "(loaded at run time with transformers.AutoTokenizer, else tokenizers). Empty: an "
+        "estimate of characters / 4, named as such in the manifest.",
+    )
+    problem_near_threshold: float = Field(
+        0.8,
+        description="Two problems whose statements' shingle Jaccard is at least "
+        "this are near duplicates (MinHash LSH, exact Jaccard confirms).",
+    )
+    solution_near_threshold: float = Field(
+        0.9,
+        description="Two solutions of one problem whose code token 5-gram "
+        "Jaccard is at least this are near duplicates.",
+    )
     ngram: int = Field(13, description="Decontamination: word n-gram length (13, as the large open data sets use).")
     ngram_min_matches: int = Field(3, description="Decontamination: distinct shared n-grams that flag a problem.")
-    minhash_threshold: float = Field(0.5, description="Decontamination: shingle Jaccard with a benchmark problem "
-                                     "that flags a problem (MinHash LSH finds, exact Jaccard decides).")
+    minhash_threshold: float = Field(
+        0.5,
+        description="Decontamination: shingle Jaccard with a benchmark problem "
+        "that flags a problem (MinHash LSH finds, exact Jaccard decides).",
+    )
     shingle: int = Field(5, description="Words per shingle for MinHash (dedup and decontamination).")
-    boilerplate_min_problems: int = Field(3, description="An n-gram in this many benchmark problems is stock phrasing "
-                                          "and never flags.")
-    benchmark_paths: list[str] = Field(default_factory=list, description="More benchmark files in LiveCodeBench's row "
-                                       "format (JSONL or Parquet) to decontaminate against, besides lcb_problems.")
-    max_contaminated_share: float = Field(0.05, description="Warn when more verified examples than this match a "
-                                          "benchmark problem.")
-    max_duplicate_share: float = Field(0.25, description="Warn when more verified problems than this repeat another "
-                                       "problem (duplicate solutions of one problem are expected, the same correct "
-                                       "program, and are only counted in the metadata).")
+    boilerplate_min_problems: int = Field(
+        3, description="An n-gram in this many benchmark problems is stock phrasing and never flags."
+    )
+    benchmark_paths: list[str] = Field(
+        default_factory=list,
+        description="More benchmark files in LiveCodeBench's row "
+        "format (JSONL or Parquet) to decontaminate against, besides lcb_problems.",
+    )
+    max_contaminated_share: float = Field(
+        0.05, description="Warn when more verified examples than this match a benchmark problem."
+    )
+    max_duplicate_share: float = Field(
+        0.25,
+        description="Warn when more verified problems than this repeat another "
+        "problem (duplicate solutions of one problem are expected, the same correct "
+        "program, and are only counted in the metadata).",
+    )
 
     def settings(self) -> recipe.ShardSettings:
         return recipe.ShardSettings(
-            keep=self.keep, max_per_problem=self.max_per_problem, include_reasoning=self.include_reasoning,
-            include_system=self.include_system, style_mix=self.style_mix, validation_share=self.validation_share,
-            shard_size=self.shard_size, containers=tuple(self.containers), tokenizer=self.tokenizer,
-            problem_near_threshold=self.problem_near_threshold, solution_near_threshold=self.solution_near_threshold,
-            decontamination=DecontaminationSettings(ngram=self.ngram, ngram_min_matches=self.ngram_min_matches,
-                                                    minhash_threshold=self.minhash_threshold, shingle=self.shingle,
-                                                    boilerplate_min_problems=self.boilerplate_min_problems))
+            keep=self.keep,
+            max_per_problem=self.max_per_problem,
+            include_reasoning=self.include_reasoning,
+            include_system=self.include_system,
+            style_mix=self.style_mix,
+            validation_share=self.validation_share,
+            shard_size=self.shard_size,
+            containers=tuple(self.containers),
+            tokenizer=self.tokenizer,
+            problem_near_threshold=self.problem_near_threshold,
+            solution_near_threshold=self.solution_near_threshold,
+            decontamination=DecontaminationSettings(
+                ngram=self.ngram,
+                ngram_min_matches=self.ngram_min_matches,
+                minhash_threshold=self.minhash_threshold,
+                shingle=self.shingle,
+                boilerplate_min_problems=self.boilerplate_min_problems,
+            ),
+        )
 
 
 def _fail(message: str) -> dg.Failure:
@@ -110,16 +159,21 @@ def _benchmark(storage: StorageResource, paths: list[str]) -> tuple[list[Benchma
     frame = read_parquet(LCB_PROBLEMS.path(storage.root))
     own = frame.filter(pl.col("source") == VERIFIED_LABEL)
     rows = frame.filter(pl.col("source") != VERIFIED_LABEL).sort("question_id")
-    texts = [BenchmarkText(r["question_id"], r["source"], f"{r['title']}\n{r['question_content']}")
-             for r in rows.iter_rows(named=True)]
+    texts = [
+        BenchmarkText(r["question_id"], r["source"], f"{r['title']}\n{r['question_content']}")
+        for r in rows.iter_rows(named=True)
+    ]
     if paths:
         try:
             texts += load_benchmark([Path(p) for p in paths])
         except DecontaminationInputError as exc:
             raise _fail(f"setting benchmark_paths: {exc}") from None
-    info = {"rows": len(texts), "skipped_own_verified_problems": own.height,
-            "content_hash": content_hash(sorted((t.benchmark_id, t.text) for t in texts)),
-            "sources": dict(sorted(Counter(t.source for t in texts).items()))}
+    info = {
+        "rows": len(texts),
+        "skipped_own_verified_problems": own.height,
+        "content_hash": content_hash(sorted((t.benchmark_id, t.text) for t in texts)),
+        "sources": dict(sorted(Counter(t.source for t in texts).items())),
+    }
     return texts, info
 
 
@@ -143,8 +197,9 @@ def _tests_of(storage: StorageResource, verified: pl.DataFrame) -> dict[str, tup
         if votes and all("voted_output" in v for v in votes.values()):
             if inputs is None:
                 inputs = dict(read_parquet(TEST_INPUTS.path(storage.root)).select("test_id", "input").iter_rows())
-            out[row["problem_id"]] = tuple((inputs[t], v["voted_output"]) for t, v in votes.items()
-                                           if v["verified"] and t in inputs)
+            out[row["problem_id"]] = tuple(
+                (inputs[t], v["voted_output"]) for t, v in votes.items() if v["verified"] and t in inputs
+            )
     lcb_file = storage.root / "lcb" / "verified_problems.jsonl"
     if lcb_file.exists():
         for _, record, _ in read_records(lcb_file):
@@ -154,6 +209,7 @@ def _tests_of(storage: StorageResource, verified: pl.DataFrame) -> dict[str, tup
 
 
 @dg.asset(
+    automation_condition=eager_downstream(),
     group_name="shards",
     deps=["verified_solutions", "lcb_problems"],
     kinds={"parquet", "jsonl"},
@@ -163,16 +219,26 @@ def _tests_of(storage: StorageResource, verified: pl.DataFrame) -> dict[str, tup
     "sft/query_response, sft/sharegpt and rl shards in JSONL and Parquet) and training_shards__rl (one row per RL "
     "problem).",
     check_specs=[
-        dg.AssetCheckSpec(CONTAMINATION_SHARE, asset="training_shards",
-                          description="Share of verified examples whose problem matches a benchmark problem."),
-        dg.AssetCheckSpec(DUPLICATE_SHARE, asset="training_shards",
-                          description="Share of verified problems that repeat another problem (exact or near)."),
-        dg.AssetCheckSpec(EMPTY_SHARDS, asset="training_shards",
-                          description="The train split has examples and no shard file is empty."),
+        dg.AssetCheckSpec(
+            CONTAMINATION_SHARE,
+            asset="training_shards",
+            description="Share of verified examples whose problem matches a benchmark problem.",
+        ),
+        dg.AssetCheckSpec(
+            DUPLICATE_SHARE,
+            asset="training_shards",
+            description="Share of verified problems that repeat another problem (exact or near).",
+        ),
+        dg.AssetCheckSpec(
+            EMPTY_SHARDS,
+            asset="training_shards",
+            description="The train split has examples and no shard file is empty.",
+        ),
     ],
 )
-def training_shards(context: dg.AssetExecutionContext, config: TrainingShardsConfig,
-                    storage: StorageResource) -> dg.MaterializeResult:
+def training_shards(
+    context: dg.AssetExecutionContext, config: TrainingShardsConfig, storage: StorageResource
+) -> dg.MaterializeResult:
     try:
         settings = config.settings()
         counter = recipe.load_token_counter(settings.tokenizer)
@@ -180,13 +246,18 @@ def training_shards(context: dg.AssetExecutionContext, config: TrainingShardsCon
         raise _fail(str(exc)) from None
     verified = read_parquet(VERIFIED_SOLUTIONS.path(storage.root)).filter(pl.col("status") == "verified")
     problems = {r["problem_id"]: r for r in read_parquet(PROBLEMS.path(storage.root)).iter_rows(named=True)}
-    candidates = {r["candidate_id"]: r for r in read_parquet(CANDIDATE_SOLUTIONS.path(storage.root))
-                  .filter(pl.col("candidate_id").is_in(verified["candidate_id"].implode())).iter_rows(named=True)}
+    candidates = {
+        r["candidate_id"]: r
+        for r in read_parquet(CANDIDATE_SOLUTIONS.path(storage.root))
+        .filter(pl.col("candidate_id").is_in(verified["candidate_id"].implode()))
+        .iter_rows(named=True)
+    }
     template = _template(storage)
     benchmark, benchmark_info = _benchmark(storage, config.benchmark_paths)
     try:
-        sources = recipe.source_examples(verified.sort("verified_id").iter_rows(named=True), candidates, problems,
-                                         template)
+        sources = recipe.source_examples(
+            verified.sort("verified_id").iter_rows(named=True), candidates, problems, template
+        )
     except recipe.ShardInputError as exc:
         raise _fail(str(exc)) from None
     meter = ProgressMeter("training_shards: examples planned", context.log.info)
@@ -199,36 +270,73 @@ def training_shards(context: dg.AssetExecutionContext, config: TrainingShardsCon
     tests_of = _tests_of(storage, verified)
     rl, without_tests = recipe.rl_problems(kept, problems, tests_of)
     created_from = {
-        "verified_solutions": {"rows": len(sources), "content_hash": content_hash(sorted(
-            (s.verified_id, s.code, s.reasoning, s.prompt) for s in sources))},
+        "verified_solutions": {
+            "rows": len(sources),
+            "content_hash": content_hash(sorted((s.verified_id, s.code, s.reasoning, s.prompt) for s in sources)),
+        },
         "tests": {"problems": len(tests_of), "content_hash": content_hash(sorted(tests_of.items()))},
-        "benchmark": benchmark_info, "template": template.id,
+        "benchmark": benchmark_info,
+        "template": template.id,
     }
     version = recipe.shards_version(settings, created_from, counter.name)
     folder = storage.root / SHARDS_DIR / version
     manifest = recipe.write_layout(folder, version, examples, rl, settings, counter, created_from)
 
     run_id = context.run.run_id
-    tokens = {e.example_id: counter.count(e.system or "") + counter.count(e.prompt) + counter.count(e.response)
-              for e in examples}
+    tokens = {
+        e.example_id: counter.count(e.system or "") + counter.count(e.prompt) + counter.count(e.response)
+        for e in examples
+    }
     source_of = {b.benchmark_id: b.source for b in benchmark}
-    frame = pl.DataFrame([_example_row(o, version, tokens.get(o.example_id), source_of, run_id) for o in plan.outcomes],
-                         schema=TRAINING_SHARDS.schema)
+    frame = pl.DataFrame(
+        [_example_row(o, version, tokens.get(o.example_id), source_of, run_id) for o in plan.outcomes],
+        schema=TRAINING_SHARDS.schema,
+    )
     kept_by_problem: dict[str, list[str]] = {}
     for o in kept:
         kept_by_problem.setdefault(o.source.problem_id, []).append(o.source.verified_id)
     rl_frame = pl.DataFrame(
-        [{"example_id": p.example_id, "problem_id": p.problem_id, "status": "kept", "split": p.split, "mode": p.mode,
-          "func_name": p.func_name, "tests": len(p.tests), "tokens": counter.count(p.prompt),
-          "verified_ids": kept_by_problem[p.problem_id], "shards_version": version, "run_id": run_id} for p in rl]
-        + [{"example_id": make_id("rl", {"no_tests": True}, [pid]), "problem_id": pid, "status": "no_tests",
-            "split": recipe.split_of(pid, settings.validation_share), "mode": None, "func_name": None, "tests": 0,
-            "tokens": 0, "verified_ids": kept_by_problem[pid], "shards_version": version, "run_id": run_id}
-           for pid in without_tests], schema=TRAINING_RL.schema)
+        [
+            {
+                "example_id": p.example_id,
+                "problem_id": p.problem_id,
+                "status": "kept",
+                "split": p.split,
+                "mode": p.mode,
+                "func_name": p.func_name,
+                "tests": len(p.tests),
+                "tokens": counter.count(p.prompt),
+                "verified_ids": kept_by_problem[p.problem_id],
+                "shards_version": version,
+                "run_id": run_id,
+            }
+            for p in rl
+        ]
+        + [
+            {
+                "example_id": make_id("rl", {"no_tests": True}, [pid]),
+                "problem_id": pid,
+                "status": "no_tests",
+                "split": recipe.split_of(pid, settings.validation_share),
+                "mode": None,
+                "func_name": None,
+                "tests": 0,
+                "tokens": 0,
+                "verified_ids": kept_by_problem[pid],
+                "shards_version": version,
+                "run_id": run_id,
+            }
+            for pid in without_tests
+        ],
+        schema=TRAINING_RL.schema,
+    )
     metadata = storage.write_table(TRAINING_SHARDS, frame)
     storage.write_table(TRAINING_RL, rl_frame)
-    storage.record_settings("training_shards", config, made_with={"template": template.id, "tokenizer": counter.name,
-                                                                  "shards_version": version})
+    storage.record_settings(
+        "training_shards",
+        config,
+        made_with={"template": template.id, "tokenizer": counter.name, "shards_version": version},
+    )
     storage.refresh_warehouse(context.log)
     return dg.MaterializeResult(
         metadata={**metadata, **_shards_metadata(frame, manifest, folder, plan, without_tests, counter, tokens)},
@@ -236,44 +344,77 @@ def training_shards(context: dg.AssetExecutionContext, config: TrainingShardsCon
     )
 
 
-def _example_row(o: recipe.ExampleOutcome, version: str, tokens: int | None, source_of: dict[str, str],
-                 run_id: str) -> dict[str, Any]:
+def _example_row(
+    o: recipe.ExampleOutcome, version: str, tokens: int | None, source_of: dict[str, str], run_id: str
+) -> dict[str, Any]:
     source = source_of.get(o.flag.benchmark_id) if o.flag else None
-    return {"example_id": o.example_id, "verified_id": o.source.verified_id, "problem_id": o.source.problem_id,
-            "candidate_id": o.source.candidate_id, "status": o.status, "reason": o.reason,
-            "duplicate_of": o.duplicate_of, "duplicate_score": o.duplicate_score,
-            "contamination_method": o.flag.method if o.flag else None,
-            "contamination_score": o.flag.score if o.flag else None,
-            "benchmark_question_id": o.flag.benchmark_id if o.flag else None, "benchmark_source": source,
-            "is_golden": o.source.is_golden, "rank": o.rank, "style": o.source.style, "split": o.split,
-            "tokens": tokens, "shards_version": version, "system": o.source.system, "prompt": o.source.prompt,
-            "response": o.response, "run_id": run_id}
+    return {
+        "example_id": o.example_id,
+        "verified_id": o.source.verified_id,
+        "problem_id": o.source.problem_id,
+        "candidate_id": o.source.candidate_id,
+        "status": o.status,
+        "reason": o.reason,
+        "duplicate_of": o.duplicate_of,
+        "duplicate_score": o.duplicate_score,
+        "contamination_method": o.flag.method if o.flag else None,
+        "contamination_score": o.flag.score if o.flag else None,
+        "benchmark_question_id": o.flag.benchmark_id if o.flag else None,
+        "benchmark_source": source,
+        "is_golden": o.source.is_golden,
+        "rank": o.rank,
+        "style": o.source.style,
+        "split": o.split,
+        "tokens": tokens,
+        "shards_version": version,
+        "system": o.source.system,
+        "prompt": o.source.prompt,
+        "response": o.response,
+        "run_id": run_id,
+    }
 
 
 def _token_bins(values: list[int]) -> list[tuple[str, int]]:
     edges = [0, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768]
-    bins = [(f"<{hi}" if hi < 1024 else f"<{hi // 1024}k", sum(1 for v in values if lo <= v < hi))
-            for lo, hi in zip(edges, edges[1:])]
+    bins = [
+        (f"<{hi}" if hi < 1024 else f"<{hi // 1024}k", sum(1 for v in values if lo <= v < hi))
+        for lo, hi in zip(edges, edges[1:])
+    ]
     return bins + [(">=32k", sum(1 for v in values if v >= edges[-1]))]
 
 
-def _shards_metadata(frame: pl.DataFrame, manifest: dict[str, Any], folder: Path, plan: recipe.Plan,
-                     without_tests: list[str], counter: recipe.TokenCounter, tokens: dict[str, int]) -> dict[str, Any]:
+def _shards_metadata(
+    frame: pl.DataFrame,
+    manifest: dict[str, Any],
+    folder: Path,
+    plan: recipe.Plan,
+    without_tests: list[str],
+    counter: recipe.TokenCounter,
+    tokens: dict[str, int],
+) -> dict[str, Any]:
     statuses = Counter(frame["status"])
     verified = frame.height
     deduplicated = verified - statuses["duplicate"]
     decontaminated = deduplicated - statuses["contaminated"]
-    funnel = [("verified solutions", verified), ("deduplicated", deduplicated), ("decontaminated", decontaminated),
-              ("in shards", statuses["kept"])]
-    problems = [("verified problems", frame["problem_id"].n_unique()),
-                ("in shards", frame.filter(pl.col("status") == "kept")["problem_id"].n_unique())]
+    funnel = [
+        ("verified solutions", verified),
+        ("deduplicated", deduplicated),
+        ("decontaminated", decontaminated),
+        ("in shards", statuses["kept"]),
+    ]
+    problems = [
+        ("verified problems", frame["problem_id"].n_unique()),
+        ("in shards", frame.filter(pl.col("status") == "kept")["problem_id"].n_unique()),
+    ]
     files = manifest["files"]
     sample = frame.filter(pl.col("status") == "kept").head(1).to_dicts()
     sample_md = "_no example in the shards_"
     if sample:
         s = sample[0]
-        sample_md = (f"**{s['example_id']}** (from {s['verified_id']}, {s['split']}, {s['tokens']} tokens)\n\n"
-                     f"### system\n\n{s['system']}\n\n### user\n\n{s['prompt']}\n\n### assistant\n\n{s['response']}")
+        sample_md = (
+            f"**{s['example_id']}** (from {s['verified_id']}, {s['split']}, {s['tokens']} tokens)\n\n"
+            f"### system\n\n{s['system']}\n\n### user\n\n{s['prompt']}\n\n### assistant\n\n{s['response']}"
+        )
     dropped = frame.filter(pl.col("status") != "kept").sort("status", "example_id")
     bins = _token_bins(list(tokens.values()))
     return {
@@ -282,32 +423,59 @@ def _shards_metadata(frame: pl.DataFrame, manifest: dict[str, Any], folder: Path
         "manifest": dg.MetadataValue.json(manifest),
         "tokenizer": f"{counter.name} ({counter.kind})",
         "funnel": dg.MetadataValue.md(table_or_none(funnel + problems, ["stage", "count"])),
-        "funnel_chart": dg.MetadataValue.md(markdown_image(
-            bar_panels("training data funnel", [("examples", funnel), ("problems", problems)]),
-            "verified -> deduplicated -> decontaminated -> in shards")),
+        "funnel_chart": dg.MetadataValue.md(
+            markdown_image(
+                bar_panels("training data funnel", [("examples", funnel), ("problems", problems)]),
+                "verified -> deduplicated -> decontaminated -> in shards",
+            )
+        ),
         "examples_in_shards": statuses["kept"],
         "by_status": dg.MetadataValue.json(dict(sorted(statuses.items()))),
-        "by_reason": dg.MetadataValue.md(table_or_none(
-            Counter(r.split(" with benchmark")[0] for r in frame["reason"].drop_nulls()).most_common(),
-            ["reason", "examples"], "none: every verified example is in the shards")),
-        "dropped_examples": dg.MetadataValue.md(table_or_none(
-            dropped.head(20).select("example_id", "status", "reason", "duplicate_of", "benchmark_question_id",
-                                    "contamination_score").iter_rows(),
-            ["example", "status", "reason", "duplicate of", "benchmark question", "score"], "none")),
+        "by_reason": dg.MetadataValue.md(
+            table_or_none(
+                Counter(r.split(" with benchmark")[0] for r in frame["reason"].drop_nulls()).most_common(),
+                ["reason", "examples"],
+                "none: every verified example is in the shards",
+            )
+        ),
+        "dropped_examples": dg.MetadataValue.md(
+            table_or_none(
+                dropped.head(20)
+                .select(
+                    "example_id", "status", "reason", "duplicate_of", "benchmark_question_id", "contamination_score"
+                )
+                .iter_rows(),
+                ["example", "status", "reason", "duplicate of", "benchmark question", "score"],
+                "none",
+            )
+        ),
         "benchmark_problems_checked": plan.benchmark_problems,
-        "files": dg.MetadataValue.md(table_or_none(
-            [(f["path"], f["rows"], f["tokens"], f["sha256"][:16]) for f in files],
-            ["file", "rows", "tokens", "sha256 (first 16)"], "no files")),
+        "files": dg.MetadataValue.md(
+            table_or_none(
+                [(f["path"], f["rows"], f["tokens"], f["sha256"][:16]) for f in files],
+                ["file", "rows", "tokens", "sha256 (first 16)"],
+                "no files",
+            )
+        ),
         "totals": dg.MetadataValue.json(manifest["totals"]),
         "rl_problems_without_tests": len(without_tests),
-        "token_histogram": dg.MetadataValue.md(markdown_image(
-            column_chart(f"tokens per SFT example ({counter.kind})", bins, "tokens (system + prompt + response)",
-                         "examples"), "tokens per example") + "\n\n" + table_or_none(bins, ["tokens", "examples"])),
+        "token_histogram": dg.MetadataValue.md(
+            markdown_image(
+                column_chart(
+                    f"tokens per SFT example ({counter.kind})", bins, "tokens (system + prompt + response)", "examples"
+                ),
+                "tokens per example",
+            )
+            + "\n\n"
+            + table_or_none(bins, ["tokens", "examples"])
+        ),
         "sample_example": dg.MetadataValue.md(sample_md),
     }
 
 
-def _shards_checks(frame: pl.DataFrame, manifest: dict[str, Any], config: TrainingShardsConfig) -> list[dg.AssetCheckResult]:
+def _shards_checks(
+    frame: pl.DataFrame, manifest: dict[str, Any], config: TrainingShardsConfig
+) -> list[dg.AssetCheckResult]:
     total = frame.height or 1
     contaminated = frame.filter(pl.col("benchmark_question_id").is_not_null())
     duplicates = frame.filter(pl.col("status") == "duplicate")
@@ -316,45 +484,79 @@ def _shards_checks(frame: pl.DataFrame, manifest: dict[str, Any], config: Traini
     dup_problems = frame.filter(pl.col("reason").str.ends_with("_problem"))["problem_id"].n_unique()
     train = manifest["totals"]["examples"]["train"]
     return [
-        share_check(CONTAMINATION_SHARE, "contaminated_share", contaminated.height / total,
-                    config.max_contaminated_share, contaminated_examples=contaminated.height,
-                    benchmark_questions=dg.MetadataValue.json(sorted(set(contaminated["benchmark_question_id"])))),
-        share_check(DUPLICATE_SHARE, "duplicate_problem_share", dup_problems / max(1, problems),
-                    config.max_duplicate_share, duplicate_problems=dup_problems, verified_problems=problems,
-                    duplicate_examples=duplicates.height, duplicate_example_share=round(duplicates.height / total, 4),
-                    by_reason=dg.MetadataValue.json(dict(Counter(duplicates["reason"])))),
-        dg.AssetCheckResult(check_name=EMPTY_SHARDS, passed=train > 0 and not empty,
-                            metadata={"train_examples": train,
-                                      "validation_examples": manifest["totals"]["examples"]["validation"],
-                                      "empty_files": ", ".join(empty) or "none", "files": len(manifest["files"])}),
+        share_check(
+            CONTAMINATION_SHARE,
+            "contaminated_share",
+            contaminated.height / total,
+            config.max_contaminated_share,
+            contaminated_examples=contaminated.height,
+            benchmark_questions=dg.MetadataValue.json(sorted(set(contaminated["benchmark_question_id"]))),
+        ),
+        share_check(
+            DUPLICATE_SHARE,
+            "duplicate_problem_share",
+            dup_problems / max(1, problems),
+            config.max_duplicate_share,
+            duplicate_problems=dup_problems,
+            verified_problems=problems,
+            duplicate_examples=duplicates.height,
+            duplicate_example_share=round(duplicates.height / total, 4),
+            by_reason=dg.MetadataValue.json(dict(Counter(duplicates["reason"]))),
+        ),
+        dg.AssetCheckResult(
+            check_name=EMPTY_SHARDS,
+            passed=train > 0 and not empty,
+            metadata={
+                "train_examples": train,
+                "validation_examples": manifest["totals"]["examples"]["validation"],
+                "empty_files": ", ".join(empty) or "none",
+                "files": len(manifest["files"]),
+            },
+        ),
     ]
 
 
 # ---- training_mixtures --------------------------------------------------------------------------
 
+
 class TrainingMixturesConfig(dg.Config):
-    task_shares: list[float] = Field(default_factory=lambda: [0.25, 0.5, 1.0], description="Shares of the training "
-                                     "tasks, each a prefix of one fixed task order (so every smaller mixture is inside "
-                                     "every larger one).")
-    solutions_per_task: list[int] = Field(default_factory=lambda: [1, 4, 8], description="At most this many examples "
-                                          "per task (golden first); one mixture per share x count.")
+    task_shares: list[float] = Field(
+        default_factory=lambda: [0.25, 0.5, 1.0],
+        description="Shares of the training "
+        "tasks, each a prefix of one fixed task order (so every smaller mixture is inside "
+        "every larger one).",
+    )
+    solutions_per_task: list[int] = Field(
+        default_factory=lambda: [1, 4, 8],
+        description="At most this many examples per task (golden first); one mixture per share x count.",
+    )
 
 
 @dg.asset(
+    automation_condition=eager_downstream(),
     group_name="shards",
     deps=[training_shards],
     kinds={"parquet", "jsonl"},
     owners=OWNERS,
     tags=asset_tags("training"),
     description=TRAINING_MIXTURES.description + " Written to training_mixtures/<shards_version>/<name>/.",
-    check_specs=[dg.AssetCheckSpec(MIXTURES_NESTED, asset="training_mixtures",
-                                   description="Every mixture's train examples are inside each larger mixture's.")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            MIXTURES_NESTED,
+            asset="training_mixtures",
+            description="Every mixture's train examples are inside each larger mixture's.",
+        )
+    ],
 )
-def training_mixtures(context: dg.AssetExecutionContext, config: TrainingMixturesConfig,
-                      storage: StorageResource) -> dg.MaterializeResult:
+def training_mixtures(
+    context: dg.AssetExecutionContext, config: TrainingMixturesConfig, storage: StorageResource
+) -> dg.MaterializeResult:
     try:
-        specs = [recipe.MixtureSpec(s, k) for s in sorted(set(config.task_shares))
-                 for k in sorted(set(config.solutions_per_task))]
+        specs = [
+            recipe.MixtureSpec(s, k)
+            for s in sorted(set(config.task_shares))
+            for k in sorted(set(config.solutions_per_task))
+        ]
     except recipe.ShardInputError as exc:
         raise dg.Failure(description=f"training_mixtures: {exc}", allow_retries=False) from None
     shards = read_parquet(TRAINING_SHARDS.path(storage.root))
@@ -363,53 +565,124 @@ def training_mixtures(context: dg.AssetExecutionContext, config: TrainingMixture
     version = shards["shards_version"][0]
     folder = storage.root / SHARDS_DIR / version
     manifest = recipe.verify_manifest(folder)
-    settings = recipe.ShardSettings(**{**manifest["settings"], "containers": tuple(manifest["settings"]["containers"]),
-                                       "decontamination": DecontaminationSettings(**manifest["settings"]["decontamination"])})
+    settings = recipe.ShardSettings(
+        **{
+            **manifest["settings"],
+            "containers": tuple(manifest["settings"]["containers"]),
+            "decontamination": DecontaminationSettings(**manifest["settings"]["decontamination"]),
+        }
+    )
     counter = recipe.load_token_counter(settings.tokenizer)
     kept = shards.filter(pl.col("status") == "kept").sort("problem_id", "rank")
-    examples = [recipe.ShardExample(r["example_id"], r["problem_id"], r["split"], r["system"] or None if
-                                    settings.include_system else None, r["prompt"], r["response"])
-                for r in kept.iter_rows(named=True)]
+    examples = [
+        recipe.ShardExample(
+            r["example_id"],
+            r["problem_id"],
+            r["split"],
+            r["system"] or None if settings.include_system else None,
+            r["prompt"],
+            r["response"],
+        )
+        for r in kept.iter_rows(named=True)
+    ]
     rl = _rl_from_files(folder, manifest)
     run_id = context.run.run_id
     rows, members = [], {}
     for spec in specs:
         subset, rl_subset = recipe.mixture(examples, rl, spec)
         out = storage.root / MIXTURES_DIR / version / spec.name
-        mix_manifest = recipe.write_layout(out, version, subset, rl_subset, settings, counter,
-                                           manifest["created_from"], extra={"name": spec.name,
-                                                                            "task_share": spec.task_share,
-                                                                            "solutions_per_task": spec.solutions_per_task,
-                                                                            "subset_of": f"{SHARDS_DIR}/{version}"})
+        mix_manifest = recipe.write_layout(
+            out,
+            version,
+            subset,
+            rl_subset,
+            settings,
+            counter,
+            manifest["created_from"],
+            extra={
+                "name": spec.name,
+                "task_share": spec.task_share,
+                "solutions_per_task": spec.solutions_per_task,
+                "subset_of": f"{SHARDS_DIR}/{version}",
+            },
+        )
         train = [e for e in subset if e.split == "train"]
         members[spec] = {e.example_id for e in train}
-        rows.append({"mixture_id": make_id("mix", {"name": spec.name}, [version]), "name": spec.name,
-                     "shards_version": version, "task_share": spec.task_share,
-                     "solutions_per_task": spec.solutions_per_task, "train_tasks": len({e.problem_id for e in train}),
-                     "train_examples": len(train), "validation_examples": len(subset) - len(train),
-                     "rl_problems": len(rl_subset), "train_tokens": mix_manifest["totals"]["tokens"]["sft_train"],
-                     "manifest_path": str(out / "manifest.json"),
-                     "manifest_sha256": recipe.sha256_of(out / "manifest.json"), "run_id": run_id})
-    not_nested = [(a.name, b.name) for a in specs for b in specs
-                  if a.task_share <= b.task_share and a.solutions_per_task <= b.solutions_per_task
-                  and not members[a] <= members[b]]
+        rows.append(
+            {
+                "mixture_id": make_id("mix", {"name": spec.name}, [version]),
+                "name": spec.name,
+                "shards_version": version,
+                "task_share": spec.task_share,
+                "solutions_per_task": spec.solutions_per_task,
+                "train_tasks": len({e.problem_id for e in train}),
+                "train_examples": len(train),
+                "validation_examples": len(subset) - len(train),
+                "rl_problems": len(rl_subset),
+                "train_tokens": mix_manifest["totals"]["tokens"]["sft_train"],
+                "manifest_path": str(out / "manifest.json"),
+                "manifest_sha256": recipe.sha256_of(out / "manifest.json"),
+                "run_id": run_id,
+            }
+        )
+    not_nested = [
+        (a.name, b.name)
+        for a in specs
+        for b in specs
+        if a.task_share <= b.task_share
+        and a.solutions_per_task <= b.solutions_per_task
+        and not members[a] <= members[b]
+    ]
     frame = pl.DataFrame(rows, schema=TRAINING_MIXTURES.schema)
     metadata = storage.write_table(TRAINING_MIXTURES, frame)
     storage.record_settings("training_mixtures", config, made_with={"shards_version": version})
     storage.refresh_warehouse(context.log)
     return dg.MaterializeResult(
-        metadata={**metadata, "shards_version": version,
-                  "mixtures": dg.MetadataValue.md(table_or_none(
-                      frame.select("name", "train_tasks", "train_examples", "validation_examples", "rl_problems",
-                                   "train_tokens", "manifest_path").iter_rows(),
-                      ["mixture", "train tasks", "train examples", "validation examples", "RL problems",
-                       "train tokens", "manifest"])),
-                  "chart": dg.MetadataValue.md(markdown_image(bar_panels("mixtures: train examples", [
-                      ("train examples", [(r["name"], r["train_examples"]) for r in rows])]), "mixture sizes"))},
-        check_results=[dg.AssetCheckResult(check_name=MIXTURES_NESTED, passed=not not_nested,
-                                           metadata={"mixtures": len(specs),
-                                                     "not_nested": ", ".join(f"{a} in {b}" for a, b in not_nested)
-                                                     or "none"})],
+        metadata={
+            **metadata,
+            "shards_version": version,
+            "mixtures": dg.MetadataValue.md(
+                table_or_none(
+                    frame.select(
+                        "name",
+                        "train_tasks",
+                        "train_examples",
+                        "validation_examples",
+                        "rl_problems",
+                        "train_tokens",
+                        "manifest_path",
+                    ).iter_rows(),
+                    [
+                        "mixture",
+                        "train tasks",
+                        "train examples",
+                        "validation examples",
+                        "RL problems",
+                        "train tokens",
+                        "manifest",
+                    ],
+                )
+            ),
+            "chart": dg.MetadataValue.md(
+                markdown_image(
+                    bar_panels(
+                        "mixtures: train examples",
+                        [("train examples", [(r["name"], r["train_examples"]) for r in rows])],
+                    ),
+                    "mixture sizes",
+                )
+            ),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=MIXTURES_NESTED,
+                passed=not not_nested,
+                metadata={
+                    "mixtures": len(specs),
+                    "not_nested": ", ".join(f"{a} in {b}" for a, b in not_nested) or "none",
+                },
+            )
+        ],
     )
 
 
@@ -420,9 +693,21 @@ def _rl_from_files(folder: Path, manifest: dict[str, Any]) -> list[recipe.RlProb
         if entry["format"] != "rl" or entry["container"] != manifest["settings"]["containers"][0]:
             continue
         path = folder / entry["path"]
-        rows = ([json.loads(line) for line in open(path, encoding="utf-8") if line.strip()] if entry["container"] == "jsonl"
-                else pl.read_parquet(path).to_dicts())
+        rows = (
+            [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+            if entry["container"] == "jsonl"
+            else pl.read_parquet(path).to_dicts()
+        )
         for r in rows:
-            out.append(recipe.RlProblem(r["example_id"], r["problem_id"], entry["split"], r["prompt"][0]["content"],
-                                        r["mode"], r["func_name"], tuple((t["input"], t["output"]) for t in r["tests"])))
+            out.append(
+                recipe.RlProblem(
+                    r["example_id"],
+                    r["problem_id"],
+                    entry["split"],
+                    r["prompt"][0]["content"],
+                    r["mode"],
+                    r["func_name"],
+                    tuple((t["input"], t["output"]) for t in r["tests"]),
+                )
+            )
     return out

@@ -6,7 +6,6 @@ with GPUs, a Kubernetes pod with nvidia.com/gpu limits) in the `gpu` pool, and t
 reports into charts. Nothing here imports torch: the trainer's packages are the optional `train` extra.
 """
 
-
 import json
 import os
 import subprocess
@@ -18,6 +17,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from xcoder_assets.defs.operations import gpu_cron_gate
 from xcoder_assets.defs.resources import StorageResource
 from xcoder_assets.jobs.config import SMOKE_MODEL, LoraSettings, RLSettings, SFTSettings, TrainSettings
 from xcoder_assets.jobs.shards import MANIFEST, ShardError, load_shards
@@ -57,8 +57,10 @@ class RLRunConfig(dg.Config):
     epsilon: float = Field(_RL.epsilon, description="Lower clip range.")
     epsilon_high: float = Field(_RL.epsilon_high, description="Upper clip range, clip-higher (paper: 0.28).")
     max_completion_length: int = Field(_RL.max_completion_length, description="Longest rollout (paper: 30196).")
-    per_device_batch: int = Field(_RL.per_device_batch, description="Completions per device per step (a multiple "
-                                  "of num_generations with grad_accum).")
+    per_device_batch: int = Field(
+        _RL.per_device_batch,
+        description="Completions per device per step (a multiple of num_generations with grad_accum).",
+    )
     grad_accum: int = Field(_RL.grad_accum, description="Gradient accumulation.")
     max_steps: int = Field(_RL.max_steps, description="Stop after this many steps; -1: the epochs decide.")
     save_steps: int = Field(_RL.save_steps, description="A checkpoint every this many steps.")
@@ -75,28 +77,42 @@ class LoraRunConfig(dg.Config):
 
 
 class TrainedModelConfig(dg.Config):
-    smoke: bool = Field(False, description=f"The CPU smoke preset: {SMOKE_MODEL} (a tiny random Qwen2 model built in "
-                        "code, no download) and a few steps; settings given here still override it.")
+    smoke: bool = Field(
+        False,
+        description=f"The CPU smoke preset: {SMOKE_MODEL} (a tiny random Qwen2 model built in "
+        "code, no download) and a few steps; settings given here still override it.",
+    )
     stages: str = Field(_TOP.stages, description="SFT, RL (GRPO), or SFT then RL.")
-    base_model: str = Field(_TOP.base_model, description="A Hugging Face model id or a local model folder "
-                            f"(paper: Qwen2.5-Coder-7B-Instruct); {SMOKE_MODEL}: the tiny random model.")
+    base_model: str = Field(
+        _TOP.base_model,
+        description="A Hugging Face model id or a local model folder "
+        f"(paper: Qwen2.5-Coder-7B-Instruct); {SMOKE_MODEL}: the tiny random model.",
+    )
     sft: SFTRunConfig = Field(default_factory=SFTRunConfig, description="SFT (TRL SFTTrainer on the messages shards).")
     rl: RLRunConfig = Field(default_factory=RLRunConfig, description="RL (TRL GRPOTrainer, sandbox pass-rate reward).")
     lora: LoraRunConfig = Field(default_factory=LoraRunConfig, description="LoRA adapters instead of a full fine-tune.")
     precision: str = Field(_TOP.precision, description="auto: bf16 on a GPU with it.")
-    gradient_checkpointing: bool = Field(_TOP.gradient_checkpointing, description="Recompute activations (saves memory).")
-    sandbox: str = Field(_TOP.sandbox, description="The sandbox the RL reward runs completions in, on the training machine.")
+    gradient_checkpointing: bool = Field(
+        _TOP.gradient_checkpointing, description="Recompute activations (saves memory)."
+    )
+    sandbox: str = Field(
+        _TOP.sandbox, description="The sandbox the RL reward runs completions in, on the training machine."
+    )
     seed: int = Field(_TOP.seed, description="Seed of data order, initialisation and sampling.")
-    shards_dir: str | None = Field(None, description="A training_shards/<version> folder; empty: the one the latest "
-                                   "training_shards materialization wrote.")
+    shards_dir: str | None = Field(
+        None,
+        description="A training_shards/<version> folder; empty: the one the latest "
+        "training_shards materialization wrote.",
+    )
 
     def overrides(self) -> dict[str, Any]:
         """Only what was set explicitly: the smoke preset keeps its own values for the rest."""
         out: dict[str, Any] = {}
         for name in self.model_fields_set - {"smoke", "shards_dir"}:
             value = getattr(self, name)
-            out[name] = ({k: getattr(value, k) for k in value.model_fields_set}
-                         if isinstance(value, dg.Config) else value)
+            out[name] = (
+                {k: getattr(value, k) for k in value.model_fields_set} if isinstance(value, dg.Config) else value
+            )
         return out
 
     def settings(self) -> TrainSettings:
@@ -108,24 +124,39 @@ class TrainingLauncher(dg.ConfigurableResource):
     with every GPU of the Docker host), or `k8s` (a pod with nvidia.com/gpu limits)."""
 
     launcher: str = Field("subprocess", description="subprocess, docker or k8s.")
-    python: str = Field(default_factory=lambda: sys.executable, description="subprocess: the interpreter with the "
-                        "train extra (pip install -e '.[train]').")
-    image: str = Field(DEFAULT_TRAIN_IMAGE, description="docker / k8s: the image holding the project with its train extra.")
+    python: str = Field(
+        default_factory=lambda: sys.executable,
+        description="subprocess: the interpreter with the train extra (pip install -e '.[train]').",
+    )
+    image: str = Field(
+        DEFAULT_TRAIN_IMAGE, description="docker / k8s: the image holding the project with its train extra."
+    )
     gpus: int = Field(-1, description="GPUs asked for: docker -1 = all; k8s the nvidia.com/gpu limit (-1 means 1).")
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment for the job (e.g. HF_HOME).")
-    docker_volumes: list[str] = Field(default_factory=list, description="docker: extra binds host:container[:mode]; "
-                                      "the data directory is always bound at its own path.")
+    docker_volumes: list[str] = Field(
+        default_factory=list,
+        description="docker: extra binds host:container[:mode]; the data directory is always bound at its own path.",
+    )
     docker_shm_gb: int = Field(16, description="docker: /dev/shm size (dataloaders, NCCL).")
     k8s_namespace: str | None = Field(None, description="k8s: the namespace (unset: the client's).")
-    k8s_pod_spec: dict[str, Any] = Field(default_factory=dict, description="k8s: a base pod spec merged under the "
-                                         "job's container (volumes holding the data directory, node selectors, "
-                                         "tolerations); nvidia.com/gpu limits are added to its first container.")
-    kubeconfig_file: str | None = Field(None, description="k8s: a kubeconfig file (unset: in-cluster, else ~/.kube/config).")
+    k8s_pod_spec: dict[str, Any] = Field(
+        default_factory=dict,
+        description="k8s: a base pod spec merged under the "
+        "job's container (volumes holding the data directory, node selectors, "
+        "tolerations); nvidia.com/gpu limits are added to its first container.",
+    )
+    kubeconfig_file: str | None = Field(
+        None, description="k8s: a kubeconfig file (unset: in-cluster, else ~/.kube/config)."
+    )
     load_incluster_config: bool | None = Field(None, description="k8s: use the in-cluster service account config.")
 
     def settings_record(self) -> dict[str, Any]:
-        return {"launcher": self.launcher, "image": self.image if self.launcher != "subprocess" else None,
-                "python": self.python if self.launcher == "subprocess" else None, "gpus": self.gpus}
+        return {
+            "launcher": self.launcher,
+            "image": self.image if self.launcher != "subprocess" else None,
+            "python": self.python if self.launcher == "subprocess" else None,
+            "gpus": self.gpus,
+        }
 
     # -- availability, before anything is launched ---------------------------------------------------
     def check_available(self) -> None:
@@ -147,8 +178,10 @@ class TrainingLauncher(dg.ConfigurableResource):
             self._fail(f"interpreter {self.python} does not run: {exc}")
         missing = out.stdout.strip()
         if out.returncode or missing:
-            self._fail(f"{self.python} lacks {missing or out.stderr.strip()[-200:]}: install the train extra "
-                       "(pip install -e '.[train]')")
+            self._fail(
+                f"{self.python} lacks {missing or out.stderr.strip()[-200:]}: install the train extra "
+                "(pip install -e '.[train]')"
+            )
 
     def _check_docker(self) -> None:
         try:
@@ -181,8 +214,9 @@ class TrainingLauncher(dg.ConfigurableResource):
             self._fail(f"no cluster configuration ({str(exc).splitlines()[0][:200]})")
 
     # -- launching ------------------------------------------------------------------------------------
-    def run(self, context: dg.AssetExecutionContext, extras: dict[str, Any], data_dir: Path
-            ) -> dg.PipesClientCompletedInvocation:
+    def run(
+        self, context: dg.AssetExecutionContext, extras: dict[str, Any], data_dir: Path
+    ) -> dg.PipesClientCompletedInvocation:
         command = ["-m", TRAIN_MODULE]
         if self.launcher == "subprocess":
             client = dg.PipesSubprocessClient(env=self.env)
@@ -192,17 +226,26 @@ class TrainingLauncher(dg.ConfigurableResource):
             from dagster_docker import PipesDockerClient
 
             volumes = [f"{data_dir}:{data_dir}:rw", *self.docker_volumes]
-            kwargs = {"device_requests": [docker.types.DeviceRequest(count=self.gpus, capabilities=[["gpu"]])],
-                      "volumes": volumes, "shm_size": f"{self.docker_shm_gb}g"}
-            return PipesDockerClient(env=self.env).run(context=context, image=self.image,
-                                                       command=["python", *command], extras=extras,
-                                                       container_kwargs=kwargs)
+            kwargs = {
+                "device_requests": [docker.types.DeviceRequest(count=self.gpus, capabilities=[["gpu"]])],
+                "volumes": volumes,
+                "shm_size": f"{self.docker_shm_gb}g",
+            }
+            return PipesDockerClient(env=self.env).run(
+                context=context, image=self.image, command=["python", *command], extras=extras, container_kwargs=kwargs
+            )
         from dagster_k8s import PipesK8sClient
 
-        return PipesK8sClient(env=self.env, load_incluster_config=self.load_incluster_config,
-                              kubeconfig_file=self.kubeconfig_file).run(
-            context=context, image=self.image, command=["python", *command], extras=extras,
-            namespace=self.k8s_namespace, base_pod_spec=self.pod_spec())
+        return PipesK8sClient(
+            env=self.env, load_incluster_config=self.load_incluster_config, kubeconfig_file=self.kubeconfig_file
+        ).run(
+            context=context,
+            image=self.image,
+            command=["python", *command],
+            extras=extras,
+            namespace=self.k8s_namespace,
+            base_pod_spec=self.pod_spec(),
+        )
 
     def pod_spec(self) -> dict[str, Any]:
         """The configured pod spec with the GPU limit on its first container."""
@@ -237,8 +280,11 @@ def find_shards_dir(context: dg.AssetExecutionContext, config: TrainedModelConfi
             return root / SHARDS_FOLDER / str(version.value)
     manifests = sorted((root / SHARDS_FOLDER).glob(f"*/{MANIFEST}"), key=lambda p: p.stat().st_mtime)
     if not manifests:
-        raise dg.Failure(description=f"trained_model: no training shards under {root / SHARDS_FOLDER} "
-                         "(materialize training_shards first, or set shards_dir)", allow_retries=False)
+        raise dg.Failure(
+            description=f"trained_model: no training shards under {root / SHARDS_FOLDER} "
+            "(materialize training_shards first, or set shards_dir)",
+            allow_retries=False,
+        )
     return manifests[-1].parent
 
 
@@ -251,18 +297,25 @@ def check_base_model(name: str) -> None:
     looks_local = name.startswith(("/", ".", "~")) or path.exists()
     if looks_local:
         if not (path / "config.json").is_file():
-            raise dg.Failure(description=f"trained_model: base model {name!r} is not a model folder (no config.json)",
-                             allow_retries=False)
+            raise dg.Failure(
+                description=f"trained_model: base model {name!r} is not a model folder (no config.json)",
+                allow_retries=False,
+            )
         return
     if name.count("/") != 1:
-        raise dg.Failure(description=f"trained_model: base model {name!r} is neither a local folder nor a hub id "
-                         "(owner/name)", allow_retries=False)
+        raise dg.Failure(
+            description=f"trained_model: base model {name!r} is neither a local folder nor a hub id (owner/name)",
+            allow_retries=False,
+        )
     if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True"):
         from huggingface_hub import try_to_load_from_cache
 
         if not isinstance(try_to_load_from_cache(name, "config.json"), str):
-            raise dg.Failure(description=f"trained_model: base model {name!r} is not in the local Hugging Face cache "
-                             "and HF_HUB_OFFLINE is set", allow_retries=False)
+            raise dg.Failure(
+                description=f"trained_model: base model {name!r} is not in the local Hugging Face cache "
+                "and HF_HUB_OFFLINE is set",
+                allow_retries=False,
+            )
 
 
 UI_INLINE_MARKDOWN = 1000  # Dagster's UI shows markdown metadata inline below this length, else behind a link
@@ -284,22 +337,28 @@ def compact_chart(title: str, points: list[tuple[float, float]], width: int = 36
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
     sx, sy = (right - left) / ((x1 - x0) or 1), (bottom - top) / ((y1 - y0) or 1)
     coords = " ".join(f"{left + (x - x0) * sx:.0f},{bottom - (y - y0) * sy:.0f}" for x, y in points)
-    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' font-size='11' "
-            f"font-family='sans-serif'><text x='4' y='12'>{escape(title)}</text>"
-            f"<path d='M{left} {top}V{bottom}H{right}' fill='none' stroke='#888'/>"
-            f"<polyline points='{coords}' fill='none' stroke='#4f6bed' stroke-width='2'/>"
-            f"<text x='{left - 3}' y='{top + 4}' text-anchor='end'>{_short(y1)}</text>"
-            f"<text x='{left - 3}' y='{bottom}' text-anchor='end'>{_short(y0)}</text>"
-            f"<text x='{left}' y='{height - 6}'>step {x0:.0f}</text>"
-            f"<text x='{right}' y='{height - 6}' text-anchor='end'>{x1:.0f}</text></svg>")
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' font-size='11' "
+        f"font-family='sans-serif'><text x='4' y='12'>{escape(title)}</text>"
+        f"<path d='M{left} {top}V{bottom}H{right}' fill='none' stroke='#888'/>"
+        f"<polyline points='{coords}' fill='none' stroke='#4f6bed' stroke-width='2'/>"
+        f"<text x='{left - 3}' y='{top + 4}' text-anchor='end'>{_short(y1)}</text>"
+        f"<text x='{left - 3}' y='{bottom}' text-anchor='end'>{_short(y0)}</text>"
+        f"<text x='{left}' y='{height - 6}'>step {x0:.0f}</text>"
+        f"<text x='{right}' y='{height - 6}' text-anchor='end'>{x1:.0f}</text></svg>"
+    )
 
 
 def curve_charts(curves: dict[str, list[list[float]]]) -> dict[str, Any]:
     """The curves the job reported, as charts the UI shows inline (markdown SVG images)."""
     charts: dict[str, Any] = {}
-    wanted = [("sft/loss", "SFT loss"), ("rl/reward", "GRPO reward (5 x pass rate; -2 no code)"),
-              ("rl/loss", "GRPO loss"), ("sft/learning_rate", "SFT learning rate"),
-              ("rl/learning_rate", "GRPO learning rate")]
+    wanted = [
+        ("sft/loss", "SFT loss"),
+        ("rl/reward", "GRPO reward (5 x pass rate; -2 no code)"),
+        ("rl/loss", "GRPO loss"),
+        ("sft/learning_rate", "SFT learning rate"),
+        ("rl/learning_rate", "GRPO learning rate"),
+    ]
     for name, title in wanted:
         points = [(float(x), float(y)) for x, y in curves.get(name) or []]
         if points:
@@ -309,17 +368,22 @@ def curve_charts(curves: dict[str, list[list[float]]]) -> dict[str, Any]:
 
 
 @dg.asset(
+    automation_condition=gpu_cron_gate(),
     group_name="training",
     deps=[SHARDS_FOLDER],
     pool="gpu",
     kinds={"pytorch", "trl"},
     owners=["team:xcoder"],
     tags={"stage": "training"},
-    check_specs=[dg.AssetCheckSpec(CHECK_FINITE, asset=OUTPUT_FOLDER,
-                                   description="Every logged training loss is a finite number.")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            CHECK_FINITE, asset=OUTPUT_FOLDER, description="Every logged training loss is a finite number."
+        )
+    ],
 )
-def trained_model(context: dg.AssetExecutionContext, config: TrainedModelConfig, storage: StorageResource,
-                  trainer: TrainingLauncher) -> dg.MaterializeResult:
+def trained_model(
+    context: dg.AssetExecutionContext, config: TrainedModelConfig, storage: StorageResource, trainer: TrainingLauncher
+) -> dg.MaterializeResult:
     """A checkpoint trained on the training shards: SFT (TRL SFTTrainer on the messages shards), then GRPO
     (TRL GRPOTrainer, reward: 5 x the share of up to 10 verified tests the completion's code passes in the
     sandbox, -2 without code). Metadata: the checkpoint's path and sha256, the loss / reward / learning-rate
@@ -337,24 +401,39 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainedModelConfig,
     trainer.check_available()
     output_root = storage.root / OUTPUT_FOLDER
     output_root.mkdir(parents=True, exist_ok=True)
-    context.log.info(f"training {settings.stages} of {settings.base_model} on {shards_dir} "
-                     f"(run key {settings.run_key(shards.version)}) with the {trainer.launcher} launcher")
-    extras = {"settings": settings.to_dict(), "shards_dir": str(shards_dir.resolve()),
-              "output_root": str(output_root), "smoke": False}
+    context.log.info(
+        f"training {settings.stages} of {settings.base_model} on {shards_dir} "
+        f"(run key {settings.run_key(shards.version)}) with the {trainer.launcher} launcher"
+    )
+    extras = {
+        "settings": settings.to_dict(),
+        "shards_dir": str(shards_dir.resolve()),
+        "output_root": str(output_root),
+        "smoke": False,
+    }
     result = trainer.run(context, extras, storage.root).get_materialize_result()
     reported = dict(result.metadata or {})
     curves = reported.get("curves")
     curves = getattr(curves, "value", curves) or {}
     # the UI lists metadata in order: charts and figures first, the long JSON records last
     bulky = ("settings", "data_versions", "curves")
-    metadata = {**curve_charts(curves), **{k: v for k, v in reported.items() if k not in bulky},
-                "launcher": dg.MetadataValue.json(trainer.settings_record()),
-                **{k: reported[k] for k in bulky if k in reported}}
+    metadata = {
+        **curve_charts(curves),
+        **{k: v for k, v in reported.items() if k not in bulky},
+        "launcher": dg.MetadataValue.json(trainer.settings_record()),
+        **{k: reported[k] for k in bulky if k in reported},
+    }
     if "checkpoint_path" in metadata:
-        metadata["checkpoint_path"] = dg.MetadataValue.path(str(getattr(metadata["checkpoint_path"], "value",
-                                                                        metadata["checkpoint_path"])))
-    return dg.MaterializeResult(asset_key=result.asset_key, metadata=metadata, data_version=result.data_version,
-                                check_results=result.check_results, tags=result.tags)
+        metadata["checkpoint_path"] = dg.MetadataValue.path(
+            str(getattr(metadata["checkpoint_path"], "value", metadata["checkpoint_path"]))
+        )
+    return dg.MaterializeResult(
+        asset_key=result.asset_key,
+        metadata=metadata,
+        data_version=result.data_version,
+        check_results=result.check_results,
+        tags=result.tags,
+    )
 
 
 @dg.definitions

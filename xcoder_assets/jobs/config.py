@@ -81,8 +81,10 @@ class TrainSettings:
         if rl.num_generations < 2:
             raise ValueError("rl.num_generations must be at least 2 (GRPO compares rollouts of one prompt)")
         if (rl.per_device_batch * rl.grad_accum) % rl.num_generations:
-            raise ValueError(f"rl.per_device_batch x rl.grad_accum ({rl.per_device_batch} x {rl.grad_accum}) must be a "
-                             f"multiple of rl.num_generations ({rl.num_generations})")
+            raise ValueError(
+                f"rl.per_device_batch x rl.grad_accum ({rl.per_device_batch} x {rl.grad_accum}) must be a "
+                f"multiple of rl.num_generations ({rl.num_generations})"
+            )
 
     @property
     def smoke(self) -> bool:
@@ -130,10 +132,30 @@ def smoke_settings(**overrides: Any) -> TrainSettings:
     """A few SFT and GRPO steps of the tiny random Qwen2 model on CPU: the whole path, in seconds."""
     base = TrainSettings(
         base_model=SMOKE_MODEL,
-        sft=SFTSettings(epochs=1, learning_rate=1e-3, warmup_ratio=0.1, max_length=256, per_device_batch=2,
-                        grad_accum=1, max_steps=6, save_steps=3, logging_steps=1),
-        rl=RLSettings(epochs=1, learning_rate=1e-4, num_generations=4, max_completion_length=24, per_device_batch=4,
-                      grad_accum=1, max_steps=3, save_steps=2, logging_steps=1, reward_workers=2),
-        precision="fp32", gradient_checkpointing=False,
+        sft=SFTSettings(
+            epochs=1,
+            learning_rate=1e-3,
+            warmup_ratio=0.1,
+            max_length=256,
+            per_device_batch=2,
+            grad_accum=1,
+            max_steps=6,
+            save_steps=3,
+            logging_steps=1,
+        ),
+        rl=RLSettings(
+            epochs=1,
+            learning_rate=1e-4,
+            num_generations=4,
+            max_completion_length=24,
+            per_device_batch=4,
+            grad_accum=1,
+            max_steps=3,
+            save_steps=2,
+            logging_steps=1,
+            reward_workers=2,
+        ),
+        precision="fp32",
+        gradient_checkpointing=False,
     )
     return replace(base, **overrides) if overrides else base

@@ -38,15 +38,28 @@ def seed_rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         question = str(record["question"])
         if solutions:
             answer = f"<think>\nSolve it directly.\n</think>\n\n```python\n{solutions[0]}\n```"
-            sft.append({"example_id": f"s{i}", "problem_id": f"seed-{i}", "messages": [
-                {"role": "user", "content": question}, {"role": "assistant", "content": answer}]})
+            sft.append(
+                {
+                    "example_id": f"s{i}",
+                    "problem_id": f"seed-{i}",
+                    "messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}],
+                }
+            )
         io = record.get("input_output")
         io = json.loads(io) if isinstance(io, str) else (io or {})
         tests = [{"input": a, "output": b} for a, b in zip(io.get("inputs") or [], io.get("outputs") or [])]
         if tests:
-            rl.append({"example_id": f"r{i}", "problem_id": f"seed-{i}", "prompt": [{"role": "user", "content": question}],
-                       "mode": "stdin", "func_name": None, "tests": tests,
-                       "reward": {"kind": "sandbox_pass_rate", "scale": 5.0, "no_code": -2.0, "max_tests": 10}})
+            rl.append(
+                {
+                    "example_id": f"r{i}",
+                    "problem_id": f"seed-{i}",
+                    "prompt": [{"role": "user", "content": question}],
+                    "mode": "stdin",
+                    "func_name": None,
+                    "tests": tests,
+                    "reward": {"kind": "sandbox_pass_rate", "scale": 5.0, "no_code": -2.0, "max_tests": 10},
+                }
+            )
     return sft, rl
 
 
@@ -93,17 +106,42 @@ def main(argv: list[str] | None = None) -> int:
 
     config = AutoConfig.from_pretrained(model_dir)
     sft_rows, rl_rows = seed_rows()
-    shards_dir = write_shards(work / "shards", {"sft/messages/train-00000.jsonl": ("messages", "train", sft_rows * 8),
-                                                "rl/train-00000.jsonl": ("rl", "train", rl_rows)}, version="gpu-check")
+    shards_dir = write_shards(
+        work / "shards",
+        {
+            "sft/messages/train-00000.jsonl": ("messages", "train", sft_rows * 8),
+            "rl/train-00000.jsonl": ("rl", "train", rl_rows),
+        },
+        version="gpu-check",
+    )
     shards = load_shards(shards_dir)
     settings = TrainSettings(
-        base_model=str(model_dir), precision="bf16" if bf16 else "fp32", gradient_checkpointing=False,
-        sft=SFTSettings(epochs=1, learning_rate=1e-4, max_length=args.max_length, per_device_batch=args.sft_batch,
-                        grad_accum=1, max_steps=args.sft_steps, save_steps=10 ** 6, logging_steps=1),
-        rl=RLSettings(epochs=1, learning_rate=1e-6, num_generations=8, per_device_batch=16, grad_accum=1,
-                      max_completion_length=args.rl_completion, max_steps=args.rl_steps, save_steps=10 ** 6,
-                      logging_steps=1),
-        lora=LoraSettings(enabled=False))
+        base_model=str(model_dir),
+        precision="bf16" if bf16 else "fp32",
+        gradient_checkpointing=False,
+        sft=SFTSettings(
+            epochs=1,
+            learning_rate=1e-4,
+            max_length=args.max_length,
+            per_device_batch=args.sft_batch,
+            grad_accum=1,
+            max_steps=args.sft_steps,
+            save_steps=10**6,
+            logging_steps=1,
+        ),
+        rl=RLSettings(
+            epochs=1,
+            learning_rate=1e-6,
+            num_generations=8,
+            per_device_batch=16,
+            grad_accum=1,
+            max_completion_length=args.rl_completion,
+            max_steps=args.rl_steps,
+            save_steps=10**6,
+            logging_steps=1,
+        ),
+        lora=LoraSettings(enabled=False),
+    )
     reporter, stop = Reporter(), StopFlag()
     stop.install()
     run_dir = work / "run"
@@ -111,8 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         from transformers import AutoModelForCausalLM
 
         params = sum(p.numel() for p in AutoModelForCausalLM.from_config(config).parameters())
-    print(f"model: {params / 1e6:.1f}M parameters ({config.num_hidden_layers} layers, hidden {config.hidden_size})",
-          flush=True)
+    print(
+        f"model: {params / 1e6:.1f}M parameters ({config.num_hidden_layers} layers, hidden {config.hidden_size})",
+        flush=True,
+    )
 
     started = time.perf_counter()
     sft = run_sft(settings, model_dir, require(shards, "messages"), run_dir / "sft", stop, reporter)
@@ -143,8 +183,13 @@ def main(argv: list[str] | None = None) -> int:
         f"MFU {mfu(rl.tokens_per_s)} (generation included), {rl_s:.1f} s; reward: {reward_note}",
     ]
     print("\n".join(lines), flush=True)
-    (work / "gpu_check.json").write_text(json.dumps({"gpu": gpu, "params": params, "sft": sft.__dict__,
-                                                     "rl": rl.__dict__, "summary": lines}, default=str, indent=1))
+    (work / "gpu_check.json").write_text(
+        json.dumps(
+            {"gpu": gpu, "params": params, "sft": sft.__dict__, "rl": rl.__dict__, "summary": lines},
+            default=str,
+            indent=1,
+        )
+    )
     return 0
 
 

@@ -48,7 +48,7 @@ def answer_part(text: str) -> str:
     """The answer after the reasoning: past the last </think>; nothing when a <think> never closed (cut off)."""
     lowered = text.lower()
     if "</think>" in lowered:
-        return text[lowered.rindex("</think>") + len("</think>"):]
+        return text[lowered.rindex("</think>") + len("</think>") :]
     if "<think>" in lowered:
         return ""
     return text
@@ -63,8 +63,14 @@ def sampled_tests(problem_id: str, tests: Sequence[dict[str, Any]], max_tests: i
     return tuple(cases[i] for i in sorted(ranked[:max_tests]))
 
 
-def score_completion(backend: Any, text: str, problem_id: str, tests: Sequence[dict[str, Any]],
-                     func_name: str | None, spec: dict[str, Any] | str | None = None) -> RewardOutcome:
+def score_completion(
+    backend: Any,
+    text: str,
+    problem_id: str,
+    tests: Sequence[dict[str, Any]],
+    func_name: str | None,
+    spec: dict[str, Any] | str | None = None,
+) -> RewardOutcome:
     if isinstance(spec, str):  # the trainer's dataset carries it as JSON (one column type for every row)
         spec = json.loads(spec) if spec else None
     spec = {**DEFAULT_SPEC, **(spec or {})}
@@ -81,8 +87,9 @@ def score_completion(backend: Any, text: str, problem_id: str, tests: Sequence[d
     cases = sampled_tests(problem_id, tests, int(spec["max_tests"]))
     if not cases:
         raise ValueError(f"problem {problem_id}: no verified tests to reward against")
-    verdict = judge_solution(backend, Problem(problem_id, cases, func_name=func_name or None), code,
-                             profile="strict", stop_on_failure=False)
+    verdict = judge_solution(
+        backend, Problem(problem_id, cases, func_name=func_name or None), code, profile="strict", stop_on_failure=False
+    )
     passed = sum(t.verdict is Verdict.OK for t in verdict.tests)
     broken = [t for t in verdict.tests if t.verdict is Verdict.SANDBOX_FAILURE]
     reward = float(spec["scale"]) * passed / len(cases)
@@ -104,16 +111,23 @@ class SandboxReward:
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def __call__(self, completions: list[Any], problem_id: list[str], tests: list[list[dict[str, Any]]],
-                 func_name: list[str | None] | None = None, reward: list[dict[str, Any]] | None = None,
-                 **_: Any) -> list[float]:
+    def __call__(
+        self,
+        completions: list[Any],
+        problem_id: list[str],
+        tests: list[list[dict[str, Any]]],
+        func_name: list[str | None] | None = None,
+        reward: list[dict[str, Any]] | None = None,
+        **_: Any,
+    ) -> list[float]:
         n = len(completions)
         func_name = func_name or [None] * n
         reward = reward or [None] * n
 
         def one(i: int) -> RewardOutcome:
-            return score_completion(self.backend, completion_text(completions[i]), problem_id[i], tests[i],
-                                    func_name[i], reward[i])
+            return score_completion(
+                self.backend, completion_text(completions[i]), problem_id[i], tests[i], func_name[i], reward[i]
+            )
 
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             outcomes = list(pool.map(one, range(n)))

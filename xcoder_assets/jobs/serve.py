@@ -52,22 +52,34 @@ class ChatModel:
         self.model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype).to(self.device).eval()
         self.lock = threading.Lock()
 
-    def generate(self, messages: list[dict[str, Any]], *, temperature: float = 1.0, top_p: float = 1.0,
-                 max_tokens: int = 512, seed: int | None = None, stop: list[str] | None = None) -> Completion:
+    def generate(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_tokens: int = 512,
+        seed: int | None = None,
+        stop: list[str] | None = None,
+    ) -> Completion:
         torch = self.torch
-        ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                 return_dict=True)["input_ids"].to(self.device)
+        ids = self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )["input_ids"].to(self.device)
         limit = max(1, min(int(max_tokens), MAX_NEW_TOKENS))
         sample = temperature > 0
-        kwargs: dict[str, Any] = {"max_new_tokens": limit, "do_sample": sample,
-                                  "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
-                                  "eos_token_id": self.tokenizer.eos_token_id}
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": limit,
+            "do_sample": sample,
+            "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+            "eos_token_id": self.tokenizer.eos_token_id,
+        }
         if sample:
             kwargs.update(temperature=float(temperature), top_p=float(top_p))
         with self.lock, torch.no_grad():
             if seed is not None:
                 torch.manual_seed(int(seed))
-            out = self.model.generate(ids, attention_mask=torch.ones_like(ids), **kwargs)[0][ids.shape[1]:]
+            out = self.model.generate(ids, attention_mask=torch.ones_like(ids), **kwargs)[0][ids.shape[1] :]
         tokens = out.tolist()
         ended = bool(tokens) and tokens[-1] == self.tokenizer.eos_token_id
         text = self.tokenizer.decode(tokens, skip_special_tokens=True)
@@ -89,7 +101,11 @@ def _number(body: dict[str, Any], name: str, default: float) -> float:
 
 def chat_completion(model: ChatModel, body: dict[str, Any]) -> dict[str, Any]:
     messages = body.get("messages")
-    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) and "content" in m for m in messages):
+    if (
+        not isinstance(messages, list)
+        or not messages
+        or not all(isinstance(m, dict) and "content" in m for m in messages)
+    ):
         raise RequestError("messages must be a non-empty list of {role, content}")
     n = int(_number(body, "n", 1))
     if not 1 <= n <= 64:
@@ -100,16 +116,30 @@ def chat_completion(model: ChatModel, body: dict[str, Any]) -> dict[str, Any]:
     seed = body.get("seed")
     choices, prompt_tokens, completion_tokens = [], 0, 0
     for i in range(n):
-        done = model.generate([{"role": m.get("role", "user"), "content": str(m["content"])} for m in messages],
-                              temperature=_number(body, "temperature", 1.0), top_p=_number(body, "top_p", 1.0),
-                              max_tokens=max_tokens, seed=None if seed is None else int(seed) + i, stop=stop)
-        choices.append({"index": i, "message": {"role": "assistant", "content": done.text},
-                        "finish_reason": done.finish_reason})
+        done = model.generate(
+            [{"role": m.get("role", "user"), "content": str(m["content"])} for m in messages],
+            temperature=_number(body, "temperature", 1.0),
+            top_p=_number(body, "top_p", 1.0),
+            max_tokens=max_tokens,
+            seed=None if seed is None else int(seed) + i,
+            stop=stop,
+        )
+        choices.append(
+            {"index": i, "message": {"role": "assistant", "content": done.text}, "finish_reason": done.finish_reason}
+        )
         prompt_tokens, completion_tokens = done.prompt_tokens, completion_tokens + done.completion_tokens
-    return {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model") or model.name, "choices": choices,
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens}}
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model") or model.name,
+        "choices": choices,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
 
 
 def _handler(model: ChatModel) -> type[BaseHTTPRequestHandler]:
@@ -128,12 +158,22 @@ def _handler(model: ChatModel) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def _error(self, status: int, message: str) -> None:
-            self._send(status, {"error": {"message": message, "type": "invalid_request_error" if status == 400
-                                          else "server_error", "code": status}})
+            self._send(
+                status,
+                {
+                    "error": {
+                        "message": message,
+                        "type": "invalid_request_error" if status == 400 else "server_error",
+                        "code": status,
+                    }
+                },
+            )
 
         def do_GET(self) -> None:
             if self.path.rstrip("/") in ("/v1/models", "/models"):
-                self._send(200, {"object": "list", "data": [{"id": model.name, "object": "model", "owned_by": "xcoder"}]})
+                self._send(
+                    200, {"object": "list", "data": [{"id": model.name, "object": "model", "owned_by": "xcoder"}]}
+                )
             elif self.path.rstrip("/") in ("/health", "/v1/health"):
                 self._send(200, {"status": "ok"})
             else:
@@ -184,7 +224,9 @@ class ChatServer:
         self.close()
 
 
-def start_server(model_path: str | Path, *, name: str | None = None, host: str = "127.0.0.1", port: int = 0) -> ChatServer:
+def start_server(
+    model_path: str | Path, *, name: str | None = None, host: str = "127.0.0.1", port: int = 0
+) -> ChatServer:
     """Load the checkpoint and serve it (port 0: a free port, so several servers can run at once)."""
     return ChatServer(ChatModel(model_path, name=name), host, port)
 

@@ -50,8 +50,11 @@ class Shards:
         return out
 
     def data_versions(self) -> dict[str, Any]:
-        return {"shards_version": self.version, "created_from": self.created_from,
-                "files": {f.path: f.sha256 for f in self.files}}
+        return {
+            "shards_version": self.version,
+            "created_from": self.created_from,
+            "files": {f.path: f.sha256 for f in self.files},
+        }
 
 
 def sha256_file(path: Path) -> str:
@@ -88,9 +91,15 @@ def _count_rows(path: Path, container: str) -> int:
 
 def _file(entry: Any, manifest: Path) -> ShardFile:
     try:
-        return ShardFile(path=str(entry["path"]), format=str(entry["format"]), split=str(entry["split"]),
-                         container=str(entry["container"]), rows=int(entry["rows"]), sha256=str(entry["sha256"]),
-                         tokens=int(entry.get("tokens") or 0))
+        return ShardFile(
+            path=str(entry["path"]),
+            format=str(entry["format"]),
+            split=str(entry["split"]),
+            container=str(entry["container"]),
+            rows=int(entry["rows"]),
+            sha256=str(entry["sha256"]),
+            tokens=int(entry.get("tokens") or 0),
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise ShardError(f"{manifest}: a files entry lacks or mistypes {exc} ({entry!r:.200})") from None
 
@@ -108,8 +117,13 @@ def load_shards(root: str | Path, verify: bool = True) -> Shards:
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
         raise ShardError(f"{manifest}: no files list")
     files = tuple(_file(entry, manifest) for entry in data["files"])
-    shards = Shards(root=root, version=str(data.get("shards_version") or ""), created_from=data.get("created_from") or {},
-                    tokenizer=data.get("tokenizer") or {}, files=files)
+    shards = Shards(
+        root=root,
+        version=str(data.get("shards_version") or ""),
+        created_from=data.get("created_from") or {},
+        tokenizer=data.get("tokenizer") or {},
+        files=files,
+    )
     if verify:
         for shard in files:
             path = root / shard.path
@@ -119,7 +133,9 @@ def load_shards(root: str | Path, verify: bool = True) -> Shards:
                 raise ShardError(f"{path}: listed in {MANIFEST} but missing")
             actual = sha256_file(path)
             if actual != shard.sha256:
-                raise ShardError(f"{path}: sha256 {actual[:12]}... does not match the manifest's {shard.sha256[:12]}...")
+                raise ShardError(
+                    f"{path}: sha256 {actual[:12]}... does not match the manifest's {shard.sha256[:12]}..."
+                )
             rows = _count_rows(path, shard.container)
             if rows != shard.rows:
                 raise ShardError(f"{path}: {rows} rows, the manifest says {shard.rows}")
@@ -133,8 +149,12 @@ def require(shards: Shards, fmt: str, split: str = "train") -> list[dict[str, An
     return rows
 
 
-def write_shards(root: str | Path, files: dict[str, tuple[str, str, list[dict[str, Any]]]],
-                 version: str = "test", created_from: dict[str, Any] | None = None) -> Path:
+def write_shards(
+    root: str | Path,
+    files: dict[str, tuple[str, str, list[dict[str, Any]]]],
+    version: str = "test",
+    created_from: dict[str, Any] | None = None,
+) -> Path:
     """Write a shards folder in the training_shards layout: {relative path: (format, split, rows)} as JSONL.
 
     For tests and the GPU check (which make their own small data); training_shards writes the real ones.
@@ -145,9 +165,24 @@ def write_shards(root: str | Path, files: dict[str, tuple[str, str, list[dict[st
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        entries.append({"path": rel, "format": fmt, "split": split, "container": "jsonl", "rows": len(rows),
-                        "sha256": sha256_file(path), "tokens": sum(len(json.dumps(r)) // 4 for r in rows)})
-    manifest = {"shards_version": version, "created_from": created_from or {}, "settings": {},
-                "tokenizer": {"name": "estimate", "kind": "estimate"}, "files": entries, "totals": {}}
+        entries.append(
+            {
+                "path": rel,
+                "format": fmt,
+                "split": split,
+                "container": "jsonl",
+                "rows": len(rows),
+                "sha256": sha256_file(path),
+                "tokens": sum(len(json.dumps(r)) // 4 for r in rows),
+            }
+        )
+    manifest = {
+        "shards_version": version,
+        "created_from": created_from or {},
+        "settings": {},
+        "tokenizer": {"name": "estimate", "kind": "estimate"},
+        "files": entries,
+        "totals": {},
+    }
     (root / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return root

@@ -44,6 +44,7 @@ class TrainingInterrupted(RuntimeError):
 
 # ---- reporting ------------------------------------------------------------------------------------
 
+
 class Reporter:
     """Where the job's messages go: Dagster through Pipes, or stderr and a JSON line when run by hand."""
 
@@ -83,6 +84,7 @@ def pipes_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
 
 # ---- stopping on SIGINT ---------------------------------------------------------------------------
 
+
 class StopFlag:
     """The first SIGINT asks for a checkpoint at the end of the step; a second one stops at once."""
 
@@ -99,8 +101,9 @@ class StopFlag:
         signal.signal(signal.SIGINT, handler)
 
 
-def make_callback(stage: StageName, stop: StopFlag, reporter: Reporter, curves: dict[str, list[list[float]]],
-                  timing: dict[str, Any]):
+def make_callback(
+    stage: StageName, stop: StopFlag, reporter: Reporter, curves: dict[str, list[list[float]]], timing: dict[str, Any]
+):
     from transformers import TrainerCallback
 
     class PipesCallback(TrainerCallback):
@@ -121,12 +124,23 @@ def make_callback(stage: StageName, stop: StopFlag, reporter: Reporter, curves: 
                 if timing.get("first") is None:
                     timing["first"] = (now, float(tokens), step)
                 timing["last"] = (now, float(tokens), step)
-            for name in ("loss", "learning_rate", "reward", "reward_std", "grad_norm", "entropy",
-                         "completions/mean_length", "rewards/sandbox_pass_rate/mean"):
+            for name in (
+                "loss",
+                "learning_rate",
+                "reward",
+                "reward_std",
+                "grad_norm",
+                "entropy",
+                "completions/mean_length",
+                "rewards/sandbox_pass_rate/mean",
+            ):
                 if name in logs and isinstance(logs[name], (int, float)):
                     curves.setdefault(f"{stage}/{name}", []).append([step, float(logs[name])])
-            shown = {k: round(v, 5) for k, v in logs.items() if isinstance(v, (int, float)) and
-                     k in ("loss", "learning_rate", "reward", "num_tokens")}
+            shown = {
+                k: round(v, 5)
+                for k, v in logs.items()
+                if isinstance(v, (int, float)) and k in ("loss", "learning_rate", "reward", "num_tokens")
+            }
             if shown:
                 reporter.log(f"{stage} step {step}/{state.max_steps}: {json.dumps(shown)}")
 
@@ -134,6 +148,7 @@ def make_callback(stage: StageName, stop: StopFlag, reporter: Reporter, curves: 
 
 
 # ---- inputs ---------------------------------------------------------------------------------------
+
 
 def _cuda() -> bool:
     import torch
@@ -175,6 +190,7 @@ def preflight(settings: TrainSettings, shards_dir: Path) -> tuple[Shards, list[d
 
 # ---- stages ---------------------------------------------------------------------------------------
 
+
 @dataclass
 class StageResult:
     stage: StageName
@@ -205,41 +221,75 @@ def _peft(settings: TrainSettings):
     from peft import LoraConfig
 
     lora = settings.lora
-    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, task_type="CAUSAL_LM",
-                      target_modules=lora.target_modules)
+    return LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        task_type="CAUSAL_LM",
+        target_modules=lora.target_modules,
+    )
 
 
 def _common_args(settings: TrainSettings, stage_dir: Path, part: Any) -> dict[str, Any]:
-    return dict(output_dir=str(stage_dir), learning_rate=part.learning_rate, num_train_epochs=part.epochs,
-                max_steps=part.max_steps, per_device_train_batch_size=part.per_device_batch,
-                gradient_accumulation_steps=part.grad_accum, save_strategy="steps", save_steps=part.save_steps,
-                logging_steps=part.logging_steps, report_to="none", seed=settings.seed, disable_tqdm=True,
-                use_cpu=not _cuda(), save_only_model=False, **_precision(settings),
-                # passed only when on: transformers 5 warns about the name whenever it is given
-                **({"gradient_checkpointing": True} if settings.gradient_checkpointing else {}))
+    return dict(
+        output_dir=str(stage_dir),
+        learning_rate=part.learning_rate,
+        num_train_epochs=part.epochs,
+        max_steps=part.max_steps,
+        per_device_train_batch_size=part.per_device_batch,
+        gradient_accumulation_steps=part.grad_accum,
+        save_strategy="steps",
+        save_steps=part.save_steps,
+        logging_steps=part.logging_steps,
+        report_to="none",
+        seed=settings.seed,
+        disable_tqdm=True,
+        use_cpu=not _cuda(),
+        save_only_model=False,
+        **_precision(settings),
+        # passed only when on: transformers 5 warns about the name whenever it is given
+        **({"gradient_checkpointing": True} if settings.gradient_checkpointing else {}),
+    )
 
 
 def _done_marker(stage_dir: Path) -> Path:
     return stage_dir / "final" / "stage_done.json"
 
 
-def _finish(trainer: Any, stage: StageName, stage_dir: Path, resumed: str | None, stop: StopFlag,
-            curves: dict[str, list[list[float]]], timing: dict[str, Any], output: Any,
-            tokenizer: Any) -> StageResult:
+def _finish(
+    trainer: Any,
+    stage: StageName,
+    stage_dir: Path,
+    resumed: str | None,
+    stop: StopFlag,
+    curves: dict[str, list[list[float]]],
+    timing: dict[str, Any],
+    output: Any,
+    tokenizer: Any,
+) -> StageResult:
     state = trainer.state
     if stop.requested:
         from transformers.trainer_utils import get_last_checkpoint
 
-        raise TrainingInterrupted(f"{stage} interrupted at step {state.global_step}; checkpoint "
-                                  f"{get_last_checkpoint(str(stage_dir))}")
+        raise TrainingInterrupted(
+            f"{stage} interrupted at step {state.global_step}; checkpoint {get_last_checkpoint(str(stage_dir))}"
+        )
     final = stage_dir / "final"
     trainer.save_model(str(final))
     tokenizer.save_pretrained(str(final))
     # the whole history, earlier processes' steps included (a resumed trainer restores its log history)
     full: dict[str, list[list[float]]] = {}
     for entry in state.log_history:
-        for name in ("loss", "learning_rate", "reward", "reward_std", "grad_norm", "entropy",
-                     "completions/mean_length", "rewards/sandbox_pass_rate/mean"):
+        for name in (
+            "loss",
+            "learning_rate",
+            "reward",
+            "reward_std",
+            "grad_norm",
+            "entropy",
+            "completions/mean_length",
+            "rewards/sandbox_pass_rate/mean",
+        ):
             if name in entry and isinstance(entry[name], (int, float)):
                 full.setdefault(f"{stage}/{name}", []).append([entry.get("step", 0), float(entry[name])])
     tokens_per_s = None
@@ -247,8 +297,17 @@ def _finish(trainer: Any, stage: StageName, stage_dir: Path, resumed: str | None
         (t0, n0, _), (t1, n1, _) = timing["first"], timing["last"]
         tokens_per_s = (n1 - n0) / (t1 - t0)
     metrics = dict(output.metrics) if output is not None else {}
-    result = StageResult(stage, "trained", str(final), state.global_step, resumed, metrics, full or curves,
-                         tokens_per_s, metrics.get("train_samples_per_second"))
+    result = StageResult(
+        stage,
+        "trained",
+        str(final),
+        state.global_step,
+        resumed,
+        metrics,
+        full or curves,
+        tokens_per_s,
+        metrics.get("train_samples_per_second"),
+    )
     return result
 
 
@@ -266,8 +325,14 @@ def _load_result(stage_dir: Path) -> StageResult | None:
     return StageResult(**data)
 
 
-def run_sft(settings: TrainSettings, model_path: Path | str, rows: list[dict[str, Any]], stage_dir: Path,
-            stop: StopFlag, reporter: Reporter) -> StageResult:
+def run_sft(
+    settings: TrainSettings,
+    model_path: Path | str,
+    rows: list[dict[str, Any]],
+    stage_dir: Path,
+    stop: StopFlag,
+    reporter: Reporter,
+) -> StageResult:
     done = _load_result(stage_dir)
     if done is not None:
         reporter.log(f"sft: finished before ({done.final_dir}, step {done.global_step}); not trained again")
@@ -279,14 +344,25 @@ def run_sft(settings: TrainSettings, model_path: Path | str, rows: list[dict[str
 
     part = settings.sft
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-    args = SFTConfig(**_common_args(settings, stage_dir, part), lr_scheduler_type=part.lr_scheduler,
-                     # transformers 5 has no warmup_ratio: a float below 1 in warmup_steps is the ratio
-                     warmup_steps=part.warmup_ratio, weight_decay=part.weight_decay, max_length=part.max_length)
+    args = SFTConfig(
+        **_common_args(settings, stage_dir, part),
+        lr_scheduler_type=part.lr_scheduler,
+        # transformers 5 has no warmup_ratio: a float below 1 in warmup_steps is the ratio
+        warmup_steps=part.warmup_ratio,
+        weight_decay=part.weight_decay,
+        max_length=part.max_length,
+    )
     dataset = Dataset.from_list([{"messages": r["messages"]} for r in rows])
     curves: dict[str, list[list[float]]] = {}
     timing: dict[str, Any] = {}
-    trainer = SFTTrainer(model=str(model_path), args=args, train_dataset=dataset, processing_class=tokenizer,
-                         peft_config=_peft(settings), callbacks=[make_callback("sft", stop, reporter, curves, timing)])
+    trainer = SFTTrainer(
+        model=str(model_path),
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=_peft(settings),
+        callbacks=[make_callback("sft", stop, reporter, curves, timing)],
+    )
     resume = get_last_checkpoint(str(stage_dir)) if stage_dir.is_dir() else None
     reporter.log(f"sft: {len(rows)} examples, resuming from {resume}" if resume else f"sft: {len(rows)} examples")
     output = trainer.train(resume_from_checkpoint=resume)
@@ -295,8 +371,15 @@ def run_sft(settings: TrainSettings, model_path: Path | str, rows: list[dict[str
     return result
 
 
-def run_rl(settings: TrainSettings, model_path: Path | str, rows: list[dict[str, Any]], stage_dir: Path,
-           stop: StopFlag, reporter: Reporter, reward: Callable[..., list[float]]) -> StageResult:
+def run_rl(
+    settings: TrainSettings,
+    model_path: Path | str,
+    rows: list[dict[str, Any]],
+    stage_dir: Path,
+    stop: StopFlag,
+    reporter: Reporter,
+    reward: Callable[..., list[float]],
+) -> StageResult:
     done = _load_result(stage_dir)
     if done is not None:
         reporter.log(f"rl: finished before ({done.final_dir}, step {done.global_step}); not trained again")
@@ -308,19 +391,39 @@ def run_rl(settings: TrainSettings, model_path: Path | str, rows: list[dict[str,
 
     part = settings.rl
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-    args = GRPOConfig(**_common_args(settings, stage_dir, part), num_generations=part.num_generations,
-                      temperature=part.temperature, beta=part.beta, epsilon=part.epsilon,
-                      epsilon_high=part.epsilon_high, max_completion_length=part.max_completion_length,
-                      use_vllm=False)
-    dataset = Dataset.from_list([{"prompt": r["prompt"], "problem_id": r["problem_id"],
-                                  "tests": [{"input": str(t["input"]), "output": str(t["output"])} for t in r["tests"]],
-                                  "func_name": r.get("func_name") or "",
-                                  "reward": json.dumps(r.get("reward") or {})} for r in rows])
+    args = GRPOConfig(
+        **_common_args(settings, stage_dir, part),
+        num_generations=part.num_generations,
+        temperature=part.temperature,
+        beta=part.beta,
+        epsilon=part.epsilon,
+        epsilon_high=part.epsilon_high,
+        max_completion_length=part.max_completion_length,
+        use_vllm=False,
+    )
+    dataset = Dataset.from_list(
+        [
+            {
+                "prompt": r["prompt"],
+                "problem_id": r["problem_id"],
+                "tests": [{"input": str(t["input"]), "output": str(t["output"])} for t in r["tests"]],
+                "func_name": r.get("func_name") or "",
+                "reward": json.dumps(r.get("reward") or {}),
+            }
+            for r in rows
+        ]
+    )
     curves: dict[str, list[list[float]]] = {}
     timing: dict[str, Any] = {}
-    trainer = GRPOTrainer(model=str(model_path), reward_funcs=[reward], args=args, train_dataset=dataset,
-                          processing_class=tokenizer, peft_config=_peft(settings),
-                          callbacks=[make_callback("rl", stop, reporter, curves, timing)])
+    trainer = GRPOTrainer(
+        model=str(model_path),
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=_peft(settings),
+        callbacks=[make_callback("rl", stop, reporter, curves, timing)],
+    )
     resume = get_last_checkpoint(str(stage_dir)) if stage_dir.is_dir() else None
     reporter.log(f"rl: {len(rows)} problems, resuming from {resume}" if resume else f"rl: {len(rows)} problems")
     output = trainer.train(resume_from_checkpoint=resume)
@@ -331,6 +434,7 @@ def run_rl(settings: TrainSettings, model_path: Path | str, rows: list[dict[str,
 
 
 # ---- the run --------------------------------------------------------------------------------------
+
 
 def checkpoint_sha256(folder: str | Path) -> str:
     """One hash over a model folder: every file's relative name and bytes, in name order."""
@@ -348,17 +452,25 @@ def _last(curve: list[list[float]] | None) -> float | None:
     return curve[-1][1] if curve else None
 
 
-def summary_metadata(settings: TrainSettings, shards: Shards, run_dir: Path, results: list[StageResult],
-                     sha: str, seconds: float) -> dict[str, Any]:
+def summary_metadata(
+    settings: TrainSettings, shards: Shards, run_dir: Path, results: list[StageResult], sha: str, seconds: float
+) -> dict[str, Any]:
     curves: dict[str, list[list[float]]] = {}
     for result in results:
         curves.update(result.curves)
     final = results[-1]
     meta: dict[str, Any] = {
-        "stages": settings.stages, "base_model": settings.base_model, "run_key": run_dir.name,
-        "run_dir": str(run_dir), "checkpoint_path": final.final_dir, "checkpoint_sha256": sha,
-        "shards_version": shards.version, "data_versions": shards.data_versions(),
-        "settings": settings.to_dict(), "curves": curves, "wall_s": round(seconds, 2),
+        "stages": settings.stages,
+        "base_model": settings.base_model,
+        "run_key": run_dir.name,
+        "run_dir": str(run_dir),
+        "checkpoint_path": final.final_dir,
+        "checkpoint_sha256": sha,
+        "shards_version": shards.version,
+        "data_versions": shards.data_versions(),
+        "settings": settings.to_dict(),
+        "curves": curves,
+        "wall_s": round(seconds, 2),
         "lora": settings.lora.enabled,
     }
     for result in results:
@@ -376,18 +488,23 @@ def summary_metadata(settings: TrainSettings, shards: Shards, run_dir: Path, res
     return {k: v for k, v in meta.items() if v is not None}
 
 
-def train(settings: TrainSettings, shards_dir: Path, output_root: Path, reporter: Reporter,
-          stop: StopFlag | None = None) -> dict[str, Any]:
+def train(
+    settings: TrainSettings, shards_dir: Path, output_root: Path, reporter: Reporter, stop: StopFlag | None = None
+) -> dict[str, Any]:
     started = time.perf_counter()
     stop = stop or StopFlag()
     shards, sft_rows, rl_rows = preflight(settings, shards_dir)
     run_dir = output_root / settings.run_key(shards.version)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "settings.json").write_text(json.dumps({"settings": settings.to_dict(),
-                                                      "shards": shards.data_versions()}, indent=1), encoding="utf-8")
+    (run_dir / "settings.json").write_text(
+        json.dumps({"settings": settings.to_dict(), "shards": shards.data_versions()}, indent=1), encoding="utf-8"
+    )
     # a stage finished before is not trained again, and needs neither the base model nor the sandbox
-    pending = {stage for stage, rows in (("sft", sft_rows), ("rl", rl_rows))
-               if rows and not _done_marker(run_dir / stage).is_file()}
+    pending = {
+        stage
+        for stage, rows in (("sft", sft_rows), ("rl", rl_rows))
+        if rows and not _done_marker(run_dir / stage).is_file()
+    }
     model_path = resolve_base_model(settings, output_root) if pending else settings.base_model
     reward = None
     if "rl" in pending:
@@ -424,12 +541,20 @@ def train(settings: TrainSettings, shards_dir: Path, output_root: Path, reporter
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m xcoder_assets.jobs.train", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m xcoder_assets.jobs.train",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
     parser.add_argument("--shards", help="a training_shards/<version> folder (holds manifest.json)")
     parser.add_argument("--output-root", help="where run folders go (a run resumes from its own)")
-    parser.add_argument("--smoke", action="store_true", help="the CPU smoke preset: a tiny random Qwen2 model, a few steps")
-    parser.add_argument("--settings", help="settings as JSON (partial: the rest are the paper's defaults, or the smoke preset)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="the CPU smoke preset: a tiny random Qwen2 model, a few steps"
+    )
+    parser.add_argument(
+        "--settings", help="settings as JSON (partial: the rest are the paper's defaults, or the smoke preset)"
+    )
     return parser.parse_args(argv)
 
 
@@ -455,12 +580,19 @@ def main(argv: list[str] | None = None) -> int:
             with open_dagster_pipes() as pipes:
                 extras = pipes.extras
                 try:
-                    settings = settings_from(bool(extras.get("smoke", args.smoke)), extras.get("settings")
-                                             or (json.loads(args.settings) if args.settings else None))
+                    settings = settings_from(
+                        bool(extras.get("smoke", args.smoke)),
+                        extras.get("settings") or (json.loads(args.settings) if args.settings else None),
+                    )
                 except (ValueError, TypeError) as exc:
                     raise TrainInputError(f"training settings: {exc}") from None
-                train(settings, Path(extras.get("shards_dir") or args.shards),
-                      Path(extras.get("output_root") or args.output_root), Reporter(pipes), stop)
+                train(
+                    settings,
+                    Path(extras.get("shards_dir") or args.shards),
+                    Path(extras.get("output_root") or args.output_root),
+                    Reporter(pipes),
+                    stop,
+                )
         except TrainingInterrupted:
             return INTERRUPTED_EXIT
         except TrainInputError:

@@ -39,10 +39,10 @@ def split_reasoning(content: str | None, reasoning_field: str | None = None) -> 
     if "</think>" in lowered:  # opening tag was in the prompt template
         cut = lowered.rindex("</think>")
         parts.append(text[:cut].strip())
-        text = text[cut + len("</think>"):]
+        text = text[cut + len("</think>") :]
     elif "<think>" in lowered:  # never closed
         cut = lowered.index("<think>")
-        parts.append(text[cut + len("<think>"):].strip())
+        parts.append(text[cut + len("<think>") :].strip())
         text = text[:cut]
     return SplitAnswer(answer=text.strip(), reasoning="\n\n".join(p for p in parts if p))
 

@@ -75,8 +75,10 @@ class BenchSide:
     def line(self) -> str:
         peak = "n/a" if self.peak_in_flight is None else str(self.peak_in_flight)
         mean = "n/a" if self.mean_in_flight is None else f"{self.mean_in_flight:.0f}"
-        return (f"{self.name}: {self.requests} requests, {self.errors} errors, {self.seconds:.2f} s, "
-                f"{self.rps:.1f} requests/s, in flight at the server: peak {peak}, mean {mean}")
+        return (
+            f"{self.name}: {self.requests} requests, {self.errors} errors, {self.seconds:.2f} s, "
+            f"{self.rps:.1f} requests/s, in flight at the server: peak {peak}, mean {mean}"
+        )
 
 
 @dataclass
@@ -120,8 +122,10 @@ class Progress:
         def show(final: bool = False) -> None:
             elapsed = time.perf_counter() - started
             count = done()
-            text = (f"{label}: {count}/{total} done, {count / elapsed if elapsed else 0.0:.1f} requests/s, "
-                    f"{in_flight()} in flight, {elapsed:.0f} s")
+            text = (
+                f"{label}: {count}/{total} done, {count / elapsed if elapsed else 0.0:.1f} requests/s, "
+                f"{in_flight()} in flight, {elapsed:.0f} s"
+            )
             if self.tty:
                 if final:  # clear the line: the results follow
                     self.stream.write("\r" + " " * self._width + "\r")
@@ -182,8 +186,9 @@ class ServerStats:
         return int(body["peak_in_flight"]), float(body["mean_in_flight"]), float(body["seconds"])
 
 
-async def _plain(api_base: str, model: str, api_key: str, n: int, concurrency: int, tag: str,
-                 progress: Progress | None = None) -> tuple[int, float]:
+async def _plain(
+    api_base: str, model: str, api_key: str, n: int, concurrency: int, tag: str, progress: Progress | None = None
+) -> tuple[int, float]:
     semaphore = asyncio.Semaphore(concurrency)
     errors = done = in_flight = 0
 
@@ -192,16 +197,26 @@ async def _plain(api_base: str, model: str, api_key: str, n: int, concurrency: i
         async with semaphore:
             in_flight += 1
             try:
-                await litellm.acompletion(model=model, messages=_messages(tag, i), api_base=api_base, api_key=api_key,
-                                          timeout=REQUEST_TIMEOUT_S, num_retries=0, max_retries=0,
-                                          shared_session=http_session(), **BENCH_PARAMS.as_dict())
+                await litellm.acompletion(
+                    model=model,
+                    messages=_messages(tag, i),
+                    api_base=api_base,
+                    api_key=api_key,
+                    timeout=REQUEST_TIMEOUT_S,
+                    num_retries=0,
+                    max_retries=0,
+                    shared_session=http_session(),
+                    **BENCH_PARAMS.as_dict(),
+                )
             except Exception:
                 errors += 1
             finally:
                 in_flight -= 1
                 done += 1
 
-    tracking = progress.track(f"plain   {tag}", n, lambda: done, lambda: in_flight) if progress else contextlib.nullcontext()
+    tracking = (
+        progress.track(f"plain   {tag}", n, lambda: done, lambda: in_flight) if progress else contextlib.nullcontext()
+    )
     started = time.perf_counter()
     async with tracking:
         await asyncio.gather(*(one(i) for i in range(n)))
@@ -209,15 +224,26 @@ async def _plain(api_base: str, model: str, api_key: str, n: int, concurrency: i
     return errors, time.perf_counter() - started
 
 
-async def _gateway(api_base: str, model: str, api_key: str, n: int, concurrency: int, tag: str, cache_dir: Path,
-                   progress: Progress | None = None) -> tuple[int, float]:
+async def _gateway(
+    api_base: str,
+    model: str,
+    api_key: str,
+    n: int,
+    concurrency: int,
+    tag: str,
+    cache_dir: Path,
+    progress: Progress | None = None,
+) -> tuple[int, float]:
     settings = RoleSettings("extract", model, BENCH_PARAMS, api_base=api_base, api_key=api_key)
     cache = ResponseCache(cache_dir / f"{tag}.sqlite")
     config = GatewayConfig(max_in_flight=concurrency, max_retries=0, request_timeout_s=REQUEST_TIMEOUT_S)
     gateway = LLMGateway({"extract": settings}, cache, config, asset="bench")
     requests = [LLMRequest.of("extract", _messages(tag, i), "bench@v1") for i in range(n)]
-    tracking = (progress.track(f"gateway {tag}", n, lambda: gateway.stats.requests, lambda: gateway.in_flight)
-                if progress else contextlib.nullcontext())
+    tracking = (
+        progress.track(f"gateway {tag}", n, lambda: gateway.stats.requests, lambda: gateway.in_flight)
+        if progress
+        else contextlib.nullcontext()
+    )
     started = time.perf_counter()
     async with tracking:
         results = await gateway.acomplete(requests)
@@ -227,9 +253,19 @@ async def _gateway(api_base: str, model: str, api_key: str, n: int, concurrency:
     return sum(1 for r in results if r.error), elapsed
 
 
-async def bench_one(api_base: str, model: str, requests: int, concurrency: int, api_key: str = "EMPTY",
-                    rounds: int = 2, progress: Progress | None = None) -> BenchResult:
-    plain, gateway = BenchSide("plain litellm.acompletion + semaphore"), BenchSide("xcoder gateway (cache, limits, retries, accounting)")
+async def bench_one(
+    api_base: str,
+    model: str,
+    requests: int,
+    concurrency: int,
+    api_key: str = "EMPTY",
+    rounds: int = 2,
+    progress: Progress | None = None,
+) -> BenchResult:
+    plain, gateway = (
+        BenchSide("plain litellm.acompletion + semaphore"),
+        BenchSide("xcoder gateway (cache, limits, retries, accounting)"),
+    )
     per_round = max(1, requests // rounds)
     server = ServerStats(api_base)
     with tempfile.TemporaryDirectory(prefix="xcoder-bench-") as tmp:
@@ -244,7 +280,9 @@ async def bench_one(api_base: str, model: str, requests: int, concurrency: int, 
                 if kind == "plain":
                     errors, seconds = await _plain(api_base, model, api_key, per_round, concurrency, tag, progress)
                 else:
-                    errors, seconds = await _gateway(api_base, model, api_key, per_round, concurrency, tag, Path(tmp), progress)
+                    errors, seconds = await _gateway(
+                        api_base, model, api_key, per_round, concurrency, tag, Path(tmp), progress
+                    )
                 seen = await server.read()
                 if seen is not None:
                     side.add_server(*seen)
@@ -257,8 +295,10 @@ async def bench_one(api_base: str, model: str, requests: int, concurrency: int, 
 def report(result: BenchResult, out=print) -> None:
     for side in (result.plain, result.gateway):
         out(side.line())
-    out(f"gateway/plain requests/s ratio: {result.ratio:.3f} (gateway {result.gateway.rps:.1f}, plain "
-        f"{result.plain.rps:.1f}, concurrency {result.concurrency}, {result.requests} requests each)")
+    out(
+        f"gateway/plain requests/s ratio: {result.ratio:.3f} (gateway {result.gateway.rps:.1f}, plain "
+        f"{result.plain.rps:.1f}, concurrency {result.concurrency}, {result.requests} requests each)"
+    )
 
 
 def summary_table(results: list[BenchResult], latency: str) -> list[str]:
@@ -272,14 +312,24 @@ def summary_table(results: list[BenchResult], latency: str) -> list[str]:
             peak = "n/a" if side.peak_in_flight is None else str(side.peak_in_flight)
             mean = "n/a" if side.mean_in_flight is None else f"{side.mean_in_flight:.0f}"
             ratio = f"{result.ratio:.3f}" if side is result.gateway else ""
-            lines.append(f"| {result.concurrency} | {latency} | {short} | {side.requests} | {side.errors} | "
-                         f"{side.seconds:.1f} | {side.rps:.1f} | {peak} | {mean} | {ratio} |")
+            lines.append(
+                f"| {result.concurrency} | {latency} | {short} | {side.requests} | {side.errors} | "
+                f"{side.seconds:.1f} | {side.rps:.1f} | {peak} | {mean} | {ratio} |"
+            )
     return lines
 
 
-async def run_bench(api_base: str, model: str, requests: int | str, concurrency: int | list[int],
-                    api_key: str = "EMPTY", rounds: int = 2, out=print, progress: Progress | None = None,
-                    latency: str = "?") -> list[BenchResult]:
+async def run_bench(
+    api_base: str,
+    model: str,
+    requests: int | str,
+    concurrency: int | list[int],
+    api_key: str = "EMPTY",
+    rounds: int = 2,
+    out=print,
+    progress: Progress | None = None,
+    latency: str = "?",
+) -> list[BenchResult]:
     """Each concurrency in turn; `requests` per side, a count or `<k>x` the concurrency."""
     levels = [concurrency] if isinstance(concurrency, int) else list(concurrency)
     raise_open_file_limit(max(levels))  # one clear error before any request when they cannot fit
@@ -299,12 +349,22 @@ async def run_bench(api_base: str, model: str, requests: int | str, concurrency:
             out(line)
     waits = POOL_WAIT_FILTER.dropped - dropped_before
     if waits:
-        out(f"({waits} requests waited over 1 s for a connection slot of litellm's own pool; their warnings were dropped)")
+        out(
+            f"({waits} requests waited over 1 s for a connection slot of litellm's own pool; their warnings were dropped)"
+        )
     return results
 
 
-def bench_main(api_base: str | None, model: str, requests: str, concurrency: list[int], api_key: str = "EMPTY",
-               rounds: int = 2, latency_s: float = 0.2, out=print) -> list[BenchResult]:
+def bench_main(
+    api_base: str | None,
+    model: str,
+    requests: str,
+    concurrency: list[int],
+    api_key: str = "EMPTY",
+    rounds: int = 2,
+    latency_s: float = 0.2,
+    out=print,
+) -> list[BenchResult]:
     """The command: against `api_base`, or a fake server of its own answering after `latency_s`."""
     from xcoder_assets.simulator import fake_server
 
@@ -314,4 +374,6 @@ def bench_main(api_base: str | None, model: str, requests: str, concurrency: lis
         return asyncio.run(run_bench(api_base, model, requests, concurrency, api_key, rounds, out, progress, "?"))
     with fake_server.running(latency_s) as url:
         out(f"fake server at {url}, answering after {latency_s:g} s")
-        return asyncio.run(run_bench(url, model, requests, concurrency, api_key, rounds, out, progress, f"{latency_s:g} s"))
+        return asyncio.run(
+            run_bench(url, model, requests, concurrency, api_key, rounds, out, progress, f"{latency_s:g} s")
+        )

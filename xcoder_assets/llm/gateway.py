@@ -30,7 +30,10 @@ import litellm
 
 from xcoder_assets.llm.answers import split_reasoning
 from xcoder_assets.llm.cache import ResponseCache
-from xcoder_assets.llm.limits import LLMConfigError, raise_open_file_limit  # LLMConfigError: raised here, imported from here
+from xcoder_assets.llm.limits import (
+    LLMConfigError,
+    raise_open_file_limit,
+)  # LLMConfigError: raised here, imported from here
 from xcoder_assets.llm.settings import RoleSettings
 from xcoder_assets.llm.wire import TEMPLATE_HEADER, TEMPLATE_METADATA_KEY
 from xcoder_assets.store.ids import canonical_json, content_hash
@@ -140,7 +143,9 @@ class LLMRequest:
     seed: int | None = None  # sampling seed: several samples of one prompt (candidates) are distinct requests
 
     @staticmethod
-    def of(role: str, messages: Sequence[dict[str, str]], template: str, tag: str = "", seed: int | None = None) -> "LLMRequest":
+    def of(
+        role: str, messages: Sequence[dict[str, str]], template: str, tag: str = "", seed: int | None = None
+    ) -> "LLMRequest":
         return LLMRequest(role, tuple(dict(m) for m in messages), template, tag, seed)
 
 
@@ -385,7 +390,9 @@ class LLMGateway:
         worker.join()
         return box[0]
 
-    async def acomplete(self, requests: Sequence[LLMRequest], on_progress: ProgressHook | None = None) -> list[LLMResult]:
+    async def acomplete(
+        self, requests: Sequence[LLMRequest], on_progress: ProgressHook | None = None
+    ) -> list[LLMResult]:
         """The results in the order of `requests`. `on_progress(done, total, cached)` is called after
         each finished request (cache hits included, `cached` of the `done` being hits); it runs on the
         event loop, so it must be cheap (the caller throttles). One that raises is logged and not
@@ -443,8 +450,20 @@ class LLMGateway:
                     logging.getLogger(__name__).exception("on_progress failed; no more progress reports for this batch")
                     progress["report"] = None
             usage.append(
-                (time.time(), self.run_id, self.asset, request.role, result.model, key, int(result.cache_hit),
-                 result.error, result.attempts, result.prompt_tokens, result.completion_tokens, result.cost_usd)
+                (
+                    time.time(),
+                    self.run_id,
+                    self.asset,
+                    request.role,
+                    result.model,
+                    key,
+                    int(result.cache_hit),
+                    result.error,
+                    result.attempts,
+                    result.prompt_tokens,
+                    result.completion_tokens,
+                    result.cost_usd,
+                )
             )
             if len(usage) >= 256 and self.cache:
                 self.cache.log_usage(usage.copy())

@@ -13,8 +13,11 @@ import warnings
 
 _LITELLM = r"litellm(\.|$)"
 _FILTERS = (
-    dict(message=r"Items? .* on TypedDict class .* (is|are) using the `ReadOnly` qualifier", category=UserWarning,
-         module=r"pydantic\._internal\._generate_schema"),
+    dict(
+        message=r"Items? .* on TypedDict class .* (is|are) using the `ReadOnly` qualifier",
+        category=UserWarning,
+        module=r"pydantic\._internal\._generate_schema",
+    ),
     dict(message=r"Pydantic serializer warnings", category=UserWarning, module=r"pydantic\.main"),
     dict(category=DeprecationWarning, module=_LITELLM),
     dict(category=PendingDeprecationWarning, module=_LITELLM),

@@ -52,13 +52,19 @@ class RoleSettings:
         return self.model.startswith("xcoder-offline/")
 
 
-def role_settings(role: str, model: str | None = None, api_base: str | None = None,
-                  api_key: str | None = None) -> RoleSettings:
+def role_settings(
+    role: str, model: str | None = None, api_base: str | None = None, api_key: str | None = None
+) -> RoleSettings:
     """Settings for one role: the given model (the offline model when none) and the recipe's parameters."""
     if role not in ROLES:
         raise ValueError(f"unknown LLM role {role!r}; roles are {', '.join(ROLES)}")
-    return RoleSettings(role=role, model=model or OFFLINE_MODEL, params=RECIPE_PARAMS[role],
-                        api_base=api_base or None, api_key=api_key or None)
+    return RoleSettings(
+        role=role,
+        model=model or OFFLINE_MODEL,
+        params=RECIPE_PARAMS[role],
+        api_base=api_base or None,
+        api_key=api_key or None,
+    )
 
 
 def role_settings_from_env(role: str, env: Mapping[str, str], **overrides: Any) -> RoleSettings:

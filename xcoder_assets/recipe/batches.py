@@ -29,8 +29,10 @@ class BatchKeyError(ValueError):
 def check_batch_key(key: str) -> str:
     """The key itself, or BatchKeyError naming it."""
     if not isinstance(key, str) or not BATCH_KEY_PATTERN.fullmatch(key):
-        raise BatchKeyError(f"batch key {key!r} is not valid: use 1-64 characters of a-z, 0-9, '.', '_' or '-', "
-                            "starting with a letter or digit (for example nightly-2026-12-02 or campaign-graphs)")
+        raise BatchKeyError(
+            f"batch key {key!r} is not valid: use 1-64 characters of a-z, 0-9, '.', '_' or '-', "
+            "starting with a letter or digit (for example nightly-2026-12-02 or campaign-graphs)"
+        )
     return key
 
 
@@ -89,5 +91,14 @@ def select_batches(existing: Iterable[str], wanted: Iterable[str] | None = None)
     return [k for k in keys if k in wanted]
 
 
-__all__ = ["BATCH_KEY_PATTERN", "BatchKeyError", "BatchPlan", "batch_seed", "check_batch_key", "nightly_key",
-           "plan_nightly", "seed_offset", "select_batches"]
+__all__ = [
+    "BATCH_KEY_PATTERN",
+    "BatchKeyError",
+    "BatchPlan",
+    "batch_seed",
+    "check_batch_key",
+    "nightly_key",
+    "plan_nightly",
+    "seed_offset",
+    "select_batches",
+]

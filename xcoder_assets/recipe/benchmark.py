@@ -22,18 +22,29 @@ from pathlib import Path
 from typing import Any, Iterator, Literal, Sequence
 
 from xcoder_assets.sandbox.judge import Problem, TestCase
-from xcoder_assets.sandbox.lcb_format import decode_private_tests
+from xcoder_assets.sandbox.lcb_format import decode_private_tests, parse_test_cases
 
 PLATFORMS = ("leetcode", "codeforces", "atcoder")
 DIFFICULTIES = ("easy", "medium", "hard")
-FORMAT_WITH_STARTER = ("You will use the following starter code to write the solution to the problem and enclose "
-                       "your code within delimiters.")
-FORMAT_STDIN = ("Read the inputs from stdin solve the problem and write the answer to stdout (do not directly test "
-                "on the sample inputs). Enclose your code within delimiters as follows. Ensure that when the python "
-                "program runs, it reads the inputs, runs the algorithm and writes output to STDOUT.")
+FORMAT_WITH_STARTER = (
+    "You will use the following starter code to write the solution to the problem and enclose "
+    "your code within delimiters."
+)
+FORMAT_STDIN = (
+    "Read the inputs from stdin solve the problem and write the answer to stdout (do not directly test "
+    "on the sample inputs). Enclose your code within delimiters as follows. Ensure that when the python "
+    "program runs, it reads the inputs, runs the algorithm and writes output to STDOUT."
+)
 
 # The dataset repo's files, one per release increment; a release is cumulative (release_v3 = v1+v2+v3).
-RELEASE_FILE = {1: "test.jsonl", 2: "test2.jsonl", 3: "test3.jsonl", 4: "test4.jsonl", 5: "test5.jsonl", 6: "test6.jsonl"}
+RELEASE_FILE = {
+    1: "test.jsonl",
+    2: "test2.jsonl",
+    3: "test3.jsonl",
+    4: "test4.jsonl",
+    5: "test5.jsonl",
+    6: "test6.jsonl",
+}
 LATEST = max(RELEASE_FILE)
 DATASET_REPO = "livecodebench/code_generation_lite"
 
@@ -56,7 +67,8 @@ def release_files(release: str) -> list[str]:
     if not numbers or any(n not in RELEASE_FILE for n in numbers):
         raise BenchmarkInputError(
             f"unknown LiveCodeBench release {release!r}: use release_v1 .. release_v{LATEST}, release_latest, "
-            f"v1 .. v{LATEST} or a slice such as v5_v6")
+            f"v1 .. v{LATEST} or a slice such as v5_v6"
+        )
     return [RELEASE_FILE[n] for n in numbers]
 
 
@@ -133,11 +145,18 @@ class LcbProblem:
 
     def lcb_fields(self) -> dict[str, Any]:
         """The fields lcb_runner's insert_output copies into its output files."""
-        return {"question_title": self.title, "question_content": self.content, "platform": self.platform,
-                "question_id": self.question_id, "contest_id": self.contest_id,
-                "contest_date": datetime.combine(self.contest_date, datetime.min.time()).isoformat()
-                if self.contest_date else "",
-                "starter_code": self.starter_code, "difficulty": self.difficulty}
+        return {
+            "question_title": self.title,
+            "question_content": self.content,
+            "platform": self.platform,
+            "question_id": self.question_id,
+            "contest_id": self.contest_id,
+            "contest_date": datetime.combine(self.contest_date, datetime.min.time()).isoformat()
+            if self.contest_date
+            else "",
+            "starter_code": self.starter_code,
+            "difficulty": self.difficulty,
+        }
 
 
 @dataclass(frozen=True)
@@ -159,21 +178,12 @@ def _string(record: dict[str, Any], name: str, *, required: bool = True) -> str:
 def _cases(value: Any, name: str, *, private: bool) -> tuple[TestCase, ...]:
     if value in (None, ""):
         return ()
-    if isinstance(value, str):
+    if private and isinstance(value, str):  # plain JSON, or base64(zlib(pickle(json))) as shipped
         try:
-            cases = decode_private_tests(value) if private else json.loads(value)
+            value = decode_private_tests(value)
         except ValueError as exc:
             raise ValueError(f"{name}: {exc}") from None
-    else:
-        cases = value
-    if not isinstance(cases, list):
-        raise ValueError(f"{name} must be a JSON list")
-    out = []
-    for position, case in enumerate(cases):
-        if not isinstance(case, dict) or not isinstance(case.get("input"), str) or not isinstance(case.get("output"), str):
-            raise ValueError(f"{name}[{position}] needs string 'input' and 'output'")
-        out.append(TestCase(case["input"], case["output"]))
-    return tuple(out)
+    return tuple(parse_test_cases(value, name))
 
 
 def problem_from_record(record: dict[str, Any], *, source: str, location: str) -> LcbProblem:
@@ -201,12 +211,20 @@ def problem_from_record(record: dict[str, Any], *, source: str, location: str) -
     if not public and not private:
         raise ValueError("the row has no tests (public_test_cases and private_test_cases are both empty)")
     return LcbProblem(
-        question_id=qid, title=_string(record, "question_title", required=False) or qid,
-        content=_string(record, "question_content", required=False), platform=platform,
-        contest_id=_string(record, "contest_id", required=False), contest_date=when,
-        starter_code=_string(record, "starter_code", required=False), difficulty=difficulty,
-        public_tests=public, private_tests=private, func_name=metadata.get("func_name") or None,
-        source=source, location=location)
+        question_id=qid,
+        title=_string(record, "question_title", required=False) or qid,
+        content=_string(record, "question_content", required=False),
+        platform=platform,
+        contest_id=_string(record, "contest_id", required=False),
+        contest_date=when,
+        starter_code=_string(record, "starter_code", required=False),
+        difficulty=difficulty,
+        public_tests=public,
+        private_tests=private,
+        func_name=metadata.get("func_name") or None,
+        source=source,
+        location=location,
+    )
 
 
 def read_records(path: Path) -> Iterator[tuple[str, dict[str, Any] | None, str | None]]:
@@ -247,8 +265,13 @@ class LoadedProblems:
     duplicates: int = 0  # rows whose question_id an earlier file already gave (later releases repeat none)
 
 
-def load_problems(sources: Sequence[tuple[Path, str]], *, start: date | None = None, end: date | None = None,
-                  skip_bad_records: bool = False) -> LoadedProblems:
+def load_problems(
+    sources: Sequence[tuple[Path, str]],
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    skip_bad_records: bool = False,
+) -> LoadedProblems:
     """Problems from (file, source label) pairs, in order, filtered to [start, end] (inclusive; rows
     without a date are kept only when no window is set). A malformed row raises one BenchmarkInputError
     naming file and line, or becomes a RejectedRecord with `skip_bad_records`."""
@@ -277,8 +300,9 @@ def load_problems(sources: Sequence[tuple[Path, str]], *, start: date | None = N
     return loaded
 
 
-def fetch_release(release: str, *, repo_id: str = DATASET_REPO, revision: str | None = None,
-                  cache_dir: Path | None = None) -> list[Path]:
+def fetch_release(
+    release: str, *, repo_id: str = DATASET_REPO, revision: str | None = None, cache_dir: Path | None = None
+) -> list[Path]:
     """The raw `test*.jsonl` files of a release, from the dataset repo on the Hub (huggingface_hub; the
     loading script is not used: datasets>=4 refuses it). Offline (HF_HUB_OFFLINE=1) it reads the local
     Hub cache, so a pre-fetched cache works with no network."""
@@ -288,11 +312,22 @@ def fetch_release(release: str, *, repo_id: str = DATASET_REPO, revision: str | 
     paths = []
     for name in release_files(release):
         try:
-            paths.append(Path(hf_hub_download(repo_id, name, repo_type="dataset", revision=revision,
-                                              cache_dir=str(cache_dir) if cache_dir else None)))
+            paths.append(
+                Path(
+                    hf_hub_download(
+                        repo_id,
+                        name,
+                        repo_type="dataset",
+                        revision=revision,
+                        cache_dir=str(cache_dir) if cache_dir else None,
+                    )
+                )
+            )
         except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
-            raise BenchmarkInputError(f"dataset {repo_id}, file {name} (release {release}): cannot fetch it: "
-                                      f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            raise BenchmarkInputError(
+                f"dataset {repo_id}, file {name} (release {release}): cannot fetch it: "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            ) from None
     return paths
 
 
@@ -304,6 +339,7 @@ GenerationStatus = Literal["ok", "no_code", "truncated", "error"]
 @dataclass(frozen=True)
 class Generation:
     """One sample's answer, as the official runner sees it."""
+
     output: str  # the model's text ("" when the call failed)
     code: str  # the extracted code ("" when there is none: the official runner judges "" and fails it)
     status: GenerationStatus
@@ -316,7 +352,7 @@ def extract_lcb_code(answer: str) -> str:
     fences = [i for i, line in enumerate(lines) if "```" in line]
     if len(fences) < 2:
         return ""
-    return "\n".join(lines[fences[-2] + 1: fences[-1]])
+    return "\n".join(lines[fences[-2] + 1 : fences[-1]])
 
 
 def generation_from_answer(content: str | None, finish_reason: str | None, error: str | None) -> Generation:
@@ -331,6 +367,7 @@ def generation_from_answer(content: str | None, finish_reason: str | None, error
 
 
 # ---- scores -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ProblemResult:
@@ -353,11 +390,15 @@ def _group(results: Sequence[ProblemResult], key) -> dict[str, dict[str, Any]]:
     groups: dict[str, list[ProblemResult]] = {}
     for result in results:
         groups.setdefault(key(result), []).append(result)
-    return {name: {"pass@1": _mean([r.pass_at_1 for r in rows]), "problems": len(rows)}
-            for name, rows in sorted(groups.items())}
+    return {
+        name: {"pass@1": _mean([r.pass_at_1 for r in rows]), "problems": len(rows)}
+        for name, rows in sorted(groups.items())
+    }
 
 
-def scores(results: Sequence[ProblemResult], windows: Sequence[DateWindow], cutoff: date | None = None) -> dict[str, Any]:
+def scores(
+    results: Sequence[ProblemResult], windows: Sequence[DateWindow], cutoff: date | None = None
+) -> dict[str, Any]:
     """pass@1 (mean over problems of c/n: avg@n) overall, per difficulty, platform and window; the
     contamination gap (pass@1 on problems dated before the cutoff minus after it); failed generations."""
     n_values = sorted({len(r.graded) for r in results})
@@ -369,8 +410,12 @@ def scores(results: Sequence[ProblemResult], windows: Sequence[DateWindow], cuto
     by_window = {}
     for window in windows:
         held = [r for r in results if window.holds(r.problem.contest_date)]
-        by_window[window.name] = {"pass@1": _mean([r.pass_at_1 for r in held]), "problems": len(held),
-                                  "start": str(window.start or ""), "end": str(window.end or "")}
+        by_window[window.name] = {
+            "pass@1": _mean([r.pass_at_1 for r in held]),
+            "problems": len(held),
+            "start": str(window.start or ""),
+            "end": str(window.end or ""),
+        }
     out: dict[str, Any] = {
         "pass@1": _mean([r.pass_at_1 for r in results]) or 0.0,
         "n": n_values[0] if len(n_values) == 1 else n_values,
@@ -378,35 +423,54 @@ def scores(results: Sequence[ProblemResult], windows: Sequence[DateWindow], cuto
         "samples": samples,
         "by_difficulty": {k: v["pass@1"] for k, v in _group(results, lambda r: r.problem.difficulty).items()},
         "by_platform": {k: v["pass@1"] for k, v in _group(results, lambda r: r.problem.platform).items()},
-        "problems_by_difficulty": {k: v["problems"] for k, v in _group(results, lambda r: r.problem.difficulty).items()},
+        "problems_by_difficulty": {
+            k: v["problems"] for k, v in _group(results, lambda r: r.problem.difficulty).items()
+        },
         "problems_by_platform": {k: v["problems"] for k, v in _group(results, lambda r: r.problem.platform).items()},
         "by_window": by_window,
         "undated_problems": sum(1 for r in results if r.problem.contest_date is None),
-        "generations": {"ok": statuses.get("ok", 0), "failed": samples - statuses.get("ok", 0),
-                        "by_status": dict(sorted(statuses.items()))},
+        "generations": {
+            "ok": statuses.get("ok", 0),
+            "failed": samples - statuses.get("ok", 0),
+            "by_status": dict(sorted(statuses.items())),
+        },
     }
     if cutoff is not None:
         before = [r.pass_at_1 for r in results if r.problem.contest_date and r.problem.contest_date < cutoff]
         after = [r.pass_at_1 for r in results if r.problem.contest_date and r.problem.contest_date >= cutoff]
         gap = (_mean(before) - _mean(after)) if before and after else None
-        out["contamination"] = {"cutoff": str(cutoff), "pass@1_before": _mean(before), "problems_before": len(before),
-                                "pass@1_after": _mean(after), "problems_after": len(after), "gap": gap}
+        out["contamination"] = {
+            "cutoff": str(cutoff),
+            "pass@1_before": _mean(before),
+            "problems_before": len(before),
+            "pass@1_after": _mean(after),
+            "problems_after": len(after),
+            "gap": gap,
+        }
     return out
 
 
 # ---- LiveCodeBench's own output files ---------------------------------------------------------
 
+
 def generations_file(results: Sequence[ProblemResult]) -> list[dict[str, Any]]:
     """lcb_runner's `<model>_codegeneration_output.json`: per problem its fields, output_list, code_list."""
-    return [{**r.problem.lcb_fields(), "output_list": [g.output for g in r.generations],
-             "code_list": [g.code for g in r.generations]} for r in _sorted(results)]
+    return [
+        {
+            **r.problem.lcb_fields(),
+            "output_list": [g.output for g in r.generations],
+            "code_list": [g.code for g in r.generations],
+        }
+        for r in _sorted(results)
+    ]
 
 
 def eval_all_file(results: Sequence[ProblemResult]) -> list[dict[str, Any]]:
     """`*_eval_all.json`: generations plus graded_list, pass@1 and metadata (what compute_scores reads)."""
-    return [{**entry, "graded_list": list(r.graded), "pass@1": r.pass_at_1,
-             "metadata": [json.dumps(m) for m in r.metadata]}
-            for entry, r in zip(generations_file(results), _sorted(results))]
+    return [
+        {**entry, "graded_list": list(r.graded), "pass@1": r.pass_at_1, "metadata": [json.dumps(m) for m in r.metadata]}
+        for entry, r in zip(generations_file(results), _sorted(results))
+    ]
 
 
 def eval_file(results: Sequence[ProblemResult]) -> list[Any]:
@@ -415,8 +479,11 @@ def eval_file(results: Sequence[ProblemResult]) -> list[Any]:
     ordered = _sorted(results)
     detail = {str(i): r.pass_at_1 for i, r in enumerate(ordered)}
     metrics = {"pass@1": _mean([r.pass_at_1 for r in ordered]) or 0.0, "detail": {"pass@1": detail}}
-    return [metrics, {str(i): [list(t) for t in r.test_results] for i, r in enumerate(ordered)},
-            [[json.dumps(m) for m in r.metadata] for r in ordered]]
+    return [
+        metrics,
+        {str(i): [list(t) for t in r.test_results] for i, r in enumerate(ordered)},
+        [[json.dumps(m) for m in r.metadata] for r in ordered],
+    ]
 
 
 def _sorted(results: Sequence[ProblemResult]) -> list[ProblemResult]:

@@ -40,14 +40,53 @@ STYLE_GUIDES: dict[str, str] = {
 
 # Names that give the solution away when they appear in a statement.
 ALGORITHM_TERMS = (
-    "dynamic programming", "dp", "greedy", "dijkstra", "bellman ford", "floyd warshall", "bfs", "dfs",
-    "breadth first search", "depth first search", "binary search", "two pointers", "sliding window",
-    "segment tree", "fenwick tree", "binary indexed tree", "disjoint set union", "union find", "dsu",
-    "topological sort", "minimum spanning tree", "kruskal", "knapsack", "memoization", "prefix sum",
-    "prefix sums", "sieve of eratosthenes", "kmp", "knuth morris pratt", "z function", "trie", "monotonic stack",
-    "priority queue", "backtracking", "divide and conquer", "bitmask", "hashing", "rolling hash",
-    "sparse table", "lca", "lowest common ancestor", "convex hull", "matrix exponentiation",
-    "kadane", "euclidean algorithm", "modular inverse", "inclusion exclusion",
+    "dynamic programming",
+    "dp",
+    "greedy",
+    "dijkstra",
+    "bellman ford",
+    "floyd warshall",
+    "bfs",
+    "dfs",
+    "breadth first search",
+    "depth first search",
+    "binary search",
+    "two pointers",
+    "sliding window",
+    "segment tree",
+    "fenwick tree",
+    "binary indexed tree",
+    "disjoint set union",
+    "union find",
+    "dsu",
+    "topological sort",
+    "minimum spanning tree",
+    "kruskal",
+    "knapsack",
+    "memoization",
+    "prefix sum",
+    "prefix sums",
+    "sieve of eratosthenes",
+    "kmp",
+    "knuth morris pratt",
+    "z function",
+    "trie",
+    "monotonic stack",
+    "priority queue",
+    "backtracking",
+    "divide and conquer",
+    "bitmask",
+    "hashing",
+    "rolling hash",
+    "sparse table",
+    "lca",
+    "lowest common ancestor",
+    "convex hull",
+    "matrix exponentiation",
+    "kadane",
+    "euclidean algorithm",
+    "modular inverse",
+    "inclusion exclusion",
 )
 LEAK_CATEGORIES = frozenset({"algorithms", "data_structures", "algorithmic_paradigm", "optimization_techniques"})
 
@@ -137,7 +176,11 @@ def parse_statement(answer: str, style: str) -> Statement:
         raise CompositionError(f"the statement is missing or too short ({len(statement)} chars)")
     examples = []
     for example in value.get("examples") or []:
-        if isinstance(example, dict) and isinstance(example.get("input"), str) and isinstance(example.get("output"), str):
+        if (
+            isinstance(example, dict)
+            and isinstance(example.get("input"), str)
+            and isinstance(example.get("output"), str)
+        ):
             examples.append({"input": example["input"], "output": example["output"]})
     if not examples:
         raise CompositionError("no example with string 'input' and 'output'")
@@ -205,8 +248,10 @@ class MinHashIndex:
 
     def _signature(self, shingles: set[str]) -> list[int]:
         encoded = [s.encode() for s in shingles]
-        return [min(int.from_bytes(hashlib.blake2b(e, digest_size=8, key=salt).digest(), "little") for e in encoded)
-                for salt in self._salts]
+        return [
+            min(int.from_bytes(hashlib.blake2b(e, digest_size=8, key=salt).digest(), "little") for e in encoded)
+            for salt in self._salts
+        ]
 
     def add(self, key: str, text: str) -> str | None:
         """Index `text`; return the key of an earlier near-duplicate instead, if there is one."""
@@ -234,8 +279,11 @@ def render_problem_markdown(style: str, statement: Statement) -> str:
     if statement.constraints:
         parts += ["## Constraints", statement.constraints]
     for number, example in enumerate(statement.examples, 1):
-        parts += [f"## Example {number}", "Input:\n```\n" + example["input"].rstrip() + "\n```",
-                  "Output:\n```\n" + example["output"].rstrip() + "\n```"]
+        parts += [
+            f"## Example {number}",
+            "Input:\n```\n" + example["input"].rstrip() + "\n```",
+            "Output:\n```\n" + example["output"].rstrip() + "\n```",
+        ]
     if statement.starter_code:
         parts += ["## Starter code", "```python\n" + statement.starter_code.rstrip() + "\n```"]
     return "\n\n".join(parts)
@@ -279,9 +327,15 @@ def parse_answer(result: Any, parser: Callable[[str], Any]) -> Any:
 
 def statement_of_row(row: dict[str, Any], with_starter: bool = True) -> Statement:
     """A problems row's statement (without the LeetCode fields when with_starter is false)."""
-    return Statement(row["title"], row["statement"], row["input_format"] or "", row["output_format"] or "",
-                     row["constraints"] or "", json.loads(row["examples_json"]),
-                     *((row["function_name"], row["signature"], row["starter_code"]) if with_starter else ()))
+    return Statement(
+        row["title"],
+        row["statement"],
+        row["input_format"] or "",
+        row["output_format"] or "",
+        row["constraints"] or "",
+        json.loads(row["examples_json"]),
+        *((row["function_name"], row["signature"], row["starter_code"]) if with_starter else ()),
+    )
 
 
 def problem_question(row: dict[str, Any]) -> str:
@@ -298,20 +352,45 @@ class ProblemComposer:
         self.near = MinHashIndex(threshold=near_duplicate_threshold)
         self.columns = list(columns)
 
-    def record(self, *, config_id: str, style: str, offered: Sequence[OfferedFeature], scenario: Any,
-               statement: Any, scenario_call_id: str, statement_call_id: str | None, categories: dict[str, str],
-               features: dict[str, str], model: str, templates: list[str], run_id: str) -> dict[str, Any]:
+    def record(
+        self,
+        *,
+        config_id: str,
+        style: str,
+        offered: Sequence[OfferedFeature],
+        scenario: Any,
+        statement: Any,
+        scenario_call_id: str,
+        statement_call_id: str | None,
+        categories: dict[str, str],
+        features: dict[str, str],
+        model: str,
+        templates: list[str],
+        run_id: str,
+    ) -> dict[str, Any]:
         """`scenario`/`statement`: the parsed value or a Failure (statement None: never asked);
         `categories`/`features`: pool id -> category / feature name (for the leak test)."""
         record: dict[str, Any] = {key: None for key in self.columns}
-        record.update(config_id=config_id, style=style, scenario_call_id=scenario_call_id, model=model,
-                      templates=templates, run_id=run_id, feature_ids=[], selected_features=[], leaked_terms=[],
-                      statement_call_id=statement_call_id)
+        record.update(
+            config_id=config_id,
+            style=style,
+            scenario_call_id=scenario_call_id,
+            model=model,
+            templates=templates,
+            run_id=run_id,
+            feature_ids=[],
+            selected_features=[],
+            leaked_terms=[],
+            statement_call_id=statement_call_id,
+        )
         if isinstance(scenario, Scenario):
             names = {f.name: f.entry_id for f in offered}
-            record.update(scenario=scenario.scenario, integration_strategy=scenario.integration_strategy,
-                          selected_features=scenario.selected,
-                          feature_ids=[names[n] for n in scenario.selected if n in names])
+            record.update(
+                scenario=scenario.scenario,
+                integration_strategy=scenario.integration_strategy,
+                selected_features=scenario.selected,
+                feature_ids=[names[n] for n in scenario.selected if n in names],
+            )
         if isinstance(scenario, Failure):
             record.update(status=scenario.status, error=f"scenario: {scenario.reason}")
         elif isinstance(statement, Failure):
@@ -319,15 +398,24 @@ class ProblemComposer:
         else:
             self._composed(record, statement, [(categories[i], features[i]) for i in record["feature_ids"]])
         record["problem_id"] = record["problem_id"] or make_id(
-            "prob", {"config": config_id, "style": style, "status": record["status"], "error": record["error"]})
+            "prob", {"config": config_id, "style": style, "status": record["status"], "error": record["error"]}
+        )
         return record
 
     def _composed(self, record: dict[str, Any], statement: Statement, used: list[tuple[str, str]]) -> None:
-        record.update(status="ok", title=statement.title, statement=statement.statement,
-                      input_format=statement.input_format, output_format=statement.output_format,
-                      constraints=statement.constraints, examples_json=json.dumps(statement.examples),
-                      function_name=statement.function_name, signature=statement.signature,
-                      starter_code=statement.starter_code, error="; ".join(statement.warnings) or None)
+        record.update(
+            status="ok",
+            title=statement.title,
+            statement=statement.statement,
+            input_format=statement.input_format,
+            output_format=statement.output_format,
+            constraints=statement.constraints,
+            examples_json=json.dumps(statement.examples),
+            function_name=statement.function_name,
+            signature=statement.signature,
+            starter_code=statement.starter_code,
+            error="; ".join(statement.warnings) or None,
+        )
         leaks = leaked_terms(statement.statement, used)
         text_key = normalized_text_hash(statement.statement)
         record["leaked_terms"] = leaks
@@ -336,8 +424,9 @@ class ProblemComposer:
         elif text_key in self.exact:
             record.update(status="duplicate", duplicate_of=self.exact[text_key], error="exact duplicate")
         else:
-            record["problem_id"] = make_id("prob", {"config": record["config_id"], "style": record["style"],
-                                                    "statement": statement.statement})
+            record["problem_id"] = make_id(
+                "prob", {"config": record["config_id"], "style": record["style"], "statement": statement.statement}
+            )
             twin = self.near.add(record["problem_id"], statement.statement)
             if twin is not None:
                 record.update(status="duplicate", duplicate_of=twin, error="near-duplicate")
@@ -362,8 +451,9 @@ class ProblemShares:
         return self.features_used / self.pool_features if self.pool_features else 0.0
 
 
-def problem_shares(rows: Sequence[dict[str, Any]], style_probabilities: dict[str, float],
-                   pool_categories: Sequence[str]) -> ProblemShares:
+def problem_shares(
+    rows: Sequence[dict[str, Any]], style_probabilities: dict[str, float], pool_categories: Sequence[str]
+) -> ProblemShares:
     composed = [r for r in rows if r["status"] in COMPOSED_STATUSES]
     n = len(composed)
     total = sum(style_probabilities.values()) or 1.0
@@ -371,7 +461,9 @@ def problem_shares(rows: Sequence[dict[str, Any]], style_probabilities: dict[str
     gaps = {s: round(abs(shares[s] - p / total), 4) for s, p in style_probabilities.items()}
     used = {i for r in rows if r["status"] == "ok" for i in r["feature_ids"] or []}
     return ProblemShares(
-        composed=n, style_shares={s: round(v, 4) for s, v in shares.items()}, style_gaps=gaps,
+        composed=n,
+        style_shares={s: round(v, 4) for s, v in shares.items()},
+        style_gaps=gaps,
         leak_share=sum(r["status"] == "leak" for r in composed) / n if n else 0.0,
         duplicate_share=sum(r["status"] == "duplicate" for r in composed) / n if n else 0.0,
         features_used=len(used),

@@ -17,14 +17,13 @@ One pass over the benchmark, then one lookup per candidate: the cost grows linea
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Literal, Sequence
 
 from datasketch import MinHash
 
-from xcoder_assets.recipe.benchmark import BenchmarkInputError, LcbProblem, load_problems
+from xcoder_assets.recipe.benchmark import BenchmarkInputError, LcbProblem, load_problems, read_records
 from xcoder_assets.recipe.dedup import NearDuplicateIndex, normalize_tokens, shingle_set, signatures
 
 Method = Literal["ngram", "minhash"]
@@ -115,8 +114,7 @@ class Flag:
     matches: int  # ngram: shared n-grams; minhash: shared shingles
 
     def as_record(self) -> dict[str, object]:
-        return {"id": self.candidate_id, "benchmark_id": self.benchmark_id, "method": self.method,
-                "score": self.score}
+        return {"id": self.candidate_id, "benchmark_id": self.benchmark_id, "method": self.method, "score": self.score}
 
 
 @dataclass(frozen=True)
@@ -141,8 +139,9 @@ class BoilerplateCutter:
     def segments(self, tokens: Sequence[str]) -> list[list[str]]:
         out, current, i = [], [], 0
         while i < len(tokens):
-            phrase = next((p for p in self.by_head.get(tuple(tokens[i:i + 2]), ())
-                           if tuple(tokens[i:i + len(p)]) == p), None)
+            phrase = next(
+                (p for p in self.by_head.get(tuple(tokens[i : i + 2]), ()) if tuple(tokens[i : i + len(p)]) == p), None
+            )
             if phrase is None:
                 current.append(tokens[i])
                 i += 1
@@ -157,13 +156,15 @@ class BoilerplateCutter:
 
 
 def _ngrams(segments: Sequence[Sequence[str]], n: int) -> set[str]:
-    return {" ".join(seg[i:i + n]) for seg in segments for i in range(len(seg) - n + 1)}
+    return {" ".join(seg[i : i + n]) for seg in segments for i in range(len(seg) - n + 1)}
 
 
 class Decontaminator:
     """The benchmark indexed once; `check` answers for one candidate text."""
 
-    def __init__(self, benchmark: Sequence[BenchmarkText], settings: DecontaminationSettings = DecontaminationSettings()):
+    def __init__(
+        self, benchmark: Sequence[BenchmarkText], settings: DecontaminationSettings = DecontaminationSettings()
+    ):
         self.settings = settings
         self.cutter = BoilerplateCutter()
         self.benchmark = {b.benchmark_id: b for b in benchmark}
@@ -201,10 +202,13 @@ class Decontaminator:
         """Segments, shingle set and signature of each text (dedup reuses them: one signature per text)."""
         segs = [self.segments(text) for text in texts]
         sets = [shingle_set(seg, self.settings.shingle) for seg in segs]
-        return [Prepared(seg, items, sig) for seg, items, sig in zip(segs, sets, signatures(sets, self.settings.num_perm))]
+        return [
+            Prepared(seg, items, sig) for seg, items, sig in zip(segs, sets, signatures(sets, self.settings.num_perm))
+        ]
 
-    def check_many(self, candidates: Sequence[tuple[str, str]],
-                   prepared: Sequence[Prepared] | None = None) -> list[Flag | None]:
+    def check_many(
+        self, candidates: Sequence[tuple[str, str]], prepared: Sequence[Prepared] | None = None
+    ) -> list[Flag | None]:
         s = self.settings
         prepared = list(prepared) if prepared is not None else self.prepare([text for _, text in candidates])
         segs = [p.segments for p in prepared]
@@ -241,21 +245,15 @@ def read_candidates(path: Path) -> list[tuple[str, str]]:
     if not path.is_file():
         raise DecontaminationInputError(f"{path}: no such candidates file")
     out, seen = [], set()
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                raise DecontaminationInputError(f"{path}:{number}: not valid JSON ({exc})") from None
-            if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"] \
-                    or not isinstance(record.get("text"), str):
-                raise DecontaminationInputError(f'{path}:{number}: a candidate must be {{"id": str, "text": str}}')
-            if record["id"] in seen:
-                raise DecontaminationInputError(f"{path}:{number}: candidate id {record['id']!r} appears twice")
-            seen.add(record["id"])
-            out.append((record["id"], record["text"]))
+    for location, record, unreadable in read_records(path):
+        if unreadable:
+            raise DecontaminationInputError(f"{location}: {unreadable}")
+        if not isinstance(record.get("id"), str) or not record["id"] or not isinstance(record.get("text"), str):
+            raise DecontaminationInputError(f'{location}: a candidate must be {{"id": str, "text": str}}')
+        if record["id"] in seen:
+            raise DecontaminationInputError(f"{location}: candidate id {record['id']!r} appears twice")
+        seen.add(record["id"])
+        out.append((record["id"], record["text"]))
     return out
 
 
@@ -271,8 +269,9 @@ def load_benchmark(paths: Sequence[Path]) -> list[BenchmarkText]:
     return benchmark_texts(loaded.problems)
 
 
-def decontaminate_files(candidates: Path, benchmark: Sequence[Path],
-                        settings: DecontaminationSettings = DecontaminationSettings()) -> list[dict[str, object]]:
+def decontaminate_files(
+    candidates: Path, benchmark: Sequence[Path], settings: DecontaminationSettings = DecontaminationSettings()
+) -> list[dict[str, object]]:
     """`xcoder decontaminate`: {id, benchmark_id, method, score} for each flagged candidate, in file order."""
     items = read_candidates(candidates)
     checker = Decontaminator(load_benchmark(benchmark), settings)

@@ -23,9 +23,42 @@ _WORD = re.compile(r"[^\W\d_]+|\d+")
 NUMBER, NAME = "0", "x"  # what numbers and single-letter names fold to
 # TeX markup words that statements use for symbols (\le, \texttt{...}): one copy writes them, another writes
 # the symbol itself, which has no word at all.
-_MARKUP = frozenset({"texttt", "mathrm", "mathbf", "mathit", "textbf", "textit", "text", "leq", "le", "geq", "ge",
-                     "lt", "gt", "neq", "ne", "cdot", "cdots", "ldots", "dots", "times", "frac", "operatorname",
-                     "bmod", "pmod", "left", "right", "lbrace", "rbrace", "lfloor", "rfloor", "lceil", "rceil"})
+_MARKUP = frozenset(
+    {
+        "texttt",
+        "mathrm",
+        "mathbf",
+        "mathit",
+        "textbf",
+        "textit",
+        "text",
+        "leq",
+        "le",
+        "geq",
+        "ge",
+        "lt",
+        "gt",
+        "neq",
+        "ne",
+        "cdot",
+        "cdots",
+        "ldots",
+        "dots",
+        "times",
+        "frac",
+        "operatorname",
+        "bmod",
+        "pmod",
+        "left",
+        "right",
+        "lbrace",
+        "rbrace",
+        "lfloor",
+        "rfloor",
+        "lceil",
+        "rceil",
+    }
+)
 
 DuplicateStatus = Literal["unique", "exact_duplicate", "near_duplicate"]
 
@@ -57,7 +90,7 @@ def shingle_set(segments: Iterable[Sequence[str]], size: int) -> set[str]:
         if len(seg) < size:
             out.add(" ".join(seg))
             continue
-        out.update(" ".join(seg[i:i + size]) for i in range(len(seg) - size + 1))
+        out.update(" ".join(seg[i : i + size]) for i in range(len(seg) - size + 1))
     return out
 
 
@@ -80,8 +113,14 @@ def code_tokens(code: str) -> list[str]:
     try:
         out = []
         for tok in tokenize.generate_tokens(io.StringIO(code or "").readline):
-            if tok.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
-                            tokenize.ENDMARKER):
+            if tok.type in (
+                tokenize.COMMENT,
+                tokenize.NL,
+                tokenize.NEWLINE,
+                tokenize.INDENT,
+                tokenize.DEDENT,
+                tokenize.ENDMARKER,
+            ):
                 continue
             out.append(tok.string)
         return out
@@ -123,9 +162,15 @@ class NearDuplicateIndex:
         self.sets[key] = items
 
 
-def deduplicate(items: Sequence[tuple[str, list[list[str]]]], *, threshold: float, shingle: int, num_perm: int = 128,
-                signatures_of: Sequence[MinHash] | None = None,
-                sets_of: Sequence[set[str]] | None = None) -> dict[str, DuplicateVerdict]:
+def deduplicate(
+    items: Sequence[tuple[str, list[list[str]]]],
+    *,
+    threshold: float,
+    shingle: int,
+    num_perm: int = 128,
+    signatures_of: Sequence[MinHash] | None = None,
+    sets_of: Sequence[set[str]] | None = None,
+) -> dict[str, DuplicateVerdict]:
     """Verdict per (id, token segments), in order: an exact copy of an earlier kept item (same tokens),
     a near copy (Jaccard of `shingle`-grams >= threshold), or unique. `sets_of` and `signatures_of` reuse
     the shingle sets and signatures the caller already computed from the same segments."""
@@ -150,8 +195,9 @@ def deduplicate(items: Sequence[tuple[str, list[list[str]]]], *, threshold: floa
     return out
 
 
-def deduplicate_solutions(solutions: Sequence[tuple[str, str]], *, threshold: float, shingle: int = 5
-                          ) -> dict[str, DuplicateVerdict]:
+def deduplicate_solutions(
+    solutions: Sequence[tuple[str, str]], *, threshold: float, shingle: int = 5
+) -> dict[str, DuplicateVerdict]:
     """Duplicates among the solutions of ONE problem (id, code), in order: the same tokens, or code token
     `shingle`-grams with Jaccard >= threshold. A problem has few solutions, so pairs are compared directly."""
     kept: list[tuple[str, str, set[str]]] = []

@@ -31,6 +31,7 @@ Progress = Callable[[int, int, int], None]  # (done, total, cached)
 @dataclass
 class SampleRecord:
     """What a score row keeps per sample: the call that made it and the judge's verdict."""
+
     question_id: str
     sample: int
     call_id: str | None
@@ -65,16 +66,24 @@ def _official_metadata(verdict: SolutionVerdict) -> dict[str, Any]:
         return {}
     results = verdict.lcb_results
     if results == [-2]:  # the harness lost the process: its runner records a TestRunnerError
-        return {"error": verdict.reason or "the solution's process died", "error_code": -5,
-                "error_message": "TestRunnerError", "verdict": verdict.verdict.value}
+        return {
+            "error": verdict.reason or "the solution's process died",
+            "error_code": -5,
+            "error_message": "TestRunnerError",
+            "verdict": verdict.verdict.value,
+        }
     failing = verdict.tests[verdict.first_failing_test] if verdict.first_failing_test is not None else None
     code = next((c for c in results if c is not True), -4)
-    return {"error": verdict.reason or (failing.reason if failing else "") or verdict.verdict.value,
-            "error_code": -2 if code is False else code, "verdict": verdict.verdict.value}
+    return {
+        "error": verdict.reason or (failing.reason if failing else "") or verdict.verdict.value,
+        "error_code": -2 if code is False else code,
+        "verdict": verdict.verdict.value,
+    }
 
 
-def assemble(problem: LcbProblem, generations: Sequence[Generation],
-             verdicts: Sequence[SolutionVerdict | None]) -> ProblemResult:
+def assemble(
+    problem: LcbProblem, generations: Sequence[Generation], verdicts: Sequence[SolutionVerdict | None]
+) -> ProblemResult:
     graded, tests, metadata = [], [], []
     for generation, verdict in zip(generations, verdicts):
         if verdict is None:
@@ -88,8 +97,9 @@ def assemble(problem: LcbProblem, generations: Sequence[Generation],
     return ProblemResult(problem, tuple(generations), tuple(graded), tuple(tests), tuple(metadata))
 
 
-def _judge_all(backend: Any, problem: LcbProblem, generations: Sequence[Generation], limits: Any
-               ) -> list[SolutionVerdict | None]:
+def _judge_all(
+    backend: Any, problem: LcbProblem, generations: Sequence[Generation], limits: Any
+) -> list[SolutionVerdict | None]:
     judged = problem.judge_problem()
     verdicts: list[SolutionVerdict | None] = []
     for generation in generations:
@@ -103,8 +113,15 @@ def _judge_all(backend: Any, problem: LcbProblem, generations: Sequence[Generati
     return verdicts
 
 
-def evaluate_generations(problems: Sequence[LcbProblem], codes: dict[str, list[str]], backend: Any, *,
-                         workers: int = 2, limits: Any = None, on_progress: Progress | None = None) -> EvaluationRun:
+def evaluate_generations(
+    problems: Sequence[LcbProblem],
+    codes: dict[str, list[str]],
+    backend: Any,
+    *,
+    workers: int = 2,
+    limits: Any = None,
+    on_progress: Progress | None = None,
+) -> EvaluationRun:
     """Score given code (lcb_runner's custom-evaluator input: question_id -> code_list) with no model."""
     run = EvaluationRun()
     started = time.perf_counter()
@@ -112,14 +129,18 @@ def evaluate_generations(problems: Sequence[LcbProblem], codes: dict[str, list[s
     done, lock = [0], threading.Lock()
 
     def one(problem: LcbProblem) -> ProblemResult:
-        generations = [Generation(code, code, "ok") if code.strip() else Generation(code, code, "no_code", "empty code")
-                       for code in codes[problem.question_id]]
+        generations = [
+            Generation(code, code, "ok") if code.strip() else Generation(code, code, "no_code", "empty code")
+            for code in codes[problem.question_id]
+        ]
         verdicts = _judge_all(backend, problem, generations, limits)
         with lock:
             done[0] += 1
             run.tests_run += sum(len(v.tests) for v in verdicts if v)
-            run.samples.extend(SampleRecord(problem.question_id, i, None, False, g, v)
-                               for i, (g, v) in enumerate(zip(generations, verdicts)))
+            run.samples.extend(
+                SampleRecord(problem.question_id, i, None, False, g, v)
+                for i, (g, v) in enumerate(zip(generations, verdicts))
+            )
             if on_progress:
                 on_progress(done[0], len(chosen), 0)
         return assemble(problem, generations, verdicts)
@@ -130,9 +151,18 @@ def evaluate_generations(problems: Sequence[LcbProblem], codes: dict[str, list[s
     return run
 
 
-def evaluate_model(problems: Sequence[LcbProblem], gateway: LLMGateway, template: PromptTemplate, backend: Any, *,
-                   n: int, seed: int = 0, workers: int = 2, limits: Any = None,
-                   on_progress: Progress | None = None) -> EvaluationRun:
+def evaluate_model(
+    problems: Sequence[LcbProblem],
+    gateway: LLMGateway,
+    template: PromptTemplate,
+    backend: Any,
+    *,
+    n: int,
+    seed: int = 0,
+    workers: int = 2,
+    limits: Any = None,
+    on_progress: Progress | None = None,
+) -> EvaluationRun:
     """Generate n samples per problem and judge them while the rest are still being generated."""
     run = EvaluationRun()
     started = time.perf_counter()
@@ -151,8 +181,10 @@ def evaluate_model(problems: Sequence[LcbProblem], gateway: LLMGateway, template
             run.judge_seconds += time.perf_counter() - t0
             run.tests_run += sum(len(v.tests) for v in verdicts if v)
             by_problem[problem.question_id] = assemble(problem, generations, verdicts)
-            run.samples.extend(SampleRecord(problem.question_id, i, r.call_id, r.cache_hit, g, v)
-                               for i, (r, g, v) in enumerate(zip(results, generations, verdicts)))
+            run.samples.extend(
+                SampleRecord(problem.question_id, i, r.call_id, r.cache_hit, g, v)
+                for i, (r, g, v) in enumerate(zip(results, generations, verdicts))
+            )
             counts["done"] += 1
             counts["cached"] += all(r.cache_hit for r in results)  # in problems, as done is
             if on_progress:
@@ -213,6 +245,7 @@ def _run_coroutine(factory: Callable[[], Any]) -> None:
 
 # ---- rows and files -----------------------------------------------------------------------------
 
+
 def _int_code(value: Any) -> int:
     return 1 if value is True else 0 if value is False else int(value)
 
@@ -222,22 +255,42 @@ def problem_rows(problems: Sequence[LcbProblem], run_id: str) -> list[dict[str, 
     for p in problems:
         public = [{"input": t.input, "output": t.output} for t in p.public_tests]
         private = [{"input": t.input, "output": t.output} for t in p.private_tests]
-        rows.append({
-            "lcb_problem_id": problem_row_id(p), "question_id": p.question_id, "title": p.title,
-            "platform": p.platform, "contest_id": p.contest_id, "contest_date": p.contest_date,
-            "difficulty": p.difficulty, "mode": p.mode, "func_name": p.func_name, "source": p.source,
-            "location": p.location, "public_tests": len(public), "private_tests": len(private),
-            "question_content": p.content, "starter_code": p.starter_code,
-            "public_tests_json": json.dumps(public), "private_tests_json": json.dumps(private), "run_id": run_id,
-        })
+        rows.append(
+            {
+                "lcb_problem_id": problem_row_id(p),
+                "question_id": p.question_id,
+                "title": p.title,
+                "platform": p.platform,
+                "contest_id": p.contest_id,
+                "contest_date": p.contest_date,
+                "difficulty": p.difficulty,
+                "mode": p.mode,
+                "func_name": p.func_name,
+                "source": p.source,
+                "location": p.location,
+                "public_tests": len(public),
+                "private_tests": len(private),
+                "question_content": p.content,
+                "starter_code": p.starter_code,
+                "public_tests_json": json.dumps(public),
+                "private_tests_json": json.dumps(private),
+                "run_id": run_id,
+            }
+        )
     return rows
 
 
 def problem_row_id(problem: LcbProblem) -> str:
     from xcoder_assets.store.ids import make_id
 
-    return make_id("lcb", {"question_id": problem.question_id, "source": problem.source,
-                           "tests": [(t.input, t.output) for t in problem.public_tests + problem.private_tests]})
+    return make_id(
+        "lcb",
+        {
+            "question_id": problem.question_id,
+            "source": problem.source,
+            "tests": [(t.input, t.output) for t in problem.public_tests + problem.private_tests],
+        },
+    )
 
 
 def problem_from_row(row: dict[str, Any]) -> LcbProblem:
@@ -247,36 +300,68 @@ def problem_from_row(row: dict[str, Any]) -> LcbProblem:
     def tests(text: str) -> tuple[TestCase, ...]:
         return tuple(TestCase(t["input"], t["output"]) for t in json.loads(text or "[]"))
 
-    return LcbProblem(question_id=row["question_id"], title=row["title"], content=row["question_content"],
-                      platform=row["platform"], contest_id=row["contest_id"] or "", contest_date=row["contest_date"],
-                      starter_code=row["starter_code"] or "", difficulty=row["difficulty"],
-                      public_tests=tests(row["public_tests_json"]), private_tests=tests(row["private_tests_json"]),
-                      func_name=row["func_name"], source=row["source"], location=row["location"])
+    return LcbProblem(
+        question_id=row["question_id"],
+        title=row["title"],
+        content=row["question_content"],
+        platform=row["platform"],
+        contest_id=row["contest_id"] or "",
+        contest_date=row["contest_date"],
+        starter_code=row["starter_code"] or "",
+        difficulty=row["difficulty"],
+        public_tests=tests(row["public_tests_json"]),
+        private_tests=tests(row["private_tests_json"]),
+        func_name=row["func_name"],
+        source=row["source"],
+        location=row["location"],
+    )
 
 
-def sample_rows(run: EvaluationRun, evaluation_id: str, model: str, api_base: str | None, template: str | None,
-                run_id: str, kind: str = "score") -> list[dict[str, Any]]:
+def sample_rows(
+    run: EvaluationRun,
+    evaluation_id: str,
+    model: str,
+    api_base: str | None,
+    template: str | None,
+    run_id: str,
+    kind: str = "score",
+) -> list[dict[str, Any]]:
     from xcoder_assets.store.ids import make_id
 
     problems = {r.problem.question_id: r.problem for r in run.results}
     rows = []
     for s in sorted(run.samples, key=lambda s: (s.question_id, s.sample)):
         problem, verdict = problems[s.question_id], s.verdict
-        rows.append({
-            "score_id": make_id(kind, {"sample": s.sample}, [evaluation_id, problem_row_id(problem)]),
-            "evaluation_id": evaluation_id, "lcb_problem_id": problem_row_id(problem),
-            "question_id": s.question_id, "sample": s.sample, "model": model, "api_base": api_base or "",
-            "template": template, "llm_call_id": s.call_id, "cache_hit": s.cache_hit,
-            "generation_status": s.generation.status, "generation_reason": s.generation.reason,
-            "code": s.generation.code, "passed": bool(verdict and verdict.passed),
-            "verdict": verdict.verdict.value if verdict else None,
-            "reason": (verdict.reason or _first_failure_reason(verdict)) if verdict and not verdict.passed else None,
-            "first_failing_test": verdict.first_failing_test if verdict else None,
-            "test_results": [_int_code(c) for c in verdict.lcb_results] if verdict else [],
-            "time_s": verdict.time_s if verdict else None, "memory_kb": verdict.max_rss_kb if verdict else None,
-            "difficulty": problem.difficulty, "platform": problem.platform, "contest_date": problem.contest_date,
-            "run_id": run_id,
-        })
+        rows.append(
+            {
+                "score_id": make_id(kind, {"sample": s.sample}, [evaluation_id, problem_row_id(problem)]),
+                "evaluation_id": evaluation_id,
+                "lcb_problem_id": problem_row_id(problem),
+                "question_id": s.question_id,
+                "sample": s.sample,
+                "model": model,
+                "api_base": api_base or "",
+                "template": template,
+                "llm_call_id": s.call_id,
+                "cache_hit": s.cache_hit,
+                "generation_status": s.generation.status,
+                "generation_reason": s.generation.reason,
+                "code": s.generation.code,
+                "passed": bool(verdict and verdict.passed),
+                "verdict": verdict.verdict.value if verdict else None,
+                "reason": (verdict.reason or _first_failure_reason(verdict))
+                if verdict and not verdict.passed
+                else None,
+                "first_failing_test": verdict.first_failing_test if verdict else None,
+                "test_results": [_int_code(c) for c in verdict.lcb_results] if verdict else [],
+                "time_s": verdict.time_s if verdict else None,
+                "memory_kb": verdict.max_rss_kb if verdict else None,
+                "difficulty": problem.difficulty,
+                "platform": problem.platform,
+                "contest_date": problem.contest_date,
+                "run_id": run_id,
+            }
+        )
     return rows
 
 
@@ -287,8 +372,9 @@ def _first_failure_reason(verdict: SolutionVerdict) -> str | None:
     return f"test {test.index}: {test.verdict.value}" + (f" ({test.reason})" if test.reason else "")
 
 
-def summary_rows(scored: dict[str, Any], evaluation_id: str, model: str, run_id: str, evaluated_at: Any
-                 ) -> list[dict[str, Any]]:
+def summary_rows(
+    scored: dict[str, Any], evaluation_id: str, model: str, run_id: str, evaluated_at: Any
+) -> list[dict[str, Any]]:
     from xcoder_assets.store.ids import make_id
 
     groups: list[tuple[str, str, float | None, int]] = [("overall", "all", scored["pass@1"], scored["problems"])]
@@ -300,13 +386,26 @@ def summary_rows(scored: dict[str, Any], evaluation_id: str, model: str, run_id:
         groups.append(("window", name, window["pass@1"], window["problems"]))
     if "contamination" in scored:
         c = scored["contamination"]
-        groups += [("contamination", "before_cutoff", c["pass@1_before"], c["problems_before"]),
-                   ("contamination", "after_cutoff", c["pass@1_after"], c["problems_after"])]
+        groups += [
+            ("contamination", "before_cutoff", c["pass@1_before"], c["problems_before"]),
+            ("contamination", "after_cutoff", c["pass@1_after"], c["problems_after"]),
+        ]
     n = scored["n"] if isinstance(scored["n"], int) else max(scored["n"] or [0])
-    return [{"summary_id": make_id("bsum", {"group": g, "name": name}, [evaluation_id, run_id]),
-             "evaluation_id": evaluation_id, "model": model, "n": n, "group": g, "name": name,
-             "pass_at_1": value, "problems": count, "evaluated_at": evaluated_at, "run_id": run_id}
-            for g, name, value, count in groups]
+    return [
+        {
+            "summary_id": make_id("bsum", {"group": g, "name": name}, [evaluation_id, run_id]),
+            "evaluation_id": evaluation_id,
+            "model": model,
+            "n": n,
+            "group": g,
+            "name": name,
+            "pass_at_1": value,
+            "problems": count,
+            "evaluated_at": evaluated_at,
+            "run_id": run_id,
+        }
+        for g, name, value, count in groups
+    ]
 
 
 def write_lcb_outputs(results: Sequence[ProblemResult], scored: dict[str, Any], out_dir: Path) -> dict[str, Path]:
@@ -318,8 +417,9 @@ def write_lcb_outputs(results: Sequence[ProblemResult], scored: dict[str, Any], 
     files = {
         "scores": write_text(json.dumps(scored, indent=2, default=str), out_dir / "scores.json"),
         "eval_all": write_text(json.dumps(eval_all, indent=2), out_dir / "eval_all.json"),
-        "lcb_generations": write_text(json.dumps(generations_file(results), indent=2),
-                                      out_dir / "codegeneration_output.json"),
+        "lcb_generations": write_text(
+            json.dumps(generations_file(results), indent=2), out_dir / "codegeneration_output.json"
+        ),
         "lcb_eval": write_text(json.dumps(eval_file(results), indent=2), out_dir / "codegeneration_output_eval.json"),
         "lcb_eval_all": write_text(json.dumps(eval_all, indent=2), out_dir / "codegeneration_output_eval_all.json"),
     }

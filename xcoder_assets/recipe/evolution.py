@@ -45,9 +45,13 @@ def subtree_json(subtree: dict[str, Any]) -> str:
     return json.dumps(subtree, indent=2, ensure_ascii=False)
 
 
-def evolve(pool: FeaturePool, settings: EvolutionSettings, start_round: int,
-           expand: Callable[[Sequence[dict[str, Any]]], list[ExpandResult]],
-           on_round: Callable[[RoundReport], None] | None = None) -> list[RoundReport]:
+def evolve(
+    pool: FeaturePool,
+    settings: EvolutionSettings,
+    start_round: int,
+    expand: Callable[[Sequence[dict[str, Any]]], list[ExpandResult]],
+    on_round: Callable[[RoundReport], None] | None = None,
+) -> list[RoundReport]:
     """Run rounds start_round+1 .. settings.rounds; every round is deterministic given the pool it starts from."""
     reports = []
     for number in range(start_round + 1, settings.rounds + 1):
@@ -85,22 +89,43 @@ def parse_expansion(result: Any) -> ExpandResult:
 def checkpoint_fingerprint(tree_node_ids: Sequence[str], settings: EvolutionSettings, template: str, model: str) -> str:
     """What a checkpoint belongs to: the input tree, the sampling settings, template and model (not the rounds,
     so raising them continues the same evolution)."""
-    return content_hash({"format": 2, "tree": sorted(tree_node_ids), "expansions": settings.expansions_per_round,
-                         "leaves": settings.subtree_max_leaves, "seed": settings.seed, "template": template,
-                         "model": model}, 32)
+    return content_hash(
+        {
+            "format": 2,
+            "tree": sorted(tree_node_ids),
+            "expansions": settings.expansions_per_round,
+            "leaves": settings.subtree_max_leaves,
+            "seed": settings.seed,
+            "template": template,
+            "model": model,
+        },
+        32,
+    )
 
 
 def round_record(report: RoundReport, pool: FeaturePool, calls: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One finished round as a checkpoint record: its report, its calls and the entries it added."""
-    return {"report": {**asdict(report), "rejected": [[f.status, f.reason] for f in report.rejected]},
-            "calls": list(calls),
-            "entries": [{"category": e.category, "path": list(e.path), "feature": e.feature,
-                         "origin_round": e.origin_round, "parent_ids": e.parents, "llm_call_id": e.llm_call_id}
-                        for e in pool.entries if e.origin_round == report.round]}
+    return {
+        "report": {**asdict(report), "rejected": [[f.status, f.reason] for f in report.rejected]},
+        "calls": list(calls),
+        "entries": [
+            {
+                "category": e.category,
+                "path": list(e.path),
+                "feature": e.feature,
+                "origin_round": e.origin_round,
+                "parent_ids": e.parents,
+                "llm_call_id": e.llm_call_id,
+            }
+            for e in pool.entries
+            if e.origin_round == report.round
+        ],
+    }
 
 
-def replay_rounds(pool: FeaturePool, records: Sequence[dict[str, Any]],
-                  max_round: int) -> tuple[int, list[RoundReport], list[dict[str, Any]]]:
+def replay_rounds(
+    pool: FeaturePool, records: Sequence[dict[str, Any]], max_round: int
+) -> tuple[int, list[RoundReport], list[dict[str, Any]]]:
     """Re-add the checkpointed rounds up to max_round: (last round replayed, their reports, their calls)."""
     done, reports, calls = 0, [], []
     for record in records:
@@ -108,7 +133,9 @@ def replay_rounds(pool: FeaturePool, records: Sequence[dict[str, Any]],
         if report["round"] > max_round:
             break
         for e in record["entries"]:
-            pool.add(e["category"], tuple(e["path"]), e["feature"], e["origin_round"], e["parent_ids"], e["llm_call_id"])
+            pool.add(
+                e["category"], tuple(e["path"]), e["feature"], e["origin_round"], e["parent_ids"], e["llm_call_id"]
+            )
         reports.append(RoundReport(**{**report, "rejected": [Failure(*f) for f in report["rejected"]]}))
         calls.extend(record["calls"])
         done = report["round"]
@@ -116,9 +143,19 @@ def replay_rounds(pool: FeaturePool, records: Sequence[dict[str, Any]],
 
 
 def pool_rows(pool: FeaturePool, run_id: str) -> list[dict[str, Any]]:
-    return [{"pool_id": pool_entry_id(e), "category": e.category, "path": list(e.path), "feature": e.feature,
-             "origin_round": e.origin_round, "parent_ids": e.parents, "llm_call_id": e.llm_call_id, "run_id": run_id}
-            for e in pool.entries]
+    return [
+        {
+            "pool_id": pool_entry_id(e),
+            "category": e.category,
+            "path": list(e.path),
+            "feature": e.feature,
+            "origin_round": e.origin_round,
+            "parent_ids": e.parents,
+            "llm_call_id": e.llm_call_id,
+            "run_id": run_id,
+        }
+        for e in pool.entries
+    ]
 
 
 @dataclass(frozen=True)
@@ -148,7 +185,9 @@ def summarize(reports: Sequence[RoundReport], categories: Sequence[str], rows: i
         rejected_by_status=Counter(f.status for f in rejected).most_common(),
         rejected_features_by_reason=feature_reasons.most_common(10),
         growth=[(r.round, sum(r.sizes.values())) for r in reports],
-        per_round=[[r.round, r.added, r.duplicates, len(r.rejected), *[r.sizes.get(c, 0) for c in categories]]
-                   for r in reports[::every]],
+        per_round=[
+            [r.round, r.added, r.duplicates, len(r.rejected), *[r.sizes.get(c, 0) for c in categories]]
+            for r in reports[::every]
+        ],
         categories=categories,
     )

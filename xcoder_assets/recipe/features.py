@@ -96,7 +96,9 @@ def normalize_tree(value: Any) -> tuple[Tree, list[str]]:
             continue
         tree[category] = _normalize_node(child, category, warnings)
     if not any(c in tree for c in CATEGORIES if c not in FREE_TEXT_CATEGORIES):
-        raise FeatureTreeError(f"none of the {len(CATEGORIES)} feature categories is in the answer (keys: {list(value)[:8]})")
+        raise FeatureTreeError(
+            f"none of the {len(CATEGORIES)} feature categories is in the answer (keys: {list(value)[:8]})"
+        )
     return tree, warnings
 
 
@@ -221,8 +223,10 @@ def leaves_to_tree(leaves: list[MergedLeaf]) -> Tree:
 
 # ---- rows of features and feature_tree ----------------------------------------------------------
 
-def feature_row(seed_id: str, parsed: ParsedFeatures, call_id: str, model: str, template: str,
-                run_id: str) -> dict[str, Any]:
+
+def feature_row(
+    seed_id: str, parsed: ParsedFeatures, call_id: str, model: str, template: str, run_id: str
+) -> dict[str, Any]:
     """One features row: the parsed tree of one seed's extraction call, or why there is none."""
     leaves = tree_leaves(parsed.tree) if parsed.tree else []
     return {
@@ -242,11 +246,25 @@ def feature_row(seed_id: str, parsed: ParsedFeatures, call_id: str, model: str, 
 
 def tree_rows(merged: list[MergedLeaf], run_id: str) -> list[dict[str, Any]]:
     """One feature_tree row per merged leaf, in first-seen order; the id ignores case, like the merge."""
-    return [{"node_id": make_id("node", {"category": leaf.category, "path": [p.casefold() for p in leaf.path],
-                                         "feature": leaf.feature.casefold()}),
-             "category": leaf.category, "path": list(leaf.path), "feature": leaf.feature, "position": position,
-             "source_feature_ids": leaf.sources, "run_id": run_id}
-            for position, leaf in enumerate(merged)]
+    return [
+        {
+            "node_id": make_id(
+                "node",
+                {
+                    "category": leaf.category,
+                    "path": [p.casefold() for p in leaf.path],
+                    "feature": leaf.feature.casefold(),
+                },
+            ),
+            "category": leaf.category,
+            "path": list(leaf.path),
+            "feature": leaf.feature,
+            "position": position,
+            "source_feature_ids": leaf.sources,
+            "run_id": run_id,
+        }
+        for position, leaf in enumerate(merged)
+    ]
 
 
 def leaves_per_category(categories: list[str]) -> dict[str, int]:

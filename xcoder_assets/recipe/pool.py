@@ -70,8 +70,15 @@ class FeaturePool:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def add(self, category: str, path: tuple[str, ...], feature: str, origin_round: int,
-            parents: list[str] | None = None, llm_call_id: str | None = None) -> PoolEntry | None:
+    def add(
+        self,
+        category: str,
+        path: tuple[str, ...],
+        feature: str,
+        origin_round: int,
+        parents: list[str] | None = None,
+        llm_call_id: str | None = None,
+    ) -> PoolEntry | None:
         """Add a feature; None when it (or a spelling variant of it) is already there."""
         branch = path_key(category, path)
         path = self._branch_names.setdefault(branch, tuple(path))  # first spelling of a branch wins
@@ -161,8 +168,14 @@ def expansion_items(answer: Any) -> tuple[list[tuple[str, tuple[str, ...], str]]
     return items, problems
 
 
-def apply_expansion(pool: FeaturePool, answer: Any, anchors: list[PoolEntry], origin_round: int,
-                    parent_ids: list[str], llm_call_id: str | None) -> Expansion:
+def apply_expansion(
+    pool: FeaturePool,
+    answer: Any,
+    anchors: list[PoolEntry],
+    origin_round: int,
+    parent_ids: list[str],
+    llm_call_id: str | None,
+) -> Expansion:
     """Validate a model's expanded subtree against the tree schema and merge what is new."""
     items, problems = expansion_items(answer)
     if not items:

@@ -75,7 +75,7 @@ class PromptTemplate:
 def _parser(text: str) -> re.Pattern[str]:
     parts, seen, last = [], set(), 0
     for match in string.Template.pattern.finditer(text):
-        parts.append(re.escape(text[last:match.start()]))
+        parts.append(re.escape(text[last : match.start()]))
         last = match.end()
         name = match.group("named") or match.group("braced")
         if match.group("escaped") is not None:

@@ -40,10 +40,14 @@ class FeatureConfig:
         """The configuration as a nested tree (category -> feature -> finer features)."""
         tree: dict[str, Any] = {}
         for item in self.items:
-            has_chosen_parent = any(p.category == item.category and (*p.path, p.feature) == item.path for p in self.items)
+            has_chosen_parent = any(
+                p.category == item.category and (*p.path, p.feature) == item.path for p in self.items
+            )
             if has_chosen_parent:
                 continue  # listed under its parent
-            children = [c.feature for c in self.items if c.category == item.category and c.path == (*item.path, item.feature)]
+            children = [
+                c.feature for c in self.items if c.category == item.category and c.path == (*item.path, item.feature)
+            ]
             tree.setdefault(item.category, {})[item.feature] = children
         return tree
 
@@ -58,9 +62,15 @@ def _weighted_pick(rng: random.Random, candidates: Sequence[PoolItem], uses: Cou
     return picked
 
 
-def sample_configs(items: Sequence[PoolItem], count: int, seed: int = 42,
-                   shapes: Sequence[tuple[int, ...]] = RECIPE_SHAPES, max_depth: int = 8,
-                   min_leaves: int = 6, max_attempts_per_config: int = 20) -> list[FeatureConfig]:
+def sample_configs(
+    items: Sequence[PoolItem],
+    count: int,
+    seed: int = 42,
+    shapes: Sequence[tuple[int, ...]] = RECIPE_SHAPES,
+    max_depth: int = 8,
+    min_leaves: int = 6,
+    max_attempts_per_config: int = 20,
+) -> list[FeatureConfig]:
     if count < 0:
         raise ValueError("the number of configurations cannot be negative")
     if not shapes or any(not shape or min(shape) < 1 for shape in shapes):
@@ -78,8 +88,10 @@ def sample_configs(items: Sequence[PoolItem], count: int, seed: int = 42,
     while len(configs) < count:
         attempts += 1
         if attempts > max(1, count) * max_attempts_per_config:
-            raise ValueError(f"could sample only {len(configs)} of {count} configurations with at least "
-                             f"{min_leaves} leaves from a pool of {len(usable)} features; lower min_leaves or grow the pool")
+            raise ValueError(
+                f"could sample only {len(configs)} of {count} configurations with at least "
+                f"{min_leaves} leaves from a pool of {len(usable)} features; lower min_leaves or grow the pool"
+            )
         shape = shapes[rng.randrange(len(shapes))]
         categories = rng.sample(sorted(by_category), min(shape[0], len(by_category)))
         chosen: list[PoolItem] = []
@@ -132,8 +144,20 @@ def pool_items_of(rows: Iterable[dict[str, Any]]) -> list[PoolItem]:
 
 def config_rows(configs: Sequence[FeatureConfig], seed: int, run_id: str) -> list[dict[str, Any]]:
     """One feature_configs row per configuration; its id covers index, seed, shape and features."""
-    return [{"config_id": make_id("cfg", {"index": c.index, "seed": seed, "shape": list(c.shape),
-                                          "features": [i.entry_id for i in c.items]}),
-             "config_index": c.index, "shape": list(c.shape), "feature_ids": [i.entry_id for i in c.items],
-             "leaf_ids": c.leaf_ids, "leaf_count": len(c.leaf_ids), "subtree_json": json.dumps(c.subtree()),
-             "seed": seed, "run_id": run_id} for c in configs]
+    return [
+        {
+            "config_id": make_id(
+                "cfg",
+                {"index": c.index, "seed": seed, "shape": list(c.shape), "features": [i.entry_id for i in c.items]},
+            ),
+            "config_index": c.index,
+            "shape": list(c.shape),
+            "feature_ids": [i.entry_id for i in c.items],
+            "leaf_ids": c.leaf_ids,
+            "leaf_count": len(c.leaf_ids),
+            "subtree_json": json.dumps(c.subtree()),
+            "seed": seed,
+            "run_id": run_id,
+        }
+        for c in configs
+    ]

@@ -61,7 +61,9 @@ def parse_record(source: str, line: int, record: Any) -> SeedRecord:
     if not solutions:
         raise ValueError("field 'solutions' holds no non-empty solution")
     difficulty = record.get("difficulty")
-    return SeedRecord(source, line, question.strip(), solutions[0], len(solutions), str(difficulty) if difficulty else None)
+    return SeedRecord(
+        source, line, question.strip(), solutions[0], len(solutions), str(difficulty) if difficulty else None
+    )
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any, str]]:
@@ -95,7 +97,9 @@ def _dataset_rows(dataset_id: str, split: str, load_dataset: Callable | None) ->
     try:
         dataset = load_dataset(dataset_id, split=split)
     except Exception as exc:
-        raise SeedLoadError(f"Hugging Face dataset {dataset_id!r} (split {split!r}) could not be loaded: {exc}") from None
+        raise SeedLoadError(
+            f"Hugging Face dataset {dataset_id!r} (split {split!r}) could not be loaded: {exc}"
+        ) from None
     for number, row in enumerate(dataset, 1):
         yield number, row, json.dumps(row, default=str)[:2000]
 
@@ -147,6 +151,7 @@ def describe_rejects(rejects: list[SeedReject], limit: int = 5) -> str:
 
 # ---- rows of seed_problems and seed_problems__rejects --------------------------------------------
 
+
 def seed_rows(records: Iterable[SeedRecord], run_id: str) -> tuple[list[dict[str, Any]], int]:
     """One row per distinct seed (same statement and solution: the first record kept), and how many were dropped."""
     rows: dict[str, dict[str, Any]] = {}
@@ -154,15 +159,26 @@ def seed_rows(records: Iterable[SeedRecord], run_id: str) -> tuple[list[dict[str
     for r in records:
         total += 1
         seed_id = make_id("seed", {"question": r.question, "solution": r.solution})
-        rows.setdefault(seed_id, {"seed_id": seed_id, "source": r.source, "source_line": r.line, "question": r.question,
-                                  "solution": r.solution, "solutions_count": r.solutions_count,
-                                  "difficulty": r.difficulty, "run_id": run_id})
+        rows.setdefault(
+            seed_id,
+            {
+                "seed_id": seed_id,
+                "source": r.source,
+                "source_line": r.line,
+                "question": r.question,
+                "solution": r.solution,
+                "solutions_count": r.solutions_count,
+                "difficulty": r.difficulty,
+                "run_id": run_id,
+            },
+        )
     return list(rows.values()), total - len(rows)
 
 
 def reject_rows(rejects: Iterable[SeedReject], run_id: str) -> list[dict[str, Any]]:
-    return [{"source": r.source, "source_line": r.line, "reason": r.reason, "raw": r.raw, "run_id": run_id}
-            for r in rejects]
+    return [
+        {"source": r.source, "source_line": r.line, "reason": r.reason, "raw": r.raw, "run_id": run_id} for r in rejects
+    ]
 
 
 def reject_share(loaded: int, rejected: int) -> float:

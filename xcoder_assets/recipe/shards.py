@@ -89,9 +89,11 @@ class ShardSettings:
 
 # ---- the examples -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SourceExample:
     """A verified solution with what its example is made of."""
+
     verified_id: str
     problem_id: str
     candidate_id: str
@@ -110,8 +112,12 @@ def prompt_messages(problem: Mapping[str, Any], template: PromptTemplate) -> lis
     return template.render(**prompt_values(dict(problem), problem_question(dict(problem))))
 
 
-def source_examples(verified: Iterable[Mapping[str, Any]], candidates: Mapping[str, Mapping[str, Any]],
-                    problems: Mapping[str, Mapping[str, Any]], template: PromptTemplate) -> list[SourceExample]:
+def source_examples(
+    verified: Iterable[Mapping[str, Any]],
+    candidates: Mapping[str, Mapping[str, Any]],
+    problems: Mapping[str, Mapping[str, Any]],
+    template: PromptTemplate,
+) -> list[SourceExample]:
     """One SourceExample per verified row (status verified), joined with its candidate and problem."""
     out, prompts = [], {}
     for row in verified:
@@ -121,16 +127,28 @@ def source_examples(verified: Iterable[Mapping[str, Any]], candidates: Mapping[s
         cand = candidates.get(row["candidate_id"])
         if problem is None or cand is None:
             missing = "problems" if problem is None else "candidate_solutions"
-            raise ShardInputError(f"verified solution {row['verified_id']}: its {missing} row is missing "
-                                  f"(re-materialize verified_solutions after {missing})")
+            raise ShardInputError(
+                f"verified solution {row['verified_id']}: its {missing} row is missing "
+                f"(re-materialize verified_solutions after {missing})"
+            )
         if row["problem_id"] not in prompts:
             prompts[row["problem_id"]] = prompt_messages(problem, template)
         system, user = prompts[row["problem_id"]]
-        out.append(SourceExample(
-            verified_id=row["verified_id"], problem_id=row["problem_id"], candidate_id=row["candidate_id"],
-            is_golden=bool(row["is_golden"]), sample_index=int(cand.get("sample_index") or 0),
-            style=problem.get("style") or "", question=problem_question(dict(problem)), system=system["content"],
-            prompt=user["content"], reasoning=(cand.get("reasoning") or "").strip(), code=row["code"] or ""))
+        out.append(
+            SourceExample(
+                verified_id=row["verified_id"],
+                problem_id=row["problem_id"],
+                candidate_id=row["candidate_id"],
+                is_golden=bool(row["is_golden"]),
+                sample_index=int(cand.get("sample_index") or 0),
+                style=problem.get("style") or "",
+                question=problem_question(dict(problem)),
+                system=system["content"],
+                prompt=user["content"],
+                reasoning=(cand.get("reasoning") or "").strip(),
+                code=row["code"] or "",
+            )
+        )
     return out
 
 
@@ -184,20 +202,31 @@ def plan_examples(sources: Sequence[SourceExample], settings: ShardSettings, dec
         outcomes[pid] = []
         for rank, s in enumerate(group):
             response = response_text(s.reasoning, s.code, settings.include_reasoning)
-            example_id = make_id("sft", {"system": s.system if settings.include_system else "",
-                                         "prompt": content_hash(s.prompt), "response": content_hash(response)},
-                                 [s.verified_id])
-            outcomes[pid].append(ExampleOutcome(s, example_id, response, rank=rank,
-                                                split=split_of(pid, settings.validation_share)))
+            example_id = make_id(
+                "sft",
+                {
+                    "system": s.system if settings.include_system else "",
+                    "prompt": content_hash(s.prompt),
+                    "response": content_hash(response),
+                },
+                [s.verified_id],
+            )
+            outcomes[pid].append(
+                ExampleOutcome(s, example_id, response, rank=rank, split=split_of(pid, settings.validation_share))
+            )
     problem_ids = list(by_problem)
     questions = [by_problem[pid][0].question for pid in problem_ids]
     prepared = decontaminator.prepare(questions)
 
     # 1. duplicate problems (statements), then duplicate solutions within each remaining problem
-    verdicts = deduplicate([(pid, p.segments) for pid, p in zip(problem_ids, prepared)],
-                           threshold=settings.problem_near_threshold, shingle=settings.decontamination.shingle,
-                           num_perm=settings.decontamination.num_perm, signatures_of=[p.signature for p in prepared],
-                           sets_of=[p.shingles for p in prepared])
+    verdicts = deduplicate(
+        [(pid, p.segments) for pid, p in zip(problem_ids, prepared)],
+        threshold=settings.problem_near_threshold,
+        shingle=settings.decontamination.shingle,
+        num_perm=settings.decontamination.num_perm,
+        signatures_of=[p.signature for p in prepared],
+        sets_of=[p.shingles for p in prepared],
+    )
     for pid in problem_ids:
         verdict = verdicts[pid]
         if verdict.status != "unique":
@@ -205,8 +234,9 @@ def plan_examples(sources: Sequence[SourceExample], settings: ShardSettings, dec
                 o.status, o.reason = "duplicate", f"{verdict.status}_problem"
                 o.duplicate_of, o.duplicate_score = verdict.duplicate_of, verdict.score
             continue
-        solutions = deduplicate_solutions([(o.example_id, o.source.code) for o in outcomes[pid]],
-                                          threshold=settings.solution_near_threshold)
+        solutions = deduplicate_solutions(
+            [(o.example_id, o.source.code) for o in outcomes[pid]], threshold=settings.solution_near_threshold
+        )
         for o in outcomes[pid]:
             v = solutions[o.example_id]
             if v.status != "unique":
@@ -214,8 +244,13 @@ def plan_examples(sources: Sequence[SourceExample], settings: ShardSettings, dec
                 o.duplicate_of, o.duplicate_score = v.duplicate_of, v.score
 
     # 2. decontamination: every problem is checked (a duplicate's flag is recorded too)
-    flags = {pid: flag for pid, flag in zip(problem_ids, decontaminator.check_many(
-        [(pid, q) for pid, q in zip(problem_ids, questions)], prepared)) if flag is not None}
+    flags = {
+        pid: flag
+        for pid, flag in zip(
+            problem_ids, decontaminator.check_many([(pid, q) for pid, q in zip(problem_ids, questions)], prepared)
+        )
+        if flag is not None
+    }
     for pid, flag in flags.items():
         for o in outcomes[pid]:
             o.flag = flag
@@ -251,7 +286,7 @@ def _apply_style_mix(outcomes: dict[str, list[ExampleOutcome]], mix: Mapping[str
     size = min((len(live.get(style, [])) / share for style, share in shares.items()), default=0.0)
     keep: set[str] = set()
     for style, share in shares.items():
-        keep.update(sorted(live.get(style, []), key=task_order)[:math.floor(size * share + 1e-9)])
+        keep.update(sorted(live.get(style, []), key=task_order)[: math.floor(size * share + 1e-9)])
     for style, pids in live.items():
         for pid in pids:
             if pid in keep:
@@ -262,6 +297,7 @@ def _apply_style_mix(outcomes: dict[str, list[ExampleOutcome]], mix: Mapping[str
 
 
 # ---- the files ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TokenCounter:
@@ -295,8 +331,9 @@ def load_token_counter(name: str | None) -> TokenCounter:
         raise ShardInputError(f"setting tokenizer={name!r}: neither transformers nor tokenizers is installed") from None
     except Exception as exc:  # each library raises its own types (OSError, ValueError, HTTP errors, Exception)
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ShardInputError(f"setting tokenizer={name!r}: cannot load it as a Hugging Face tokenizer name or local "
-                              f"path ({first})") from None
+        raise ShardInputError(
+            f"setting tokenizer={name!r}: cannot load it as a Hugging Face tokenizer name or local path ({first})"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -321,8 +358,14 @@ class RlProblem:
 
 
 def example_of(o: ExampleOutcome, include_system: bool) -> ShardExample:
-    return ShardExample(o.example_id, o.source.problem_id, o.split, o.source.system if include_system else None,
-                        o.source.prompt, o.response)
+    return ShardExample(
+        o.example_id,
+        o.source.problem_id,
+        o.split,
+        o.source.system if include_system else None,
+        o.source.prompt,
+        o.response,
+    )
 
 
 def _messages(e: ShardExample) -> list[dict[str, str]]:
@@ -340,29 +383,57 @@ def format_row(e: ShardExample, fmt: str) -> dict[str, Any]:
     if fmt == "query_response":
         return {**base, "query": e.prompt, "response": e.response, **extra}
     if fmt == "sharegpt":
-        return {**base, "conversations": [{"from": "human", "value": e.prompt}, {"from": "gpt", "value": e.response}],
-                **extra}
+        return {
+            **base,
+            "conversations": [{"from": "human", "value": e.prompt}, {"from": "gpt", "value": e.response}],
+            **extra,
+        }
     raise ValueError(f"unknown SFT format {fmt!r}")
 
 
 def rl_row(p: RlProblem) -> dict[str, Any]:
-    return {"example_id": p.example_id, "problem_id": p.problem_id, "prompt": [{"role": "user", "content": p.prompt}],
-            "mode": p.mode, "func_name": p.func_name, "tests": [{"input": i, "output": o} for i, o in p.tests],
-            "reward": dict(REWARD)}
+    return {
+        "example_id": p.example_id,
+        "problem_id": p.problem_id,
+        "prompt": [{"role": "user", "content": p.prompt}],
+        "mode": p.mode,
+        "func_name": p.func_name,
+        "tests": [{"input": i, "output": o} for i, o in p.tests],
+        "reward": dict(REWARD),
+    }
 
 
 _MSG = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
 PARQUET_SCHEMAS = {
     "messages": pl.Schema({"example_id": pl.String, "problem_id": pl.String, "messages": _MSG}),
-    "query_response": pl.Schema({"example_id": pl.String, "problem_id": pl.String, "query": pl.String,
-                                 "response": pl.String, "system": pl.String}),
-    "sharegpt": pl.Schema({"example_id": pl.String, "problem_id": pl.String,
-                           "conversations": pl.List(pl.Struct({"from": pl.String, "value": pl.String})),
-                           "system": pl.String}),
-    "rl": pl.Schema({"example_id": pl.String, "problem_id": pl.String, "prompt": _MSG, "mode": pl.String,
-                     "func_name": pl.String, "tests": pl.List(pl.Struct({"input": pl.String, "output": pl.String})),
-                     "reward": pl.Struct({"kind": pl.String, "scale": pl.Float64, "no_code": pl.Float64,
-                                          "max_tests": pl.Int64})}),
+    "query_response": pl.Schema(
+        {
+            "example_id": pl.String,
+            "problem_id": pl.String,
+            "query": pl.String,
+            "response": pl.String,
+            "system": pl.String,
+        }
+    ),
+    "sharegpt": pl.Schema(
+        {
+            "example_id": pl.String,
+            "problem_id": pl.String,
+            "conversations": pl.List(pl.Struct({"from": pl.String, "value": pl.String})),
+            "system": pl.String,
+        }
+    ),
+    "rl": pl.Schema(
+        {
+            "example_id": pl.String,
+            "problem_id": pl.String,
+            "prompt": _MSG,
+            "mode": pl.String,
+            "func_name": pl.String,
+            "tests": pl.List(pl.Struct({"input": pl.String, "output": pl.String})),
+            "reward": pl.Struct({"kind": pl.String, "scale": pl.Float64, "no_code": pl.Float64, "max_tests": pl.Int64}),
+        }
+    ),
 }
 
 
@@ -384,11 +455,18 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_rows(folder: Path, rel_dir: str, fmt: str, split: str, rows: list[dict[str, Any]], settings: ShardSettings,
-                counter: TokenCounter) -> list[dict[str, Any]]:
+def _write_rows(
+    folder: Path,
+    rel_dir: str,
+    fmt: str,
+    split: str,
+    rows: list[dict[str, Any]],
+    settings: ShardSettings,
+    counter: TokenCounter,
+) -> list[dict[str, Any]]:
     files = []
     for number, start in enumerate(range(0, len(rows), settings.shard_size)):
-        chunk = rows[start:start + settings.shard_size]
+        chunk = rows[start : start + settings.shard_size]
         tokens = sum(_row_tokens(r, fmt, counter) for r in chunk)
         stem = f"{rel_dir}/{split}-{number:05d}"
         for container in settings.containers:
@@ -400,14 +478,30 @@ def _write_rows(folder: Path, rel_dir: str, fmt: str, split: str, rows: list[dic
                 schema = PARQUET_SCHEMAS[fmt]
                 frame = pl.DataFrame([{c: r.get(c) for c in schema} for r in chunk], schema=schema)
                 write_parquet(frame, path)
-            files.append({"path": rel, "format": fmt, "split": split, "container": container, "rows": len(chunk),
-                          "sha256": sha256_of(path), "tokens": tokens})
+            files.append(
+                {
+                    "path": rel,
+                    "format": fmt,
+                    "split": split,
+                    "container": container,
+                    "rows": len(chunk),
+                    "sha256": sha256_of(path),
+                    "tokens": tokens,
+                }
+            )
     return files
 
 
-def write_layout(folder: Path, version: str, examples: Sequence[ShardExample], rl: Sequence[RlProblem],
-                 settings: ShardSettings, counter: TokenCounter, created_from: Mapping[str, Any],
-                 extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def write_layout(
+    folder: Path,
+    version: str,
+    examples: Sequence[ShardExample],
+    rl: Sequence[RlProblem],
+    settings: ShardSettings,
+    counter: TokenCounter,
+    created_from: Mapping[str, Any],
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Write the shards and the manifest into `folder`; return the manifest. Rows are in a stable order
     (problems in task order, a problem's examples by rank), so the same examples give the same bytes."""
     folder = Path(folder)
@@ -416,13 +510,15 @@ def write_layout(folder: Path, version: str, examples: Sequence[ShardExample], r
     totals: dict[str, Any] = {"examples": {}, "problems": {}, "rl_problems": {}, "tokens": {}}
     first = settings.containers[0]  # token totals count each chunk once, not once per container
     for split in ("train", "validation"):
-        part = sorted([e for e in examples if e.split == split],
-                      key=lambda e: (task_order(e.problem_id), order[e.example_id]))
+        part = sorted(
+            [e for e in examples if e.split == split], key=lambda e: (task_order(e.problem_id), order[e.example_id])
+        )
         totals["examples"][split] = len(part)
         totals["problems"][split] = len({e.problem_id for e in part})
         for fmt in SFT_FORMATS:
-            written = _write_rows(folder, f"sft/{fmt}", fmt, split, [format_row(e, fmt) for e in part], settings,
-                                  counter)
+            written = _write_rows(
+                folder, f"sft/{fmt}", fmt, split, [format_row(e, fmt) for e in part], settings, counter
+            )
             files += written
             if fmt == "messages":
                 totals["tokens"][f"sft_{split}"] = sum(f["tokens"] for f in written if f["container"] == first)
@@ -431,16 +527,23 @@ def write_layout(folder: Path, version: str, examples: Sequence[ShardExample], r
         written = _write_rows(folder, "rl", "rl", split, [rl_row(p) for p in rl_part], settings, counter)
         files += written
         totals["tokens"][f"rl_prompt_{split}"] = sum(f["tokens"] for f in written if f["container"] == first)
-    manifest = {"shards_version": version, "created_from": dict(created_from), "settings": settings.record(),
-                "tokenizer": {"name": counter.name, "kind": counter.kind}, "files": files, "totals": totals,
-                **({"mixture": dict(extra)} if extra else {})}
+    manifest = {
+        "shards_version": version,
+        "created_from": dict(created_from),
+        "settings": settings.record(),
+        "tokenizer": {"name": counter.name, "kind": counter.kind},
+        "files": files,
+        "totals": totals,
+        **({"mixture": dict(extra)} if extra else {}),
+    }
     write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", folder / "manifest.json")
     return manifest
 
 
 def shards_version(settings: ShardSettings, created_from: Mapping[str, Any], tokenizer: str) -> str:
-    return content_hash({"layout": LAYOUT, "settings": settings.record(), "created_from": dict(created_from),
-                         "tokenizer": tokenizer})
+    return content_hash(
+        {"layout": LAYOUT, "settings": settings.record(), "created_from": dict(created_from), "tokenizer": tokenizer}
+    )
 
 
 def verify_manifest(folder: Path) -> dict[str, Any]:
@@ -453,8 +556,11 @@ def verify_manifest(folder: Path) -> dict[str, Any]:
             raise ShardInputError(f"{path}: listed in the manifest but missing")
         if sha256_of(path) != entry["sha256"]:
             raise ShardInputError(f"{path}: sha256 differs from the manifest")
-        rows = (sum(1 for line in open(path, encoding="utf-8") if line.strip()) if entry["container"] == "jsonl"
-                else pl.read_parquet(path).height)
+        rows = (
+            sum(1 for line in open(path, encoding="utf-8") if line.strip())
+            if entry["container"] == "jsonl"
+            else pl.read_parquet(path).height
+        )
         if rows != entry["rows"]:
             raise ShardInputError(f"{path}: {rows} rows, the manifest says {entry['rows']}")
     return manifest
@@ -462,19 +568,23 @@ def verify_manifest(folder: Path) -> dict[str, Any]:
 
 # ---- RL problems ----------------------------------------------------------------------------------
 
+
 def rl_tests_from_lcb_row(record: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     """Verified tests of a problem from lcb/verified_problems.jsonl (public then private; outputs are the
     golden solution's, which the vote confirmed)."""
     out = []
     for name in ("public_test_cases", "private_test_cases"):
         value = record.get(name) or "[]"
-        for case in (json.loads(value) if isinstance(value, str) else value):
+        for case in json.loads(value) if isinstance(value, str) else value:
             out.append((case["input"], case["output"]))
     return tuple(out)
 
 
-def rl_problems(kept: Sequence[ExampleOutcome], problems: Mapping[str, Mapping[str, Any]],
-                tests_of: Mapping[str, tuple[tuple[str, str], ...]]) -> tuple[list[RlProblem], list[str]]:
+def rl_problems(
+    kept: Sequence[ExampleOutcome],
+    problems: Mapping[str, Mapping[str, Any]],
+    tests_of: Mapping[str, tuple[tuple[str, str], ...]],
+) -> tuple[list[RlProblem], list[str]]:
     """One RL problem per problem with a kept example; problems without verified tests are returned apart."""
     out, without_tests, seen = [], [], set()
     for o in kept:
@@ -487,12 +597,22 @@ def rl_problems(kept: Sequence[ExampleOutcome], problems: Mapping[str, Mapping[s
             without_tests.append(pid)
             continue
         func = problems[pid].get("function_name") or None
-        out.append(RlProblem(make_id("rl", {"tests": content_hash(tests), "prompt": content_hash(o.source.prompt)},
-                                     [pid]), pid, o.split, o.source.prompt, "functional" if func else "stdin", func, tests))
+        out.append(
+            RlProblem(
+                make_id("rl", {"tests": content_hash(tests), "prompt": content_hash(o.source.prompt)}, [pid]),
+                pid,
+                o.split,
+                o.source.prompt,
+                "functional" if func else "stdin",
+                func,
+                tests,
+            )
+        )
     return out, without_tests
 
 
 # ---- mixtures -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class MixtureSpec:
@@ -510,13 +630,14 @@ class MixtureSpec:
             raise ShardInputError(f"mixture solutions per task: at least 1, got {self.solutions_per_task}")
 
 
-def mixture(examples: Sequence[ShardExample], rl: Sequence[RlProblem], spec: MixtureSpec
-            ) -> tuple[list[ShardExample], list[RlProblem]]:
+def mixture(
+    examples: Sequence[ShardExample], rl: Sequence[RlProblem], spec: MixtureSpec
+) -> tuple[list[ShardExample], list[RlProblem]]:
     """A nested subset of the training split: the first ceil(share x tasks) tasks in task order, the first
     k examples of each (in rank order); a larger share or k holds every smaller one. The validation split
     is the same in every mixture, so their evaluations compare."""
     train_tasks = sorted({e.problem_id for e in examples if e.split == "train"}, key=task_order)
-    chosen = set(train_tasks[:math.ceil(spec.task_share * len(train_tasks) - 1e-9)])
+    chosen = set(train_tasks[: math.ceil(spec.task_share * len(train_tasks) - 1e-9)])
     taken: dict[str, int] = {}
     out = []
     for e in examples:  # already in rank order within each problem
@@ -526,4 +647,3 @@ def mixture(examples: Sequence[ShardExample], rl: Sequence[RlProblem], spec: Mix
             taken[e.problem_id] = taken.get(e.problem_id, 0) + 1
             out.append(e)
     return out, [p for p in rl if p.split == "validation" or p.problem_id in chosen]
-

@@ -25,12 +25,17 @@ KINDS = ("small", "random", "max")
 def prompt_values(row: dict[str, Any], question: str) -> dict[str, str]:
     """The write_tests template's values for a problems row (question: the rendered statement)."""
     if row["style"] == "leetcode":
-        instruction = ("Print the function's arguments, one JSON value per line, in the order of the signature "
-                       f"`{row['signature']}`.")
+        instruction = (
+            "Print the function's arguments, one JSON value per line, in the order of the signature "
+            f"`{row['signature']}`."
+        )
     else:
         instruction = "Print the input exactly in the format the statement gives."
-    return {"question": question, "constraints": row["constraints"] or "(see the statement)",
-            "input_instruction": instruction}
+    return {
+        "question": question,
+        "constraints": row["constraints"] or "(see the statement)",
+        "input_instruction": instruction,
+    }
 
 
 @dataclass(frozen=True)
@@ -59,8 +64,12 @@ class Case:
     failure: Failure | None = None  # the generator's run did not end normally
 
 
-def cases_of(examples: Sequence[dict[str, str]], jobs: Sequence[GeneratorJob], generator_runs: Sequence[Any],
-             include_examples: bool = True) -> list[Case]:
+def cases_of(
+    examples: Sequence[dict[str, str]],
+    jobs: Sequence[GeneratorJob],
+    generator_runs: Sequence[Any],
+    include_examples: bool = True,
+) -> list[Case]:
     """The examples, then one case per generator job (generator_runs: RunOutcome per job)."""
     cases = [Case("example", i, ex["input"]) for i, ex in enumerate(examples)] if include_examples else []
     for job, run in zip(jobs, generator_runs):
@@ -76,9 +85,18 @@ def to_validate(cases: Sequence[Case]) -> list[str]:
     return [c.text for c in cases if c.failure is None]
 
 
-def classify(problem_id: str, cases: Sequence[Case], validator_runs: Sequence[Any], *, max_input_bytes: int,
-             min_valid: int, call_id: str, generator: str, validator: str,
-             run_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def classify(
+    problem_id: str,
+    cases: Sequence[Case],
+    validator_runs: Sequence[Any],
+    *,
+    max_input_bytes: int,
+    min_valid: int,
+    call_id: str,
+    generator: str,
+    validator: str,
+    run_id: str,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """test_inputs rows for one problem's cases (validator_runs: one RunOutcome per validated case, in
     order), and its test_inputs__generators row."""
     runs = iter(validator_runs)
@@ -103,23 +121,49 @@ def classify(problem_id: str, cases: Sequence[Case], validator_runs: Sequence[An
             seen.add(key)
         if status != "valid":
             dropped[status] += 1
-        rows.append({"test_id": make_id("test", {"input": case.text, "kind": case.kind, "index": case.index}, [problem_id]),
-                     "problem_id": problem_id, "kind": case.kind, "case_index": case.index, "status": status,
-                     "reason": reason, "input": case.text, "input_bytes": len(case.text.encode()) if case.text else 0,
-                     "generator_call_id": call_id, "run_id": run_id})
+        rows.append(
+            {
+                "test_id": make_id("test", {"input": case.text, "kind": case.kind, "index": case.index}, [problem_id]),
+                "problem_id": problem_id,
+                "kind": case.kind,
+                "case_index": case.index,
+                "status": status,
+                "reason": reason,
+                "input": case.text,
+                "input_bytes": len(case.text.encode()) if case.text else 0,
+                "generator_call_id": call_id,
+                "run_id": run_id,
+            }
+        )
     valid = sum(r["status"] == "valid" for r in rows)
     enough = valid >= min_valid
-    generator_row = {"problem_id": problem_id, "status": "ok" if enough else "too_few_inputs",
-                     "reason": None if enough else f"{valid} valid inputs (< {min_valid})", "valid_inputs": valid,
-                     "dropped_json": json.dumps(dict(dropped)), "generator": generator, "validator": validator,
-                     "llm_call_id": call_id, "run_id": run_id}
+    generator_row = {
+        "problem_id": problem_id,
+        "status": "ok" if enough else "too_few_inputs",
+        "reason": None if enough else f"{valid} valid inputs (< {min_valid})",
+        "valid_inputs": valid,
+        "dropped_json": json.dumps(dict(dropped)),
+        "generator": generator,
+        "validator": validator,
+        "llm_call_id": call_id,
+        "run_id": run_id,
+    }
     return rows, generator_row
 
 
 def failed_generator_row(problem_id: str, failure: Failure, call_id: str, run_id: str) -> dict[str, Any]:
     """The generators row of a problem whose answer gave no programs (llm_error, truncated, parse_error)."""
-    return {"problem_id": problem_id, "status": failure.status, "reason": failure.reason, "valid_inputs": 0,
-            "dropped_json": "{}", "generator": None, "validator": None, "llm_call_id": call_id, "run_id": run_id}
+    return {
+        "problem_id": problem_id,
+        "status": failure.status,
+        "reason": failure.reason,
+        "valid_inputs": 0,
+        "dropped_json": "{}",
+        "generator": None,
+        "validator": None,
+        "llm_call_id": call_id,
+        "run_id": run_id,
+    }
 
 
 def dropped_share(rows: Sequence[dict[str, Any]]) -> float:

@@ -42,7 +42,9 @@ class ExtractedCode:
 
 def extract_solution_code(answer: str) -> ExtractedCode:
     """The recipe's filter: exactly one python code block, and it parses."""
-    blocks = [body for lang, body in _CODE_BLOCK.findall(answer or "") if lang.lower() in ("python", "py", "python3", "")]
+    blocks = [
+        body for lang, body in _CODE_BLOCK.findall(answer or "") if lang.lower() in ("python", "py", "python3", "")
+    ]
     if not blocks:
         return ExtractedCode(None, "no_code_block", "no python code block in the answer")
     if len(blocks) > 1:
@@ -89,6 +91,7 @@ def extract_test_programs(answer: str) -> TestPrograms:
 
 
 # ---- outputs and votes -------------------------------------------------------------------------
+
 
 def _canonical_line(line: str) -> str:
     """All-number lines: each number's exact canonical form (compare.canonical_number), one space apart.
@@ -144,8 +147,17 @@ def vote(test_id: str, outputs: Sequence[str | None], min_agreement: float = 0.5
     if len(ranked) > 1 and ranked[1][1] == top:
         return TestVote(test_id, None, top, len(normal), len(outputs), agreement, False, "tie", hashed)
     if agreement < min_agreement:
-        return TestVote(test_id, None, top, len(normal), len(outputs), agreement, False,
-                        f"agreement {agreement:.2f} below {min_agreement:.2f}", hashed)
+        return TestVote(
+            test_id,
+            None,
+            top,
+            len(normal),
+            len(outputs),
+            agreement,
+            False,
+            f"agreement {agreement:.2f} below {min_agreement:.2f}",
+            hashed,
+        )
     return TestVote(test_id, top_output, top, len(normal), len(outputs), agreement, True, None, hashed)
 
 
@@ -156,8 +168,16 @@ def is_holdout(test_id: str, share: float, seed: int = 0) -> bool:
 
 
 VerificationStatus = Literal["verified", "rejected"]
-Rejection = Literal["no_candidate", "too_few_verified_tests", "no_selection_tests", "no_candidate_passes",
-                    "golden_fails_holdout", "no_test_inputs", "too_few_test_inputs", "no_usable_candidate"]
+Rejection = Literal[
+    "no_candidate",
+    "too_few_verified_tests",
+    "no_selection_tests",
+    "no_candidate_passes",
+    "golden_fails_holdout",
+    "no_test_inputs",
+    "too_few_test_inputs",
+    "no_usable_candidate",
+]
 
 
 @dataclass
@@ -174,8 +194,15 @@ class Verification:
     rejection: Rejection | None = None  # why rejected, as a kind to count
 
 
-def verify(test_ids: Sequence[str], outputs: Sequence[Sequence[str | None]], *, min_agreement: float = 0.5,
-           holdout_share: float = 0.3, min_verified_tests: int = 3, seed: int = 0) -> Verification:
+def verify(
+    test_ids: Sequence[str],
+    outputs: Sequence[Sequence[str | None]],
+    *,
+    min_agreement: float = 0.5,
+    holdout_share: float = 0.3,
+    min_verified_tests: int = 3,
+    seed: int = 0,
+) -> Verification:
     """`outputs[c][t]`: candidate c's canonical output on test t, None when its run did not end normally."""
     candidates = len(outputs)
     votes = [vote(t, [outputs[c][i] for c in range(candidates)], min_agreement) for i, t in enumerate(test_ids)]
@@ -190,24 +217,28 @@ def verify(test_ids: Sequence[str], outputs: Sequence[Sequence[str | None]], *, 
     if candidates == 0:
         return rejected("no_candidate", "no candidate solution")
     if len(verified) < min_verified_tests:
-        return rejected("too_few_verified_tests",
-                        f"only {len(verified)} verified tests (at least {min_verified_tests} needed)")
+        return rejected(
+            "too_few_verified_tests", f"only {len(verified)} verified tests (at least {min_verified_tests} needed)"
+        )
     if not selection:
         return rejected("no_selection_tests", "no selection tests")
-    ranking = sorted(range(candidates), key=lambda c: (-sum(passes[c][t] for t in selection),
-                                                       -sum(passes[c].values()), c))
+    ranking = sorted(
+        range(candidates), key=lambda c: (-sum(passes[c][t] for t in selection), -sum(passes[c].values()), c)
+    )
     golden = ranking[0]
     if not any(passes[golden][t] for t in selection):
         return rejected("no_candidate_passes", "no candidate passes any selection test")
     if not all(passes[golden][t] for t in holdout):
         failed = sum(not passes[golden][t] for t in holdout)
-        return rejected("golden_fails_holdout", f"the golden solution fails {failed} of {len(holdout)} held-out tests",
-                        golden)
+        return rejected(
+            "golden_fails_holdout", f"the golden solution fails {failed} of {len(holdout)} held-out tests", golden
+        )
     winners = [c for c in range(candidates) if all(passes[c].values())]
     return Verification(votes, selection, holdout, passes, golden, True, winners, "verified", None)
 
 
 # ---- one vote for the pipeline and the command line ----------------------------------------------
+
 
 @dataclass(frozen=True)
 class VoteSettings:
@@ -217,13 +248,22 @@ class VoteSettings:
     seed: int = 0
 
 
-def vote_on_runs(test_ids: Sequence[str], runs: Sequence[Sequence[Any]], functional: bool,
-                 settings: VoteSettings) -> Verification:
+def vote_on_runs(
+    test_ids: Sequence[str], runs: Sequence[Sequence[Any]], functional: bool, settings: VoteSettings
+) -> Verification:
     """The vote on sandbox runs: `runs[c][t]` is candidate c's RunOutcome on test t. Used by verified_solutions
     and by `xcoder vote`, so both decide the same way."""
-    outputs = [[canonical_output(run.stdout, functional) if run.ended_normally else None for run in row] for row in runs]
-    return verify(test_ids, outputs, min_agreement=settings.min_agreement, holdout_share=settings.holdout_share,
-                  min_verified_tests=settings.min_verified_tests, seed=settings.seed)
+    outputs = [
+        [canonical_output(run.stdout, functional) if run.ended_normally else None for run in row] for row in runs
+    ]
+    return verify(
+        test_ids,
+        outputs,
+        min_agreement=settings.min_agreement,
+        holdout_share=settings.holdout_share,
+        min_verified_tests=settings.min_verified_tests,
+        seed=settings.seed,
+    )
 
 
 def vote_report(result: Verification, with_outputs: bool = False) -> list[dict[str, Any]]:
@@ -232,10 +272,18 @@ def vote_report(result: Verification, with_outputs: bool = False) -> list[dict[s
     holdout = set(result.holdout)
     report = []
     for v in result.votes:
-        entry: dict[str, Any] = {"test_id": v.test_id, "verified": v.verified,
-                                 "expected_hash": v.expected and output_hash(v.expected), "top_votes": v.top_votes,
-                                 "voters": v.voters, "candidates": v.candidates, "agreement": round(v.agreement, 4),
-                                 "reason": v.reason, "counts": v.counts, "holdout": v.test_id in holdout}
+        entry: dict[str, Any] = {
+            "test_id": v.test_id,
+            "verified": v.verified,
+            "expected_hash": v.expected and output_hash(v.expected),
+            "top_votes": v.top_votes,
+            "voters": v.voters,
+            "candidates": v.candidates,
+            "agreement": round(v.agreement, 4),
+            "reason": v.reason,
+            "counts": v.counts,
+            "holdout": v.test_id in holdout,
+        }
         if with_outputs:
             entry["voted_output"] = v.expected
         report.append(entry)
@@ -244,15 +292,20 @@ def vote_report(result: Verification, with_outputs: bool = False) -> list[dict[s
 
 # ---- rows of verified_solutions ------------------------------------------------------------------
 
-def plan(problem_ids: Sequence[str], generator_status: dict[str, str],
-         with_candidates: set[str]) -> tuple[list[str], dict[str, tuple[Rejection, str]]]:
+
+def plan(
+    problem_ids: Sequence[str], generator_status: dict[str, str], with_candidates: set[str]
+) -> tuple[list[str], dict[str, tuple[Rejection, str]]]:
     """Which problems can be voted on (tests ready, a usable candidate), and why the others cannot."""
     work, rejected = [], {}
     for problem_id in problem_ids:
         status = generator_status.get(problem_id)
         if status != "ok":
-            rejected[problem_id] = (("too_few_test_inputs", "too few valid test inputs") if status is not None
-                                    else ("no_test_inputs", "no test inputs"))
+            rejected[problem_id] = (
+                ("too_few_test_inputs", "too few valid test inputs")
+                if status is not None
+                else ("no_test_inputs", "no test inputs")
+            )
         elif problem_id not in with_candidates:
             rejected[problem_id] = ("no_usable_candidate", "no usable candidate solution")
         else:
@@ -262,44 +315,87 @@ def plan(problem_ids: Sequence[str], generator_status: dict[str, str],
 
 def rejected_row(problem_id: str, reason: str, run_id: str, **voted: Any) -> dict[str, Any]:
     """A rejected problem's verified_solutions row (voted: the vote's figures when there was one)."""
-    row = {"verified_id": make_id("ver", {"rejected": reason}, [problem_id]), "problem_id": problem_id,
-           "candidate_id": None, "status": "rejected", "reason": reason, "is_golden": False,
-           "golden_candidate_id": None, "tests_total": 0, "tests_verified": 0, "tests_selection": 0,
-           "tests_holdout": 0, "mean_agreement": 0.0, "votes_json": "{}", "test_ids": [], "candidates_run": 0,
-           "candidates_passing": 0, "max_time_s": None, "max_memory_kb": None, "code": None, "run_id": run_id}
+    row = {
+        "verified_id": make_id("ver", {"rejected": reason}, [problem_id]),
+        "problem_id": problem_id,
+        "candidate_id": None,
+        "status": "rejected",
+        "reason": reason,
+        "is_golden": False,
+        "golden_candidate_id": None,
+        "tests_total": 0,
+        "tests_verified": 0,
+        "tests_selection": 0,
+        "tests_holdout": 0,
+        "mean_agreement": 0.0,
+        "votes_json": "{}",
+        "test_ids": [],
+        "candidates_run": 0,
+        "candidates_passing": 0,
+        "max_time_s": None,
+        "max_memory_kb": None,
+        "code": None,
+        "run_id": run_id,
+    }
     row.update(voted)
     return row
 
 
-def solution_rows(problem_id: str, test_ids: Sequence[str], candidates: Sequence[dict[str, Any]],
-                  runs: Sequence[Sequence[Any]], result: Verification, keep: str, run_id: str) -> list[dict[str, Any]]:
+def solution_rows(
+    problem_id: str,
+    test_ids: Sequence[str],
+    candidates: Sequence[dict[str, Any]],
+    runs: Sequence[Sequence[Any]],
+    result: Verification,
+    keep: str,
+    run_id: str,
+) -> list[dict[str, Any]]:
     """verified_solutions rows of one voted problem: its verified solutions (every passing candidate, or
     only the golden one with keep='golden'), or one rejected row."""
     passing = [c for c in range(len(candidates)) if result.passes[c] and all(result.passes[c].values())]
-    common = {"problem_id": problem_id, "tests_total": len(test_ids),
-              "tests_verified": len(result.selection) + len(result.holdout), "tests_selection": len(result.selection),
-              "tests_holdout": len(result.holdout),
-              "mean_agreement": sum(v.agreement for v in result.votes) / len(result.votes) if result.votes else 0.0,
-              "votes_json": json.dumps({e.pop("test_id"): e for e in vote_report(result)}),
-              "test_ids": list(test_ids), "candidates_run": len(candidates), "candidates_passing": len(passing),
-              "golden_candidate_id": candidates[result.golden]["candidate_id"] if result.golden is not None else None,
-              "run_id": run_id}
+    common = {
+        "problem_id": problem_id,
+        "tests_total": len(test_ids),
+        "tests_verified": len(result.selection) + len(result.holdout),
+        "tests_selection": len(result.selection),
+        "tests_holdout": len(result.holdout),
+        "mean_agreement": sum(v.agreement for v in result.votes) / len(result.votes) if result.votes else 0.0,
+        "votes_json": json.dumps({e.pop("test_id"): e for e in vote_report(result)}),
+        "test_ids": list(test_ids),
+        "candidates_run": len(candidates),
+        "candidates_passing": len(passing),
+        "golden_candidate_id": candidates[result.golden]["candidate_id"] if result.golden is not None else None,
+        "run_id": run_id,
+    }
     if result.status != "verified":
         voted = {k: v for k, v in common.items() if k not in ("problem_id", "run_id")}
         return [rejected_row(problem_id, result.reason or "rejected", run_id, **voted)]
     rows = []
-    for index in ([result.golden] if keep == "golden" else result.verified_candidates):
+    for index in [result.golden] if keep == "golden" else result.verified_candidates:
         cand = candidates[index]
-        rows.append({**common, "verified_id": make_id("ver", {"candidate": cand["candidate_id"]}, [problem_id]),
-                     "candidate_id": cand["candidate_id"], "status": "verified", "reason": None,
-                     "is_golden": index == result.golden,
-                     "max_time_s": max((run.wall_s for run in runs[index]), default=0.0),
-                     "max_memory_kb": max((run.max_rss_kb for run in runs[index]), default=0), "code": cand["code"]})
+        rows.append(
+            {
+                **common,
+                "verified_id": make_id("ver", {"candidate": cand["candidate_id"]}, [problem_id]),
+                "candidate_id": cand["candidate_id"],
+                "status": "verified",
+                "reason": None,
+                "is_golden": index == result.golden,
+                "max_time_s": max((run.wall_s for run in runs[index]), default=0.0),
+                "max_memory_kb": max((run.max_rss_kb for run in runs[index]), default=0),
+                "code": cand["code"],
+            }
+        )
     return rows
 
 
-def lcb_row(problem: dict[str, Any], question: str, tests: Sequence[dict[str, Any]], result: Verification,
-            golden_runs: Sequence[Any]) -> dict[str, Any]:
+def lcb_row(
+    problem: dict[str, Any],
+    question: str,
+    tests: Sequence[dict[str, Any]],
+    result: Verification,
+    golden_runs: Sequence[Any],
+) -> dict[str, Any]:
     """The problem with its verified tests as a LiveCodeBench code_generation_lite row (expected outputs are
     the golden solution's raw outputs on the verified tests; examples public, the rest private)."""
     functional = bool(problem["function_name"])
@@ -309,12 +405,19 @@ def lcb_row(problem: dict[str, Any], question: str, tests: Sequence[dict[str, An
     for row, run in zip(tests, golden_runs):
         if row["test_id"] in verified:
             (public if row["kind"] == "example" else private).append(
-                {"input": row["input"], "output": run.stdout, "testtype": testtype})
+                {"input": row["input"], "output": run.stdout, "testtype": testtype}
+            )
     return {
-        "question_title": problem["title"], "question_content": question,
-        "platform": problem["style"], "question_id": problem["problem_id"], "contest_id": "xcoder-synthetic",
-        "contest_date": "", "starter_code": problem["starter_code"] or "", "difficulty": "medium",
-        "public_test_cases": json.dumps(public), "private_test_cases": json.dumps(private),
+        "question_title": problem["title"],
+        "question_content": question,
+        "platform": problem["style"],
+        "question_id": problem["problem_id"],
+        "contest_id": "xcoder-synthetic",
+        "contest_date": "",
+        "starter_code": problem["starter_code"] or "",
+        "difficulty": "medium",
+        "public_test_cases": json.dumps(public),
+        "private_test_cases": json.dumps(private),
         "metadata": json.dumps({"func_name": problem["function_name"]} if functional else {}),
     }
 

@@ -93,9 +93,17 @@ class StudyParams:
     # probability that a test of a kind is a boundary case
     boundary: dict[str, float] = field(default_factory=lambda: _per_kind(0.2, 0.6, 0.1, 0.5))
     # share of samples of each kind at the average problem (sums to 1)
-    mix: dict[str, float] = field(default_factory=lambda: {
-        "correct": 0.45, "plausible_wrong": 0.16, "off_by_one": 0.09, "other_wrong": 0.09,
-        "crash": 0.07, "slow": 0.08, "unusable": 0.06})
+    mix: dict[str, float] = field(
+        default_factory=lambda: {
+            "correct": 0.45,
+            "plausible_wrong": 0.16,
+            "off_by_one": 0.09,
+            "other_wrong": 0.09,
+            "crash": 0.07,
+            "slow": 0.08,
+            "unusable": 0.06,
+        }
+    )
     # a + b of the Beta(a, b) a problem's correct share is drawn from (mean mix["correct"]); lower is
     # more spread (2: Beta(0.9, 1.1), a quarter of the problems below 20% correct, a quarter above
     # 70%); None: every problem has the average mix
@@ -214,8 +222,9 @@ def kind_weights(params: StudyParams, rng: random.Random) -> dict[str, float]:
     return {"correct": share, **{name: (1 - share) * w / rest for name, w in others.items()}}
 
 
-def make_candidate(kind: str, tests: list[Test], truths: list[str], index: int, params: StudyParams,
-                   rng: random.Random) -> Candidate | None:
+def make_candidate(
+    kind: str, tests: list[Test], truths: list[str], index: int, params: StudyParams, rng: random.Random
+) -> Candidate | None:
     if kind == "unusable":
         return None
     if kind not in CANDIDATE_KINDS:
@@ -238,7 +247,9 @@ def make_candidate(kind: str, tests: list[Test], truths: list[str], index: int, 
             if roll < params.other_wrong_fail[test.kind]:
                 output = f"{truth}/own{index}"
         elif kind == "crash":
-            output = None if roll < (params.crash_boundary if test.boundary else params.crash_other[test.kind]) else truth
+            output = (
+                None if roll < (params.crash_boundary if test.boundary else params.crash_other[test.kind]) else truth
+            )
         elif kind == "slow":
             timeout = roll < params.slow_timeout[test.kind]
         if timeout:
@@ -259,8 +270,9 @@ def voting_outputs(candidate: Candidate, abandon_after_timeouts: int | None) -> 
     return out
 
 
-def simulate_problem(p: int, candidates: int, seed: int = 0, params: StudyParams = DEFAULT_PARAMS
-                     ) -> tuple[list[Test], list[str], list[Candidate]]:
+def simulate_problem(
+    p: int, candidates: int, seed: int = 0, params: StudyParams = DEFAULT_PARAMS
+) -> tuple[list[Test], list[str], list[Candidate]]:
     """Problem p's tests, true outputs and usable candidates (unusable samples dropped, as in the pipeline).
     Sample i depends only on (seed, p, i): the candidates for n samples are the first ones for more."""
     problem_rng = random.Random(f"{seed}:problem:{p}")
@@ -283,10 +295,14 @@ def run_study(candidates: int, problems: int = 500, seed: int = 0, params: Study
     for p in range(problems):
         tests, truths, pool = simulate_problem(p, candidates, seed, params)
         result.usable_candidates += len(pool)
-        verification = verify([f"t{t}" for t in range(len(tests))],
-                              [voting_outputs(c, params.abandon_after_timeouts) for c in pool],
-                              min_agreement=params.min_agreement, holdout_share=params.holdout_share,
-                              min_verified_tests=params.min_verified_tests, seed=p)
+        verification = verify(
+            [f"t{t}" for t in range(len(tests))],
+            [voting_outputs(c, params.abandon_after_timeouts) for c in pool],
+            min_agreement=params.min_agreement,
+            holdout_share=params.holdout_share,
+            min_verified_tests=params.min_verified_tests,
+            seed=p,
+        )
         result.tests += len(tests)
         for t, test_vote in enumerate(verification.votes):
             if not test_vote.verified:

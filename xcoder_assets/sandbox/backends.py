@@ -194,13 +194,27 @@ def spawn(function: Any) -> Any:
 class _PipeSession:
     """A supervisor process reached through its stdin/stdout pipes."""
 
-    def __init__(self, argv: list[str], preexec=None, env: dict[str, str] | None = None, cwd: str | None = None,
-                 pass_fds: tuple[int, ...] = ()):
-        self.process = spawn(lambda: subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=env if env is not None else {}, cwd=cwd, preexec_fn=preexec, start_new_session=True,
-            pass_fds=pass_fds,
-        ))
+    def __init__(
+        self,
+        argv: list[str],
+        preexec=None,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+        pass_fds: tuple[int, ...] = (),
+    ):
+        self.process = spawn(
+            lambda: subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env if env is not None else {},
+                cwd=cwd,
+                preexec_fn=preexec,
+                start_new_session=True,
+                pass_fds=pass_fds,
+            )
+        )
         self._lines: queue.Queue = queue.Queue()
         self._stderr: list[bytes] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -305,21 +319,40 @@ class BwrapBackend(PooledBackend):
         self.as_root = os.geteuid() == 0
         self.cgroups, self.cgroup_note = cgroups.host_setup()
         if self.cgroups is None:
-            log.info("bwrap sandboxes without a cgroup each (%s): memory is per process, CPU time per "
-                     "process tree as rusage reports it", self.cgroup_note)
+            log.info(
+                "bwrap sandboxes without a cgroup each (%s): memory is per process, CPU time per "
+                "process tree as rusage reports it",
+                self.cgroup_note,
+            )
         if not seccomp.supported():
             log.warning("no seccomp filter for %s: keyrings and unshare are not refused", os.uname().machine)
 
     def argv(self, limits: Limits, profile: str, seccomp_fd: int | None, binds: list[tuple[str, str]]) -> list[str]:
         argv = [
-            self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
-            "--clearenv", "--as-pid-1",
+            self.bwrap,
+            "--unshare-all",
+            "--unshare-user",
+            "--disable-userns",
+            "--die-with-parent",
+            "--new-session",
+            "--clearenv",
+            "--as-pid-1",
         ]
         if seccomp_fd is not None:
             argv += ["--seccomp", str(seccomp_fd)]
         argv += [
-            "--ro-bind", "/usr", "/usr",
-            "--symlink", "usr/lib", "/lib", "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+            "--symlink",
+            "usr/lib",
+            "/lib",
+            "--symlink",
+            "usr/bin",
+            "/bin",
+            "--symlink",
+            "usr/sbin",
+            "/sbin",
         ]
         if Path("/usr/lib64").exists():
             argv += ["--symlink", "usr/lib64", "/lib64"]
@@ -329,17 +362,45 @@ class BwrapBackend(PooledBackend):
         if self.as_root:
             argv += ["--bind", f"{SCRATCH_ROOT}/tmp", "/tmp", "--bind", f"{SCRATCH_ROOT}/shm", "/dev/shm"]
         else:
-            argv += ["--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp",
-                     "--size", str(limits.tmpfs_bytes), "--tmpfs", "/dev/shm"]
+            argv += [
+                "--size",
+                str(limits.tmpfs_bytes),
+                "--tmpfs",
+                "/tmp",
+                "--size",
+                str(limits.tmpfs_bytes),
+                "--tmpfs",
+                "/dev/shm",
+            ]
         argv += ["--mqueue", "/dev/mqueue"]
         for host_path, sandbox_path in binds:
             argv += ["--ro-bind", host_path, sandbox_path]
         argv += [
-            "--remount-ro", "/dev", "--remount-ro", "/",
-            "--chdir", "/tmp", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
-            "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-            "--hostname", "sandbox",
-            self.python, "-I", "-c", SUPERVISOR_SOURCE, profile,
+            "--remount-ro",
+            "/dev",
+            "--remount-ro",
+            "/",
+            "--chdir",
+            "/tmp",
+            "--setenv",
+            "PATH",
+            "/usr/bin:/bin",
+            "--setenv",
+            "HOME",
+            "/tmp",
+            "--setenv",
+            "LANG",
+            "C.UTF-8",
+            "--setenv",
+            "PYTHONDONTWRITEBYTECODE",
+            "1",
+            "--hostname",
+            "sandbox",
+            self.python,
+            "-I",
+            "-c",
+            SUPERVISOR_SOURCE,
+            profile,
         ]
         return argv
 
@@ -350,8 +411,9 @@ class BwrapBackend(PooledBackend):
         seccomp_fd = seccomp.program_fd() if seccomp.supported() else None
         try:
             if self.cgroups is not None:
-                group = cgroups.SandboxCgroup(self.cgroups, f"uid-{uid}", limits.sandbox_memory_bytes,
-                                              SANDBOX_CPUS, limits.processes + 8)
+                group = cgroups.SandboxCgroup(
+                    self.cgroups, f"uid-{uid}", limits.sandbox_memory_bytes, SANDBOX_CPUS, limits.processes + 8
+                )
             procs_files = group.procs_files() if group else []
             as_root, size = self.as_root, limits.tmpfs_bytes
 
@@ -365,8 +427,12 @@ class BwrapBackend(PooledBackend):
                 _new_session_keyring()
 
             nproc_base = 0 if lease else processes_of(uid)
-            session = BwrapSession(self.argv(limits, profile, seccomp_fd, group.binds() if group else []),
-                                   preexec=preexec, cwd="/", pass_fds=(seccomp_fd,) if seccomp_fd is not None else ())
+            session = BwrapSession(
+                self.argv(limits, profile, seccomp_fd, group.binds() if group else []),
+                preexec=preexec,
+                cwd="/",
+                pass_fds=(seccomp_fd,) if seccomp_fd is not None else (),
+            )
         except (OSError, subprocess.SubprocessError) as exc:
             if group is not None:
                 group.close()
@@ -415,8 +481,11 @@ class NoneBackend(PooledBackend):
 
     def start(self, limits: Limits, profile: str = "strict") -> _PipeSession:
         tmp = tempfile.mkdtemp(prefix="xcoder-none-")
-        session = _PipeSession([self.python, "-I", "-c", SUPERVISOR_SOURCE, profile],
-                               env={"PATH": "/usr/bin:/bin", "HOME": tmp, "LANG": "C.UTF-8"}, cwd=tmp)
+        session = _PipeSession(
+            [self.python, "-I", "-c", SUPERVISOR_SOURCE, profile],
+            env={"PATH": "/usr/bin:/bin", "HOME": tmp, "LANG": "C.UTF-8"},
+            cwd=tmp,
+        )
         session.nproc_base = processes_of(os.geteuid())
         original_close = session.close
 
@@ -442,12 +511,16 @@ class DockerBackend(PooledBackend):
             self.client = docker.from_env(timeout=60)
             self.client.ping()
         except Exception as exc:
-            raise SandboxUnavailable(f"no Docker engine reachable ({exc}); start dockerd or use --sandbox bwrap") from None
+            raise SandboxUnavailable(
+                f"no Docker engine reachable ({exc}); start dockerd or use --sandbox bwrap"
+            ) from None
         try:
             self.client.images.get(image)
         except Exception:
-            raise SandboxUnavailable(f"sandbox image {image!r} not found: run `make sandbox-image` or set the image "
-                                     "to any image with python3") from None
+            raise SandboxUnavailable(
+                f"sandbox image {image!r} not found: run `make sandbox-image` or set the image "
+                "to any image with python3"
+            ) from None
         self.image, self.python = image, python
 
     def start(self, limits: Limits, profile: str = "strict") -> "DockerSession":
@@ -456,15 +529,25 @@ class DockerBackend(PooledBackend):
             container = self.client.containers.create(
                 self.image,
                 [self.python, "-I", "-c", SUPERVISOR_SOURCE, profile],
-                stdin_open=True, tty=False, user=f"{lease.uid}:{lease.uid}", working_dir="/tmp",
+                stdin_open=True,
+                tty=False,
+                user=f"{lease.uid}:{lease.uid}",
+                working_dir="/tmp",
                 environment={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"},
-                network_mode="none", read_only=True,
+                network_mode="none",
+                read_only=True,
                 tmpfs={"/tmp": f"size={limits.tmpfs_bytes},nr_inodes={TMPFS_INODES},mode=1777"},
                 shm_size=limits.tmpfs_bytes,
-                mem_limit=limits.sandbox_memory_bytes, memswap_limit=limits.sandbox_memory_bytes,
+                mem_limit=limits.sandbox_memory_bytes,
+                memswap_limit=limits.sandbox_memory_bytes,
                 nano_cpus=int(SANDBOX_CPUS * 1e9),
-                pids_limit=limits.processes + 8, cap_drop=["ALL"], security_opt=["no-new-privileges"],
-                ipc_mode="private", hostname="sandbox", labels={"xcoder-sandbox": "1"}, auto_remove=True,
+                pids_limit=limits.processes + 8,
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                ipc_mode="private",
+                hostname="sandbox",
+                labels={"xcoder-sandbox": "1"},
+                auto_remove=True,
             )
         except Exception:
             lease.release()
@@ -555,8 +638,14 @@ class DockerSession:
             self.lease.release()
 
 
-def make_backend(name: str, *, image: str = DEFAULT_IMAGE, allow_unsafe: bool = False, python: str = "/usr/bin/python3",
-                 fresh_sandbox: bool = False):
+def make_backend(
+    name: str,
+    *,
+    image: str = DEFAULT_IMAGE,
+    allow_unsafe: bool = False,
+    python: str = "/usr/bin/python3",
+    fresh_sandbox: bool = False,
+):
     if name == "bwrap":
         return BwrapBackend(python=python, fresh_sandbox=fresh_sandbox)
     if name == "docker":

@@ -21,12 +21,18 @@ from xcoder_assets.sandbox.judge import Problem, TestCase, judge_many, limits_fo
 TASKS: list[tuple[str, Callable[[list[int]], str], str]] = [
     ("sum", lambda a: str(sum(a)), "n = int(input())\na = list(map(int, input().split()))\nprint(sum(a))\n"),
     ("max", lambda a: str(max(a)), "n = int(input())\nprint(max(map(int, input().split())))\n"),
-    ("sorted", lambda a: " ".join(map(str, sorted(a))),
-     "import sys\ndata = sys.stdin.read().split()\nprint(' '.join(map(str, sorted(map(int, data[1:])))))\n"),
+    (
+        "sorted",
+        lambda a: " ".join(map(str, sorted(a))),
+        "import sys\ndata = sys.stdin.read().split()\nprint(' '.join(map(str, sorted(map(int, data[1:])))))\n",
+    ),
     ("distinct", lambda a: str(len(set(a))), "input()\nprint(len(set(input().split())))\n"),
-    ("prefix_max", lambda a: " ".join(str(max(a[: i + 1])) for i in range(len(a))),
-     "n = int(input())\nbest = None\nout = []\nfor x in map(int, input().split()):\n"
-     "    best = x if best is None else max(best, x)\n    out.append(best)\nprint(*out)\n"),
+    (
+        "prefix_max",
+        lambda a: " ".join(str(max(a[: i + 1])) for i in range(len(a))),
+        "n = int(input())\nbest = None\nout = []\nfor x in map(int, input().split()):\n"
+        "    best = x if best is None else max(best, x)\n    out.append(best)\nprint(*out)\n",
+    ),
 ]
 WRONG = {
     "sum": "n = int(input())\na = list(map(int, input().split()))\nprint(sum(a[1:]))\n",
@@ -67,33 +73,53 @@ def workload(solutions: int, tests: int, seed: int = 7, wrong_share: float = 0.2
 def run_official(items: list[tuple[Problem, str]], workers: int, timeout: int = 6) -> BenchSide:
     from livecodebench.evaluation.compute_code_generation_metrics import evaluate_generations
 
-    samples = [{"input_output": json.dumps({"inputs": [t.input for t in p.tests], "outputs": [t.output for t in p.tests],
-                                            "fn_name": None})} for p, _ in items]
+    samples = [
+        {
+            "input_output": json.dumps(
+                {"inputs": [t.input for t in p.tests], "outputs": [t.output for t in p.tests], "fn_name": None}
+            )
+        }
+        for p, _ in items
+    ]
     generations = [[code] for _, code in items]
     started = time.perf_counter()
     results, _ = evaluate_generations(samples, generations, num_process_evaluate=workers, timeout=timeout)
     seconds = time.perf_counter() - started
     per_item = [results[i][0] for i in range(len(items))]
-    return BenchSide("LiveCodeBench official harness (in-process, no isolation)", sum(map(len, per_item)), seconds,
-                     [len(r) == len(p.tests) and all(v is True for v in r) for r, (p, _) in zip(per_item, items)])
+    return BenchSide(
+        "LiveCodeBench official harness (in-process, no isolation)",
+        sum(map(len, per_item)),
+        seconds,
+        [len(r) == len(p.tests) and all(v is True for v in r) for r, (p, _) in zip(per_item, items)],
+    )
 
 
 def run_ours(backend, items: list[tuple[Problem, str]], workers: int, profile: str) -> BenchSide:
     results, stats = judge_many(backend, items, profile=profile, limits=limits_for(profile), workers=workers)
     fresh = ", a fresh sandbox per program" if getattr(backend, "fresh_sandbox", False) else ""
-    return BenchSide(f"xcoder judge ({backend.name}, profile {profile}{fresh}, isolated)", stats.tests_run, stats.seconds,
-                     [r.passed for r in results])
+    return BenchSide(
+        f"xcoder judge ({backend.name}, profile {profile}{fresh}, isolated)",
+        stats.tests_run,
+        stats.seconds,
+        [r.passed for r in results],
+    )
 
 
-def run_bench(backend, solutions: int, tests: int, workers: int, profile: str = "strict", out=print) -> tuple[BenchSide, BenchSide]:
+def run_bench(
+    backend, solutions: int, tests: int, workers: int, profile: str = "strict", out=print
+) -> tuple[BenchSide, BenchSide]:
     items = workload(solutions, tests)
-    out(f"workload: {solutions} stdin programs x {tests} tests, {workers} workers, "
-        f"{sum(1 for _, c in items if c.split(chr(10), 1)[1] in WRONG.values())} of them wrong")
+    out(
+        f"workload: {solutions} stdin programs x {tests} tests, {workers} workers, "
+        f"{sum(1 for _, c in items if c.split(chr(10), 1)[1] in WRONG.values())} of them wrong"
+    )
     official = run_official(items, workers)
     ours = run_ours(backend, items, workers, profile)
     for side in (official, ours):
-        out(f"{side.name}: {side.tests_run} tests in {side.seconds:.2f} s, {side.tests_per_s:.1f} tests/s, "
-            f"{sum(side.passed)} programs passed")
+        out(
+            f"{side.name}: {side.tests_run} tests in {side.seconds:.2f} s, {side.tests_per_s:.1f} tests/s, "
+            f"{sum(side.passed)} programs passed"
+        )
     agree = sum(a == b for a, b in zip(official.passed, ours.passed))
     out(f"pass/fail verdicts agree on {agree}/{len(items)} programs")
     ratio = ours.tests_per_s / official.tests_per_s if official.tests_per_s else 0.0

@@ -27,8 +27,11 @@ from pathlib import Path
 
 CONTROLLERS_V1 = ("memory", "cpu", "cpuacct", "pids")
 # Where the supervisor looks (the first that exists), inside a bwrap sandbox or a container.
-SANDBOX_CPU_FILES = ("/sys/fs/cgroup/cpuacct/cpuacct.usage", "/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage",
-                     "/sys/fs/cgroup/cpu.stat")
+SANDBOX_CPU_FILES = (
+    "/sys/fs/cgroup/cpuacct/cpuacct.usage",
+    "/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage",
+    "/sys/fs/cgroup/cpu.stat",
+)
 SANDBOX_OOM_FILES = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")
 # The parent's CPU weight per core of the host, in each version's units (v1 cpu.shares, v2 cpu.weight).
 PARENT_CPU_WEIGHT_PER_CORE = {1: 1024, 2: 100}
@@ -50,7 +53,7 @@ def _own_paths() -> dict[str, str]:
     paths = {}
     for line in Path("/proc/self/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
-        for name in (controllers.split(",") if controllers else [""]):
+        for name in controllers.split(",") if controllers else [""]:
             paths[name] = path
     return paths
 

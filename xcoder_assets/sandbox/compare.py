@@ -61,7 +61,7 @@ def canonical_number(token: str) -> str | None:
     if 0 <= adjusted - len(digits) + 1 <= _PLAIN_PADDING:  # an integer
         return minus + digits + "0" * (adjusted - len(digits) + 1)
     if 0 <= adjusted < len(digits) - 1:
-        return minus + digits[: adjusted + 1] + "." + digits[adjusted + 1:]
+        return minus + digits[: adjusted + 1] + "." + digits[adjusted + 1 :]
     if -_PLAIN_PADDING <= adjusted < 0:
         return minus + "0." + "0" * (-adjusted - 1) + digits
     mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")

@@ -129,19 +129,35 @@ def limits_for(profile: str, timeout_s: float | None = None, base: Limits | None
     base = base or Limits()
     if profile == "lcb":
         timeout = timeout_s or LCB_TIMEOUT_S
-        return Limits(cpu_s=timeout + 1, wall_s=timeout, memory_bytes=4 << 30, output_bytes=base.output_bytes,
-                      file_bytes=base.file_bytes, processes=base.processes, stack_bytes=base.stack_bytes,
-                      tmpfs_bytes=base.tmpfs_bytes)
+        return Limits(
+            cpu_s=timeout + 1,
+            wall_s=timeout,
+            memory_bytes=4 << 30,
+            output_bytes=base.output_bytes,
+            file_bytes=base.file_bytes,
+            processes=base.processes,
+            stack_bytes=base.stack_bytes,
+            tmpfs_bytes=base.tmpfs_bytes,
+        )
     if profile != "strict":
         raise ValueError(f"unknown judge profile {profile!r}: choose strict or lcb")
     if timeout_s is None:
         return base
-    return Limits(cpu_s=timeout_s, wall_s=max(2 * timeout_s + 1, base.wall_s), memory_bytes=base.memory_bytes,
-                  output_bytes=base.output_bytes, file_bytes=base.file_bytes, processes=base.processes,
-                  stack_bytes=base.stack_bytes, tmpfs_bytes=base.tmpfs_bytes)
+    return Limits(
+        cpu_s=timeout_s,
+        wall_s=max(2 * timeout_s + 1, base.wall_s),
+        memory_bytes=base.memory_bytes,
+        output_bytes=base.output_bytes,
+        file_bytes=base.file_bytes,
+        processes=base.processes,
+        stack_bytes=base.stack_bytes,
+        tmpfs_bytes=base.tmpfs_bytes,
+    )
 
 
-def decide_strict(raw: dict[str, Any], problem: Problem, test: TestCase, limits: Limits) -> tuple[Verdict, str | None, str]:
+def decide_strict(
+    raw: dict[str, Any], problem: Problem, test: TestCase, limits: Limits
+) -> tuple[Verdict, str | None, str]:
     verdict, reason = classify_run(raw, limits)
     output = raw.get("stdout") or ""
     if verdict is not None:
@@ -152,7 +168,9 @@ def decide_strict(raw: dict[str, Any], problem: Problem, test: TestCase, limits:
     return (Verdict.OK if ok else Verdict.WRONG_ANSWER), reason, output
 
 
-def decide_lcb(raw: dict[str, Any], problem: Problem, test: TestCase, limits: Limits) -> tuple[Verdict, str | None, str]:
+def decide_lcb(
+    raw: dict[str, Any], problem: Problem, test: TestCase, limits: Limits
+) -> tuple[Verdict, str | None, str]:
     if raw.get("killed_for") == "output_limit":
         return Verdict.OUTPUT_LIMIT, f"more than {limits.output_bytes} bytes of output", ""
     outcome = raw.get("lcb")
@@ -166,8 +184,14 @@ def decide_lcb(raw: dict[str, Any], problem: Problem, test: TestCase, limits: Li
         return Verdict.RUNTIME_ERROR, outcome.get("error"), ""
     if kind == "lost":
         if raw.get("killed_for") == "global_timeout":
-            return Verdict.TIME_LIMIT, f"the official harness's global timeout ({limits.wall_s:g} s + 1 s per test + 5 s)", ""
-        verdict, reason = classify_run({**raw, "killed_for": None, "cpu_s": 0}, limits)  # SIGXCPU: its budget is the global one
+            return (
+                Verdict.TIME_LIMIT,
+                f"the official harness's global timeout ({limits.wall_s:g} s + 1 s per test + 5 s)",
+                "",
+            )
+        verdict, reason = classify_run(
+            {**raw, "killed_for": None, "cpu_s": 0}, limits
+        )  # SIGXCPU: its budget is the global one
         return (verdict or Verdict.RUNTIME_ERROR), outcome.get("error") + (f" ({reason})" if reason else ""), ""
     if kind == "value":
         prediction = decode_value(outcome["value"])
@@ -195,15 +219,32 @@ def whole_solution_code(raw: dict[str, Any]) -> int | None:
 
 def runner_killed_result(event: dict[str, Any]) -> dict[str, Any]:
     """The raw result of a test during which the program killed (or stopped) its job runner."""
-    return {"event": "result", "runner_killed": True, "exit_code": None, "signal": event.get("signal"),
-            "killed_for": None, "stray_processes": 0, "stdout": "", "stderr": "", "cpu_s": 0.0, "wall_s": 0.0,
-            "max_rss_kb": 0}
+    return {
+        "event": "result",
+        "runner_killed": True,
+        "exit_code": None,
+        "signal": event.get("signal"),
+        "killed_for": None,
+        "stray_processes": 0,
+        "stdout": "",
+        "stderr": "",
+        "cpu_s": 0.0,
+        "wall_s": 0.0,
+        "max_rss_kb": 0,
+    }
 
 
-def run_program(backend: Any, code: str, inputs: Sequence[str], limits: Limits, *, profile: str = "strict",
-                func_name: str | None = None,
-                on_result: Callable[[int, dict[str, Any]], bool] | None = None,
-                extra: dict[str, Any] | None = None) -> tuple[str | None, list[dict[str, Any]]]:
+def run_program(
+    backend: Any,
+    code: str,
+    inputs: Sequence[str],
+    limits: Limits,
+    *,
+    profile: str = "strict",
+    func_name: str | None = None,
+    on_result: Callable[[int, dict[str, Any]], bool] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> tuple[str | None, list[dict[str, Any]]]:
     """Run `code` on `inputs` in one sandbox; returns (compile error, raw results).
 
     `on_result(index, raw)` returns True to go on to the next input. A sandbox that breaks yields a
@@ -213,8 +254,14 @@ def run_program(backend: Any, code: str, inputs: Sequence[str], limits: Limits, 
     that streams its results and may end before the last input (the official harness stops at the
     first error), so only a `stop` is sent back. `extra`: more fields for the job.
     """
-    job = {"code": code, "mode": "functional" if func_name else "stdin", "func_name": func_name,
-           "profile": profile, "tests": list(inputs), **(extra or {})}
+    job = {
+        "code": code,
+        "mode": "functional" if func_name else "stdin",
+        "func_name": func_name,
+        "profile": profile,
+        "tests": list(inputs),
+        **(extra or {}),
+    }
     for attempt in range(2):
         results: list[dict[str, Any]] = []
         session = backend.acquire(limits, profile, fresh=attempt > 0)
@@ -257,8 +304,9 @@ def run_program(backend: Any, code: str, inputs: Sequence[str], limits: Limits, 
     return None, [{"sandbox_error": "no sandbox could run the program"}]
 
 
-def _stream(session: Any, results: list[dict[str, Any]], on_result: Callable[[int, dict[str, Any]], bool] | None,
-            timeout: float) -> bool:
+def _stream(
+    session: Any, results: list[dict[str, Any]], on_result: Callable[[int, dict[str, Any]], bool] | None, timeout: float
+) -> bool:
     """Profile lcb: take results as the sandbox sends them (one line may carry a batch) until `done`;
     after a `stop` the rest are dropped. Returns whether the sandbox was wiped clean."""
     stopped = False
@@ -295,8 +343,15 @@ def _await_done(session: Any) -> bool:
     return done.get("event") == "done" and bool(done.get("clean"))
 
 
-def judge_solution(backend: Any, problem: Problem, code: str, *, profile: str = "strict",
-                   limits: Limits | None = None, stop_on_failure: bool = True) -> SolutionVerdict:
+def judge_solution(
+    backend: Any,
+    problem: Problem,
+    code: str,
+    *,
+    profile: str = "strict",
+    limits: Limits | None = None,
+    stop_on_failure: bool = True,
+) -> SolutionVerdict:
     limits = limits or limits_for(profile)
     decide = DECIDERS[profile]
     verdicts: list[TestVerdict] = []
@@ -310,9 +365,19 @@ def judge_solution(backend: Any, problem: Problem, code: str, *, profile: str = 
         test = problem.tests[index]
         verdict, reason, output = decide(raw, problem, test, limits)
         whole = whole_solution_code(raw) if profile == "lcb" else None
-        verdicts.append(TestVerdict(index, verdict, reason, raw.get("cpu_s", 0.0), raw.get("wall_s", 0.0),
-                                    raw.get("max_rss_kb", 0), output[:4096], functional=bool(problem.func_name),
-                                    whole=whole))
+        verdicts.append(
+            TestVerdict(
+                index,
+                verdict,
+                reason,
+                raw.get("cpu_s", 0.0),
+                raw.get("wall_s", 0.0),
+                raw.get("max_rss_kb", 0),
+                output[:4096],
+                functional=bool(problem.func_name),
+                whole=whole,
+            )
+        )
         return whole is None and not (stop_early and verdict is not Verdict.OK)
 
     if not problem.tests:
@@ -320,11 +385,20 @@ def judge_solution(backend: Any, problem: Problem, code: str, *, profile: str = 
     extra = None
     if profile == "lcb" and problem.func_name and not all(_parses(t.output) for t in problem.tests):
         extra = {"lcb_bad_outputs": True}  # the harness parses every expected output before the first test
-    compile_error, raws = run_program(backend, code, [t.input for t in problem.tests], limits, profile=profile,
-                                      func_name=problem.func_name, on_result=on_result, extra=extra)
+    compile_error, raws = run_program(
+        backend,
+        code,
+        [t.input for t in problem.tests],
+        limits,
+        profile=profile,
+        func_name=problem.func_name,
+        on_result=on_result,
+        extra=extra,
+    )
     if compile_error:
-        return SolutionVerdict(Verdict.COMPILE_ERROR, [TestVerdict(0, Verdict.COMPILE_ERROR, compile_error)], 0,
-                               compile_error)
+        return SolutionVerdict(
+            Verdict.COMPILE_ERROR, [TestVerdict(0, Verdict.COMPILE_ERROR, compile_error)], 0, compile_error
+        )
     if raws and "sandbox_error" in raws[-1]:
         index = len(verdicts)
         verdicts.append(TestVerdict(index, Verdict.SANDBOX_FAILURE, raws[-1]["sandbox_error"]))
@@ -353,18 +427,27 @@ def _apply_checker(backend: Any, problem: Problem, verdicts: list[TestVerdict], 
     to_check = [t for t in verdicts if t.verdict is Verdict.OK]
     if not to_check:
         return
-    inputs = [json.dumps({"input": problem.tests[t.index].input, "output": t.output,
-                          "expected": problem.tests[t.index].output}) for t in to_check]
+    inputs = [
+        json.dumps(
+            {"input": problem.tests[t.index].input, "output": t.output, "expected": problem.tests[t.index].output}
+        )
+        for t in to_check
+    ]
     compile_error, raws = run_program(backend, problem.checker, inputs, limits)
     for position, test in enumerate(to_check):
         raw = raws[position] if position < len(raws) else None
         if compile_error or raw is None or "sandbox_error" in raw:
-            test.verdict, test.reason = Verdict.SANDBOX_FAILURE, f"checker failed: {compile_error or (raw or {}).get('sandbox_error', 'no result')}"
+            test.verdict, test.reason = (
+                Verdict.SANDBOX_FAILURE,
+                f"checker failed: {compile_error or (raw or {}).get('sandbox_error', 'no result')}",
+            )
         elif raw.get("signal") or raw.get("killed_for"):
             test.verdict, test.reason = Verdict.SANDBOX_FAILURE, "checker crashed or timed out"
         elif raw.get("exit_code") != 0:
             test.verdict = Verdict.WRONG_ANSWER
-            test.reason = "checker rejected: " + ((raw.get("stdout") or raw.get("stderr") or "").strip()[:200] or f"exit {raw.get('exit_code')}")
+            test.reason = "checker rejected: " + (
+                (raw.get("stdout") or raw.get("stderr") or "").strip()[:200] or f"exit {raw.get('exit_code')}"
+            )
 
 
 @dataclass
@@ -378,9 +461,15 @@ class JudgeStats:
         return self.tests_run / self.seconds if self.seconds else 0.0
 
 
-def judge_many(backend: Any, items: Sequence[tuple[Problem, str]], *, profile: str = "strict",
-               limits: Limits | None = None, workers: int = 2, stop_on_failure: bool = True
-               ) -> tuple[list[SolutionVerdict], JudgeStats]:
+def judge_many(
+    backend: Any,
+    items: Sequence[tuple[Problem, str]],
+    *,
+    profile: str = "strict",
+    limits: Limits | None = None,
+    workers: int = 2,
+    stop_on_failure: bool = True,
+) -> tuple[list[SolutionVerdict], JudgeStats]:
     """Judge (problem, code) pairs in parallel; results in input order. A crash of one never stops the rest."""
     started = time.perf_counter()
     lock = threading.Lock()
@@ -389,7 +478,9 @@ def judge_many(backend: Any, items: Sequence[tuple[Problem, str]], *, profile: s
     def one(item: tuple[Problem, str]) -> SolutionVerdict:
         problem, code = item
         try:
-            result = judge_solution(backend, problem, code, profile=profile, limits=limits, stop_on_failure=stop_on_failure)
+            result = judge_solution(
+                backend, problem, code, profile=profile, limits=limits, stop_on_failure=stop_on_failure
+            )
         except Exception as exc:  # a judge bug or a backend that cannot start: a failure, never a pass
             result = SolutionVerdict(Verdict.SANDBOX_FAILURE, reason=f"{type(exc).__name__}: {exc}")
         with lock:

@@ -44,13 +44,18 @@ def decode_private_tests(text: str) -> list[dict[str, Any]]:
     return value
 
 
-def _tests(value: Any, field: str) -> list[TestCase]:
+def parse_test_cases(value: Any, field: str) -> list[TestCase]:
+    """A JSON list (or its text) of {input, output} strings as TestCases; ValueError names the field."""
     cases = json.loads(value) if isinstance(value, str) else value
     if not isinstance(cases, list):
         raise ValueError(f"{field} must be a JSON list")
     out = []
     for position, case in enumerate(cases):
-        if not isinstance(case, dict) or not isinstance(case.get("input"), str) or not isinstance(case.get("output"), str):
+        if (
+            not isinstance(case, dict)
+            or not isinstance(case.get("input"), str)
+            or not isinstance(case.get("output"), str)
+        ):
             raise ValueError(f"{field}[{position}] needs string 'input' and 'output'")
         out.append(TestCase(case["input"], case["output"]))
     return out
@@ -60,9 +65,11 @@ def problem_from_row(row: dict[str, Any]) -> Problem:
     qid = row.get("question_id")
     if not isinstance(qid, str) or not qid:
         raise ValueError("field 'question_id' is missing or empty")
-    public = _tests(row.get("public_test_cases", "[]"), "public_test_cases")
+    public = parse_test_cases(row.get("public_test_cases", "[]"), "public_test_cases")
     private_raw = row.get("private_test_cases", "[]")
-    private = _tests(decode_private_tests(private_raw) if isinstance(private_raw, str) else private_raw, "private_test_cases")
+    private = parse_test_cases(
+        decode_private_tests(private_raw) if isinstance(private_raw, str) else private_raw, "private_test_cases"
+    )
     metadata = row.get("metadata") or "{}"
     metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
     if not isinstance(metadata, dict):
@@ -134,18 +141,21 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - comb(n - c, k) / comb(n, k)
 
 
-def result_rows(problems: list[Problem], generations: dict[str, list[str]],
-                verdicts: dict[str, list[SolutionVerdict]]) -> list[dict[str, Any]]:
+def result_rows(
+    problems: list[Problem], generations: dict[str, list[str]], verdicts: dict[str, list[SolutionVerdict]]
+) -> list[dict[str, Any]]:
     rows = []
     for problem in problems:
         if problem.problem_id not in generations:
             continue
         results = verdicts[problem.problem_id]
         graded = [r.passed for r in results]
-        rows.append({
-            "question_id": problem.problem_id,
-            "graded_list": graded,
-            "pass@1": (sum(graded) / len(graded)) if graded else 0.0,
-            "details": [r.as_detail() for r in results],
-        })
+        rows.append(
+            {
+                "question_id": problem.problem_id,
+                "graded_list": graded,
+                "pass@1": (sum(graded) / len(graded)) if graded else 0.0,
+                "details": [r.as_detail() for r in results],
+            }
+        )
     return rows

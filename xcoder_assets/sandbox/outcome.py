@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 from xcoder_assets.sandbox.backends import Limits
 
-RunStatus = Literal["ok", "time_limit", "memory_limit", "output_limit", "runtime_error", "compile_error",
-                    "sandbox_failure", "abandoned"]
+RunStatus = Literal[
+    "ok", "time_limit", "memory_limit", "output_limit", "runtime_error", "compile_error", "sandbox_failure", "abandoned"
+]
 
 
 class Verdict(str, Enum):
@@ -56,11 +57,16 @@ def classify_run(raw: dict[str, Any], limits: Limits) -> tuple[Verdict | None, s
         return Verdict.RUNTIME_ERROR, "the program killed or stopped the judge's test runner"
     sig = raw.get("signal")
     if sig and raw.get("oom_killed"):
-        return Verdict.MEMORY_LIMIT, f"the sandbox's processes together used more than {limits.sandbox_memory_bytes >> 20} MiB"
+        return (
+            Verdict.MEMORY_LIMIT,
+            f"the sandbox's processes together used more than {limits.sandbox_memory_bytes >> 20} MiB",
+        )
     if sig == signal.SIGXCPU or raw.get("cpu_s", 0) > limits.cpu_s:
         return Verdict.TIME_LIMIT, f"CPU time over {limits.cpu_s:g} s"
     stderr = raw.get("stderr") or ""
-    if "MemoryError" in stderr or (sig and limits.memory_bytes and raw.get("max_rss_kb", 0) * 1024 > 0.9 * limits.memory_bytes):
+    if "MemoryError" in stderr or (
+        sig and limits.memory_bytes and raw.get("max_rss_kb", 0) * 1024 > 0.9 * limits.memory_bytes
+    ):
         return Verdict.MEMORY_LIMIT, f"memory over {(limits.memory_bytes or 0) >> 20} MiB"
     if sig:
         return Verdict.RUNTIME_ERROR, f"killed by {_signal_name(sig)}"
@@ -99,7 +105,9 @@ class RunOutcome:
     @classmethod
     def of(cls, raw: dict[str, Any], limits: Limits) -> "RunOutcome":
         if "compile_error" in raw:
-            return cls("compile_error", str(raw["compile_error"]).splitlines()[-1][:160] if raw["compile_error"] else None)
+            return cls(
+                "compile_error", str(raw["compile_error"]).splitlines()[-1][:160] if raw["compile_error"] else None
+            )
         if "sandbox_error" in raw:
             return cls("sandbox_failure", str(raw["sandbox_error"])[:160])
         if ABANDONED in raw:
@@ -107,9 +115,15 @@ class RunOutcome:
         if raw.get("lcb") is not None or raw.get("killed_for") == "global_timeout":
             return cls._of_lcb(raw, limits)
         verdict, reason = classify_run(raw, limits)
-        return cls("ok" if verdict is None else verdict.value, reason, raw.get("stdout") or "", raw.get("stderr") or "",
-                   raw.get("cpu_s", 0.0), raw.get("wall_s", 0.0), raw.get("max_rss_kb", 0))
-
+        return cls(
+            "ok" if verdict is None else verdict.value,
+            reason,
+            raw.get("stdout") or "",
+            raw.get("stderr") or "",
+            raw.get("cpu_s", 0.0),
+            raw.get("wall_s", 0.0),
+            raw.get("max_rss_kb", 0),
+        )
 
     @classmethod
     def _of_lcb(cls, raw: dict[str, Any], limits: Limits) -> "RunOutcome":
@@ -132,6 +146,14 @@ class RunOutcome:
         return cls("runtime_error", str(record.get("error") or "no result")[:160], "", "", *measures)
 
 
-RUN_STATUSES = ("ok", "time_limit", "memory_limit", "output_limit", "runtime_error", "compile_error",
-                "sandbox_failure", "abandoned")
+RUN_STATUSES = (
+    "ok",
+    "time_limit",
+    "memory_limit",
+    "output_limit",
+    "runtime_error",
+    "compile_error",
+    "sandbox_failure",
+    "abandoned",
+)
 ABANDONED = "abandoned"  # the raw form of a run skipped after too many time limits

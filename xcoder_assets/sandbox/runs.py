@@ -80,17 +80,30 @@ class Program:
 
 def run_key(program: Program, test_input: str, limits: Limits, profile: str, earlier: Sequence[str] = ()) -> str:
     """`earlier`: for profile lcb, the inputs run before this one in the same process (their state carries)."""
-    key: dict[str, Any] = {"code": program.code, "func": program.func_name, "input": test_input,
-                           "limits": asdict(limits), "profile": profile}
+    key: dict[str, Any] = {
+        "code": program.code,
+        "func": program.func_name,
+        "input": test_input,
+        "limits": asdict(limits),
+        "profile": profile,
+    }
     if profile == "lcb":
         key["earlier"] = content_hash(list(earlier), 32)
     return content_hash(key, 32)
 
 
-def run_matrix(backend: Any, programs: Sequence[Program], inputs: Sequence[Sequence[str]], limits: Limits,
-               cache: RunCache, *, profile: str = "strict", workers: int = 2,
-               abandon_after_timeouts: int | None = None,
-               on_progress: Callable[[int, int, int], None] | None = None) -> tuple[list[list[RunOutcome]], RunStats]:
+def run_matrix(
+    backend: Any,
+    programs: Sequence[Program],
+    inputs: Sequence[Sequence[str]],
+    limits: Limits,
+    cache: RunCache,
+    *,
+    profile: str = "strict",
+    workers: int = 2,
+    abandon_after_timeouts: int | None = None,
+    on_progress: Callable[[int, int, int], None] | None = None,
+) -> tuple[list[list[RunOutcome]], RunStats]:
     """outcomes[p][i]: program p's run on its inputs[p][i] (each program has its own input list).
 
     With `abandon_after_timeouts`, a program that hits the time limit that many times is not run on
@@ -121,7 +134,9 @@ def run_matrix(backend: Any, programs: Sequence[Program], inputs: Sequence[Seque
             except Exception as exc:  # progress is for people: it never costs the batch
                 if not progress["warned"]:
                     progress["warned"] = True
-                    log.warning("run_matrix: on_progress raised %s: %s (further errors not logged)", type(exc).__name__, exc)
+                    log.warning(
+                        "run_matrix: on_progress raised %s: %s (further errors not logged)", type(exc).__name__, exc
+                    )
 
     def one(p: int) -> None:
         cached = [0]
@@ -161,16 +176,30 @@ def run_matrix(backend: Any, programs: Sequence[Program], inputs: Sequence[Seque
             timeouts[0] += _timed_out(raw, limits)
             return abandon_after_timeouts is None or timeouts[0] < abandon_after_timeouts
 
-        compile_error, raws = run_program(backend, program.code, [inputs[p][i] for i in missing], limits,
-                                          profile=profile, func_name=program.func_name, on_result=store)
+        compile_error, raws = run_program(
+            backend,
+            program.code,
+            [inputs[p][i] for i in missing],
+            limits,
+            profile=profile,
+            func_name=program.func_name,
+            on_result=store,
+        )
         for position, index in enumerate(missing):
             if results[p][index] is None:
                 if raws and "sandbox_error" not in raws[-1] and not compile_error:
-                    stopped = (f"not run: {timeouts[0]} time limits already" if profile != "lcb" or timeouts[0]
-                               else "not run: the solution's process stopped at an earlier failure")
+                    stopped = (
+                        f"not run: {timeouts[0]} time limits already"
+                        if profile != "lcb" or timeouts[0]
+                        else "not run: the solution's process stopped at an earlier failure"
+                    )
                     results[p][index] = {ABANDONED: stopped}
                     continue
-                raw = {"compile_error": compile_error} if compile_error else (raws[-1] if raws else {"sandbox_error": "no result"})
+                raw = (
+                    {"compile_error": compile_error}
+                    if compile_error
+                    else (raws[-1] if raws else {"sandbox_error": "no result"})
+                )
                 results[p][index] = raw
                 if compile_error:
                     cache.put(keys[index], raw)

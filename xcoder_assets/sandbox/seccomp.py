@@ -20,15 +20,55 @@ _RET_ALLOW, _RET_ERRNO = 0x7FFF0000, 0x00050000
 _EPERM, _ENOSYS = 1, 38
 _X32_BIT = 0x40000000
 
-REFUSED = ("add_key", "request_key", "keyctl", "unshare", "setns", "io_uring_setup", "io_uring_enter",
-           "io_uring_register", "bpf", "perf_event_open", "userfaultfd", "ptrace")
+REFUSED = (
+    "add_key",
+    "request_key",
+    "keyctl",
+    "unshare",
+    "setns",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "ptrace",
+)
 _ARCHES = {
-    "x86_64": (0xC000003E, {"add_key": 248, "request_key": 249, "keyctl": 250, "unshare": 272, "setns": 308,
-                            "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "bpf": 321,
-                            "perf_event_open": 298, "userfaultfd": 323, "ptrace": 101}),
-    "aarch64": (0xC00000B7, {"add_key": 217, "request_key": 218, "keyctl": 219, "unshare": 97, "setns": 268,
-                             "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "bpf": 280,
-                             "perf_event_open": 241, "userfaultfd": 282, "ptrace": 117}),
+    "x86_64": (
+        0xC000003E,
+        {
+            "add_key": 248,
+            "request_key": 249,
+            "keyctl": 250,
+            "unshare": 272,
+            "setns": 308,
+            "io_uring_setup": 425,
+            "io_uring_enter": 426,
+            "io_uring_register": 427,
+            "bpf": 321,
+            "perf_event_open": 298,
+            "userfaultfd": 323,
+            "ptrace": 101,
+        },
+    ),
+    "aarch64": (
+        0xC00000B7,
+        {
+            "add_key": 217,
+            "request_key": 218,
+            "keyctl": 219,
+            "unshare": 97,
+            "setns": 268,
+            "io_uring_setup": 425,
+            "io_uring_enter": 426,
+            "io_uring_register": 427,
+            "bpf": 280,
+            "perf_event_open": 241,
+            "userfaultfd": 282,
+            "ptrace": 117,
+        },
+    ),
 }
 
 

@@ -54,8 +54,11 @@ LCB_IMPORTS = (
 IDLE_EXIT_S = 600  # a sandbox nobody talks to for this long ends itself (its client may have died)
 EXIT_HOST_GONE = 3  # the job runner's exit code when the host closed the pipe or went quiet
 PR_SET_CHILD_SUBREAPER = 36
-CPU_FILES = ("/sys/fs/cgroup/cpuacct/cpuacct.usage", "/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage",
-             "/sys/fs/cgroup/cpu.stat")
+CPU_FILES = (
+    "/sys/fs/cgroup/cpuacct/cpuacct.usage",
+    "/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage",
+    "/sys/fs/cgroup/cpu.stat",
+)
 OOM_FILES = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")
 SCRATCH_ROOTS = (("/tmp", 0o1777), ("/dev/shm", 0o1777), ("/dev/mqueue", None))
 
@@ -123,6 +126,7 @@ def undumpable():
 
 
 # ---- the sandbox's cgroup counters (where the host gave it one) ---------------------------------
+
 
 def _first_existing(paths):
     for path in paths:
@@ -196,6 +200,7 @@ def children_cpu_s():
 
 # ---- values crossing the sandbox boundary ---------------------------------------------------
 
+
 def encode_value(value, depth=0):
     """A JSON form of a Python value that keeps its type, so the host can compare with `==` exactly."""
     if depth > 200:
@@ -219,6 +224,7 @@ def encode_value(value, depth=0):
 
 # ---- running one test ----------------------------------------------------------------------
 
+
 def set_limits(limits):
     cpu = max(1, int(limits["cpu_s"] + 0.999))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
@@ -238,8 +244,9 @@ def set_limits(limits):
 def fresh_std_streams():
     sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
     sys.stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
-    sys.stderr = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8",
-                                  line_buffering=True)
+    sys.stderr = io.TextIOWrapper(
+        io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8", line_buffering=True
+    )
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
 
 
@@ -283,7 +290,9 @@ def child_strict(job, compiled, test_input):
                 raise NameError(f"no function or Solution method named {job['func_name']!r}")
             args = [json.loads(line) for line in test_input.split("\n") if line.strip()]
             result = method(*args)
-            sys.stdout.write(json.dumps(result, default=lambda v: list(v) if isinstance(v, (tuple, set, frozenset)) else repr(v)))
+            sys.stdout.write(
+                json.dumps(result, default=lambda v: list(v) if isinstance(v, (tuple, set, frozenset)) else repr(v))
+            )
     except SystemExit as exc:
         code = exit_code_of(exc)
     except BaseException:
@@ -302,6 +311,7 @@ def child_strict(job, compiled, test_input):
 
 
 # -- profile lcb: the official harness's in-process semantics, ported (testing_util.py) --
+
 
 def lcb_clean_if_name(code):
     import ast
@@ -323,9 +333,13 @@ def lcb_make_function(code):
         imports, others = [], []
         for stmt in ast.parse(code).body:
             (imports if isinstance(stmt, (ast.Import, ast.ImportFrom)) else others).append(stmt)
-        function = ast.FunctionDef(name="wrapped_function",
-                                   args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
-                                   body=others, decorator_list=[], lineno=-1)
+        function = ast.FunctionDef(
+            name="wrapped_function",
+            args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
+            body=others,
+            decorator_list=[],
+            lineno=-1,
+        )
         return LCB_IMPORTS + "\n" + ast.unparse(imports) + "\n" + ast.unparse(function)
     except Exception:
         return code
@@ -340,9 +354,34 @@ def lcb_reliability_guard():
     faulthandler.disable()
     builtins.quit = None
     os.environ["OMP_NUM_THREADS"] = "1"
-    for name in ("kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid", "fork", "forkpty",
-                 "killpg", "rename", "renames", "truncate", "replace", "unlink", "fchmod", "fchown", "chmod", "chown",
-                 "chroot", "lchflags", "lchmod", "lchown", "getcwd", "chdir"):
+    for name in (
+        "kill",
+        "system",
+        "putenv",
+        "remove",
+        "removedirs",
+        "rmdir",
+        "fchdir",
+        "setuid",
+        "fork",
+        "forkpty",
+        "killpg",
+        "rename",
+        "renames",
+        "truncate",
+        "replace",
+        "unlink",
+        "fchmod",
+        "fchown",
+        "chmod",
+        "chown",
+        "chroot",
+        "lchflags",
+        "lchmod",
+        "lchown",
+        "getcwd",
+        "chdir",
+    ):
         setattr(os, name, None)
     shutil.rmtree = None
     shutil.move = None
@@ -443,7 +482,7 @@ def lcb_solution(job, result_fd):
         data = (json.dumps(record) + "\n").encode("utf-8", "surrogatepass")
         view = memoryview(data)
         while view:
-            view = view[os.write(result_fd, view):]
+            view = view[os.write(result_fd, view) :]
 
     def measured(record, started, cpu_started):
         record["t"] = round(time.monotonic() - started, 4)
@@ -648,12 +687,19 @@ def run_lcb_job(job, in_pid_namespace):
         emit({"event": "result", "index": count, "killed_for": "output_limit", "cpu_s": round(cpu, 4)})
     elif not finished and killed_for != "stopped":
         signalled = os.WIFSIGNALED(status)
-        emit({"event": "result", "index": count, "killed_for": killed_for,
-              "lcb": {"kind": "lost", "error": "the solution's process ended before its tests did"},
-              "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-              "signal": os.WTERMSIG(status) if signalled and killed_for is None else None,
-              "oom_killed": signalled and oom_kills_since_last_look(),
-              "cpu_s": round(cpu, 4), "wall_s": round(time.monotonic() - started, 4)})
+        emit(
+            {
+                "event": "result",
+                "index": count,
+                "killed_for": killed_for,
+                "lcb": {"kind": "lost", "error": "the solution's process ended before its tests did"},
+                "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+                "signal": os.WTERMSIG(status) if signalled and killed_for is None else None,
+                "oom_killed": signalled and oom_kills_since_last_look(),
+                "cpu_s": round(cpu, 4),
+                "wall_s": round(time.monotonic() - started, 4),
+            }
+        )
     finish_job(in_pid_namespace)
 
 
@@ -799,6 +845,7 @@ def reap_all(in_pid_namespace):
 
 # ---- between two jobs: the wipe -----------------------------------------------------------------
 
+
 def wipe_sandbox():
     """Nothing one job left may reach the next: files (whatever their modes or depth), POSIX message
     queues, SysV shared memory, message queues and semaphores. Returns (clean, reason); the host
@@ -866,8 +913,11 @@ def remove_sysv_ipc():
             if not rows:
                 continue
             c = libc()  # only when there is something to remove
-            rmid = {"shm": lambda i: c.shmctl(i, 0, None), "msg": lambda i: c.msgctl(i, 0, None),
-                    "sem": lambda i: c.semctl(i, 0, 0)}[kind]  # IPC_RMID = 0
+            rmid = {
+                "shm": lambda i: c.shmctl(i, 0, None),
+                "msg": lambda i: c.msgctl(i, 0, None),
+                "sem": lambda i: c.semctl(i, 0, 0),
+            }[kind]  # IPC_RMID = 0
             for row in rows:
                 rmid(int(row.split()[1]))
             with open(path) as handle:
@@ -881,6 +931,7 @@ def remove_sysv_ipc():
 
 
 # ---- the job runner (one per job) and the clean parent -------------------------------------------
+
 
 def read_job():
     """The next job line; stray `next`/`stop` lines (for a runner that died) are skipped."""
@@ -914,8 +965,14 @@ def run_job(job, in_pid_namespace):
     # (and so copy) every page of this interpreter after the fork.
     gc.freeze()
     OOM_SEEN[0] = sandbox_oom_kills()
-    emit({"event": "ready", "compile_error": compile_error, "pid_namespace": in_pid_namespace,
-          "python": sys.version.split()[0]})
+    emit(
+        {
+            "event": "ready",
+            "compile_error": compile_error,
+            "pid_namespace": in_pid_namespace,
+            "python": sys.version.split()[0],
+        }
+    )
     if job["profile"] == "lcb":
         run_lcb_job(job, in_pid_namespace)
         return
@@ -968,6 +1025,7 @@ WARMED_LCB = []
 def warm_lcb():
     if not WARMED_LCB:
         import ast, faulthandler, shutil, subprocess, types, unittest.mock  # noqa: E401,F401
+
         exec(LCB_IMPORTS, {})  # the import block every program gets: imported once, shared by forks
         WARMED_LCB.append(True)
 
@@ -999,6 +1057,7 @@ def main():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     # Warm the modules every test process needs (a fork shares them instead of importing again).
     import threading  # noqa: F401
+
     try:
         libc()  # the wipe and the runner use it
     except (OSError, ImportError):
@@ -1016,8 +1075,13 @@ def main():
         if exit_code == EXIT_HOST_GONE:
             return
         # A program killed or stopped its runner mid-job: the program fails; this parent cleans up.
-        emit({"event": "runner_died", "exit_code": exit_code,
-              "signal": os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None})
+        emit(
+            {
+                "event": "runner_died",
+                "exit_code": exit_code,
+                "signal": os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None,
+            }
+        )
         reap_all(in_pid_namespace)
         finish_job(in_pid_namespace)
 

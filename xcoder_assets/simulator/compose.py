@@ -19,13 +19,20 @@ from typing import Any, Callable
 from xcoder_assets.simulator.common import Answer, SimRequest, unit
 
 THEMES = [
-    ("the harbor of Valen", "dock workers", "crates"), ("a mountain observatory", "astronomers", "readings"),
-    ("the royal library", "archivists", "scrolls"), ("a desert caravan", "traders", "camels"),
-    ("a robotics lab", "engineers", "sensors"), ("the city marathon", "volunteers", "runners"),
-    ("an orbital station", "technicians", "modules"), ("a coral reef survey", "divers", "samples"),
-    ("a chess club", "organizers", "boards"), ("a bakery chain", "bakers", "trays"),
-    ("a music festival", "stage crews", "speakers"), ("a seed vault", "botanists", "seeds"),
-    ("a train depot", "dispatchers", "wagons"), ("a weather network", "meteorologists", "stations"),
+    ("the harbor of Valen", "dock workers", "crates"),
+    ("a mountain observatory", "astronomers", "readings"),
+    ("the royal library", "archivists", "scrolls"),
+    ("a desert caravan", "traders", "camels"),
+    ("a robotics lab", "engineers", "sensors"),
+    ("the city marathon", "volunteers", "runners"),
+    ("an orbital station", "technicians", "modules"),
+    ("a coral reef survey", "divers", "samples"),
+    ("a chess club", "organizers", "boards"),
+    ("a bakery chain", "bakers", "trays"),
+    ("a music festival", "stage crews", "speakers"),
+    ("a seed vault", "botanists", "seeds"),
+    ("a train depot", "dispatchers", "wagons"),
+    ("a weather network", "meteorologists", "stations"),
 ]
 
 
@@ -56,6 +63,7 @@ def _ints(values: list[int]) -> str:
 
 
 # ---- solvers (reference solutions of each archetype) -------------------------------------------
+
 
 def _pairs_mod(d: dict, p: dict) -> int:
     counts = [0] * p["k"]
@@ -222,186 +230,277 @@ def _spans(rng: random.Random) -> list[list[int]]:
 
 ARCHETYPES: list[Archetype] = [
     Archetype(
-        "pairs_mod", ("hash", "count", "modular", "number theory", "pair", "combinatorics", "frequency"),
-        "count complementary remainders while scanning once", "countPairs", ("nums", "k"), ("List[int]", "int"), "int",
+        "pairs_mod",
+        ("hash", "count", "modular", "number theory", "pair", "combinatorics", "frequency"),
+        "count complementary remainders while scanning once",
+        "countPairs",
+        ("nums", "k"),
+        ("List[int]", "int"),
+        "int",
         lambda r: {"k": r.randint(2, 12)},
         lambda r, p: {"nums": _rand_list(r, 2, 9, 1, 60), "k": p["k"]},
         _pairs_mod,
-        lambda p, t: (f"In {t[0]}, the {t[1]} label each of their {t[2]} with a weight. Two {t[2]} can be shipped "
-                      f"together when their total weight is a multiple of {p['k']}. Count the unordered pairs of "
-                      f"different {t[2]} that can be shipped together."),
+        lambda p, t: (
+            f"In {t[0]}, the {t[1]} label each of their {t[2]} with a weight. Two {t[2]} can be shipped "
+            f"together when their total weight is a multiple of {p['k']}. Count the unordered pairs of "
+            f"different {t[2]} that can be shipped together."
+        ),
         lambda p: f"The first line contains n and k (k = {p['k']}). The second line contains n integers, the weights.",
         "Print one integer: the number of pairs.",
         lambda p: "2 <= n <= 2 * 10^5, 1 <= weight <= 10^9",
         lambda d, p: f"{len(d['nums'])} {p['k']}\n{_ints(d['nums'])}\n",
     ),
     Archetype(
-        "longest_window", ("sliding window", "two pointers", "subarray", "window", "contiguous", "array"),
+        "longest_window",
+        ("sliding window", "two pointers", "subarray", "window", "contiguous", "array"),
         "grow a window to the right and shrink it from the left while the sum is too large",
-        "longestSegment", ("nums", "limit"), ("List[int]", "int"), "int",
+        "longestSegment",
+        ("nums", "limit"),
+        ("List[int]", "int"),
+        "int",
         lambda r: {"limit_scale": r.choice([2, 3, 4])},
         lambda r, p: (lambda nums: {"nums": nums, "limit": max(nums) * p["limit_scale"]})(_rand_list(r, 1, 10, 1, 20)),
         _longest_window,
-        lambda p, t: (f"The {t[1]} of {t[0]} handle {t[2]} in a fixed row, each with a positive load. A shift may "
-                      f"take any run of consecutive {t[2]} whose total load does not exceed a limit L. Find the "
-                      f"largest number of {t[2]} a single shift can take."),
+        lambda p, t: (
+            f"The {t[1]} of {t[0]} handle {t[2]} in a fixed row, each with a positive load. A shift may "
+            f"take any run of consecutive {t[2]} whose total load does not exceed a limit L. Find the "
+            f"largest number of {t[2]} a single shift can take."
+        ),
         lambda p: "The first line contains n and L. The second line contains n positive integers, the loads.",
         "Print the largest number of consecutive items whose total load is at most L (0 if none).",
         lambda p: "1 <= n <= 2 * 10^5, 1 <= load <= 10^4, 1 <= L <= 10^9",
         lambda d, p: f"{len(d['nums'])} {d['limit']}\n{_ints(d['nums'])}\n",
     ),
     Archetype(
-        "grid_steps", ("bfs", "breadth", "grid", "shortest path", "queue", "graph", "navigation"),
+        "grid_steps",
+        ("bfs", "breadth", "grid", "shortest path", "queue", "graph", "navigation"),
         "explore the grid in layers from the start so that the first visit of a cell is the shortest",
-        "minSteps", ("grid",), ("List[str]",), "int",
+        "minSteps",
+        ("grid",),
+        ("List[str]",),
+        "int",
         lambda r: {"diagonal": r.random() < 0.4},
         lambda r, p: {"grid": _grid(r)},
         _grid_steps,
-        lambda p, t: (f"A map of {t[0]} is a grid of free cells '.' and blocked cells '#'. The {t[1]} start in the "
-                      f"top-left cell and must bring their {t[2]} to the bottom-right cell, moving one cell at a time "
-                      + ("in any of the eight directions (including diagonals). " if p["diagonal"] else
-                         "up, down, left or right. ")
-                      + "Find the minimum number of moves, or -1 if the bottom-right cell cannot be reached."),
+        lambda p, t: (
+            f"A map of {t[0]} is a grid of free cells '.' and blocked cells '#'. The {t[1]} start in the "
+            f"top-left cell and must bring their {t[2]} to the bottom-right cell, moving one cell at a time "
+            + (
+                "in any of the eight directions (including diagonals). "
+                if p["diagonal"]
+                else "up, down, left or right. "
+            )
+            + "Find the minimum number of moves, or -1 if the bottom-right cell cannot be reached."
+        ),
         lambda p: "The first line contains n and m. Each of the next n lines contains m characters '.' or '#'.",
         "Print the minimum number of moves, or -1.",
         lambda p: "1 <= n, m <= 1000",
         lambda d, p: f"{len(d['grid'])} {len(d['grid'][0])}\n" + "\n".join(d["grid"]) + "\n",
     ),
     Archetype(
-        "components", ("union", "disjoint", "dsu", "components", "connectivity", "graph", "dfs"),
+        "components",
+        ("union", "disjoint", "dsu", "components", "connectivity", "graph", "dfs"),
         "merge the groups that every link joins and count what is left",
-        "groupCount", ("n", "edges"), ("int", "List[List[int]]"), "int",
+        "groupCount",
+        ("n", "edges"),
+        ("int", "List[List[int]]"),
+        "int",
         lambda r: {"largest": r.random() < 0.5},
         lambda r, p: _edges(r),
         _components,
-        lambda p, t: (f"There are n {t[2]} in {t[0]}, numbered 1 to n, and m links, each joining two of them. "
-                      f"Linked {t[2]} belong to the same group, directly or through other links. "
-                      + ("Find the size of the largest group." if p["largest"] else "Count the groups.")),
+        lambda p, t: (
+            f"There are n {t[2]} in {t[0]}, numbered 1 to n, and m links, each joining two of them. "
+            f"Linked {t[2]} belong to the same group, directly or through other links. "
+            + ("Find the size of the largest group." if p["largest"] else "Count the groups.")
+        ),
         lambda p: "The first line contains n and m. Each of the next m lines contains two integers a and b.",
         "Print one integer.",
         lambda p: "1 <= n <= 2 * 10^5, 0 <= m <= 2 * 10^5, 1 <= a, b <= n",
         lambda d, p: f"{d['n']} {len(d['edges'])}\n" + "".join(f"{a} {b}\n" for a, b in d["edges"]),
     ),
     Archetype(
-        "spaced_max", ("dynamic programming", "dp", "memo", "tabulation", "recursion", "optimal substructure"),
+        "spaced_max",
+        ("dynamic programming", "dp", "memo", "tabulation", "recursion", "optimal substructure"),
         "decide for each position whether to take it, remembering the best total up to every prefix",
-        "maxValue", ("values",), ("List[int]",), "int",
+        "maxValue",
+        ("values",),
+        ("List[int]",),
+        "int",
         lambda r: {"gap": r.choice([2, 3])},
         lambda r, p: {"values": _rand_list(r, 1, 10, 1, 50)},
         _spaced_max,
-        lambda p, t: (f"The {t[1]} of {t[0]} can collect {t[2]} placed in a line, each with a value. Any two "
-                      f"collected {t[2]} must be at least {p['gap']} positions apart. Find the largest total value "
-                      f"they can collect."),
+        lambda p, t: (
+            f"The {t[1]} of {t[0]} can collect {t[2]} placed in a line, each with a value. Any two "
+            f"collected {t[2]} must be at least {p['gap']} positions apart. Find the largest total value "
+            f"they can collect."
+        ),
         lambda p: "The first line contains n. The second line contains n integers, the values.",
         "Print the largest total value.",
         lambda p: "1 <= n <= 2 * 10^5, 1 <= value <= 10^9",
         lambda d, p: f"{len(d['values'])}\n{_ints(d['values'])}\n",
     ),
     Archetype(
-        "min_coins", ("knapsack", "coin", "unbounded", "dynamic programming", "greedy", "change"),
+        "min_coins",
+        ("knapsack", "coin", "unbounded", "dynamic programming", "greedy", "change"),
         "build the best count for every amount from smaller amounts",
-        "minPieces", ("coins", "amount"), ("List[int]", "int"), "int",
+        "minPieces",
+        ("coins", "amount"),
+        ("List[int]", "int"),
+        "int",
         lambda r: {},
         lambda r, p: {"coins": sorted(set(_rand_list(r, 1, 4, 2, 12))), "amount": r.randint(1, 40)},
         _min_coins,
-        lambda p, t: (f"The {t[1]} of {t[0]} pack {t[2]} into boxes. Boxes come in a few sizes, and any number of "
-                      f"boxes of each size is available. Find the minimum number of boxes whose sizes add up exactly "
-                      f"to the number of {t[2]}, or -1 if it is impossible."),
+        lambda p, t: (
+            f"The {t[1]} of {t[0]} pack {t[2]} into boxes. Boxes come in a few sizes, and any number of "
+            f"boxes of each size is available. Find the minimum number of boxes whose sizes add up exactly "
+            f"to the number of {t[2]}, or -1 if it is impossible."
+        ),
         lambda p: "The first line contains k and the amount. The second line contains the k box sizes.",
         "Print the minimum number of boxes, or -1.",
         lambda p: "1 <= k <= 100, 1 <= amount <= 10^4, 1 <= size <= 10^4",
         lambda d, p: f"{len(d['coins'])} {d['amount']}\n{_ints(d['coins'])}\n",
     ),
     Archetype(
-        "palindromes", ("string", "palindrome", "hashing", "manacher", "substring", "center"),
+        "palindromes",
+        ("string", "palindrome", "hashing", "manacher", "substring", "center"),
         "expand around every center of the string",
-        "palindromeMeasure", ("s",), ("str",), "int",
+        "palindromeMeasure",
+        ("s",),
+        ("str",),
+        "int",
         lambda r: {"count": r.random() < 0.5},
         lambda r, p: {"s": "".join(r.choice("abc") for _ in range(r.randint(1, 12)))},
         _palindromes,
-        lambda p, t: (f"The {t[1]} of {t[0]} record a code word of lowercase letters for their {t[2]}. A piece of "
-                      f"the word is a non-empty run of consecutive letters; it is symmetric if it reads the same "
-                      f"in both directions. "
-                      + ("Count the symmetric pieces (pieces at different positions count separately)."
-                         if p["count"] else "Find the length of the longest symmetric piece.")),
+        lambda p, t: (
+            f"The {t[1]} of {t[0]} record a code word of lowercase letters for their {t[2]}. A piece of "
+            f"the word is a non-empty run of consecutive letters; it is symmetric if it reads the same "
+            f"in both directions. "
+            + (
+                "Count the symmetric pieces (pieces at different positions count separately)."
+                if p["count"]
+                else "Find the length of the longest symmetric piece."
+            )
+        ),
         lambda p: "A single line contains the word s.",
         "Print one integer.",
         lambda p: "1 <= |s| <= 5000",
         lambda d, p: d["s"] + "\n",
     ),
     Archetype(
-        "extreme_sum", ("heap", "priority queue", "sorting", "order statistic", "selection", "top"),
+        "extreme_sum",
+        ("heap", "priority queue", "sorting", "order statistic", "selection", "top"),
         "keep only the distinct values and take the extreme ones in order",
-        "extremeSum", ("nums", "k"), ("List[int]", "int"), "int",
+        "extremeSum",
+        ("nums", "k"),
+        ("List[int]", "int"),
+        "int",
         lambda r: {"smallest": r.random() < 0.4},
         lambda r, p: (lambda nums: {"nums": nums, "k": r.randint(1, len(set(nums)))})(_rand_list(r, 1, 10, 1, 30)),
         _extreme_sum,
-        lambda p, t: (f"In {t[0]} each of the {t[2]} has a score, and several may share a score. The {t[1]} pick "
-                      f"k different scores, the {'smallest' if p['smallest'] else 'largest'} ones present. Print "
-                      f"the sum of the picked scores."),
+        lambda p, t: (
+            f"In {t[0]} each of the {t[2]} has a score, and several may share a score. The {t[1]} pick "
+            f"k different scores, the {'smallest' if p['smallest'] else 'largest'} ones present. Print "
+            f"the sum of the picked scores."
+        ),
         lambda p: "The first line contains n and k. The second line contains n integers, the scores.",
         "Print the sum.",
         lambda p: "1 <= n <= 2 * 10^5, 1 <= k <= number of different scores, 1 <= score <= 10^9",
         lambda d, p: f"{len(d['nums'])} {d['k']}\n{_ints(d['nums'])}\n",
     ),
     Archetype(
-        "intervals", ("interval", "greedy", "scheduling", "sorting", "sweep", "activity"),
+        "intervals",
+        ("interval", "greedy", "scheduling", "sorting", "sweep", "activity"),
         "process the time spans by their end and decide greedily",
-        "intervalMeasure", ("intervals",), ("List[List[int]]",), "int",
+        "intervalMeasure",
+        ("intervals",),
+        ("List[List[int]]",),
+        "int",
         lambda r: {"stab": r.random() < 0.5},
         lambda r, p: {"intervals": _spans(r)},
         _intervals,
-        lambda p, t: (f"The {t[1]} of {t[0]} have a list of time spans [start, end] during which {t[2]} need "
-                      + ("attention. A check at time x serves every span with start <= x <= end. Find the minimum "
-                         "number of checks that serve all spans." if p["stab"] else
-                         "a hall. Two spans overlap when one starts before the other ends. Find the largest number "
-                         "of spans that can be chosen so that no two overlap (a span may start exactly when another ends).")),
+        lambda p, t: (
+            f"The {t[1]} of {t[0]} have a list of time spans [start, end] during which {t[2]} need "
+            + (
+                "attention. A check at time x serves every span with start <= x <= end. Find the minimum "
+                "number of checks that serve all spans."
+                if p["stab"]
+                else "a hall. Two spans overlap when one starts before the other ends. Find the largest number "
+                "of spans that can be chosen so that no two overlap (a span may start exactly when another ends)."
+            )
+        ),
         lambda p: "The first line contains n. Each of the next n lines contains start and end.",
         "Print one integer.",
         lambda p: "1 <= n <= 2 * 10^5, 0 <= start < end <= 10^9",
         lambda d, p: f"{len(d['intervals'])}\n" + "".join(f"{a} {b}\n" for a, b in d["intervals"]),
     ),
     Archetype(
-        "range_answers", ("prefix", "range", "queries", "fenwick", "segment tree", "cumulative"),
+        "range_answers",
+        ("prefix", "range", "queries", "fenwick", "segment tree", "cumulative"),
         "precompute running totals so that each question is answered in constant time",
-        "rangeAnswers", ("nums", "queries"), ("List[int]", "List[List[int]]"), "List[int]",
+        "rangeAnswers",
+        ("nums", "queries"),
+        ("List[int]", "List[List[int]]"),
+        "List[int]",
         lambda r: {"xor": r.random() < 0.4},
-        lambda r, p: (lambda nums: {"nums": nums, "queries": [sorted([r.randint(1, len(nums)), r.randint(1, len(nums))])
-                                                               for _ in range(r.randint(1, 4))]})(_rand_list(r, 1, 8, 0, 15)),
+        lambda r, p: (
+            lambda nums: {
+                "nums": nums,
+                "queries": [sorted([r.randint(1, len(nums)), r.randint(1, len(nums))]) for _ in range(r.randint(1, 4))],
+            }
+        )(_rand_list(r, 1, 8, 0, 15)),
         _range_answers,
-        lambda p, t: (f"The {t[1]} of {t[0]} keep a row of {t[2]} with values a_1..a_n and answer questions: for "
-                      f"given l and r, the {'bitwise XOR' if p['xor'] else 'sum'} of a_l, ..., a_r."),
-        lambda p: ("The first line contains n and q. The second line contains n integers. Each of the next q lines "
-                   "contains l and r."),
+        lambda p, t: (
+            f"The {t[1]} of {t[0]} keep a row of {t[2]} with values a_1..a_n and answer questions: for "
+            f"given l and r, the {'bitwise XOR' if p['xor'] else 'sum'} of a_l, ..., a_r."
+        ),
+        lambda p: (
+            "The first line contains n and q. The second line contains n integers. Each of the next q lines "
+            "contains l and r."
+        ),
         "Print one line per question with its answer (for the function: the list of answers).",
         lambda p: "1 <= n, q <= 2 * 10^5, 0 <= a_i <= 10^9, 1 <= l <= r <= n",
-        lambda d, p: f"{len(d['nums'])} {len(d['queries'])}\n{_ints(d['nums'])}\n" + "".join(f"{l} {r}\n" for l, r in d["queries"]),
+        lambda d, p: (
+            f"{len(d['nums'])} {len(d['queries'])}\n{_ints(d['nums'])}\n"
+            + "".join(f"{l} {r}\n" for l, r in d["queries"])
+        ),
     ),
     Archetype(
-        "coprime_count", ("gcd", "number theory", "prime", "inclusion exclusion", "totient", "sieve", "divisor"),
+        "coprime_count",
+        ("gcd", "number theory", "prime", "inclusion exclusion", "totient", "sieve", "divisor"),
         "count the numbers that share no prime factor with m",
-        "coprimeCount", ("n", "m"), ("int", "int"), "int",
+        "coprimeCount",
+        ("n", "m"),
+        ("int", "int"),
+        "int",
         lambda r: {},
         lambda r, p: {"n": r.randint(1, 60), "m": r.randint(1, 60)},
         _coprime,
-        lambda p, t: (f"The {t[1]} of {t[0]} number their {t[2]} from 1 to n. A number is compatible with the "
-                      f"master code m when the two numbers have no common divisor greater than 1. Count the "
-                      f"compatible numbers among 1..n."),
+        lambda p, t: (
+            f"The {t[1]} of {t[0]} number their {t[2]} from 1 to n. A number is compatible with the "
+            f"master code m when the two numbers have no common divisor greater than 1. Count the "
+            f"compatible numbers among 1..n."
+        ),
         lambda p: "A single line contains n and m.",
         "Print the count.",
         lambda p: "1 <= n, m <= 10^12",
         lambda d, p: f"{d['n']} {d['m']}\n",
     ),
     Archetype(
-        "capacity", ("binary search", "monotonic", "answer", "search", "minimize maximum"),
+        "capacity",
+        ("binary search", "monotonic", "answer", "search", "minimize maximum"),
         "search for the smallest capacity that still works, since more capacity never hurts",
-        "minCapacity", ("weights", "days"), ("List[int]", "int"), "int",
+        "minCapacity",
+        ("weights", "days"),
+        ("List[int]", "int"),
+        "int",
         lambda r: {},
         lambda r, p: (lambda w: {"weights": w, "days": r.randint(1, len(w))})(_rand_list(r, 1, 10, 1, 20)),
         _capacity,
-        lambda p, t: (f"The {t[1]} of {t[0]} must move {t[2]} in the given order within D days. Each day they move "
-                      f"a run of consecutive {t[2]} whose total weight does not exceed the daily capacity. Find the "
-                      f"smallest capacity that moves everything within D days."),
+        lambda p, t: (
+            f"The {t[1]} of {t[0]} must move {t[2]} in the given order within D days. Each day they move "
+            f"a run of consecutive {t[2]} whose total weight does not exceed the daily capacity. Find the "
+            f"smallest capacity that moves everything within D days."
+        ),
         lambda p: "The first line contains n and D. The second line contains n integers, the weights.",
         "Print the smallest capacity.",
         lambda p: "1 <= D <= n <= 5 * 10^4, 1 <= weight <= 500",
@@ -450,8 +549,15 @@ def answer_problem_scenario(request: SimRequest) -> Answer:
     selected = (matching[:3] + others[: max(0, 2 - len(matching[:3])) + 1])[:5]
     theme = THEMES[int(unit(key, "theme") * len(THEMES))]
     answer = {
-        "feature_uses": [{"feature": f, "use": f"supports the core step: {archetype.strategy}" if f in matching
-                          else "shapes the input or its constraints"} for f in leaves],
+        "feature_uses": [
+            {
+                "feature": f,
+                "use": f"supports the core step: {archetype.strategy}"
+                if f in matching
+                else "shapes the input or its constraints",
+            }
+            for f in leaves
+        ],
         "selected_features": selected,
         "integration_strategy": f"The task reduces to one pass of reasoning: {archetype.strategy}.",
         "scenario": f"In {theme[0]}, the {theme[1]} organise their {theme[2]} and need an exact figure about them.",
@@ -467,7 +573,9 @@ def build_problem(archetype: Archetype, style: str, key: str, theme: tuple[str, 
         data = archetype.generate(rng, params)
         answer = archetype.solve(data, params)
         if style == "leetcode":
-            examples.append({"input": "\n".join(json.dumps(a) for a in archetype.args(data)), "output": json.dumps(answer)})
+            examples.append(
+                {"input": "\n".join(json.dumps(a) for a in archetype.args(data)), "output": json.dumps(answer)}
+            )
         else:
             text = "\n".join(map(str, answer)) if isinstance(answer, list) else str(answer)
             examples.append({"input": archetype.to_stdin(data, params), "output": text + "\n"})
@@ -479,17 +587,27 @@ def build_problem(archetype: Archetype, style: str, key: str, theme: tuple[str, 
         signature = f"def {archetype.function}(self, {args}) -> {archetype.return_type}:"
         problem.update(
             statement=story + "\n\nImplement the function " + archetype.function + " that returns the answer.",
-            input_format="", output_format="", constraints=archetype.constraints(params),
-            function_name=archetype.function, signature=signature,
+            input_format="",
+            output_format="",
+            constraints=archetype.constraints(params),
+            function_name=archetype.function,
+            signature=signature,
             starter_code=f"class Solution:\n    {signature}\n        ",
         )
     elif style == "atcoder":
-        problem.update(statement=story, input_format=archetype.input_format(params),
-                       output_format=archetype.output_format, constraints="- " + archetype.constraints(params).replace(", ", "\n- "))
+        problem.update(
+            statement=story,
+            input_format=archetype.input_format(params),
+            output_format=archetype.output_format,
+            constraints="- " + archetype.constraints(params).replace(", ", "\n- "),
+        )
     else:
-        problem.update(statement=f"{story}\n\nThe {theme[1]} ask you to compute it for them.",
-                       input_format=archetype.input_format(params) + f" ({archetype.constraints(params)})",
-                       output_format=archetype.output_format, constraints=archetype.constraints(params))
+        problem.update(
+            statement=f"{story}\n\nThe {theme[1]} ask you to compute it for them.",
+            input_format=archetype.input_format(params) + f" ({archetype.constraints(params)})",
+            output_format=archetype.output_format,
+            constraints=archetype.constraints(params),
+        )
     return problem
 
 
@@ -507,4 +625,13 @@ def answer_problem_statement(request: SimRequest) -> Answer:
     body = json.dumps(problem, indent=2)
     if roll < 0.14:
         return "```json\n" + body[: int(len(body) * 0.6)], "length"
-    return "<think>\nThe design asks for " + archetype.key + " in " + style + " style.\n</think>\n```json\n" + body + "\n```", "stop"
+    return (
+        "<think>\nThe design asks for "
+        + archetype.key
+        + " in "
+        + style
+        + " style.\n</think>\n```json\n"
+        + body
+        + "\n```",
+        "stop",
+    )

@@ -94,12 +94,15 @@ def build_app(latency_s: float = 0.0, hang_s: float = 3600.0) -> web.Application
         failing = attempt <= count
         if name in ("429", "500", "503") and failing:
             headers = {"Retry-After": "0"} if name == "429" else {}
-            return web.json_response({"error": {"message": f"simulated {name}", "type": "server_error"}},
-                                     status=int(name), headers=headers)
+            return web.json_response(
+                {"error": {"message": f"simulated {name}", "type": "server_error"}}, status=int(name), headers=headers
+            )
         if name == "always-500":
             return web.json_response({"error": {"message": "simulated outage"}}, status=500)
         if name == "bad-request":
-            return web.json_response({"error": {"message": "simulated bad request", "type": "invalid_request_error"}}, status=400)
+            return web.json_response(
+                {"error": {"message": "simulated bad request", "type": "invalid_request_error"}}, status=400
+            )
         if name == "timeout" and failing:
             await asyncio.sleep(hang_s)
         if name == "drop" and failing:
@@ -121,8 +124,12 @@ def build_app(latency_s: float = 0.0, hang_s: float = 3600.0) -> web.Application
     def simulate(request: web.Request, body: dict, messages: list, key: str, attempt: int) -> web.Response:
         served["simulated"] += 1
         try:
-            content, finish = simulated_answer(request.headers.get(TEMPLATE_HEADER), messages, body.get("seed"),
-                                               body.get("max_tokens") or body.get("max_completion_tokens"))
+            content, finish = simulated_answer(
+                request.headers.get(TEMPLATE_HEADER),
+                messages,
+                body.get("seed"),
+                body.get("max_tokens") or body.get("max_completion_tokens"),
+            )
         except SimulatorError as exc:
             return web.json_response({"error": {"message": str(exc), "type": "invalid_request_error"}}, status=400)
         return completion(body, messages, key, attempt, content, finish, None)
@@ -134,9 +141,15 @@ def build_app(latency_s: float = 0.0, hang_s: float = 3600.0) -> web.Application
     def counters() -> dict[str, float]:
         step(0)
         seconds = flight["t"] - flight["since"]
-        return {"requests": served["requests"], "simulated": served["simulated"], "distinct_prompts": len(attempts), "in_flight": flight["now"],
-                "peak_in_flight": flight["peak"], "seconds": round(seconds, 3),
-                "mean_in_flight": round(flight["area"] / seconds, 1) if seconds > 0 else float(flight["now"])}
+        return {
+            "requests": served["requests"],
+            "simulated": served["simulated"],
+            "distinct_prompts": len(attempts),
+            "in_flight": flight["now"],
+            "peak_in_flight": flight["peak"],
+            "seconds": round(seconds, 3),
+            "mean_in_flight": round(flight["area"] / seconds, 1) if seconds > 0 else float(flight["now"]),
+        }
 
     async def stats(_: web.Request) -> web.Response:
         return web.json_response(counters())
@@ -155,8 +168,9 @@ def build_app(latency_s: float = 0.0, hang_s: float = 3600.0) -> web.Application
     return app
 
 
-def completion(body: dict, messages: list, key: str, attempt: int, content: str, finish: str,
-               reasoning: str | None) -> web.Response:
+def completion(
+    body: dict, messages: list, key: str, attempt: int, content: str, finish: str, reasoning: str | None
+) -> web.Response:
     message = {"role": "assistant", "content": content}
     if reasoning:
         message["reasoning_content"] = reasoning
@@ -168,8 +182,11 @@ def completion(body: dict, messages: list, key: str, attempt: int, content: str,
             "created": int(time.time()),
             "model": body.get("model", "fake"),
             "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content) // 4,
-                      "total_tokens": prompt_tokens + len(content) // 4},
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": len(content) // 4,
+                "total_tokens": prompt_tokens + len(content) // 4,
+            },
         }
     )
 
@@ -195,9 +212,20 @@ def _discard(stream) -> None:
 def running(latency_s: float = 0.0, hang_s: float = 3600.0, start_timeout_s: float = 60.0) -> Iterator[str]:
     """Serve in a child process on a free loopback port for the `with` block; yields the /v1 URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "xcoder_assets.simulator.fake_server", "--port", "0", "--latency", str(latency_s),
-         "--hang", str(hang_s)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "xcoder_assets.simulator.fake_server",
+            "--port",
+            "0",
+            "--latency",
+            str(latency_s),
+            "--hang",
+            str(hang_s),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     drain: threading.Thread | None = None
     try:

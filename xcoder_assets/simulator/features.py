@@ -46,7 +46,10 @@ _NAME_FEATURES = {
     "Counter": [("data_structures", "hash map counting (Counter)")],
     "defaultdict": [("data_structures", "hash map with default values")],
     "heappush": [("algorithms.graph algorithms", "priority-queue driven search")],
-    "gcd": [("mathematics.number theory", "greatest common divisor"), ("algorithms.mathematical algorithms", "euclidean algorithm")],
+    "gcd": [
+        ("mathematics.number theory", "greatest common divisor"),
+        ("algorithms.mathematical algorithms", "euclidean algorithm"),
+    ],
     "lru_cache": [("algorithmic_paradigm", "top-down dynamic programming"), ("optimization_techniques", "memoization")],
     "accumulate": [("optimization_techniques", "prefix sums"), ("coding_techniques", "running totals with accumulate")],
     "bisect_left": [("algorithms.search algorithms", "binary search on sorted array")],
@@ -75,7 +78,10 @@ def _recursive_functions(tree: ast.AST) -> list[str]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == node.name for c in ast.walk(node)):
+            if any(
+                isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == node.name
+                for c in ast.walk(node)
+            ):
                 found.append(node.name)
     return found
 
@@ -178,7 +184,10 @@ def analyze_solution(question: str, code: str) -> dict[str, Any]:
     if "seen" in source and "x - a" in source:
         add("problem_solving_strategies", "complement lookup in a hash map")
     depth = _max_loop_depth(tree)
-    add("complexity_analysis", {0: "o(1) per query", 1: "linear time", 2: "quadratic time"}.get(depth, "polynomial time"))
+    add(
+        "complexity_analysis",
+        {0: "o(1) per query", 1: "linear time", 2: "quadratic time"}.get(depth, "polynomial time"),
+    )
     if any(isinstance(n, (ast.ListComp, ast.GeneratorExp)) for n in ast.walk(tree)):
         add("coding_techniques", "list comprehensions and generators")
     if "break" in source or "return" in source and "if" in source:
@@ -198,8 +207,15 @@ def _nest(features: dict[str, list[str]], question: str) -> dict[str, Any]:
             tree[category] = leaves
     for category in ("algorithms", "mathematics"):
         tree.setdefault(category, {})
-    for category in ("problem_domain", "algorithmic_paradigm", "problem_solving_strategies", "data_structures",
-                     "coding_techniques", "complexity_analysis", "optimization_techniques"):
+    for category in (
+        "problem_domain",
+        "algorithmic_paradigm",
+        "problem_solving_strategies",
+        "data_structures",
+        "coding_techniques",
+        "complexity_analysis",
+        "optimization_techniques",
+    ):
         tree.setdefault(category, [])
     first_sentence = re.split(r"(?<=[.!?])\s", " ".join(question.split()), maxsplit=1)[0]
     tree["summary"] = f"Solves: {first_sentence[:160]}"
@@ -211,8 +227,11 @@ def answer_feature_extraction(request: SimRequest) -> Answer:
     body = json.dumps(tree, indent=2)
     roll = unit(request.key, "extract")
     if roll < 0.06:
-        return ("The solution reads the input and applies a standard technique; the main idea is to process "
-                "each element once and keep the best answer so far. It is efficient enough for the limits.", "stop")
+        return (
+            "The solution reads the input and applies a standard technique; the main idea is to process "
+            "each element once and keep the best answer so far. It is efficient enough for the limits.",
+            "stop",
+        )
     if roll < 0.10:
         return "```json\n" + body[: int(len(body) * 0.55)], "length"
     if roll < 0.15:

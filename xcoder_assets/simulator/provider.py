@@ -34,8 +34,11 @@ def respond(model: str, messages: list, optional_params: dict, template_id: str 
     response = ModelResponse(
         model=f"{PROVIDER}/{model.split('/', 1)[-1]}",
         choices=[{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}],
-        usage={"prompt_tokens": prompt_chars // 4, "completion_tokens": len(content) // 4,
-               "total_tokens": prompt_chars // 4 + len(content) // 4},
+        usage={
+            "prompt_tokens": prompt_chars // 4,
+            "completion_tokens": len(content) // 4,
+            "total_tokens": prompt_chars // 4 + len(content) // 4,
+        },
     )
     response._hidden_params["response_cost"] = 0.0
     response._hidden_params["offline_latency_s"] = time.monotonic() - started

@@ -34,18 +34,22 @@ class SimulatorError(ValueError):
     not that template's rendering. Served as a 400 (not retryable) with this message."""
 
 
-def answer(template_id: str | None, messages: Sequence[dict[str, Any]], seed: int | None = None,
-           max_tokens: int | None = None) -> Answer:
+def answer(
+    template_id: str | None, messages: Sequence[dict[str, Any]], seed: int | None = None, max_tokens: int | None = None
+) -> Answer:
     """The simulator's answer to one request: (content, finish_reason), cut off at `max_tokens`
     (4 characters a token) like a real server."""
     if not template_id:
         raise SimulatorError(
             f"the offline simulator answers only the pipeline's prompt templates and needs the template id "
-            f"(request metadata {TEMPLATE_METADATA_KEY!r}, or the {TEMPLATE_HEADER} header); this request has none")
+            f"(request metadata {TEMPLATE_METADATA_KEY!r}, or the {TEMPLATE_HEADER} header); this request has none"
+        )
     handler = HANDLERS.get(template_id)
     if handler is None:
-        raise SimulatorError(f"the offline simulator has no handler for prompt template {template_id!r}; "
-                             f"it answers {', '.join(sorted(HANDLERS))}")
+        raise SimulatorError(
+            f"the offline simulator has no handler for prompt template {template_id!r}; "
+            f"it answers {', '.join(sorted(HANDLERS))}"
+        )
     try:
         variables = template_by_id(template_id).parse(messages)
     except (TemplateMismatch, FileNotFoundError, ValueError) as exc:

@@ -96,14 +96,14 @@ READ = {
     "longest_window": "d = sys.stdin.read().split()\nn, L = int(d[0]), int(d[1])\nARGS = (list(map(int, d[2:2 + n])), L)",
     "grid_steps": "d = sys.stdin.read().split()\nn, m = int(d[0]), int(d[1])\nARGS = (d[2:2 + n],)",
     "components": "d = sys.stdin.read().split()\nn, m = int(d[0]), int(d[1])\n"
-                  "ARGS = (n, [[int(d[2 + 2 * i]), int(d[3 + 2 * i])] for i in range(m)])",
+    "ARGS = (n, [[int(d[2 + 2 * i]), int(d[3 + 2 * i])] for i in range(m)])",
     "spaced_max": "d = sys.stdin.read().split()\nn = int(d[0])\nARGS = (list(map(int, d[1:1 + n])),)",
     "min_coins": "d = sys.stdin.read().split()\nk, amount = int(d[0]), int(d[1])\nARGS = (list(map(int, d[2:2 + k])), amount)",
     "palindromes": "ARGS = (sys.stdin.readline().strip(),)",
     "extreme_sum": "d = sys.stdin.read().split()\nn, k = int(d[0]), int(d[1])\nARGS = (list(map(int, d[2:2 + n])), k)",
     "intervals": "d = sys.stdin.read().split()\nn = int(d[0])\nARGS = ([[int(d[1 + 2 * i]), int(d[2 + 2 * i])] for i in range(n)],)",
     "range_answers": "d = sys.stdin.read().split()\nn, q = int(d[0]), int(d[1])\nnums = list(map(int, d[2:2 + n]))\n"
-                     "ARGS = (nums, [[int(d[2 + n + 2 * i]), int(d[3 + n + 2 * i])] for i in range(q)])",
+    "ARGS = (nums, [[int(d[2 + n + 2 * i]), int(d[3 + n + 2 * i])] for i in range(q)])",
     "coprime_count": "d = sys.stdin.read().split()\nARGS = (int(d[0]), int(d[1]))",
     "capacity": "d = sys.stdin.read().split()\nn, D = int(d[0]), int(d[1])\nARGS = (list(map(int, d[2:2 + n])), D)",
 }
@@ -351,10 +351,12 @@ def solution_program(archetype: Archetype, params: dict, functional: bool, varia
         "correct": "",
         "off_by_one": "\n\n_solve = solve\ndef solve(*args):\n    r = _solve(*args)\n    return [x + 1 for x in r] if isinstance(r, list) else r + 1",
         "scrambled": "\n\n_solve = solve\ndef solve(*args):\n    r = _solve(*args)\n    return [x + SALT for x in r] if isinstance(r, list) else r + SALT",
-        "partial": ("\n\n_solve = solve\ndef solve(*args):\n    r = _solve(*args)\n    if not mishandles(args):\n        return r\n"
-                    "    return [x + SLIP for x in r] if isinstance(r, list) else r + SLIP\n\n"
-                    "def mishandles(args):  # the inputs its bug shows on: about half of them\n"
-                    "    import hashlib\n    return hashlib.sha256(repr(args).encode()).digest()[0] < 128"),
+        "partial": (
+            "\n\n_solve = solve\ndef solve(*args):\n    r = _solve(*args)\n    if not mishandles(args):\n        return r\n"
+            "    return [x + SLIP for x in r] if isinstance(r, list) else r + SLIP\n\n"
+            "def mishandles(args):  # the inputs its bug shows on: about half of them\n"
+            "    import hashlib\n    return hashlib.sha256(repr(args).encode()).digest()[0] < 128"
+        ),
         "crash": "\n\n_solve = solve\ndef solve(*args):\n    r = _solve(*args)\n    raise IndexError('list index out of range')",
         "slow": "\n\n_solve = solve\ndef solve(*args):\n    steps = 0\n    while steps >= 0:  # an exhaustive search that never ends\n        steps += 1\n    return _solve(*args)",
     }[variant]
@@ -365,24 +367,30 @@ def solution_program(archetype: Archetype, params: dict, functional: bool, varia
         header += f"SLIP = {9 + int(unit(key + repr(params), 'slip') * 7)}\n"
     if functional:
         args = ", ".join(archetype.arg_names)
-        return (f"from typing import List\n\n{header}\n{body}{twist}\n\n\nclass Solution:\n"
-                f"    def {archetype.function}(self, {args}):\n        return solve({args})\n")
-    output = ("result = solve(*ARGS)\nprint('\\n'.join(map(str, result)) if isinstance(result, list) else result)")
+        return (
+            f"from typing import List\n\n{header}\n{body}{twist}\n\n\nclass Solution:\n"
+            f"    def {archetype.function}(self, {args}):\n        return solve({args})\n"
+        )
+    output = "result = solve(*ARGS)\nprint('\\n'.join(map(str, result)) if isinstance(result, list) else result)"
     return f"import sys\n\n{header}\n{body}{twist}\n\n\n{READ[archetype.key]}\n{output}\n"
 
 
 def generator_program(archetype: Archetype, params: dict, functional: bool, broken: str | None) -> str:
-    writer = ("print('\\n'.join(json.dumps(x) for x in args))" if functional else "sys.stdout.write(fmt(args))")
+    writer = "print('\\n'.join(json.dumps(x) for x in args))" if functional else "sys.stdout.write(fmt(args))"
     sabotage = ""
     if broken == "invalid":  # every third random case breaks a constraint
-        sabotage = ("    if job['kind'] == 'random' and job['index'] % 3 == 2:\n"
-                    "        args = tuple([] if isinstance(x, list) else 0 if isinstance(x, int) else x for x in args)\n")
+        sabotage = (
+            "    if job['kind'] == 'random' and job['index'] % 3 == 2:\n"
+            "        args = tuple([] if isinstance(x, list) else 0 if isinstance(x, int) else x for x in args)\n"
+        )
     elif broken == "crash_max":
         sabotage = "    if job['kind'] == 'max':\n        raise MemoryError('table too large')\n"
-    return (f"import json\nimport random\nimport sys\n\nP = {params!r}\n\n{MAKE[archetype.key]}\n\n{FORMAT[archetype.key]}\n\n\n"
-            "def main():\n    job = json.loads(sys.stdin.read())\n"
-            "    rng = random.Random(f\"{job['seed']}:{job['kind']}:{job['index']}\")\n"
-            f"    args = make(rng, job['kind'])\n{sabotage}    {writer}\n\n\nmain()\n")
+    return (
+        f"import json\nimport random\nimport sys\n\nP = {params!r}\n\n{MAKE[archetype.key]}\n\n{FORMAT[archetype.key]}\n\n\n"
+        "def main():\n    job = json.loads(sys.stdin.read())\n"
+        "    rng = random.Random(f\"{job['seed']}:{job['kind']}:{job['index']}\")\n"
+        f"    args = make(rng, job['kind'])\n{sabotage}    {writer}\n\n\nmain()\n"
+    )
 
 
 def validator_program(archetype: Archetype, params: dict, functional: bool) -> str:
@@ -390,9 +398,11 @@ def validator_program(archetype: Archetype, params: dict, functional: bool) -> s
         reader = "lines = [l for l in sys.stdin.read().split('\\n') if l.strip()]\n    args = tuple(json.loads(l) for l in lines)"
     else:
         reader = READ[archetype.key].replace("\n", "\n    ") + "\n    args = ARGS"
-    return (f"import json\nimport sys\n\nP = {params!r}\n\n{CHECK[archetype.key]}\n\n\n"
-            f"def main():\n    {reader}\n    check(args)\n\n\n"
-            "try:\n    main()\nexcept Exception as exc:\n    print(f'invalid input: {type(exc).__name__} {exc}')\n    sys.exit(1)\n")
+    return (
+        f"import json\nimport sys\n\nP = {params!r}\n\n{CHECK[archetype.key]}\n\n\n"
+        f"def main():\n    {reader}\n    check(args)\n\n\n"
+        "try:\n    main()\nexcept Exception as exc:\n    print(f'invalid input: {type(exc).__name__} {exc}')\n    sys.exit(1)\n"
+    )
 
 
 # ---- the samples of a problem ------------------------------------------------------------------
@@ -434,7 +444,9 @@ def sample_kind(key: str, seed: int | None) -> str:
         return "crash" if unit(f"{key}|{seed}", "fails") < 0.70 else "slow"
     if kind == "unusable":
         roll = unit(f"{key}|{seed}", "unusable")
-        return "truncated" if roll < 0.4 else "no_code" if roll < 0.6 else "two_blocks" if roll < 0.8 else "syntax_error"
+        return (
+            "truncated" if roll < 0.4 else "no_code" if roll < 0.6 else "two_blocks" if roll < 0.8 else "syntax_error"
+        )
     return kind
 
 
@@ -457,7 +469,9 @@ def answer_solve(request: SimRequest) -> Answer:
         return reasoning + f"```python\n{code}```\nOr, alternatively:\n```python\n{code}```", "stop"
     if kind == "syntax_error":
         return reasoning + "```python\n" + code.replace("def solve(", "def solve(:", 1) + "```", "stop"
-    return reasoning + "```python\n" + solution_program(archetype, params, functional, kind, request.key) + "```", "stop"
+    return reasoning + "```python\n" + solution_program(
+        archetype, params, functional, kind, request.key
+    ) + "```", "stop"
 
 
 def answer_test_writer(request: SimRequest) -> Answer:
@@ -471,5 +485,8 @@ def answer_test_writer(request: SimRequest) -> Answer:
     broken = "invalid" if roll < 0.15 else "crash_max" if roll < 0.20 else None
     generator = generator_program(archetype, params, functional, broken)
     validator = validator_program(archetype, params, functional)
-    return ("<think>\nSmall cases cover the edges; random ones the typical; maximal ones the limits.\n</think>\n"
-            f"### Generator\n```python\n{generator}```\n\n### Validator\n```python\n{validator}```\n", "stop")
+    return (
+        "<think>\nSmall cases cover the edges; random ones the typical; maximal ones the limits.\n</think>\n"
+        f"### Generator\n```python\n{generator}```\n\n### Validator\n```python\n{validator}```\n",
+        "stop",
+    )

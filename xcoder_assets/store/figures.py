@@ -62,10 +62,18 @@ class LLMFigures:
     @classmethod
     def of_stats(cls, stats: Any) -> "LLMFigures":
         """From a gateway's running totals (GatewayStats), for a caller that kept no results: no cached tokens."""
-        return cls(requests=stats.requests, made=stats.llm_calls, from_cache=stats.cache_hits,
-                   not_sent=stats.requests - stats.llm_calls - stats.cache_hits, failed=stats.errors,
-                   truncated=stats.truncated, retries=stats.retries, prompt_tokens_spent=stats.prompt_tokens,
-                   completion_tokens_spent=stats.completion_tokens, cost_usd=stats.cost_usd)
+        return cls(
+            requests=stats.requests,
+            made=stats.llm_calls,
+            from_cache=stats.cache_hits,
+            not_sent=stats.requests - stats.llm_calls - stats.cache_hits,
+            failed=stats.errors,
+            truncated=stats.truncated,
+            retries=stats.retries,
+            prompt_tokens_spent=stats.prompt_tokens,
+            completion_tokens_spent=stats.completion_tokens,
+            cost_usd=stats.cost_usd,
+        )
 
     def __add__(self, other: "LLMFigures") -> "LLMFigures":
         return LLMFigures(**{name: getattr(self, name) + getattr(other, name) for name in self.__dataclass_fields__})
@@ -76,8 +84,10 @@ class LLMFigures:
             "llm_calls_made": self.made,
             "llm_cache_hits": self.from_cache,
             "llm_requests_not_sent": self.not_sent,
-            "llm_requests_sum": (f"{self.requests} requests = {self.made} calls made + {self.from_cache} from the cache"
-                                 f" + {self.not_sent} not sent (an identical request failed)"),
+            "llm_requests_sum": (
+                f"{self.requests} requests = {self.made} calls made + {self.from_cache} from the cache"
+                f" + {self.not_sent} not sent (an identical request failed)"
+            ),
             "llm_calls_failed": self.failed,
             "llm_answers_truncated": self.truncated,
             "llm_retries": self.retries,
@@ -109,11 +119,14 @@ class SandboxFigures:
         skipped, broken = statuses.get("abandoned", 0), statuses.get("sandbox_failure", 0)
         rest = stats.runs - stats.executed - stats.cached - skipped - broken
         not_compiled = rest if 0 <= rest <= statuses.get("compile_error", 0) else 0
-        return cls(stats.runs, stats.executed, stats.cached, skipped, not_compiled, broken, rest - not_compiled,
-                   stats.seconds)
+        return cls(
+            stats.runs, stats.executed, stats.cached, skipped, not_compiled, broken, rest - not_compiled, stats.seconds
+        )
 
     def __add__(self, other: "SandboxFigures") -> "SandboxFigures":
-        return SandboxFigures(**{name: getattr(self, name) + getattr(other, name) for name in self.__dataclass_fields__})
+        return SandboxFigures(
+            **{name: getattr(self, name) + getattr(other, name) for name in self.__dataclass_fields__}
+        )
 
     @property
     def executed_per_s(self) -> float:
@@ -128,9 +141,11 @@ class SandboxFigures:
             f"{prefix}_not_compiled": self.not_compiled,
             f"{prefix}_sandbox_failures": self.sandbox_failures,
             f"{prefix}_unexplained": self.unexplained,
-            f"{prefix}_sum": (f"{self.runs} runs = {self.executed} executed + {self.cached} from the run cache + "
-                              f"{self.skipped} skipped after a time limit + {self.not_compiled} not run (no compile) + "
-                              f"{self.sandbox_failures} lost to a broken sandbox"
-                              + (f" + {self.unexplained} unexplained" if self.unexplained else "")),
+            f"{prefix}_sum": (
+                f"{self.runs} runs = {self.executed} executed + {self.cached} from the run cache + "
+                f"{self.skipped} skipped after a time limit + {self.not_compiled} not run (no compile) + "
+                f"{self.sandbox_failures} lost to a broken sandbox"
+                + (f" + {self.unexplained} unexplained" if self.unexplained else "")
+            ),
             f"{prefix}_per_s": round(self.executed_per_s, 1),
         }

@@ -72,8 +72,10 @@ def write_table(table: "Table", frame: pl.DataFrame, data_dir: Path) -> Path:
         ids = frame[table.id_column]
         repeated = ids.filter(ids.is_duplicated()).unique().head(5).to_list()
         if ids.null_count() or repeated:
-            raise SchemaMismatch(f"{path}: column {table.id_column} must hold one distinct id per row; "
-                                 f"{ids.null_count()} null, repeated: {repeated}")
+            raise SchemaMismatch(
+                f"{path}: column {table.id_column} must hold one distinct id per row; "
+                f"{ids.null_count()} null, repeated: {repeated}"
+            )
     return write_parquet(frame, path, table.schema)
 
 
@@ -86,4 +88,3 @@ def read_parquet(path: Path) -> pl.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: materialize its asset first")
     return pl.read_parquet(path)
-

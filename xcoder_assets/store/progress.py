@@ -18,8 +18,14 @@ def _n(value: int) -> str:
 
 
 class ProgressMeter:
-    def __init__(self, label: str, emit: Callable[[str], Any], *, interval_s: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        label: str,
+        emit: Callable[[str], Any],
+        *,
+        interval_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.label, self.emit, self.interval_s, self.clock = label, emit, interval_s, clock
         self.started = clock()
         self._last_emit = self.started
@@ -35,8 +41,10 @@ class ProgressMeter:
         elapsed = max(self.clock() - self.started, 1e-9)
         rate = new / elapsed
         rate_text = f"{rate:,.0f}/s" if rate >= 10 else f"{rate:.1f}/s"
-        return (f"{self.label} {_n(self.done)}/{_n(self.total)}{share}, {_n(self.cached)} from cache, "
-                f"{_n(new)} new at {rate_text}")
+        return (
+            f"{self.label} {_n(self.done)}/{_n(self.total)}{share}, {_n(self.cached)} from cache, "
+            f"{_n(new)} new at {rate_text}"
+        )
 
     def update(self, done: int, total: int, cached: int = 0) -> None:
         with self._lock:

@@ -15,17 +15,27 @@ from typing import Any, Mapping
 from xcoder_assets.store.parquet import write_text
 from xcoder_assets.store.tables import settings_path
 
-NOTE = ("run_config is the asset's run config (paste it under ops.<asset>.config in the launchpad); resources are "
-        "settings of the resources it used (environment variables or the resource's own config, not run config); "
-        "made_with names the models and prompt templates behind the data.")
+NOTE = (
+    "run_config is the asset's run config (paste it under ops.<asset>.config in the launchpad); resources are "
+    "settings of the resources it used (environment variables or the resource's own config, not run config); "
+    "made_with names the models and prompt templates behind the data."
+)
 
 
-def record_settings(data_dir: Path, asset: str, run_config: Mapping[str, Any],
-                    resources: Mapping[str, Mapping[str, Any]] | None = None,
-                    made_with: Mapping[str, Any] | None = None) -> Path:
-    record = {"asset": asset, "note": NOTE, "run_config": dict(run_config),
-              "resources": {name: dict(values) for name, values in (resources or {}).items()},
-              "made_with": dict(made_with or {})}
+def record_settings(
+    data_dir: Path,
+    asset: str,
+    run_config: Mapping[str, Any],
+    resources: Mapping[str, Mapping[str, Any]] | None = None,
+    made_with: Mapping[str, Any] | None = None,
+) -> Path:
+    record = {
+        "asset": asset,
+        "note": NOTE,
+        "run_config": dict(run_config),
+        "resources": {name: dict(values) for name, values in (resources or {}).items()},
+        "made_with": dict(made_with or {}),
+    }
     return write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n", settings_path(data_dir, asset))
 
 

@@ -33,14 +33,14 @@ class Table:
 
 
 _SEED_PROBLEMS_COLUMNS = {
-    'seed_id': 'row id (seed-...), from the statement and solution',
-    'source': 'the file or dataset the record came from',
-    'source_line': 'line (JSONL) or row number (Parquet, dataset) of the record in its source',
-    'question': 'the problem statement',
-    'solution': "the record's first solution (Python)",
-    'solutions_count': 'how many solutions the record has',
-    'difficulty': "the record's difficulty label, if any",
-    'run_id': 'the Dagster run that wrote the row',
+    "seed_id": "row id (seed-...), from the statement and solution",
+    "source": "the file or dataset the record came from",
+    "source_line": "line (JSONL) or row number (Parquet, dataset) of the record in its source",
+    "question": "the problem statement",
+    "solution": "the record's first solution (Python)",
+    "solutions_count": "how many solutions the record has",
+    "difficulty": "the record's difficulty label, if any",
+    "run_id": "the Dagster run that wrote the row",
 }
 
 SEED_PROBLEMS = Table(
@@ -63,11 +63,11 @@ SEED_PROBLEMS = Table(
 )
 
 _SEED_REJECTS_COLUMNS = {
-    'source': 'the file or dataset of the bad record',
-    'source_line': 'its line or row number',
-    'reason': 'why it could not be loaded',
-    'raw': 'the record as read (truncated)',
-    'run_id': 'the Dagster run that wrote the row',
+    "source": "the file or dataset of the bad record",
+    "source_line": "its line or row number",
+    "reason": "why it could not be loaded",
+    "raw": "the record as read (truncated)",
+    "run_id": "the Dagster run that wrote the row",
 }
 
 SEED_REJECTS = Table(
@@ -76,21 +76,23 @@ SEED_REJECTS = Table(
     description="Seed records that could not be loaded, with their line and reason.",
     unique_ids=False,  # line numbers repeat across source files
     columns=_SEED_REJECTS_COLUMNS,
-    schema=pl.Schema({"source": pl.String, "source_line": pl.Int64, "reason": pl.String, "raw": pl.String, "run_id": pl.String}),
+    schema=pl.Schema(
+        {"source": pl.String, "source_line": pl.Int64, "reason": pl.String, "raw": pl.String, "run_id": pl.String}
+    ),
 )
 
 _FEATURES_COLUMNS = {
-    'feature_id': 'row id (feat-...), from the LLM call and status, under its seed',
-    'seed_id': 'the seed problem the tree was extracted from',
-    'status': 'ok, parse_error, truncated (answer cut off at max_tokens) or llm_error',
-    'error': "why there is no tree (or the parser's warnings for an ok tree)",
-    'tree_json': 'the feature tree as JSON (category -> nested features)',
-    'leaf_count': 'leaf features in the tree',
-    'categories': "the tree's categories (free-text ones left out)",
-    'llm_call_id': 'the LLM call that answered (llm_calls)',
-    'model': 'the model that answered',
-    'template': 'prompt template id@version',
-    'run_id': 'the Dagster run that wrote the row',
+    "feature_id": "row id (feat-...), from the LLM call and status, under its seed",
+    "seed_id": "the seed problem the tree was extracted from",
+    "status": "ok, parse_error, truncated (answer cut off at max_tokens) or llm_error",
+    "error": "why there is no tree (or the parser's warnings for an ok tree)",
+    "tree_json": "the feature tree as JSON (category -> nested features)",
+    "leaf_count": "leaf features in the tree",
+    "categories": "the tree's categories (free-text ones left out)",
+    "llm_call_id": "the LLM call that answered (llm_calls)",
+    "model": "the model that answered",
+    "template": "prompt template id@version",
+    "run_id": "the Dagster run that wrote the row",
 }
 
 FEATURES = Table(
@@ -116,13 +118,13 @@ FEATURES = Table(
 )
 
 _FEATURE_TREE_COLUMNS = {
-    'node_id': 'row id (node-...), from category, path and feature (case-insensitive)',
-    'category': 'feature category (algorithms, data_structures...)',
-    'path': 'the features above this leaf',
-    'feature': 'the leaf feature',
-    'position': 'first-seen order over the merged trees',
-    'source_feature_ids': 'the features rows whose trees hold this leaf',
-    'run_id': 'the Dagster run that wrote the row',
+    "node_id": "row id (node-...), from category, path and feature (case-insensitive)",
+    "category": "feature category (algorithms, data_structures...)",
+    "path": "the features above this leaf",
+    "feature": "the leaf feature",
+    "position": "first-seen order over the merged trees",
+    "source_feature_ids": "the features rows whose trees hold this leaf",
+    "run_id": "the Dagster run that wrote the row",
 }
 
 FEATURE_TREE = Table(
@@ -144,14 +146,14 @@ FEATURE_TREE = Table(
 )
 
 _EVOLVED_POOL_COLUMNS = {
-    'pool_id': "row id (pool-...), from the feature's normalized key",
-    'category': 'feature category',
-    'path': 'the features above it',
-    'feature': 'the feature',
-    'origin_round': 'evolution round that added it (0: from the merged tree)',
-    'parent_ids': 'the pool entries (or tree nodes) it was expanded from',
-    'llm_call_id': 'the evolve call that proposed it (null for round 0)',
-    'run_id': 'the Dagster run that wrote the row',
+    "pool_id": "row id (pool-...), from the feature's normalized key",
+    "category": "feature category",
+    "path": "the features above it",
+    "feature": "the feature",
+    "origin_round": "evolution round that added it (0: from the merged tree)",
+    "parent_ids": "the pool entries (or tree nodes) it was expanded from",
+    "llm_call_id": "the evolve call that proposed it (null for round 0)",
+    "run_id": "the Dagster run that wrote the row",
 }
 
 EVOLVED_POOL = Table(
@@ -175,15 +177,15 @@ EVOLVED_POOL = Table(
 )
 
 _FEATURE_CONFIGS_COLUMNS = {
-    'config_id': 'row id (cfg-...), from index, seed, shape and features',
-    'config_index': 'position in the seeded sequence of configurations',
-    'shape': 'features per level, e.g. [3, 3, 2]',
-    'feature_ids': 'the pool entries chosen (every level)',
-    'leaf_ids': 'the chosen leaves',
-    'leaf_count': 'number of chosen leaves',
-    'subtree_json': 'the configuration as a nested JSON subtree',
-    'seed': 'the sampling seed',
-    'run_id': 'the Dagster run that wrote the row',
+    "config_id": "row id (cfg-...), from index, seed, shape and features",
+    "config_index": "position in the seeded sequence of configurations",
+    "shape": "features per level, e.g. [3, 3, 2]",
+    "feature_ids": "the pool entries chosen (every level)",
+    "leaf_ids": "the chosen leaves",
+    "leaf_count": "number of chosen leaves",
+    "subtree_json": "the configuration as a nested JSON subtree",
+    "seed": "the sampling seed",
+    "run_id": "the Dagster run that wrote the row",
 }
 
 FEATURE_CONFIGS = Table(
@@ -207,31 +209,31 @@ FEATURE_CONFIGS = Table(
 )
 
 _PROBLEMS_COLUMNS = {
-    'problem_id': 'row id (prob-...)',
-    'config_id': 'the feature configuration it was composed from',
-    'status': 'ok, leak, duplicate, parse_error, truncated or llm_error',
-    'error': "why it was not kept (or the parser's warnings)",
-    'style': 'codeforces, leetcode or atcoder',
-    'title': 'problem title',
-    'statement': 'the statement (story and task)',
-    'input_format': 'input format section',
-    'output_format': 'output format section',
-    'constraints': 'constraints section',
-    'examples_json': 'example tests as JSON [{input, output}]',
-    'function_name': 'LeetCode style: the method to implement',
-    'signature': "LeetCode style: the method's signature",
-    'starter_code': 'LeetCode style: the starter code',
-    'feature_ids': 'pool entries the composition used',
-    'selected_features': 'feature names step 1 selected',
-    'scenario': "step 1's scenario",
-    'integration_strategy': "step 1's plan to combine the features",
-    'leaked_terms': 'algorithm or feature names the statement gives away',
-    'duplicate_of': 'the kept problem it duplicates',
-    'scenario_call_id': 'the step 1 (scenario) LLM call',
-    'statement_call_id': 'the step 2 (statement) LLM call',
-    'model': 'the compose model',
-    'templates': 'prompt template ids@versions of both steps',
-    'run_id': 'the Dagster run that wrote the row',
+    "problem_id": "row id (prob-...)",
+    "config_id": "the feature configuration it was composed from",
+    "status": "ok, leak, duplicate, parse_error, truncated or llm_error",
+    "error": "why it was not kept (or the parser's warnings)",
+    "style": "codeforces, leetcode or atcoder",
+    "title": "problem title",
+    "statement": "the statement (story and task)",
+    "input_format": "input format section",
+    "output_format": "output format section",
+    "constraints": "constraints section",
+    "examples_json": "example tests as JSON [{input, output}]",
+    "function_name": "LeetCode style: the method to implement",
+    "signature": "LeetCode style: the method's signature",
+    "starter_code": "LeetCode style: the starter code",
+    "feature_ids": "pool entries the composition used",
+    "selected_features": "feature names step 1 selected",
+    "scenario": "step 1's scenario",
+    "integration_strategy": "step 1's plan to combine the features",
+    "leaked_terms": "algorithm or feature names the statement gives away",
+    "duplicate_of": "the kept problem it duplicates",
+    "scenario_call_id": "the step 1 (scenario) LLM call",
+    "statement_call_id": "the step 2 (statement) LLM call",
+    "model": "the compose model",
+    "templates": "prompt template ids@versions of both steps",
+    "run_id": "the Dagster run that wrote the row",
 }
 
 PROBLEMS = Table(
@@ -272,16 +274,16 @@ PROBLEMS = Table(
 )
 
 _TEST_INPUTS_COLUMNS = {
-    'test_id': 'row id (test-...), from the input, kind and index, under its problem',
-    'problem_id': 'the problem it tests',
-    'kind': 'example (from the statement), small, random or max',
-    'case_index': 'index within its kind',
-    'status': 'valid, invalid, duplicate, oversized or generator_error',
-    'reason': "why it was dropped (the validator's message...)",
-    'input': 'the input text',
-    'input_bytes': 'size of the input in bytes',
-    'generator_call_id': "the test_write call whose generator made it (examples too: the call of the problem's programs)",
-    'run_id': 'the Dagster run that wrote the row',
+    "test_id": "row id (test-...), from the input, kind and index, under its problem",
+    "problem_id": "the problem it tests",
+    "kind": "example (from the statement), small, random or max",
+    "case_index": "index within its kind",
+    "status": "valid, invalid, duplicate, oversized or generator_error",
+    "reason": "why it was dropped (the validator's message...)",
+    "input": "the input text",
+    "input_bytes": "size of the input in bytes",
+    "generator_call_id": "the test_write call whose generator made it (examples too: the call of the problem's programs)",
+    "run_id": "the Dagster run that wrote the row",
 }
 
 TEST_INPUTS = Table(
@@ -307,15 +309,15 @@ TEST_INPUTS = Table(
 )
 
 _TEST_GENERATORS_COLUMNS = {
-    'problem_id': 'the problem',
-    'status': 'ok, too_few_inputs, parse_error, truncated or llm_error',
-    'reason': 'why the problem has no usable tests',
-    'valid_inputs': 'valid test inputs (examples included)',
-    'dropped_json': 'dropped inputs by status, as JSON',
-    'generator': 'the input generator program',
-    'validator': 'the input validator program',
-    'llm_call_id': 'the test_write call',
-    'run_id': 'the Dagster run that wrote the row',
+    "problem_id": "the problem",
+    "status": "ok, too_few_inputs, parse_error, truncated or llm_error",
+    "reason": "why the problem has no usable tests",
+    "valid_inputs": "valid test inputs (examples included)",
+    "dropped_json": "dropped inputs by status, as JSON",
+    "generator": "the input generator program",
+    "validator": "the input validator program",
+    "llm_call_id": "the test_write call",
+    "run_id": "the Dagster run that wrote the row",
 }
 
 TEST_GENERATORS = Table(
@@ -339,16 +341,16 @@ TEST_GENERATORS = Table(
 )
 
 _CANDIDATE_SOLUTIONS_COLUMNS = {
-    'candidate_id': 'row id (cand-...), from the call and sample, under its problem',
-    'problem_id': 'the problem',
-    'sample_index': "which of the problem's samples (also the sampling seed)",
-    'status': 'ok, no_code_block, multiple_code_blocks, syntax_error, truncated or llm_error',
-    'reason': 'why it is not usable',
-    'code': 'the extracted Python program',
-    'reasoning': "the model's reasoning, apart from the code",
-    'llm_call_id': 'the solve call',
-    'model': 'the solve model',
-    'run_id': 'the Dagster run that wrote the row',
+    "candidate_id": "row id (cand-...), from the call and sample, under its problem",
+    "problem_id": "the problem",
+    "sample_index": "which of the problem's samples (also the sampling seed)",
+    "status": "ok, no_code_block, multiple_code_blocks, syntax_error, truncated or llm_error",
+    "reason": "why it is not usable",
+    "code": "the extracted Python program",
+    "reasoning": "the model's reasoning, apart from the code",
+    "llm_call_id": "the solve call",
+    "model": "the solve model",
+    "run_id": "the Dagster run that wrote the row",
 }
 
 CANDIDATE_SOLUTIONS = Table(
@@ -374,26 +376,26 @@ CANDIDATE_SOLUTIONS = Table(
 )
 
 _VERIFIED_SOLUTIONS_COLUMNS = {
-    'verified_id': 'row id (ver-...)',
-    'problem_id': 'the problem',
-    'candidate_id': "the verified candidate (null on a rejected problem's row)",
-    'status': 'verified (a solution) or rejected (the problem)',
-    'reason': 'why the problem was rejected',
-    'is_golden': 'the candidate chosen on the selection tests and confirmed on the held-out ones',
-    'golden_candidate_id': "the problem's golden candidate",
-    'tests_total': 'tests voted on (at most max_tests_per_problem)',
-    'tests_verified': 'tests whose expected output the vote decided',
-    'tests_selection': 'verified tests used to choose the golden solution',
-    'tests_holdout': 'verified tests held out to confirm it',
-    'mean_agreement': 'mean over tests of top votes / runs that ended normally',
-    'votes_json': 'per test: verified, expected output hash, votes, voters, agreement, reason, held out',
-    'test_ids': 'the tests voted on',
-    'candidates_run': 'usable candidates run on the tests',
-    'candidates_passing': 'candidates passing every verified test',
-    'max_time_s': 'slowest wall time of this solution over the tests',
-    'max_memory_kb': 'largest resident memory of this solution over the tests',
-    'code': "the solution's program",
-    'run_id': 'the Dagster run that wrote the row',
+    "verified_id": "row id (ver-...)",
+    "problem_id": "the problem",
+    "candidate_id": "the verified candidate (null on a rejected problem's row)",
+    "status": "verified (a solution) or rejected (the problem)",
+    "reason": "why the problem was rejected",
+    "is_golden": "the candidate chosen on the selection tests and confirmed on the held-out ones",
+    "golden_candidate_id": "the problem's golden candidate",
+    "tests_total": "tests voted on (at most max_tests_per_problem)",
+    "tests_verified": "tests whose expected output the vote decided",
+    "tests_selection": "verified tests used to choose the golden solution",
+    "tests_holdout": "verified tests held out to confirm it",
+    "mean_agreement": "mean over tests of top votes / runs that ended normally",
+    "votes_json": "per test: verified, expected output hash, votes, voters, agreement, reason, held out",
+    "test_ids": "the tests voted on",
+    "candidates_run": "usable candidates run on the tests",
+    "candidates_passing": "candidates passing every verified test",
+    "max_time_s": "slowest wall time of this solution over the tests",
+    "max_memory_kb": "largest resident memory of this solution over the tests",
+    "code": "the solution's program",
+    "run_id": "the Dagster run that wrote the row",
 }
 
 VERIFIED_SOLUTIONS = Table(
@@ -429,24 +431,24 @@ VERIFIED_SOLUTIONS = Table(
 )
 
 _LLM_CALLS_COLUMNS = {
-    'call_id': "call id (call-...), from the request's cache key",
-    'asset': 'the asset that asked',
-    'role': 'stage role (extract, evolve, ...)',
-    'model': 'the model',
-    'template': 'prompt template id@version',
-    'request_json': 'the request: messages and generation parameters',
-    'content': 'the answer, reasoning removed',
-    'reasoning': "the model's reasoning",
-    'finish_reason': 'stop, length...',
-    'truncated': 'cut off at max_tokens',
-    'error': 'why there is no answer',
-    'cache_hit': 'answered from the response cache',
-    'attempts': 'requests sent (retries included; 0 for a cache hit)',
-    'prompt_tokens': 'prompt tokens of the call (a cache hit: of the original call)',
-    'completion_tokens': 'completion tokens (a cache hit: of the original call)',
-    'cost_usd': 'cost in USD (a cache hit: of the original call)',
-    'latency_s': 'seconds the call took',
-    'run_id': 'the Dagster run that wrote the row',
+    "call_id": "call id (call-...), from the request's cache key",
+    "asset": "the asset that asked",
+    "role": "stage role (extract, evolve, ...)",
+    "model": "the model",
+    "template": "prompt template id@version",
+    "request_json": "the request: messages and generation parameters",
+    "content": "the answer, reasoning removed",
+    "reasoning": "the model's reasoning",
+    "finish_reason": "stop, length...",
+    "truncated": "cut off at max_tokens",
+    "error": "why there is no answer",
+    "cache_hit": "answered from the response cache",
+    "attempts": "requests sent (retries included; 0 for a cache hit)",
+    "prompt_tokens": "prompt tokens of the call (a cache hit: of the original call)",
+    "completion_tokens": "completion tokens (a cache hit: of the original call)",
+    "cost_usd": "cost in USD (a cache hit: of the original call)",
+    "latency_s": "seconds the call took",
+    "run_id": "the Dagster run that wrote the row",
 }
 
 LLM_CALLS = Table(
@@ -480,7 +482,6 @@ LLM_CALLS = Table(
 )
 
 
-
 def settings_path(data_dir: Path, asset: str) -> Path:
     """The settings an asset's data was made with (run config, models, templates), next to the data."""
     return Path(data_dir) / "settings" / f"{asset}.json"
@@ -488,6 +489,7 @@ def settings_path(data_dir: Path, asset: str) -> Path:
 
 def llm_calls_path(data_dir: Path, asset: str) -> Path:
     return Path(data_dir) / "llm_calls" / f"{asset}.parquet"
+
 
 # ---- the benchmark half: LiveCodeBench problems and a model's scores on them ----------------------
 
@@ -498,13 +500,28 @@ LCB_PROBLEMS = Table(
     id_column="lcb_problem_id",
     description="LiveCodeBench code_generation_lite problems (or the project's own held-out problems in that "
     "format, labelled by source): one row per problem with its tests, date, difficulty and mode.",
-    schema=pl.Schema({
-        "lcb_problem_id": pl.String, "question_id": pl.String, "title": pl.String, "platform": pl.String,
-        "contest_id": pl.String, "contest_date": pl.Date, "difficulty": pl.String, "mode": pl.String,
-        "func_name": pl.String, "source": pl.String, "location": pl.String, "public_tests": pl.Int64,
-        "private_tests": pl.Int64, "question_content": pl.String, "starter_code": pl.String,
-        "public_tests_json": pl.String, "private_tests_json": pl.String, "run_id": pl.String,
-    }),
+    schema=pl.Schema(
+        {
+            "lcb_problem_id": pl.String,
+            "question_id": pl.String,
+            "title": pl.String,
+            "platform": pl.String,
+            "contest_id": pl.String,
+            "contest_date": pl.Date,
+            "difficulty": pl.String,
+            "mode": pl.String,
+            "func_name": pl.String,
+            "source": pl.String,
+            "location": pl.String,
+            "public_tests": pl.Int64,
+            "private_tests": pl.Int64,
+            "question_content": pl.String,
+            "starter_code": pl.String,
+            "public_tests_json": pl.String,
+            "private_tests_json": pl.String,
+            "run_id": pl.String,
+        }
+    ),
     columns={
         "lcb_problem_id": "row id (of the question id, source and the tests)",
         "question_id": "LiveCodeBench's question_id",
@@ -532,8 +549,12 @@ LCB_PROBLEM_REJECTS = Table(
     id_column="location",
     description="LiveCodeBench rows that could not be read (skip_bad_records), with file:line and reason.",
     schema=pl.Schema({"location": pl.String, "question_id": pl.String, "reason": pl.String, "run_id": pl.String}),
-    columns={"location": "file:line of the row", "question_id": "its question_id, when it has one",
-             "reason": "what is wrong with it", "run_id": RUN_ID},
+    columns={
+        "location": "file:line of the row",
+        "question_id": "its question_id, when it has one",
+        "reason": "what is wrong with it",
+        "run_id": RUN_ID,
+    },
 )
 
 BENCHMARK_SAMPLES = Table(
@@ -541,15 +562,34 @@ BENCHMARK_SAMPLES = Table(
     id_column="score_id",
     description="One row per (problem, sample): the gateway call that wrote it, the extracted code, whether it "
     "passed every test, and the official per-test results.",
-    schema=pl.Schema({
-        "score_id": pl.String, "evaluation_id": pl.String, "lcb_problem_id": pl.String, "question_id": pl.String,
-        "sample": pl.Int64, "model": pl.String, "api_base": pl.String, "template": pl.String,
-        "llm_call_id": pl.String, "cache_hit": pl.Boolean, "generation_status": pl.String,
-        "generation_reason": pl.String, "code": pl.String, "passed": pl.Boolean, "verdict": pl.String,
-        "reason": pl.String, "first_failing_test": pl.Int64, "test_results": pl.List(pl.Int64),
-        "time_s": pl.Float64, "memory_kb": pl.Int64, "difficulty": pl.String, "platform": pl.String,
-        "contest_date": pl.Date, "run_id": pl.String,
-    }),
+    schema=pl.Schema(
+        {
+            "score_id": pl.String,
+            "evaluation_id": pl.String,
+            "lcb_problem_id": pl.String,
+            "question_id": pl.String,
+            "sample": pl.Int64,
+            "model": pl.String,
+            "api_base": pl.String,
+            "template": pl.String,
+            "llm_call_id": pl.String,
+            "cache_hit": pl.Boolean,
+            "generation_status": pl.String,
+            "generation_reason": pl.String,
+            "code": pl.String,
+            "passed": pl.Boolean,
+            "verdict": pl.String,
+            "reason": pl.String,
+            "first_failing_test": pl.Int64,
+            "test_results": pl.List(pl.Int64),
+            "time_s": pl.Float64,
+            "memory_kb": pl.Int64,
+            "difficulty": pl.String,
+            "platform": pl.String,
+            "contest_date": pl.Date,
+            "run_id": pl.String,
+        }
+    ),
     columns={
         "score_id": "row id (of the evaluation, problem and sample)",
         "evaluation_id": "id of the settings that made the sample (model, n, seed, template, problems)",
@@ -569,7 +609,7 @@ BENCHMARK_SAMPLES = Table(
         "reason": "why it failed: the first failing test's reason",
         "first_failing_test": "index of the first failing test (grading stops there)",
         "test_results": "official per-test results: 1 pass, 0 wrong answer (functional), -1 global timeout, "
-                        "-2 wrong answer, -3 time limit, -4 runtime or compile error",
+        "-2 wrong answer, -3 time limit, -4 runtime or compile error",
         "time_s": "longest test wall time",
         "memory_kb": "largest test peak memory",
         "difficulty": "the problem's difficulty",
@@ -584,11 +624,20 @@ BENCHMARK_SUMMARY = Table(
     id_column="summary_id",
     description="Scores per materialization, kept across runs (the score history): pass@1 overall and per "
     "difficulty, platform, date window and contamination side, with the problem count behind each.",
-    schema=pl.Schema({
-        "summary_id": pl.String, "evaluation_id": pl.String, "model": pl.String, "n": pl.Int64,
-        "group": pl.String, "name": pl.String, "pass_at_1": pl.Float64, "problems": pl.Int64,
-        "evaluated_at": pl.Datetime("us", "UTC"), "run_id": pl.String,
-    }),
+    schema=pl.Schema(
+        {
+            "summary_id": pl.String,
+            "evaluation_id": pl.String,
+            "model": pl.String,
+            "n": pl.Int64,
+            "group": pl.String,
+            "name": pl.String,
+            "pass_at_1": pl.Float64,
+            "problems": pl.Int64,
+            "evaluated_at": pl.Datetime("us", "UTC"),
+            "run_id": pl.String,
+        }
+    ),
     columns={
         "summary_id": "row id (of the run, group and name)",
         "evaluation_id": "the settings scored (as in benchmark_scores)",
@@ -610,14 +659,32 @@ TRAINING_SHARDS = Table(
     id_column="example_id",
     description="One SFT example per verified solution: the LiveCodeBench prompt and the reasoning + code answer; "
     "duplicates, contaminated and unselected examples kept with their reason and excluded from every shard.",
-    schema=pl.Schema({
-        "example_id": pl.String, "verified_id": pl.String, "problem_id": pl.String, "candidate_id": pl.String,
-        "status": pl.String, "reason": pl.String, "duplicate_of": pl.String, "duplicate_score": pl.Float64,
-        "contamination_method": pl.String, "contamination_score": pl.Float64, "benchmark_question_id": pl.String,
-        "benchmark_source": pl.String, "is_golden": pl.Boolean, "rank": pl.Int64, "style": pl.String,
-        "split": pl.String, "tokens": pl.Int64, "shards_version": pl.String, "system": pl.String,
-        "prompt": pl.String, "response": pl.String, "run_id": pl.String,
-    }),
+    schema=pl.Schema(
+        {
+            "example_id": pl.String,
+            "verified_id": pl.String,
+            "problem_id": pl.String,
+            "candidate_id": pl.String,
+            "status": pl.String,
+            "reason": pl.String,
+            "duplicate_of": pl.String,
+            "duplicate_score": pl.Float64,
+            "contamination_method": pl.String,
+            "contamination_score": pl.Float64,
+            "benchmark_question_id": pl.String,
+            "benchmark_source": pl.String,
+            "is_golden": pl.Boolean,
+            "rank": pl.Int64,
+            "style": pl.String,
+            "split": pl.String,
+            "tokens": pl.Int64,
+            "shards_version": pl.String,
+            "system": pl.String,
+            "prompt": pl.String,
+            "response": pl.String,
+            "run_id": pl.String,
+        }
+    ),
     columns={
         "example_id": "row id (sft-...), from the prompt and response, under its verified solution",
         "verified_id": "the verified_solutions row it is made from",
@@ -625,9 +692,9 @@ TRAINING_SHARDS = Table(
         "candidate_id": "the candidate whose reasoning and code it holds",
         "status": "kept (in the shards), duplicate, contaminated or not_selected",
         "reason": "why it is not in the shards (exact_duplicate_problem, near_duplicate_solution, the benchmark match, "
-                  "keep=golden, max_per_problem, style_mix)",
+        "keep=golden, max_per_problem, style_mix)",
         "duplicate_of": "the kept item it repeats: a problem id (a duplicate problem) or an example id (a duplicate "
-                        "solution of one problem)",
+        "solution of one problem)",
         "duplicate_score": "Jaccard similarity with it (1.0: an exact copy after normalization)",
         "contamination_method": "ngram or minhash, when the problem matches a benchmark problem",
         "contamination_score": "ngram: share of the benchmark problem's n-grams found; minhash: Jaccard similarity",
@@ -651,11 +718,21 @@ TRAINING_RL = Table(
     id_column="example_id",
     description="One RL problem per problem with a kept SFT example: its prompt, verified tests with the voted "
     "outputs and the sandbox pass-rate reward.",
-    schema=pl.Schema({
-        "example_id": pl.String, "problem_id": pl.String, "status": pl.String, "split": pl.String,
-        "mode": pl.String, "func_name": pl.String, "tests": pl.Int64, "tokens": pl.Int64,
-        "verified_ids": STR_LIST, "shards_version": pl.String, "run_id": pl.String,
-    }),
+    schema=pl.Schema(
+        {
+            "example_id": pl.String,
+            "problem_id": pl.String,
+            "status": pl.String,
+            "split": pl.String,
+            "mode": pl.String,
+            "func_name": pl.String,
+            "tests": pl.Int64,
+            "tokens": pl.Int64,
+            "verified_ids": STR_LIST,
+            "shards_version": pl.String,
+            "run_id": pl.String,
+        }
+    ),
     columns={
         "example_id": "row id (rl-...), from the prompt and tests, under its problem",
         "problem_id": "the problem",
@@ -676,12 +753,23 @@ TRAINING_MIXTURES = Table(
     id_column="mixture_id",
     description="Nested training subsets for ablations (share of tasks x solutions per task), each a folder with its "
     "own manifest in the shards layout.",
-    schema=pl.Schema({
-        "mixture_id": pl.String, "name": pl.String, "shards_version": pl.String, "task_share": pl.Float64,
-        "solutions_per_task": pl.Int64, "train_tasks": pl.Int64, "train_examples": pl.Int64,
-        "validation_examples": pl.Int64, "rl_problems": pl.Int64, "train_tokens": pl.Int64,
-        "manifest_path": pl.String, "manifest_sha256": pl.String, "run_id": pl.String,
-    }),
+    schema=pl.Schema(
+        {
+            "mixture_id": pl.String,
+            "name": pl.String,
+            "shards_version": pl.String,
+            "task_share": pl.Float64,
+            "solutions_per_task": pl.Int64,
+            "train_tasks": pl.Int64,
+            "train_examples": pl.Int64,
+            "validation_examples": pl.Int64,
+            "rl_problems": pl.Int64,
+            "train_tokens": pl.Int64,
+            "manifest_path": pl.String,
+            "manifest_sha256": pl.String,
+            "run_id": pl.String,
+        }
+    ),
     columns={
         "mixture_id": "row id (mix-...), from the shards version and the mixture",
         "name": "tasks<percent>-sols<k>: the folder name",
@@ -700,14 +788,38 @@ TRAINING_MIXTURES = Table(
 )
 
 TRAINED_MODEL_SAMPLES = replace(
-    BENCHMARK_SAMPLES, name="trained_model_scores",
+    BENCHMARK_SAMPLES,
+    name="trained_model_scores",
     description="The trained checkpoint's LiveCodeBench samples, one row per (problem, sample), as benchmark_scores "
-    "(its model column is the checkpoint's path).")
+    "(its model column is the checkpoint's path).",
+)
 
 # Asset tables in pipeline order: the funnel and the lineage views follow it.
-ASSET_TABLES: tuple[Table, ...] = (SEED_PROBLEMS, FEATURES, FEATURE_TREE, EVOLVED_POOL, FEATURE_CONFIGS, PROBLEMS,
-                                   TEST_INPUTS, CANDIDATE_SOLUTIONS, VERIFIED_SOLUTIONS, TRAINING_SHARDS,
-                                   LCB_PROBLEMS, BENCHMARK_SAMPLES, TRAINED_MODEL_SAMPLES)
-ALL_TABLES: dict[str, Table] = {t.name: t for t in (*ASSET_TABLES, SEED_REJECTS, TEST_GENERATORS, LLM_CALLS,
-                                                     TRAINING_RL, TRAINING_MIXTURES, LCB_PROBLEM_REJECTS,
-                                                     BENCHMARK_SUMMARY)}
+ASSET_TABLES: tuple[Table, ...] = (
+    SEED_PROBLEMS,
+    FEATURES,
+    FEATURE_TREE,
+    EVOLVED_POOL,
+    FEATURE_CONFIGS,
+    PROBLEMS,
+    TEST_INPUTS,
+    CANDIDATE_SOLUTIONS,
+    VERIFIED_SOLUTIONS,
+    TRAINING_SHARDS,
+    LCB_PROBLEMS,
+    BENCHMARK_SAMPLES,
+    TRAINED_MODEL_SAMPLES,
+)
+ALL_TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        *ASSET_TABLES,
+        SEED_REJECTS,
+        TEST_GENERATORS,
+        LLM_CALLS,
+        TRAINING_RL,
+        TRAINING_MIXTURES,
+        LCB_PROBLEM_REJECTS,
+        BENCHMARK_SUMMARY,
+    )
+}

@@ -35,8 +35,10 @@ def bar_panels(title: str, panels: Sequence[tuple[str, Sequence[tuple[str, float
     """Horizontal bars in panels, each panel on its own scale (problems and solutions are not one unit)."""
     bar_h, gap, label_w, head = 20, 6, 190, 22
     height = 30 + sum(head + len(bars) * (bar_h + gap) + 8 for _, bars in panels)
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' {FONT}>",
-             f"<text x='4' y='18' font-size='14' font-weight='bold'>{escape(title)}</text>"]
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' {FONT}>",
+        f"<text x='4' y='18' font-size='14' font-weight='bold'>{escape(title)}</text>",
+    ]
     y = 30
     plot_w = width - label_w - 70
     for number, (name, bars) in enumerate(panels):
@@ -55,54 +57,69 @@ def bar_panels(title: str, panels: Sequence[tuple[str, Sequence[tuple[str, float
     return "".join(parts)
 
 
-def column_chart(title: str, bins: Sequence[tuple[str, float]], x_label: str, y_label: str,
-                 width: int = 480, height: int = 240) -> str:
+def column_chart(
+    title: str, bins: Sequence[tuple[str, float]], x_label: str, y_label: str, width: int = 480, height: int = 240
+) -> str:
     """Vertical bars (a histogram of counts per bin), axis labels naming what is counted."""
     left, bottom, top_pad = 46, 44, 30
     plot_w, plot_h = width - left - 10, height - bottom - top_pad
     top = max((v for _, v in bins), default=0) or 1
     slot = plot_w / max(1, len(bins))
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' {FONT}>",
-             f"<text x='4' y='18' font-size='14' font-weight='bold'>{escape(title)}</text>",
-             f"<line x1='{left}' y1='{top_pad + plot_h}' x2='{left + plot_w}' y2='{top_pad + plot_h}' stroke='#888'/>",
-             f"<text x='12' y='{top_pad + plot_h / 2}' transform='rotate(-90 12 {top_pad + plot_h / 2})' "
-             f"text-anchor='middle'>{escape(y_label)}</text>",
-             f"<text x='{left + plot_w / 2}' y='{height - 6}' text-anchor='middle'>{escape(x_label)}</text>"]
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' {FONT}>",
+        f"<text x='4' y='18' font-size='14' font-weight='bold'>{escape(title)}</text>",
+        f"<line x1='{left}' y1='{top_pad + plot_h}' x2='{left + plot_w}' y2='{top_pad + plot_h}' stroke='#888'/>",
+        f"<text x='12' y='{top_pad + plot_h / 2}' transform='rotate(-90 12 {top_pad + plot_h / 2})' "
+        f"text-anchor='middle'>{escape(y_label)}</text>",
+        f"<text x='{left + plot_w / 2}' y='{height - 6}' text-anchor='middle'>{escape(x_label)}</text>",
+    ]
     for i, (label, value) in enumerate(bins):
         h = plot_h * value / top
         x = left + i * slot + slot * 0.1
-        parts.append(f"<rect x='{x:.1f}' y='{top_pad + plot_h - h:.1f}' width='{slot * 0.8:.1f}' height='{h:.1f}' "
-                     f"fill='{COLORS[0]}'/>")
-        parts.append(f"<text x='{x + slot * 0.4:.1f}' y='{top_pad + plot_h - h - 4:.1f}' text-anchor='middle'>"
-                     f"{_fmt(value)}</text>")
-        parts.append(f"<text x='{x + slot * 0.4:.1f}' y='{top_pad + plot_h + 16}' text-anchor='middle'>"
-                     f"{escape(label)}</text>")
+        parts.append(
+            f"<rect x='{x:.1f}' y='{top_pad + plot_h - h:.1f}' width='{slot * 0.8:.1f}' height='{h:.1f}' "
+            f"fill='{COLORS[0]}'/>"
+        )
+        parts.append(
+            f"<text x='{x + slot * 0.4:.1f}' y='{top_pad + plot_h - h - 4:.1f}' text-anchor='middle'>"
+            f"{_fmt(value)}</text>"
+        )
+        parts.append(
+            f"<text x='{x + slot * 0.4:.1f}' y='{top_pad + plot_h + 16}' text-anchor='middle'>{escape(label)}</text>"
+        )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def line_chart(title: str, points: Sequence[tuple[float, float]], x_label: str, y_label: str,
-               width: int = 480, height: int = 240) -> str:
+def line_chart(
+    title: str, points: Sequence[tuple[float, float]], x_label: str, y_label: str, width: int = 480, height: int = 240
+) -> str:
     """One series of (x, y) points, axes from the data's own range."""
     left, bottom, top_pad = 56, 44, 30
     plot_w, plot_h = width - left - 14, height - bottom - top_pad
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' {FONT}>",
-             f"<text x='4' y='18' font-size='14' font-weight='bold'>{escape(title)}</text>"]
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' {FONT}>",
+        f"<text x='4' y='18' font-size='14' font-weight='bold'>{escape(title)}</text>",
+    ]
     if points:
         xs, ys = [p[0] for p in points], [p[1] for p in points]
         x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
         sx = plot_w / ((x1 - x0) or 1)
         sy = plot_h / ((y1 - y0) or 1)
         coords = " ".join(f"{left + (x - x0) * sx:.1f},{top_pad + plot_h - (y - y0) * sy:.1f}" for x, y in points)
-        parts += [f"<polyline points='{coords}' fill='none' stroke='{COLORS[0]}' stroke-width='2'/>",
-                  f"<text x='{left - 4}' y='{top_pad + 4}' text-anchor='end'>{_fmt(y1)}</text>",
-                  f"<text x='{left - 4}' y='{top_pad + plot_h}' text-anchor='end'>{_fmt(y0)}</text>",
-                  f"<text x='{left}' y='{top_pad + plot_h + 16}'>{_fmt(x0)}</text>",
-                  f"<text x='{left + plot_w}' y='{top_pad + plot_h + 16}' text-anchor='end'>{_fmt(x1)}</text>"]
-    parts += [f"<line x1='{left}' y1='{top_pad}' x2='{left}' y2='{top_pad + plot_h}' stroke='#888'/>",
-              f"<line x1='{left}' y1='{top_pad + plot_h}' x2='{left + plot_w}' y2='{top_pad + plot_h}' stroke='#888'/>",
-              f"<text x='14' y='{top_pad + plot_h / 2}' transform='rotate(-90 14 {top_pad + plot_h / 2})' "
-              f"text-anchor='middle'>{escape(y_label)}</text>",
-              f"<text x='{left + plot_w / 2}' y='{height - 6}' text-anchor='middle'>{escape(x_label)}</text>",
-              "</svg>"]
+        parts += [
+            f"<polyline points='{coords}' fill='none' stroke='{COLORS[0]}' stroke-width='2'/>",
+            f"<text x='{left - 4}' y='{top_pad + 4}' text-anchor='end'>{_fmt(y1)}</text>",
+            f"<text x='{left - 4}' y='{top_pad + plot_h}' text-anchor='end'>{_fmt(y0)}</text>",
+            f"<text x='{left}' y='{top_pad + plot_h + 16}'>{_fmt(x0)}</text>",
+            f"<text x='{left + plot_w}' y='{top_pad + plot_h + 16}' text-anchor='end'>{_fmt(x1)}</text>",
+        ]
+    parts += [
+        f"<line x1='{left}' y1='{top_pad}' x2='{left}' y2='{top_pad + plot_h}' stroke='#888'/>",
+        f"<line x1='{left}' y1='{top_pad + plot_h}' x2='{left + plot_w}' y2='{top_pad + plot_h}' stroke='#888'/>",
+        f"<text x='14' y='{top_pad + plot_h / 2}' transform='rotate(-90 14 {top_pad + plot_h / 2})' "
+        f"text-anchor='middle'>{escape(y_label)}</text>",
+        f"<text x='{left + plot_w / 2}' y='{height - 6}' text-anchor='middle'>{escape(x_label)}</text>",
+        "</svg>",
+    ]
     return "".join(parts)

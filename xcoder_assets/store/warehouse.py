@@ -22,10 +22,22 @@ LLM_CACHE_FILE = "llm_cache.sqlite"  # the gateway's response cache and usage lo
 
 # The gateway's usage log, one row per request it answered (a call, a cache hit, or not sent), as
 # the in-memory view `llm_usage_log`: the run metadata's llm_* figures count exactly these rows.
-USAGE_LOG_SCHEMA = pl.Schema({"ts": pl.Float64, "run_id": pl.String, "asset": pl.String, "role": pl.String,
-                              "model": pl.String, "cache_key": pl.String, "cache_hit": pl.Boolean, "error": pl.String,
-                              "attempts": pl.Int64, "prompt_tokens": pl.Int64, "completion_tokens": pl.Int64,
-                              "cost_usd": pl.Float64})
+USAGE_LOG_SCHEMA = pl.Schema(
+    {
+        "ts": pl.Float64,
+        "run_id": pl.String,
+        "asset": pl.String,
+        "role": pl.String,
+        "model": pl.String,
+        "cache_key": pl.String,
+        "cache_hit": pl.Boolean,
+        "error": pl.String,
+        "attempts": pl.Int64,
+        "prompt_tokens": pl.Int64,
+        "completion_tokens": pl.Int64,
+        "cost_usd": pl.Float64,
+    }
+)
 
 
 def sql_text(name: str) -> str:
@@ -115,7 +127,7 @@ def read_usage_log(data_dir: Path) -> pl.DataFrame:
     finally:
         db.close()
     hit = list(USAGE_LOG_SCHEMA).index("cache_hit")  # SQLite stores it as 0/1
-    rows = [(*row[:hit], bool(row[hit]), *row[hit + 1:]) for row in rows]
+    rows = [(*row[:hit], bool(row[hit]), *row[hit + 1 :]) for row in rows]
     return pl.DataFrame(rows, schema=USAGE_LOG_SCHEMA, orient="row")
 
 
@@ -156,8 +168,10 @@ def refresh_warehouse_file(data_dir: Path, attempts: int = 20) -> Path:
 
 def funnel(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
     """Rows per asset table, in pipeline order (0 for a table not materialized yet)."""
-    return [(t.name, int(con.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0]) if _has_view(con, t.name) else 0)
-            for t in ASSET_TABLES]
+    return [
+        (t.name, int(con.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0]) if _has_view(con, t.name) else 0)
+        for t in ASSET_TABLES
+    ]
 
 
 def _has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -169,7 +183,9 @@ def example_ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     found = {}
     for table in ASSET_TABLES:
         if _has_view(con, table.name):
-            row = con.execute(f"SELECT {table.id_column} FROM {table.name} ORDER BY {table.id_column} DESC LIMIT 1").fetchone()
+            row = con.execute(
+                f"SELECT {table.id_column} FROM {table.name} ORDER BY {table.id_column} DESC LIMIT 1"
+            ).fetchone()
             if row:
                 found[table.name] = row[0]
     return found
@@ -179,7 +195,9 @@ def verification_funnel(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]
     """problems -> with tests -> with a golden solution -> verified solutions (empty before verification)."""
     if not _has_view(con, "verification_funnel"):
         return []
-    return [(stage, int(count)) for stage, count in con.execute("SELECT stage, count FROM verification_funnel").fetchall()]
+    return [
+        (stage, int(count)) for stage, count in con.execute("SELECT stage, count FROM verification_funnel").fetchall()
+    ]
 
 
 def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -225,7 +243,9 @@ def llm_calls_by_id(con: duckdb.DuckDBPyConnection, call_ids: list[str]) -> dict
     """The llm_calls rows of these ids (one per id: a call shared by several rows is one answer)."""
     if not call_ids:
         return {}
-    rows = _dicts(con.execute("SELECT * FROM llm_calls WHERE call_id IN (SELECT unnest($ids))", {"ids": list(call_ids)}))
+    rows = _dicts(
+        con.execute("SELECT * FROM llm_calls WHERE call_id IN (SELECT unnest($ids))", {"ids": list(call_ids)})
+    )
     return {row["call_id"]: row for row in rows}
 
 

@@ -23,6 +23,7 @@ def graph_of(defs: dg.Definitions) -> dict:
             "deps": sorted(p.to_user_string() for p in node.parent_keys),
             "group": node.group_name,
             "pools": sorted(node.pools or []),
+            "automation": node.automation_condition.get_label() if node.automation_condition else None,
             "partitions": type(node.partitions_def).__name__ if node.partitions_def else None,
             "kinds": sorted(node.kinds),
             "owners": list(node.owners),
@@ -93,9 +94,15 @@ def test_every_role_defaults_to_the_offline_simulator():
 
 
 def test_the_environment_is_read_in_one_place():
-    env = {"XCODER_MODEL": "openai/a", "XCODER_MODEL_SOLVE": "openai/b", "XCODER_API_BASE_SOLVE": "http://solver",
-           "XCODER_API_KEY": "sk-shared", "XCODER_MAX_IN_FLIGHT": "4000", "XCODER_DATA_DIR": "/somewhere",
-           "XCODER_SANDBOX": "docker"}
+    env = {
+        "XCODER_MODEL": "openai/a",
+        "XCODER_MODEL_SOLVE": "openai/b",
+        "XCODER_API_BASE_SOLVE": "http://solver",
+        "XCODER_API_KEY": "sk-shared",
+        "XCODER_MAX_IN_FLIGHT": "4000",
+        "XCODER_DATA_DIR": "/somewhere",
+        "XCODER_SANDBOX": "docker",
+    }
     resources = build_resources(env)
     assert resources["storage"].data_dir == "/somewhere" and resources["sandbox"].backend == "docker"
     llm = resources["llm"]
@@ -108,8 +115,9 @@ def test_the_environment_is_read_in_one_place():
 
 
 def test_role_settings_fall_back_to_the_shared_ones():
-    llm = LLMGatewayResource(model="openai/a", solve_model="openai/b", api_base="http://shared",
-                             solve_api_base="http://solver", api_key="k")
+    llm = LLMGatewayResource(
+        model="openai/a", solve_model="openai/b", api_base="http://shared", solve_api_base="http://solver", api_key="k"
+    )
     assert llm.settings("extract").model == "openai/a" and llm.settings("extract").api_base == "http://shared"
     solve = llm.settings("solve")
     assert (solve.model, solve.api_base, solve.api_key) == ("openai/b", "http://solver", "k")

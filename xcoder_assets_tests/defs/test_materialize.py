@@ -26,8 +26,17 @@ from xcoder_assets.store.tables import (
 pytestmark = pytest.mark.timeout(1200)
 
 # The synthesis pipeline, seed to verified solutions (the benchmark assets have their own tests).
-PIPELINE = ["seed_problems", "features", "feature_tree", "evolved_pool", "feature_configs", "problems", "test_inputs",
-            "candidate_solutions", "verified_solutions"]
+PIPELINE = [
+    "seed_problems",
+    "features",
+    "feature_tree",
+    "evolved_pool",
+    "feature_configs",
+    "problems",
+    "test_inputs",
+    "candidate_solutions",
+    "verified_solutions",
+]
 
 
 def materialize(data_dir, llm=None, run_config=None, raise_on_error=True, instance=None, selection=None):
@@ -36,8 +45,12 @@ def materialize(data_dir, llm=None, run_config=None, raise_on_error=True, instan
     return dg.materialize(
         [*defs.assets, *defs.asset_checks],
         # the location's own resources (other stages need theirs), with these three pointed at the test
-        resources={**(defs.resources or {}), "storage": StorageResource(data_dir=str(data_dir)),
-                   "llm": llm or LLMGatewayResource(), "sandbox": SandboxResource()},
+        resources={
+            **(defs.resources or {}),
+            "storage": StorageResource(data_dir=str(data_dir)),
+            "llm": llm or LLMGatewayResource(),
+            "sandbox": SandboxResource(),
+        },
         run_config=run_config,
         raise_on_error=raise_on_error,
         instance=instance,
@@ -109,8 +122,10 @@ def test_second_materialization_makes_zero_llm_calls(demo, asset):
 
 
 def sandbox_terms(meta, prefix="sandbox_runs"):
-    return sum(meta[f"{prefix}_{term}"] for term in ("executed", "cached", "skipped_after_time_limit",
-                                                      "not_compiled", "sandbox_failures"))
+    return sum(
+        meta[f"{prefix}_{term}"]
+        for term in ("executed", "cached", "skipped_after_time_limit", "not_compiled", "sandbox_failures")
+    )
 
 
 @pytest.mark.parametrize("asset", ["test_inputs", "verified_solutions"])
@@ -128,8 +143,14 @@ def test_sandbox_figures_add_up(demo, asset):
 def test_progress_lines_in_the_run_log(demo, demo_instance):
     _, first, _ = demo
     logs = [entry.user_message for entry in demo_instance.all_logs(first.run_id)]
-    for label in ("features: LLM calls", "evolved_pool: LLM calls", "problems: scenario calls",
-                  "test_inputs: generator runs", "candidate_solutions: LLM calls", "verified_solutions: sandbox runs"):
+    for label in (
+        "features: LLM calls",
+        "evolved_pool: LLM calls",
+        "problems: scenario calls",
+        "test_inputs: generator runs",
+        "candidate_solutions: LLM calls",
+        "verified_solutions: sandbox runs",
+    ):
         closing = [m for m in logs if m.startswith(label) and " in " in m.rsplit(",", 1)[-1]]
         assert len(closing) == 1, (label, [m for m in logs if label in m])
         assert "from cache" in closing[0] and "/s" in closing[0]
@@ -138,7 +159,10 @@ def test_progress_lines_in_the_run_log(demo, demo_instance):
 def test_ui_metadata_draws_charts_and_says_none(demo):
     _, first, second = demo
     meta = metadata_of(first, "verified_solutions")
-    assert meta["funnel_chart"].startswith("![verification funnel") and "data:image/svg+xml;base64," in meta["funnel_chart"]
+    assert (
+        meta["funnel_chart"].startswith("![verification funnel")
+        and "data:image/svg+xml;base64," in meta["funnel_chart"]
+    )
     assert "data:image/svg+xml;base64," in meta["agreement_distribution"]
     reasons = meta["rejection_reasons"]
     assert reasons.startswith("| reason") or reasons == "_none: no problem was rejected_"
@@ -167,8 +191,19 @@ def test_demo_problems_are_varied_and_recorded(demo):
     assert "pool size" in pool["growth_curve"] and "(data:image/svg+xml;base64," in pool["growth_curve"]
 
 
-@pytest.mark.parametrize("asset", ["seed_problems", "features", "evolved_pool", "feature_configs", "problems",
-                                   "test_inputs", "candidate_solutions", "verified_solutions"])
+@pytest.mark.parametrize(
+    "asset",
+    [
+        "seed_problems",
+        "features",
+        "evolved_pool",
+        "feature_configs",
+        "problems",
+        "test_inputs",
+        "candidate_solutions",
+        "verified_solutions",
+    ],
+)
 def test_settings_records_paste_into_run_config(demo, asset):
     """settings/<asset>.json keeps run config apart from resource settings: its run_config is valid run config."""
     data_dir, _, _ = demo
@@ -198,8 +233,15 @@ def test_trace_of_a_problem_reaches_its_seeds(demo, capsys):
     data_dir, _, _ = demo
     problem = pl.read_parquet(PROBLEMS.path(data_dir)).filter(pl.col("status") == "ok").row(0, named=True)
     out = trace(data_dir, capsys, problem["problem_id"])
-    assert_ancestors(out, ("problems", "prob"), ("feature_configs", "cfg"), ("evolved_pool", "pool"),
-                     ("feature_tree", "node"), ("features", "feat"), ("seed_problems", "seed"))
+    assert_ancestors(
+        out,
+        ("problems", "prob"),
+        ("feature_configs", "cfg"),
+        ("evolved_pool", "pool"),
+        ("feature_tree", "node"),
+        ("features", "feat"),
+        ("seed_problems", "seed"),
+    )
     for template in ("compose_scenario@v1", "compose_problem@v1", "extract_features@v1"):
         assert template in out, template
     assert problem["feature_ids"][0] in trace(data_dir, capsys, problem["problem_id"], "--full")
@@ -247,8 +289,9 @@ def seed_config(**config):
 def test_malformed_seed_file_fails_with_its_line(tmp_path, data_dir):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"question": "Q", "solutions": ["print(1)"]}) + "\n{oops\n")
-    result = materialize(data_dir, run_config=seed_config(paths=[str(bad)]), raise_on_error=False,
-                         selection=["seed_problems"])
+    result = materialize(
+        data_dir, run_config=seed_config(paths=[str(bad)]), raise_on_error=False, selection=["seed_problems"]
+    )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     message = failure.step_failure_data.user_failure_data.description
@@ -258,8 +301,9 @@ def test_malformed_seed_file_fails_with_its_line(tmp_path, data_dir):
 def test_skip_bad_records_keeps_them_as_rows(tmp_path, data_dir):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"question": "Q", "solutions": ["print(1)"]}) + "\n{oops\n")
-    result = materialize(data_dir, run_config=seed_config(paths=[str(bad)], skip_bad_records=True),
-                         selection=["seed_problems"])
+    result = materialize(
+        data_dir, run_config=seed_config(paths=[str(bad)], skip_bad_records=True), selection=["seed_problems"]
+    )
     assert result.success
     rejects = pl.read_parquet(SEED_REJECTS.path(data_dir))
     assert rejects.select("source_line", "raw").rows() == [(2, "{oops\n")]
@@ -288,8 +332,9 @@ def test_bad_model_settings_fail_before_any_call(data_dir, monkeypatch, llm, exp
 def test_real_path_through_litellm_over_http(fake_llm_url, data_dir):
     """A configured OpenAI-compatible model: same assets, real HTTP; its non-JSON answers become error rows."""
     llm = LLMGatewayResource(model="openai/fake-model", api_base=fake_llm_url, api_key="sk-test")
-    result = materialize(data_dir, llm=llm, run_config=seed_config(limit=4), raise_on_error=False,
-                         selection=FIRST_STAGE)
+    result = materialize(
+        data_dir, llm=llm, run_config=seed_config(limit=4), raise_on_error=False, selection=FIRST_STAGE
+    )
     features = pl.read_parquet(FEATURES.path(data_dir))
     assert features.height == 4 and set(features["status"]) == {"parse_error"}
     assert set(features["model"]) == {"openai/fake-model"}
@@ -306,7 +351,9 @@ def test_second_materialization_runs_nothing_in_the_sandbox_again(demo):
     assert before["sandbox_runs_executed"] > 0
     assert after["sandbox_runs_executed"] == 0 and after["sandbox_runs_cached"] >= before["sandbox_runs_executed"]
     assert after["sandbox_runs"] == before["sandbox_runs"]
-    assert metadata_of(second, "test_inputs")["sandbox_runs_cached"] == metadata_of(second, "test_inputs")["sandbox_runs"]
+    assert (
+        metadata_of(second, "test_inputs")["sandbox_runs_cached"] == metadata_of(second, "test_inputs")["sandbox_runs"]
+    )
 
 
 def test_wrong_candidates_never_end_up_verified(demo):
@@ -328,11 +375,27 @@ def test_wrong_candidates_never_end_up_verified(demo):
 def test_verified_problems_are_judged_like_livecodebench_problems(demo, tmp_path, capsys):
     data_dir, _, _ = demo
     verified = pl.read_parquet(VERIFIED_SOLUTIONS.path(data_dir)).filter(pl.col("is_golden"))
-    generations = [{"question_id": row["problem_id"], "code_list": [row["code"]]} for row in verified.iter_rows(named=True)]
+    generations = [
+        {"question_id": row["problem_id"], "code_list": [row["code"]]} for row in verified.iter_rows(named=True)
+    ]
     (tmp_path / "g.json").write_text(json.dumps(generations))
     out = tmp_path / "r.json"
-    assert xcoder(["judge", "--problems", str(data_dir / "lcb" / "verified_problems.jsonl"),
-                   "--generations", str(tmp_path / "g.json"), "--out", str(out), "--workers", "2"]) == 0
+    assert (
+        xcoder(
+            [
+                "judge",
+                "--problems",
+                str(data_dir / "lcb" / "verified_problems.jsonl"),
+                "--generations",
+                str(tmp_path / "g.json"),
+                "--out",
+                str(out),
+                "--workers",
+                "2",
+            ]
+        )
+        == 0
+    )
     results = json.loads(out.read_text())
     assert len(results) == verified.height and all(r["graded_list"] == [True] for r in results)
 
@@ -342,8 +405,15 @@ def test_trace_of_a_verified_solution(demo, capsys):
     row = pl.read_parquet(VERIFIED_SOLUTIONS.path(data_dir)).filter(pl.col("is_golden")).row(0, named=True)
     out = trace(data_dir, capsys, row["verified_id"])
     assert "tests verified, mean agreement" in out
-    assert_ancestors(out, ("verified_solutions", "ver"), ("test_inputs", "test"), ("candidate_solutions", "cand"),
-                     ("problems", "prob"), ("evolved_pool", "pool"), ("seed_problems", "seed"))
+    assert_ancestors(
+        out,
+        ("verified_solutions", "ver"),
+        ("test_inputs", "test"),
+        ("candidate_solutions", "cand"),
+        ("problems", "prob"),
+        ("evolved_pool", "pool"),
+        ("seed_problems", "seed"),
+    )
     for template in ("solve@v1", "write_tests@v1", "compose_problem@v1"):
         assert template in out, template
     assert "test-" in trace(data_dir, capsys, row["verified_id"], "--full")

@@ -27,6 +27,7 @@ TICK = datetime(2026, 12, 2, 2, 0, tzinfo=timezone.utc)
 
 # ---- batches ------------------------------------------------------------------------------------
 
+
 def test_batch_keys_and_seed_offsets():
     assert nightly_key(TICK) == "nightly-2026-12-02"
     keys = [nightly_key(TICK + timedelta(days=d)) for d in range(2000)] + ["campaign-graphs", "campaign-dp"]
@@ -50,13 +51,16 @@ def test_plan_nightly_and_batch_selection():
 
 # ---- the nightly schedule ------------------------------------------------------------------------
 
+
 def _batch_stage():
     """The partitioned stage as the lead wires it: the real keys on batch_partitions, trivially computed."""
     assets = []
     for key in BATCH_ASSET_KEYS:
+
         @dg.asset(name=key, partitions_def=batch_partitions)
         def _asset(context: dg.AssetExecutionContext) -> None:
             context.log.info(context.partition_key)
+
         assets.append(_asset)
     return assets
 
@@ -65,8 +69,9 @@ def test_schedule_adds_the_batch_and_requests_it_once():
     schedule = ops.build_batch_schedule()
     defs = dg.Definitions(assets=_batch_stage(), schedules=[schedule])
     with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=TICK,
-                                            repository_def=defs.get_repository_def())
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=TICK, repository_def=defs.get_repository_def()
+        )
         (request,) = schedule.evaluate_tick(context).run_requests
         assert request.partition_key == request.run_key == "nightly-2026-12-02"
         assert request.tags[ops.BATCH_TAG] == "nightly-2026-12-02"
@@ -76,17 +81,24 @@ def test_schedule_adds_the_batch_and_requests_it_once():
         assert again.run_key == request.run_key
         assert instance.get_dynamic_partitions(BATCH_PARTITIONS_NAME) == ["nightly-2026-12-02"]
         # the run it requests really materializes every asset of the stage for that batch
-        result = dg.materialize(_batch_stage(), instance=instance, partition_key=request.partition_key,
-                                tags=request.tags)
+        result = dg.materialize(
+            _batch_stage(), instance=instance, partition_key=request.partition_key, tags=request.tags
+        )
         assert result.success
         assert {e.asset_key.path[-1] for e in result.get_asset_materialization_events()} == set(BATCH_ASSET_KEYS)
         # once it ran, another tick that day requests nothing
-        later = dg.build_schedule_context(instance=instance, scheduled_execution_time=TICK + timedelta(hours=12),
-                                          repository_def=defs.get_repository_def())
+        later = dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=TICK + timedelta(hours=12),
+            repository_def=defs.get_repository_def(),
+        )
         data = schedule.evaluate_tick(later)
         assert not data.run_requests and "already exists and has run" in data.skip_message
-        nxt = dg.build_schedule_context(instance=instance, scheduled_execution_time=TICK + timedelta(days=1),
-                                        repository_def=defs.get_repository_def())
+        nxt = dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=TICK + timedelta(days=1),
+            repository_def=defs.get_repository_def(),
+        )
         (tomorrow,) = schedule.evaluate_tick(nxt).run_requests
         assert tomorrow.partition_key == "nightly-2026-12-03"
         assert batches_to_read(instance) == ["nightly-2026-12-02", "nightly-2026-12-03"]
@@ -98,11 +110,14 @@ def test_schedule_on_the_project_definitions():
     repo = defs.get_repository_def()
     schedule = repo.get_schedule_def("nightly_batch")
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED and schedule.cron_schedule == ops.NIGHTLY_CRON
-    partitioned = all(getattr(repo.asset_graph.get(dg.AssetKey(k)).partitions_def, "name", None) == BATCH_PARTITIONS_NAME
-                      for k in BATCH_ASSET_KEYS)
+    partitioned = all(
+        getattr(repo.asset_graph.get(dg.AssetKey(k)).partitions_def, "name", None) == BATCH_PARTITIONS_NAME
+        for k in BATCH_ASSET_KEYS
+    )
     with dg.instance_for_test() as instance:
-        data = schedule.evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=TICK,
-                                                                repository_def=repo))
+        data = schedule.evaluate_tick(
+            dg.build_schedule_context(instance=instance, scheduled_execution_time=TICK, repository_def=repo)
+        )
         if partitioned:
             assert [r.partition_key for r in data.run_requests] == ["nightly-2026-12-02"]
         else:
@@ -111,6 +126,7 @@ def test_schedule_on_the_project_definitions():
 
 
 # ---- the release sensor ----------------------------------------------------------------------------
+
 
 def _tick(sensor, source, cursor, instance):
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"lcb_release_source": source})
@@ -129,8 +145,10 @@ def test_release_sensor_fires_once_per_release(tmp_path):
         (folder / "test.jsonl").write_text('{"question_id": "1"}\n')
         data, cursor = _tick(sensor, source, cursor, instance)
         (request,) = data.run_requests
-        assert request.run_config["ops"]["lcb_problems"]["config"] == {"dataset_dir": str(folder.resolve()),
-                                                                         "release": "release_v1"}
+        assert request.run_config["ops"]["lcb_problems"]["config"] == {
+            "dataset_dir": str(folder.resolve()),
+            "release": "release_v1",
+        }
         assert json.loads(cursor)["release"] == "release_v1"
         data, cursor2 = _tick(sensor, source, cursor, instance)  # nothing new: nothing requested
         assert not data.run_requests and "already seen" in data.skip_message and cursor2 == cursor
@@ -152,9 +170,14 @@ def test_release_sensor_reads_a_hub_revision_offline(tmp_path):
     source = ops.LcbReleaseSource(repo_id="livecodebench/code_generation_lite", hub_cache_dir=str(tmp_path / "hub"))
     state = ops.hub_release(source.repo_id, tmp_path / "hub", offline=True)
     assert state.digest == "a" * 40
-    assert source.lcb_config(state) == {"repo_id": "livecodebench/code_generation_lite", "revision": "a" * 40,
-                                        "release": "release_latest"}
-    missing = ops.decide_release(ops.LcbReleaseSource(repo_id="someone/else", hub_cache_dir=str(tmp_path / "hub")), None)
+    assert source.lcb_config(state) == {
+        "repo_id": "livecodebench/code_generation_lite",
+        "revision": "a" * 40,
+        "release": "release_latest",
+    }
+    missing = ops.decide_release(
+        ops.LcbReleaseSource(repo_id="someone/else", hub_cache_dir=str(tmp_path / "hub")), None
+    )
     if missing.status == "error":  # offline in this environment: the message names the repo
         assert "someone/else" in missing.reason
 
@@ -174,6 +197,7 @@ def test_project_sensor_targets_the_benchmark_assets():
 
 # ---- automation ----------------------------------------------------------------------------------
 
+
 def test_gpu_gate_waits_for_the_cron_tick_and_eager_does_not():
     @dg.asset
     def upstream() -> None: ...
@@ -189,28 +213,39 @@ def test_gpu_gate_waits_for_the_cron_tick_and_eager_does_not():
         morning = datetime(2026, 12, 2, 4, 0, tzinfo=timezone.utc)
         first = dg.evaluate_automation_conditions(defs, instance, evaluation_time=morning)
         dg.materialize([upstream], instance=instance)
-        result = dg.evaluate_automation_conditions(defs, instance, evaluation_time=morning + timedelta(minutes=5),
-                                                   cursor=first.cursor)
+        result = dg.evaluate_automation_conditions(
+            defs, instance, evaluation_time=morning + timedelta(minutes=5), cursor=first.cursor
+        )
         # upstream changed: the eager asset runs, the GPU one waits for 05:00
         assert result.get_num_requested(dg.AssetKey("report")) == 1
         assert result.get_num_requested(dg.AssetKey("trained")) == 0
         # 05:00 passes: the gate opens, and waits for its upstream to update after the tick
-        tick = dg.evaluate_automation_conditions(defs, instance, evaluation_time=morning + timedelta(hours=1, minutes=1),
-                                                 cursor=result.cursor)
+        tick = dg.evaluate_automation_conditions(
+            defs, instance, evaluation_time=morning + timedelta(hours=1, minutes=1), cursor=result.cursor
+        )
         assert tick.get_num_requested(dg.AssetKey("trained")) == 0
         dg.materialize([upstream], instance=instance)
-        after = dg.evaluate_automation_conditions(defs, instance, evaluation_time=morning + timedelta(hours=1, minutes=10),
-                                                  cursor=tick.cursor)
+        after = dg.evaluate_automation_conditions(
+            defs, instance, evaluation_time=morning + timedelta(hours=1, minutes=10), cursor=tick.cursor
+        )
         assert after.get_num_requested(dg.AssetKey("trained")) == 1
 
 
 # ---- trace_row ---------------------------------------------------------------------------------------
 
+
 def test_trace_row_renders_the_lineage(data_dir):
     defs = lazy_defs()
-    result = dg.materialize([*defs.assets], selection=["seed_problems", "features", "feature_tree"],
-                            resources={**defs.resources, "storage": StorageResource(data_dir=str(data_dir)),
-                                       "llm": LLMGatewayResource(), "sandbox": SandboxResource()})
+    result = dg.materialize(
+        [*defs.assets],
+        selection=["seed_problems", "features", "feature_tree"],
+        resources={
+            **defs.resources,
+            "storage": StorageResource(data_dir=str(data_dir)),
+            "llm": LLMGatewayResource(),
+            "sandbox": SandboxResource(),
+        },
+    )
     assert result.success
     from xcoder_assets.store import warehouse
 
@@ -218,8 +253,11 @@ def test_trace_row_renders_the_lineage(data_dir):
     node = con.execute("SELECT node_id FROM feature_tree LIMIT 1").fetchone()[0]
     job = defs.get_job_def(ops.TRACE_JOB)
     with dg.instance_for_test() as instance:
-        run = job.execute_in_process(run_config={"ops": {"trace_lineage": {"config": {"row_id": node}}}},
-                                     resources={"storage": StorageResource(data_dir=str(data_dir))}, instance=instance)
+        run = job.execute_in_process(
+            run_config={"ops": {"trace_lineage": {"config": {"row_id": node}}}},
+            resources={"storage": StorageResource(data_dir=str(data_dir))},
+            instance=instance,
+        )
         assert run.success
         (output,) = [e for e in run.all_events if e.event_type_value == "STEP_OUTPUT"]
         md = output.event_specific_data.metadata["lineage"].value
@@ -227,9 +265,12 @@ def test_trace_row_renders_the_lineage(data_dir):
         assert "seed_problems" in md and "features" in md and "extract_features@v1" in md and "**answer**" in md
         observed = instance.fetch_observations(dg.AssetKey("feature_tree"), limit=5).records
         assert observed and observed[0].asset_observation.metadata["row_id"].value == node
-        bad = job.execute_in_process(run_config={"ops": {"trace_lineage": {"config": {"row_id": "nonsense"}}}},
-                                     resources={"storage": StorageResource(data_dir=str(data_dir))}, instance=instance,
-                                     raise_on_error=False)
+        bad = job.execute_in_process(
+            run_config={"ops": {"trace_lineage": {"config": {"row_id": "nonsense"}}}},
+            resources={"storage": StorageResource(data_dir=str(data_dir))},
+            instance=instance,
+            raise_on_error=False,
+        )
         assert not bad.success
         failure = bad.get_step_failure_events()[0].step_failure_data.error.message
         assert "is not a row id" in failure
@@ -241,5 +282,7 @@ def test_sample_rows_metadata_names_ids_and_the_trace_job():
     frame = pl.DataFrame({"problem_id": ["prob-0000000000000001", "prob-0000000000000002"], "status": ["ok", "leak"]})
     meta = ops.sample_rows_metadata(frame, "problem_id", ["status"])
     assert "prob-0000000000000001" in meta["sample_rows"].value and "| status |" in meta["sample_rows"].value
-    assert "xcoder trace prob-0000000000000001" in meta["trace_a_row"].value and ops.TRACE_JOB in meta["trace_a_row"].value
+    assert (
+        "xcoder trace prob-0000000000000001" in meta["trace_a_row"].value and ops.TRACE_JOB in meta["trace_a_row"].value
+    )
     assert ops.sample_rows_metadata(frame.clear(), "problem_id") == {}

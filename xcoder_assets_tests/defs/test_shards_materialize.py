@@ -22,17 +22,35 @@ from xcoder_assets.store.tables import (
 )
 
 MODULES = [seed, features, synthesis, verification, benchmark, shards]
-UPSTREAM = ["seed_problems", "features", "feature_tree", "evolved_pool", "feature_configs", "problems", "test_inputs",
-            "candidate_solutions", "verified_solutions", "lcb_problems"]
+UPSTREAM = [
+    "seed_problems",
+    "features",
+    "feature_tree",
+    "evolved_pool",
+    "feature_configs",
+    "problems",
+    "test_inputs",
+    "candidate_solutions",
+    "verified_solutions",
+    "lcb_problems",
+]
 OURS = ["training_shards", "training_mixtures"]
 
 
 def materialize(data_dir, selection, run_config=None, raise_on_error=True):
     assets = dg.load_assets_from_modules(MODULES)
     checks = dg.load_asset_checks_from_modules(MODULES)
-    return dg.materialize([*assets, *checks], selection=selection, run_config=run_config, raise_on_error=raise_on_error,
-                          resources={"storage": StorageResource(data_dir=str(data_dir)), "llm": LLMGatewayResource(),
-                                     "sandbox": SandboxResource()})
+    return dg.materialize(
+        [*assets, *checks],
+        selection=selection,
+        run_config=run_config,
+        raise_on_error=raise_on_error,
+        resources={
+            "storage": StorageResource(data_dir=str(data_dir)),
+            "llm": LLMGatewayResource(),
+            "sandbox": SandboxResource(),
+        },
+    )
 
 
 def metadata_of(result, asset):
@@ -84,8 +102,10 @@ def test_shards_follow_the_layout_and_hold_exactly_the_kept_examples(built):
     data_dir, _ = built
     folder = folder_of(data_dir)
     manifest = recipe.verify_manifest(folder)
-    assert manifest["shards_version"] == folder.name and set(manifest["created_from"]) >= {"verified_solutions",
-                                                                                          "benchmark"}
+    assert manifest["shards_version"] == folder.name and set(manifest["created_from"]) >= {
+        "verified_solutions",
+        "benchmark",
+    }
     frame = pl.read_parquet(TRAINING_SHARDS.path(data_dir))
     kept = frame.filter(pl.col("status") == "kept")
     problems = {r["problem_id"]: r for r in pl.read_parquet(PROBLEMS.path(data_dir)).iter_rows(named=True)}
@@ -97,8 +117,11 @@ def test_shards_follow_the_layout_and_hold_exactly_the_kept_examples(built):
                     continue
                 assert re.fullmatch(rf"sft/{fmt}/(train|validation)-\d{{5}}\.{container}", entry["path"])
                 path = folder / entry["path"]
-                rows = ([json.loads(x) for x in path.read_text().splitlines()] if container == "jsonl"
-                        else pl.read_parquet(path).to_dicts())
+                rows = (
+                    [json.loads(x) for x in path.read_text().splitlines()]
+                    if container == "jsonl"
+                    else pl.read_parquet(path).to_dicts()
+                )
                 ids += [r["example_id"] for r in rows]
                 for r in rows:
                     splits.setdefault(r["problem_id"], set()).add(entry["split"])
@@ -131,8 +154,11 @@ def test_every_shard_example_traces_back_to_its_seed(built):
     present = warehouse.existing_tables(data_dir)
     for name in ("training_shards", "training_shards__rl"):  # not in ASSET_TABLES yet: the lead registers them
         con.execute(warehouse.sql_text(f"views/{name}.sql").replace("{data_dir}", str(data_dir.resolve())))
-    parts = [warehouse.sql_text(f"lineage/{t.name}.sql").strip().rstrip(";") for t in ASSET_TABLES if t.name in present
-             and t.name != "training_shards"]
+    parts = [
+        warehouse.sql_text(f"lineage/{t.name}.sql").strip().rstrip(";")
+        for t in ASSET_TABLES
+        if t.name in present and t.name != "training_shards"
+    ]
     parts.append(warehouse.sql_text("lineage/training_shards.sql").strip().rstrip(";"))
     con.execute("CREATE OR REPLACE VIEW lineage AS\n" + "\nUNION ALL\n".join(parts))
     frame = pl.read_parquet(TRAINING_SHARDS.path(data_dir)).filter(pl.col("status") == "kept")
@@ -140,8 +166,13 @@ def test_every_shard_example_traces_back_to_its_seed(built):
     for example_id in [*frame["example_id"].head(3), rl["example_id"][0]]:
         chain = warehouse.trace(con, example_id)
         assets = {step["asset"] for step in chain}
-        assert {"training_shards", "verified_solutions", "candidate_solutions", "problems", "seed_problems"} <= assets, \
-            (example_id, assets)
+        assert {
+            "training_shards",
+            "verified_solutions",
+            "candidate_solutions",
+            "problems",
+            "seed_problems",
+        } <= assets, (example_id, assets)
     assert isinstance(con, duckdb.DuckDBPyConnection)
 
 
@@ -158,19 +189,29 @@ def test_a_planted_paraphrase_in_a_benchmark_file_is_flagged_and_excluded(built,
     frame = pl.read_parquet(TRAINING_SHARDS.path(data_dir))
     target = frame.filter(pl.col("status") == "kept")["problem_id"][0]
     problem = pl.read_parquet(PROBLEMS.path(data_dir)).filter(pl.col("problem_id") == target).row(0, named=True)
-    row = {"question_title": "Planted", "question_content": paraphrase(problem["statement"] + "\n"
-                                                                       + (problem["input_format"] or "")),
-           "platform": "codeforces", "question_id": "planted_1", "contest_id": "1", "contest_date": "2025-03-01",
-           "starter_code": "", "difficulty": "hard", "metadata": "{}",
-           "public_test_cases": json.dumps([{"input": "1\n", "output": "1\n", "testtype": "stdin"}])}
+    row = {
+        "question_title": "Planted",
+        "question_content": paraphrase(problem["statement"] + "\n" + (problem["input_format"] or "")),
+        "platform": "codeforces",
+        "question_id": "planted_1",
+        "contest_id": "1",
+        "contest_date": "2025-03-01",
+        "starter_code": "",
+        "difficulty": "hard",
+        "metadata": "{}",
+        "public_test_cases": json.dumps([{"input": "1\n", "output": "1\n", "testtype": "stdin"}]),
+    }
     bench = tmp_path / "planted.jsonl"
     bench.write_text(json.dumps(row) + "\n")
     out_dir = tmp_path / "copy"
     import shutil
 
     shutil.copytree(data_dir, out_dir)
-    result = materialize(out_dir, ["training_shards"], run_config={
-        "ops": {"training_shards": {"config": {"benchmark_paths": [str(bench)]}}}})
+    result = materialize(
+        out_dir,
+        ["training_shards"],
+        run_config={"ops": {"training_shards": {"config": {"benchmark_paths": [str(bench)]}}}},
+    )
     assert result.success
     after = pl.read_parquet(TRAINING_SHARDS.path(out_dir))
     flagged = after.filter(pl.col("benchmark_question_id") == "planted_1")
@@ -184,14 +225,18 @@ def test_a_planted_paraphrase_in_a_benchmark_file_is_flagged_and_excluded(built,
             assert target not in text, entry["path"]
 
 
-@pytest.mark.parametrize("config, pattern", [
-    ({"tokenizer": "/no/such/tokenizer-dir"}, r"setting tokenizer='/no/such/tokenizer-dir'"),
-    ({"keep": "best"}, r"setting keep"),
-])
+@pytest.mark.parametrize(
+    "config, pattern",
+    [
+        ({"tokenizer": "/no/such/tokenizer-dir"}, r"setting tokenizer='/no/such/tokenizer-dir'"),
+        ({"keep": "best"}, r"setting keep"),
+    ],
+)
 def test_bad_settings_fail_with_one_message(built, config, pattern):
     data_dir, _ = built
-    result = materialize(data_dir, ["training_shards"], run_config={"ops": {"training_shards": {"config": config}}},
-                         raise_on_error=False)
+    result = materialize(
+        data_dir, ["training_shards"], run_config={"ops": {"training_shards": {"config": config}}}, raise_on_error=False
+    )
     assert not result.success
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert re.search(pattern, failure.step_failure_data.error.message), failure.step_failure_data.error.message
@@ -201,7 +246,11 @@ def test_malformed_benchmark_file_fails_naming_the_file(built, tmp_path):
     data_dir, _ = built
     bad = tmp_path / "broken.jsonl"
     bad.write_text('{"question_id": "x"\n')
-    result = materialize(data_dir, ["training_shards"], raise_on_error=False, run_config={
-        "ops": {"training_shards": {"config": {"benchmark_paths": [str(bad)]}}}})
+    result = materialize(
+        data_dir,
+        ["training_shards"],
+        raise_on_error=False,
+        run_config={"ops": {"training_shards": {"config": {"benchmark_paths": [str(bad)]}}}},
+    )
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert re.search(r"benchmark_paths.*broken\.jsonl:1", failure.step_failure_data.error.message)

@@ -1,6 +1,5 @@
 """Synthesis stages through Dagster: cache reuse when settings grow, and resumable evolution."""
 
-import dagster as dg
 import polars as pl
 import pytest
 
@@ -26,8 +25,9 @@ def small(tmp_path_factory):
 def test_more_configurations_call_only_for_the_new_ones(small):
     data_dir, first = small
     configs_before = pl.read_parquet(FEATURE_CONFIGS.path(data_dir))
-    again = materialize(data_dir, run_config=run_config(count=16, only=["feature_configs"]),
-                        selection=["feature_configs", "problems"])
+    again = materialize(
+        data_dir, run_config=run_config(count=16, only=["feature_configs"]), selection=["feature_configs", "problems"]
+    )
     configs_after = pl.read_parquet(FEATURE_CONFIGS.path(data_dir))
     assert configs_after["config_id"].head(12).to_list() == configs_before["config_id"].to_list()
     meta = metadata_of(again, "problems")
@@ -38,8 +38,9 @@ def test_more_configurations_call_only_for_the_new_ones(small):
 
 def test_an_interrupted_evolution_resumes_after_its_last_round(tmp_path, monkeypatch):
     reference_dir = tmp_path / "reference" / "data"
-    materialize(reference_dir, run_config=run_config(rounds=10, only=["evolved_pool"]),
-                selection=FIRST_STAGE + ["evolved_pool"])
+    materialize(
+        reference_dir, run_config=run_config(rounds=10, only=["evolved_pool"]), selection=FIRST_STAGE + ["evolved_pool"]
+    )
     reference = pl.read_parquet(EVOLVED_POOL.path(reference_dir))
 
     data_dir = tmp_path / "interrupted" / "data"

@@ -36,8 +36,7 @@ def _failure_message(data_dir: Path, config: dict, launcher: TrainingLauncher | 
 def _train_processes():
     import psutil
 
-    return [p for p in psutil.Process().children(recursive=True)
-            if "xcoder_assets.jobs.train" in " ".join(p.cmdline())]
+    return [p for p in psutil.Process().children(recursive=True) if "xcoder_assets.jobs.train" in " ".join(p.cmdline())]
 
 
 @pytest.mark.e2e
@@ -51,7 +50,9 @@ def test_smoke_training_interrupt_and_resume_through_pipes(data_dir):
 
     # 1. a run interrupted as Dagster interrupts a cancelled one: SIGINT to the job once it has a checkpoint
     outcome = {}
-    runner = threading.Thread(target=lambda: outcome.update(result=_materialize(data_dir, config, raise_on_error=False)))
+    runner = threading.Thread(
+        target=lambda: outcome.update(result=_materialize(data_dir, config, raise_on_error=False))
+    )
     runner.start()
     deadline = time.monotonic() + 150
     while time.monotonic() < deadline and not list(run_root.glob("*/sft/checkpoint-*")):
@@ -99,7 +100,10 @@ def test_smoke_training_interrupt_and_resume_through_pipes(data_dir):
 
     # 3. once more: nothing is trained again, the same checkpoint is reported
     again = _materialize(data_dir, config)
-    meta2 = {k: getattr(v, "value", v) for k, v in again.get_asset_materialization_events()[0].materialization.metadata.items()}
+    meta2 = {
+        k: getattr(v, "value", v)
+        for k, v in again.get_asset_materialization_events()[0].materialization.metadata.items()
+    }
     assert meta2["sft_status"] == "already_done" and meta2["rl_status"] == "already_done"
     assert meta2["checkpoint_sha256"] == meta["checkpoint_sha256"]
 
@@ -131,7 +135,9 @@ def test_row_count_mismatch_names_the_file(data_dir):
 def test_no_docker_engine_is_one_clear_message(data_dir, monkeypatch):
     shards = make_shards(data_dir)
     monkeypatch.setenv("DOCKER_HOST", f"unix://{data_dir}/no-docker.sock")
-    message = _failure_message(data_dir, {"smoke": True, "shards_dir": str(shards)}, TrainingLauncher(launcher="docker"))
+    message = _failure_message(
+        data_dir, {"smoke": True, "shards_dir": str(shards)}, TrainingLauncher(launcher="docker")
+    )
     assert message.startswith("trainer launcher 'docker': no Docker engine reachable")
 
 
@@ -174,15 +180,19 @@ def test_shards_found_from_the_data_dir(data_dir):
 
 def test_settings_errors_name_the_setting(data_dir):
     shards = make_shards(data_dir)
-    message = _failure_message(data_dir, {"smoke": True, "shards_dir": str(shards),
-                                          "rl": {"num_generations": 3}})
+    message = _failure_message(data_dir, {"smoke": True, "shards_dir": str(shards), "rl": {"num_generations": 3}})
     assert "rl.num_generations" in message
 
 
 def test_pod_spec_carries_the_gpu_limit():
-    launcher = TrainingLauncher(launcher="k8s", gpus=2, k8s_pod_spec={
-        "containers": [{"volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
-        "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "xcoder-data"}}]})
+    launcher = TrainingLauncher(
+        launcher="k8s",
+        gpus=2,
+        k8s_pod_spec={
+            "containers": [{"volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "xcoder-data"}}],
+        },
+    )
     spec = launcher.pod_spec()
     assert spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
     assert spec["containers"][0]["volumeMounts"][0]["mountPath"] == "/data"
@@ -193,9 +203,11 @@ def test_pod_spec_carries_the_gpu_limit():
 def test_curve_charts_stay_inline_in_the_ui():
     from xcoder_assets.defs.training import UI_INLINE_MARKDOWN, curve_charts
 
-    long_run = {"sft/loss": [[i, 2.0 / (1 + i) + 0.123456789] for i in range(1, 5001)],
-                "rl/reward": [[i, -2.0 + (i % 7) * 0.987654] for i in range(1, 301)],
-                "sft/learning_rate": [[i, 5e-5 * i / 100] for i in range(1, 101)]}
+    long_run = {
+        "sft/loss": [[i, 2.0 / (1 + i) + 0.123456789] for i in range(1, 5001)],
+        "rl/reward": [[i, -2.0 + (i % 7) * 0.987654] for i in range(1, 301)],
+        "sft/learning_rate": [[i, 5e-5 * i / 100] for i in range(1, 101)],
+    }
     charts = curve_charts(long_run)
     assert set(charts) == {"sft_loss_chart", "rl_reward_chart", "sft_learning_rate_chart"}
     for value in charts.values():

@@ -18,21 +18,35 @@ REWARD = {"kind": "sandbox_pass_rate", "scale": 5.0, "no_code": -2.0, "max_tests
 
 def sft_row(i: int, problem_id: str, prompt: str) -> dict:
     answer = f"<think>\nAdd them up.\n</think>\n\n```python\n{SUM_CODE}```"
-    return {"example_id": f"ex-{i}", "problem_id": problem_id,
-            "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]}
+    return {
+        "example_id": f"ex-{i}",
+        "problem_id": problem_id,
+        "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}],
+    }
 
 
 def rl_row(i: int, problem_id: str, prompt: str, tests: list[tuple[str, str]]) -> dict:
-    return {"example_id": f"rl-{i}", "problem_id": problem_id, "prompt": [{"role": "user", "content": prompt}],
-            "mode": "stdin", "func_name": None, "tests": [{"input": a, "output": b} for a, b in tests],
-            "reward": REWARD}
+    return {
+        "example_id": f"rl-{i}",
+        "problem_id": problem_id,
+        "prompt": [{"role": "user", "content": prompt}],
+        "mode": "stdin",
+        "func_name": None,
+        "tests": [{"input": a, "output": b} for a, b in tests],
+        "reward": REWARD,
+    }
 
 
 def make_shards(root: Path, version: str = "v-test", copies: int = 2) -> Path:
     sft = [sft_row(i, pid, prompt) for i, (pid, prompt, _) in enumerate(PROBLEMS * copies)]
     rl = [rl_row(i, pid, prompt, tests) for i, (pid, prompt, tests) in enumerate(PROBLEMS)]
     folder = root / "training_shards" / version
-    return write_shards(folder, {
-        "sft/messages/train-00000.jsonl": ("messages", "train", sft),
-        "rl/train-00000.jsonl": ("rl", "train", rl),
-    }, version=version, created_from={"verified_solutions": "dv-test"})
+    return write_shards(
+        folder,
+        {
+            "sft/messages/train-00000.jsonl": ("messages", "train", sft),
+            "rl/train-00000.jsonl": ("rl", "train", rl),
+        },
+        version=version,
+        created_from={"verified_solutions": "dv-test"},
+    )

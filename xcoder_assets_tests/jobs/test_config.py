@@ -9,10 +9,21 @@ from xcoder_assets.jobs.train import settings_from
 def test_the_papers_values_are_the_defaults():
     s = TrainSettings()
     assert s.base_model == "Qwen/Qwen2.5-Coder-7B-Instruct" and s.stages == "sft+rl" and not s.lora.enabled
-    assert (s.sft.epochs, s.sft.learning_rate, s.sft.lr_scheduler, s.sft.warmup_ratio, s.sft.weight_decay,
-            s.sft.max_length) == (8, 5e-5, "cosine", 0.03, 0.1, 32768)
-    assert (s.rl.num_generations, s.rl.temperature, s.rl.learning_rate, s.rl.beta, s.rl.epsilon_high) == \
-        (8, 1.0, 4e-7, 0.0, 0.28)
+    assert (
+        s.sft.epochs,
+        s.sft.learning_rate,
+        s.sft.lr_scheduler,
+        s.sft.warmup_ratio,
+        s.sft.weight_decay,
+        s.sft.max_length,
+    ) == (8, 5e-5, "cosine", 0.03, 0.1, 32768)
+    assert (s.rl.num_generations, s.rl.temperature, s.rl.learning_rate, s.rl.beta, s.rl.epsilon_high) == (
+        8,
+        1.0,
+        4e-7,
+        0.0,
+        0.28,
+    )
 
 
 def test_unknown_settings_are_named():

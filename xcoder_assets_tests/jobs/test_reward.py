@@ -5,12 +5,18 @@ import pytest
 from xcoder_assets.jobs.reward import SandboxReward, answer_part, sampled_tests, score_completion
 from xcoder_assets_tests.jobs.shard_data import REWARD, SUM_CODE
 
-TESTS = [{"input": "1 2\n", "output": "3\n"}, {"input": "5 7\n", "output": "12\n"}, {"input": "-1 1\n", "output": "0\n"}]
+TESTS = [
+    {"input": "1 2\n", "output": "3\n"},
+    {"input": "5 7\n", "output": "12\n"},
+    {"input": "-1 1\n", "output": "0\n"},
+]
 BLOCK = "```python\n{}```"
 
 
 def test_correct_code_gets_the_full_scale(bwrap_backend):
-    outcome = score_completion(bwrap_backend, "<think>\nadd\n</think>\n" + BLOCK.format(SUM_CODE), "p", TESTS, None, REWARD)
+    outcome = score_completion(
+        bwrap_backend, "<think>\nadd\n</think>\n" + BLOCK.format(SUM_CODE), "p", TESTS, None, REWARD
+    )
     assert (outcome.status, outcome.reward, outcome.passed, outcome.tests) == ("scored", 5.0, 3, 3)
 
 
@@ -26,11 +32,14 @@ def test_crashing_code_scores_zero_not_minus_two(bwrap_backend):
     assert outcome.status == "scored" and outcome.reward == 0.0
 
 
-@pytest.mark.parametrize("text,status", [
-    ("I would add the numbers.", "no_code"),
-    ("<think>\n" + BLOCK.format(SUM_CODE), "no_code"),  # still thinking when cut off: no answer yet
-    (BLOCK.format("def f(:\n    pass\n"), "syntax_error"),
-])
+@pytest.mark.parametrize(
+    "text,status",
+    [
+        ("I would add the numbers.", "no_code"),
+        ("<think>\n" + BLOCK.format(SUM_CODE), "no_code"),  # still thinking when cut off: no answer yet
+        (BLOCK.format("def f(:\n    pass\n"), "syntax_error"),
+    ],
+)
 def test_no_code_or_unparseable_code_gets_minus_two(bwrap_backend, text, status):
     outcome = score_completion(bwrap_backend, text, "p", TESTS, None, REWARD)
     assert (outcome.status, outcome.reward) == (status, -2.0)
@@ -66,10 +75,18 @@ def test_answer_part_drops_the_reasoning():
 def test_the_trl_reward_function_scores_a_batch(bwrap_backend):
     reward = SandboxReward("bwrap", workers=2)
     try:
-        completions = [[{"role": "assistant", "content": BLOCK.format(SUM_CODE)}],
-                       [{"role": "assistant", "content": "no idea"}]]
-        values = reward(completions, problem_id=["p", "p"], tests=[TESTS, TESTS], func_name=["", ""],
-                        reward=[REWARD, REWARD], prompts=None)
+        completions = [
+            [{"role": "assistant", "content": BLOCK.format(SUM_CODE)}],
+            [{"role": "assistant", "content": "no idea"}],
+        ]
+        values = reward(
+            completions,
+            problem_id=["p", "p"],
+            tests=[TESTS, TESTS],
+            func_name=["", ""],
+            reward=[REWARD, REWARD],
+            prompts=None,
+        )
     finally:
         reward.close()
     assert values == [5.0, -2.0]

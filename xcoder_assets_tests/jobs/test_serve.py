@@ -20,8 +20,9 @@ def tiny_model(tmp_path_factory):
 
 
 def _post(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(url + "/chat/completions", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url + "/chat/completions", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read())
@@ -34,15 +35,23 @@ def test_chat_completions_in_openai_shape(tiny_model):
 
     with serve(tiny_model, name="tiny") as server:
         assert server.url.startswith("http://127.0.0.1:") and server.url.endswith("/v1")
-        body = {"model": "tiny", "messages": [{"role": "user", "content": "Add two numbers."}],
-                "temperature": 0.7, "max_tokens": 8, "n": 2, "seed": 5}
+        body = {
+            "model": "tiny",
+            "messages": [{"role": "user", "content": "Add two numbers."}],
+            "temperature": 0.7,
+            "max_tokens": 8,
+            "n": 2,
+            "seed": 5,
+        }
         status, answer = _post(server.url, body)
         assert status == 200, answer
         assert [c["index"] for c in answer["choices"]] == [0, 1]
         assert all(c["finish_reason"] in ("stop", "length") for c in answer["choices"])
         assert 0 < answer["usage"]["completion_tokens"] <= 16 and answer["usage"]["prompt_tokens"] > 0
         again = _post(server.url, body)[1]
-        assert [c["message"]["content"] for c in again["choices"]] == [c["message"]["content"] for c in answer["choices"]]
+        assert [c["message"]["content"] for c in again["choices"]] == [
+            c["message"]["content"] for c in answer["choices"]
+        ]
         status, error = _post(server.url, {"messages": []})
         assert status == 400 and "messages" in error["error"]["message"]
         with urllib.request.urlopen(server.url + "/models", timeout=10) as response:
@@ -52,11 +61,20 @@ def test_chat_completions_in_openai_shape(tiny_model):
 def test_litellm_talks_to_it_as_to_any_openai_endpoint(tiny_model):
     import litellm
 
-    process, url = start_server([sys.executable, "-m", "xcoder_assets.jobs.serve", "--model", str(tiny_model),
-                                 "--port", "0"], r"listening on (http://\S+)", timeout_s=120)
+    process, url = start_server(
+        [sys.executable, "-m", "xcoder_assets.jobs.serve", "--model", str(tiny_model), "--port", "0"],
+        r"listening on (http://\S+)",
+        timeout_s=120,
+    )
     try:
-        response = litellm.completion(model="openai/tiny-model", api_base=url, api_key="none", max_tokens=6,
-                                      temperature=0.0, messages=[{"role": "user", "content": "hi"}])
+        response = litellm.completion(
+            model="openai/tiny-model",
+            api_base=url,
+            api_key="none",
+            max_tokens=6,
+            temperature=0.0,
+            messages=[{"role": "user", "content": "hi"}],
+        )
         assert response.choices[0].finish_reason in ("stop", "length")
         assert response.usage.completion_tokens <= 6
     finally:

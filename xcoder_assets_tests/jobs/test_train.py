@@ -13,14 +13,21 @@ from xcoder_assets_tests.jobs.shard_data import make_shards
 
 
 def test_help_runs_without_the_trainer_packages_loaded():
-    out = subprocess.run([sys.executable, "-m", "xcoder_assets.jobs.train", "--help"], capture_output=True,
-                         text=True, cwd=PROJECT_ROOT, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "xcoder_assets.jobs.train", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=60,
+    )
     assert out.returncode == 0 and "--shards" in out.stdout and "--smoke" in out.stdout
 
 
 def test_the_program_imports_no_dagster_but_dagster_pipes():
-    code = ("import sys, xcoder_assets.jobs.train, xcoder_assets.jobs.reward, xcoder_assets.jobs.tiny; "
-            "print(sorted(m for m in sys.modules if m == 'dagster' or m.startswith('dagster.')))")
+    code = (
+        "import sys, xcoder_assets.jobs.train, xcoder_assets.jobs.reward, xcoder_assets.jobs.tiny; "
+        "print(sorted(m for m in sys.modules if m == 'dagster' or m.startswith('dagster.')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
 
@@ -28,9 +35,22 @@ def test_the_program_imports_no_dagster_but_dagster_pipes():
 def test_a_mismatched_manifest_exits_with_one_message(tmp_path):
     root = make_shards(tmp_path)
     (root / "rl" / "train-00000.jsonl").write_text("{}\n")
-    out = subprocess.run([sys.executable, "-m", "xcoder_assets.jobs.train", "--smoke", "--shards", str(root),
-                          "--output-root", str(tmp_path / "out")], capture_output=True, text=True,
-                         cwd=PROJECT_ROOT, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "xcoder_assets.jobs.train",
+            "--smoke",
+            "--shards",
+            str(root),
+            "--output-root",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=120,
+    )
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("error: training shards: ")
     assert "rl/train-00000.jsonl: sha256" in out.stderr

@@ -50,7 +50,9 @@ def test_every_request_ends_as_a_result_or_an_error_with_a_reason(fake_llm_url, 
     assert results["ok"].prompt_tokens > 0 and results["ok"].completion_tokens > 0
 
     outage = results["outage"]
-    assert not outage.ok and outage.attempts == 4 and "gave up after 4 attempts" in outage.error and "500" in outage.error
+    assert (
+        not outage.ok and outage.attempts == 4 and "gave up after 4 attempts" in outage.error and "500" in outage.error
+    )
     assert not results["garbage"].ok and "gave up" in results["garbage"].error
     bad = results["bad"]
     assert not bad.ok and bad.attempts == 1 and bad.error.startswith("http_400")
@@ -107,7 +109,9 @@ def test_concurrency_is_bounded():
         in_flight -= 1
         return await instant_completion()
 
-    gateway = LLMGateway({"extract": offline_settings()}, None, GatewayConfig(max_in_flight=5), completion=fake_completion)
+    gateway = LLMGateway(
+        {"extract": offline_settings()}, None, GatewayConfig(max_in_flight=5), completion=fake_completion
+    )
     results = gateway.complete([request(f"c{i}") for i in range(40)])
     assert all(r.ok for r in results) and peak == 5
 
@@ -127,8 +131,10 @@ def test_window_limiter_holds_the_rate():
 async def instant_completion(**kwargs):
     from litellm import ModelResponse
 
-    return ModelResponse(choices=[{"message": {"role": "assistant", "content": "x"}, "finish_reason": "stop"}],
-                         usage={"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20})
+    return ModelResponse(
+        choices=[{"message": {"role": "assistant", "content": "x"}, "finish_reason": "stop"}],
+        usage={"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+    )
 
 
 def offline_settings():

@@ -27,15 +27,17 @@ def slow_llm_url():
 
 def server_call(url: str, path: str, method: str = "GET") -> dict:
     root = url[: -len("/v1")]
-    with urllib.request.urlopen(urllib.request.Request(root + path, method=method, data=b"" if method == "POST" else None),
-                                timeout=10) as response:
+    with urllib.request.urlopen(
+        urllib.request.Request(root + path, method=method, data=b"" if method == "POST" else None), timeout=10
+    ) as response:
         return json.loads(response.read())
 
 
 def make_gateway(url: str, max_in_flight: int) -> LLMGateway:
     settings = RoleSettings("extract", "openai/fake-model", PARAMS, api_base=url, api_key="sk-test")
-    return LLMGateway({"extract": settings}, None, GatewayConfig(max_in_flight=max_in_flight, max_retries=0,
-                                                                 request_timeout_s=30))
+    return LLMGateway(
+        {"extract": settings}, None, GatewayConfig(max_in_flight=max_in_flight, max_retries=0, request_timeout_s=30)
+    )
 
 
 def requests_for(tag: str, n: int) -> list[LLMRequest]:

@@ -15,7 +15,9 @@ def _response(status, headers=None):
 
 
 def test_classify_error():
-    rate = litellm.RateLimitError("slow down", llm_provider="openai", model="m", response=_response(429, {"retry-after": "3"}))
+    rate = litellm.RateLimitError(
+        "slow down", llm_provider="openai", model="m", response=_response(429, {"retry-after": "3"})
+    )
     assert classify_error(rate) == (True, "rate_limited: litellm.RateLimitError: slow down", 3.0)
     auth = litellm.AuthenticationError("bad key", llm_provider="openai", model="m")
     assert classify_error(auth)[0] is False

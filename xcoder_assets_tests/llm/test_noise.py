@@ -28,8 +28,14 @@ print("done")
 
 
 def run(mode: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-W", "always", "-c", SCRIPT, mode], capture_output=True, text=True,
-                          cwd=PROJECT_ROOT, timeout=300, env=ENV)
+    return subprocess.run(
+        [sys.executable, "-W", "always", "-c", SCRIPT, mode],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=300,
+        env=ENV,
+    )
 
 
 ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}

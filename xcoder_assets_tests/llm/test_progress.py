@@ -8,13 +8,16 @@ from xcoder_assets.llm.cache import ResponseCache
 from xcoder_assets.llm.gateway import LLMGateway, LLMRequest
 from xcoder_assets.llm.settings import GenerationParams, RoleSettings
 
-SETTINGS = RoleSettings("extract", "openai/fake-model", GenerationParams(0.7, 0.95, 64), api_base="http://127.0.0.1:9",
-                        api_key="k")
+SETTINGS = RoleSettings(
+    "extract", "openai/fake-model", GenerationParams(0.7, 0.95, 64), api_base="http://127.0.0.1:9", api_key="k"
+)
 
 
 async def instant(**kwargs):
-    return ModelResponse(choices=[{"message": {"role": "assistant", "content": "x"}, "finish_reason": "stop"}],
-                         usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2})
+    return ModelResponse(
+        choices=[{"message": {"role": "assistant", "content": "x"}, "finish_reason": "stop"}],
+        usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    )
 
 
 def request(i: int) -> LLMRequest:
@@ -29,7 +32,9 @@ def test_progress_counts_every_finished_request_and_the_cached_ones(tmp_path):
     assert [done for done, _, _ in seen] == list(range(1, 7)) and {total for _, total, _ in seen} == {6}
     assert seen[-1] == (6, 6, 1)
     again = []
-    LLMGateway({"extract": SETTINGS}, cache, completion=instant).complete(batch[:3], on_progress=lambda *a: again.append(a))
+    LLMGateway({"extract": SETTINGS}, cache, completion=instant).complete(
+        batch[:3], on_progress=lambda *a: again.append(a)
+    )
     assert again == [(1, 3, 1), (2, 3, 2), (3, 3, 3)]  # all from the cache
 
 

@@ -39,6 +39,7 @@ def _write_jsonl(path: Path, rows: list) -> Path:
 
 # ---- releases and rows ---------------------------------------------------------------------------
 
+
 def test_release_tags_name_the_dataset_files():
     assert release_files("release_v1") == ["test.jsonl"]
     assert release_files("release_v3") == ["test.jsonl", "test2.jsonl", "test3.jsonl"]
@@ -139,18 +140,27 @@ def test_failed_generations_are_typed():
     assert generation_from_answer("prose", "stop", None).status == "no_code"
     assert generation_from_answer("```python\nprint(1)\n```", "length", None).status == "truncated"
     assert generation_from_answer("```python\nprint(1)\n```", "stop", None) == Generation(
-        "```python\nprint(1)\n```", "print(1)", "ok")
+        "```python\nprint(1)\n```", "print(1)", "ok"
+    )
 
 
 # ---- scores ---------------------------------------------------------------------------------------
 
-def _result(qid: str, difficulty: str, when: date | None, graded: list[bool], platform: str = "atcoder") -> ProblemResult:
-    row = dict(stdin_problem(qid, [("1\n", "1\n")]), difficulty=difficulty, platform=platform,
-               contest_date=when.isoformat() if when else "")
+
+def _result(
+    qid: str, difficulty: str, when: date | None, graded: list[bool], platform: str = "atcoder"
+) -> ProblemResult:
+    row = dict(
+        stdin_problem(qid, [("1\n", "1\n")]),
+        difficulty=difficulty,
+        platform=platform,
+        contest_date=when.isoformat() if when else "",
+    )
     problem = problem_from_record(row, source="t", location="t")
     ok = Generation("x", "x", "ok")
-    return ProblemResult(problem, tuple(ok for _ in graded), tuple(graded), tuple((True,) for _ in graded),
-                         tuple({} for _ in graded))
+    return ProblemResult(
+        problem, tuple(ok for _ in graded), tuple(graded), tuple((True,) for _ in graded), tuple({} for _ in graded)
+    )
 
 
 def test_scores_average_per_problem_then_over_problems():
@@ -167,11 +177,14 @@ def test_scores_average_per_problem_then_over_problems():
     assert scored["by_window"]["v5"]["pass@1"] == 0.75 and scored["by_window"]["v5"]["problems"] == 1
     assert scored["by_window"]["v6"]["pass@1"] == 0.0
     gap = scored["contamination"]
-    assert (gap["pass@1_before"], gap["pass@1_after"]) == (0.25, pytest.approx(0.375)) and gap["gap"] == pytest.approx(-0.125)
+    assert (gap["pass@1_before"], gap["pass@1_after"]) == (0.25, pytest.approx(0.375)) and gap["gap"] == pytest.approx(
+        -0.125
+    )
     assert scored["undated_problems"] == 1
 
 
 # ---- whole evaluations against the official harness -------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def parity(bwrap_backend, tmp_path_factory):
@@ -179,8 +192,9 @@ def parity(bwrap_backend, tmp_path_factory):
     grouped into code lists per problem, scored by us and by the official custom-evaluator code."""
     pytest.importorskip("livecodebench.evaluation.compute_code_generation_metrics")
     chosen, code_lists = parity_inputs()
-    official = official_scores(chosen, [code_lists[r["question_id"]] for r in chosen],
-                               tmp_path_factory.mktemp("official") / "scores.json")
+    official = official_scores(
+        chosen, [code_lists[r["question_id"]] for r in chosen], tmp_path_factory.mktemp("official") / "scores.json"
+    )
     problems = [problem_from_record(r, source="t", location=r["question_id"]) for r in chosen]
     ours = evaluate_generations(problems, code_lists, bwrap_backend, workers=2)
     return chosen, official, ours
@@ -199,21 +213,25 @@ def test_the_official_compute_scores_reads_our_files_unchanged(parity, tmp_path)
     _, official, ours = parity
     files = write_lcb_outputs(ours.results, scores(ours.results, []), tmp_path)
     assert json.loads(files["eval_all"].read_text()) == eval_all_file(ours.results)
-    script = ("import sys, types\nfrom livecodebench.evaluation.compute_scores import compute_scores\n"
-              "compute_scores(types.SimpleNamespace(eval_all_file=sys.argv[1], start_date=None, end_date=None,"
-              " platform=None))\n")
+    script = (
+        "import sys, types\nfrom livecodebench.evaluation.compute_scores import compute_scores\n"
+        "compute_scores(types.SimpleNamespace(eval_all_file=sys.argv[1], start_date=None, end_date=None,"
+        " platform=None))\n"
+    )
     undated = json.loads(files["lcb_eval_all"].read_text())
     for entry in undated:  # compute_scores parses every date; ours leaves undated rows empty
         entry["contest_date"] = entry["contest_date"] or "2023-01-01T00:00:00"
     files["lcb_eval_all"].write_text(json.dumps(undated))
-    run = subprocess.run([sys.executable, "-c", script, str(files["lcb_eval_all"])], capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(files["lcb_eval_all"])], capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     printed = [line for line in run.stdout.splitlines() if line.startswith("Pass@1:")]
     assert float(printed[0].split(":")[1]) == pytest.approx(official["pass@1"])
 
 
 # ---- fetching a release from the Hub (offline: a local Hub cache in the repo's own layout) --------
+
 
 def _hub_cache(root: Path, files: dict[str, str]) -> Path:
     repo = root / "datasets--livecodebench--code_generation_lite"

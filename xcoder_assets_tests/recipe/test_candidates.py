@@ -29,7 +29,10 @@ def test_candidate_rows_say_why_an_answer_is_unusable():
     failed = candidates.candidate_row("prob-1", 2, Result(error="timeout"), "r")
     assert (failed["status"], failed["reason"], failed["code"]) == ("llm_error", "timeout", None)
     assert candidates.candidate_row("prob-1", 3, Result("no code"), "r")["status"] == "no_code_block"
-    assert ok["candidate_id"] != candidates.candidate_row("prob-1", 1, Result("```python\nprint(1)\n```"), "r")["candidate_id"]
+    assert (
+        ok["candidate_id"]
+        != candidates.candidate_row("prob-1", 1, Result("```python\nprint(1)\n```"), "r")["candidate_id"]
+    )
 
 
 def test_prompt_values_use_livecodebench_wording():

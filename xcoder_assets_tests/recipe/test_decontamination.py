@@ -69,8 +69,10 @@ OTHER_BENCHMARK = (
 
 
 def checker(**settings):
-    benchmark = [BenchmarkText("cf_9999_B", "test", "Balanced segment\n" + BENCHMARK_STATEMENT),
-                 BenchmarkText("abc999_c", "test", "Twice palindromes\n" + OTHER_BENCHMARK)]
+    benchmark = [
+        BenchmarkText("cf_9999_B", "test", "Balanced segment\n" + BENCHMARK_STATEMENT),
+        BenchmarkText("abc999_c", "test", "Twice palindromes\n" + OTHER_BENCHMARK),
+    ]
     return Decontaminator(benchmark, DecontaminationSettings(**settings))
 
 
@@ -113,30 +115,67 @@ def test_settings_are_validated():
 
 
 def _lcb_row(qid, content):
-    return {"question_title": qid, "question_content": content, "platform": "codeforces", "question_id": qid,
-            "contest_id": "1", "contest_date": "2024-09-01T00:00:00", "starter_code": "", "difficulty": "medium",
-            "public_test_cases": json.dumps([{"input": "1\n", "output": "1\n", "testtype": "stdin"}]),
-            "private_test_cases": "[]", "metadata": "{}"}
+    return {
+        "question_title": qid,
+        "question_content": content,
+        "platform": "codeforces",
+        "question_id": qid,
+        "contest_id": "1",
+        "contest_date": "2024-09-01T00:00:00",
+        "starter_code": "",
+        "difficulty": "medium",
+        "public_test_cases": json.dumps([{"input": "1\n", "output": "1\n", "testtype": "stdin"}]),
+        "private_test_cases": "[]",
+        "metadata": "{}",
+    }
 
 
 def test_files_end_to_end_and_cli(tmp_path):
     bench = tmp_path / "bench.jsonl"
-    bench.write_text(json.dumps(_lcb_row("cf_9999_B", BENCHMARK_STATEMENT)) + "\n"
-                     + json.dumps(_lcb_row("abc999_c", OTHER_BENCHMARK)) + "\n")
+    bench.write_text(
+        json.dumps(_lcb_row("cf_9999_B", BENCHMARK_STATEMENT))
+        + "\n"
+        + json.dumps(_lcb_row("abc999_c", OTHER_BENCHMARK))
+        + "\n"
+    )
     cands = tmp_path / "cands.jsonl"
-    cands.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in
-                             [("para", PARAPHRASE), ("topic", SAME_TOPIC), ("stock", BOILERPLATE_ONLY)]))
+    cands.write_text(
+        "".join(
+            json.dumps({"id": i, "text": t}) + "\n"
+            for i, t in [("para", PARAPHRASE), ("topic", SAME_TOPIC), ("stock", BOILERPLATE_ONLY)]
+        )
+    )
     flagged = decontaminate_files(cands, [bench])
     assert [(f["id"], f["benchmark_id"], f["method"]) for f in flagged] == [("para", "cf_9999_B", "ngram")]
 
     from xcoder_assets.cli import main
 
     out = tmp_path / "out.json"
-    assert main(["decontaminate", "--candidates", str(cands), "--benchmark", str(bench),
-                 "--out", str(out), "--ngram", "60", "--threshold", "0.5"]) == 0
+    assert (
+        main(
+            [
+                "decontaminate",
+                "--candidates",
+                str(cands),
+                "--benchmark",
+                str(bench),
+                "--out",
+                str(out),
+                "--ngram",
+                "60",
+                "--threshold",
+                "0.5",
+            ]
+        )
+        == 0
+    )
     result = json.loads(out.read_text())
     assert [(r["id"], r["method"]) for r in result] == [("para", "minhash")] and set(result[0]) == {
-        "id", "benchmark_id", "method", "score"}
+        "id",
+        "benchmark_id",
+        "method",
+        "score",
+    }
 
 
 def test_malformed_benchmark_file_is_one_message_naming_file_and_line(tmp_path):

@@ -2,12 +2,16 @@
 
 from xcoder_assets.recipe.dedup import code_tokens, deduplicate, deduplicate_solutions, normalize_tokens
 
-STATEMENT = ("Given a grid of r rows and c columns where some cells are walls, find the length of the shortest path "
-             "from the top left cell to the bottom right cell moving in four directions, or report -1 when the "
-             "bottom right cell cannot be reached from the start at all.")
+STATEMENT = (
+    "Given a grid of r rows and c columns where some cells are walls, find the length of the shortest path "
+    "from the top left cell to the bottom right cell moving in four directions, or report -1 when the "
+    "bottom right cell cannot be reached from the start at all."
+)
 NEAR = STATEMENT.replace(" at all", "")  # a few words off the end: most 5-shingles remain
-OTHER = ("Count the pairs of indices i < j such that the sum of the two chosen values is divisible by k, where the "
-         "values are given as a list of n positive integers and k is a positive integer.")
+OTHER = (
+    "Count the pairs of indices i < j such that the sum of the two chosen values is divisible by k, where the "
+    "values are given as a list of n positive integers and k is a positive integer."
+)
 
 
 def segs(text):
@@ -15,8 +19,16 @@ def segs(text):
 
 
 def test_exact_near_and_unique_problems():
-    verdicts = deduplicate([("p1", segs(STATEMENT)), ("p2", segs(STATEMENT.replace("r rows", "h rows"))),
-                            ("p3", segs(NEAR)), ("p4", segs(OTHER))], threshold=0.8, shingle=5)
+    verdicts = deduplicate(
+        [
+            ("p1", segs(STATEMENT)),
+            ("p2", segs(STATEMENT.replace("r rows", "h rows"))),
+            ("p3", segs(NEAR)),
+            ("p4", segs(OTHER)),
+        ],
+        threshold=0.8,
+        shingle=5,
+    )
     assert verdicts["p1"].status == "unique" and verdicts["p4"].status == "unique"
     # another single-letter name is the same statement after normalization: an exact copy
     assert (verdicts["p2"].status, verdicts["p2"].duplicate_of, verdicts["p2"].score) == ("exact_duplicate", "p1", 1.0)
@@ -36,8 +48,9 @@ DIFFERENT = "def solve(nums, k):\n    from collections import Counter\n    seen 
 
 
 def test_solution_duplicates_within_one_problem():
-    verdicts = deduplicate_solutions([("s1", SOLUTION), ("s2", REFORMATTED), ("s3", NEAR_SOLUTION),
-                                      ("s4", DIFFERENT)], threshold=0.7)
+    verdicts = deduplicate_solutions(
+        [("s1", SOLUTION), ("s2", REFORMATTED), ("s3", NEAR_SOLUTION), ("s4", DIFFERENT)], threshold=0.7
+    )
     assert verdicts["s1"].status == "unique" and verdicts["s4"].status == "unique"
     assert (verdicts["s2"].status, verdicts["s2"].duplicate_of) == ("exact_duplicate", "s1")
     assert (verdicts["s3"].status, verdicts["s3"].duplicate_of) == ("near_duplicate", "s1")

@@ -28,16 +28,34 @@ HALF_OK = "n = int(input())\nprint(n / 2)\n"
 
 # (row, answers by seed): sum 2 of 4 (one answer has no code), pair 3 of 4, half 4 of 4
 SCRIPT = [
-    (dict(stdin_problem("sum", SUM_TESTS), question_content="Print the sum of two integers.", difficulty="easy",
-          contest_date="2024-09-01T00:00:00"),
-     [fenced(SUM_OK), fenced(SUM_OK), fenced(SUM_WRONG), "The answer is the sum; no code needed."]),
-    (dict(functional_problem("pair", "makePair", [("1\n2", "[1, 2]"), ("3\n4", "[3, 4]")]),
-          question_content="Return the two arguments as a list.", difficulty="medium", contest_date="2025-03-01T00:00:00",
-          starter_code="class Solution:\n    def makePair(self, a: int, b: int) -> list:\n        "),
-     [fenced(PAIR_OK), fenced(PAIR_TUPLE), fenced(PAIR_WRONG), fenced(PAIR_OK)]),
-    (dict(stdin_problem("half", HALF_TESTS), question_content="Print half of n.", difficulty="hard",
-          contest_date="2024-07-01T00:00:00"),
-     [fenced(HALF_OK)]),
+    (
+        dict(
+            stdin_problem("sum", SUM_TESTS),
+            question_content="Print the sum of two integers.",
+            difficulty="easy",
+            contest_date="2024-09-01T00:00:00",
+        ),
+        [fenced(SUM_OK), fenced(SUM_OK), fenced(SUM_WRONG), "The answer is the sum; no code needed."],
+    ),
+    (
+        dict(
+            functional_problem("pair", "makePair", [("1\n2", "[1, 2]"), ("3\n4", "[3, 4]")]),
+            question_content="Return the two arguments as a list.",
+            difficulty="medium",
+            contest_date="2025-03-01T00:00:00",
+            starter_code="class Solution:\n    def makePair(self, a: int, b: int) -> list:\n        ",
+        ),
+        [fenced(PAIR_OK), fenced(PAIR_TUPLE), fenced(PAIR_WRONG), fenced(PAIR_OK)],
+    ),
+    (
+        dict(
+            stdin_problem("half", HALF_TESTS),
+            question_content="Print half of n.",
+            difficulty="hard",
+            contest_date="2024-07-01T00:00:00",
+        ),
+        [fenced(HALF_OK)],
+    ),
 ]
 PROBLEMS = [problem_from_record(row, source="test", location=row["question_id"]) for row, _ in SCRIPT]
 ANSWERS = {row["question_content"]: answers for row, answers in SCRIPT}
@@ -45,8 +63,11 @@ ANSWERS = {row["question_content"]: answers for row, answers in SCRIPT}
 
 def _gateway(url: str, cache_path, retries: int = 2) -> LLMGateway:
     settings = RoleSettings(ROLE, "openai/fake-coder", GenerationParams(0.6, 0.95, 2048), api_base=url, api_key="k")
-    return LLMGateway({ROLE: settings}, ResponseCache(cache_path),
-                      GatewayConfig(max_in_flight=8, max_retries=retries, backoff_base_s=0.01, backoff_max_s=0.02))
+    return LLMGateway(
+        {ROLE: settings},
+        ResponseCache(cache_path),
+        GatewayConfig(max_in_flight=8, max_retries=retries, backoff_base_s=0.01, backoff_max_s=0.02),
+    )
 
 
 def test_scores_over_real_http_and_a_rerun_makes_no_calls(bwrap_backend, tmp_path):
@@ -84,22 +105,36 @@ def test_scores_over_real_http_and_a_rerun_makes_no_calls(bwrap_backend, tmp_pat
 
 def test_an_endpoint_that_refuses_every_request_gives_error_rows_not_a_crash(bwrap_backend, tmp_path):
     with FakeLcbModel(ANSWERS, refuse=True) as model:
-        run = evaluate_model(PROBLEMS, _gateway(model.url, tmp_path / "c.sqlite", retries=1),
-                             load_template("solve"), bwrap_backend, n=2, workers=2)
+        run = evaluate_model(
+            PROBLEMS,
+            _gateway(model.url, tmp_path / "c.sqlite", retries=1),
+            load_template("solve"),
+            bwrap_backend,
+            n=2,
+            workers=2,
+        )
     scored = scores(run.results, [])
     assert scored["pass@1"] == 0.0 and scored["problems"] == 3
     assert scored["generations"]["by_status"] == {"error": 6}
-    assert all(s.verdict is None and "503" in (s.generation.reason or "") for s in run.samples), \
-        json.dumps([s.generation.reason for s in run.samples])
+    assert all(s.verdict is None and "503" in (s.generation.reason or "") for s in run.samples), json.dumps(
+        [s.generation.reason for s in run.samples]
+    )
 
 
 def test_generation_keeps_the_gateway_limit_full_while_judging(bwrap_backend, tmp_path):
     # 6 problems x n=4 with 8 in flight: two whole problems at a time, judged as they come back
-    rows = [(dict(row, question_id=f"{row['question_id']}{k}", question_content=f"{row['question_content']} ({k})"),
-             answers) for k in range(2) for row, answers in SCRIPT]
+    rows = [
+        (
+            dict(row, question_id=f"{row['question_id']}{k}", question_content=f"{row['question_content']} ({k})"),
+            answers,
+        )
+        for k in range(2)
+        for row, answers in SCRIPT
+    ]
     problems = [problem_from_record(row, source="t", location="t") for row, _ in rows]
     with FakeLcbModel({row["question_content"]: answers for row, answers in rows}, latency_s=0.5) as model:
-        run = evaluate_model(problems, _gateway(model.url, tmp_path / "c.sqlite"), load_template("solve"),
-                             bwrap_backend, n=4, workers=2)
+        run = evaluate_model(
+            problems, _gateway(model.url, tmp_path / "c.sqlite"), load_template("solve"), bwrap_backend, n=4, workers=2
+        )
     assert model.peak_in_flight == 8 and len(model.requests) == 24
     assert scores(run.results, [])["pass@1"] == pytest.approx(0.75)

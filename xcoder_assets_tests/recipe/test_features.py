@@ -101,7 +101,9 @@ def test_offline_analysis_finds_real_features():
 def test_offline_answers_are_deterministic_and_imperfect():
     template = load_template("extract_features")
     records, _ = load_seeds([BUNDLED_SEEDS])
-    prompts = ["\n\n".join(m["content"] for m in template.render(question=r.question, code=r.solution)) for r in records]
+    prompts = [
+        "\n\n".join(m["content"] for m in template.render(question=r.question, code=r.solution)) for r in records
+    ]
     answers = [answer_feature_extraction(p) for p in prompts]
     assert answers == [answer_feature_extraction(p) for p in prompts]
     statuses = [parse_feature_answer(c, truncated=f == "length").status for c, f in answers]
@@ -115,7 +117,9 @@ def test_feature_and_tree_rows():
     assert row["status"] == "ok" and row["leaf_count"] == 1 and row["categories"] == ["algorithms"]
     failed = feature_row("seed-1", parse_feature_answer("prose"), "call-2", "m", "t", "r")
     assert failed["status"] == "parse_error" and failed["tree_json"] is None and failed["error"]
-    merged = merge_trees([("feat-1", {"algorithms": {"graph": ["BFS"]}}), ("feat-2", {"algorithms": {"Graph": ["bfs"]}})])
+    merged = merge_trees(
+        [("feat-1", {"algorithms": {"graph": ["BFS"]}}), ("feat-2", {"algorithms": {"Graph": ["bfs"]}})]
+    )
     (leaf,) = tree_rows(merged, "r")
     assert leaf["source_feature_ids"] == ["feat-1", "feat-2"] and leaf["node_id"].startswith("node-")
     counts = leaves_per_category(["algorithms", "algorithms"])

@@ -27,7 +27,9 @@ def write_jsonl(path, rows):
 
 
 def test_solutions_as_list_or_json_string(tmp_path):
-    path = write_jsonl(tmp_path / "s.jsonl", [GOOD, {"question": "Q2", "solutions": ["print(2)"], "difficulty": "EASY"}])
+    path = write_jsonl(
+        tmp_path / "s.jsonl", [GOOD, {"question": "Q2", "solutions": ["print(2)"], "difficulty": "EASY"}]
+    )
     records, rejects = load_seeds([path])
     assert not rejects
     assert [r.solution for r in records] == ["print(sum(map(int, input().split())))", "print(2)"]
@@ -36,15 +38,18 @@ def test_solutions_as_list_or_json_string(tmp_path):
 
 
 def test_bad_records_are_reported_with_line_and_reason(tmp_path):
-    path = write_jsonl(tmp_path / "s.jsonl", [
-        GOOD,
-        "{not json",
-        {"question": "", "solutions": ["x"]},
-        {"question": "Q", "solutions": "not json either"},
-        {"question": "Q", "solutions": []},
-        {"question": "Q", "solutions": 5},
-        "[1, 2]",
-    ])
+    path = write_jsonl(
+        tmp_path / "s.jsonl",
+        [
+            GOOD,
+            "{not json",
+            {"question": "", "solutions": ["x"]},
+            {"question": "Q", "solutions": "not json either"},
+            {"question": "Q", "solutions": []},
+            {"question": "Q", "solutions": 5},
+            "[1, 2]",
+        ],
+    )
     records, rejects = load_seeds([path])
     assert len(records) == 1
     assert [(r.line, r.reason.split(":")[0]) for r in rejects] == [
@@ -86,11 +91,15 @@ def test_hugging_face_path_on_a_local_dataset_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     folder = tmp_path / "taco-like"
     folder.mkdir()
-    write_jsonl(folder / "train.jsonl", [GOOD, {"question": "Q2", "solutions": json.dumps(["print(2)"])}, {"question": "Q3"}])
+    write_jsonl(
+        folder / "train.jsonl", [GOOD, {"question": "Q2", "solutions": json.dumps(["print(2)"])}, {"question": "Q3"}]
+    )
     records, rejects = load_seeds(dataset_id=str(folder), split="train")
     assert [r.question for r in records] == ["Add two numbers.", "Q2"]
     assert records[0].source == f"hf:{folder}[train]"
-    assert [(r.line, r.reason) for r in rejects] == [(3, "field 'solutions' must be a list of strings (or its JSON), got NoneType")]
+    assert [(r.line, r.reason) for r in rejects] == [
+        (3, "field 'solutions' must be a list of strings (or its JSON), got NoneType")
+    ]
 
 
 def test_hugging_face_failure_names_the_dataset(tmp_path, monkeypatch):
@@ -109,16 +118,29 @@ def test_bundled_seed_solutions_pass_their_examples(tmp_path):
     for record, row in zip(records, raw):
         io = json.loads(row["input_output"])
         for given, expected in zip(io["inputs"], io["outputs"]):
-            run = subprocess.run([sys.executable, "-I", "-c", record.solution], input=given, capture_output=True,
-                                 text=True, timeout=20, env={"PATH": os.environ.get("PATH", "")}, cwd=tmp_path)
+            run = subprocess.run(
+                [sys.executable, "-I", "-c", record.solution],
+                input=given,
+                capture_output=True,
+                text=True,
+                timeout=20,
+                env={"PATH": os.environ.get("PATH", "")},
+                cwd=tmp_path,
+            )
             assert run.returncode == 0, (row["name"], run.stderr)
             assert run.stdout.split() == expected.split(), row["name"]
 
 
 def test_seed_rows_drop_repeated_records_and_rejects_keep_their_line():
     record = SeedRecord("a.jsonl", 1, "Q", "print(1)", 1, None)
-    rows, dropped = seed_rows([record, SeedRecord("a.jsonl", 2, "Q", "print(1)", 1, None),
-                               SeedRecord("a.jsonl", 3, "Q2", "print(2)", 2, "easy")], "run")
+    rows, dropped = seed_rows(
+        [
+            record,
+            SeedRecord("a.jsonl", 2, "Q", "print(1)", 1, None),
+            SeedRecord("a.jsonl", 3, "Q2", "print(2)", 2, "easy"),
+        ],
+        "run",
+    )
     assert dropped == 1 and [r["source_line"] for r in rows] == [1, 3] and rows[0]["seed_id"].startswith("seed-")
     assert reject_rows([SeedReject("a.jsonl", 4, "not valid JSON", "{")], "run")[0]["source_line"] == 4
     assert reject_share(3, 1) == 0.25 and reject_share(0, 0) == 0.0

@@ -12,31 +12,60 @@ from xcoder_assets.recipe.composition import problem_question
 from xcoder_assets.recipe.decontamination import BenchmarkText, Decontaminator
 from xcoder_assets.recipe.prompts import load_template
 
-TOPICS = ["rooks on a chessboard", "trains between stations", "coins in a row of boxes", "lanterns on a street",
-          "bridges over a river", "tickets at a concert", "robots on a conveyor", "bees visiting flowers",
-          "letters in a mailbox", "towers of colored blocks", "a library of shelves", "sensors along a pipeline"]
+TOPICS = [
+    "rooks on a chessboard",
+    "trains between stations",
+    "coins in a row of boxes",
+    "lanterns on a street",
+    "bridges over a river",
+    "tickets at a concert",
+    "robots on a conveyor",
+    "bees visiting flowers",
+    "letters in a mailbox",
+    "towers of colored blocks",
+    "a library of shelves",
+    "sensors along a pipeline",
+]
 
 
 def problem(i, style="codeforces", statement=None):
     functional = style == "leetcode"
-    return {"problem_id": f"prob-{i:016x}", "style": style, "title": f"Problem {i}",
-            "statement": statement or (f"There are {TOPICS[i % len(TOPICS)]} numbered in order, and problem number "
-                                       f"{i} asks about the {TOPICS[(i * 5 + 1) % len(TOPICS)]} with a twist "
-                                       f"called variant{i} that nobody else uses in puzzle{i * 7}."),
-            "input_format": "" if functional else "One line with an integer.",
-            "output_format": "" if functional else "One integer.", "constraints": "1 <= n <= 100",
-            "examples_json": json.dumps([{"input": "3\n", "output": "6\n"}]),
-            "function_name": "solve" if functional else None, "signature": "def solve(n)" if functional else None,
-            "starter_code": "class Solution:\n    def solve(self, n: int) -> int:\n        " if functional else None}
+    return {
+        "problem_id": f"prob-{i:016x}",
+        "style": style,
+        "title": f"Problem {i}",
+        "statement": statement
+        or (
+            f"There are {TOPICS[i % len(TOPICS)]} numbered in order, and problem number "
+            f"{i} asks about the {TOPICS[(i * 5 + 1) % len(TOPICS)]} with a twist "
+            f"called variant{i} that nobody else uses in puzzle{i * 7}."
+        ),
+        "input_format": "" if functional else "One line with an integer.",
+        "output_format": "" if functional else "One integer.",
+        "constraints": "1 <= n <= 100",
+        "examples_json": json.dumps([{"input": "3\n", "output": "6\n"}]),
+        "function_name": "solve" if functional else None,
+        "signature": "def solve(n)" if functional else None,
+        "starter_code": "class Solution:\n    def solve(self, n: int) -> int:\n        " if functional else None,
+    }
 
 
 def source(p, sample, golden, code, reasoning="I think about it."):
     template = load_template("solve")
     system, user = template.render(**prompt_values(p, problem_question(p)))
     return shards.SourceExample(
-        verified_id=f"ver-{sample:04x}{int(p['problem_id'][-12:], 16):012x}", problem_id=p["problem_id"],
-        candidate_id=f"cand-{sample}", is_golden=golden, sample_index=sample, style=p["style"],
-        question=problem_question(p), system=system["content"], prompt=user["content"], reasoning=reasoning, code=code)
+        verified_id=f"ver-{sample:04x}{int(p['problem_id'][-12:], 16):012x}",
+        problem_id=p["problem_id"],
+        candidate_id=f"cand-{sample}",
+        is_golden=golden,
+        sample_index=sample,
+        style=p["style"],
+        question=problem_question(p),
+        system=system["content"],
+        prompt=user["content"],
+        reasoning=reasoning,
+        code=code,
+    )
 
 
 def code_of(i, variant=0):
@@ -47,8 +76,11 @@ def dataset():
     problems = [problem(i, ["codeforces", "leetcode", "atcoder"][i % 3]) for i in range(12)]
     sources = []
     for i, p in enumerate(problems):
-        sources += [source(p, 0, True, code_of(i)), source(p, 1, False, code_of(i, 1)),
-                    source(p, 2, False, code_of(i))]  # sample 2 repeats the golden program: an exact duplicate
+        sources += [
+            source(p, 0, True, code_of(i)),
+            source(p, 1, False, code_of(i, 1)),
+            source(p, 2, False, code_of(i)),
+        ]  # sample 2 repeats the golden program: an exact duplicate
     copy = problem(12, statement=problems[0]["statement"])  # another id, the same statement as problem 0
     problems.append(copy)
     sources.append(source(copy, 0, True, code_of(0, 9)))
@@ -73,8 +105,11 @@ def test_fates_duplicates_and_selection():
     plan = shards.plan_examples(sources, shards.ShardSettings(validation_share=0.0), no_benchmark())
     by = {(o.source.problem_id, o.source.sample_index): o for o in plan.outcomes}
     copy = by[("prob-000000000000000c", 0)]
-    assert (copy.status, copy.reason, copy.duplicate_of) == ("duplicate", "exact_duplicate_problem",
-                                                             "prob-0000000000000000")
+    assert (copy.status, copy.reason, copy.duplicate_of) == (
+        "duplicate",
+        "exact_duplicate_problem",
+        "prob-0000000000000000",
+    )
     repeat = by[("prob-0000000000000001", 2)]
     assert (repeat.status, repeat.reason) == ("duplicate", "exact_duplicate_solution")
     assert repeat.duplicate_of == by[("prob-0000000000000001", 0)].example_id
@@ -140,17 +175,24 @@ def test_shards_parse_in_each_format_and_match_the_manifest(tmp_path):
     assert max(f["rows"] for f in manifest["files"]) == 7 and min(f["rows"] for f in manifest["files"]) > 0
     for entry in manifest["files"]:
         path = folder / entry["path"]
-        rows = ([json.loads(line) for line in path.read_text().splitlines()] if entry["container"] == "jsonl"
-                else pl.read_parquet(path).to_dicts())
+        rows = (
+            [json.loads(line) for line in path.read_text().splitlines()]
+            if entry["container"] == "jsonl"
+            else pl.read_parquet(path).to_dicts()
+        )
         assert len(rows) == entry["rows"]
-        assert re.fullmatch(rf"(sft/{entry['format']}|rl)/{entry['split']}-\d{{5}}\.{entry['container']}",
-                            entry["path"].replace("sft/rl", "rl")), entry["path"]
+        assert re.fullmatch(
+            rf"(sft/{entry['format']}|rl)/{entry['split']}-\d{{5}}\.{entry['container']}",
+            entry["path"].replace("sft/rl", "rl"),
+        ), entry["path"]
         for row in rows:
             assert row["example_id"] and row["problem_id"].startswith("prob-")
             if entry["format"] == "messages":
                 assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
                 answer = row["messages"][2]["content"]
-                assert answer.startswith("<think>\nI think about it.\n</think>\n\n```python\n") and answer.endswith("```")
+                assert answer.startswith("<think>\nI think about it.\n</think>\n\n```python\n") and answer.endswith(
+                    "```"
+                )
                 assert row["messages"][1]["content"].startswith("### Question:")
             elif entry["format"] == "query_response":
                 assert row["query"].startswith("### Question:") and "```python" in row["response"]

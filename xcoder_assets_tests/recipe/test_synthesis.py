@@ -8,13 +8,21 @@ import pytest
 
 from xcoder_assets.simulator.compose import ARCHETYPES, build_problem
 from xcoder_assets.recipe import composition
-from xcoder_assets.recipe.evolution import EvolutionSettings, evolve, pool_entry_id, replay_rounds, round_record, summarize
+from xcoder_assets.recipe.evolution import (
+    EvolutionSettings,
+    evolve,
+    pool_entry_id,
+    replay_rounds,
+    round_record,
+    summarize,
+)
 from xcoder_assets.recipe.failure import Failure
 from xcoder_assets.recipe.pool import FeaturePool, apply_expansion, near_dup_key
 from xcoder_assets.recipe.sampling import RECIPE_SHAPES, PoolItem, coverage, sample_configs
 
 
 # ---- pool ------------------------------------------------------------------------------------
+
 
 def test_near_duplicates_share_a_key():
     assert near_dup_key("Segment Trees") == near_dup_key("segment-tree") == near_dup_key("tree, segment")
@@ -29,8 +37,10 @@ def test_pool_merges_spelling_variants_and_keeps_the_first_spelling():
     assert pool.add("algorithms", ("Graph Algorithms",), "Dijkstra", 0, ["node-1"]) is not None
     assert pool.add("algorithms", ("graph algorithm",), "dijkstra", 0, ["node-2"]) is None
     assert pool.add("algorithms", ("graph algorithms",), "Bellman Ford", 0) is not None
-    assert [(e.path, e.feature) for e in pool.entries] == [(("Graph Algorithms",), "Dijkstra"),
-                                                            (("Graph Algorithms",), "Bellman Ford")]
+    assert [(e.path, e.feature) for e in pool.entries] == [
+        (("Graph Algorithms",), "Dijkstra"),
+        (("Graph Algorithms",), "Bellman Ford"),
+    ]
     assert pool.entries[0].parents == ["node-1", "node-2"]
     assert pool.add("data_structures", ("Graph Algorithms",), "Dijkstra", 0) is not None  # other category
 
@@ -46,18 +56,25 @@ def seeded_pool() -> FeaturePool:
 def test_expansion_adds_breadth_and_depth_and_merges_duplicates():
     pool = seeded_pool()
     anchors = pool.entries[:3]
-    answer = {"algorithms": {"graph algorithms": {
-        "breadth-first search": ["multi-source bfs", "0-1 BFS"],  # depth
-        "dijkstra": [],  # an existing feature
-        "Topological Sorts": [],  # a spelling variant: merged
-        "floyd warshall": [],  # breadth
-        "a very long sentence that explains a method instead of naming a feature": [],
-    }}, "misc": ["whatever"]}
+    answer = {
+        "algorithms": {
+            "graph algorithms": {
+                "breadth-first search": ["multi-source bfs", "0-1 BFS"],  # depth
+                "dijkstra": [],  # an existing feature
+                "Topological Sorts": [],  # a spelling variant: merged
+                "floyd warshall": [],  # breadth
+                "a very long sentence that explains a method instead of naming a feature": [],
+            }
+        },
+        "misc": ["whatever"],
+    }
     result = apply_expansion(pool, answer, anchors, 1, ["pool-a"], "call-1")
     added = {(e.path, e.feature) for e in result.added}
-    assert added == {(("graph algorithms", "breadth-first search"), "multi-source bfs"),
-                     (("graph algorithms", "breadth-first search"), "0-1 BFS"),
-                     (("graph algorithms",), "floyd warshall")}
+    assert added == {
+        (("graph algorithms", "breadth-first search"), "multi-source bfs"),
+        (("graph algorithms", "breadth-first search"), "0-1 BFS"),
+        (("graph algorithms",), "floyd warshall"),
+    }
     assert result.duplicates == 2 and result.error is None
     assert any("not a feature name" in r for r in result.rejected_items)
     assert any("unknown category 'misc'" in r for r in result.rejected_items)
@@ -80,7 +97,7 @@ def fake_expander(subtrees):
     """Expands every sampled branch by two children of its first feature: deterministic."""
     out = []
     for subtree in subtrees:
-        (category, node), = subtree.items()
+        ((category, node),) = subtree.items()
         path = []
         while isinstance(node, dict):
             key = next(iter(node))
@@ -134,11 +151,19 @@ def test_failed_expansions_are_counted_not_lost():
 
 # ---- sampling --------------------------------------------------------------------------------
 
+
 def pool_items(categories: int = 6, per_category: int = 12, children: int = 3) -> list[PoolItem]:
     items = []
     for c in range(categories):
-        category = ["algorithms", "data_structures", "mathematics", "problem_domain", "coding_techniques",
-                    "optimization_techniques", "programming_language"][c]
+        category = [
+            "algorithms",
+            "data_structures",
+            "mathematics",
+            "problem_domain",
+            "coding_techniques",
+            "optimization_techniques",
+            "programming_language",
+        ][c]
         for f in range(per_category):
             items.append(PoolItem(f"pool-{c}-{f}", category, (), f"feature {c} {f}"))
             for k in range(children):
@@ -193,17 +218,23 @@ def test_sampling_refuses_what_the_pool_cannot_give():
 # ---- composition -----------------------------------------------------------------------------
 
 OFFERED = ["breadth-first search", "grid navigation", "prefix sums", "stack"]
-SCENARIO = {"feature_uses": [{"feature": "breadth-first search", "use": "shortest moves"}],
-            "selected_features": ["Breadth-First Searches", "grid navigation"],
-            "integration_strategy": "explore the grid in layers", "scenario": "Robots deliver parcels across a warehouse floor."}
+SCENARIO = {
+    "feature_uses": [{"feature": "breadth-first search", "use": "shortest moves"}],
+    "selected_features": ["Breadth-First Searches", "grid navigation"],
+    "integration_strategy": "explore the grid in layers",
+    "scenario": "Robots deliver parcels across a warehouse floor.",
+}
 
 
-@pytest.mark.parametrize("wrap", [
-    lambda j: "```json\n" + j + "\n```",
-    lambda j: "Sure! Here is my design.\n" + j + "\nLet me know.",
-    lambda j: "<think>I should pick the grid features.</think>\n```json\n" + j + "\n```",
-    lambda j: "```\n" + j.replace('"scenario"', '"scenario" ') + ",\n```",
-])
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda j: "```json\n" + j + "\n```",
+        lambda j: "Sure! Here is my design.\n" + j + "\nLet me know.",
+        lambda j: "<think>I should pick the grid features.</think>\n```json\n" + j + "\n```",
+        lambda j: "```\n" + j.replace('"scenario"', '"scenario" ') + ",\n```",
+    ],
+)
 def test_scenario_parsing_on_messy_answers(wrap):
     from xcoder_assets.llm.answers import split_reasoning
 
@@ -270,8 +301,9 @@ def test_style_draw_follows_the_probabilities():
     draws = Counter(composition.draw_style(composition.RECIPE_STYLE_PROBABILITIES, 42, f"cfg-{i}") for i in range(3000))
     for style, p in composition.RECIPE_STYLE_PROBABILITIES.items():
         assert abs(draws[style] / 3000 - p) < 0.03
-    assert composition.draw_style(composition.RECIPE_STYLE_PROBABILITIES, 42, "cfg-1") == \
-        composition.draw_style(composition.RECIPE_STYLE_PROBABILITIES, 42, "cfg-1")
+    assert composition.draw_style(composition.RECIPE_STYLE_PROBABILITIES, 42, "cfg-1") == composition.draw_style(
+        composition.RECIPE_STYLE_PROBABILITIES, 42, "cfg-1"
+    )
     with pytest.raises(ValueError, match="unknown styles"):
         composition.draw_style({"topcoder": 1.0}, 1, "x")
     with pytest.raises(ValueError, match="non-negative"):
@@ -291,42 +323,90 @@ def test_near_duplicates_are_found_and_different_texts_are_not():
 
 # ---- problems rows -----------------------------------------------------------------------------
 
+
 def _statement(text):
     return composition.Statement("T", text, "n", "answer", "1 <= n <= 10", [{"input": "1\n", "output": "1\n"}])
 
 
 def test_problem_records_mark_leaks_duplicates_and_failures():
-    items = {"pool-a": PoolItem("pool-a", "algorithms", ("graph algorithms",), "dijkstra"),
-             "pool-b": PoolItem("pool-b", "problem_domain", (), "city roads")}
+    items = {
+        "pool-a": PoolItem("pool-a", "algorithms", ("graph algorithms",), "dijkstra"),
+        "pool-b": PoolItem("pool-b", "problem_domain", (), "city roads"),
+    }
     offered = composition.offered_features(["pool-a", "pool-b"], items)
     assert [f.name for f in offered] == ["dijkstra", "city roads"]
-    assert composition.features_prompt(offered) == "- algorithms: graph algorithms / dijkstra\n- problem_domain: city roads"
+    assert (
+        composition.features_prompt(offered)
+        == "- algorithms: graph algorithms / dijkstra\n- problem_domain: city roads"
+    )
     scenario = composition.Scenario({}, ["dijkstra", "city roads"], "combine", "a city")
-    composer = composition.ProblemComposer(0.8, ["problem_id", "config_id", "status", "error", "style", "title",
-                                                 "statement", "input_format", "output_format", "constraints",
-                                                 "examples_json", "function_name", "signature", "starter_code",
-                                                 "feature_ids", "selected_features", "scenario", "integration_strategy",
-                                                 "leaked_terms", "duplicate_of", "scenario_call_id", "statement_call_id",
-                                                 "model", "templates", "run_id"])
-    common = dict(style="codeforces", offered=offered, scenario=scenario, scenario_call_id="call-s",
-                  categories={k: i.category for k, i in items.items()}, features={k: i.feature for k, i in items.items()},
-                  model="m", templates=["a@v1", "b@v1"], run_id="r")
+    composer = composition.ProblemComposer(
+        0.8,
+        [
+            "problem_id",
+            "config_id",
+            "status",
+            "error",
+            "style",
+            "title",
+            "statement",
+            "input_format",
+            "output_format",
+            "constraints",
+            "examples_json",
+            "function_name",
+            "signature",
+            "starter_code",
+            "feature_ids",
+            "selected_features",
+            "scenario",
+            "integration_strategy",
+            "leaked_terms",
+            "duplicate_of",
+            "scenario_call_id",
+            "statement_call_id",
+            "model",
+            "templates",
+            "run_id",
+        ],
+    )
+    common = dict(
+        style="codeforces",
+        offered=offered,
+        scenario=scenario,
+        scenario_call_id="call-s",
+        categories={k: i.category for k, i in items.items()},
+        features={k: i.feature for k, i in items.items()},
+        model="m",
+        templates=["a@v1", "b@v1"],
+        run_id="r",
+    )
     text = "Roads join the towns of a city; find how long the trip from town 1 to every other town takes at least."
     kept = composer.record(config_id="cfg-1", statement=_statement(text), statement_call_id="call-t", **common)
-    assert kept["status"] == "ok" and kept["feature_ids"] == ["pool-a", "pool-b"] and kept["statement_call_id"] == "call-t"
+    assert (
+        kept["status"] == "ok" and kept["feature_ids"] == ["pool-a", "pool-b"] and kept["statement_call_id"] == "call-t"
+    )
     again = composer.record(config_id="cfg-2", statement=_statement(text.upper()), statement_call_id="call-u", **common)
     assert again["status"] == "duplicate" and again["duplicate_of"] == kept["problem_id"]
-    leak = composer.record(config_id="cfg-3", statement=_statement("Use Dijkstra on the roads."), statement_call_id="c",
-                           **common)
+    leak = composer.record(
+        config_id="cfg-3", statement=_statement("Use Dijkstra on the roads."), statement_call_id="c", **common
+    )
     assert leak["status"] == "leak" and leak["leaked_terms"]
-    failed = composer.record(config_id="cfg-4", statement=None, statement_call_id=None,
-                             **{**common, "scenario": Failure("parse_error", "no JSON")})
+    failed = composer.record(
+        config_id="cfg-4",
+        statement=None,
+        statement_call_id=None,
+        **{**common, "scenario": Failure("parse_error", "no JSON")},
+    )
     assert (failed["status"], failed["error"]) == ("parse_error", "scenario: no JSON")
     ids = [kept["problem_id"], again["problem_id"], leak["problem_id"], failed["problem_id"]]
     assert len(set(ids)) == 4
 
-    shares = composition.problem_shares([kept, again, leak, failed], {"codeforces": 0.7, "leetcode": 0.3},
-                                        ["algorithms", "problem_domain", "programming_language"])
+    shares = composition.problem_shares(
+        [kept, again, leak, failed],
+        {"codeforces": 0.7, "leetcode": 0.3},
+        ["algorithms", "problem_domain", "programming_language"],
+    )
     assert shares.composed == 3 and shares.style_shares == {"codeforces": 1.0, "leetcode": 0.0}
     assert shares.style_gaps == {"codeforces": 0.3, "leetcode": 0.3}
     assert shares.leak_share == shares.duplicate_share == pytest.approx(1 / 3)

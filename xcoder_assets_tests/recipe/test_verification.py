@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 
 from xcoder_assets.recipe import verification as v
 from xcoder_assets.sandbox.judge import limits_for
@@ -24,7 +23,10 @@ def test_test_programs_by_heading_or_order():
     assert programs.generator == "print(1)\n" and programs.validator == "import sys\n"
     assert v.extract_test_programs("```python\na=1\n```\n```python\nb=2\n```").validator == "b=2\n"
     assert v.extract_test_programs("```python\na=1\n```").reason == "no validator program in the answer"
-    assert "syntax error" in v.extract_test_programs("### Generator\n```python\n(\n```\n### Validator\n```python\nx\n```").reason
+    assert (
+        "syntax error"
+        in v.extract_test_programs("### Generator\n```python\n(\n```\n### Validator\n```python\nx\n```").reason
+    )
 
 
 def test_canonical_outputs_follow_the_comparison_rule():
@@ -61,7 +63,12 @@ def test_a_golden_that_fails_held_out_tests_rejects_the_problem():
     holdout = [t for t in tests if v.is_holdout(t, 0.5, seed=3)]
     selection_only = [("x" if t not in holdout else "w") for t in tests]
     # Candidate 0 is best on selection tests but wrong on every held-out test; the others split.
-    outputs = [selection_only, ["x"] * 12, ["x" if i % 2 else "z" for i in range(12)], ["x" if i % 2 == 0 else "z" for i in range(12)]]
+    outputs = [
+        selection_only,
+        ["x"] * 12,
+        ["x" if i % 2 else "z" for i in range(12)],
+        ["x" if i % 2 == 0 else "z" for i in range(12)],
+    ]
     result = v.verify(tests, outputs, holdout_share=0.5, seed=3, min_agreement=0.0)
     assert holdout and result.golden in (0, 1)
     if result.golden == 0:
@@ -100,8 +107,10 @@ CORRECT = [
     "import sys\nd = sys.stdin.read().split()\nprint(sum(int(x) for x in d[1:]))\n",
     "n = int(input())\ntotal = 0\nfor x in input().split():\n    total += int(x)\nprint(total)\n",
 ]
-AGREEING_WRONG = ["n = int(input())\nprint(sum(map(int, input().split())) + 1)\n",
-                  "# the same bug, written again\nn = int(input())\nprint(1 + sum(map(int, input().split())))\n"]
+AGREEING_WRONG = [
+    "n = int(input())\nprint(sum(map(int, input().split())) + 1)\n",
+    "# the same bug, written again\nn = int(input())\nprint(1 + sum(map(int, input().split())))\n",
+]
 CRASH = ["n = int(input())\nprint([][n])\n"]
 TIMEOUT = ["while True:\n    pass\n"]
 
@@ -110,8 +119,9 @@ def test_labelled_study_in_the_sandbox(bwrap_backend, tmp_path):
     programs = [Program(code) for code in CORRECT + AGREEING_WRONG + CRASH + TIMEOUT]
     limits = limits_for("strict", 1)
     cache = RunCache(tmp_path / "runs.sqlite")
-    runs, stats = run_matrix(bwrap_backend, programs, [SUM_INPUTS] * len(programs), limits, cache,
-                             abandon_after_timeouts=1)
+    runs, stats = run_matrix(
+        bwrap_backend, programs, [SUM_INPUTS] * len(programs), limits, cache, abandon_after_timeouts=1
+    )
     assert stats.executed == stats.runs - 7  # the timing-out program was abandoned after its first input
     assert runs[-1][0].status == "time_limit" and runs[-1][1].status == "abandoned"
     assert runs[-2][0].status == "runtime_error" and "IndexError" in runs[-2][0].reason
@@ -120,8 +130,9 @@ def test_labelled_study_in_the_sandbox(bwrap_backend, tmp_path):
     truths = [str(sum(i * 7 % 11 for i in range(n))) for n in range(1, 9)]
     assert [vote.expected for vote in result.votes] == truths
     assert result.status == "verified" and result.golden == 0 and result.verified_candidates == [0, 1, 2]
-    again, stats_again = run_matrix(bwrap_backend, programs, [SUM_INPUTS] * len(programs), limits, cache,
-                                    abandon_after_timeouts=1)
+    again, stats_again = run_matrix(
+        bwrap_backend, programs, [SUM_INPUTS] * len(programs), limits, cache, abandon_after_timeouts=1
+    )
     assert stats_again.executed == 0 and stats_again.cached == stats.executed  # nothing is run twice
     tie = [Program(CORRECT[0]), Program(AGREEING_WRONG[0])]
     runs, _ = run_matrix(bwrap_backend, tie, [SUM_INPUTS] * 2, limits, RunCache(None))
@@ -134,15 +145,35 @@ def test_vote_command(tmp_path, capsys):
     from xcoder_assets.cli import main as xcoder
     from xcoder_assets_tests.lcb_cases import LCB_SAMPLES
 
-    gens = [{"question_id": "1873_A", "code_list": [
-        "t = int(input())\nfor _ in range(t):\n    s = input().strip()\n    print('YES' if sum(a != b for a, b in zip(s, 'abc')) in (0, 2) else 'NO')\n",
-        "t = int(input())\nfor _ in range(t):\n    s = input().strip()\n    print('YES' if s in ('abc', 'acb', 'bac', 'cba') else 'NO')\n",
-        "t = int(input())\nfor _ in range(t):\n    print('YES' if input().strip() == 'abc' else 'NO')\n",
-        "raise SystemExit(1)\n"]}]
+    gens = [
+        {
+            "question_id": "1873_A",
+            "code_list": [
+                "t = int(input())\nfor _ in range(t):\n    s = input().strip()\n    print('YES' if sum(a != b for a, b in zip(s, 'abc')) in (0, 2) else 'NO')\n",
+                "t = int(input())\nfor _ in range(t):\n    s = input().strip()\n    print('YES' if s in ('abc', 'acb', 'bac', 'cba') else 'NO')\n",
+                "t = int(input())\nfor _ in range(t):\n    print('YES' if input().strip() == 'abc' else 'NO')\n",
+                "raise SystemExit(1)\n",
+            ],
+        }
+    ]
     (tmp_path / "g.json").write_text(json.dumps(gens))
     out = tmp_path / "v.json"
-    assert xcoder(["vote", "--problems", str(LCB_SAMPLES), "--generations", str(tmp_path / "g.json"),
-                   "--out", str(out), "--workers", "2"]) == 0
+    assert (
+        xcoder(
+            [
+                "vote",
+                "--problems",
+                str(LCB_SAMPLES),
+                "--generations",
+                str(tmp_path / "g.json"),
+                "--out",
+                str(out),
+                "--workers",
+                "2",
+            ]
+        )
+        == 0
+    )
     (report,) = json.loads(out.read_text())
     assert report["status"] == "verified" and report["golden_index"] == 0 and report["verified_indices"] == [0, 1]
     assert report["golden_passed_holdout"] is True
@@ -151,6 +182,7 @@ def test_vote_command(tmp_path, capsys):
 
 
 # ---- one vote for verified_solutions and `xcoder vote`: rows and reports ---------------------------
+
 
 class FakeRun:
     def __init__(self, stdout=None, status="ok", wall_s=0.1, max_rss_kb=100):
@@ -181,7 +213,9 @@ def test_vote_on_runs_and_its_rows():
     assert [r["candidate_id"] for r in rows] == ["cand-0", "cand-1"] and [r["is_golden"] for r in rows] == [True, False]
     assert rows[0]["candidates_passing"] == 2 and rows[0]["tests_verified"] == 6
     assert set(json.loads(rows[0]["votes_json"])) == set(tests)
-    assert [r["candidate_id"] for r in v.solution_rows("prob-1", tests, cands, runs, result, "golden", "run")] == ["cand-0"]
+    assert [r["candidate_id"] for r in v.solution_rows("prob-1", tests, cands, runs, result, "golden", "run")] == [
+        "cand-0"
+    ]
 
     tally = v.VerificationTally()
     tally.add(result)
@@ -201,9 +235,11 @@ def test_rejections_are_typed_and_rows_keep_the_vote():
 
     work, rejected = v.plan(["p1", "p2", "p3", "p4"], {"p1": "ok", "p2": "too_few_inputs", "p4": "ok"}, {"p1"})
     assert work == ["p1"]
-    assert rejected == {"p2": ("too_few_test_inputs", "too few valid test inputs"),
-                        "p3": ("no_test_inputs", "no test inputs"),
-                        "p4": ("no_usable_candidate", "no usable candidate solution")}
+    assert rejected == {
+        "p2": ("too_few_test_inputs", "too few valid test inputs"),
+        "p3": ("no_test_inputs", "no test inputs"),
+        "p4": ("no_usable_candidate", "no usable candidate solution"),
+    }
     assert v.rejected_row("p3", "no test inputs", "r")["verified_id"].startswith("ver-")
 
 

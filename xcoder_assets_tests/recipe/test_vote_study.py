@@ -5,8 +5,15 @@ from dataclasses import replace
 
 import pytest
 
-from xcoder_assets.recipe.vote_study import (DEFAULT_PARAMS, Candidate, StudyParams, _per_kind, run_study,
-                                             simulate_problem, voting_outputs)
+from xcoder_assets.recipe.vote_study import (
+    DEFAULT_PARAMS,
+    Candidate,
+    StudyParams,
+    _per_kind,
+    run_study,
+    simulate_problem,
+    voting_outputs,
+)
 
 PROBLEMS = 40
 ALWAYS = _per_kind(1.0, 1.0, 1.0, 1.0)
@@ -37,7 +44,7 @@ def test_seeded_and_nested():
     for p in range(PROBLEMS):  # 4 candidates are the first 4 of 16: the counts are compared on nested samples
         tests, truths, few = simulate_problem(p, 4, seed=3)
         tests_16, truths_16, many = simulate_problem(p, 16, seed=3)
-        assert tests == tests_16 and truths == truths_16 and many[:len(few)] == few
+        assert tests == tests_16 and truths == truths_16 and many[: len(few)] == few
 
 
 def test_more_candidates_do_not_make_the_vote_much_worse(default_results):
@@ -58,8 +65,9 @@ def test_only_correct_candidates_verify_everything():
 
 
 def test_a_majority_of_agreeing_wrong_candidates_wins_the_vote(default_results):
-    wrong_majority = StudyParams(mix={"correct": 0.25, "plausible_wrong": 0.75}, difficulty_concentration=None,
-                                 trap=ALWAYS, plausible_follow=1.0)
+    wrong_majority = StudyParams(
+        mix={"correct": 0.25, "plausible_wrong": 0.75}, difficulty_concentration=None, trap=ALWAYS, plausible_follow=1.0
+    )
     r = run_study(8, problems=PROBLEMS, params=wrong_majority)
     assert r.voted_accuracy < 0.5 < default_results[8].voted_accuracy
     assert r.golden_accuracy < 0.5
@@ -79,8 +87,12 @@ def test_unverified_tests_and_rejections_with_a_perfect_golden():
     """Wrong programs that agree with nobody: they cannot win a vote, but when they are half the runs the
     right output's agreement falls below 0.5 and tests stay unverified (problems rejected); the golden
     solutions that remain are all right."""
-    split = StudyParams(mix={"correct": 0.5, "other_wrong": 0.5}, difficulty_concentration=None,
-                        other_wrong_fail=ALWAYS, correct_timeout_max=0.0)
+    split = StudyParams(
+        mix={"correct": 0.5, "other_wrong": 0.5},
+        difficulty_concentration=None,
+        other_wrong_fail=ALWAYS,
+        correct_timeout_max=0.0,
+    )
     r = run_study(16, problems=PROBLEMS, params=split)
     assert r.voted_accuracy == 1.0 and r.golden_accuracy == 1.0
     assert r.unverified_share > 0.1 and r.rejected_share > 0.1

@@ -21,8 +21,13 @@ def official_results(cases: list[dict], timeout: int = 6) -> list[list]:
 
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "results.json"
-        run = subprocess.run([sys.executable, str(Path(__file__)), str(out), str(timeout)], input=json.dumps(cases),
-                             capture_output=True, text=True, timeout=900)
+        run = subprocess.run(
+            [sys.executable, str(Path(__file__)), str(out), str(timeout)],
+            input=json.dumps(cases),
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         assert run.returncode == 0, run.stderr[-3000:]
         return json.loads(out.read_text())
 
@@ -34,8 +39,11 @@ def main() -> None:
     cases = json.load(sys.stdin)
     out = []
     for case in cases:
-        sample = {"input_output": json.dumps({"inputs": case["inputs"], "outputs": case["outputs"],
-                                              "fn_name": case["fn_name"]})}
+        sample = {
+            "input_output": json.dumps(
+                {"inputs": case["inputs"], "outputs": case["outputs"], "fn_name": case["fn_name"]}
+            )
+        }
         results, _ = evaluate_generations_by_problem([[case["code"]], sample, False, timeout])
         out.append([r if isinstance(r, bool) else int(r) for r in results[0]])
     with open(sys.argv[1], "w") as handle:

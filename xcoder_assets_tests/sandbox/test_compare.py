@@ -42,6 +42,7 @@ def _nested(depth: int, leaf: object, wrap) -> object:
 
 # ---- the red team's cases ---------------------------------------------------------------------------
 
+
 def test_overflowing_exponent_is_compared_exactly_and_does_not_raise():
     huge = "1e999999999999999999"
     assert matches(huge, "1E+999999999999999999") and matches(huge, "10e999999999999999998")
@@ -87,8 +88,18 @@ def test_nan_tokens_do_not_raise_and_match_only_identical_text(token):
 
 
 def test_vote_over_hostile_outputs_finishes():
-    raw = ["1e999999999999999999", "sNaN", "-sNaN123", "1e9999999", DIGITS_29, DIGITS_29 + ".0",
-           DIGITS_29_OFF, "1e9999999999999999999", "x" * 10000, None]
+    raw = [
+        "1e999999999999999999",
+        "sNaN",
+        "-sNaN123",
+        "1e9999999",
+        DIGITS_29,
+        DIGITS_29 + ".0",
+        DIGITS_29_OFF,
+        "1e9999999999999999999",
+        "x" * 10000,
+        None,
+    ]
     start = time.perf_counter()
     outputs = [None if o is None else canonical_output(o, False) for o in raw]
     result = vote("t", outputs, min_agreement=0.2)
@@ -98,6 +109,7 @@ def test_vote_over_hostile_outputs_finishes():
 
 
 # ---- LiveCodeBench's ordinary rules ----------------------------------------------------------------
+
 
 def test_ordinary_rules():
     assert matches("0.50", "0.5") and matches("-0", "0") and matches("-0.000", "0e7") and matches("1e2", "100")
@@ -111,16 +123,51 @@ def test_ordinary_rules():
 
 
 TRICKY_PAIRS = [
-    ("0.50", "0.5"), ("-0", "0"), ("-0.0", "0E-5"), ("1e2", "100"), ("1E+2", "1.00e2"), ("100", "1e3"),
-    ("1 2", "1 2 3"), ("1  2", "1 2"), ("YES", "yes"), ("a  b", "a b"), ("1 a", "1.0 a"), ("1 a", "1 a"),
-    ("1\n2", "1"), ("\n1\n", "1"), ("", " "), ("", "0"), ("inf", "Infinity"), ("-inf", "-Infinity"),
-    ("inf", "-inf"), ("NaN", "NaN"), ("NaN", "nan"), ("sNaN", "sNaN"), ("-sNaN123", "-sNaN123"),
-    ("sNaN", "snan"), ("1 sNaN", "1.0 sNaN"), (DIGITS_29, DIGITS_29_OFF), (DIGITS_29, DIGITS_29 + "0e-1"),
-    ("1e999999999999999999", "10E999999999999999998"), ("1e999999999999999999", "1e999999999999999998"),
-    ("1e9999999999999999999", "1e9999999999999999999"), ("1e9999999999999999999", "10e9999999999999999998"),
-    ("1e9999999", "10e9999998"), ("1e65", "1" + "0" * 65), ("1e64", "1" + "0" * 64), ("1e-65", "0." + "0" * 64 + "1"),
-    ("1_000", "1000"), ("١٢٣", "123"), ("0x10", "16"), ("1,5", "1.5"), ("1.", "1"), (".5", "0.5"),
-    ("1E+64", "1E64"), ("Infinity", "Infinity1"), ("2 3\n4", "2.0 3.00\n4e0"), ("1\n\n2", "1\n2"),
+    ("0.50", "0.5"),
+    ("-0", "0"),
+    ("-0.0", "0E-5"),
+    ("1e2", "100"),
+    ("1E+2", "1.00e2"),
+    ("100", "1e3"),
+    ("1 2", "1 2 3"),
+    ("1  2", "1 2"),
+    ("YES", "yes"),
+    ("a  b", "a b"),
+    ("1 a", "1.0 a"),
+    ("1 a", "1 a"),
+    ("1\n2", "1"),
+    ("\n1\n", "1"),
+    ("", " "),
+    ("", "0"),
+    ("inf", "Infinity"),
+    ("-inf", "-Infinity"),
+    ("inf", "-inf"),
+    ("NaN", "NaN"),
+    ("NaN", "nan"),
+    ("sNaN", "sNaN"),
+    ("-sNaN123", "-sNaN123"),
+    ("sNaN", "snan"),
+    ("1 sNaN", "1.0 sNaN"),
+    (DIGITS_29, DIGITS_29_OFF),
+    (DIGITS_29, DIGITS_29 + "0e-1"),
+    ("1e999999999999999999", "10E999999999999999998"),
+    ("1e999999999999999999", "1e999999999999999998"),
+    ("1e9999999999999999999", "1e9999999999999999999"),
+    ("1e9999999999999999999", "10e9999999999999999998"),
+    ("1e9999999", "10e9999998"),
+    ("1e65", "1" + "0" * 65),
+    ("1e64", "1" + "0" * 64),
+    ("1e-65", "0." + "0" * 64 + "1"),
+    ("1_000", "1000"),
+    ("١٢٣", "123"),
+    ("0x10", "16"),
+    ("1,5", "1.5"),
+    ("1.", "1"),
+    (".5", "0.5"),
+    ("1E+64", "1E64"),
+    ("Infinity", "Infinity1"),
+    ("2 3\n4", "2.0 3.00\n4e0"),
+    ("1\n\n2", "1\n2"),
 ]
 
 
@@ -184,8 +231,14 @@ def test_property_lines_match_equals_canonical_equality():
     pool: list[str] = []
     for _ in range(400):
         coefficient = rng.choice(["0", str(rng.randrange(1, 10)), str(rng.randrange(1, 10 ** rng.randrange(1, 40)))])
-        exponent = rng.choice([0, rng.randrange(-5, 6), rng.randrange(-100, 100),
-                               rng.choice([1, -1]) * rng.randrange(10 ** 17, 10 ** 18 - 100)])
+        exponent = rng.choice(
+            [
+                0,
+                rng.randrange(-5, 6),
+                rng.randrange(-100, 100),
+                rng.choice([1, -1]) * rng.randrange(10**17, 10**18 - 100),
+            ]
+        )
         sign = rng.randrange(2)
         pool += _spellings(rng, sign, coefficient, exponent)
         nearby = str(int(coefficient) + 1)  # the same spelling habits, one unit off in the last digit
@@ -207,6 +260,7 @@ def test_property_lines_match_equals_canonical_equality():
 
 
 # ---- functional results --------------------------------------------------------------------------
+
 
 def test_decode_value_never_raises():
     big = decode_value({"__int__": HUGE_INT})  # int() of a string over the digit limit raises ValueError

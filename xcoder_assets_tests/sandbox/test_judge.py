@@ -17,10 +17,19 @@ CASES = all_cases()
 @pytest.fixture(scope="module")
 def official():
     """The official LiveCodeBench harness's per-test results for every case, computed in a clean process."""
-    pytest.importorskip("livecodebench.evaluation.compute_code_generation_metrics",
-                        reason="nvidia-livecodebench (make test installs it)")
-    cases = [{"inputs": [t.input for t in PROBLEMS[qid].tests], "outputs": [t.output for t in PROBLEMS[qid].tests],
-              "fn_name": PROBLEMS[qid].func_name, "code": code} for qid, code, _ in CASES]
+    pytest.importorskip(
+        "livecodebench.evaluation.compute_code_generation_metrics",
+        reason="nvidia-livecodebench (make test installs it)",
+    )
+    cases = [
+        {
+            "inputs": [t.input for t in PROBLEMS[qid].tests],
+            "outputs": [t.output for t in PROBLEMS[qid].tests],
+            "fn_name": PROBLEMS[qid].func_name,
+            "code": code,
+        }
+        for qid, code, _ in CASES
+    ]
     return official_results(cases)
 
 
@@ -82,7 +91,9 @@ def test_grading_stops_at_the_first_failure_and_reports_it(bwrap_backend):
     problem = Problem("p", tuple(TestCase(f"{i}\n", f"{i}\n") for i in range(6)))
     result = judge_solution(bwrap_backend, problem, "n = int(input())\nprint(n if n < 3 else -1)\n")
     assert result.verdict is Verdict.WRONG_ANSWER and result.first_failing_test == 3 and len(result.tests) == 4
-    everything = judge_solution(bwrap_backend, problem, "n = int(input())\nprint(n if n < 3 else -1)\n", stop_on_failure=False)
+    everything = judge_solution(
+        bwrap_backend, problem, "n = int(input())\nprint(n if n < 3 else -1)\n", stop_on_failure=False
+    )
     assert len(everything.tests) == 6
 
 
@@ -125,8 +136,11 @@ def test_a_checker_decides_when_several_answers_are_right(bwrap_backend):
     assert judge_solution(bwrap_backend, problem, "n = int(input())\nprint(2, n - 2)\n").passed
     wrong = judge_solution(bwrap_backend, problem, "n = int(input())\nprint(0, n)\n")
     assert wrong.verdict is Verdict.WRONG_ANSWER and wrong.reason.startswith("checker rejected")
-    broken = judge_solution(bwrap_backend, Problem("split", problem.tests, checker="import sys\nsys.exit(("),
-                            "n = int(input())\nprint(2, n - 2)\n")
+    broken = judge_solution(
+        bwrap_backend,
+        Problem("split", problem.tests, checker="import sys\nsys.exit(("),
+        "n = int(input())\nprint(2, n - 2)\n",
+    )
     assert broken.verdict is Verdict.SANDBOX_FAILURE
 
 
@@ -137,8 +151,9 @@ def test_none_backend_is_refused_unless_allowed(caplog):
         backend = make_backend("none", allow_unsafe=True)
     assert "WITHOUT isolation" in caplog.text
     with backend:
-        assert judge_solution(backend, Problem("p", (TestCase("2 3\n", "5\n"),)),
-                              "a, b = map(int, input().split())\nprint(a + b)\n").passed
+        assert judge_solution(
+            backend, Problem("p", (TestCase("2 3\n", "5\n"),)), "a, b = map(int, input().split())\nprint(a + b)\n"
+        ).passed
     with pytest.raises(ValueError, match="unknown sandbox"):
         make_backend("chroot")
 

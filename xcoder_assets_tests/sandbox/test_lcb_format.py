@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from xcoder_assets.cli import main as xcoder
-from xcoder_assets.sandbox.lcb_format import FormatError, decode_private_tests, load_generations, load_problems, pass_at_k
+from xcoder_assets.sandbox.lcb_format import (
+    FormatError,
+    decode_private_tests,
+    load_generations,
+    load_problems,
+    pass_at_k,
+)
 from xcoder_assets_tests.lcb_cases import SAMPLE_CASES, LCB_SAMPLES
 
 
@@ -29,7 +35,9 @@ def test_private_tests_refuse_pickled_code():
     evil = base64.b64encode(zlib.compress(pickle.dumps(Evil()))).decode()
     with pytest.raises(ValueError, match="refusing to load builtins.print"):
         decode_private_tests(evil)
-    good = base64.b64encode(zlib.compress(pickle.dumps(json.dumps([{"input": "1", "output": "2", "testtype": "stdin"}])))).decode()
+    good = base64.b64encode(
+        zlib.compress(pickle.dumps(json.dumps([{"input": "1", "output": "2", "testtype": "stdin"}])))
+    ).decode()
     assert decode_private_tests(good) == [{"input": "1", "output": "2", "testtype": "stdin"}]
     with pytest.raises(ValueError, match="neither JSON nor"):
         decode_private_tests("%%%")
@@ -80,8 +88,21 @@ def test_judge_command_on_livecodebench_files(tmp_path, capsys, bwrap_backend, p
     gen_path = tmp_path / "g.json"
     gen_path.write_text(json.dumps([{"question_id": q, "code_list": c} for q, c in generations.items()]))
     out = tmp_path / "r.json"
-    code = xcoder(["judge", "--problems", str(LCB_SAMPLES), "--generations", str(gen_path), "--out", str(out),
-                   "--profile", profile, "--workers", "2"])
+    code = xcoder(
+        [
+            "judge",
+            "--problems",
+            str(LCB_SAMPLES),
+            "--generations",
+            str(gen_path),
+            "--out",
+            str(out),
+            "--profile",
+            profile,
+            "--workers",
+            "2",
+        ]
+    )
     assert code == 0
     results = {r["question_id"]: r for r in json.loads(out.read_text())}
     for qid in generations:
@@ -97,21 +118,55 @@ def test_judge_command_on_livecodebench_files(tmp_path, capsys, bwrap_backend, p
 def test_judge_command_errors(tmp_path, capsys):
     gen = tmp_path / "g.json"
     gen.write_text(json.dumps([{"question_id": "nope", "code_list": ["print(1)"]}]))
-    assert xcoder(["judge", "--problems", str(LCB_SAMPLES), "--generations", str(gen), "--out", str(tmp_path / "r.json")]) == 2
+    assert (
+        xcoder(["judge", "--problems", str(LCB_SAMPLES), "--generations", str(gen), "--out", str(tmp_path / "r.json")])
+        == 2
+    )
     assert "question_id 'nope' is not in" in capsys.readouterr().err
     gen.write_text("[")
-    assert xcoder(["judge", "--problems", str(LCB_SAMPLES), "--generations", str(gen), "--out", str(tmp_path / "r.json")]) == 2
+    assert (
+        xcoder(["judge", "--problems", str(LCB_SAMPLES), "--generations", str(gen), "--out", str(tmp_path / "r.json")])
+        == 2
+    )
     assert "g.json:1: not valid JSON" in capsys.readouterr().err
     gen.write_text(json.dumps([{"question_id": "2727", "code_list": ["print(1)"]}]))
-    assert xcoder(["judge", "--problems", str(LCB_SAMPLES), "--generations", str(gen), "--out", str(tmp_path / "r.json"),
-                   "--sandbox", "none"]) == 2
+    assert (
+        xcoder(
+            [
+                "judge",
+                "--problems",
+                str(LCB_SAMPLES),
+                "--generations",
+                str(gen),
+                "--out",
+                str(tmp_path / "r.json"),
+                "--sandbox",
+                "none",
+            ]
+        )
+        == 2
+    )
     assert "allow_unsafe" in capsys.readouterr().err
 
 
 def test_bench_judge_command(tmp_path):
     pytest.importorskip("livecodebench.evaluation.compute_code_generation_metrics")
-    run = subprocess.run([Path(sys.executable).parent / "xcoder", "bench", "judge", "--solutions", "20", "--tests", "3",
-                          "--workers", "2"], capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            Path(sys.executable).parent / "xcoder",
+            "bench",
+            "judge",
+            "--solutions",
+            "20",
+            "--tests",
+            "3",
+            "--workers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     lines = run.stdout.strip().splitlines()
     assert "pass/fail verdicts agree on 20/20 programs" in lines[-2]

@@ -20,7 +20,9 @@ def test_progress_is_reported_per_program_in_runs_with_the_cached_ones(bwrap_bac
     assert len(calls) == 3 and [c[1] for c in calls] == [9, 9, 9]
     assert [c[0] for c in calls] == sorted(c[0] for c in calls) and calls[-1] == (9, 9, 0)
     again = []
-    _, stats = run_matrix(bwrap_backend, programs, [INPUTS] * 3, Limits(), cache, on_progress=lambda *a: again.append(a))
+    _, stats = run_matrix(
+        bwrap_backend, programs, [INPUTS] * 3, Limits(), cache, on_progress=lambda *a: again.append(a)
+    )
     assert again[-1] == (9, 9, 9) and stats.executed == 0
 
 
@@ -29,8 +31,9 @@ def test_a_progress_hook_that_raises_never_ends_the_batch(bwrap_backend, caplog)
         raise RuntimeError("meter broke")
 
     with caplog.at_level(logging.WARNING):
-        outcomes, _ = run_matrix(bwrap_backend, [DOUBLE, DOUBLE], [["1\n"], ["2\n"]], Limits(), RunCache(None),
-                                 on_progress=broken)
+        outcomes, _ = run_matrix(
+            bwrap_backend, [DOUBLE, DOUBLE], [["1\n"], ["2\n"]], Limits(), RunCache(None), on_progress=broken
+        )
     assert [o[0].stdout for o in outcomes] == ["2\n", "4\n"]
     assert caplog.text.count("meter broke") == 1
 

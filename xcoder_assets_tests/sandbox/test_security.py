@@ -91,8 +91,10 @@ def test_no_network_to_the_host(sandbox):
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    code = (f"import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
-            "s.sendall(b'stolen')\nprint('connected')\n")
+    code = (
+        f"import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+        "s.sendall(b'stolen')\nprint('connected')\n"
+    )
     result = judge_solution(sandbox, one_test("connected"), code)
     thread.join()
     server.close()
@@ -104,8 +106,10 @@ def test_no_network_to_the_host(sandbox):
 
 def test_host_files_cannot_be_written_or_deleted(sandbox, host_files):
     target_dir = host_files.parent
-    code = (f"import os\nos.remove({str(host_files)!r})\n"
-            f"open(os.path.join({str(target_dir)!r}, 'planted.txt'), 'w').write('x')\nprint('done')\n")
+    code = (
+        f"import os\nos.remove({str(host_files)!r})\n"
+        f"open(os.path.join({str(target_dir)!r}, 'planted.txt'), 'w').write('x')\nprint('done')\n"
+    )
     result = judge_solution(sandbox, one_test("done"), code)
     assert not result.passed
     assert host_files.read_text() == SECRET
@@ -117,23 +121,37 @@ def test_host_files_cannot_be_written_or_deleted(sandbox, host_files):
 
 
 ATTACKS = {
-    "fork bomb": ("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
-                  {Verdict.TIME_LIMIT, Verdict.RUNTIME_ERROR}),
+    "fork bomb": (
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+        {Verdict.TIME_LIMIT, Verdict.RUNTIME_ERROR},
+    ),
     # growing: zero-filling pages costs CPU, so under load the CPU limit may come first
-    "memory bomb": ("blocks = []\nwhile True:\n    blocks.append(bytearray(50_000_000))\n",
-                    {Verdict.MEMORY_LIMIT, Verdict.TIME_LIMIT}),
+    "memory bomb": (
+        "blocks = []\nwhile True:\n    blocks.append(bytearray(50_000_000))\n",
+        {Verdict.MEMORY_LIMIT, Verdict.TIME_LIMIT},
+    ),
     "memory grab": ("x = ' ' * (1 << 34)\n", {Verdict.MEMORY_LIMIT}),
     "output bomb": ("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n", {Verdict.OUTPUT_LIMIT}),
     # the parent is the job runner: killing it fails the program (PID 1, the clean parent, survives)
-    "kill the parent": ("import os, signal, time\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(1, signal.SIGKILL)\n"
-                        "time.sleep(0.2)\n", {Verdict.RUNTIME_ERROR}),
-    "stop the parent": ("import os, signal, time\nos.kill(os.getppid(), signal.SIGSTOP)\ntime.sleep(0.5)\nprint(42)\n",
-                        {Verdict.RUNTIME_ERROR}),
+    "kill the parent": (
+        "import os, signal, time\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(1, signal.SIGKILL)\ntime.sleep(0.2)\n",
+        {Verdict.RUNTIME_ERROR},
+    ),
+    "stop the parent": (
+        "import os, signal, time\nos.kill(os.getppid(), signal.SIGSTOP)\ntime.sleep(0.5)\nprint(42)\n",
+        {Verdict.RUNTIME_ERROR},
+    ),
     "kill every process": ("import os, signal\nos.kill(-1, signal.SIGKILL)\n", {Verdict.RUNTIME_ERROR}),
-    "detached daemon": ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
-                        "        time.sleep(120)\n    os._exit(0)\nprint('42')\n", {Verdict.RUNTIME_ERROR}),
-    "signal the host's processes": (f"import os, signal\nfor pid in range(2, 4000):\n    try:\n        os.kill(pid, signal.SIGKILL)\n"
-                                    "    except OSError:\n        pass\n", {Verdict.WRONG_ANSWER, Verdict.RUNTIME_ERROR}),
+    "detached daemon": (
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+        "        time.sleep(120)\n    os._exit(0)\nprint('42')\n",
+        {Verdict.RUNTIME_ERROR},
+    ),
+    "signal the host's processes": (
+        "import os, signal\nfor pid in range(2, 4000):\n    try:\n        os.kill(pid, signal.SIGKILL)\n"
+        "    except OSError:\n        pass\n",
+        {Verdict.WRONG_ANSWER, Verdict.RUNTIME_ERROR},
+    ),
 }
 
 
@@ -152,8 +170,10 @@ def test_attacks_fail_and_the_judge_finishes_the_batch(sandbox):
 
 
 def test_no_process_outlives_its_run(sandbox):
-    daemon = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
-              "        time.sleep(120)\n    os._exit(0)\nprint('42')\n")
+    daemon = (
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+        "        time.sleep(120)\n    os._exit(0)\nprint('42')\n"
+    )
     judge_solution(sandbox, one_test("42"), daemon)
     sandbox.close()  # the warm sandboxes go too
     deadline = time.monotonic() + 10
@@ -164,8 +184,10 @@ def test_no_process_outlives_its_run(sandbox):
 
 def test_one_program_leaves_nothing_for_the_next(sandbox):
     """Sandboxes are reused between programs: scratch files and shared memory are wiped in between."""
-    plant = ("import os\nopen('/tmp/planted', 'w').write('x')\nos.makedirs('/tmp/d/e')\nos.chmod('/tmp/d', 0)\n"
-             "open('/dev/shm/planted', 'w').write('x') if os.path.isdir('/dev/shm') else None\nprint('42')\n")
+    plant = (
+        "import os\nopen('/tmp/planted', 'w').write('x')\nos.makedirs('/tmp/d/e')\nos.chmod('/tmp/d', 0)\n"
+        "open('/dev/shm/planted', 'w').write('x') if os.path.isdir('/dev/shm') else None\nprint('42')\n"
+    )
     look = "import os\nprint(sorted(os.listdir('/tmp')) + (sorted(os.listdir('/dev/shm')) if os.path.isdir('/dev/shm') else []))\n"
     results, _ = judge_many(sandbox, [(one_test("42"), plant), (one_test("[]"), look)], workers=1)
     assert results[0].passed and results[1].passed, results[1].tests[0].output

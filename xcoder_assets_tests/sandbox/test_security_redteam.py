@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from xcoder_assets.sandbox.backends import Limits, make_backend
-from xcoder_assets.sandbox.judge import Problem, TestCase, Verdict, judge_many, judge_solution, limits_for
+from xcoder_assets.sandbox.judge import Problem, TestCase, Verdict, judge_many, judge_solution
 
 PROFILES = ["strict", "lcb"]
 
@@ -37,7 +37,7 @@ def root_only(reason: str) -> None:
 
 # ---- 1. expected answers and other programs' outputs never reach a later program --------------
 
-MEMORY_SCANNER = r'''
+MEMORY_SCANNER = r"""
 import ctypes, os, re
 fd = os.open("/proc/self/maps", os.O_RDONLY)
 maps = b""
@@ -56,7 +56,7 @@ for line in maps.decode().splitlines():
         continue
     found.update(pattern.findall(ctypes.string_at(start, end - start)))  # every readable page of our memory
 print(" ".join(sorted(x.decode() for x in found)) or "none")
-'''
+"""
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -75,7 +75,7 @@ def test_no_expected_answer_or_earlier_output_in_a_later_programs_memory(fresh_b
 
 # ---- 2. keyrings, new namespaces ------------------------------------------------------------------
 
-KEYRINGS_AND_NAMESPACES = r'''
+KEYRINGS_AND_NAMESPACES = r"""
 import ctypes, os, platform
 add_key, request_key, keyctl, unshare, clone = {"x86_64": (248, 249, 250, 272, 56),
                                                  "aarch64": (217, 218, 219, 97, 220)}[platform.machine()]
@@ -97,7 +97,7 @@ if pid > 0:
     os.waitpid(pid, 0)
     reached.append("clone(user)")
 print(" ".join(reached) or "refused")
-'''
+"""
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -120,8 +120,10 @@ def test_the_judges_own_keyring_is_not_shared(bwrap_backend):
     if key == -1:
         pytest.skip("this host refuses keyrings to the judge too")
     try:
-        code = (f"import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nbuf = ctypes.create_string_buffer(256)\n"
-                f"n = libc.syscall({numbers[1]}, 11, {key}, buf, 256)\nprint(buf.raw[:n].decode() if n > 0 else 'refused')\n")
+        code = (
+            f"import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nbuf = ctypes.create_string_buffer(256)\n"
+            f"n = libc.syscall({numbers[1]}, 11, {key}, buf, 256)\nprint(buf.raw[:n].decode() if n > 0 else 'refused')\n"
+        )
         result = judge_solution(bwrap_backend, expect("refused"), code)
         assert result.passed, result.tests[0].output
     finally:
@@ -130,7 +132,7 @@ def test_the_judges_own_keyring_is_not_shared(bwrap_backend):
 
 # ---- 3. host memory outside every limit -----------------------------------------------------------
 
-READ_ONLY_ROOTS = r'''
+READ_ONLY_ROOTS = r"""
 import posix
 writable = []
 for path in ("/planted", "/etc/planted", "/dev/planted", "/usr/planted", "/proc/planted"):
@@ -145,7 +147,7 @@ try:
 except OSError:
     pass
 print(" ".join(writable) or "read-only")
-'''
+"""
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -154,7 +156,7 @@ def test_root_etc_and_dev_are_read_only(sandbox, profile):
     assert result.passed, (result.tests[0].output if result.tests else "", result.reason)
 
 
-FILL = r'''
+FILL = r"""
 import posix
 written, chunk = 0, b"x" * (8 << 20)
 try:
@@ -168,7 +170,7 @@ try:
 except OSError:
     pass
 print("capped" if written <= (64 << 20) else f"uncapped {written >> 20} MiB")
-'''
+"""
 
 
 @pytest.mark.parametrize("target", ["/dev/shm", "/tmp"])  # /tmp was capped before: the control
@@ -177,7 +179,7 @@ def test_scratch_space_is_capped_wherever_a_program_writes(sandbox, target):
     assert result.passed, (result.tests[0].output if result.tests else "", result.reason)
 
 
-INODES = r'''
+INODES = r"""
 import posix
 made = 0
 try:
@@ -187,7 +189,7 @@ try:
 except OSError:
     pass
 print("capped" if made < 100_000 else "uncapped")
-'''
+"""
 
 
 def test_empty_files_are_capped(sandbox):
@@ -202,7 +204,7 @@ def test_empty_files_are_capped(sandbox):
     assert time.monotonic() - started < 60
 
 
-MANY_PROCESSES_MEMORY = r'''
+MANY_PROCESSES_MEMORY = r"""
 import os, time
 children = []
 for _ in range(6):
@@ -214,7 +216,7 @@ for _ in range(6):
     children.append(pid)
 statuses = [os.waitpid(pid, 0)[1] for pid in children]
 print("held" if all(s == 0 for s in statuses) else "limited")
-'''
+"""
 
 
 def test_memory_is_capped_for_the_whole_sandbox(sandbox):
@@ -227,7 +229,7 @@ def test_memory_is_capped_for_the_whole_sandbox(sandbox):
 
 # ---- 4. programs in one warm sandbox never reach each other ---------------------------------------
 
-PLANT = r'''
+PLANT = r"""
 import ctypes, posix
 libc = ctypes.CDLL(None, use_errno=True)
 try:
@@ -263,9 +265,9 @@ libc.msgget(4711, 0o1666)  # IPC_CREAT | 0666
 libc.semget(4712, 1, 0o1666)
 libc.shmget(4713, 4096, 0o1666)
 print(42)
-'''
+"""
 
-LOOK = r'''
+LOOK = r"""
 import ctypes, posix
 libc = ctypes.CDLL(None, use_errno=True)
 found = []
@@ -286,10 +288,12 @@ if libc.semget(4712, 0, 0) != -1:
 if libc.shmget(4713, 0, 0) != -1:
     found.append("SysV shared memory")
 print(" ".join(found) or "clean")
-'''
+"""
 
-HONEST = ("import posix\nfd = posix.open('/tmp/work', posix.O_WRONLY | posix.O_CREAT, 0o600)\nposix.write(fd, b'x')\n"
-          "posix.close(fd)\nimport sys\na, b = map(int, sys.stdin.readline().split())\nprint(a + b)\n")
+HONEST = (
+    "import posix\nfd = posix.open('/tmp/work', posix.O_WRONLY | posix.O_CREAT, 0o600)\nposix.write(fd, b'x')\n"
+    "posix.close(fd)\nimport sys\na, b = map(int, sys.stdin.readline().split())\nprint(a + b)\n"
+)
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -320,7 +324,7 @@ def test_a_fresh_sandbox_per_program(name, request):
 
 # ---- 5. CPU time cannot hide, and sandboxes cannot starve each other -----------------------------
 
-HIDDEN_WORKERS = r'''
+HIDDEN_WORKERS = r"""
 import os, signal, time
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are auto-reaped: their time reaches no rusage
 workers = []
@@ -335,7 +339,7 @@ for _ in range(2):
 while any(os.path.exists(f"/proc/{pid}") for pid in workers):
     time.sleep(0.01)
 print(42)
-'''
+"""
 
 
 def test_cpu_time_of_auto_reaped_workers_counts(sandbox):
@@ -346,7 +350,7 @@ def test_cpu_time_of_auto_reaped_workers_counts(sandbox):
     assert result.tests[0].cpu_s >= 1.5
 
 
-SPINNERS = r'''
+SPINNERS = r"""
 import posix, time
 end = time.time() + 9
 for _ in range(27):
@@ -356,7 +360,7 @@ for _ in range(27):
 while time.time() < end:
     pass
 print(0)
-'''
+"""
 BUSY = "total = 0\nfor i in range(30_000_000):\n    total += i\nprint(total)\n"
 
 
@@ -370,8 +374,11 @@ def test_spinning_processes_do_not_starve_a_neighbour(sandbox):
     alone = judge_solution(sandbox, expect(busy_expected), BUSY, profile="lcb")
     assert alone.passed, alone.reason
     spun = {}
-    attacker = threading.Thread(target=lambda: spun.setdefault("result", judge_solution(
-        sandbox, expect("0"), SPINNERS, limits=Limits(cpu_s=30, wall_s=12))))
+    attacker = threading.Thread(
+        target=lambda: spun.setdefault(
+            "result", judge_solution(sandbox, expect("0"), SPINNERS, limits=Limits(cpu_s=30, wall_s=12))
+        )
+    )
     attacker.start()
     time.sleep(1.5)  # the spinners are running
     neighbour = judge_solution(sandbox, expect(busy_expected), BUSY, profile="lcb")
@@ -383,13 +390,17 @@ def test_spinning_processes_do_not_starve_a_neighbour(sandbox):
 
 # ---- 6. hostile outputs reach the comparison safely -----------------------------------------------
 
-@pytest.mark.parametrize("printed, expected, passes", [
-    ("1e999999999999999999", "1", False),
-    ("1e999999999999999999", "1e999999999999999999", True),
-    ("12345678901234567890123456789", "12345678901234567890123456788", False),
-    ("sNaN", "1", False),
-    ("1e9999999", "1", False),
-])
+
+@pytest.mark.parametrize(
+    "printed, expected, passes",
+    [
+        ("1e999999999999999999", "1", False),
+        ("1e999999999999999999", "1e999999999999999999", True),
+        ("12345678901234567890123456789", "12345678901234567890123456788", False),
+        ("sNaN", "1", False),
+        ("1e9999999", "1", False),
+    ],
+)
 def test_hostile_outputs_are_compared_exactly(sandbox, printed, expected, passes):
     result = judge_solution(sandbox, expect(expected), f"print({printed!r})\n")
     assert result.passed is passes and result.verdict in (Verdict.OK, Verdict.WRONG_ANSWER), result.reason
@@ -397,23 +408,45 @@ def test_hostile_outputs_are_compared_exactly(sandbox, printed, expected, passes
 
 # ---- two judges on one machine ---------------------------------------------------------------------
 
-ORDINARY = ["a, b = map(int, input().split())\nprint(a + b)\n", "a, b = map(int, input().split())\nprint(a - b)\n",
-            "print(int(input().split()[0]) * 2)\n", "import sys\nprint(sum(map(int, sys.stdin.read().split())))\n",
-            "while True:\n    pass\n", "print(1 / 0)\n"] * 3
+ORDINARY = [
+    "a, b = map(int, input().split())\nprint(a + b)\n",
+    "a, b = map(int, input().split())\nprint(a - b)\n",
+    "print(int(input().split()[0]) * 2)\n",
+    "import sys\nprint(sum(map(int, sys.stdin.read().split())))\n",
+    "while True:\n    pass\n",
+    "print(1 / 0)\n",
+] * 3
 ATTACK_CODES = [
     "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
     "blocks = []\nwhile True:\n    blocks.append(bytearray(50_000_000))\n",
     "import os, signal\nos.kill(-1, signal.SIGKILL)\n",
     "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(120)\n    os._exit(0)\nprint(5)\n",
-    HIDDEN_WORKERS, KEYRINGS_AND_NAMESPACES, PLANT, LOOK, READ_ONLY_ROOTS,
+    HIDDEN_WORKERS,
+    KEYRINGS_AND_NAMESPACES,
+    PLANT,
+    LOOK,
+    READ_ONLY_ROOTS,
 ]
 
 
 def _lcb_files(folder: Path, name: str, codes: list[str]) -> tuple[Path, Path]:
-    tests = [{"input": "2 3\n", "output": "5\n", "testtype": "stdin"}, {"input": "4 1\n", "output": "5\n", "testtype": "stdin"}]
-    row = {"question_id": name, "question_title": name, "question_content": "a + b", "platform": "atcoder",
-           "contest_id": "x", "contest_date": "2025-01-01T00:00:00", "starter_code": "", "difficulty": "easy",
-           "public_test_cases": json.dumps(tests), "private_test_cases": "[]", "metadata": "{}"}
+    tests = [
+        {"input": "2 3\n", "output": "5\n", "testtype": "stdin"},
+        {"input": "4 1\n", "output": "5\n", "testtype": "stdin"},
+    ]
+    row = {
+        "question_id": name,
+        "question_title": name,
+        "question_content": "a + b",
+        "platform": "atcoder",
+        "contest_id": "x",
+        "contest_date": "2025-01-01T00:00:00",
+        "starter_code": "",
+        "difficulty": "easy",
+        "public_test_cases": json.dumps(tests),
+        "private_test_cases": "[]",
+        "metadata": "{}",
+    }
     problems, generations = folder / f"{name}.jsonl", folder / f"{name}.gen.json"
     problems.write_text(json.dumps(row) + "\n")
     generations.write_text(json.dumps([{"question_id": name, "code_list": codes}]))
@@ -422,9 +455,24 @@ def _lcb_files(folder: Path, name: str, codes: list[str]) -> tuple[Path, Path]:
 
 def _judge_command(folder: Path, name: str, codes: list[str], backend: str) -> list[str]:
     problems, generations = _lcb_files(folder, name, codes)
-    return [sys.executable, "-m", "xcoder_assets.cli", "judge", "--problems", str(problems), "--generations",
-            str(generations), "--out", str(folder / f"{name}.out.json"), "--sandbox", backend, "--workers", "2",
-            "--timeout", "1"]
+    return [
+        sys.executable,
+        "-m",
+        "xcoder_assets.cli",
+        "judge",
+        "--problems",
+        str(problems),
+        "--generations",
+        str(generations),
+        "--out",
+        str(folder / f"{name}.out.json"),
+        "--sandbox",
+        backend,
+        "--workers",
+        "2",
+        "--timeout",
+        "1",
+    ]
 
 
 def _graded(folder: Path, name: str) -> list:
@@ -441,16 +489,20 @@ def _uids(stdout: str) -> set[int]:
 def test_two_judges_side_by_side_grade_as_alone_and_share_no_uid(tmp_path, name, request):
     root_only("host uids per sandbox")
     request.getfixturevalue(f"{name}_backend")
-    commands = {"attacks": _judge_command(tmp_path, "attacks", ATTACK_CODES, name),
-                "ordinary": _judge_command(tmp_path, "ordinary", ORDINARY, name)}
+    commands = {
+        "attacks": _judge_command(tmp_path, "attacks", ATTACK_CODES, name),
+        "ordinary": _judge_command(tmp_path, "ordinary", ORDINARY, name),
+    }
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     alone = {}
     for key, command in commands.items():
         run = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
         assert run.returncode == 0, run.stderr[-2000:]
         alone[key] = _graded(tmp_path, key)
-    together = {key: subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-                for key, command in commands.items()}
+    together = {
+        key: subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for key, command in commands.items()
+    }
     outputs = {key: process.communicate(timeout=300) for key, process in together.items()}
     for key, process in together.items():
         assert process.returncode == 0, outputs[key][1][-2000:]

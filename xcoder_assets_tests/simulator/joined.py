@@ -13,6 +13,8 @@ def answer_feature_extraction(prompt: str) -> tuple[str, str]:
     template = load_template("extract_features")
     if not prompt.startswith(template.system + "\n\n"):
         raise ValueError("not a joined extract_features prompt (its system text first)")
-    messages = [{"role": "system", "content": template.system},
-                {"role": "user", "content": prompt[len(template.system) + 2:]}]
+    messages = [
+        {"role": "system", "content": template.system},
+        {"role": "user", "content": prompt[len(template.system) + 2 :]},
+    ]
     return answer(template.id, messages)

@@ -16,23 +16,31 @@ from xcoder_assets.store.ids import content_hash
 from xcoder_assets_tests.conftest import start_server
 
 SOLVE_VALUES = {
-    "question": ("# Boards of Chess Club\n\nThe organizers of a chess club must move boards in the given order within D "
-                 "days. Each day they move a run of consecutive boards whose total weight does not exceed the daily "
-                 "capacity. Find the smallest capacity that moves everything within D days.\n\n## Input\n\nThe first "
-                 "line contains n and D. The second line contains n integers, the weights."),
+    "question": (
+        "# Boards of Chess Club\n\nThe organizers of a chess club must move boards in the given order within D "
+        "days. Each day they move a run of consecutive boards whose total weight does not exceed the daily "
+        "capacity. Find the smallest capacity that moves everything within D days.\n\n## Input\n\nThe first "
+        "line contains n and D. The second line contains n integers, the weights."
+    ),
     "format_instruction": "Read the inputs from stdin solve the problem and write the answer to stdout.",
     "starter": "# YOUR CODE HERE",
 }
-EXTRACT_VALUES = {"question": "Given a weighted directed graph, print the shortest distance from 1 to n.",
-                  "code": "import heapq\nfrom collections import defaultdict\nadj = defaultdict(list)\nprint(0)\n"}
+EXTRACT_VALUES = {
+    "question": "Given a weighted directed graph, print the shortest distance from 1 to n.",
+    "code": "import heapq\nfrom collections import defaultdict\nadj = defaultdict(list)\nprint(0)\n",
+}
 
 # Same ids, same variables, every word of prose different (no "Task:", no "### Question:").
 REWORDED = {
-    "solve.v1.txt": ("=== system ===\nWrite a Python program for the problem you are given.\n=== user ===\n"
-                     "Problem statement follows.\n$question\n\nI/O convention -> $format_instruction\n<<<\n$starter\n>>>\n"
-                     "Reply with one fenced block."),
-    "extract_features.v1.txt": ("=== system ===\nYou tag code with the techniques it uses.\n=== user ===\n"
-                                "Tag this program.\n[statement]\n$question\n[program]\n$code\n[end]\nJSON only."),
+    "solve.v1.txt": (
+        "=== system ===\nWrite a Python program for the problem you are given.\n=== user ===\n"
+        "Problem statement follows.\n$question\n\nI/O convention -> $format_instruction\n<<<\n$starter\n>>>\n"
+        "Reply with one fenced block."
+    ),
+    "extract_features.v1.txt": (
+        "=== system ===\nYou tag code with the techniques it uses.\n=== user ===\n"
+        "Tag this program.\n[statement]\n$question\n[program]\n$code\n[end]\nJSON only."
+    ),
 }
 
 
@@ -61,8 +69,10 @@ def test_every_template_in_the_repository_has_a_handler():
 
 
 def test_a_reworded_template_with_the_same_id_gets_the_same_answers(tmp_path, monkeypatch):
-    before = {"solve": ask("solve", "solve@v1", SOLVE_VALUES, seeds=range(8)),
-              "extract": ask("extract", "extract_features@v1", EXTRACT_VALUES)}
+    before = {
+        "solve": ask("solve", "solve@v1", SOLVE_VALUES, seeds=range(8)),
+        "extract": ask("extract", "extract_features@v1", EXTRACT_VALUES),
+    }
     for path in PROMPT_DIR.glob("*.txt"):
         (tmp_path / path.name).write_text(REWORDED.get(path.name, path.read_text()))
     monkeypatch.setattr(prompts, "PROMPT_DIR", tmp_path)
@@ -71,8 +81,10 @@ def test_a_reworded_template_with_the_same_id_gets_the_same_answers(tmp_path, mo
         reworded = prompts.template_by_id("solve@v1")
         text = "\n".join(m["content"] for m in reworded.render(**SOLVE_VALUES))
         assert "### Question:" not in text and "Problem statement follows." in text
-        after = {"solve": ask("solve", "solve@v1", SOLVE_VALUES, seeds=range(8)),
-                 "extract": ask("extract", "extract_features@v1", EXTRACT_VALUES)}
+        after = {
+            "solve": ask("solve", "solve@v1", SOLVE_VALUES, seeds=range(8)),
+            "extract": ask("extract", "extract_features@v1", EXTRACT_VALUES),
+        }
     finally:
         monkeypatch.undo()
         load_template.cache_clear()
@@ -110,7 +122,9 @@ def test_template_parse_is_the_inverse_of_render():
     for path in PROMPT_DIR.glob("*.v*.txt"):
         name, _, version = path.name[: -len(".txt")].rpartition(".v")
         template = load_template(name, int(version))
-        values = {v: f"{v} value\nwith ### Question: and Task: lines, $ signs and ```fences```" for v in template.variables}
+        values = {
+            v: f"{v} value\nwith ### Question: and Task: lines, $ signs and ```fences```" for v in template.variables
+        }
         if "style" in values:
             values["style"] = "codeforces"  # one line, as the stage writes it
         assert template.parse(template.render(**values)) == values
@@ -129,16 +143,24 @@ def test_the_template_id_rides_outside_the_cache_key():
 def test_the_fake_server_answers_as_the_in_process_provider(fake_llm_url):
     """Every template, over HTTP (the id in the X-Prompt-Template header) and in-process (litellm
     metadata): the same answers; an unknown id is a 400 naming it there too."""
-    settings = RoleSettings("solve", "openai/synthsmith-sim-1", RECIPE_PARAMS["solve"], api_base=fake_llm_url,
-                            api_key="sk-test")
-    values = {**EXTRACT_VALUES, **SOLVE_VALUES, "subtree": '{"algorithms": {"graph algorithms": ["bfs"]}}',
-              "features": "- algorithms: graph algorithms / bfs\n- data_structures: queue", "style": "codeforces"}
+    settings = RoleSettings(
+        "solve", "openai/synthsmith-sim-1", RECIPE_PARAMS["solve"], api_base=fake_llm_url, api_key="sk-test"
+    )
+    values = {
+        **EXTRACT_VALUES,
+        **SOLVE_VALUES,
+        "subtree": '{"algorithms": {"graph algorithms": ["bfs"]}}',
+        "features": "- algorithms: graph algorithms / bfs\n- data_structures: queue",
+        "style": "codeforces",
+    }
     requests = []
     for template_id in sorted(HANDLERS):
         template = prompts.template_by_id(template_id)
         messages = template.render(**{v: values.get(v, f"the {v}") for v in template.variables})
-        requests += [LLMRequest.of("solve", messages, template_id, seed=s) for s in (range(3) if "solve" in template_id
-                                                                                      else [None])]
+        requests += [
+            LLMRequest.of("solve", messages, template_id, seed=s)
+            for s in (range(3) if "solve" in template_id else [None])
+        ]
     unknown = LLMRequest.of("solve", requests[0].messages, "solve@v9")
     over_http = LLMGateway({"solve": settings}).complete(requests + [unknown])
     in_process = offline_gateway("solve").complete(requests)
@@ -150,8 +172,9 @@ def test_the_fake_server_answers_as_the_in_process_provider(fake_llm_url):
 
 def test_the_cli_serves_the_simulator():
     xcoder = Path(sys.executable).with_name("xcoder")
-    process, url = start_server([str(xcoder), "fake-llm-server", "--port", "0", "--latency", "0"],
-                                r"listening on (http://\S+)")
+    process, url = start_server(
+        [str(xcoder), "fake-llm-server", "--port", "0", "--latency", "0"], r"listening on (http://\S+)"
+    )
     try:
         with urllib.request.urlopen(url + "/models", timeout=30) as response:
             models = {m["id"] for m in json.loads(response.read())["data"]}

@@ -19,17 +19,28 @@ WRONG = {"off_by_one", "scrambled", "partial"}
 
 
 def solve_request(question: str, seed: int) -> SimRequest:
-    return SimRequest("solve@v1", {"question": question, "format_instruction": "Read stdin, write stdout.",
-                                   "starter": "# YOUR CODE HERE"}, seed)
+    return SimRequest(
+        "solve@v1",
+        {"question": question, "format_instruction": "Read stdin, write stdout.", "starter": "# YOUR CODE HERE"},
+        seed,
+    )
 
 
 def problem(i: int) -> tuple[str, object, dict]:
     """(statement, archetype, the parameters it states) of synthetic problem i."""
     archetype = ARCHETYPES[i % len(ARCHETYPES)]
     built = build_problem(archetype, "codeforces", f"problem-{i}", THEME)
-    statement = composition.render_problem_markdown("codeforces", composition.Statement(
-        built["title"], built["statement"], built["input_format"], built["output_format"], built["constraints"],
-        built["examples"]))
+    statement = composition.render_problem_markdown(
+        "codeforces",
+        composition.Statement(
+            built["title"],
+            built["statement"],
+            built["input_format"],
+            built["output_format"],
+            built["constraints"],
+            built["examples"],
+        ),
+    )
     found = recognise(statement)
     assert found is not None and found[0] is archetype
     return statement, archetype, found[1]
@@ -59,7 +70,7 @@ def run_in_process(code: str, stdin: str) -> str | None:
 
 
 def test_the_mix_of_difficulty_is_the_documented_one():
-    keys = [f"solve|{{\"question\": \"q{i}\"}}" for i in range(6000)]
+    keys = [f'solve|{{"question": "q{i}"}}' for i in range(6000)]
     decks = Counter(deck_of(k) for k in keys)
     for share, deck in MIX:
         assert abs(decks[deck] / len(keys) - share) < 0.02, (deck, decks[deck] / len(keys), share)
@@ -87,7 +98,10 @@ def test_a_partly_wrong_sample_fails_only_some_inputs_and_the_others_fail_all():
             kind = sample_kind(solve_request(statement, seed).key, seed)
             kinds.setdefault(kind, seed)
         inputs = inputs_for(i, 24, i)
-        truth = [run_in_process(_code(statement, kinds.get("correct", None), archetype, params, "correct"), x) for x in inputs]
+        truth = [
+            run_in_process(_code(statement, kinds.get("correct", None), archetype, params, "correct"), x)
+            for x in inputs
+        ]
         assert None not in truth
         if "partial" in kinds:
             outputs = [run_in_process(_code(statement, kinds["partial"]), x) for x in inputs]
@@ -137,8 +151,11 @@ def test_the_vote_catches_every_wrong_sample_and_rejects_what_it_cannot_decide()
         assert all(kinds[c] == "correct" for c in result.verified_candidates)
         assert sorted(result.verified_candidates) == [c for c, k in enumerate(kinds) if k == "correct"]
         easy += all(k == "correct" for k in kinds)
-    undecidable = {deck for _, deck in MIX if deck.count("correct") == 0 or ("correct", "off_by_one") == deck[:2]
-                   and deck.count("correct") == 1}
+    undecidable = {
+        deck
+        for _, deck in MIX
+        if deck.count("correct") == 0 or ("correct", "off_by_one") == deck[:2] and deck.count("correct") == 1
+    }
     assert set(rejected_decks) == undecidable
     assert 0.10 < easy / problems < 0.40  # the 8- and 7-right rows (25% of problems)
 

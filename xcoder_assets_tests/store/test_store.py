@@ -59,8 +59,16 @@ def test_conform_names_missing_and_extra_columns():
 
 
 def _seed_row(seed_id, question):
-    return {"seed_id": seed_id, "source": "s", "source_line": 1, "question": question, "solution": "print(1)",
-            "solutions_count": 1, "difficulty": None, "run_id": "r1"}
+    return {
+        "seed_id": seed_id,
+        "source": "s",
+        "source_line": 1,
+        "question": question,
+        "solution": "print(1)",
+        "solutions_count": 1,
+        "difficulty": None,
+        "run_id": "r1",
+    }
 
 
 def test_views_lineage_and_trace(data_dir):
@@ -68,16 +76,42 @@ def test_views_lineage_and_trace(data_dir):
     write_parquet(pl.DataFrame([_seed_row(seed, "q1")], schema=SEED_PROBLEMS.schema), SEED_PROBLEMS.path(data_dir))
     feat = make_id("feat", "f", [seed])
     write_parquet(
-        pl.DataFrame([{"feature_id": feat, "seed_id": seed, "status": "ok", "error": None, "tree_json": "{}",
-                       "leaf_count": 0, "categories": [], "llm_call_id": "call-0000000000000001", "model": "m",
-                       "template": "t@v1", "run_id": "r1"}], schema=FEATURES.schema),
+        pl.DataFrame(
+            [
+                {
+                    "feature_id": feat,
+                    "seed_id": seed,
+                    "status": "ok",
+                    "error": None,
+                    "tree_json": "{}",
+                    "leaf_count": 0,
+                    "categories": [],
+                    "llm_call_id": "call-0000000000000001",
+                    "model": "m",
+                    "template": "t@v1",
+                    "run_id": "r1",
+                }
+            ],
+            schema=FEATURES.schema,
+        ),
         FEATURES.path(data_dir),
     )
     con = warehouse.connect(data_dir)
-    assert dict(warehouse.funnel(con)) == {"seed_problems": 1, "features": 1, "feature_tree": 0, "evolved_pool": 0,
-                                           "feature_configs": 0, "problems": 0, "test_inputs": 0,
-                                           "candidate_solutions": 0, "verified_solutions": 0, "training_shards": 0,
-                                           "lcb_problems": 0, "benchmark_scores": 0, "trained_model_scores": 0}
+    assert dict(warehouse.funnel(con)) == {
+        "seed_problems": 1,
+        "features": 1,
+        "feature_tree": 0,
+        "evolved_pool": 0,
+        "feature_configs": 0,
+        "problems": 0,
+        "test_inputs": 0,
+        "candidate_solutions": 0,
+        "verified_solutions": 0,
+        "training_shards": 0,
+        "lcb_problems": 0,
+        "benchmark_scores": 0,
+        "trained_model_scores": 0,
+    }
     chain = warehouse.trace(con, feat)
     assert [(s["asset"], s["row_id"]) for s in chain] == [("features", feat), ("seed_problems", seed)]
     assert chain[0]["parent_ids"] == [seed]
@@ -95,6 +129,7 @@ def test_connect_names_a_missing_data_dir(tmp_path):
 
 
 # ---- progress, figures, charts, settings records, checkpoints -------------------------------------
+
 
 class Clock:
     def __init__(self):
@@ -170,15 +205,25 @@ class Call:
 
 
 def test_llm_figures_add_up_and_keep_cached_tokens_apart():
-    calls = [Call(), Call(attempts=3, error="timeout", prompt_tokens=0, completion_tokens=0, cost_usd=0.0),
-             Call(cache_hit=True, attempts=0, prompt_tokens=100, completion_tokens=50),
-             Call(attempts=0, error="shared request failed", prompt_tokens=0, completion_tokens=0, cost_usd=0.0)]
+    calls = [
+        Call(),
+        Call(attempts=3, error="timeout", prompt_tokens=0, completion_tokens=0, cost_usd=0.0),
+        Call(cache_hit=True, attempts=0, prompt_tokens=100, completion_tokens=50),
+        Call(attempts=0, error="shared request failed", prompt_tokens=0, completion_tokens=0, cost_usd=0.0),
+    ]
     figures = LLMFigures.of(calls)
     assert (figures.requests, figures.made, figures.from_cache, figures.not_sent) == (4, 2, 1, 1)
     assert figures.failed == 1 and figures.retries == 2
-    assert (figures.prompt_tokens_spent, figures.prompt_tokens_cached, figures.completion_tokens_cached) == (10, 100, 50)
+    assert (figures.prompt_tokens_spent, figures.prompt_tokens_cached, figures.completion_tokens_cached) == (
+        10,
+        100,
+        50,
+    )
     meta = figures.metadata()
-    assert meta["llm_requests_sum"] == "4 requests = 2 calls made + 1 from the cache + 1 not sent (an identical request failed)"
+    assert (
+        meta["llm_requests_sum"]
+        == "4 requests = 2 calls made + 1 from the cache + 1 not sent (an identical request failed)"
+    )
     assert (figures + figures).requests == 8
 
 
@@ -196,12 +241,17 @@ class Stats:
 
 
 def test_sandbox_figures_name_every_run():
-    outcomes = [[Outcome("ok"), Outcome("time_limit"), Outcome("abandoned"), Outcome("abandoned")],
-                [Outcome("compile_error"), Outcome("compile_error")], [Outcome("ok"), Outcome("sandbox_failure")]]
+    outcomes = [
+        [Outcome("ok"), Outcome("time_limit"), Outcome("abandoned"), Outcome("abandoned")],
+        [Outcome("compile_error"), Outcome("compile_error")],
+        [Outcome("ok"), Outcome("sandbox_failure")],
+    ]
     figures = SandboxFigures.of(Stats(runs=8, executed=3, cached=0), outcomes)
     assert (figures.executed, figures.skipped, figures.not_compiled, figures.sandbox_failures) == (3, 2, 2, 1)
     meta = figures.metadata()
-    assert meta["sandbox_runs"] == 8 and meta["sandbox_runs_sum"].startswith("8 runs = 3 executed + 0 from the run cache")
+    assert meta["sandbox_runs"] == 8 and meta["sandbox_runs_sum"].startswith(
+        "8 runs = 3 executed + 0 from the run cache"
+    )
     assert figures.unexplained == 0
     wrong = SandboxFigures.of(Stats(runs=8, executed=8, cached=3), outcomes)  # a counting bug is shown, not hidden
     assert wrong.unexplained == -6 and wrong.metadata()["sandbox_runs_sum"].endswith("+ -6 unexplained")
@@ -213,27 +263,38 @@ def _svg_of(markdown: str) -> ET.Element:
 
 
 def test_charts_are_svg_images_in_markdown():
-    svg = bar_panels("funnel", [("problems", [("problems", 48), ("with tests", 40)]),
-                                ("solutions", [("usable candidates", 300), ("verified solutions", 120)])])
+    svg = bar_panels(
+        "funnel",
+        [
+            ("problems", [("problems", 48), ("with tests", 40)]),
+            ("solutions", [("usable candidates", 300), ("verified solutions", 120)]),
+        ],
+    )
     image = markdown_image(svg, "verification funnel")
     assert image.startswith("![verification funnel](data:image/svg+xml;base64,")
     root = _svg_of(image)
     bars = [float(r.get("width")) for r in root.iter("{http://www.w3.org/2000/svg}rect")]
     # each panel on its own scale: the largest bar of each is full width
     assert bars[0] == bars[2] and bars[1] < bars[0] and bars[3] < bars[2]
-    for chart in (column_chart("agreement", [("0-0.5", 3), ("0.5-1", 0)], "agreement", "tests"),
-                  line_chart("pool", [(1, 10), (2, 14), (3, 20)], "round", "features"), line_chart("empty", [], "x", "y")):
+    for chart in (
+        column_chart("agreement", [("0-0.5", 3), ("0.5-1", 0)], "agreement", "tests"),
+        line_chart("pool", [(1, 10), (2, 14), (3, 20)], "round", "features"),
+        line_chart("empty", [], "x", "y"),
+    ):
         ET.fromstring(chart)  # well-formed
 
 
 def test_empty_tables_say_none():
-    assert table_or_none([], ["reason", "problems"], "none: no problem was rejected") == "_none: no problem was rejected_"
+    assert (
+        table_or_none([], ["reason", "problems"], "none: no problem was rejected") == "_none: no problem was rejected_"
+    )
     assert table_or_none([("x", 1)], ["reason", "problems"]).startswith("| reason | problems |")
 
 
 def test_settings_record_keeps_run_config_apart(tmp_path):
-    record_settings(tmp_path, "verified_solutions", {"min_agreement": 0.5}, {"sandbox": {"cpu_s": 2.0}},
-                    {"template": "solve@v1"})
+    record_settings(
+        tmp_path, "verified_solutions", {"min_agreement": 0.5}, {"sandbox": {"cpu_s": 2.0}}, {"template": "solve@v1"}
+    )
     record = read_settings(tmp_path, "verified_solutions")
     assert record["run_config"] == {"min_agreement": 0.5} and record["resources"] == {"sandbox": {"cpu_s": 2.0}}
     assert record["made_with"] == {"template": "solve@v1"} and "run config" in record["note"]
@@ -254,12 +315,24 @@ def test_checkpoint_replays_its_own_records_only(tmp_path):
 
 
 def test_write_table_refuses_repeated_ids(tmp_path):
-    rows = [{"seed_id": "seed-1", "source": "s", "source_line": 1, "question": "q", "solution": "print(1)",
-             "solutions_count": 1, "difficulty": None, "run_id": "r"}]
+    rows = [
+        {
+            "seed_id": "seed-1",
+            "source": "s",
+            "source_line": 1,
+            "question": "q",
+            "solution": "print(1)",
+            "solutions_count": 1,
+            "difficulty": None,
+            "run_id": "r",
+        }
+    ]
     write_table(SEED_PROBLEMS, pl.DataFrame(rows, schema=SEED_PROBLEMS.schema), tmp_path)
     with pytest.raises(SchemaMismatch, match="repeated: \\['seed-1'\\]"):
         write_table(SEED_PROBLEMS, pl.DataFrame(rows * 2, schema=SEED_PROBLEMS.schema), tmp_path)
-    rejects = [{"source": "a", "source_line": 1, "reason": "x", "raw": "{", "run_id": "r"},
-               {"source": "b", "source_line": 1, "reason": "x", "raw": "{", "run_id": "r"}]
+    rejects = [
+        {"source": "a", "source_line": 1, "reason": "x", "raw": "{", "run_id": "r"},
+        {"source": "b", "source_line": 1, "reason": "x", "raw": "{", "run_id": "r"},
+    ]
     write_table(SEED_REJECTS, pl.DataFrame(rejects, schema=SEED_REJECTS.schema), tmp_path)  # lines repeat across files
     assert json.loads(json.dumps(SEED_PROBLEMS.columns))["seed_id"]

@@ -10,9 +10,22 @@ from xcoder_assets.store.tables import LLM_CALLS, TEST_INPUTS, llm_calls_path
 
 def _call(call_id: str, run_id: str, cache_hit: bool, asset: str = "evolved_pool", **extra) -> dict:
     row = {name: None for name in LLM_CALLS.schema}
-    row.update(call_id=call_id, asset=asset, role="evolve", model="m", template="evolve_features@v1", request_json="{}",
-               content="", truncated=False, cache_hit=cache_hit, attempts=0 if cache_hit else 1, prompt_tokens=10,
-               completion_tokens=5, cost_usd=0.0, run_id=run_id)
+    row.update(
+        call_id=call_id,
+        asset=asset,
+        role="evolve",
+        model="m",
+        template="evolve_features@v1",
+        request_json="{}",
+        content="",
+        truncated=False,
+        cache_hit=cache_hit,
+        attempts=0 if cache_hit else 1,
+        prompt_tokens=10,
+        completion_tokens=5,
+        cost_usd=0.0,
+        run_id=run_id,
+    )
     row.update(extra)
     return row
 
@@ -26,26 +39,50 @@ def test_llm_usage_counts_the_writing_runs_requests_and_what_came_from_earlier_r
     # requests (a cache hit, and one whose identical twin failed: not sent) and wrote all five answers
     # behind its data, stamped with its run id.
     cache = ResponseCache(data_dir / warehouse.LLM_CACHE_FILE)
-    cache.log_usage([_usage("r1", "evolved_pool", False), _usage("r1", "evolved_pool", False),
-                     _usage("r1", "evolved_pool", False, attempts=3, error="timeout"),
-                     _usage("r2", "evolved_pool", True, attempts=0),
-                     _usage("r2", "evolved_pool", False, attempts=0, error="shared request failed"),  # not sent
-                     _usage("r2", "features", False)])  # another asset of the same run
+    cache.log_usage(
+        [
+            _usage("r1", "evolved_pool", False),
+            _usage("r1", "evolved_pool", False),
+            _usage("r1", "evolved_pool", False, attempts=3, error="timeout"),
+            _usage("r2", "evolved_pool", True, attempts=0),
+            _usage("r2", "evolved_pool", False, attempts=0, error="shared request failed"),  # not sent
+            _usage("r2", "features", False),
+        ]
+    )  # another asset of the same run
     cache.close()
-    rows = [_call("call-1", "r2", False), _call("call-2", "r2", False), _call("call-3", "r2", False, error="timeout"),
-            _call("call-4", "r2", True, truncated=True), _call("call-5", "r2", False, attempts=0, error="shared request failed")]
-    write_parquet(pl.DataFrame(rows, schema=LLM_CALLS.schema), llm_calls_path(data_dir, "evolved_pool"), LLM_CALLS.schema)
+    rows = [
+        _call("call-1", "r2", False),
+        _call("call-2", "r2", False),
+        _call("call-3", "r2", False, error="timeout"),
+        _call("call-4", "r2", True, truncated=True),
+        _call("call-5", "r2", False, attempts=0, error="shared request failed"),
+    ]
+    write_parquet(
+        pl.DataFrame(rows, schema=LLM_CALLS.schema), llm_calls_path(data_dir, "evolved_pool"), LLM_CALLS.schema
+    )
     con = warehouse.connect(data_dir)
     (row,) = warehouse.llm_usage(con)
     assert row["asset"] == "evolved_pool" and row["run_id"] == "r2"
-    assert (row["behind_data"], row["run_requests"], row["sent_to_model"], row["cache_hits"], row["not_sent"],
-            row["from_earlier_runs"]) == (5, 2, 0, 1, 1, 3)
+    assert (
+        row["behind_data"],
+        row["run_requests"],
+        row["sent_to_model"],
+        row["cache_hits"],
+        row["not_sent"],
+        row["from_earlier_runs"],
+    ) == (5, 2, 0, 1, 1, 3)
     assert (row["errors"], row["truncated"]) == (2, 1)
     assert (row["prompt_tokens"], row["completion_tokens"]) == (0, 0)  # r2 sent nothing to the model
     totals = warehouse.llm_totals(con)
     # a failed call that reached the model counts as sent (as the gateway's llm_calls_made does)
-    assert (totals["requests"], totals["sent_to_model"], totals["cache_hits"], totals["not_sent"], totals["errors"],
-            totals["runs"]) == (6, 4, 1, 1, 2, 2)
+    assert (
+        totals["requests"],
+        totals["sent_to_model"],
+        totals["cache_hits"],
+        totals["not_sent"],
+        totals["errors"],
+        totals["runs"],
+    ) == (6, 4, 1, 1, 2, 2)
     assert totals["prompt_tokens"] == 40 and totals["cost_usd"] == 0.04
 
 
@@ -58,9 +95,18 @@ def test_no_usage_log_reads_as_empty(data_dir):
 
 
 def _test_row(test_id: str, kind: str, index: int) -> dict:
-    return {"test_id": test_id, "problem_id": "prob-0000000000000001", "kind": kind, "case_index": index,
-            "status": "valid", "reason": None, "input": "1\n", "input_bytes": 2,
-            "generator_call_id": "call-00000000000000aa", "run_id": "r1"}
+    return {
+        "test_id": test_id,
+        "problem_id": "prob-0000000000000001",
+        "kind": kind,
+        "case_index": index,
+        "status": "valid",
+        "reason": None,
+        "input": "1\n",
+        "input_bytes": 2,
+        "generator_call_id": "call-00000000000000aa",
+        "run_id": "r1",
+    }
 
 
 def test_lineage_credits_examples_to_the_statement_and_the_rest_to_the_generator(data_dir):

@@ -12,7 +12,7 @@ export XCODER_DATA_DIR ?= $(CURDIR)/data
 SANDBOX_IMAGE ?= $(shell sed -n 's/^DEFAULT_IMAGE = "\(.*\)"/\1/p' xcoder_assets/sandbox/backends.py)
 LCB_HARNESS_VERSION := 26.3
 
-.PHONY: venv demo test lint ui status validate clean system-deps sandbox-image bench-judge bench-llm serve stop test-deps
+.PHONY: venv demo test test-slow lint ui status validate clean system-deps sandbox-image bench-judge bench-llm serve stop test-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ lint: $(STAMP)
 
 test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml sandbox-image test-deps lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The suites marked slow: `make serve` against Postgres with the daemon, the UI in headless Chromium.
+test-slow: $(STAMP) $(DAGSTER_HOME)/dagster.yaml sandbox-image test-deps
+	$(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS)
 
 # Postgres-backed deployment: postgres, the code server (gRPC), the webserver and the daemon, each its
 # own process, logs in $(SERVE_DIR)/logs; a free port is used when SERVE_PORT is taken.

@@ -228,6 +228,14 @@ class BenchmarkConfig(ScoringConfig):
     )
 
 
+class TrainedModelScoresConfig(ScoringConfig):
+    checkpoint: str | None = Field(
+        None,
+        description="The checkpoint folder to score. Empty: the checkpoint_path of trained_model's latest "
+        "materialization.",
+    )
+
+
 BENCHMARK_CHECKS = [
     (
         FAILED_GENERATIONS,
@@ -286,17 +294,19 @@ def benchmark_scores(
 )
 def trained_model_scores(
     context: dg.AssetExecutionContext,
-    config: ScoringConfig,
+    config: TrainedModelScoresConfig,
     storage: StorageResource,
     llm: LLMGatewayResource,
     sandbox: SandboxResource,
 ) -> dg.MaterializeResult:
-    event = context.instance.get_latest_materialization_event(dg.AssetKey("trained_model"))
-    checkpoint = event and event.asset_materialization.metadata.get("checkpoint_path")
+    checkpoint = config.checkpoint
+    if checkpoint is None:
+        event = context.instance.get_latest_materialization_event(dg.AssetKey("trained_model"))
+        checkpoint = event and event.asset_materialization.metadata.get("checkpoint_path")
     if checkpoint is None:
         raise dg.Failure(
             description="trained_model_scores: trained_model has no materialization with a "
-            "checkpoint_path: materialize trained_model first",
+            "checkpoint_path: materialize trained_model first (or set checkpoint)",
             allow_retries=False,
         )
     path = Path(getattr(checkpoint, "value", checkpoint))

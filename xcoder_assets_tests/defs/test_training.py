@@ -212,3 +212,42 @@ def test_curve_charts_stay_inline_in_the_ui():
     assert set(charts) == {"sft_loss_chart", "rl_reward_chart", "sft_learning_rate_chart"}
     for value in charts.values():
         assert value.value.startswith("![") and len(value.value) < UI_INLINE_MARKDOWN, len(value.value)
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+def test_the_checkpoint_is_served_and_scored_as_an_api_model_is(data_dir, bwrap_backend):
+    """trained_model_scores: the smoke checkpoint behind an OpenAI-compatible server over transformers,
+    scored on the bundled LiveCodeBench rows; every score row names the checkpoint."""
+    if not os.environ.get("CI"):
+        pytest.importorskip("trl")
+    import polars as pl
+
+    from xcoder_assets.defs.benchmark import lcb_problems, trained_model_scores
+    from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource
+    from xcoder_assets.store.tables import BENCHMARK_SUMMARY, TRAINED_MODEL_SAMPLES
+
+    shards = make_shards(data_dir)
+    trained = _materialize(data_dir, {"smoke": True, "shards_dir": str(shards)})
+    meta = trained.get_asset_materialization_events()[0].materialization.metadata
+    checkpoint = str(meta["checkpoint_path"].value)
+    result = dg.materialize(
+        [lcb_problems, trained_model_scores],
+        resources={
+            "storage": StorageResource(data_dir=str(data_dir)),
+            "llm": LLMGatewayResource(),
+            "sandbox": SandboxResource(workers=2),
+        },
+        run_config={"ops": {"trained_model_scores": {"config": {"checkpoint": checkpoint, "n": 2, "max_tokens": 24}}}},
+        selection=["lcb_problems", "trained_model_scores"],
+    )
+    assert result.success
+    rows = pl.read_parquet(TRAINED_MODEL_SAMPLES.path(data_dir))
+    assert rows.height == 3 * 2 and set(rows["model"]) == {checkpoint}
+    assert all(i.startswith("tscore-") for i in rows["score_id"]) and rows["llm_call_id"].null_count() == 0
+    assert set(rows["sample"]) == {0, 1}
+    summary = pl.read_parquet(BENCHMARK_SUMMARY.path(data_dir))
+    overall = summary.filter((pl.col("group") == "overall") & (pl.col("model") == checkpoint))
+    assert overall.height == 1 and overall["problems"][0] == 3
+    # a random tiny model writes no program: every sample is a failed generation or a wrong answer
+    assert overall["pass_at_1"][0] == 0.0

@@ -29,7 +29,7 @@ Figures per candidate count, each from its own count (they do not add up to anyt
   golden accuracy        problems whose golden solution passes every true test (all tests, the
                          unverified ones too; a crash or time limit fails) / problems with a golden
   problems rejected      problems without a golden solution (under {min_tests} verified tests, or
-                         the golden fails a held-out test) / all problems
+                         the best candidate fails a held-out or a selection test) / all problems
   recipe                 the X-Coder paper's figures (voted-output and golden-solution accuracy)
 """
 

@@ -174,6 +174,7 @@ Rejection = Literal[
     "no_selection_tests",
     "no_candidate_passes",
     "golden_fails_holdout",
+    "golden_fails_selection",
     "no_test_inputs",
     "too_few_test_inputs",
     "no_usable_candidate",
@@ -232,6 +233,15 @@ def verify(
         failed = sum(not passes[golden][t] for t in holdout)
         return rejected(
             "golden_fails_holdout", f"the golden solution fails {failed} of {len(holdout)} held-out tests", golden
+        )
+    if not all(passes[golden][t] for t in selection):
+        # the best candidate passes the held-out tests but not every selection test: no candidate passes
+        # every verified test, so there is no verified solution (and no expected outputs to publish)
+        failed = sum(not passes[golden][t] for t in selection)
+        return rejected(
+            "golden_fails_selection",
+            f"the best candidate fails {failed} of {len(selection)} selection tests (none passes every verified test)",
+            golden,
         )
     winners = [c for c in range(candidates) if all(passes[c].values())]
     return Verification(votes, selection, holdout, passes, golden, True, winners, "verified", None)

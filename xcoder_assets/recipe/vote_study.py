@@ -63,9 +63,9 @@ Candidate i of a problem depends only on (seed, problem, i), so 4 candidates are
 8, which are the first 8 of the 16: the figures for 4 / 8 / 16 come from the same problems and
 nested samples, as when one asks a model for more.
 
-This is NOT the offline simulator's mix (`llm/offline_solve.py` deals each block of eight samples of a
-problem from a fixed deck, and its wrong programs fail on every input); it is a harder one, to see
-what the vote does when errors are partial and correlated.
+This is NOT the offline simulator's mix (`simulator/solve.py` deals each block of eight samples from a
+per-problem difficulty, and its wrong samples never agree with each other among eight); it is a harder
+one, to see what the vote does when errors are partial and correlated.
 """
 
 from __future__ import annotations

@@ -75,6 +75,24 @@ def test_a_golden_that_fails_held_out_tests_rejects_the_problem():
         assert result.status == "rejected" and "held-out" in result.reason
 
 
+def test_a_best_candidate_that_fails_a_selection_test_verifies_nothing():
+    # every candidate passes the held-out tests but none passes every selection test: there is no
+    # verified solution, so the problem must be rejected (it was "verified" with no solution row, and
+    # its LiveCodeBench row took the best candidate's wrong outputs)
+    tests = [f"t{i}" for i in range(12)]
+    holdout = {t for t in tests if v.is_holdout(t, 0.4, seed=5)}
+    selection = [t for t in tests if t not in holdout]
+    assert holdout and len(selection) >= 4
+    truth = {t: "x" for t in tests}
+    candidates = []
+    for miss in selection[:3]:  # each candidate wrong on one selection test of its own
+        candidates.append([("bad-" + miss) if t == miss else truth[t] for t in tests])
+    result = v.verify(tests, candidates, holdout_share=0.4, seed=5, min_agreement=0.5)
+    assert all(vote.verified for vote in result.votes)
+    assert result.status == "rejected" and result.rejection == "golden_fails_selection", result.reason
+    assert result.verified_candidates == [] and "fails 1 of" in result.reason
+
+
 def test_labelled_study_recovers_truth_and_never_prefers_a_wrong_golden():
     """Problems with known true outputs; candidates correct, agreeing-wrong, crashing, timing out."""
     for seed in range(300):

@@ -35,7 +35,9 @@ def graph_of(defs: dg.Definitions) -> dict:
         "jobs": sorted(job.name for job in defs.jobs or []),
         "schedules": sorted(s.name for s in defs.schedules or []),
         "sensors": sorted(s.name for s in defs.sensors or []),
-        "resources": sorted(defs.resources or {}),
+        "resources": {name: type(r).__name__ for name, r in sorted((defs.resources or {}).items())},
+        # the GPU job's launcher (subprocess / docker / k8s) is a resource setting
+        "trainer_launcher": getattr((defs.resources or {}).get("trainer"), "launcher", None),
     }
 
 

@@ -16,6 +16,7 @@ only the processes its own state file names, after checking each is still the on
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import pwd
@@ -72,11 +73,25 @@ def pg_bin(name: str) -> str:
     raise ServeError(f"PostgreSQL's {name} not found; run deploy/install-postgres.sh as root")
 
 
+def _searchable_by_others(path: Path) -> bool:
+    return all(parent.stat().st_mode & 0o001 for parent in [path, *path.parents] if parent.exists())
+
+
+# As root, postgres runs as Debian's `postgres` user, who must reach its data folder through every parent.
+# A project in a private folder (/root, a mktemp folder) cannot be reached, so the cluster then lives here,
+# one folder per serve folder; everything else stays in the serve folder.
+SHARED_PG_ROOT = Path("/var/lib/xcoder-serve")
+
+
 class Layout:
     def __init__(self, root: Path):
         self.root = root.resolve()
-        self.pgdata = self.root / "postgres"
         self.logs = self.root / "logs"
+        pg_home = self.root
+        if os.geteuid() == 0 and not _searchable_by_others(self.root):
+            pg_home = SHARED_PG_ROOT / hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
+        self.pgdata = pg_home / "postgres"
+        self.pglog = (pg_home / "postgres.log") if pg_home != self.root else self.logs / "postgres.log"
         self.home = self.root / "dagster_home"
         self.state = self.root / "state.json"
         self.secret = self.root / "pg_password"
@@ -123,12 +138,16 @@ def init_postgres(layout: Layout) -> str:
             pwd.getpwnam("postgres")
         except KeyError:
             raise ServeError("no `postgres` user: install Debian's postgresql (deploy/install-postgres.sh)") from None
-    _check_reachable(layout.root)
+    layout.pgdata.parent.mkdir(parents=True, exist_ok=True)
+    if layout.pgdata.parent != layout.root:  # the shared folder: enterable by the postgres user
+        for folder in (SHARED_PG_ROOT, layout.pgdata.parent):
+            folder.chmod(0o755)
+    _check_reachable(layout.pgdata.parent)
     password = secrets.token_urlsafe(24)
     layout.pgdata.mkdir(parents=True, exist_ok=True)
     layout.pgdata.chmod(0o700)
     _chown_pg(layout.pgdata)
-    pwfile = layout.root / ".pg_init_password"
+    pwfile = layout.pgdata.parent / ".pg_init_password"
     pwfile.write_text(password + "\n")
     pwfile.chmod(0o600)
     _chown_pg(pwfile)
@@ -159,9 +178,14 @@ def init_postgres(layout: Layout) -> str:
 
 
 def start_postgres(layout: Layout, port: int) -> None:
-    log = layout.logs / "postgres.log"
+    log = layout.pglog
     log.touch()
     _chown_pg(log)
+    if log.parent != layout.logs:  # the cluster lives outside the serve folder: its log shows up in logs/ too
+        link = layout.logs / "postgres.log"
+        if not link.is_symlink():
+            link.unlink(missing_ok=True)
+            link.symlink_to(log)
     options = f"-p {port} -k {layout.pgdata} -c listen_addresses=127.0.0.1"
     result = subprocess.run(
         _as_pg_owner(

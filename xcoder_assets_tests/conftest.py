@@ -1,8 +1,12 @@
+import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,24 @@ for _name in [n for n in os.environ if n.startswith("XCODER_MODEL") or n.startsw
 import xcoder_assets  # noqa: E402,F401
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def graphql(url: str, query: str, variables: dict | None = None) -> dict:
+    """POST a query to a webserver's /graphql; the whole JSON answer (its "data", maybe its "errors")."""
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    request = urllib.request.Request(f"{url}/graphql", body, {"Content-Type": "application/json"})
+    try:
+        response = urllib.request.urlopen(request, timeout=30)
+    except urllib.error.HTTPError as exc:  # GraphQL errors come as 400 with the reason in the body
+        raise AssertionError(f"{query[:80]}: HTTP {exc.code}: {exc.read()[:2000]!r}") from None
+    with response:
+        return json.loads(response.read())
 
 
 def start_server(args: list[str], pattern: str, timeout_s: float = 60.0) -> tuple[subprocess.Popen, str]:

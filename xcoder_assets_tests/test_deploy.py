@@ -13,14 +13,12 @@ import sys
 import tempfile
 import time
 import tomllib
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
-from xcoder_assets_tests.conftest import PROJECT_ROOT
+from xcoder_assets_tests.conftest import PROJECT_ROOT, free_port, graphql
 
 DEPLOY = PROJECT_ROOT / "deploy"
 VALUES = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())
@@ -128,21 +126,8 @@ def _postgres_or_skip():
         pytest.skip("postgresql is not installed (deploy/install-postgres.sh)")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _graphql(url: str, query: str, variables: dict | None = None) -> dict:
-    body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    request = urllib.request.Request(f"{url}/graphql", body, {"Content-Type": "application/json"})
-    try:
-        response = urllib.request.urlopen(request, timeout=30)
-    except urllib.error.HTTPError as exc:  # GraphQL errors come as 400 with the reason in the body
-        raise AssertionError(f"{query[:80]}: HTTP {exc.code}: {exc.read()[:2000]!r}") from None
-    with response:
-        data = json.loads(response.read())
+    data = graphql(url, query, variables)
     assert "errors" not in data, data
     return data["data"]
 
@@ -165,7 +150,7 @@ class Deployment:
         self.root = Path(tempfile.mkdtemp(prefix=".serve-test-", dir=PROJECT_ROOT))
         self.root.chmod(0o755)
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.module = module
         self.env = {**os.environ, **(extra_env or {})}

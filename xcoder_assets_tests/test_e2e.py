@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,16 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from xcoder_assets_tests.conftest import PROJECT_ROOT
+from xcoder_assets_tests.conftest import PROJECT_ROOT, free_port, graphql
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_bench_llm_prints_both_rates_and_the_ratio_last(fake_llm_url):
@@ -74,16 +67,6 @@ def test_dg_check_defs(tmp_path):
     assert "All definitions loaded successfully" in run.stdout + run.stderr
 
 
-def graphql(port: int, query: str) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
 def test_webserver_serves_the_asset_graph(tmp_path):
     port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "XCODER_DATA_DIR": str(tmp_path / "data")}
@@ -106,7 +89,9 @@ def test_webserver_serves_the_asset_graph(tmp_path):
         assert info and "dagster_webserver_version" in info
         nodes = None
         while time.monotonic() < deadline:
-            data = graphql(port, "{ assetNodes { assetKey { path } dependencyKeys { path } description } }")
+            data = graphql(
+                f"http://127.0.0.1:{port}", "{ assetNodes { assetKey { path } dependencyKeys { path } description } }"
+            )
             nodes = data.get("data", {}).get("assetNodes")
             if nodes:
                 break
@@ -124,7 +109,9 @@ def test_webserver_serves_the_asset_graph(tmp_path):
         }
         assert graph["verified_solutions"] == ["candidate_solutions", "test_inputs"]
         assert graph["trained_model"] == ["training_shards"] and "lcb_problems" in graph["benchmark_scores"]
-        resources = graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")
+        resources = graphql(
+            f"http://127.0.0.1:{port}", "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }"
+        )
         assert resources["data"]["workspaceOrError"]["locationEntries"][0]["name"] == "xcoder_assets"
     finally:
         process.terminate()

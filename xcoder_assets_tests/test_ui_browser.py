@@ -3,22 +3,18 @@ against a webserver this module starts on a free port, over a data directory and
 Slow (marked `slow`): pytest -m slow xcoder_assets_tests/test_ui_browser.py
 """
 
-import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from xcoder_assets_tests.conftest import PROJECT_ROOT
+from xcoder_assets_tests.conftest import PROJECT_ROOT, free_port, graphql
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -26,21 +22,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 PREPARED = ["seed_problems", "features", "feature_tree", "evolved_pool"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _graphql(url: str, query: str, variables: dict | None = None) -> dict:
-    body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    request = urllib.request.Request(f"{url}/graphql", body, {"Content-Type": "application/json"})
-    try:
-        response = urllib.request.urlopen(request, timeout=30)
-    except urllib.error.HTTPError as exc:  # GraphQL errors come as 400 with the reason in the body
-        raise AssertionError(f"{query[:80]}: HTTP {exc.code}: {exc.read()[:2000]!r}") from None
-    with response:
-        return json.loads(response.read())["data"]
+    return graphql(url, query, variables)["data"]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +61,7 @@ def webserver():
             run_config={"ops": {"evolved_pool": {"config": {"rounds": 3}}}},
         )
         assert result.success
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),

@@ -19,6 +19,7 @@ import dagster as dg  # noqa: E402
 
 from xcoder_assets.definitions import defs as lazy_defs  # noqa: E402
 from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, StorageResource  # noqa: E402
+from xcoder_assets.store.tables import SYNTHESIS_ASSETS  # noqa: E402
 
 
 def main() -> None:
@@ -35,17 +36,7 @@ def main() -> None:
         }
         instance = dg.DagsterInstance.ephemeral()
         meta, seconds = {}, {}
-        for name in (
-            "seed_problems",
-            "features",
-            "feature_tree",
-            "evolved_pool",
-            "feature_configs",
-            "problems",
-            "test_inputs",
-            "candidate_solutions",
-            "verified_solutions",
-        ):
+        for name in SYNTHESIS_ASSETS:
             config = {"feature_configs": {"config": {"count": 48 * args.factor}}}.get(name)
             started = time.perf_counter()
             result = dg.materialize(

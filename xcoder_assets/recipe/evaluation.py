@@ -48,6 +48,37 @@ class EvaluationRun:
     judge_seconds: float = 0.0
     wall_seconds: float = 0.0
     tests_run: int = 0
+    problems_cached: int = 0  # problems whose every sample came from the response cache
+    _by_problem: dict[str, ProblemResult] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(
+        self,
+        problem: LcbProblem,
+        generations: Sequence[Generation],
+        verdicts: Sequence[SolutionVerdict | None],
+        calls: Sequence[LLMResult] | None = None,
+        judge_seconds: float = 0.0,
+        on_progress: Progress | None = None,
+        total: int = 0,
+    ) -> None:
+        """Keep one judged problem (from any worker thread); report (recorded, total, problems from cache)
+        under the lock, so the figures arrive in order."""
+        result = assemble(problem, generations, verdicts)
+        with self._lock:
+            self.judge_seconds += judge_seconds
+            self.tests_run += sum(len(v.tests) for v in verdicts if v)
+            self._by_problem[problem.question_id] = result
+            self.samples.extend(
+                SampleRecord(problem.question_id, i, c.call_id if c else None, bool(c and c.cache_hit), g, v)
+                for i, (c, g, v) in enumerate(zip(calls or [None] * len(generations), generations, verdicts))
+            )
+            self.problems_cached += bool(calls) and all(c.cache_hit for c in calls)
+            if on_progress:
+                on_progress(len(self._by_problem), total, self.problems_cached)
+
+    def results_in_order(self, problems: Sequence[LcbProblem]) -> list[ProblemResult]:
+        return [self._by_problem[p.question_id] for p in problems if p.question_id in self._by_problem]
 
 
 def sample_requests(problem: LcbProblem, template: PromptTemplate, n: int, seed: int) -> list[LLMRequest]:
@@ -126,27 +157,18 @@ def evaluate_generations(
     run = EvaluationRun()
     started = time.perf_counter()
     chosen = [p for p in problems if p.question_id in codes]
-    done, lock = [0], threading.Lock()
 
-    def one(problem: LcbProblem) -> ProblemResult:
+    def one(problem: LcbProblem) -> None:
         generations = [
             Generation(code, code, "ok") if code.strip() else Generation(code, code, "no_code", "empty code")
             for code in codes[problem.question_id]
         ]
         verdicts = _judge_all(backend, problem, generations, limits)
-        with lock:
-            done[0] += 1
-            run.tests_run += sum(len(v.tests) for v in verdicts if v)
-            run.samples.extend(
-                SampleRecord(problem.question_id, i, None, False, g, v)
-                for i, (g, v) in enumerate(zip(generations, verdicts))
-            )
-            if on_progress:
-                on_progress(done[0], len(chosen), 0)
-        return assemble(problem, generations, verdicts)
+        run.record(problem, generations, verdicts, on_progress=on_progress, total=len(chosen))
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        run.results = list(pool.map(one, chosen))
+        list(pool.map(one, chosen))
+    run.results = run.results_in_order(chosen)
     run.wall_seconds = run.judge_seconds = time.perf_counter() - started
     return run
 
@@ -167,9 +189,6 @@ def evaluate_model(
     run = EvaluationRun()
     started = time.perf_counter()
     judge_pool = ThreadPoolExecutor(max_workers=max(1, workers))
-    lock = threading.Lock()
-    by_problem: dict[str, ProblemResult] = {}
-    counts = {"done": 0, "cached": 0}
     # problems in flight at once: enough for the gateway's limit, whole problems at a time
     waves = max(1, gateway.config.max_in_flight // max(1, n))
 
@@ -177,18 +196,7 @@ def evaluate_model(
         generations = [generation_from_answer(r.content, r.finish_reason, r.error) for r in results]
         t0 = time.perf_counter()
         verdicts = _judge_all(backend, problem, generations, limits)
-        with lock:
-            run.judge_seconds += time.perf_counter() - t0
-            run.tests_run += sum(len(v.tests) for v in verdicts if v)
-            by_problem[problem.question_id] = assemble(problem, generations, verdicts)
-            run.samples.extend(
-                SampleRecord(problem.question_id, i, r.call_id, r.cache_hit, g, v)
-                for i, (r, g, v) in enumerate(zip(results, generations, verdicts))
-            )
-            counts["done"] += 1
-            counts["cached"] += all(r.cache_hit for r in results)  # in problems, as done is
-            if on_progress:
-                on_progress(counts["done"], len(problems), counts["cached"])
+        run.record(problem, generations, verdicts, results, time.perf_counter() - t0, on_progress, len(problems))
 
     async def generate() -> None:
         gate = asyncio.Semaphore(waves)
@@ -208,7 +216,7 @@ def evaluate_model(
         _run_coroutine(generate)
     finally:
         judge_pool.shutdown(wait=True)
-    run.results = [by_problem[p.question_id] for p in problems if p.question_id in by_problem]
+    run.results = run.results_in_order(problems)
     run.wall_seconds = time.perf_counter() - started
     return run
 

@@ -810,6 +810,8 @@ ASSET_TABLES: tuple[Table, ...] = (
     BENCHMARK_SAMPLES,
     TRAINED_MODEL_SAMPLES,
 )
+# The synthesis half, seed to verified solutions, in order (what one offline run of the recipe makes).
+SYNTHESIS_ASSETS: tuple[str, ...] = tuple(t.name for t in ASSET_TABLES[: ASSET_TABLES.index(VERIFIED_SOLUTIONS) + 1])
 ALL_TABLES: dict[str, Table] = {
     t.name: t
     for t in (

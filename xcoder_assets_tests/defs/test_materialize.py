@@ -11,6 +11,7 @@ from xcoder_assets.cli import main as xcoder
 from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, StorageResource
 from xcoder_assets.definitions import defs as lazy_defs
 from xcoder_assets.store.tables import (
+    SYNTHESIS_ASSETS,
     CANDIDATE_SOLUTIONS,
     FEATURE_TREE,
     FEATURES,
@@ -26,17 +27,7 @@ from xcoder_assets.store.tables import (
 pytestmark = pytest.mark.timeout(1200)
 
 # The synthesis pipeline, seed to verified solutions (the benchmark assets have their own tests).
-PIPELINE = [
-    "seed_problems",
-    "features",
-    "feature_tree",
-    "evolved_pool",
-    "feature_configs",
-    "problems",
-    "test_inputs",
-    "candidate_solutions",
-    "verified_solutions",
-]
+PIPELINE = list(SYNTHESIS_ASSETS)
 
 
 def materialize(data_dir, llm=None, run_config=None, raise_on_error=True, instance=None, selection=None):

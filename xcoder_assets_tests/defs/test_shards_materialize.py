@@ -13,6 +13,7 @@ from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, St
 from xcoder_assets.recipe import shards as recipe
 from xcoder_assets.store import warehouse
 from xcoder_assets.store.tables import (
+    SYNTHESIS_ASSETS,
     ASSET_TABLES,
     PROBLEMS,
     TRAINING_MIXTURES,
@@ -22,18 +23,7 @@ from xcoder_assets.store.tables import (
 )
 
 MODULES = [seed, features, synthesis, verification, benchmark, shards]
-UPSTREAM = [
-    "seed_problems",
-    "features",
-    "feature_tree",
-    "evolved_pool",
-    "feature_configs",
-    "problems",
-    "test_inputs",
-    "candidate_solutions",
-    "verified_solutions",
-    "lcb_problems",
-]
+UPSTREAM = [*SYNTHESIS_ASSETS, "lcb_problems"]
 OURS = ["training_shards", "training_mixtures"]
 
 

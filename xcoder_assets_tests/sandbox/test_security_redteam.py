@@ -416,9 +416,15 @@ ORDINARY = [
     "while True:\n    pass\n",
     "print(1 / 0)\n",
 ] * 3
+# Each attack is far from every limit but the one it hits, so its verdict does not depend on how fast
+# the machine is: a bomb that touches its blocks page by page reaches 1 GiB at a speed that varies from
+# about 0.3 s to over 3 s of CPU between hosts and loads, on either side of the 1 s limit. So the memory
+# pressure (600 MB touched, then spinning: time limit) and the address-space bomb (untouched blocks:
+# memory limit in a tenth of a second) are two attacks.
 ATTACK_CODES = [
     "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
-    "blocks = []\nwhile True:\n    blocks.append(bytearray(50_000_000))\n",
+    "block = bytearray(600_000_000)\nwhile True:\n    pass\n",
+    "blocks = []\nwhile True:\n    blocks.append(bytes(50_000_000))\n",
     "import os, signal\nos.kill(-1, signal.SIGKILL)\n",
     "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(120)\n    os._exit(0)\nprint(5)\n",
     HIDDEN_WORKERS,

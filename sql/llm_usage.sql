@@ -1,4 +1,5 @@
--- LLM requests per asset and model, for the run that wrote the asset's current data.
+-- LLM requests per asset, batch and model, for the run that wrote the asset's current data (batch:
+-- the generation batch of a batched asset, NULL for the others; each batch has its own run).
 --   behind_data:       answers the current rows use (llm_calls/<asset>.parquet)
 --   run_requests:      requests that run put to the gateway (run metadata llm_requests)
 --   sent_to_model:     of those, sent to the model (llm_calls_made)
@@ -10,10 +11,10 @@
 --   errors, truncated: answers behind the data that failed, or were cut off at max_tokens
 --   tokens, cost:      spent by the calls that run sent to the model (cache hits cost nothing)
 WITH behind AS (
-    SELECT asset, model, any_value(run_id) AS run_id, count(*) AS behind_data,
+    SELECT asset, batch, model, any_value(run_id) AS run_id, count(*) AS behind_data,
            count(*) FILTER (WHERE error IS NOT NULL) AS errors,
            count(*) FILTER (WHERE truncated) AS truncated
-    FROM llm_calls GROUP BY asset, model
+    FROM llm_calls GROUP BY asset, batch, model
 ),
 made AS (
     SELECT asset, model, run_id, count(*) AS run_requests,
@@ -25,7 +26,7 @@ made AS (
            coalesce(sum(cost_usd) FILTER (WHERE NOT cache_hit AND attempts > 0), 0) AS cost_usd
     FROM llm_usage_log GROUP BY asset, model, run_id
 )
-SELECT b.asset, b.model, b.run_id, b.behind_data,
+SELECT b.asset, b.batch, b.model, b.run_id, b.behind_data,
        coalesce(m.run_requests, 0) AS run_requests,
        coalesce(m.sent_to_model, 0) AS sent_to_model,
        coalesce(m.cache_hits, 0) AS cache_hits,
@@ -37,4 +38,4 @@ SELECT b.asset, b.model, b.run_id, b.behind_data,
        round(coalesce(m.cost_usd, 0), 6) AS cost_usd
 FROM behind AS b
 LEFT JOIN made AS m ON m.asset = b.asset AND m.model = b.model AND m.run_id = b.run_id
-ORDER BY b.asset, b.model;
+ORDER BY b.asset, b.batch, b.model;

@@ -15,6 +15,7 @@ from typing import Any
 
 import xcoder_assets  # noqa: F401  (LITELLM_LOCAL_MODEL_COST_MAP before litellm loads)
 from xcoder_assets.sandbox.backends import DEFAULT_IMAGE
+from xcoder_assets.recipe.batches import DEFAULT_BATCH
 
 
 class CliError(Exception):
@@ -195,11 +196,34 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     else:
         print("note: DAGSTER_HOME is not set, so this run is not recorded for the UI", file=sys.stderr)
         instance = DagsterInstance.ephemeral()
-    print(f"materializing {len(keys)} asset(s): {', '.join(sorted(asset_steps))}")
+    from xcoder_assets.defs.partitions import BATCH_PARTITIONS_NAME, add_batch
+    from xcoder_assets.recipe.batches import BatchKeyError, check_batch_key
+
+    batched = sorted(
+        k.to_user_string()
+        for k in keys
+        if getattr(repo.asset_graph.get(k).partitions_def, "name", None) == BATCH_PARTITIONS_NAME
+    )
+    partition_key = None
+    if batched:
+        try:
+            partition_key = check_batch_key(args.batch)
+        except BatchKeyError as exc:
+            raise CliError(f"--batch: {exc}") from None
+    print(
+        f"materializing {len(keys)} asset(s): {', '.join(sorted(asset_steps))}"
+        + (f" (batch {partition_key})" if partition_key else "")
+    )
     try:
         with instance:
+            if partition_key and add_batch(instance, partition_key):
+                print(f"added generation batch {partition_key} (its own seed offset)")
             result = job.execute_in_process(
-                run_config=run_config, instance=instance, asset_selection=list(keys), raise_on_error=False
+                run_config=run_config,
+                instance=instance,
+                asset_selection=list(keys),
+                raise_on_error=False,
+                partition_key=partition_key,
             )
     except dg.DagsterInvalidConfigError as exc:
         details = "; ".join(error.message for error in exc.errors) or str(exc)
@@ -256,7 +280,7 @@ STATUS_LEGEND = {
 }
 
 
-def _sandbox_runs(runs_of: dict[str, str]) -> tuple[list[dict[str, Any]], str | None]:
+def _sandbox_runs(runs_of: dict[str, list[tuple[str | None, str]]]) -> tuple[list[dict[str, Any]], str | None]:
     """The sandbox_runs_* metadata of the runs that wrote the sandbox assets, from the Dagster instance."""
     if not any(asset in runs_of for asset in SANDBOX_ASSETS):
         return [], None
@@ -271,19 +295,18 @@ def _sandbox_runs(runs_of: dict[str, str]) -> tuple[list[dict[str, Any]], str | 
         return [], f"sandbox runs: cannot open DAGSTER_HOME {os.environ['DAGSTER_HOME']}: {str(exc).splitlines()[0]}"
     out = []
     with instance:
-        for asset in SANDBOX_ASSETS:
-            run_id = runs_of.get(asset)
-            if run_id is None:
-                continue
+        for asset, batch, run_id in ((a, b, r) for a in SANDBOX_ASSETS for b, r in runs_of.get(a, [])):
             found = None
             for record in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
                 materialization = record.dagster_event.event_specific_data.materialization
                 if materialization.asset_key == AssetKey(asset):
                     found = {k: v.value for k, v in materialization.metadata.items() if k.startswith("sandbox_runs")}
             if found is None:
-                out.append({"asset": asset, "run_id": run_id, "note": "not in this DAGSTER_HOME's runs"})
+                out.append(
+                    {"asset": asset, "batch": batch, "run_id": run_id, "note": "not in this DAGSTER_HOME's runs"}
+                )
                 continue
-            row: dict[str, Any] = {"asset": asset, "run_id": run_id, "runs": found.get("sandbox_runs")}
+            row: dict[str, Any] = {"asset": asset, "batch": batch, "run_id": run_id, "runs": found.get("sandbox_runs")}
             row.update({name: found.get(key) for name, key in SANDBOX_TERMS})
             known = [row[name] for name, _ in SANDBOX_TERMS if row[name] is not None]
             if row["runs"] is not None and len(known) < len(SANDBOX_TERMS):
@@ -291,6 +314,14 @@ def _sandbox_runs(runs_of: dict[str, str]) -> tuple[list[dict[str, Any]], str | 
                 row["unaccounted"] = row["runs"] - sum(known)
             out.append(row)
     return out, None
+
+
+def _written_by(runs: list[tuple[str | None, str]]) -> str:
+    """One run's short id, or how many runs wrote the batches of a batched asset."""
+    ids = {run for _, run in runs}
+    if len(ids) <= 1:
+        return next(iter(ids), "")[:8]
+    return f"{len(ids)} runs ({len(runs)} batches)"
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -326,16 +357,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     examples = warehouse.example_ids(con)
     print(
         text_table(
-            [(name, rows, runs_of.get(name, "")[:8], examples.get(name, "")) for name, rows in funnel],
+            [(name, rows, _written_by(runs_of.get(name, [])), examples.get(name, "")) for name, rows in funnel],
             ["asset", "rows", "written by run", "example id (xcoder trace ID)"],
         )
     )
+    batches = sorted({b for runs in runs_of.values() for b, _ in runs if b is not None})
+    if batches:
+        print(f"\ngeneration batches ({len(batches)}; batched assets count the rows of all): {', '.join(batches)}")
     if verification:
         print("\nverification: " + " -> ".join(f"{count} {stage}" for stage, count in verification))
     if usage:
         print("\n" + "\n".join(STATUS_LEGEND["llm"]))
         columns = [
             "asset",
+            "batch",
             "model",
             "behind_data",
             "run_requests",
@@ -351,6 +386,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         ]
         headers = [
             "asset",
+            "batch",
             "model",
             "behind data",
             "requests",
@@ -364,10 +400,13 @@ def cmd_status(args: argparse.Namespace) -> int:
             "completion tokens",
             "cost usd",
         ]
+        dropped = {"batch"} if all(u["batch"] is None for u in usage) else set()
         models = {u["model"] for u in usage}
         if len(models) == 1:  # one model for every role: said once, not on every row
             print(f"  model: {models.pop()}")
-            del columns[1], headers[1]
+            dropped.add("model")
+        headers = [h for c, h in zip(columns, headers) if c not in dropped]
+        columns = [c for c in columns if c not in dropped]
         print(text_table([[u[k] for k in columns] for u in usage], headers))
     print(
         f"\nLLM, all runs so far ({totals['runs']} runs): {totals['requests']} requests = {totals['sent_to_model']} sent "
@@ -378,8 +417,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     )
     if sandbox:
         print("\n" + "\n".join(STATUS_LEGEND["sandbox"]))
-        columns = ["asset", "run_id", "runs"] + [name for name, _ in SANDBOX_TERMS]
-        headers = ["asset", "run", "runs", "executed", "cached", "skipped", "not compiled", "sandbox failures"]
+        columns = ["asset", "batch", "run_id", "runs"] + [name for name, _ in SANDBOX_TERMS]
+        headers = ["asset", "batch", "run", "runs", "executed", "cached", "skipped", "not compiled", "sandbox failures"]
         if any("unaccounted" in row for row in sandbox):
             columns.append("unaccounted")
             headers.append("not in the metadata")
@@ -387,7 +426,11 @@ def cmd_status(args: argparse.Namespace) -> int:
             text_table(
                 [
                     [
-                        str(row.get(c))[:8] if c == "run_id" else row.get(c, row.get("note", "") if c == "runs" else "")
+                        str(row.get(c))[:8]
+                        if c == "run_id"
+                        else (row.get(c) or "")
+                        if c == "batch"
+                        else row.get(c, row.get("note", "") if c == "runs" else "")
                         for c in columns
                     ]
                     for row in sandbox
@@ -1095,6 +1138,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="run config (YAML or JSON), e.g. {ops: {seed_problems: {config: {paths: [my.jsonl]}}}}; "
         "repeat to merge several",
+    )
+    materialize.add_argument(
+        "--batch",
+        default=DEFAULT_BATCH,
+        help=f"the generation batch the batched assets (feature_configs ... verified_solutions) write; added when "
+        f"new (default {DEFAULT_BATCH!r}; the nightly schedule adds nightly-<date>)",
     )
     materialize.add_argument(
         "--verbose",

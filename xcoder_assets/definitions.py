@@ -9,12 +9,25 @@ import dagster as dg
 import xcoder_assets  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before litellm loads)
 
 
+def _with_operations_tags(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    """The asset's concurrency pool and partitions definition also as tags (`pool`, `partitions`):
+    `dg list defs --json` lists tags but not pools or partitions, and the UI filters assets by tag."""
+    tags = {}
+    if getattr(asset.op, "pool", None):
+        tags["pool"] = asset.op.pool
+    if asset.partitions_def is not None:
+        tags["partitions"] = getattr(asset.partitions_def, "name", None) or type(asset.partitions_def).__name__
+    if not tags:
+        return asset
+    return asset.map_asset_specs(lambda spec: spec.merge_attributes(tags=tags))
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).parent / "defs")
     with warnings.catch_warnings():  # code references are a beta API; the notice is not the user's business
         warnings.simplefilter("ignore", dg.BetaWarning)
-        assets = dg.with_source_code_references(list(loaded.assets or []))
+        assets = dg.with_source_code_references([_with_operations_tags(a) for a in loaded.assets or []])
     return dg.Definitions.merge(
         # every asset links to its source file and line in the UI
         dg.Definitions(assets=assets),

@@ -20,6 +20,8 @@ import polars as pl
 import pytest
 
 from xcoder_assets.cli import main as xcoder
+from xcoder_assets.recipe.batches import DEFAULT_BATCH
+from xcoder_assets.store.tables import batch_dir
 from xcoder_assets_tests.conftest import PROJECT_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # the session demo runs in the first test
@@ -185,7 +187,7 @@ def test_status_llm_figures_are_the_writing_runs_metadata(small_demo, monkeypatc
     assert set(by_asset) == set(LLM_ASSETS)
     for asset in LLM_ASSETS:
         row, meta = by_asset[asset], metadata[asset]
-        assert status["runs"][asset] == _run_id(second)
+        assert {run for _, run in status["runs"][asset]} == {_run_id(second)}
         assert (row["run_requests"], row["sent_to_model"], row["cache_hits"], row["not_sent"]) == (
             meta["llm_requests"],
             meta["llm_calls_made"],
@@ -193,7 +195,8 @@ def test_status_llm_figures_are_the_writing_runs_metadata(small_demo, monkeypatc
             meta["llm_requests_not_sent"],
         ), asset
         assert row["run_requests"] == row["sent_to_model"] + row["cache_hits"] + row["not_sent"]
-        assert row["behind_data"] == pl.read_parquet(data / "llm_calls" / f"{asset}.parquet").height
+        folder = batch_dir(data, row["batch"]) if row["batch"] else data
+        assert row["behind_data"] == pl.read_parquet(folder / "llm_calls" / f"{asset}.parquet").height
         assert row["behind_data"] == row["run_requests"] + row["from_earlier_runs"]
         assert row["sent_to_model"] == 0  # the second run: everything came from the cache or the checkpoint
     # evolved_pool replays its checkpointed rounds: no request at all, every answer from the first run
@@ -254,7 +257,11 @@ def test_status_without_dagster_home_says_why_sandbox_runs_are_missing(small_dem
 
 
 def _golden(data: Path) -> dict:
-    return pl.read_parquet(data / "verified_solutions.parquet").filter(pl.col("is_golden")).row(0, named=True)
+    return (
+        pl.read_parquet(batch_dir(data, DEFAULT_BATCH) / "verified_solutions.parquet")
+        .filter(pl.col("is_golden"))
+        .row(0, named=True)
+    )
 
 
 def test_short_trace_is_one_line_per_ancestor_up_to_the_seed(small_demo, capsys):
@@ -276,12 +283,14 @@ def test_short_trace_is_one_line_per_ancestor_up_to_the_seed(small_demo, capsys)
         "seed_problems",
     ]
     text = "\n".join(lines)
-    write_call = pl.read_parquet(data / "test_inputs.parquet").filter(
+    write_call = pl.read_parquet(batch_dir(data, DEFAULT_BATCH) / "test_inputs.parquet").filter(
         (pl.col("problem_id") == row["problem_id"]) & (pl.col("kind") != "example")
     )["generator_call_id"][0]
     assert text.count(write_call) == 1  # the test-writing call once, for all the tests it wrote
     tests_line = next(line for line in lines if line.strip().startswith("test_inputs x"))
-    kinds = pl.read_parquet(data / "test_inputs.parquet").filter(pl.col("test_id").is_in(row["test_ids"]))["kind"]
+    kinds = pl.read_parquet(batch_dir(data, DEFAULT_BATCH) / "test_inputs.parquet").filter(
+        pl.col("test_id").is_in(row["test_ids"])
+    )["kind"]
     examples = int((kinds == "example").sum())
     assert f"{examples} examples from the statement" in tests_line
     assert f"{len(kinds) - examples} inputs from the test generator" in tests_line
@@ -303,7 +312,7 @@ def test_trace_agreement_figures_are_one_definition(small_demo, capsys):
 
 def test_an_example_input_is_credited_to_the_statement(small_demo, capsys):
     _, data, _ = small_demo
-    tests = pl.read_parquet(data / "test_inputs.parquet")
+    tests = pl.read_parquet(batch_dir(data, DEFAULT_BATCH) / "test_inputs.parquet")
     example = tests.filter(pl.col("kind") == "example").row(0, named=True)
     generated = tests.filter(pl.col("kind") != "example").row(0, named=True)
     assert xcoder(["--data-dir", str(data), "trace", example["test_id"]]) == 0
@@ -332,7 +341,9 @@ def test_full_trace_prints_each_prompt_once(small_demo, capsys):
 def test_sql_prints_a_table_csv_and_json(small_demo, capsys):
     _, data, _ = small_demo
     query = "SELECT status, count(*) AS n FROM problems GROUP BY status ORDER BY status"
-    expected = pl.read_parquet(data / "problems.parquet").group_by("status").len().sort("status")
+    expected = (
+        pl.read_parquet(batch_dir(data, DEFAULT_BATCH) / "problems.parquet").group_by("status").len().sort("status")
+    )
     assert xcoder(["--data-dir", str(data), "sql", query]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["status", "n"] and set(lines[1]) <= {"-", " "}

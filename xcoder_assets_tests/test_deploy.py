@@ -15,9 +15,16 @@ import time
 import tomllib
 from pathlib import Path
 
+import polars as pl
 import pytest
 import yaml
 
+from xcoder_assets.defs.partitions import BATCH_ASSET_KEYS
+from xcoder_assets.defs.resources import StorageResource
+from xcoder_assets.definitions import defs as project_defs
+from xcoder_assets.store import warehouse
+from xcoder_assets.store.tables import FEATURE_CONFIGS, VERIFIED_SOLUTIONS, batch_dir
+from xcoder_assets_tests.batches import materialize
 from xcoder_assets_tests.conftest import PROJECT_ROOT, free_port, graphql
 
 DEPLOY = PROJECT_ROOT / "deploy"
@@ -142,6 +149,18 @@ def _wait(what: str, probe, timeout_s: float, every_s: float = 2.0):
     raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
 
 
+def _prepare_pool(data: Path) -> None:
+    """Seed problems to the evolved pool (3 rounds), in this process, into the deployment's data directory."""
+    defs = project_defs()
+    done = materialize(
+        [*defs.assets, *defs.asset_checks],
+        selection=["seed_problems", "features", "feature_tree", "evolved_pool"],
+        resources={**defs.resources, "storage": StorageResource(data_dir=str(data))},
+        run_config={"ops": {"evolved_pool": {"config": {"rounds": 3}}}},
+    )
+    assert done.success
+
+
 class Deployment:
     """`deploy/serve.py` on a private folder inside the project (Debian's postgres user must reach it)
     and a free port; stopped and removed afterwards."""
@@ -218,12 +237,14 @@ def _tag(run: dict, key: str) -> str | None:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_serve_runs_the_schedule_and_the_sensor_against_postgres():
-    """The daemon against Postgres: a schedule tick adds a batch and materializes it while a UI launch
-    runs another batch (both finish, each writes its own file); the sensor fires on a planted release;
-    its next ticks, with nothing new, request nothing; stop ends every process."""
+    """The daemon against Postgres: a schedule tick adds a batch and materializes the five batched assets
+    for it while a UI launch runs another batch (both finish, each in its own folder, drawn apart, the
+    shared caches intact); the sensor fires on a planted release; its next ticks, with nothing new,
+    request nothing; stop ends every process."""
     _postgres_or_skip()
     release_dir = Path(tempfile.mkdtemp(prefix="lcb-release-"))
     deployment = Deployment("xcoder_assets_tests.ops_location", {"XCODER_LCB_RELEASE_DIR": str(release_dir)})
+    _prepare_pool(deployment.data)  # the batches' one unpartitioned input
     try:
         started = deployment.serve("start")
         assert started.returncode == 0, started.stderr + deployment.logs()
@@ -259,7 +280,12 @@ def test_serve_runs_the_schedule_and_the_sensor_against_postgres():
             ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
             {
                 "p": {
-                    "selector": {**REPO, "jobName": "__ASSET_JOB", "assetSelection": [{"path": ["batch_rows"]}]},
+                    "selector": {
+                        **REPO,
+                        "jobName": "__ASSET_JOB",
+                        "assetSelection": [{"path": [key]} for key in BATCH_ASSET_KEYS],
+                    },
+                    "runConfigData": {"ops": {"feature_configs": {"config": {"count": 12}}}},
                     "executionMetadata": {"tags": [{"key": "dagster/partition", "value": "campaign-ui"}]},
                 }
             },
@@ -272,12 +298,26 @@ def test_serve_runs_the_schedule_and_the_sensor_against_postgres():
             assert not failed, (_run_messages(url, failed[0]["runId"]) if failed else "", deployment.logs())
             return [r for r in runs if r["status"] == "SUCCESS"]
 
-        scheduled = _wait("the schedule's run", lambda: finished("dagster/schedule_name", "nightly_batch"), 240)
-        assert _tag(scheduled[0], "dagster/partition").startswith("nightly-")  # the tick's day (UTC)
-        _wait("the UI's run", lambda: finished("dagster/partition", "campaign-ui"), 180)
-        batches = {p.stem: json.loads(p.read_text()) for p in (deployment.data / "batches").glob("*.json")}
-        assert {"campaign-ui", _tag(scheduled[0], "dagster/partition")} <= set(batches)
-        assert len({b["seed"] for b in batches.values()}) == len(batches)  # batches never share a seed
+        scheduled = _wait("the schedule's run", lambda: finished("dagster/schedule_name", "nightly_batch"), 480)
+        nightly = _tag(scheduled[0], "dagster/partition")
+        assert nightly.startswith("nightly-")  # the tick's day (UTC)
+        _wait("the UI's run", lambda: finished("dagster/partition", "campaign-ui"), 480)
+        configs = {
+            key: pl.read_parquet(FEATURE_CONFIGS.path(batch_dir(deployment.data, key)))
+            for key in (nightly, "campaign-ui")
+        }
+        assert configs["campaign-ui"].height == 12 and configs[nightly].height == 48  # each run its own config
+        assert configs["campaign-ui"]["seed"][0] != configs[nightly]["seed"][0]  # batches never share a seed
+        assert not set(configs["campaign-ui"]["config_id"]) & set(configs[nightly]["config_id"])
+        for key in (nightly, "campaign-ui"):  # every file of both batches whole, the shared caches readable
+            verified = pl.read_parquet(VERIFIED_SOLUTIONS.path(batch_dir(deployment.data, key)))
+            assert verified.filter(pl.col("status") == "verified").height > 0, key
+        con = warehouse.connect(deployment.data)
+        assert warehouse.cached_responses(deployment.data) > 0
+        assert dict(con.execute("SELECT batch, count(*) FROM feature_configs GROUP BY batch").fetchall()) == {
+            nightly: 48,
+            "campaign-ui": 12,
+        }
 
         assert not _runs(url, "dagster/sensor_name", "lcb_release_sensor")  # nothing planted yet
         shutil.copyfile(SAMPLE, release_dir / "test.jsonl")

@@ -1,2 +1,3 @@
 CREATE OR REPLACE VIEW feature_configs AS
-SELECT * FROM read_parquet('{data_dir}/feature_configs.parquet');
+-- Every generation batch's file (batches/batch=<key>/), with the batch's key as column `batch`.
+SELECT * FROM read_parquet('{data_dir}/batches/batch=*/feature_configs.parquet', hive_partitioning = true, hive_types = {'batch': VARCHAR}, union_by_name = true);

@@ -1,3 +1,5 @@
--- Every LLM call of every asset (one file per asset under llm_calls/).
+-- Every LLM call of every asset: one file per asset under llm_calls/ (batch NULL) and, for the
+-- batched assets, under batches/batch=<key>/llm_calls/ (batch = its key). The warehouse fills in
+-- the placeholder below with the SELECT of each of those that has files (store/warehouse.py).
 CREATE OR REPLACE VIEW llm_calls AS
-SELECT * FROM read_parquet('{data_dir}/llm_calls/*.parquet', union_by_name = true);
+{llm_calls_sources};

@@ -1,2 +1,3 @@
 CREATE OR REPLACE VIEW test_inputs AS
-SELECT * FROM read_parquet('{data_dir}/test_inputs.parquet');
+-- Every generation batch's file (batches/batch=<key>/), with the batch's key as column `batch`.
+SELECT * FROM read_parquet('{data_dir}/batches/batch=*/test_inputs.parquet', hive_partitioning = true, hive_types = {'batch': VARCHAR}, union_by_name = true);

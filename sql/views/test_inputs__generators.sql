@@ -1,2 +1,3 @@
 CREATE OR REPLACE VIEW test_inputs__generators AS
-SELECT * FROM read_parquet('{data_dir}/test_inputs__generators.parquet');
+-- Every generation batch's file (batches/batch=<key>/), with the batch's key as column `batch`.
+SELECT * FROM read_parquet('{data_dir}/batches/batch=*/test_inputs__generators.parquet', hive_partitioning = true, hive_types = {'batch': VARCHAR}, union_by_name = true);

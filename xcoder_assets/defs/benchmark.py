@@ -49,6 +49,8 @@ from xcoder_assets.store.tables import (
     LCB_PROBLEM_REJECTS,
     LCB_PROBLEMS,
     TRAINED_MODEL_SAMPLES,
+    batch_dirs,
+    verified_problems_path,
 )
 from xcoder_assets.store.ui import bar_panels, line_chart, markdown_image, table_or_none
 
@@ -108,9 +110,9 @@ def _sources(config: LcbProblemsConfig, data_dir: Path) -> list[tuple[Path, str]
             (p, config.release) for p in fetch_release(config.release, repo_id=config.repo_id, revision=config.revision)
         ]
     sources = [(BUNDLED_SAMPLE, BUNDLED_LABEL)]
-    verified = data_dir / "lcb" / "verified_problems.jsonl"
-    if verified.exists():
-        sources.append((verified, VERIFIED_LABEL))
+    for folder in batch_dirs(data_dir).values():  # every batch's own verified problems, for `xcoder judge`
+        if verified_problems_path(folder).exists():
+            sources.append((verified_problems_path(folder), VERIFIED_LABEL))
     return sources
 
 

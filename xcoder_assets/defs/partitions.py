@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from xcoder_assets.recipe.batches import BatchKeyError, batch_seed, check_batch_key, select_batches
+from xcoder_assets.defs.resources import DataFolder, StorageResource
+from xcoder_assets.recipe.batches import BatchKeyError, batch_seed, check_batch_key
 
 BATCH_PARTITIONS_NAME = "generation_batches"
 batch_partitions = dg.DynamicPartitionsDefinition(name=BATCH_PARTITIONS_NAME)
@@ -37,17 +38,14 @@ def seed_for_batch(context: dg.AssetExecutionContext | dg.OpExecutionContext, ba
     return batch_seed(base_seed, batch_key(context))
 
 
+def batch_folder(context: dg.AssetExecutionContext, storage: StorageResource) -> DataFolder:
+    """The folder the batch being materialized reads its upstream batch tables from and writes to."""
+    return storage.batch(batch_key(context))
+
+
 def existing_batches(instance: dg.DagsterInstance) -> list[str]:
     """Every batch key, in the order the batches were added."""
     return list(instance.get_dynamic_partitions(BATCH_PARTITIONS_NAME))
-
-
-def batches_to_read(instance: dg.DagsterInstance, wanted: list[str] | None = None) -> list[str]:
-    """The batches a reader of every batch (training_shards) takes: all, or the wanted ones (which must exist)."""
-    try:
-        return select_batches(existing_batches(instance), wanted)
-    except BatchKeyError as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
 def add_batch(instance: dg.DagsterInstance, key: str) -> bool:
@@ -63,9 +61,9 @@ __all__ = [
     "BATCH_ASSET_KEYS",
     "BATCH_PARTITIONS_NAME",
     "add_batch",
+    "batch_folder",
     "batch_key",
     "batch_partitions",
-    "batches_to_read",
     "existing_batches",
     "seed_for_batch",
 ]

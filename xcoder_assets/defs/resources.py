@@ -33,7 +33,7 @@ from xcoder_assets.store.parquet import write_parquet, write_table
 from xcoder_assets.store.progress import ProgressMeter, with_progress
 from xcoder_assets.store.render import markdown_table
 from xcoder_assets.store.settings import record_settings
-from xcoder_assets.store.tables import LLM_CALLS, Table, llm_calls_path
+from xcoder_assets.store.tables import LLM_CALLS, Table, batch_dir, llm_calls_path
 from xcoder_assets.store.warehouse import refresh_warehouse_file
 
 CACHE_FILE = "llm_cache.sqlite"
@@ -46,15 +46,15 @@ def asset_tags(stage: str) -> dict[str, str]:
     return {"stage": stage}
 
 
-class StorageResource(dg.ConfigurableResource):
-    """The data directory: one Parquet file per asset, the LLM and sandbox caches, settings records,
-    checkpoints, and the DuckDB warehouse (XCODER_DATA_DIR)."""
+@dataclass(frozen=True)
+class DataFolder:
+    """Where an asset writes: the data directory itself, or one generation batch's folder in it
+    (batches/batch=<key>/: the batch's tables, LLM calls and settings). The caches and the DuckDB
+    warehouse stay in the data directory, shared by every batch."""
 
-    data_dir: str = Field(default="data", description="The data directory (relative to the working directory).")
-
-    @property
-    def root(self) -> Path:
-        return Path(self.data_dir).resolve()
+    root: Path
+    data_root: Path
+    batch: str | None = None
 
     def write_table(self, table: Table, frame: pl.DataFrame) -> dict[str, Any]:
         """Atomically write an asset's table (schema enforced, ids unique); return the metadata every asset reports."""
@@ -69,6 +69,7 @@ class StorageResource(dg.ConfigurableResource):
                     for name, dtype in table.schema.items()
                 ]
             ),
+            **({"batch": self.batch} if self.batch else {}),
         }
 
     def write_llm_calls(self, asset: str, results: Sequence[LLMResult], run_id: str) -> None:
@@ -90,10 +91,46 @@ class StorageResource(dg.ConfigurableResource):
 
     def refresh_warehouse(self, log: Any = None) -> None:
         try:
-            refresh_warehouse_file(self.root)
+            refresh_warehouse_file(self.data_root)
         except TimeoutError as exc:  # the views are convenience; the Parquet files are the data
             if log:
                 log.warning(str(exc))
+
+
+class StorageResource(dg.ConfigurableResource):
+    """The data directory: one Parquet file per asset (per generation batch for the batched ones), the
+    LLM and sandbox caches, settings records, checkpoints, and the DuckDB warehouse (XCODER_DATA_DIR)."""
+
+    data_dir: str = Field(default="data", description="The data directory (relative to the working directory).")
+
+    @property
+    def root(self) -> Path:
+        return Path(self.data_dir).resolve()
+
+    def folder(self) -> DataFolder:
+        """The data directory, for the unbatched assets."""
+        return DataFolder(self.root, self.root)
+
+    def batch(self, key: str) -> DataFolder:
+        """One generation batch's folder (batches/batch=<key>/), for the batched assets."""
+        return DataFolder(batch_dir(self.root, key), self.root, key)
+
+    def write_table(self, table: Table, frame: pl.DataFrame) -> dict[str, Any]:
+        return self.folder().write_table(table, frame)
+
+    def write_llm_calls(self, asset: str, results: Sequence[LLMResult], run_id: str) -> None:
+        self.folder().write_llm_calls(asset, results, run_id)
+
+    def write_llm_calls_rows(self, asset: str, rows: list[dict[str, Any]], run_id: str) -> None:
+        self.folder().write_llm_calls_rows(asset, rows, run_id)
+
+    def record_settings(
+        self, asset: str, run_config: dg.Config, resources: dict[str, dict[str, Any]] | None = None, **made_with: Any
+    ) -> None:
+        self.folder().record_settings(asset, run_config, resources, **made_with)
+
+    def refresh_warehouse(self, log: Any = None) -> None:
+        self.folder().refresh_warehouse(log)
 
 
 def sample_rows_metadata(

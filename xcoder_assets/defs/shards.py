@@ -15,10 +15,12 @@ import polars as pl
 from pydantic import Field
 
 from xcoder_assets.defs.operations import eager_downstream
+from xcoder_assets.defs.verification import GATE_RECORD
 from xcoder_assets.defs.benchmark import VERIFIED_LABEL
 from xcoder_assets.defs.checks import share_check
 from xcoder_assets.defs.resources import OWNERS, StorageResource, asset_tags
 from xcoder_assets.recipe import shards as recipe
+from xcoder_assets.recipe.batches import BatchKeyError, select_batches
 from xcoder_assets.recipe.benchmark import read_records
 from xcoder_assets.recipe.decontamination import (
     BenchmarkText,
@@ -41,6 +43,8 @@ from xcoder_assets.store.tables import (
     TRAINING_RL,
     TRAINING_SHARDS,
     VERIFIED_SOLUTIONS,
+    batch_dirs,
+    verified_problems_path,
 )
 from xcoder_assets.store.ui import bar_panels, column_chart, markdown_image, table_or_none
 
@@ -116,6 +120,11 @@ class TrainingShardsConfig(dg.Config):
         description="More benchmark files in LiveCodeBench's row "
         "format (JSONL or Parquet) to decontaminate against, besides lcb_problems.",
     )
+    batches: list[str] | None = Field(
+        None,
+        description="Generation batches to read (keys of generation_batches); unset: every batch. Batches "
+        "without verified solutions, and those whose verified_test_share check failed, are left out.",
+    )
     max_contaminated_share: float = Field(
         0.05, description="Warn when more verified examples than this match a benchmark problem."
     )
@@ -177,18 +186,18 @@ def _benchmark(storage: StorageResource, paths: list[str]) -> tuple[list[Benchma
     return texts, info
 
 
-def _template(storage: StorageResource):
-    """The solve template candidate_solutions used (its settings record), so prompts match what was asked."""
+def _template(folder: Path):
+    """The solve template a batch's candidate_solutions used (its settings record), so prompts match what was asked."""
     try:
-        made_with = read_settings(storage.root, "candidate_solutions").get("made_with", {})
+        made_with = read_settings(folder, "candidate_solutions").get("made_with", {})
     except (FileNotFoundError, ValueError):
         made_with = {}
     return template_by_id(made_with["template"]) if made_with.get("template") else load_template("solve")
 
 
-def _tests_of(storage: StorageResource, verified: pl.DataFrame) -> dict[str, tuple[tuple[str, str], ...]]:
-    """Verified tests with outputs per problem: votes_json's voted outputs where verified_solutions stores
-    them, else lcb/verified_problems.jsonl (the golden solution's outputs on the verified tests)."""
+def _tests_of(folder: Path, verified: pl.DataFrame) -> dict[str, tuple[tuple[str, str], ...]]:
+    """A batch's verified tests with outputs per problem: votes_json's voted outputs where verified_solutions
+    stores them, else lcb/verified_problems.jsonl (the golden solution's outputs on the verified tests)."""
     out: dict[str, tuple[tuple[str, str], ...]] = {}
     golden = verified.filter(pl.col("is_golden"))
     inputs = None
@@ -196,11 +205,11 @@ def _tests_of(storage: StorageResource, verified: pl.DataFrame) -> dict[str, tup
         votes = json.loads(row["votes_json"] or "{}")
         if votes and all("voted_output" in v for v in votes.values()):
             if inputs is None:
-                inputs = dict(read_parquet(TEST_INPUTS.path(storage.root)).select("test_id", "input").iter_rows())
+                inputs = dict(read_parquet(TEST_INPUTS.path(folder)).select("test_id", "input").iter_rows())
             out[row["problem_id"]] = tuple(
                 (inputs[t], v["voted_output"]) for t, v in votes.items() if v["verified"] and t in inputs
             )
-    lcb_file = storage.root / "lcb" / "verified_problems.jsonl"
+    lcb_file = verified_problems_path(folder)
     if lcb_file.exists():
         for _, record, _ in read_records(lcb_file):
             if record and record.get("question_id") not in out:
@@ -208,8 +217,62 @@ def _tests_of(storage: StorageResource, verified: pl.DataFrame) -> dict[str, tup
     return out
 
 
+def _gate(folder: Path) -> dict[str, Any] | None:
+    """The batch's verification gate, from verified_solutions' settings record (None: not recorded)."""
+    try:
+        return read_settings(folder, "verified_solutions").get("made_with", {}).get(GATE_RECORD)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+class BatchInputs:
+    """What training_shards reads from the generation batches it takes: each batch's verified solutions,
+    with their candidates, problems and tests, turned into source examples with that batch's template."""
+
+    def __init__(self, storage: StorageResource, keys: list[str]):
+        self.read: list[str] = []  # batches with verified solutions
+        self.empty: list[str] = []  # batches added but not verified yet (no verified_solutions file)
+        self.blocked: dict[str, str] = {}  # batches whose blocking check failed: left out, with the reason
+        self.sources: list[recipe.SourceExample] = []
+        self.problems: dict[str, dict[str, Any]] = {}
+        self.tests_of: dict[str, tuple[tuple[str, str], ...]] = {}
+        self.templates: list[str] = []
+        for key in keys:
+            folder = storage.batch(key).root
+            if not VERIFIED_SOLUTIONS.path(folder).exists():
+                self.empty.append(key)
+                continue
+            gate = _gate(folder)
+            if gate and not gate.get("passed", True):
+                self.blocked[key] = (
+                    f"verified_test_share {gate.get('verified_test_share')} < {gate.get('threshold')}"
+                    if gate.get("tests")
+                    else "no test was voted on"
+                )
+                continue
+            verified = read_parquet(VERIFIED_SOLUTIONS.path(folder)).filter(pl.col("status") == "verified")
+            problems = {r["problem_id"]: r for r in read_parquet(PROBLEMS.path(folder)).iter_rows(named=True)}
+            candidates = {
+                r["candidate_id"]: r
+                for r in read_parquet(CANDIDATE_SOLUTIONS.path(folder))
+                .filter(pl.col("candidate_id").is_in(verified["candidate_id"].implode()))
+                .iter_rows(named=True)
+            }
+            template = _template(folder)
+            self.sources += recipe.source_examples(
+                verified.sort("verified_id").iter_rows(named=True), candidates, problems, template
+            )
+            self.problems.update(problems)
+            self.tests_of.update(_tests_of(folder, verified))
+            self.templates.append(template.id)
+            self.read.append(key)
+        self.templates = sorted(set(self.templates))
+
+
 @dg.asset(
-    automation_condition=eager_downstream(),
+    automation_condition=(eager_downstream() & dg.AutomationCondition.all_deps_blocking_checks_passed()).with_label(
+        "eager (cheap downstream), once upstream blocking checks pass"
+    ),
     group_name="shards",
     deps=["verified_solutions", "lcb_problems"],
     kinds={"parquet", "jsonl"},
@@ -244,22 +307,24 @@ def training_shards(
         counter = recipe.load_token_counter(settings.tokenizer)
     except (recipe.ShardInputError, ValueError) as exc:
         raise _fail(str(exc)) from None
-    verified = read_parquet(VERIFIED_SOLUTIONS.path(storage.root)).filter(pl.col("status") == "verified")
-    problems = {r["problem_id"]: r for r in read_parquet(PROBLEMS.path(storage.root)).iter_rows(named=True)}
-    candidates = {
-        r["candidate_id"]: r
-        for r in read_parquet(CANDIDATE_SOLUTIONS.path(storage.root))
-        .filter(pl.col("candidate_id").is_in(verified["candidate_id"].implode()))
-        .iter_rows(named=True)
-    }
-    template = _template(storage)
-    benchmark, benchmark_info = _benchmark(storage, config.benchmark_paths)
+    try:  # the batches in the data directory (one folder each), all or the configured ones
+        keys = select_batches(batch_dirs(storage.root), config.batches)
+    except BatchKeyError as exc:
+        raise _fail(f"setting batches: {exc}") from None
     try:
-        sources = recipe.source_examples(
-            verified.sort("verified_id").iter_rows(named=True), candidates, problems, template
-        )
+        inputs = BatchInputs(storage, keys)
     except recipe.ShardInputError as exc:
         raise _fail(str(exc)) from None
+    if not inputs.read:
+        raise _fail(
+            "no generation batch has verified solutions yet"
+            + (f"; blocked: {', '.join(f'{k} ({r})' for k, r in inputs.blocked.items())}" if inputs.blocked else "")
+            + (f" (batches without them: {', '.join(inputs.empty)})" if inputs.empty else "")
+            + ("" if inputs.empty or inputs.blocked else " (no batch added yet)")
+            + ": materialize verified_solutions for a batch first"
+        )
+    sources, problems, tests_of = inputs.sources, inputs.problems, inputs.tests_of
+    benchmark, benchmark_info = _benchmark(storage, config.benchmark_paths)
     meter = ProgressMeter("training_shards: examples planned", context.log.info)
     meter.update(0, len(sources))
     plan = recipe.plan_examples(sources, settings, Decontaminator(benchmark, settings.decontamination))
@@ -267,7 +332,6 @@ def training_shards(
 
     kept = plan.kept()
     examples = [recipe.example_of(o, settings.include_system) for o in kept]
-    tests_of = _tests_of(storage, verified)
     rl, without_tests = recipe.rl_problems(kept, problems, tests_of)
     created_from = {
         "verified_solutions": {
@@ -276,7 +340,8 @@ def training_shards(
         },
         "tests": {"problems": len(tests_of), "content_hash": content_hash(sorted(tests_of.items()))},
         "benchmark": benchmark_info,
-        "template": template.id,
+        "template": ", ".join(inputs.templates),
+        "batches": inputs.read,
     }
     version = recipe.shards_version(settings, created_from, counter.name)
     folder = storage.root / SHARDS_DIR / version
@@ -335,11 +400,22 @@ def training_shards(
     storage.record_settings(
         "training_shards",
         config,
-        made_with={"template": template.id, "tokenizer": counter.name, "shards_version": version},
+        made_with={
+            "template": ", ".join(inputs.templates),
+            "tokenizer": counter.name,
+            "shards_version": version,
+            "batches": inputs.read,
+        },
     )
     storage.refresh_warehouse(context.log)
     return dg.MaterializeResult(
-        metadata={**metadata, **_shards_metadata(frame, manifest, folder, plan, without_tests, counter, tokens)},
+        metadata={
+            **metadata,
+            **_shards_metadata(frame, manifest, folder, plan, without_tests, counter, tokens),
+            "batches_read": dg.MetadataValue.json(inputs.read),
+            "batches_without_verified_solutions": dg.MetadataValue.json(inputs.empty),
+            "batches_blocked": dg.MetadataValue.json(inputs.blocked),
+        },
         check_results=_shards_checks(frame, manifest, config),
     )
 

@@ -12,6 +12,7 @@ import polars as pl
 from pydantic import Field
 
 from xcoder_assets.defs.operations import LLM_POOL
+from xcoder_assets.defs.partitions import batch_folder, batch_partitions, seed_for_batch
 from xcoder_assets.defs.checks import share_check
 from xcoder_assets.defs.resources import OWNERS, LLMGatewayResource, StorageResource, asset_tags, complete, llm_metadata
 from xcoder_assets.llm.gateway import LLMRequest
@@ -181,7 +182,11 @@ def evolved_pool(
 
 class FeatureConfigsConfig(dg.Config):
     count: int = Field(default=48, description="Number of configurations (one problem each).")
-    seed: int = Field(default=42, description="Seed of the sampling (the recipe uses 42).")
+    seed: int = Field(
+        default=42,
+        description="Base seed of the sampling (the recipe uses 42); each batch samples with this seed plus "
+        "its own offset, so batches never repeat one another.",
+    )
     shapes: list[list[int]] = Field(
         default=[list(s) for s in RECIPE_SHAPES],
         description="Features per level: the recipe's (3,3,1), (3,3,2), (4,3,2).",
@@ -197,6 +202,7 @@ def pool_items(storage: StorageResource) -> list[PoolItem]:
 
 @dg.asset(
     group_name="synthesis",
+    partitions_def=batch_partitions,
     deps=["evolved_pool"],
     kinds={"parquet", "python"},
     owners=OWNERS,
@@ -216,17 +222,19 @@ def pool_items(storage: StorageResource) -> list[PoolItem]:
 def feature_configs(
     context: dg.AssetExecutionContext, config: FeatureConfigsConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
+    files = batch_folder(context, storage)
+    seed = seed_for_batch(context, config.seed)
     items = pool_items(storage)
     try:
         configs = sample_configs(
-            items, config.count, config.seed, [tuple(s) for s in config.shapes], config.max_depth, config.min_leaves
+            items, config.count, seed, [tuple(s) for s in config.shapes], config.max_depth, config.min_leaves
         )
     except ValueError as exc:
         raise dg.Failure(description=f"feature_configs: {exc}", allow_retries=False) from None
-    frame = pl.DataFrame(config_rows(configs, config.seed, context.run.run_id), schema=FEATURE_CONFIGS.schema)
-    metadata = storage.write_table(FEATURE_CONFIGS, frame)
-    storage.record_settings("feature_configs", config)
-    storage.refresh_warehouse(context.log)
+    frame = pl.DataFrame(config_rows(configs, seed, context.run.run_id), schema=FEATURE_CONFIGS.schema)
+    metadata = files.write_table(FEATURE_CONFIGS, frame)
+    files.record_settings("feature_configs", config, batch_seed=seed)
+    files.refresh_warehouse(context.log)
     report = coverage(items, configs)
     shapes = Counter("x".join(map(str, c.shape)) for c in configs)
     return dg.MaterializeResult(
@@ -241,6 +249,7 @@ def feature_configs(
                 table_or_none(report["most_used"], ["feature", "configurations"], "no configuration")
             ),
             "mean_leaves": round(frame["leaf_count"].mean() or 0, 2),
+            "batch_seed": seed,
         },
         check_results=[
             dg.AssetCheckResult(
@@ -282,6 +291,7 @@ class ProblemsConfig(dg.Config):
 @dg.asset(
     pool=LLM_POOL,
     group_name="synthesis",
+    partitions_def=batch_partitions,
     deps=["feature_configs"],
     kinds={"parquet", "llm"},
     owners=OWNERS,
@@ -307,7 +317,8 @@ class ProblemsConfig(dg.Config):
 def problems(
     context: dg.AssetExecutionContext, config: ProblemsConfig, storage: StorageResource, llm: LLMGatewayResource
 ) -> dg.MaterializeResult:
-    configs = read_parquet(FEATURE_CONFIGS.path(storage.root))
+    files = batch_folder(context, storage)
+    configs = read_parquet(FEATURE_CONFIGS.path(files.root))
     items = pool_items(storage)
     by_id = {item.entry_id: item for item in items}
     scenario_template, statement_template = load_template(SCENARIO_TEMPLATE), load_template(STATEMENT_TEMPLATE)
@@ -398,15 +409,15 @@ def problems(
             )
         )
     frame = pl.DataFrame(out_rows, schema=PROBLEMS.schema)
-    storage.write_llm_calls("problems", step1 + step2, run_id)
-    metadata = storage.write_table(PROBLEMS, frame)
-    storage.record_settings(
+    files.write_llm_calls("problems", step1 + step2, run_id)
+    metadata = files.write_table(PROBLEMS, frame)
+    files.record_settings(
         "problems",
         config,
         {"llm": llm.settings_record(("compose",))},
         templates=[scenario_template.id, statement_template.id],
     )
-    storage.refresh_warehouse(context.log)
+    files.refresh_warehouse(context.log)
     shares = composition.problem_shares(out_rows, config.style_probabilities, [i.category for i in items])
     return dg.MaterializeResult(
         metadata={**metadata, **llm_metadata(step1 + step2, llm.role_models(("compose",))), **_problem_metadata(frame)},

@@ -15,9 +15,11 @@ import polars as pl
 from pydantic import Field
 
 from xcoder_assets.defs.operations import LLM_POOL, SANDBOX_POOL
+from xcoder_assets.defs.partitions import batch_folder, batch_partitions
 from xcoder_assets.defs.checks import share_check
 from xcoder_assets.defs.resources import (
     OWNERS,
+    DataFolder,
     LLMGatewayResource,
     SandboxResource,
     StorageResource,
@@ -36,7 +38,14 @@ from xcoder_assets.sandbox.runs import Program
 from xcoder_assets.store.figures import SandboxFigures
 from xcoder_assets.store.parquet import read_parquet, write_text
 from xcoder_assets.store.render import frame_markdown
-from xcoder_assets.store.tables import CANDIDATE_SOLUTIONS, PROBLEMS, TEST_GENERATORS, TEST_INPUTS, VERIFIED_SOLUTIONS
+from xcoder_assets.store.tables import (
+    CANDIDATE_SOLUTIONS,
+    PROBLEMS,
+    TEST_GENERATORS,
+    TEST_INPUTS,
+    VERIFIED_SOLUTIONS,
+    verified_problems_path,
+)
 from xcoder_assets.store.ui import bar_panels, column_chart, markdown_image, table_or_none
 
 TESTS_TEMPLATE = "write_tests"
@@ -48,10 +57,15 @@ CANDIDATES_USABLE = "usable_share"
 VERIFIED_TESTS_PER_PROBLEM = "tests_per_problem"
 VERIFIED_UNVERIFIED_SHARE = "unverified_share"
 VERIFIED_EASY_SHARE = "easy_share"
+# Blocking (ERROR severity): a batch whose vote verified too few of its tests (a broken test writer or
+# solver) stops training_shards in the same run, and training_shards never reads it later (GATE_RECORD).
+VERIFIED_TEST_SHARE = "verified_test_share"
+GATE_RECORD = "gate"
 
 
-def kept_problems(storage: StorageResource) -> pl.DataFrame:
-    return read_parquet(PROBLEMS.path(storage.root)).filter(pl.col("status") == "ok")
+def kept_problems(files: DataFolder) -> pl.DataFrame:
+    """The batch's problems that were composed (status ok)."""
+    return read_parquet(PROBLEMS.path(files.root)).filter(pl.col("status") == "ok")
 
 
 # ---- test_inputs -------------------------------------------------------------------------------
@@ -71,6 +85,7 @@ class TestInputsConfig(dg.Config):
 @dg.asset(
     pool=SANDBOX_POOL,
     group_name="verification",
+    partitions_def=batch_partitions,
     deps=["problems"],
     kinds={"parquet", "llm", "sandbox"},
     owners=OWNERS,
@@ -100,8 +115,9 @@ def test_inputs(
 ) -> dg.MaterializeResult:
     template = load_template(TESTS_TEMPLATE)
     run_id = context.run.run_id
+    files = batch_folder(context, storage)
     gateway = llm.gateway(storage, ("test_write",), run_id, "test_inputs")
-    rows = list(kept_problems(storage).iter_rows(named=True))
+    rows = list(kept_problems(files).iter_rows(named=True))
     results = complete(
         gateway,
         [
@@ -166,16 +182,16 @@ def test_inputs(
         generator_rows.append(generator_row)
     frame = pl.DataFrame(input_rows, schema=TEST_INPUTS.schema)
     generators_frame = pl.DataFrame(generator_rows, schema=TEST_GENERATORS.schema)
-    storage.write_llm_calls("test_inputs", results, run_id)
-    storage.write_table(TEST_GENERATORS, generators_frame)
-    metadata = storage.write_table(TEST_INPUTS, frame)
-    storage.record_settings(
+    files.write_llm_calls("test_inputs", results, run_id)
+    files.write_table(TEST_GENERATORS, generators_frame)
+    metadata = files.write_table(TEST_INPUTS, frame)
+    files.record_settings(
         "test_inputs",
         config,
         {"llm": llm.settings_record(("test_write",)), "sandbox": sandbox.settings_record()},
         template=template.id,
     )
-    storage.refresh_warehouse(context.log)
+    files.refresh_warehouse(context.log)
     per_problem = generators_frame.filter(pl.col("status").is_in(["ok", "too_few_inputs"]))["valid_inputs"]
     marked = generators_frame.filter(pl.col("status") != "ok")
     figures = gen_figures + val_figures
@@ -232,6 +248,7 @@ class CandidatesConfig(dg.Config):
 @dg.asset(
     pool=LLM_POOL,
     group_name="verification",
+    partitions_def=batch_partitions,
     deps=["problems"],
     kinds={"parquet", "llm"},
     owners=OWNERS,
@@ -254,9 +271,10 @@ def candidate_solutions(
         )
     template = load_template(SOLVE_TEMPLATE)
     run_id = context.run.run_id
+    files = batch_folder(context, storage)
     gateway = llm.gateway(storage, ("solve",), run_id, "candidate_solutions")
     requests, keys = [], []
-    for row in kept_problems(storage).iter_rows(named=True):
+    for row in kept_problems(files).iter_rows(named=True):
         messages = template.render(**candidate_recipe.prompt_values(row, problem_question(row)))
         for sample in range(config.candidates_per_problem):
             requests.append(LLMRequest.of("solve", messages, template.id, row["problem_id"], seed=sample))
@@ -269,12 +287,10 @@ def candidate_solutions(
         ],
         schema=CANDIDATE_SOLUTIONS.schema,
     )
-    storage.write_llm_calls("candidate_solutions", results, run_id)
-    metadata = storage.write_table(CANDIDATE_SOLUTIONS, frame)
-    storage.record_settings(
-        "candidate_solutions", config, {"llm": llm.settings_record(("solve",))}, template=template.id
-    )
-    storage.refresh_warehouse(context.log)
+    files.write_llm_calls("candidate_solutions", results, run_id)
+    metadata = files.write_table(CANDIDATE_SOLUTIONS, frame)
+    files.record_settings("candidate_solutions", config, {"llm": llm.settings_record(("solve",))}, template=template.id)
+    files.refresh_warehouse(context.log)
     usable = frame.filter(pl.col("status") == "ok").height / frame.height if frame.height else 0.0
     return dg.MaterializeResult(
         metadata={
@@ -305,6 +321,11 @@ class VerificationConfig(dg.Config):
     )
     seed: int = Field(default=42, description="Seed of the selection / held-out split.")
     max_unverified_share: float = Field(default=0.3, description="Warn when more tests than this stay unverified.")
+    min_verified_test_share: float = Field(
+        default=0.5,
+        description="Block (an ERROR check) when the vote verified fewer of the batch's tests than this: "
+        "training_shards then leaves the batch out.",
+    )
     max_easy_share: float = Field(
         default=0.6, description="Warn when more problems than this are solved by every candidate."
     )
@@ -321,6 +342,7 @@ class VerificationConfig(dg.Config):
 @dg.asset(
     pool=SANDBOX_POOL,
     group_name="verification",
+    partitions_def=batch_partitions,
     deps=["test_inputs", "candidate_solutions"],
     kinds={"parquet", "sandbox"},
     owners=OWNERS,
@@ -343,6 +365,13 @@ class VerificationConfig(dg.Config):
             asset="verified_solutions",
             description="Share of problems every usable candidate solves (easy ones).",
         ),
+        dg.AssetCheckSpec(
+            VERIFIED_TEST_SHARE,
+            asset="verified_solutions",
+            blocking=True,
+            description="Blocking: the vote verified at least min_verified_test_share of the batch's tests; "
+            "a batch below it stops training_shards and is left out of every later training_shards.",
+        ),
     ],
 )
 def verified_solutions(
@@ -352,10 +381,11 @@ def verified_solutions(
         raise dg.Failure(
             description=f"verified_solutions: keep must be 'all' or 'golden', got {config.keep!r}", allow_retries=False
         )
-    problems = {r["problem_id"]: r for r in kept_problems(storage).iter_rows(named=True)}
-    generators = read_parquet(TEST_GENERATORS.path(storage.root))
-    tests = read_parquet(TEST_INPUTS.path(storage.root)).filter(pl.col("status") == "valid")
-    candidates = read_parquet(CANDIDATE_SOLUTIONS.path(storage.root)).filter(pl.col("status") == "ok")
+    files = batch_folder(context, storage)
+    problems = {r["problem_id"]: r for r in kept_problems(files).iter_rows(named=True)}
+    generators = read_parquet(TEST_GENERATORS.path(files.root))
+    tests = read_parquet(TEST_INPUTS.path(files.root)).filter(pl.col("status") == "valid")
+    candidates = read_parquet(CANDIDATE_SOLUTIONS.path(files.root)).filter(pl.col("status") == "ok")
     run_id = context.run.run_id
     tests_of = {
         pid: group.head(config.max_tests_per_problem).to_dicts()
@@ -399,18 +429,19 @@ def verified_solutions(
         tally.rejections[kind] += 1
         out_rows.append(verification.rejected_row(problem_id, reason, run_id))
     frame = pl.DataFrame(out_rows, schema=VERIFIED_SOLUTIONS.schema)
-    lcb_path = storage.root / "lcb" / "verified_problems.jsonl"
+    lcb_path = verified_problems_path(files.root)
     write_text("".join(json.dumps(r) + "\n" for r in lcb_rows), lcb_path)
-    metadata = storage.write_table(VERIFIED_SOLUTIONS, frame)
-    storage.record_settings("verified_solutions", config, {"sandbox": sandbox.settings_record()})
-    storage.refresh_warehouse(context.log)
+    metadata = files.write_table(VERIFIED_SOLUTIONS, frame)
+    gate = verification_gate(tally, config.min_verified_test_share)
+    files.record_settings("verified_solutions", config, {"sandbox": sandbox.settings_record()}, **{GATE_RECORD: gate})
+    files.refresh_warehouse(context.log)
     return dg.MaterializeResult(
         metadata={
             **metadata,
             **_verification_metadata(frame, problems, generators, candidates, tally, figures),
             "lcb_problems": dg.MetadataValue.path(str(lcb_path)),
         },
-        check_results=_verification_checks(frame, config, tally),
+        check_results=[*_verification_checks(frame, config, tally), _gate_check(gate)],
     )
 
 
@@ -513,3 +544,28 @@ def _verification_checks(
             voted_problems=len(tally.pass_rates),
         ),
     ]
+
+
+def verification_gate(tally: verification.VerificationTally, min_share: float) -> dict[str, Any]:
+    """The batch's gate: passed when the vote verified at least min_share of its tests (no tests: closed)."""
+    share = 1.0 - tally.unverified_share if tally.tests else 0.0
+    return {
+        "passed": bool(tally.tests) and share >= min_share,
+        "verified_test_share": round(share, 4),
+        "threshold": min_share,
+        "tests": tally.tests,
+    }
+
+
+def _gate_check(gate: dict[str, Any]) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=VERIFIED_TEST_SHARE,
+        passed=gate["passed"],
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "verified_test_share": gate["verified_test_share"],
+            "threshold": gate["threshold"],
+            "rule": f"verified_test_share >= {gate['threshold']} (blocks training_shards)",
+            "tests": gate["tests"],
+        },
+    )

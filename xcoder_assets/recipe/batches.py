@@ -17,6 +17,8 @@ from typing import Iterable, Literal
 # Lower-case letters, digits, '.', '_', '-': safe in a Dagster partition key, a file name and a URL.
 BATCH_KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 NIGHTLY_PREFIX = "nightly-"
+# The batch `xcoder materialize` (make demo) writes unless told another: a rerun reuses its cached answers.
+DEFAULT_BATCH = "demo"
 # Offsets stay below 2**48: exact in JSON (the UI's launchpad is JavaScript) and in an Int64 column
 # after adding any ordinary base seed.
 OFFSET_BITS = 48
@@ -95,6 +97,7 @@ __all__ = [
     "BATCH_KEY_PATTERN",
     "BatchKeyError",
     "BatchPlan",
+    "DEFAULT_BATCH",
     "batch_seed",
     "check_batch_key",
     "nightly_key",

@@ -5,7 +5,8 @@ Step 1 (compose_scenario) picks the archetype whose features best match the offe
 a compatible subset, and writes a strategy and a scenario; step 2 (compose_problem) writes the
 problem for the requested style with examples computed by the archetype's reference solver (this
 project's own code). Imperfections at fixed rates: step 1: 5% prose without JSON; step 2: 5% prose
-without JSON, 3% cut off at max_tokens, 6% statements that name the algorithm (a leak).
+without JSON, 3% cut off at max_tokens, 12% statements that name the algorithm (a leak: real models
+often do, and it is above the leak_share check's 10%, so the demo shows that check warning).
 """
 
 from __future__ import annotations
@@ -620,11 +621,12 @@ def answer_problem_statement(request: SimRequest) -> Answer:
         return "I would write a problem about " + scenario[:80] + ", with a story and examples.", "stop"
     archetype = choose_archetype([selected], selected + scenario)
     problem = build_problem(archetype, style, selected + "|" + scenario, _theme(scenario))
-    if roll < 0.11:  # the statement gives the method away
-        problem["statement"] += f" Hint: {archetype.strategy}; a dynamic programming or greedy approach may help."
     body = json.dumps(problem, indent=2)
-    if roll < 0.14:
+    if roll < 0.08:
         return "```json\n" + body[: int(len(body) * 0.6)], "length"
+    if roll < 0.20:  # the statement gives the method away (its own band: a cut-off answer is no leak)
+        problem["statement"] += f" Hint: {archetype.strategy}; a dynamic programming or greedy approach may help."
+        body = json.dumps(problem, indent=2)
     return (
         "<think>\nThe design asks for "
         + archetype.key

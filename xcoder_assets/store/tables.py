@@ -23,13 +23,42 @@ class Table:
     description: str
     columns: Mapping[str, str] = field(default_factory=dict)  # column -> what it holds
     unique_ids: bool = True  # the writer refuses a frame whose id column repeats a value
+    batched: bool = False  # one file per generation batch, under batches/batch=<key>/ (see batch_dir)
 
     def undescribed(self) -> list[str]:
         """Columns without a description, and descriptions of columns the schema lacks (the tests want none)."""
         return [c for c in self.schema if not self.columns.get(c)] + [c for c in self.columns if c not in self.schema]
 
     def path(self, data_dir: Path) -> Path:
+        """The table's file under a data directory, or, for a batched table, under a batch's folder."""
         return Path(data_dir) / f"{self.name}.parquet"
+
+    def batch_files(self, data_dir: Path) -> dict[str, Path]:
+        """A batched table's file in every batch that has one, by batch key."""
+        return {key: self.path(folder) for key, folder in batch_dirs(data_dir).items() if self.path(folder).exists()}
+
+
+# Generation batches (one dynamic partition each) keep their tables apart, Hive-style, so DuckDB reads
+# every batch as one view with a `batch` column: <data dir>/batches/batch=<key>/<table>.parquet.
+BATCHES_DIR = "batches"
+BATCH_FOLDER_PREFIX = "batch="
+
+
+def batch_dir(data_dir: Path, key: str) -> Path:
+    """The folder of one batch's tables, LLM calls, settings and checkpoints."""
+    return Path(data_dir) / BATCHES_DIR / f"{BATCH_FOLDER_PREFIX}{key}"
+
+
+def batch_dirs(data_dir: Path) -> dict[str, Path]:
+    """Every batch folder under a data directory, by key (sorted)."""
+    root = Path(data_dir) / BATCHES_DIR
+    if not root.is_dir():
+        return {}
+    return {
+        p.name[len(BATCH_FOLDER_PREFIX) :]: p
+        for p in sorted(root.iterdir())
+        if p.is_dir() and p.name.startswith(BATCH_FOLDER_PREFIX)
+    }
 
 
 _SEED_PROBLEMS_COLUMNS = {
@@ -190,6 +219,7 @@ _FEATURE_CONFIGS_COLUMNS = {
 
 FEATURE_CONFIGS = Table(
     name="feature_configs",
+    batched=True,
     id_column="config_id",
     description="Feature subtrees sampled from the pool without an LLM (recipe shapes, seeded, spread over the pool).",
     columns=_FEATURE_CONFIGS_COLUMNS,
@@ -238,6 +268,7 @@ _PROBLEMS_COLUMNS = {
 
 PROBLEMS = Table(
     name="problems",
+    batched=True,
     id_column="problem_id",
     description="Problems composed from feature configurations in two steps (scenario, then statement in a "
     "Codeforces, LeetCode or AtCoder style); rejected ones kept with their status.",
@@ -288,6 +319,7 @@ _TEST_INPUTS_COLUMNS = {
 
 TEST_INPUTS = Table(
     name="test_inputs",
+    batched=True,
     id_column="test_id",
     description="Test inputs per problem from the LLM-written generator, run in the sandbox; each checked by the "
     "LLM-written validator; invalid, duplicate and oversized ones kept with their status.",
@@ -322,6 +354,7 @@ _TEST_GENERATORS_COLUMNS = {
 
 TEST_GENERATORS = Table(
     name="test_inputs__generators",
+    batched=True,
     id_column="problem_id",
     description="Per problem: the generator and validator programs and what their inputs became.",
     columns=_TEST_GENERATORS_COLUMNS,
@@ -355,6 +388,7 @@ _CANDIDATE_SOLUTIONS_COLUMNS = {
 
 CANDIDATE_SOLUTIONS = Table(
     name="candidate_solutions",
+    batched=True,
     id_column="candidate_id",
     description="Candidate solutions per problem from the solve role; reasoning kept apart from the code; only "
     "answers with exactly one Python block that parses are usable (status ok), the rest kept with the reason.",
@@ -400,6 +434,7 @@ _VERIFIED_SOLUTIONS_COLUMNS = {
 
 VERIFIED_SOLUTIONS = Table(
     name="verified_solutions",
+    batched=True,
     id_column="verified_id",
     description="Dual verification: one row per verified solution (passes every voted test; the golden one also "
     "confirmed on held-out tests), and one row per rejected problem with its reason.",
@@ -485,6 +520,11 @@ LLM_CALLS = Table(
 def settings_path(data_dir: Path, asset: str) -> Path:
     """The settings an asset's data was made with (run config, models, templates), next to the data."""
     return Path(data_dir) / "settings" / f"{asset}.json"
+
+
+def verified_problems_path(batch_folder: Path) -> Path:
+    """A batch's verified problems in LiveCodeBench's format (verified_solutions writes it, beside its table)."""
+    return Path(batch_folder) / "lcb" / "verified_problems.jsonl"
 
 
 def llm_calls_path(data_dir: Path, asset: str) -> Path:

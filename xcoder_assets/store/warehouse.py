@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from xcoder_assets.store.tables import ALL_TABLES, ASSET_TABLES, llm_calls_path
+from xcoder_assets.store.tables import ALL_TABLES, ASSET_TABLES, BATCHES_DIR, Table, batch_dirs, llm_calls_path
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 WAREHOUSE_FILE = "xcoder.duckdb"
@@ -51,9 +51,29 @@ def _sql_literal_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
+def _table_exists(table: Table, data_dir: Path) -> bool:
+    return bool(table.batch_files(data_dir)) if table.batched else table.path(data_dir).exists()
+
+
+def _llm_calls_sources(data_dir: Path) -> list[str]:
+    """The SELECTs of the llm_calls view: the unbatched assets' files and the batches' files, where present."""
+    sources = []
+    if any((data_dir / "llm_calls").glob("*.parquet")):
+        sources.append(
+            f"SELECT *, NULL::VARCHAR AS batch FROM read_parquet('{_sql_literal_path(data_dir)}/llm_calls/*.parquet', "
+            "union_by_name = true)"
+        )
+    if any(any((folder / "llm_calls").glob("*.parquet")) for folder in batch_dirs(data_dir).values()):
+        sources.append(
+            f"SELECT * FROM read_parquet('{_sql_literal_path(data_dir)}/{BATCHES_DIR}/batch=*/llm_calls/*.parquet', "
+            "hive_partitioning = true, hive_types = {'batch': VARCHAR}, union_by_name = true)"
+        )
+    return sources
+
+
 def existing_tables(data_dir: Path) -> list[str]:
-    names = [name for name, table in ALL_TABLES.items() if name != "llm_calls" and table.path(data_dir).exists()]
-    if any((Path(data_dir) / "llm_calls").glob("*.parquet")):
+    names = [name for name, table in ALL_TABLES.items() if name != "llm_calls" and _table_exists(table, data_dir)]
+    if _llm_calls_sources(Path(data_dir)):
         names.append("llm_calls")
     return names
 
@@ -63,12 +83,15 @@ def create_views(con: duckdb.DuckDBPyConnection, data_dir: Path) -> list[str]:
     data_dir = Path(data_dir).resolve()
     present = existing_tables(data_dir)
     for name in present:
-        con.execute(sql_text(f"views/{name}.sql").replace("{data_dir}", _sql_literal_path(data_dir)))
+        text = sql_text(f"views/{name}.sql").replace("{data_dir}", _sql_literal_path(data_dir))
+        if name == "llm_calls":
+            text = text.replace("{llm_calls_sources}", "\nUNION ALL BY NAME\n".join(_llm_calls_sources(data_dir)))
+        con.execute(text)
     if "llm_calls" not in present:
         columns = ", ".join(
             f"NULL::{_duck_type(dtype)} AS {col}" for col, dtype in ALL_TABLES["llm_calls"].schema.items()
         )
-        con.execute(f"CREATE OR REPLACE VIEW llm_calls AS SELECT {columns} WHERE false")
+        con.execute(f"CREATE OR REPLACE VIEW llm_calls AS SELECT {columns}, NULL::VARCHAR AS batch WHERE false")
     for derived in sorted((SQL_DIR / "derived").glob("*.sql")):  # views over several tables: only once they all exist
         try:
             con.execute(derived.read_text(encoding="utf-8"))
@@ -215,14 +238,18 @@ def llm_totals(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return _dicts(con.execute(sql_text("llm_totals.sql")))[0]
 
 
-def data_runs(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """The run that wrote each asset's current table (every row of a table carries its writer's run id)."""
+def data_runs(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str | None, str]]]:
+    """The runs that wrote each asset's current data, as (batch, run id): one for an unbatched table
+    (batch None), one per batch for a batched one (every row carries its writer's run id)."""
     found = {}
     for table in ASSET_TABLES:
         if _has_view(con, table.name):
-            row = con.execute(f"SELECT any_value(run_id) FROM {table.name}").fetchone()
-            if row and row[0]:
-                found[table.name] = row[0]
+            batch = "batch" if table.batched else "NULL::VARCHAR"
+            rows = con.execute(
+                f"SELECT {batch} AS b, any_value(run_id) FROM {table.name} GROUP BY b ORDER BY b"
+            ).fetchall()
+            if any(run for _, run in rows):
+                found[table.name] = [(b, run) for b, run in rows if run]
     return found
 
 

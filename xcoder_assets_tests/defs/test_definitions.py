@@ -2,12 +2,19 @@
 asset keys, dependencies, checks, jobs, schedules or sensors is a visible diff in
 __snapshots__/test_definitions.ambr (regenerate with `pytest --snapshot-update` and review it)."""
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
 from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, StorageResource, build_resources
+from xcoder_assets.defs.partitions import BATCH_ASSET_KEYS
 from xcoder_assets.definitions import defs as lazy_defs
 from xcoder_assets.store.tables import ALL_TABLES
+from xcoder_assets_tests.conftest import PROJECT_ROOT
 
 
 def load() -> dg.Definitions:
@@ -24,7 +31,9 @@ def graph_of(defs: dg.Definitions) -> dict:
             "group": node.group_name,
             "pools": sorted(node.pools or []),
             "automation": node.automation_condition.get_label() if node.automation_condition else None,
-            "partitions": type(node.partitions_def).__name__ if node.partitions_def else None,
+            "partitions": getattr(node.partitions_def, "name", None) or type(node.partitions_def).__name__
+            if node.partitions_def
+            else None,
             "kinds": sorted(node.kinds),
             "owners": list(node.owners),
             "tags": {k: v for k, v in sorted(node.tags.items()) if not k.startswith("dagster/kind/")},
@@ -123,3 +132,24 @@ def test_role_settings_fall_back_to_the_shared_ones():
     assert llm.settings("extract").model == "openai/a" and llm.settings("extract").api_base == "http://shared"
     solve = llm.settings("solve")
     assert (solve.model, solve.api_base, solve.api_key) == ("openai/b", "http://solver", "k")
+
+
+def test_dg_list_defs_shows_the_schedule_sensors_partitioned_assets_and_pools():
+    """What `dg list defs --json` shows a user (pools and partitions as the assets' tags: this dg lists
+    tags but has no column for either)."""
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("dg")), "list", "defs", "--json"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    listed = json.loads(done.stdout)
+    assert {s["name"]: s["cron_schedule"] for s in listed["schedules"]} == {"nightly_batch": "0 2 * * *"}
+    assert {s["name"] for s in listed["sensors"]} == {"lcb_release_sensor", "xcoder_automation"}
+    tags = {a["asset_key"]: {t["key"]: t["value"] for t in a["tags"]} for a in listed["assets"]}
+    assert {k for k, t in tags.items() if t.get("partitions") == "generation_batches"} == set(BATCH_ASSET_KEYS)
+    pools = {k: t["pool"] for k, t in tags.items() if "pool" in t}
+    assert set(pools.values()) == {"llm", "sandbox", "gpu"}
+    assert pools["verified_solutions"] == "sandbox" and pools["trained_model"] == "gpu" and pools["problems"] == "llm"

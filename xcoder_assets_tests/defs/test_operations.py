@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from xcoder_assets.defs import operations as ops
-from xcoder_assets.defs.partitions import BATCH_ASSET_KEYS, BATCH_PARTITIONS_NAME, batch_partitions, batches_to_read
+from xcoder_assets.defs.partitions import BATCH_ASSET_KEYS, BATCH_PARTITIONS_NAME, batch_partitions, existing_batches
 from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, StorageResource
 from xcoder_assets.definitions import defs as lazy_defs
 from xcoder_assets.recipe.batches import (
@@ -101,28 +101,25 @@ def test_schedule_adds_the_batch_and_requests_it_once():
         )
         (tomorrow,) = schedule.evaluate_tick(nxt).run_requests
         assert tomorrow.partition_key == "nightly-2026-12-03"
-        assert batches_to_read(instance) == ["nightly-2026-12-02", "nightly-2026-12-03"]
+        assert existing_batches(instance) == ["nightly-2026-12-02", "nightly-2026-12-03"]
 
 
 def test_schedule_on_the_project_definitions():
-    """On today's definitions: a RunRequest once the stage is partitioned, until then a skip naming the assets."""
+    """On the project's definitions: the batch stage is partitioned, and a tick requests tonight's batch."""
     defs = lazy_defs()
     repo = defs.get_repository_def()
     schedule = repo.get_schedule_def("nightly_batch")
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED and schedule.cron_schedule == ops.NIGHTLY_CRON
-    partitioned = all(
-        getattr(repo.asset_graph.get(dg.AssetKey(k)).partitions_def, "name", None) == BATCH_PARTITIONS_NAME
-        for k in BATCH_ASSET_KEYS
-    )
+    for key in BATCH_ASSET_KEYS:
+        assert getattr(repo.asset_graph.get(dg.AssetKey(key)).partitions_def, "name", None) == BATCH_PARTITIONS_NAME
+    for key in ("evolved_pool", "feature_tree", "training_shards"):  # one pool, grown over time; shards read all
+        assert repo.asset_graph.get(dg.AssetKey(key)).partitions_def is None
     with dg.instance_for_test() as instance:
         data = schedule.evaluate_tick(
             dg.build_schedule_context(instance=instance, scheduled_execution_time=TICK, repository_def=repo)
         )
-        if partitioned:
-            assert [r.partition_key for r in data.run_requests] == ["nightly-2026-12-02"]
-        else:
-            assert not data.run_requests and "not partitioned by generation_batches" in data.skip_message
-            assert instance.get_dynamic_partitions(BATCH_PARTITIONS_NAME) == []  # nothing added for nothing
+        assert [r.partition_key for r in data.run_requests] == ["nightly-2026-12-02"]
+        assert instance.get_dynamic_partitions(BATCH_PARTITIONS_NAME) == ["nightly-2026-12-02"]
 
 
 # ---- the release sensor ----------------------------------------------------------------------------

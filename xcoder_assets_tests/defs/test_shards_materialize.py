@@ -11,6 +11,7 @@ import pytest
 from xcoder_assets.defs import benchmark, features, seed, shards, synthesis, verification
 from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, StorageResource
 from xcoder_assets.recipe import shards as recipe
+from xcoder_assets_tests.batches import materialize as materialize_in_batch
 from xcoder_assets.store import warehouse
 from xcoder_assets.store.tables import (
     SYNTHESIS_ASSETS,
@@ -21,6 +22,8 @@ from xcoder_assets.store.tables import (
     TRAINING_SHARDS,
     VERIFIED_SOLUTIONS,
 )
+from xcoder_assets.store.tables import batch_dir
+from xcoder_assets_tests.batches import TEST_BATCH
 
 MODULES = [seed, features, synthesis, verification, benchmark, shards]
 UPSTREAM = [*SYNTHESIS_ASSETS, "lcb_problems"]
@@ -30,7 +33,7 @@ OURS = ["training_shards", "training_mixtures"]
 def materialize(data_dir, selection, run_config=None, raise_on_error=True):
     assets = dg.load_assets_from_modules(MODULES)
     checks = dg.load_asset_checks_from_modules(MODULES)
-    return dg.materialize(
+    return materialize_in_batch(
         [*assets, *checks],
         selection=selection,
         run_config=run_config,
@@ -72,7 +75,9 @@ def test_shards_materialize_with_checks_and_ui_metadata(built):
     assert "data:image/svg+xml;base64," in meta["funnel_chart"] and "in shards" in meta["funnel"]
     assert "estimate" in meta["tokenizer"]
     frame = pl.read_parquet(TRAINING_SHARDS.path(data_dir))
-    verified = pl.read_parquet(VERIFIED_SOLUTIONS.path(data_dir)).filter(pl.col("status") == "verified")
+    verified = pl.read_parquet(VERIFIED_SOLUTIONS.path(batch_dir(data_dir, TEST_BATCH))).filter(
+        pl.col("status") == "verified"
+    )
     assert frame.height == verified.height  # every verified solution is a row, kept or not
     assert set(frame["verified_id"]) == set(verified["verified_id"])
     assert meta["examples_in_shards"] == frame.filter(pl.col("status") == "kept").height > 0
@@ -98,7 +103,10 @@ def test_shards_follow_the_layout_and_hold_exactly_the_kept_examples(built):
     }
     frame = pl.read_parquet(TRAINING_SHARDS.path(data_dir))
     kept = frame.filter(pl.col("status") == "kept")
-    problems = {r["problem_id"]: r for r in pl.read_parquet(PROBLEMS.path(data_dir)).iter_rows(named=True)}
+    problems = {
+        r["problem_id"]: r
+        for r in pl.read_parquet(PROBLEMS.path(batch_dir(data_dir, TEST_BATCH))).iter_rows(named=True)
+    }
     for fmt in recipe.SFT_FORMATS:
         for container in ("jsonl", "parquet"):
             ids, splits = [], {}
@@ -178,7 +186,11 @@ def test_a_planted_paraphrase_in_a_benchmark_file_is_flagged_and_excluded(built,
     data_dir, _ = built
     frame = pl.read_parquet(TRAINING_SHARDS.path(data_dir))
     target = frame.filter(pl.col("status") == "kept")["problem_id"][0]
-    problem = pl.read_parquet(PROBLEMS.path(data_dir)).filter(pl.col("problem_id") == target).row(0, named=True)
+    problem = (
+        pl.read_parquet(PROBLEMS.path(batch_dir(data_dir, TEST_BATCH)))
+        .filter(pl.col("problem_id") == target)
+        .row(0, named=True)
+    )
     row = {
         "question_title": "Planted",
         "question_content": paraphrase(problem["statement"] + "\n" + (problem["input_format"] or "")),
@@ -244,3 +256,88 @@ def test_malformed_benchmark_file_fails_naming_the_file(built, tmp_path):
     )
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert re.search(r"benchmark_paths.*broken\.jsonl:1", failure.step_failure_data.error.message)
+
+
+# ---- generation batches ----------------------------------------------------------------------------
+
+BATCH_STAGE = ["feature_configs", "problems", "test_inputs", "candidate_solutions", "verified_solutions"]
+
+
+def _copy(data_dir, tmp_path):
+    import shutil
+
+    out = tmp_path / "data"
+    shutil.copytree(data_dir, out)
+    return out
+
+
+def test_training_shards_read_every_batch_or_the_selected_ones(built, tmp_path):
+    data_dir = _copy(built[0], tmp_path)
+    second = materialize_in_batch(
+        [*dg.load_assets_from_modules(MODULES), *dg.load_asset_checks_from_modules(MODULES)],
+        selection=BATCH_STAGE,
+        batch="second",
+        run_config={"ops": {"feature_configs": {"config": {"count": 12}}}},
+        resources={
+            "storage": StorageResource(data_dir=str(data_dir)),
+            "llm": LLMGatewayResource(),
+            "sandbox": SandboxResource(),
+        },
+    )
+    assert second.success
+    # the batches draw apart (their own seed offsets): no configuration of one is in the other
+    configs = {
+        k: pl.read_parquet(synthesis.FEATURE_CONFIGS.path(batch_dir(data_dir, k))) for k in (TEST_BATCH, "second")
+    }
+    assert configs["second"].height == 12
+    assert not set(configs["second"]["config_id"]) & set(configs[TEST_BATCH]["config_id"])
+    assert configs["second"]["seed"][0] != configs[TEST_BATCH]["seed"][0]
+
+    both = metadata_of(materialize(data_dir, ["training_shards"]), "training_shards")
+    assert both["batches_read"] == sorted(["second", TEST_BATCH])
+    verified = {
+        k: pl.read_parquet(VERIFIED_SOLUTIONS.path(batch_dir(data_dir, k))).filter(pl.col("status") == "verified")
+        for k in (TEST_BATCH, "second")
+    }
+    shards = pl.read_parquet(TRAINING_SHARDS.path(data_dir))
+    assert set(shards["verified_id"]) == set(verified[TEST_BATCH]["verified_id"]) | set(
+        verified["second"]["verified_id"]
+    )
+
+    only = materialize(
+        data_dir, ["training_shards"], run_config={"ops": {"training_shards": {"config": {"batches": ["second"]}}}}
+    )
+    assert metadata_of(only, "training_shards")["batches_read"] == ["second"]
+    assert set(pl.read_parquet(TRAINING_SHARDS.path(data_dir))["verified_id"]) == set(verified["second"]["verified_id"])
+
+    unknown = materialize(
+        data_dir,
+        ["training_shards"],
+        raise_on_error=False,
+        run_config={"ops": {"training_shards": {"config": {"batches": ["nope"]}}}},
+    )
+    (failure,) = [e for e in unknown.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "setting batches: unknown batch(es) nope: the batches are demo, second" in (
+        failure.step_failure_data.user_failure_data.description
+    )
+
+
+def test_a_failed_blocking_check_stops_training_shards_and_leaves_the_batch_out(built, tmp_path):
+    data_dir = _copy(built[0], tmp_path)
+    gate = {"ops": {"verified_solutions": {"config": {"min_verified_test_share": 1.01}}}}
+    result = materialize(data_dir, ["verified_solutions", "training_shards"], run_config=gate, raise_on_error=False)
+    (check,) = [
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.asset_check_evaluation_data.check_name == "verified_test_share"
+    ]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert [e.asset_key.path[-1] for e in result.get_asset_materialization_events()] == ["verified_solutions"]
+    # verified_solutions' rows are kept (nothing is lost), but no later training_shards reads the batch
+    assert VERIFIED_SOLUTIONS.path(batch_dir(data_dir, TEST_BATCH)).exists()
+    later = materialize(data_dir, ["training_shards"], raise_on_error=False)
+    (failure,) = [e for e in later.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.user_failure_data.description
+    assert "no generation batch has verified solutions yet; blocked: demo (verified_test_share" in message
+    assert "< 1.01)" in message

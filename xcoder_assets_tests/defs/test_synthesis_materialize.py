@@ -6,6 +6,8 @@ import pytest
 from xcoder_assets.llm.gateway import LLMGateway
 from xcoder_assets.store.tables import EVOLVED_POOL, FEATURE_CONFIGS
 from xcoder_assets_tests.defs.test_materialize import FIRST_STAGE, materialize, metadata_of
+from xcoder_assets.store.tables import batch_dir
+from xcoder_assets_tests.batches import TEST_BATCH
 
 SYNTHESIS = ["evolved_pool", "feature_configs", "problems"]
 
@@ -24,11 +26,11 @@ def small(tmp_path_factory):
 
 def test_more_configurations_call_only_for_the_new_ones(small):
     data_dir, first = small
-    configs_before = pl.read_parquet(FEATURE_CONFIGS.path(data_dir))
+    configs_before = pl.read_parquet(FEATURE_CONFIGS.path(batch_dir(data_dir, TEST_BATCH)))
     again = materialize(
         data_dir, run_config=run_config(count=16, only=["feature_configs"]), selection=["feature_configs", "problems"]
     )
-    configs_after = pl.read_parquet(FEATURE_CONFIGS.path(data_dir))
+    configs_after = pl.read_parquet(FEATURE_CONFIGS.path(batch_dir(data_dir, TEST_BATCH)))
     assert configs_after["config_id"].head(12).to_list() == configs_before["config_id"].to_list()
     meta = metadata_of(again, "problems")
     before = metadata_of(first, "problems")

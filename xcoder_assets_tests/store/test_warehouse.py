@@ -5,7 +5,7 @@ import polars as pl
 from xcoder_assets.llm.cache import ResponseCache
 from xcoder_assets.store import warehouse
 from xcoder_assets.store.parquet import write_parquet
-from xcoder_assets.store.tables import LLM_CALLS, TEST_INPUTS, llm_calls_path
+from xcoder_assets.store.tables import LLM_CALLS, TEST_INPUTS, batch_dir, llm_calls_path
 
 
 def _call(call_id: str, run_id: str, cache_hit: bool, asset: str = "evolved_pool", **extra) -> dict:
@@ -112,7 +112,7 @@ def _test_row(test_id: str, kind: str, index: int) -> dict:
 def test_lineage_credits_examples_to_the_statement_and_the_rest_to_the_generator(data_dir):
     rows = [_test_row("test-0000000000000001", "example", 0), _test_row("test-0000000000000002", "random", 1)]
     frame = pl.DataFrame(rows, schema=TEST_INPUTS.schema)
-    write_parquet(frame, TEST_INPUTS.path(data_dir), TEST_INPUTS.schema)
+    write_parquet(frame, TEST_INPUTS.path(batch_dir(data_dir, "b1")), TEST_INPUTS.schema)
     con = warehouse.connect(data_dir)
     example, generated = (warehouse.trace(con, r["test_id"])[0] for r in rows)
     assert example["llm_call_ids"] is None and "example #0 from the statement" in example["summary"]
@@ -124,3 +124,29 @@ def test_lineage_credits_examples_to_the_statement_and_the_rest_to_the_generator
 def test_query_returns_columns_and_rows(data_dir):
     con = warehouse.connect(data_dir)
     assert warehouse.query(con, "SELECT 1 AS a, 'x' AS b") == (["a", "b"], [(1, "x")])
+
+
+def test_batched_tables_read_every_batch_with_its_key(data_dir):
+    """One view over every batch's file (Hive-style folders), the batch's key as a column; the LLM calls
+    of batched and unbatched assets in one llm_calls view; the writing run per batch."""
+    for key, run in (("nightly-2026-12-02", "r1"), ("2026", "r2")):  # a numeric-looking key stays a string
+        folder = batch_dir(data_dir, key)
+        frame = pl.DataFrame([_test_row(f"test-{run}", "random", 0) | {"run_id": run}], schema=TEST_INPUTS.schema)
+        write_parquet(frame, TEST_INPUTS.path(folder), TEST_INPUTS.schema)
+        calls = pl.DataFrame([_call(f"call-{run}", run, False, asset="test_inputs")], schema=LLM_CALLS.schema)
+        write_parquet(calls, llm_calls_path(folder, "test_inputs"), LLM_CALLS.schema)
+    pool_calls = pl.DataFrame([_call("call-pool", "r0", False)], schema=LLM_CALLS.schema)
+    write_parquet(pool_calls, llm_calls_path(data_dir, "evolved_pool"), LLM_CALLS.schema)
+    con = warehouse.connect(data_dir)
+    assert con.execute("SELECT batch, test_id FROM test_inputs ORDER BY batch").fetchall() == [
+        ("2026", "test-r2"),
+        ("nightly-2026-12-02", "test-r1"),
+    ]
+    assert sorted(con.execute("SELECT call_id, batch FROM llm_calls").fetchall(), key=str) == [
+        ("call-pool", None),
+        ("call-r1", "nightly-2026-12-02"),
+        ("call-r2", "2026"),
+    ]
+    assert warehouse.data_runs(con)["test_inputs"] == [("2026", "r2"), ("nightly-2026-12-02", "r1")]
+    usage = {(u["asset"], u["batch"]): u["behind_data"] for u in warehouse.llm_usage(con)}
+    assert usage == {("evolved_pool", None): 1, ("test_inputs", "2026"): 1, ("test_inputs", "nightly-2026-12-02"): 1}

@@ -97,6 +97,22 @@ def test_grading_stops_at_the_first_failure_and_reports_it(bwrap_backend):
     assert len(everything.tests) == 6
 
 
+def test_strict_runs_like_a_script_threads_joined_and_stdin_seekable(bwrap_backend):
+    """A script's semantics in the test process: the interpreter waits for non-daemon threads before it
+    exits (their output counts), and stdin is a regular, seekable file (the runner's own fd 0 is not)."""
+    problem = Problem("p", (TestCase("4\n", "4\n8\n"),))
+    threads = (
+        "import threading, time\n"
+        "n = int(input())\n"
+        "print(n, flush=True)\n"
+        "threading.Thread(target=lambda: (time.sleep(0.2), print(2 * n))).start()\n"
+    )
+    seek = "import sys\nn = int(sys.stdin.read())\nsys.stdin.seek(0)\nprint(int(sys.stdin.read()))\nprint(2 * n)\n"
+    for code in (threads, seek):
+        result = judge_solution(bwrap_backend, problem, code)
+        assert result.verdict is Verdict.OK, (code, result.verdict, result.reason)
+
+
 class BrokenBackend:
     name = "broken"
 

@@ -67,7 +67,7 @@ lint: $(STAMP)
 test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml sandbox-image test-deps lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-# The suites marked slow: `make serve` against Postgres with the daemon, the UI in headless Chromium.
+# The suites marked slow: `make serve` against Postgres with the daemon.
 test-slow: $(STAMP) $(DAGSTER_HOME)/dagster.yaml sandbox-image test-deps
 	$(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS)
 

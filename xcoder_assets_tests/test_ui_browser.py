@@ -1,6 +1,7 @@
 """The Dagster UI in a real browser: headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)
 against a webserver this module starts on a free port, over a data directory and instance it fills first.
-Slow (marked `slow`): pytest -m slow xcoder_assets_tests/test_ui_browser.py
+Part of `make test` (about a minute): make test-deps installs chromium and Playwright comes with the
+test extra.
 """
 
 import os
@@ -17,7 +18,7 @@ import pytest
 from xcoder_assets_tests.conftest import PROJECT_ROOT, free_port, graphql
 
 CHROMIUM = "/usr/bin/chromium"
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = pytest.mark.timeout(600)
 # cheap to materialize and enough to show a check result (seed_problems) and a chart (evolved_pool's growth curve)
 PREPARED = ["seed_problems", "features", "feature_tree", "evolved_pool"]
 

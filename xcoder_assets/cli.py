@@ -196,16 +196,11 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     else:
         print("note: DAGSTER_HOME is not set, so this run is not recorded for the UI", file=sys.stderr)
         instance = DagsterInstance.ephemeral()
-    from xcoder_assets.defs.partitions import BATCH_PARTITIONS_NAME, add_batch
+    from xcoder_assets.defs.partitions import add_batch, is_batched
     from xcoder_assets.recipe.batches import BatchKeyError, check_batch_key
 
-    batched = sorted(
-        k.to_user_string()
-        for k in keys
-        if getattr(repo.asset_graph.get(k).partitions_def, "name", None) == BATCH_PARTITIONS_NAME
-    )
     partition_key = None
-    if batched:
+    if any(is_batched(repo.asset_graph, k) for k in keys):
         try:
             partition_key = check_batch_key(args.batch)
         except BatchKeyError as exc:

@@ -16,7 +16,13 @@ from typing import Any, Literal, Mapping, Sequence
 import dagster as dg
 from pydantic import Field
 
-from xcoder_assets.defs.partitions import BATCH_ASSET_KEYS, BATCH_PARTITIONS_NAME, add_batch, existing_batches
+from xcoder_assets.defs.partitions import (
+    BATCH_ASSET_KEYS,
+    BATCH_PARTITIONS_NAME,
+    add_batch,
+    existing_batches,
+    is_batched,
+)
 from xcoder_assets.defs.resources import StorageResource, sample_rows_metadata  # noqa: F401  (re-exported)
 from xcoder_assets.recipe.batches import plan_nightly
 from xcoder_assets.store.render import markdown_table
@@ -78,11 +84,7 @@ def _unpartitioned(context: dg.ScheduleEvaluationContext, selection: dg.AssetSel
         return []
     graph = repository.asset_graph
     keys = selection.resolve(graph)
-    return sorted(
-        key.to_user_string()
-        for key in keys
-        if getattr(graph.get(key).partitions_def, "name", None) != BATCH_PARTITIONS_NAME
-    )
+    return sorted(key.to_user_string() for key in keys if not is_batched(graph, key))
 
 
 def build_batch_schedule(

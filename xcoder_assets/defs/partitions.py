@@ -7,6 +7,8 @@ unpartitioned (one pool, grown over time). The key rules and the seed offset liv
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 
 from xcoder_assets.defs.resources import DataFolder, StorageResource
@@ -17,6 +19,11 @@ batch_partitions = dg.DynamicPartitionsDefinition(name=BATCH_PARTITIONS_NAME)
 
 # The partitioned stage, by asset key; the schedule and the lead's wiring both read this one list.
 BATCH_ASSET_KEYS = ("feature_configs", "problems", "test_inputs", "candidate_solutions", "verified_solutions")
+
+
+def is_batched(asset_graph: Any, key: dg.AssetKey) -> bool:
+    """Whether an asset of a repository's asset graph is partitioned by generation batch."""
+    return getattr(asset_graph.get(key).partitions_def, "name", None) == BATCH_PARTITIONS_NAME
 
 
 def batch_key(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> str:
@@ -64,6 +71,7 @@ __all__ = [
     "batch_folder",
     "batch_key",
     "batch_partitions",
+    "is_batched",
     "existing_batches",
     "seed_for_batch",
 ]

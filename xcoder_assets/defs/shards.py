@@ -15,13 +15,13 @@ import polars as pl
 from pydantic import Field
 
 from xcoder_assets.defs.operations import eager_downstream
-from xcoder_assets.defs.verification import GATE_RECORD
 from xcoder_assets.defs.benchmark import VERIFIED_LABEL
 from xcoder_assets.defs.checks import share_check
 from xcoder_assets.defs.resources import OWNERS, StorageResource, asset_tags
 from xcoder_assets.recipe import shards as recipe
 from xcoder_assets.recipe.batches import BatchKeyError, select_batches
 from xcoder_assets.recipe.benchmark import read_records
+from xcoder_assets.recipe.verification import GATE_RECORD, VerificationGate
 from xcoder_assets.recipe.decontamination import (
     BenchmarkText,
     DecontaminationInputError,
@@ -217,10 +217,12 @@ def _tests_of(folder: Path, verified: pl.DataFrame) -> dict[str, tuple[tuple[str
     return out
 
 
-def _gate(folder: Path) -> dict[str, Any] | None:
+def _gate(folder: Path) -> VerificationGate | None:
     """The batch's verification gate, from verified_solutions' settings record (None: not recorded)."""
     try:
-        return read_settings(folder, "verified_solutions").get("made_with", {}).get(GATE_RECORD)
+        return VerificationGate.from_record(
+            read_settings(folder, "verified_solutions").get("made_with", {}).get(GATE_RECORD)
+        )
     except (FileNotFoundError, ValueError):
         return None
 
@@ -243,12 +245,8 @@ class BatchInputs:
                 self.empty.append(key)
                 continue
             gate = _gate(folder)
-            if gate and not gate.get("passed", True):
-                self.blocked[key] = (
-                    f"verified_test_share {gate.get('verified_test_share')} < {gate.get('threshold')}"
-                    if gate.get("tests")
-                    else "no test was voted on"
-                )
+            if gate is not None and not gate.passed:
+                self.blocked[key] = gate.reason
                 continue
             verified = read_parquet(VERIFIED_SOLUTIONS.path(folder)).filter(pl.col("status") == "verified")
             problems = {r["problem_id"]: r for r in read_parquet(PROBLEMS.path(folder)).iter_rows(named=True)}

@@ -58,9 +58,9 @@ VERIFIED_TESTS_PER_PROBLEM = "tests_per_problem"
 VERIFIED_UNVERIFIED_SHARE = "unverified_share"
 VERIFIED_EASY_SHARE = "easy_share"
 # Blocking (ERROR severity): a batch whose vote verified too few of its tests (a broken test writer or
-# solver) stops training_shards in the same run, and training_shards never reads it later (GATE_RECORD).
+# solver) stops training_shards in the same run, and training_shards never reads it later
+# (recipe.verification.GATE_RECORD).
 VERIFIED_TEST_SHARE = "verified_test_share"
-GATE_RECORD = "gate"
 
 
 def kept_problems(files: DataFolder) -> pl.DataFrame:
@@ -432,8 +432,13 @@ def verified_solutions(
     lcb_path = verified_problems_path(files.root)
     write_text("".join(json.dumps(r) + "\n" for r in lcb_rows), lcb_path)
     metadata = files.write_table(VERIFIED_SOLUTIONS, frame)
-    gate = verification_gate(tally, config.min_verified_test_share)
-    files.record_settings("verified_solutions", config, {"sandbox": sandbox.settings_record()}, **{GATE_RECORD: gate})
+    gate = verification.VerificationGate.of(tally, config.min_verified_test_share)
+    files.record_settings(
+        "verified_solutions",
+        config,
+        {"sandbox": sandbox.settings_record()},
+        **{verification.GATE_RECORD: gate.as_record()},
+    )
     files.refresh_warehouse(context.log)
     return dg.MaterializeResult(
         metadata={
@@ -546,26 +551,15 @@ def _verification_checks(
     ]
 
 
-def verification_gate(tally: verification.VerificationTally, min_share: float) -> dict[str, Any]:
-    """The batch's gate: passed when the vote verified at least min_share of its tests (no tests: closed)."""
-    share = 1.0 - tally.unverified_share if tally.tests else 0.0
-    return {
-        "passed": bool(tally.tests) and share >= min_share,
-        "verified_test_share": round(share, 4),
-        "threshold": min_share,
-        "tests": tally.tests,
-    }
-
-
-def _gate_check(gate: dict[str, Any]) -> dg.AssetCheckResult:
+def _gate_check(gate: verification.VerificationGate) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=VERIFIED_TEST_SHARE,
-        passed=gate["passed"],
+        passed=gate.passed,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
-            "verified_test_share": gate["verified_test_share"],
-            "threshold": gate["threshold"],
-            "rule": f"verified_test_share >= {gate['threshold']} (blocks training_shards)",
-            "tests": gate["tests"],
+            "verified_test_share": gate.verified_test_share,
+            "threshold": gate.threshold,
+            "rule": f"verified_test_share >= {gate.threshold} (blocks training_shards)",
+            "tests": gate.tests,
         },
     )

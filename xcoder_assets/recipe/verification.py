@@ -472,3 +472,50 @@ class VerificationTally:
     @property
     def easy_share(self) -> float:
         return self.easy / len(self.pass_rates) if self.pass_rates else 0.0
+
+
+# A batch's gate is kept in verified_solutions' settings record under this key (made_with), so every
+# later reader of the batch (training_shards) knows whether it passed.
+GATE_RECORD = "gate"
+
+
+@dataclass(frozen=True)
+class VerificationGate:
+    """Whether a batch's vote verified enough of its tests to be trained on (no tests: closed)."""
+
+    passed: bool
+    verified_test_share: float
+    threshold: float
+    tests: int
+
+    @classmethod
+    def of(cls, tally: VerificationTally, min_share: float) -> "VerificationGate":
+        share = 1.0 - tally.unverified_share if tally.tests else 0.0
+        return cls(bool(tally.tests) and share >= min_share, round(share, 4), min_share, tally.tests)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any] | None) -> "VerificationGate | None":
+        """The gate a settings record holds (None: a record written before gates, or none at all)."""
+        if not isinstance(record, dict):
+            return None
+        return cls(
+            bool(record.get("passed", True)),
+            record.get("verified_test_share", 0.0),
+            record.get("threshold", 0.0),
+            int(record.get("tests", 0)),
+        )
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "verified_test_share": self.verified_test_share,
+            "threshold": self.threshold,
+            "tests": self.tests,
+        }
+
+    @property
+    def reason(self) -> str:
+        """Why a closed gate is closed."""
+        if not self.tests:
+            return "no test was voted on"
+        return f"verified_test_share {self.verified_test_share} < {self.threshold}"

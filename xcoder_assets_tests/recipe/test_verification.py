@@ -263,3 +263,15 @@ def test_rejections_are_typed_and_rows_keep_the_vote():
 
 def test_histogram_includes_the_upper_edge():
     assert v.histogram([0.0, 0.3, 0.5, 1.0, 1.0], [0, 0.5, 1.0]) == [("0.00-0.50", 2), ("0.50-1.00", 3)]
+
+
+def test_the_gate_opens_at_its_threshold_closes_without_tests_and_survives_its_record():
+    tally = v.VerificationTally(tests=10, unverified=4)
+    open_gate = v.VerificationGate.of(tally, 0.6)
+    assert open_gate.passed and open_gate.verified_test_share == 0.6
+    closed = v.VerificationGate.of(tally, 0.61)
+    assert not closed.passed and closed.reason == "verified_test_share 0.6 < 0.61"
+    empty = v.VerificationGate.of(v.VerificationTally(), 0.0)
+    assert not empty.passed and empty.reason == "no test was voted on"
+    assert v.VerificationGate.from_record(closed.as_record()) == closed
+    assert v.VerificationGate.from_record(None) is None

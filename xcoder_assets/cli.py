@@ -807,12 +807,14 @@ def cmd_bench_judge(args: argparse.Namespace) -> int:
         raise CliError(
             "the official harness is not installed: .venv/bin/pip install --no-deps nvidia-livecodebench==26.3"
         ) from None
+    if args.rounds < 1:
+        raise CliError(f"--rounds must be at least 1, not {args.rounds}")
     try:
         backend = make_backend(args.sandbox, image=args.image, fresh_sandbox=args.fresh_sandbox)
     except (SandboxUnavailable, ValueError) as exc:
         raise CliError(str(exc)) from None
     with backend:
-        run_bench(backend, args.solutions, args.tests, args.workers, args.profile)
+        run_bench(backend, args.solutions, args.tests, args.workers, args.profile, rounds=args.rounds)
     return 0
 
 
@@ -1210,6 +1212,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_judge.add_argument("--profile", choices=["strict", "lcb"], default="strict")
     bench_judge.add_argument("--image", default=DEFAULT_IMAGE)
     bench_judge.add_argument("--fresh-sandbox", action="store_true", help="a new sandbox for every program")
+    bench_judge.add_argument(
+        "--rounds", type=int, default=1, help="run both judges this many times, alternating; prints the median ratio"
+    )
     bench_judge.set_defaults(func=cmd_bench_judge)
 
     judge = sub.add_parser("judge", help="judge LiveCodeBench-format generations in a sandbox")

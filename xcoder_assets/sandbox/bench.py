@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -106,22 +107,35 @@ def run_ours(backend, items: list[tuple[Problem, str]], workers: int, profile: s
 
 
 def run_bench(
-    backend, solutions: int, tests: int, workers: int, profile: str = "strict", out=print
-) -> tuple[BenchSide, BenchSide]:
+    backend, solutions: int, tests: int, workers: int, profile: str = "strict", out=print, rounds: int = 1
+) -> list[tuple[BenchSide, BenchSide]]:
+    """`rounds` times the official harness then ours on the same workload; each round's ratio compares
+    two runs next to each other in time, and the median over rounds is what a noisy machine can tell."""
     items = workload(solutions, tests)
     out(
         f"workload: {solutions} stdin programs x {tests} tests, {workers} workers, "
         f"{sum(1 for _, c in items if c.split(chr(10), 1)[1] in WRONG.values())} of them wrong"
     )
-    official = run_official(items, workers)
-    ours = run_ours(backend, items, workers, profile)
-    for side in (official, ours):
+    results, ratios = [], []
+    for round_number in range(1, rounds + 1):
+        if rounds > 1:
+            out(f"round {round_number}/{rounds}")
+        official = run_official(items, workers)
+        ours = run_ours(backend, items, workers, profile)
+        for side in (official, ours):
+            out(
+                f"{side.name}: {side.tests_run} tests in {side.seconds:.2f} s, {side.tests_per_s:.1f} tests/s, "
+                f"{sum(side.passed)} programs passed"
+            )
+        agree = sum(a == b for a, b in zip(official.passed, ours.passed))
+        out(f"pass/fail verdicts agree on {agree}/{len(items)} programs")
+        ratio = ours.tests_per_s / official.tests_per_s if official.tests_per_s else 0.0
+        out(f"ours/official tests/s ratio: {ratio:.2f} ({ours.tests_per_s:.1f} vs {official.tests_per_s:.1f} tests/s)")
+        results.append((official, ours))
+        ratios.append(ratio)
+    if rounds > 1:
         out(
-            f"{side.name}: {side.tests_run} tests in {side.seconds:.2f} s, {side.tests_per_s:.1f} tests/s, "
-            f"{sum(side.passed)} programs passed"
+            f"median ratio over {rounds} rounds: {statistics.median(ratios):.2f} "
+            f"(each round: {', '.join(f'{r:.2f}' for r in ratios)})"
         )
-    agree = sum(a == b for a, b in zip(official.passed, ours.passed))
-    out(f"pass/fail verdicts agree on {agree}/{len(items)} programs")
-    ratio = ours.tests_per_s / official.tests_per_s if official.tests_per_s else 0.0
-    out(f"ours/official tests/s ratio: {ratio:.2f} ({ours.tests_per_s:.1f} vs {official.tests_per_s:.1f} tests/s)")
-    return official, ours
+    return results

@@ -63,36 +63,41 @@ OOM_FILES = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.
 SCRATCH_ROOTS = (("/tmp", 0o1777), ("/dev/shm", 0o1777), ("/dev/mqueue", None))
 
 
+READ_BYTES = 65536
+
+
 class LineReader:
-    """Lines from the host on fd 0, with a timeout (sys.stdin's buffering would hide pending data)."""
+    """Lines from the host on fd 0, with a timeout (sys.stdin's buffering would hide pending data).
+    A bytearray and a search offset: a job line of many megabytes costs linear time."""
 
     def __init__(self, fd=0):
-        self.fd, self.buffer = fd, b""
-
-    def readline(self, timeout=IDLE_EXIT_S):
-        while b"\n" not in self.buffer:
-            ready, _, _ = select.select([self.fd], [], [], timeout)
-            if not ready:
-                return None
-            data = os.read(self.fd, 1 << 20)
-            if not data:
-                return None
-            self.buffer += data
-        line, self.buffer = self.buffer.split(b"\n", 1)
-        return line.decode("utf-8")
-
-    def fill(self):
-        """One read of what the host sent (the caller saw the descriptor ready); False at EOF."""
-        data = os.read(self.fd, 1 << 20)
-        self.buffer += data
-        return bool(data)
+        self.fd, self.buffer, self.searched = fd, bytearray(), 0
 
     def take_line(self):
         """A whole line already received, or None (never waits)."""
-        if b"\n" not in self.buffer:
+        end = self.buffer.find(b"\n", self.searched)
+        if end < 0:
+            self.searched = len(self.buffer)
             return None
-        line, self.buffer = self.buffer.split(b"\n", 1)
-        return line.decode("utf-8")
+        line = self.buffer[:end].decode("utf-8")
+        del self.buffer[: end + 1]
+        self.searched = 0
+        return line
+
+    def readline(self, timeout=IDLE_EXIT_S):
+        line = self.take_line()
+        while line is None:
+            ready, _, _ = select.select([self.fd], [], [], timeout)
+            if not ready or not self.fill():
+                return None
+            line = self.take_line()
+        return line
+
+    def fill(self):
+        """One read of what the host sent (the caller saw the descriptor ready); False at EOF."""
+        data = os.read(self.fd, READ_BYTES)
+        self.buffer += data
+        return bool(data)
 
 
 HOST = LineReader()

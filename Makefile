@@ -92,7 +92,7 @@ validate: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
 bench-judge: $(STAMP) sandbox-image
-	$(BIN)/xcoder bench judge --solutions 300 --tests 10 --workers 2
+	$(BIN)/xcoder bench judge --solutions 300 --tests 10 --workers 2 --rounds 5
 
 # The bench starts the local fake server itself, on a free port (two users may run it at once), and stops it.
 bench-llm: $(STAMP)

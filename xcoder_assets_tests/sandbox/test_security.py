@@ -169,6 +169,19 @@ def test_attacks_fail_and_the_judge_finishes_the_batch(sandbox):
     assert os.getppid() > 1  # the judge's own process tree survived
 
 
+def test_a_test_holds_only_its_own_stdin_stdout_and_stderr(sandbox):
+    """The job runner moves the host's pipe off fd 0 to build the test streams once: no test process
+    keeps it (or any other descriptor of the supervisor), and each test reads its own input only."""
+    count_fds = (
+        "import os, sys\nopen_fds = []\nfor fd in range(3, 1024):\n    try:\n        os.fstat(fd)\n"
+        "        open_fds.append(fd)\n    except OSError:\n        pass\n"
+        "print(sys.stdin.read().strip(), open_fds, os.fstat(0).st_nlink)\n"
+    )
+    problem = Problem("fds", tuple(TestCase(f"input {i}\n", f"input {i} [] 0\n") for i in range(3)))
+    result = judge_solution(sandbox, problem, count_fds)
+    assert result.passed, [t.output for t in result.tests]
+
+
 def test_no_process_outlives_its_run(sandbox):
     daemon = (
         "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"

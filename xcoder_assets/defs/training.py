@@ -66,6 +66,10 @@ class RLRunConfig(dg.Config):
     save_steps: int = Field(_RL.save_steps, description="A checkpoint every this many steps.")
     logging_steps: int = Field(_RL.logging_steps, description="A curve point every this many steps.")
     reward_workers: int = Field(_RL.reward_workers, description="Sandbox runs at once while scoring completions.")
+    reward_fresh_sandbox: bool = Field(
+        _RL.reward_fresh_sandbox,
+        description="A new sandbox for every completion (closes the channels between programs of a warm one).",
+    )
 
 
 class LoraRunConfig(dg.Config):

@@ -103,10 +103,11 @@ class SandboxReward:
 
     __name__ = "sandbox_pass_rate"  # TRL names the logged reward column after the function
 
-    def __init__(self, backend_name: str = "bwrap", workers: int = 2):
+    def __init__(self, backend_name: str = "bwrap", workers: int = 2, fresh_sandbox: bool = True):
         from xcoder_assets.sandbox.backends import make_backend
 
-        self.backend = make_backend(backend_name)  # SandboxUnavailable here: before any training
+        # fresh_sandbox: a policy looking for reward finds no channel from one completion to the next
+        self.backend = make_backend(backend_name, fresh_sandbox=fresh_sandbox)  # SandboxUnavailable: before training
         self.workers = max(1, workers)
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()

@@ -512,7 +512,9 @@ def train(
         from xcoder_assets.sandbox.backends import SandboxUnavailable
 
         try:
-            reward = SandboxReward(settings.sandbox, workers=settings.rl.reward_workers)
+            reward = SandboxReward(
+                settings.sandbox, workers=settings.rl.reward_workers, fresh_sandbox=settings.rl.reward_fresh_sandbox
+            )
         except (SandboxUnavailable, ValueError) as exc:
             raise TrainInputError(f"sandbox {settings.sandbox!r} for the RL reward: {exc}") from None
     reporter.log(f"training {settings.stages} of {settings.base_model} on shards {shards.version} in {run_dir}")

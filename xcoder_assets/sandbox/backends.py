@@ -41,6 +41,8 @@ DEFAULT_IMAGE = "xcoder-sandbox:bookworm"
 SANDBOX_CPUS = 1.0  # CPU quota per sandbox: a program's processes together get at most one core
 TMPFS_INODES = 16384  # files and directories a program may create in /tmp and /dev/shm together
 log = logging.getLogger(__name__)
+# Our seccomp policy replaces Docker's default profile; on an architecture it does not know, Docker's stays.
+DOCKER_SECURITY = ["no-new-privileges"] + ([f"seccomp={seccomp.docker_profile()}"] if seccomp.supported() else [])
 
 
 class SandboxUnavailable(RuntimeError):
@@ -325,7 +327,9 @@ class BwrapBackend(PooledBackend):
                 self.cgroup_note,
             )
         if not seccomp.supported():
-            log.warning("no seccomp filter for %s: keyrings and unshare are not refused", os.uname().machine)
+            log.warning(
+                "no seccomp filter for %s: keyrings, sockets and other processes are not guarded", os.uname().machine
+            )
 
     def argv(self, limits: Limits, profile: str, seccomp_fd: int | None, binds: list[tuple[str, str]]) -> list[str]:
         argv = [
@@ -543,7 +547,7 @@ class DockerBackend(PooledBackend):
                 nano_cpus=int(SANDBOX_CPUS * 1e9),
                 pids_limit=limits.processes + 8,
                 cap_drop=["ALL"],
-                security_opt=["no-new-privileges"],
+                security_opt=DOCKER_SECURITY,
                 ipc_mode="private",
                 hostname="sandbox",
                 labels={"xcoder-sandbox": "1"},

@@ -33,6 +33,7 @@ from xcoder_assets.sandbox.outcome import Verdict, classify_run
 from xcoder_assets.sandbox.compare import decode_value, functional_match_lcb, functional_match_strict, lines_match
 
 LCB_TIMEOUT_S = 6.0
+DISPLAYED_OUTPUT = 4096  # characters of a test's output kept in its verdict (a checker sees it whole)
 LCB_DIVERGENCES = (
     "A memory limit applies (4 GiB of address space for the solution's process); the official harness has none.",
     "Output captured beyond the output cap (8 MiB) in one test is an output-limit failure; the official harness "
@@ -74,7 +75,7 @@ class TestVerdict:
     cpu_s: float = 0.0
     wall_s: float = 0.0
     max_rss_kb: int = 0
-    output: str = ""  # the program's output (stdout; for lcb the captured output or the encoded value)
+    output: str = ""  # the program's output, its first DISPLAYED_OUTPUT characters (stdout; lcb: captured or encoded)
     functional: bool = False
     whole: int | None = None  # lcb: the official harness records only this code for the whole solution (-2, -4)
 
@@ -356,6 +357,7 @@ def judge_solution(
     decide = DECIDERS[profile]
     verdicts: list[TestVerdict] = []
     stop_early = stop_on_failure and not problem.checker  # a checker decides afterwards, on every test
+    whole_outputs: dict[int, str] = {}  # for the checker: every byte the program wrote (within the output cap)
 
     def on_result(index: int, raw: dict[str, Any]) -> bool:
         if "sandbox_error" in raw:
@@ -364,6 +366,8 @@ def judge_solution(
             return False
         test = problem.tests[index]
         verdict, reason, output = decide(raw, problem, test, limits)
+        if problem.checker:
+            whole_outputs[index] = output
         whole = whole_solution_code(raw) if profile == "lcb" else None
         verdicts.append(
             TestVerdict(
@@ -373,7 +377,7 @@ def judge_solution(
                 raw.get("cpu_s", 0.0),
                 raw.get("wall_s", 0.0),
                 raw.get("max_rss_kb", 0),
-                output[:4096],
+                output[:DISPLAYED_OUTPUT],
                 functional=bool(problem.func_name),
                 whole=whole,
             )
@@ -403,7 +407,7 @@ def judge_solution(
         index = len(verdicts)
         verdicts.append(TestVerdict(index, Verdict.SANDBOX_FAILURE, raws[-1]["sandbox_error"]))
     if problem.checker:
-        _apply_checker(backend, problem, verdicts, limits)
+        _apply_checker(backend, problem, verdicts, whole_outputs, limits)
     first_failure = next((t for t in verdicts if t.verdict is not Verdict.OK), None)
     if first_failure is not None:
         return SolutionVerdict(first_failure.verdict, verdicts, first_failure.index, first_failure.reason)
@@ -423,13 +427,19 @@ def _parses(text: str) -> bool:
         return False
 
 
-def _apply_checker(backend: Any, problem: Problem, verdicts: list[TestVerdict], limits: Limits) -> None:
+def _apply_checker(
+    backend: Any, problem: Problem, verdicts: list[TestVerdict], outputs: dict[int, str], limits: Limits
+) -> None:
     to_check = [t for t in verdicts if t.verdict is Verdict.OK]
     if not to_check:
         return
     inputs = [
         json.dumps(
-            {"input": problem.tests[t.index].input, "output": t.output, "expected": problem.tests[t.index].output}
+            {
+                "input": problem.tests[t.index].input,
+                "output": outputs[t.index],
+                "expected": problem.tests[t.index].output,
+            }
         )
         for t in to_check
     ]

@@ -246,6 +246,25 @@ def set_limits(limits):
             pass
 
 
+class CappedStream:
+    """What a test wrote on one stream, kept up to `cap` bytes; every byte read counts against it."""
+
+    __slots__ = ("chunks", "size", "cap")
+
+    def __init__(self, cap):
+        self.chunks, self.size, self.cap = [], 0, cap
+
+    def take(self, data):
+        """Keep what fits; True when the stream has now gone past its cap."""
+        if self.size < self.cap:
+            self.chunks.append(data[: self.cap - self.size])
+        self.size += len(data)
+        return self.size > self.cap
+
+    def text(self):
+        return b"".join(self.chunks).decode("utf-8", "replace")
+
+
 def text_reader(fd):
     return io.TextIOWrapper(io.BufferedReader(io.FileIO(fd, "r", closefd=False)), encoding="utf-8")
 
@@ -345,6 +364,14 @@ def child_strict(job, compiled, test_input):
             threading._shutdown()
         except Exception:
             pass
+    # Then, as CPython does, the exit handlers: what a program prints from one is its output, and
+    # multiprocessing's own handler ends a Pool the program left open (README: strict's exit rule).
+    try:
+        import atexit
+
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
     finish(code)
 
 
@@ -715,6 +742,8 @@ def run_lcb_job(job, in_pid_namespace):
             if b"\n" in buffer:
                 *lines, buffer = buffer.split(b"\n")
                 relay(lines)
+        if len(buffer) > cap and not finished:  # what it wrote past the cap before it ended
+            killed_for = "output_limit"
     os.close(res_r)
     os.close(pidfd)
     cpu = children_cpu_s() - children_before
@@ -771,9 +800,7 @@ def run_one(job, compiled, test_input, in_pid_namespace):
         os._exit(111)
     for fd in (input_fd, out_w, err_w):
         os.close(fd)
-    caps = {out_r: limits["output_bytes"], err_r: 65536}
-    chunks = {out_r: [], err_r: []}
-    sizes = {out_r: 0, err_r: 0}
+    streams = {out_r: CappedStream(limits["output_bytes"]), err_r: CappedStream(65536)}  # stderr: not graded
     open_fds = [out_r, err_r]
     pidfd = os.pidfd_open(pid)
     status = None
@@ -794,30 +821,25 @@ def run_one(job, compiled, test_input, in_pid_namespace):
             if not data:
                 open_fds.remove(fd)
                 continue
-            if sizes[fd] + len(data) > caps[fd]:
-                data = data[: max(0, caps[fd] - sizes[fd])]
-                if fd != err_r and killed_for is None:
-                    killed_for = "output_limit"
-                    kill_test(pid, in_pid_namespace)
-            sizes[fd] += len(data)
-            chunks[fd].append(data)
+            if streams[fd].take(data) and fd == out_r and killed_for is None:
+                killed_for = "output_limit"
+                kill_test(pid, in_pid_namespace)
         if pidfd in ready:
             _, status, usage = os.wait4(pid, 0)
     wall = time.monotonic() - started
-    stray = other_processes() if in_pid_namespace else []
+    # A zombie (a child that exited, not yet waited for) is no stray: CPython exits correctly with one.
+    stray = [p for p in other_processes() if not is_zombie(p)] if in_pid_namespace else []
     kill_test(pid, in_pid_namespace)
     reap_all(in_pid_namespace)
-    # drain what is left in the pipes (the writers are dead now)
+    # Drain what is left in the pipes (the writers are dead now): past the cap is output_limit here too.
     for fd in list(open_fds):
-        while sizes[fd] <= caps[fd]:
+        while streams[fd].size <= streams[fd].cap:
             ready, _, _ = select.select([fd], [], [], 0.05)
-            if not ready:
-                break
-            data = os.read(fd, 65536)
+            data = os.read(fd, 65536) if ready else b""
             if not data:
                 break
-            chunks[fd].append(data[: max(0, caps[fd] - sizes[fd])])
-            sizes[fd] += len(data)
+            if streams[fd].take(data) and fd == out_r and killed_for is None:
+                killed_for = "output_limit"
     for fd in (out_r, err_r, pidfd):
         os.close(fd)
     # CPU time of the whole tree, not only of the processes someone waited for: a program that
@@ -832,8 +854,8 @@ def run_one(job, compiled, test_input, in_pid_namespace):
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         "killed_for": killed_for,
         "stray_processes": len(stray),
-        "stdout": b"".join(chunks[out_r]).decode("utf-8", "replace"),
-        "stderr": b"".join(chunks[err_r]).decode("utf-8", "replace")[-4000:],
+        "stdout": streams[out_r].text(),
+        "stderr": streams[err_r].text()[-4000:],
         "cpu_s": round(cpu, 4),
         "oom_killed": os.WIFSIGNALED(status) and oom_kills_since_last_look(),
         "wall_s": round(wall, 4),
@@ -864,6 +886,15 @@ def other_processes():
         if name.isdigit() and int(name) not in (me, 1):
             found.append(int(name))
     return found
+
+
+def is_zombie(pid):
+    """Whether a process has exited and only waits to be reaped (state Z in /proc/PID/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return True  # gone already
 
 
 def kill_test(pid, in_pid_namespace):
@@ -1041,11 +1072,42 @@ def run_job(job, in_pid_namespace):
     finish_job(in_pid_namespace)
 
 
-def finish_job(in_pid_namespace):
-    """Every process of the job is gone: wipe the sandbox and report whether it may serve again.
-    Only inside a sandbox: without one (backend `none`) /tmp is the host's, and no sandbox serves twice."""
-    clean, reason = wipe_sandbox() if in_pid_namespace else (False, "not in a sandbox: never reused")
+def finish_job(in_pid_namespace, left_over=None):
+    """Every process of the job is gone: wipe the sandbox and report whether it may serve again: not
+    when the wipe failed, nor when PID 1's (or this runner's) limits or scheduling differ from what PID
+    1 had at its start. Only inside a sandbox: without one (backend `none`) /tmp is the host's, and no
+    sandbox serves twice."""
+    if not in_pid_namespace:
+        clean, reason = False, "not in a sandbox: never reused"
+    else:
+        clean, reason = wipe_sandbox()
+        changed = [who for who in ("1", "self") if process_state(who) != PID1_STATE[0]]
+        if changed or left_over:
+            clean = False
+            reason = "; ".join(
+                ([reason] if reason else [])
+                + ([f"limits or scheduling of {' and '.join(changed)} changed"] if changed else [])
+                + ([left_over] if left_over else [])
+            )
     emit({"event": "done", "clean": clean, "reason": reason})
+
+
+STAT_FIELDS = (15, 16, 37, 38)  # priority, nice, rt_priority, policy: fields 18, 19, 40, 41 of /proc/PID/stat
+PID1_STATE = [None]  # PID 1's, recorded once at its start (its own data, never a job's)
+
+
+def process_state(pid):
+    """A process's resource limits, scheduling and CPU affinity, as /proc shows them to anyone."""
+    try:
+        with open(f"/proc/{pid}/limits", "rb") as handle:
+            limits = handle.read()
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        with open(f"/proc/{pid}/status", "rb") as handle:
+            affinity = [line for line in handle.read().splitlines() if line.startswith(b"Cpus_allowed_list")]
+    except (OSError, IndexError):
+        return None
+    return limits, tuple(fields[i] for i in STAT_FIELDS if i < len(fields)), tuple(affinity)
 
 
 def job_runner(in_pid_namespace):
@@ -1130,6 +1192,7 @@ def main():
     except (OSError, ImportError):
         pass
     warm_parent()
+    PID1_STATE[0] = process_state("self")
     if in_pid_namespace:
         wipe_sandbox()  # on the empty sandbox: the first wipe's lookups, paid once here
     if profile == "lcb":
@@ -1144,7 +1207,9 @@ def main():
             continue
         if exit_code == EXIT_HOST_GONE:
             return
-        # A program killed or stopped its runner mid-job: the program fails; this parent cleans up.
+        # A program killed or stopped its runner mid-job: the program fails. This parent ends and reaps
+        # what is left, and a forked cleaner wipes: PID 1 never lists the job's files (names left in its
+        # heap would be in every later program's memory, forked from it).
         emit(
             {
                 "event": "runner_died",
@@ -1152,8 +1217,35 @@ def main():
                 "signal": os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None,
             }
         )
-        reap_all(in_pid_namespace)
-        finish_job(in_pid_namespace)
+        left_over = None if reap_children() else "processes left after the job runner died"
+        cleaner = os.fork()
+        if cleaner == 0:
+            try:
+                finish_job(in_pid_namespace, left_over)
+                sys.__stdout__.flush()
+            finally:
+                os._exit(0)
+        while True:
+            try:
+                if os.waitpid(cleaner, 0)[0] == cleaner:
+                    break
+            except ChildProcessError:
+                break
+
+
+def reap_children(timeout_s=5):
+    """In PID 1: every other process is killed (by the caller) and reaped, without reading /proc.
+    False when some are still there after the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            reaped, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        if reaped == 0:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)
 
 
 def fork_runner(in_pid_namespace):

@@ -247,9 +247,39 @@ def _conditional_block(asm: _Assembler, rule: Conditional) -> None:
     asm.op(_RET_K, _RET_ALLOW)
 
 
+def _emit_rule(asm: _Assembler, rule: object) -> None:
+    """The number in A matched: refuse with an errno, or check the arguments (a Conditional)."""
+    if isinstance(rule, Conditional):
+        _conditional_block(asm, rule)
+    else:
+        asm.op(_RET_K, _RET_ERRNO | int(rule))
+
+
+def _dispatch(asm: _Assembler, entries: list[tuple[int, object]]) -> None:
+    """A binary search on the call number (sorted entries), so that a call costs about a dozen
+    instructions whatever the policy's length: most calls a program makes are allowed ones."""
+    if len(entries) <= 3:
+        for nr, rule in entries:
+            skip = asm.fresh()
+            asm.op(_JEQ_K, nr, 0, skip)
+            _emit_rule(asm, rule)
+            asm.label(skip)
+        asm.op(_RET_K, _RET_ALLOW)
+        return
+    middle = len(entries) // 2
+    upper = asm.fresh()
+    asm.op(_JGE_K, entries[middle][0], upper, 0)
+    _dispatch(asm, entries[:middle])
+    asm.label(upper)
+    _dispatch(asm, entries[middle:])
+
+
 def program(machine: str | None = None) -> bytes:
     arch, column, _ = _ARCHES[machine or platform.machine()]
     number = {name: numbers[column] for name, numbers in _NUMBERS.items()}
+    rules: dict[int, object] = {number[name]: _EPERM for name in REFUSED}
+    rules.update({number[name]: _ENOSYS for name in ENOSYS})
+    rules.update({number[rule.name]: rule for rule in CONDITIONAL})
     asm = _Assembler()
     asm.op(_LD_W_ABS, _ARCH)
     asm.op(_JEQ_K, arch, 1, 0)
@@ -258,19 +288,7 @@ def program(machine: str | None = None) -> bytes:
     if arch == 0xC000003E:
         asm.op(_JGE_K, _X32_BIT, 0, 1)  # x32 numbers: refused
         asm.op(_RET_K, _RET_ERRNO | _EPERM)
-    for name in REFUSED:
-        asm.op(_JEQ_K, number[name], 0, 1)
-        asm.op(_RET_K, _RET_ERRNO | _EPERM)
-    for name in ENOSYS:
-        asm.op(_JEQ_K, number[name], 0, 1)
-        asm.op(_RET_K, _RET_ERRNO | _ENOSYS)
-    for rule in CONDITIONAL:
-        after = asm.fresh()
-        asm.op(_JEQ_K, number[rule.name], 0, after)
-        _conditional_block(asm, rule)
-        asm.label(after)
-        asm.op(_LD_W_ABS, _NR)  # the block loaded arguments: the number again for the next rule
-    asm.op(_RET_K, _RET_ALLOW)
+    _dispatch(asm, sorted(rules.items()))
     return asm.assemble()
 
 

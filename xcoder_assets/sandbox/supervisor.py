@@ -25,6 +25,7 @@ host counts it against that program. Without a PID namespace (the unsafe `none` 
 groups are killed instead.
 """
 
+import atexit
 import builtins
 import gc
 import io
@@ -367,8 +368,6 @@ def child_strict(job, compiled, test_input):
     # Then, as CPython does, the exit handlers: what a program prints from one is its output, and
     # multiprocessing's own handler ends a Pool the program left open (README: strict's exit rule).
     try:
-        import atexit
-
         atexit._run_exitfuncs()
     except BaseException:
         pass
@@ -891,8 +890,7 @@ def other_processes():
 def is_zombie(pid):
     """Whether a process has exited and only waits to be reaped (state Z in /proc/PID/stat)."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+        return read_small(f"/proc/{pid}/stat").rsplit(b")", 1)[1].split()[0] == b"Z"
     except (OSError, IndexError):
         return True  # gone already
 
@@ -1096,15 +1094,22 @@ STAT_FIELDS = (15, 16, 37, 38)  # priority, nice, rt_priority, policy: fields 18
 PID1_STATE = [None]  # PID 1's, recorded once at its start (its own data, never a job's)
 
 
+def read_small(path):
+    """A small /proc file in one read, without a Python file object (cheaper after a fork)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, 65536)
+    finally:
+        os.close(fd)
+
+
 def process_state(pid):
     """A process's resource limits, scheduling and CPU affinity, as /proc shows them to anyone."""
     try:
-        with open(f"/proc/{pid}/limits", "rb") as handle:
-            limits = handle.read()
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-        with open(f"/proc/{pid}/status", "rb") as handle:
-            affinity = [line for line in handle.read().splitlines() if line.startswith(b"Cpus_allowed_list")]
+        limits = read_small(f"/proc/{pid}/limits")
+        fields = read_small(f"/proc/{pid}/stat").rsplit(b")", 1)[1].split()
+        status = read_small(f"/proc/{pid}/status")
+        affinity = [line for line in status.splitlines() if line.startswith(b"Cpus_allowed_list")]
     except (OSError, IndexError):
         return None
     return limits, tuple(fields[i] for i in STAT_FIELDS if i < len(fields)), tuple(affinity)

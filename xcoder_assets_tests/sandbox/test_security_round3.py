@@ -365,3 +365,17 @@ def test_strict_passes_what_cpython_runs_to_a_correct_exit(own_backend, workers)
 def test_the_lcb_profile_keeps_the_harness_rule(own_backend):
     """The official harness disables fork: a program that forks fails there and in profile lcb."""
     assert not judge_solution(own_backend, expect("5", "2 3\n"), ZOMBIE, profile="lcb").passed
+
+
+def test_the_residual_channel_benchmark_runs_and_the_fresh_sandbox_closes_it(bwrap_backend):
+    """benchmarks/residual_channels.py at a tiny size: warm sandboxes carry the counters, fresh ones not."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "residual_channels.py"
+    spec = importlib.util.spec_from_file_location("residual_channels", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    warm, fresh = (module.measure("bwrap", fresh, trials=2, seconds=0.1) for fresh in (False, True))
+    assert warm["pid"] == warm["inode"] == "2/2 decoded", warm
+    assert fresh["pid"] == fresh["inode"] == "0/2 decoded", fresh

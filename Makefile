@@ -17,9 +17,10 @@ LCB_HARNESS_VERSION := 26.3
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# setuptools' notice on every editable install ("Editable installation ... be careful with folders")
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e '.[test]'
 	# the train extra for the CPU smoke test, on a CPU build of torch where pip's find-links has one
-	{ $(BIN)/python -m pip install --quiet 'torch==2.13.0+cpu' || $(BIN)/python -m pip install --quiet torch; } && $(BIN)/python -m pip install --quiet -e '.[train]'
+	{ $(BIN)/python -m pip install --quiet 'torch==2.13.0+cpu' || $(BIN)/python -m pip install --quiet torch; } && PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e '.[train]'
 	# The official LiveCodeBench harness, the reference the lcb profile and `xcoder bench judge` are
 	# measured against; --no-deps: its own pins (vllm, torch...) are not needed to judge.
 	$(BIN)/python -m pip install --quiet --no-deps nvidia-livecodebench==$(LCB_HARNESS_VERSION)
@@ -34,13 +35,13 @@ $(DAGSTER_HOME)/dagster.yaml:
 # `xcoder materialize` runs the assets in this process against DAGSTER_HOME (the UI shows the run),
 # prints their progress lines and a failure's message once, and exits non-zero on failure.
 # DEMO_CONFIG=run.yaml passes run config (e.g. another seed file), DEMO_SELECT an asset selection (the
-# default leaves out the GPU group: trained_model and its score run on demand, see the README);
+# command's default leaves out the GPU group: trained_model and its score run on demand, see the README);
 # XCODER_DEBUG=1 shows Dagster's own log and the stack of a failure.
 DEMO_CONFIG ?=
-DEMO_SELECT ?= * and not group:training
+DEMO_SELECT ?=
 demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	bash scripts/install-system-deps.sh  # bubblewrap: generated programs run only in the sandbox
-	$(BIN)/xcoder materialize --select '$(DEMO_SELECT)' $(if $(DEMO_CONFIG),--config $(DEMO_CONFIG))
+	$(BIN)/xcoder materialize $(if $(DEMO_SELECT),--select '$(DEMO_SELECT)') $(if $(DEMO_CONFIG),--config $(DEMO_CONFIG))
 	$(BIN)/xcoder status
 	@echo
 	@echo "Open the UI on these runs:  make ui   (then http://127.0.0.1:3000)"

@@ -4,6 +4,7 @@ LLM server."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -22,8 +23,33 @@ class CliError(Exception):
     pass
 
 
+# What runs offline on embedded defaults: the GPU group (trained_model and its scores) is asked for by name.
+DEFAULT_SELECTION = "* and not group:training"
+
+
 def _data_dir(args: argparse.Namespace) -> Path:
     return Path(args.data_dir or os.environ.get("XCODER_DATA_DIR") or "data")
+
+
+@contextlib.contextmanager
+def _command_environment(args: argparse.Namespace):
+    """For one command: --data-dir reaches everything that reads XCODER_DATA_DIR (the assets' storage
+    resource among them), and without DAGSTER_HOME the project's `.dagster_home` in the working
+    directory is used, as `make` sets it. The environment is restored afterwards."""
+    saved = {name: os.environ.get(name) for name in ("XCODER_DATA_DIR", "DAGSTER_HOME")}
+    if getattr(args, "data_dir", None):
+        os.environ["XCODER_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    home = Path.cwd() / ".dagster_home"
+    if not os.environ.get("DAGSTER_HOME") and (home / "dagster.yaml").is_file():
+        os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _connect(args: argparse.Namespace):
@@ -51,59 +77,6 @@ def _silence_import_noise() -> None:
     # Dagster's notices about the Dagster APIs this command itself uses (beta / preview / superseded).
     for category in (dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning):
         warnings.filterwarnings("ignore", category=category)
-
-
-def _progress_logger(stream: Any, asset_steps: set[str]):
-    """A Dagster logger that prints only what the user follows: the assets' own log lines (their
-    progress: "asset: done/total ..."), one line per finished asset, and checks that did not pass.
-    Dagster's DEBUG events and the failure's stack stay in the run's event log (the UI shows them);
-    the command prints the failure itself, once."""
-    import logging
-
-    import dagster as dg
-    from dagster._core.log_manager import get_log_record_metadata, has_log_record_metadata
-
-    class Handler(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            try:
-                text = self._text(record)
-                if text:
-                    stream.write(text + "\n")
-                    stream.flush()
-            except Exception:  # a progress line must never fail the run
-                self.handleError(record)
-
-        @staticmethod
-        def _text(record: logging.LogRecord) -> str | None:
-            if not has_log_record_metadata(record):
-                return record.getMessage() if record.levelno >= logging.WARNING else None
-            meta = get_log_record_metadata(record)
-            event = meta.get("dagster_event")
-            step = meta.get("step_key") or ""
-            if event is None:
-                message = meta.get("orig_message") or record.getMessage()
-                # Dagster's own note per step left out after a failure: the command sums them up once.
-                if record.levelno < logging.INFO or message.startswith("Dependencies for step "):
-                    return None
-                prefix = "warning: " if record.levelno >= logging.WARNING else ""
-                return prefix + (message if message.startswith(step) else f"{step}: {message}" if step else message)
-            kind = event.event_type_value
-            data = event.event_specific_data
-            if kind == "STEP_SUCCESS" and step in asset_steps:
-                return f"{step}: materialized in {getattr(data, 'duration_ms', 0) / 1000:.1f} s"
-            if kind == "ASSET_CHECK_EVALUATION" and data is not None and not data.passed:
-                return (
-                    f"{data.asset_key.to_user_string()}: check {data.check_name} did not pass ({data.severity.value})"
-                )
-            return None
-
-    @dg.logger(description="xcoder's terminal logger: progress lines, finished assets, checks that did not pass.")
-    def progress(_init_context):
-        logger = logging.Logger("xcoder", level=logging.DEBUG)
-        logger.addHandler(Handler())
-        return logger
-
-    return progress
 
 
 def _load_run_config(paths: list[str]) -> dict[str, Any]:
@@ -157,6 +130,35 @@ def _failure_message(event: Any, verbose: bool) -> str:
     return message.strip()
 
 
+@contextlib.contextmanager
+def _runs_the_ui_can_reexecute(instance: Any, repository_name: str, job_name: str):
+    """Runs created meanwhile carry the origin of the code location the UI loads (workspace.yaml's
+    location name, this repository and job): without one, the UI's "Re-execute" of a run started here
+    fails (Dagster reads the parent run's origin to find its code location)."""
+    from dagster._core.remote_origin import ManagedGrpcPythonEnvCodeLocationOrigin, RemoteRepositoryOrigin
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    from xcoder_assets.definitions import CODE_LOCATION
+
+    target = LoadableTargetOrigin(
+        executable_path=sys.executable, module_name="xcoder_assets.definitions", working_directory=os.getcwd()
+    )
+    origin = RemoteRepositoryOrigin(
+        ManagedGrpcPythonEnvCodeLocationOrigin(target, CODE_LOCATION), repository_name
+    ).get_job_origin(job_name)
+    create_run_for_job = instance.create_run_for_job
+
+    def with_origin(*args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("remote_job_origin", origin)
+        return create_run_for_job(*args, **kwargs)
+
+    instance.create_run_for_job = with_origin
+    try:
+        yield
+    finally:
+        del instance.create_run_for_job  # the class's method again
+
+
 def cmd_materialize(args: argparse.Namespace) -> int:
     verbose = _debug(args)
     if not verbose:
@@ -185,16 +187,20 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     asset_steps = {key.to_user_string() for key in keys}
     if not verbose:
         # Only our logger: Dagster's console logger would print every DEBUG event and the stack twice.
-        logger = _progress_logger(sys.stdout, asset_steps)
-        repo = dg.Definitions.merge(project, dg.Definitions(loggers={"xcoder": logger})).get_repository_def()
-        run_config.setdefault("loggers", {"xcoder": {}})
+        from xcoder_assets.defs.progress_logger import progress_run_config
+
+        run_config.setdefault("loggers", progress_run_config(asset_steps)["loggers"])
     job = repo.get_implicit_job_def_for_assets(list(keys))
     if job is None:
         raise CliError(f"--select {args.select!r}: these assets cannot run in one job")
     if os.environ.get("DAGSTER_HOME"):
         instance = DagsterInstance.get()
     else:
-        print("note: DAGSTER_HOME is not set, so this run is not recorded for the UI", file=sys.stderr)
+        print(
+            "note: DAGSTER_HOME is not set and there is no .dagster_home here, so this run is not recorded "
+            "for the UI (run from the project folder, or set DAGSTER_HOME)",
+            file=sys.stderr,
+        )
         instance = DagsterInstance.ephemeral()
     from xcoder_assets.defs.partitions import add_batch, is_batched
     from xcoder_assets.recipe.batches import BatchKeyError, check_batch_key
@@ -213,13 +219,14 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         with instance:
             if partition_key and add_batch(instance, partition_key):
                 print(f"added generation batch {partition_key} (its own seed offset)")
-            result = job.execute_in_process(
-                run_config=run_config,
-                instance=instance,
-                asset_selection=list(keys),
-                raise_on_error=False,
-                partition_key=partition_key,
-            )
+            with _runs_the_ui_can_reexecute(instance, repo.name, job.name):
+                result = job.execute_in_process(
+                    run_config=run_config,
+                    instance=instance,
+                    asset_selection=list(keys),
+                    raise_on_error=False,
+                    partition_key=partition_key,
+                )
     except dg.DagsterInvalidConfigError as exc:
         details = "; ".join(error.message for error in exc.errors) or str(exc)
         raise CliError(f"invalid run config: {details}") from None
@@ -280,7 +287,10 @@ def _sandbox_runs(runs_of: dict[str, list[tuple[str | None, str]]]) -> tuple[lis
     if not any(asset in runs_of for asset in SANDBOX_ASSETS):
         return [], None
     if not os.environ.get("DAGSTER_HOME"):
-        return [], "sandbox runs: DAGSTER_HOME is not set, so the runs' metadata cannot be read"
+        return [], (
+            "sandbox runs: DAGSTER_HOME is not set and there is no .dagster_home here, so the runs' metadata "
+            "cannot be read (run from the project folder, or set DAGSTER_HOME)"
+        )
     _silence_import_noise()
     from dagster import AssetKey, DagsterEventType, DagsterInstance
 
@@ -331,6 +341,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     totals = {**warehouse.llm_totals(con), "cached_responses": warehouse.cached_responses(data_dir)}
     runs_of = warehouse.data_runs(con)
     sandbox, sandbox_note = _sandbox_runs(runs_of)
+    damaged = warehouse.damaged_files(con)
+    damaged_tables = {d["table"] for d in damaged}
     if args.json:
         print(
             json.dumps(
@@ -342,6 +354,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                     "llm_by_asset": usage,
                     "sandbox_by_asset": sandbox,
                     "verification": dict(verification),
+                    "notes": [sandbox_note] if sandbox_note else [],
+                    "damaged_files": damaged,
                 },
                 indent=2,
                 default=str,
@@ -352,10 +366,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     examples = warehouse.example_ids(con)
     print(
         text_table(
-            [(name, rows, _written_by(runs_of.get(name, [])), examples.get(name, "")) for name, rows in funnel],
+            [
+                (
+                    name,
+                    "damaged" if name in damaged_tables else rows,
+                    _written_by(runs_of.get(name, [])),
+                    examples.get(name, ""),
+                )
+                for name, rows in funnel
+            ],
             ["asset", "rows", "written by run", "example id (xcoder trace ID)"],
         )
     )
+    if damaged:
+        print("\ndamaged files (left out above; the other assets' figures stand):")
+        for entry in damaged:
+            print(
+                f"  {entry['path'] or entry['table']}: {entry['reason']}"
+                + (f"\n    rebuild: {entry['rebuild']}" if entry["rebuild"] else "")
+            )
     batches = sorted({b for runs in runs_of.values() for b, _ in runs if b is not None})
     if batches:
         print(f"\ngeneration batches ({len(batches)}; batched assets count the rows of all): {', '.join(batches)}")
@@ -1127,7 +1156,10 @@ def build_parser() -> argparse.ArgumentParser:
         "progress lines and, on failure, the failing step's message once; exits 1 on failure.",
     )
     materialize.add_argument(
-        "--select", default="*", help="asset selection, e.g. '*' (default), 'problems+', 'seed_problems,features'"
+        "--select",
+        default=DEFAULT_SELECTION,
+        help=f"asset selection (default {DEFAULT_SELECTION!r}: what runs offline; the training group, "
+        "trained_model and trained_model_scores, by name), e.g. 'problems+', 'seed_problems,features'",
     )
     materialize.add_argument(
         "--config",
@@ -1314,7 +1346,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with _command_environment(args):
+            return args.func(args)
     except CliError as exc:
         print(f"xcoder: error: {exc}", file=sys.stderr)
         return 2

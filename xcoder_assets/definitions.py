@@ -7,6 +7,9 @@ import warnings
 import dagster as dg
 
 import xcoder_assets  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before litellm loads)
+from xcoder_assets.defs.progress_logger import PROGRESS_LOGGER, progress_logger
+
+CODE_LOCATION = "xcoder_assets"  # the location name in workspace.yaml and make serve's workspace
 
 
 def _with_operations_tags(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
@@ -39,6 +42,10 @@ def defs() -> dg.Definitions:
             sensors=loaded.sensors,
         ),
         # In-process: every stage parallelises inside itself (async LLM calls, sandbox workers), and a
-        # process per step would pay litellm's import for nothing.
-        dg.Definitions(executor=dg.in_process_executor),
+        # process per step would pay litellm's import for nothing. Dagster's console logger stays the
+        # default; `xcoder materialize` names its progress logger in the run config.
+        dg.Definitions(
+            executor=dg.in_process_executor,
+            loggers={"console": dg.colored_console_logger, PROGRESS_LOGGER: progress_logger},
+        ),
     )

@@ -246,11 +246,50 @@ def test_status_table_says_what_each_column_counts(small_demo, monkeypatch, caps
         assert legend in out, legend
 
 
-def test_status_without_dagster_home_says_why_sandbox_runs_are_missing(small_demo, monkeypatch, capsys):
+def test_status_without_dagster_home_says_why_sandbox_runs_are_missing(small_demo, monkeypatch, capsys, tmp_path):
     _, data, _ = small_demo
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .dagster_home here
     assert xcoder(["--data-dir", str(data), "status"]) == 0
-    assert "sandbox runs: DAGSTER_HOME is not set" in capsys.readouterr().out
+    assert "sandbox runs: DAGSTER_HOME is not set and there is no .dagster_home here" in capsys.readouterr().out
+
+
+def test_status_finds_the_projects_dagster_home_by_itself(small_demo, monkeypatch, capsys, tmp_path):
+    """From a shell without DAGSTER_HOME, in the project folder: the runs of `.dagster_home` (as make sets it)."""
+    home, data, _ = small_demo
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    (tmp_path / ".dagster_home").symlink_to(home)
+    monkeypatch.chdir(tmp_path)
+    assert xcoder(["--data-dir", str(data), "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["sandbox_by_asset"] and not status["notes"], status["notes"]
+    assert "DAGSTER_HOME" not in os.environ  # the command's environment only
+
+
+def test_every_command_honours_data_dir(tmp_path, monkeypatch, capsys):
+    """--data-dir wins over XCODER_DATA_DIR for materialize, status, trace and sql; the other directory is
+    not touched."""
+    home, first, second = _home(tmp_path / "home"), tmp_path / "first", tmp_path / "second"
+    done = subprocess.run(
+        [BIN / "xcoder", "--data-dir", str(second), "materialize", "--select", "seed_problems"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=PROJECT_ROOT,
+        env=_env(home, first),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not first.exists(), sorted(p.name for p in first.rglob("*"))
+    monkeypatch.setenv("XCODER_DATA_DIR", str(first))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    assert xcoder(["--data-dir", str(second), "sql", "SELECT seed_id FROM seed_problems LIMIT 1", "--json"]) == 0
+    seed_id = json.loads(capsys.readouterr().out)[0]["seed_id"]
+    assert xcoder(["--data-dir", str(second), "trace", seed_id]) == 0
+    assert seed_id in capsys.readouterr().out
+    assert xcoder(["--data-dir", str(second), "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["assets"]["seed_problems"] > 0 and status["data_dir"] == str(second.resolve())
+    assert not first.exists() and os.environ["XCODER_DATA_DIR"] == str(first)
 
 
 # ---- trace -------------------------------------------------------------------------------------
@@ -400,3 +439,30 @@ def test_sql_without_data_is_a_clear_error(tmp_path, capsys):
     assert xcoder(["--data-dir", str(tmp_path / "nope"), "sql", "SELECT 1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not exist" in err and "make demo" in err
+
+
+def test_a_damaged_file_is_named_with_its_asset_batch_and_rebuild_command(small_demo, tmp_path, monkeypatch, capsys):
+    """A Parquet file truncated to half (issue 20 item 15): status shows the other assets and marks the
+    damaged one; reading it names the file, its asset and batch, and the command that rebuilds it."""
+    import shutil
+
+    from xcoder_assets.store.parquet import DamagedFile, read_parquet
+
+    home, data, _ = small_demo
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    damaged = batch_dir(copy, DEFAULT_BATCH) / "verified_solutions.parquet"
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    assert xcoder(["--data-dir", str(copy), "status"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^verified_solutions\s+damaged", out, re.MULTILINE)
+    assert re.search(r"^candidate_solutions\s+\d+", out, re.MULTILINE)  # the others still count
+    assert f"rebuild: xcoder materialize --select verified_solutions --batch {DEFAULT_BATCH}" in out
+    assert "Traceback" not in out
+    assert xcoder(["--data-dir", str(copy), "sql", "SELECT asset, batch FROM damaged_files", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"asset": "verified_solutions", "batch": DEFAULT_BATCH}]
+    with pytest.raises(
+        DamagedFile, match=rf"verified_solutions.parquet \(asset verified_solutions, batch {DEFAULT_BATCH}\)"
+    ):
+        read_parquet(damaged)

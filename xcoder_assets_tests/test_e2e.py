@@ -116,3 +116,70 @@ def test_webserver_serves_the_asset_graph(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def _wait_for_webserver(port: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError("the webserver did not start")
+
+
+REEXECUTE = """mutation($parent: String!) {
+  launchRunReexecution(reexecutionParams: {parentRunId: $parent, strategy: ALL_STEPS}) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}"""
+
+
+def test_the_ui_reexecutes_a_run_started_by_xcoder_materialize(tmp_path):
+    """ "Re-execute all" in the UI on a run of `make demo` (issue 20 item 6): the run carries the code
+    location's origin, and its run config (the terminal logger) is valid for the UI's job too."""
+    home = tmp_path / "home"
+    home.mkdir()
+    # runs launched from the webserver start at once (no daemon to dequeue them in this test)
+    coordinator = "run_coordinator:\n  module: dagster._core.run_coordinator\n  class: DefaultRunCoordinator\n"
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n" + coordinator)
+    env = {**os.environ, "DAGSTER_HOME": str(home), "XCODER_DATA_DIR": str(tmp_path / "data")}
+    env.pop("XCODER_DEBUG", None)
+    done = subprocess.run(
+        [BIN / "xcoder", "materialize", "--select", "seed_problems"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    parent = done.stdout.split("run ")[-1].split(":")[0]
+    port = free_port()
+    process = subprocess.Popen(
+        [BIN / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        _wait_for_webserver(port, deadline)
+        launched = graphql(url, REEXECUTE, {"parent": parent})["data"]["launchRunReexecution"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        run_id = launched["run"]["runId"]
+        status = None
+        while time.monotonic() < deadline and status not in ("SUCCESS", "FAILURE", "CANCELED"):
+            time.sleep(1)
+            status = graphql(
+                url, "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", {"id": run_id}
+            )["data"]["runOrError"]["status"]
+        assert status == "SUCCESS"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -165,13 +165,51 @@ def resolve_base_model(settings: TrainSettings, output_root: Path) -> Path | str
     from transformers import AutoConfig, AutoTokenizer
 
     name = settings.base_model
+
+    def load(local_only: bool) -> None:
+        AutoConfig.from_pretrained(name, local_files_only=local_only)
+        AutoTokenizer.from_pretrained(name, local_files_only=local_only)
+
     try:
-        AutoConfig.from_pretrained(name)
-        AutoTokenizer.from_pretrained(name)
-    except Exception as exc:  # OSError (not found, offline), ValueError (unknown architecture), JSON errors
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TrainInputError(f"base model {name!r} cannot be loaded: {first}") from None
+        load(local_only=True)  # a local folder, or a hub id already in the cache: no network
+        return name
+    except Exception as exc:  # OSError (not there), ValueError (unknown architecture), JSON errors
+        if Path(name).exists():
+            raise TrainInputError(f"base model folder {name!r} cannot be loaded: {_first_line(exc)}") from None
+    unreachable = _hub_unreachable()
+    if unreachable:  # offline: one message now, instead of a minute of download retries
+        raise TrainInputError(
+            f"base model {name!r} is not a local folder and not in the Hugging Face cache, and the hub "
+            f"cannot be reached ({unreachable}): set base_model to a local model folder, fill the cache where "
+            f"the hub is reachable (`huggingface-cli download {name}`, then copy HF_HOME), or set smoke: true "
+            f"for the tiny CPU model ({SMOKE_MODEL})"
+        )
+    try:
+        load(local_only=False)
+    except Exception as exc:
+        raise TrainInputError(f"base model {name!r} cannot be loaded: {_first_line(exc)}") from None
     return name
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _hub_unreachable(timeout_s: float = 3.0) -> str | None:
+    """Why the Hugging Face hub cannot be reached from here (offline mode, no name, no route), or None."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
+    endpoint = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout_s).close()
+    except OSError as exc:
+        return f"{endpoint.hostname}: {exc.strerror or exc}"
+    return None
 
 
 def preflight(settings: TrainSettings, shards_dir: Path) -> tuple[Shards, list[dict[str, Any]], list[dict[str, Any]]]:

@@ -102,7 +102,7 @@ def run_matrix(
     profile: str = "strict",
     workers: int = 2,
     abandon_after_timeouts: int | None = None,
-    on_progress: Callable[[int, int, int], None] | None = None,
+    on_progress: Callable[[int, int, int, int], None] | None = None,
 ) -> tuple[list[list[RunOutcome]], RunStats]:
     """outcomes[p][i]: program p's run on its inputs[p][i] (each program has its own input list).
 
@@ -111,9 +111,10 @@ def run_matrix(
     Profile lcb runs a program's inputs in one process, in order, and stops at its first error (the
     rest are abandoned), so there a run is cached with the inputs before it.
 
-    `on_progress(done, total, cached)` is called after each finished program, from the worker
+    `on_progress(done, total, cached, not_run)` is called after each finished program, from the worker
     threads but one call at a time, in runs (program x input pairs): runs finished so far, all runs
-    asked for, and how many of the finished ones came from the cache. It should be cheap (a caller
+    asked for, how many of the finished ones came from the cache, and how many were not run (skipped
+    after the program's time limits, or a program that did not compile); the rest were executed. It should be cheap (a caller
     throttles); an exception it raises is logged, never the end of the batch.
     """
     started = time.perf_counter()
@@ -121,16 +122,18 @@ def run_matrix(
     lock = threading.Lock()
     results: list[list[dict[str, Any] | None]] = [[None] * len(inputs[p]) for p in range(len(programs))]
     total_runs = sum(len(row) for row in inputs)
-    progress = {"done": 0, "cached": 0, "warned": False}
+    progress = {"done": 0, "cached": 0, "executed": 0, "warned": False}
 
-    def report(p: int, cached: int) -> None:
+    def report(p: int, cached: int, executed: int) -> None:
         if on_progress is None:
             return
         with lock:
             progress["done"] += len(inputs[p])
             progress["cached"] += cached
+            progress["executed"] += executed
+            not_run = progress["done"] - progress["cached"] - progress["executed"]
             try:
-                on_progress(progress["done"], total_runs, progress["cached"])
+                on_progress(progress["done"], total_runs, progress["cached"], not_run)
             except Exception as exc:  # progress is for people: it never costs the batch
                 if not progress["warned"]:
                     progress["warned"] = True
@@ -139,13 +142,13 @@ def run_matrix(
                     )
 
     def one(p: int) -> None:
-        cached = [0]
+        cached, executed = [0], [0]
         try:
-            _one(p, cached)
+            _one(p, cached, executed)
         finally:
-            report(p, cached[0])
+            report(p, cached[0], executed[0])
 
-    def _one(p: int, cached_count: list[int]) -> None:
+    def _one(p: int, cached_count: list[int], executed_count: list[int]) -> None:
         program = programs[p]
         keys = [run_key(program, i, limits, profile, inputs[p][:position]) for position, i in enumerate(inputs[p])]
         known = cache.get_many(keys)
@@ -203,8 +206,9 @@ def run_matrix(
                 results[p][index] = raw
                 if compile_error:
                     cache.put(keys[index], raw)
+        executed_count[0] = sum(1 for raw in raws if "sandbox_error" not in raw)
         with lock:
-            stats.executed += sum(1 for raw in raws if "sandbox_error" not in raw)
+            stats.executed += executed_count[0]
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         list(pool.map(one, range(len(programs))))

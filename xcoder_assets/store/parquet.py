@@ -83,8 +83,47 @@ def write_text(text: str, path: Path) -> Path:
     return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+class DamagedFile(ValueError):
+    """A data file that exists but cannot be read (truncated, overwritten): says which file, which asset
+    and batch wrote it, and the command that writes it again."""
+
+
+def owner_of(path: Path) -> tuple[str, str | None]:
+    """The asset that writes a data file and its generation batch (None: not batched), from the layout:
+    `[batches/batch=KEY/][llm_calls/]<asset>[__part].parquet`."""
+    path = Path(path)
+    batch = next((p.name.split("=", 1)[1] for p in path.parents if p.name.startswith("batch=")), None)
+    return path.stem.split("__")[0], batch
+
+
+def rebuild_command(path: Path) -> str:
+    asset, batch = owner_of(path)
+    return f"xcoder materialize --select {asset}" + (f" --batch {batch}" if batch else "")
+
+
+def damaged(path: Path, exc: BaseException) -> DamagedFile:
+    asset, batch = owner_of(path)
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    where = f"asset {asset}" + (f", batch {batch}" if batch else "")
+    return DamagedFile(f"{path} ({where}) cannot be read ({reason}): rebuild it with `{rebuild_command(path)}`")
+
+
 def read_parquet(path: Path) -> pl.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: materialize its asset first")
-    return pl.read_parquet(path)
+    try:
+        return pl.read_parquet(path)
+    except Exception as exc:  # polars' ComputeError for a truncated file, OSError, ...: one message naming it
+        raise damaged(path, exc) from None
+
+
+def unreadable(path: Path) -> BaseException | None:
+    """Why a Parquet file's footer cannot be read, or None (cheap: the footer only)."""
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+    except Exception as exc:
+        return exc
+    return None

@@ -1,8 +1,12 @@
 """A progress meter for long stages: done / total, rate, cache hits, as one throttled log line.
 
-Fed by the `on_progress(done, total, cached)` hooks of the LLM gateway and the sandbox run matrix
-(called from worker threads or an event loop, so it locks); prints through any `emit` callable
-(the asset's `context.log.info`), about every `interval_s` and once at the end.
+Fed by the `on_progress(done, total, cached[, not_run])` hooks of the LLM gateway and the sandbox run
+matrix (called from worker threads or an event loop, so it locks); prints through any `emit` callable
+(the asset's `context.log.info`), about every `interval_s` and once at the end (nothing when there
+was nothing to do). What it counts is said on the line: the work done now (`new`: requests sent,
+programs run), what the cache answered (identical work done before, in this run or an earlier
+one), and what was not run (a sandbox run skipped after its program's time limit, or a program that
+did not compile), so that the figures add up to the total as `xcoder status` counts them.
 """
 
 from __future__ import annotations
@@ -25,8 +29,12 @@ class ProgressMeter:
         *,
         interval_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        new: str = "new",
+        cached: str = "from cache (identical to earlier work)",
     ):
         self.label, self.emit, self.interval_s, self.clock = label, emit, interval_s, clock
+        self.new_word, self.cached_words = new, cached
+        self.not_run = 0
         self.started = clock()
         self._last_emit = self.started
         self._lock = threading.Lock()
@@ -35,20 +43,26 @@ class ProgressMeter:
         self.lines: list[str] = []
 
     def line(self) -> str:
-        """e.g. `verified_solutions: sandbox runs 1,200/2,751 (44%), 900 from cache, 300 new at 310/s`."""
+        """e.g. `verified_solutions: sandbox runs 1,200/2,751 (44%), 300 run at 310/s, 890 from cache
+        (identical to an earlier run), 10 not run (skipped after a time limit, ...)`."""
         share = f" ({self.done / self.total:.0%})" if self.total else ""
-        new = self.done - self.cached
+        new = self.done - self.cached - self.not_run
         elapsed = max(self.clock() - self.started, 1e-9)
         rate = new / elapsed
         rate_text = f"{rate:,.0f}/s" if rate >= 10 else f"{rate:.1f}/s"
+        not_run = (
+            f", {_n(self.not_run)} not run (skipped after a time limit, not compiled, or a sandbox failure)"
+            if self.not_run
+            else ""
+        )
         return (
-            f"{self.label} {_n(self.done)}/{_n(self.total)}{share}, {_n(self.cached)} from cache, "
-            f"{_n(new)} new at {rate_text}"
+            f"{self.label} {_n(self.done)}/{_n(self.total)}{share}, {_n(new)} {self.new_word} at {rate_text}, "
+            f"{_n(self.cached)} {self.cached_words}{not_run}"
         )
 
-    def update(self, done: int, total: int, cached: int = 0) -> None:
+    def update(self, done: int, total: int, cached: int = 0, not_run: int = 0) -> None:
         with self._lock:
-            self.done, self.total, self.cached = done, total, cached
+            self.done, self.total, self.cached, self.not_run = done, total, cached, not_run
             now = self.clock()
             if total and done >= total:
                 self._finish_locked()
@@ -56,7 +70,9 @@ class ProgressMeter:
                 self._last_emit = now
                 self._say(self.line())
 
-    def finish(self, done: int | None = None, total: int | None = None, cached: int | None = None) -> None:
+    def finish(
+        self, done: int | None = None, total: int | None = None, cached: int | None = None, not_run: int | None = None
+    ) -> None:
         """The closing line (once), with the final figures when the callee had no hook to report them."""
         with self._lock:
             if done is not None:
@@ -65,12 +81,15 @@ class ProgressMeter:
                 self.total = total
             if cached is not None:
                 self.cached = cached
+            if not_run is not None:
+                self.not_run = not_run
             self._finish_locked()
 
     def _finish_locked(self) -> None:
         if not self._finished:
             self._finished = True
-            self._say(self.line() + f" in {self.clock() - self.started:.1f} s")
+            if self.total or self.done:  # nothing asked for: no "0/0 in 0.0 s" line
+                self._say(self.line() + f" in {self.clock() - self.started:.1f} s")
 
     def _say(self, text: str) -> None:
         self.lines.append(text)

@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from xcoder_assets.store.parquet import owner_of, rebuild_command, unreadable
 from xcoder_assets.store.tables import ALL_TABLES, ASSET_TABLES, BATCHES_DIR, Table, batch_dirs, llm_calls_path
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
@@ -78,20 +79,48 @@ def existing_tables(data_dir: Path) -> list[str]:
     return names
 
 
+def _empty_view(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    columns = ", ".join(f"NULL::{_duck_type(dtype)} AS {col}" for col, dtype in ALL_TABLES[name].schema.items())
+    batch = ", NULL::VARCHAR AS batch" if name == "llm_calls" or ALL_TABLES[name].batched else ""
+    con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {columns}{batch} WHERE false")
+
+
+def _files_of(name: str, data_dir: Path) -> list[Path]:
+    if name == "llm_calls":
+        return sorted(data_dir.glob("llm_calls/*.parquet")) + sorted(
+            data_dir.glob(f"{BATCHES_DIR}/batch=*/llm_calls/*.parquet")
+        )
+    table = ALL_TABLES[name]
+    return sorted(table.batch_files(data_dir).values()) if table.batched else [table.path(data_dir)]
+
+
 def create_views(con: duckdb.DuckDBPyConnection, data_dir: Path) -> list[str]:
-    """Create a view per existing table, the lineage view and an empty llm_calls view if none exists."""
+    """Create a view per existing table, the lineage view and an empty llm_calls view if none exists.
+
+    A table with a file that cannot be read gets an empty view instead, and its damaged files are
+    listed in the table `damaged_files` (file, asset, batch, reason, the command that rebuilds it): the
+    other tables stay readable."""
     data_dir = Path(data_dir).resolve()
     present = existing_tables(data_dir)
+    found: list[dict[str, Any]] = []
     for name in present:
         text = sql_text(f"views/{name}.sql").replace("{data_dir}", _sql_literal_path(data_dir))
         if name == "llm_calls":
             text = text.replace("{llm_calls_sources}", "\nUNION ALL BY NAME\n".join(_llm_calls_sources(data_dir)))
-        con.execute(text)
+        try:
+            con.execute(text)
+        except duckdb.Error as exc:
+            found += _damaged_files(name, data_dir, exc)
+            _empty_view(con, name)
+    present = [name for name in present if name not in {d["table"] for d in found}]
     if "llm_calls" not in present:
-        columns = ", ".join(
-            f"NULL::{_duck_type(dtype)} AS {col}" for col, dtype in ALL_TABLES["llm_calls"].schema.items()
-        )
-        con.execute(f"CREATE OR REPLACE VIEW llm_calls AS SELECT {columns}, NULL::VARCHAR AS batch WHERE false")
+        _empty_view(con, "llm_calls")
+    con.execute(
+        'CREATE OR REPLACE TABLE damaged_files (path VARCHAR, "table" VARCHAR, asset VARCHAR, batch VARCHAR, '
+        "reason VARCHAR, rebuild VARCHAR)"
+    )
+    for row in found:
+        con.execute("INSERT INTO damaged_files VALUES (?, ?, ?, ?, ?, ?)", [row[k] for k in DAMAGED_COLUMNS])
     for derived in sorted((SQL_DIR / "derived").glob("*.sql")):  # views over several tables: only once they all exist
         try:
             con.execute(derived.read_text(encoding="utf-8"))
@@ -107,6 +136,39 @@ def create_views(con: duckdb.DuckDBPyConnection, data_dir: Path) -> list[str]:
             "NULL::VARCHAR AS summary, NULL::VARCHAR AS label WHERE false"
         )
     return present
+
+
+DAMAGED_COLUMNS = ("path", "table", "asset", "batch", "reason", "rebuild")
+
+
+def _damaged_files(name: str, data_dir: Path, error: BaseException) -> list[dict[str, Any]]:
+    """The files of a table whose view could not be created, each with why (the footer is read)."""
+    rows = []
+    for path in _files_of(name, data_dir):
+        exc = unreadable(path)
+        if exc is not None:
+            asset, batch = owner_of(path)
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            rows.append(
+                {
+                    "path": str(path),
+                    "table": name,
+                    "asset": asset,
+                    "batch": batch,
+                    "reason": reason,
+                    "rebuild": rebuild_command(path),
+                }
+            )
+    if not rows:  # not a file's fault (a file of another shape, say): the view's own error, named
+        reason = str(error).strip().splitlines()[0]
+        rows.append({"path": "", "table": name, "asset": name, "batch": None, "reason": reason, "rebuild": ""})
+    return rows
+
+
+def damaged_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    return [
+        dict(zip(DAMAGED_COLUMNS, row)) for row in con.execute("SELECT * FROM damaged_files ORDER BY path").fetchall()
+    ]
 
 
 def _duck_type(dtype: Any) -> str:

@@ -71,8 +71,22 @@ def test_a_base_model_that_cannot_be_loaded(tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "config.json").write_text("{not json")
-    with pytest.raises(TrainInputError, match=r"^base model '.*broken' cannot be loaded: "):
+    with pytest.raises(TrainInputError, match=r"^base model folder '.*broken' cannot be loaded: "):
         resolve_base_model(TrainSettings(base_model=str(broken)), tmp_path)
+
+
+def test_a_hub_model_offline_is_one_message_at_once(tmp_path, monkeypatch, capfd):
+    """Offline, a hub id not in the cache: one error naming the model and how to provide it, with no
+    download retries printed (issue 20 item 9)."""
+    pytest.importorskip("transformers")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    with pytest.raises(TrainInputError) as raised:
+        resolve_base_model(TrainSettings(base_model="someorg/not-cached-7b"), tmp_path)
+    message = str(raised.value)
+    assert "'someorg/not-cached-7b'" in message and "local model folder" in message and "smoke: true" in message
+    assert "HF_HUB_OFFLINE" in message
+    assert "Retrying" not in capfd.readouterr().err
 
 
 def test_pipes_metadata_types_mappings_and_paths():

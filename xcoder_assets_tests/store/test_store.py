@@ -146,13 +146,27 @@ def test_progress_meter_is_throttled_and_closes_once():
     meter.update(100, 2751, 90)  # too soon: nothing
     clock.now = 6.0
     meter.update(1200, 2751, 900)
-    assert lines == ["verified_solutions: sandbox runs 1,200/2,751 (44%), 900 from cache, 300 new at 50/s"]
+    assert lines == [
+        "verified_solutions: sandbox runs 1,200/2,751 (44%), 300 new at 50/s, 900 from cache (identical to earlier work)"
+    ]
     clock.now = 7.0
     meter.update(1300, 2751, 900)  # within 5 s of the last line
     clock.now = 12.0
     meter.update(2751, 2751, 900)  # the end: the closing line, at once
     meter.finish(2751, 2751, 900)  # and only once
-    assert len(lines) == 2 and lines[1].endswith("1,851 new at 154/s in 12.0 s")
+    assert len(lines) == 2 and lines[1].endswith("900 from cache (identical to earlier work) in 12.0 s")
+    assert "1,851 new at 154/s" in lines[1]
+
+
+def test_progress_meter_counts_runs_not_run_apart_and_says_nothing_for_no_work():
+    lines = []
+    meter = ProgressMeter("sandbox runs", lines.append, new="run", cached="from cache (identical to an earlier run)")
+    meter.finish(2785, 2785, 2726, not_run=59)
+    assert lines[0].startswith("sandbox runs 2,785/2,785 (100%), 0 run at 0.0/s, 2,726 from cache")
+    assert "59 not run (skipped after a time limit" in lines[0]
+    idle = []
+    ProgressMeter("LLM calls", idle.append).finish(0, 0, 0)
+    assert idle == []
 
 
 def test_progress_meter_takes_updates_from_threads():

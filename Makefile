@@ -12,7 +12,7 @@ export XCODER_DATA_DIR ?= $(CURDIR)/data
 SANDBOX_IMAGE ?= $(shell sed -n 's/^DEFAULT_IMAGE = "\(.*\)"/\1/p' xcoder_assets/sandbox/backends.py)
 LCB_HARNESS_VERSION := 26.3
 
-.PHONY: venv demo test test-slow lint ui status validate clean system-deps sandbox-image bench-judge bench-llm serve stop test-deps
+.PHONY: venv demo test test-slow lint ui status validate clean system-deps sandbox-image bench-judge bench-llm serve stop serve-env test-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -83,6 +83,11 @@ serve: $(STAMP)
 stop:
 	$(BIN)/python deploy/serve.py stop --dir $(SERVE_DIR)
 
+# Shell exports that point the dagster and xcoder commands at the running deployment:
+#   eval "$(make -s serve-env)"; .venv/bin/dagster run list
+serve-env:
+	@$(BIN)/python deploy/serve.py env --dir $(SERVE_DIR)
+
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
 
@@ -99,5 +104,7 @@ bench-judge: $(STAMP) sandbox-image
 bench-llm: $(STAMP)
 	$(BIN)/xcoder bench llm --latency 0.2 --requests 2000 --concurrency 64
 
+# The demo's data and runs, and the deployment of `make serve` (stopped first, its Postgres cluster too).
 clean:
+	if [ -x $(BIN)/python ]; then $(BIN)/python deploy/serve.py clean --dir $(SERVE_DIR); fi
 	rm -rf data .dagster_home

@@ -22,6 +22,7 @@ import os
 import pwd
 import secrets
 import shutil
+import shlex
 import signal
 import socket
 import subprocess
@@ -49,7 +50,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on the port: SO_REUSEADDR as the webserver sets it, so sockets of a
+    server that just stopped (TIME_WAIT) do not count as taken."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
             return True
@@ -399,8 +403,37 @@ def start(args: argparse.Namespace) -> int:
     _wait_http(f"{url}/server_info", state["pids"]["webserver"], marks["webserver"], layout.logs / "webserver.log")
     print(
         f"Dagster UI: {url}\nprocesses: postgres (port {state['pg_port']}), code server (port {state['grpc_port']}), "
-        f"webserver, daemon\nlogs: {layout.logs}\ndata: {state['data_dir']}\nstop: make stop"
+        f"webserver, daemon\nlogs: {layout.logs}\ndata: {state['data_dir']}\nstop: make stop\n"
+        f'dagster CLI against this deployment: eval "$(make -s serve-env)", then e.g. `.venv/bin/dagster run list`\n'
+        "The catalog starts with this deployment's own run history (its Postgres), so assets show \"Never\n"
+        'materialized" until a run here records them, although the data folder is the same: materialize from\n'
+        "the UI, or `make -s serve-env` then `.venv/bin/xcoder materialize`."
     )
+    return 0
+
+
+def env(args: argparse.Namespace) -> int:
+    """Shell exports that point the dagster and xcoder commands at the running deployment."""
+    layout = Layout(Path(args.dir))
+    state = layout.read_state()
+    if state is None:
+        raise ServeError(f"not running ({layout.root}): make serve first")
+    names = ("DAGSTER_HOME", "XCODER_PG_HOST", "XCODER_PG_PORT", "XCODER_PG_USER", "XCODER_PG_PASSWORD", "XCODER_PG_DB")
+    names += ("XCODER_SERVE_COMPUTE_LOGS", "XCODER_SERVE_ARTIFACTS", "XCODER_DATA_DIR")
+    values = environment(layout, state)
+    for name in names:
+        print(f"export {name}={shlex.quote(values[name])}")
+    return 0
+
+
+def clean(args: argparse.Namespace) -> int:
+    """Stop the deployment and remove what it keeps: its folder and its Postgres cluster."""
+    layout = Layout(Path(args.dir))
+    stop(args, quiet=True)
+    for folder in {layout.root, layout.pgdata.parent} - {PROJECT}:
+        if folder.exists():
+            shutil.rmtree(folder)
+            print(f"removed {folder}")
     return 0
 
 
@@ -463,7 +496,7 @@ def status(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["start", "stop", "status"])
+    parser.add_argument("command", choices=["start", "stop", "status", "env", "clean"])
     parser.add_argument(
         "--dir",
         default=os.environ.get("SERVE_DIR", str(PROJECT / ".serve")),
@@ -484,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        return {"start": start, "stop": stop, "status": status}[args.command](args)
+        return {"start": start, "stop": stop, "status": status, "env": env, "clean": clean}[args.command](args)
     except (ServeError, subprocess.CalledProcessError) as exc:
         print(f"serve: {exc}", file=sys.stderr)
         return 1

@@ -433,7 +433,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         columns = [c for c in columns if c not in dropped]
         print(text_table([[u[k] for k in columns] for u in usage], headers))
     print(
-        f"\nLLM, all runs so far ({totals['runs']} runs): {totals['requests']} requests = {totals['sent_to_model']} sent "
+        f"\nLLM, all runs so far ({totals['runs']} run{'s' if totals['runs'] != 1 else ''}): {totals['requests']} requests = {totals['sent_to_model']} sent "
         f"to the model + {totals['cache_hits']} cache hits + {totals['not_sent']} not sent; {totals['errors']} errors; "
         f"{totals['prompt_tokens']} prompt "
         f"+ {totals['completion_tokens']} completion tokens, ${totals['cost_usd']:.4f}; "

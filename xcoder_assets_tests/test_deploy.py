@@ -371,9 +371,44 @@ def test_serve_twice_is_idempotent_and_stop_frees_the_port():
             for a in _graphql(deployment.url, "{ assetNodes { assetKey { path } } }")["assetNodes"]
         }
         assert {"seed_problems", "verified_solutions", "lcb_problems"} <= names
+        # the dagster CLI pointed at the deployment by `make serve-env`'s exports (issue 20 item 13)
+        exports = deployment.serve("env")
+        assert exports.returncode == 0 and "export XCODER_PG_PORT=" in exports.stdout, exports.stderr
+        listed = subprocess.run(
+            ["bash", "-c", f'{exports.stdout}\n"{Path(sys.executable).parent}/dagster" run list --limit 1'],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert listed.returncode == 0 and "XCODER_PG_PORT" not in listed.stderr, listed.stderr[-2000:]
         assert deployment.serve("stop").returncode == 0
         assert deployment.serve("status").returncode == 1
         with pytest.raises(ConnectionRefusedError):  # nothing listens on the webserver's port any more
             socket.create_connection(("127.0.0.1", deployment.port), timeout=5).close()
+        cleaned = deployment.serve("clean")  # what `make clean` runs: the folder and its Postgres cluster go
+        assert cleaned.returncode == 0 and not deployment.root.exists(), cleaned.stdout + cleaned.stderr
     finally:
         deployment.close()
+
+
+def test_a_port_left_in_time_wait_is_free_for_the_next_server():
+    """`make serve` right after `make ui` (issue 20 item 13): the UI's closed connections in TIME_WAIT
+    do not make the port look taken."""
+    sys.path.insert(0, str(DEPLOY))
+    try:
+        from serve import port_free
+    finally:
+        sys.path.remove(str(DEPLOY))
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    assert not port_free(port)  # listening: taken
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    accepted.close()  # the server side closes first: its end goes to TIME_WAIT
+    client.close()
+    server.close()
+    assert port_free(port)

@@ -1,0 +1,45 @@
+"""Every script in benchmarks/ runs at a tiny size, so that none can rot (the README's scale figures
+come from them at full size). Each runs as a user runs it: `python benchmarks/<script>.py ...`."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from xcoder_assets_tests.conftest import PROJECT_ROOT
+
+BENCHMARKS = PROJECT_ROOT / "benchmarks"
+# script -> (tiny arguments, a line its output must hold)
+TINY = {
+    "dedup_scale.py": (["--examples", "300", "--scale", "1,2", "--benchmark", "40"], "ratio"),
+    "residual_channels.py": (["--backends", "bwrap", "--trials", "1", "--seconds", "0.1"], "| bwrap | warm |"),
+    "scale_synthesis.py": (["--factor", "2", "--configs", "6", "--rounds", "5"], "ratio 2x/1x"),
+    "scale_verification.py": (["--factor", "1", "--configs", "6"], "verified solutions"),
+    "vote_accuracy.py": (["--problems", "12", "--spread-seeds", "1"], "| candidates |"),
+}
+
+
+def test_every_benchmark_has_a_tiny_run():
+    assert {p.name for p in BENCHMARKS.glob("*.py")} == set(TINY)
+
+
+@pytest.mark.parametrize("script", sorted(TINY))
+def test_benchmark_runs_at_a_tiny_size(script, tmp_path, bwrap_backend):
+    arguments, expected = TINY[script]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "DAGSTER_HOME": str(tmp_path),
+        "XCODER_DATA_DIR": str(tmp_path / "data"),
+    }
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *arguments],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert expected in done.stdout, done.stdout[-3000:]

@@ -466,3 +466,32 @@ def test_a_damaged_file_is_named_with_its_asset_batch_and_rebuild_command(small_
         DamagedFile, match=rf"verified_solutions.parquet \(asset verified_solutions, batch {DEFAULT_BATCH}\)"
     ):
         read_parquet(damaged)
+
+
+def test_the_readme_figures_come_from_the_data(small_demo, monkeypatch, tmp_path):
+    """scripts/readme_figures.py renders the demo block from a data directory and its runs, and writes
+    it between the README's markers (issue 20 item 12: the README's figures are regenerated, not typed)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("readme_figures", PROJECT_ROOT / "scripts" / "readme_figures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    home, data, _ = small_demo
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    block = module.render(module.figures(data))
+    funnel = json.loads(
+        subprocess.run(
+            [BIN / "xcoder", "--data-dir", str(data), "status", "--json"],
+            capture_output=True,
+            text=True,
+            env=_env(home, data),
+        ).stdout
+    )["verification"]
+    assert " -> ".join(f"{n} {stage}" for stage, n in funnel.items()) in block
+    assert "easy_share" in block and "unverified_share" in block
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{module.BEGIN}\nstale\n{module.END}\nrest\n")
+    module.write(readme, block)
+    assert readme.read_text() == f"intro\n{module.BEGIN}\n{block}\n{module.END}\nrest\n"
+    text = (PROJECT_ROOT / "README.md").read_text()
+    assert text.count(module.BEGIN) == 1 and text.count(module.END) == 1

@@ -613,7 +613,9 @@ class TrainingMixturesConfig(dg.Config):
     kinds={"parquet", "jsonl"},
     owners=OWNERS,
     tags=asset_tags("training"),
-    description=TRAINING_MIXTURES.description + " Written to training_mixtures/<shards_version>/<name>/.",
+    description=TRAINING_MIXTURES.description
+    + " Each is training_mixtures/<shards_version>/<name>/manifest.json: the chosen row ids and the shards files"
+    " holding them (path relative to the mixture, sha256); no row is copied (recipe.shards.mixture_rows reads one).",
     check_specs=[
         dg.AssetCheckSpec(
             MIXTURES_NESTED,
@@ -638,48 +640,31 @@ def training_mixtures(
         raise dg.Failure(description="training_mixtures: training_shards has no rows", allow_retries=False)
     version = shards["shards_version"][0]
     folder = storage.root / SHARDS_DIR / version
-    manifest = recipe.verify_manifest(folder)
-    settings = recipe.ShardSettings(
-        **{
-            **manifest["settings"],
-            "containers": tuple(manifest["settings"]["containers"]),
-            "decontamination": DecontaminationSettings(**manifest["settings"]["decontamination"]),
-        }
-    )
-    counter = recipe.load_token_counter(settings.tokenizer)
+    try:
+        manifest = recipe.verify_manifest(folder)
+        file_ids = recipe.shard_file_ids(folder, manifest)
+    except (recipe.ShardInputError, FileNotFoundError) as exc:
+        raise dg.Failure(description=f"training_mixtures: shards {version}: {exc}", allow_retries=False) from None
+    # The choice needs only ids, tasks and splits; the rows stay in the shards folder (tokens as counted there).
     kept = shards.filter(pl.col("status") == "kept").sort("problem_id", "rank")
-    examples = [
-        recipe.ShardExample(
-            r["example_id"],
-            r["problem_id"],
-            r["split"],
-            r["system"] or None if settings.include_system else None,
-            r["prompt"],
-            r["response"],
-        )
-        for r in kept.iter_rows(named=True)
-    ]
-    rl = _rl_from_files(folder, manifest)
+    examples = [recipe.RowRef(r["example_id"], r["problem_id"], r["split"]) for r in kept.iter_rows(named=True)]
+    rl_kept = read_parquet(TRAINING_RL.path(storage.root)).filter(
+        (pl.col("status") == "kept") & (pl.col("shards_version") == version)
+    )
+    rl = [recipe.RowRef(r["example_id"], r["problem_id"], r["split"]) for r in rl_kept.iter_rows(named=True)]
+    tokens = {
+        **dict(zip(kept["example_id"], kept["tokens"].fill_null(0))),
+        **dict(zip(rl_kept["example_id"], rl_kept["tokens"].fill_null(0))),
+    }
     run_id = context.run.run_id
     rows, members = [], {}
     for spec in specs:
         subset, rl_subset = recipe.mixture(examples, rl, spec)
         out = storage.root / MIXTURES_DIR / version / spec.name
-        mix_manifest = recipe.write_layout(
-            out,
-            version,
-            subset,
-            rl_subset,
-            settings,
-            counter,
-            manifest["created_from"],
-            extra={
-                "name": spec.name,
-                "task_share": spec.task_share,
-                "solutions_per_task": spec.solutions_per_task,
-                "subset_of": f"{SHARDS_DIR}/{version}",
-            },
-        )
+        try:
+            mix_manifest = recipe.write_mixture(out, folder, manifest, file_ids, spec, subset, rl_subset, tokens)
+        except recipe.ShardInputError as exc:
+            raise dg.Failure(description=f"training_mixtures: {exc}", allow_retries=False) from None
         train = [e for e in subset if e.split == "train"]
         members[spec] = {e.example_id for e in train}
         rows.append(
@@ -758,30 +743,3 @@ def training_mixtures(
             )
         ],
     )
-
-
-def _rl_from_files(folder: Path, manifest: dict[str, Any]) -> list[recipe.RlProblem]:
-    """The RL problems as written (the JSONL rl shards), for the mixtures' subsets."""
-    out = []
-    for entry in manifest["files"]:
-        if entry["format"] != "rl" or entry["container"] != manifest["settings"]["containers"][0]:
-            continue
-        path = folder / entry["path"]
-        rows = (
-            [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
-            if entry["container"] == "jsonl"
-            else pl.read_parquet(path).to_dicts()
-        )
-        for r in rows:
-            out.append(
-                recipe.RlProblem(
-                    r["example_id"],
-                    r["problem_id"],
-                    entry["split"],
-                    r["prompt"][0]["content"],
-                    r["mode"],
-                    r["func_name"],
-                    tuple((t["input"], t["output"]) for t in r["tests"]),
-                )
-            )
-    return out

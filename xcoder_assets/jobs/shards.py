@@ -1,18 +1,21 @@
-"""The training shards as the trainer reads them (layout: notes of issue 11, `training_shards`).
+"""The training shards as the trainer reads them (the `training_shards` layout), or a training mixture
+of them (`training_mixtures`: a manifest of chosen row ids over a shards folder, not a copy).
 
 Before any training starts, every file the manifest lists is checked: it exists, its bytes hash to the
-manifest's sha256, and it holds the manifest's row count. A mismatch is one ShardError naming the file.
+manifest's sha256, and it holds the manifest's row count; a mixture's shards folder must still hold the
+manifest it was made from. A mismatch is one ShardError naming the file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 MANIFEST = "manifest.json"
+MIXTURE_LAYOUT = "xcoder-mixture/1"  # recipe/shards.py writes it
 ShardFormat = Literal["messages", "query_response", "sharegpt", "rl"]
 
 
@@ -38,6 +41,8 @@ class Shards:
     created_from: dict[str, Any]
     tokenizer: dict[str, Any]
     files: tuple[ShardFile, ...]
+    # A mixture's chosen ids per group ("sft": every SFT format, "rl") and split; None: every row.
+    ids: dict[str, dict[str, list[str]]] | None = None
 
     def select(self, fmt: str, split: str = "train") -> list[ShardFile]:
         # JSONL and Parquet copies hold the same rows: read the JSONL ones (no pyarrow needed by the trainer)
@@ -47,7 +52,14 @@ class Shards:
         out: list[dict[str, Any]] = []
         for shard in self.select(fmt, split):
             out.extend(_jsonl_rows(self.root / shard.path))
-        return out
+        if self.ids is None:
+            return out
+        wanted = self.ids.get("rl" if fmt == "rl" else "sft", {}).get(split, [])
+        by_id = {row.get("example_id"): row for row in out}
+        missing = [i for i in wanted if i not in by_id]
+        if missing:
+            raise ShardError(f"{self.root}: the mixture's {fmt} {split} ids {missing[:3]} are in no shard file")
+        return [by_id[i] for i in wanted]
 
     def data_versions(self) -> dict[str, Any]:
         return {
@@ -114,6 +126,8 @@ def load_shards(root: str | Path, verify: bool = True) -> Shards:
         data = json.loads(manifest.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ShardError(f"{manifest}: not JSON ({exc.msg})") from None
+    if isinstance(data, dict) and data.get("layout") == MIXTURE_LAYOUT:
+        return _load_mixture(root, data, verify)
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
         raise ShardError(f"{manifest}: no files list")
     files = tuple(_file(entry, manifest) for entry in data["files"])
@@ -140,6 +154,19 @@ def load_shards(root: str | Path, verify: bool = True) -> Shards:
             if rows != shard.rows:
                 raise ShardError(f"{path}: {rows} rows, the manifest says {shard.rows}")
     return shards
+
+
+def _load_mixture(root: Path, data: dict[str, Any], verify: bool) -> Shards:
+    """A mixture: its shards folder (checked as any), the mixture's own version, and its chosen ids."""
+    shards_dir = root / str(data.get("shards_dir") or "")
+    if not (shards_dir / MANIFEST).is_file():
+        raise ShardError(f"{root}: the mixture's shards folder {shards_dir} has no {MANIFEST}")
+    if verify and sha256_file(shards_dir / MANIFEST) != data.get("shards_manifest_sha256"):
+        raise ShardError(f"{shards_dir / MANIFEST}: not the shards manifest mixture {root} was made from")
+    shards = load_shards(shards_dir, verify=verify)
+    name = (data.get("mixture") or {}).get("name") or root.name
+    # its own version: two mixtures of one shards folder must not resume each other's checkpoints
+    return replace(shards, version=f"{shards.version}-{name}", ids=data.get("ids") or {})
 
 
 def require(shards: Shards, fmt: str, split: str = "train") -> list[dict[str, Any]]:

@@ -17,9 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
+from typing import Any, Callable, Iterable, Literal, Mapping, Protocol, Sequence, TypeVar
 
 import polars as pl
 
@@ -28,6 +30,7 @@ from xcoder_assets.recipe.composition import problem_question
 from xcoder_assets.recipe.decontamination import DecontaminationSettings, Decontaminator, Flag
 from xcoder_assets.recipe.dedup import deduplicate, deduplicate_solutions
 from xcoder_assets.recipe.prompts import PromptTemplate
+from xcoder_assets.sandbox.lcb_format import decode_private_tests
 from xcoder_assets.store.ids import content_hash, make_id
 from xcoder_assets.store.parquet import write_parquet, write_text
 
@@ -575,7 +578,9 @@ def rl_tests_from_lcb_row(record: Mapping[str, Any]) -> tuple[tuple[str, str], .
     out = []
     for name in ("public_test_cases", "private_test_cases"):
         value = record.get(name) or "[]"
-        for case in json.loads(value) if isinstance(value, str) else value:
+        if isinstance(value, str):  # private tests are shipped as base64(zlib(pickle(json))), as the dataset's
+            value = decode_private_tests(value) if name == "private_test_cases" else json.loads(value)
+        for case in value:
             out.append((case["input"], case["output"]))
     return tuple(out)
 
@@ -630,9 +635,33 @@ class MixtureSpec:
             raise ShardInputError(f"mixture solutions per task: at least 1, got {self.solutions_per_task}")
 
 
-def mixture(
-    examples: Sequence[ShardExample], rl: Sequence[RlProblem], spec: MixtureSpec
-) -> tuple[list[ShardExample], list[RlProblem]]:
+class Row(Protocol):
+    """What choosing a mixture needs of a row: its id, its task (problem) and its split."""
+
+    @property
+    def example_id(self) -> str: ...
+
+    @property
+    def problem_id(self) -> str: ...
+
+    @property
+    def split(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class RowRef:
+    """A row of a shards folder, by id (what a mixture's manifest lists)."""
+
+    example_id: str
+    problem_id: str
+    split: Split
+
+
+E = TypeVar("E", bound=Row)
+R = TypeVar("R", bound=Row)
+
+
+def mixture(examples: Sequence[E], rl: Sequence[R], spec: MixtureSpec) -> tuple[list[E], list[R]]:
     """A nested subset of the training split: the first ceil(share x tasks) tasks in task order, the first
     k examples of each (in rank order); a larger share or k holds every smaller one. The validation split
     is the same in every mixture, so their evaluations compare."""
@@ -647,3 +676,157 @@ def mixture(
             taken[e.problem_id] = taken.get(e.problem_id, 0) + 1
             out.append(e)
     return out, [p for p in rl if p.split == "validation" or p.problem_id in chosen]
+
+
+# A mixture is a manifest that names rows of a shards folder by id and refers to that folder's files by
+# relative path and sha256: nine mixtures of one shards version copy none of its bytes (the RL tests alone
+# can be most of them). Readers resolve it with `mixture_rows`.
+MIXTURE_LAYOUT = "xcoder-mixture/1"
+SFT_IDS, RL_IDS = "sft", "rl"  # a mixture's id lists: SFT examples (every SFT format) and RL problems
+
+
+def _id_group(fmt: str) -> str:
+    return RL_IDS if fmt == "rl" else SFT_IDS
+
+
+def _file_rows(path: Path, container: str, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    if container == "jsonl":
+        with open(path, encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+    return pl.read_parquet(path, columns=list(columns) if columns else None).to_dicts()
+
+
+def shard_file_ids(folder: Path, manifest: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The example ids of every file a shards manifest lists, in file order. The containers of one shard hold
+    the same rows, so each shard is read once, from its Parquet copy where there is one (only the id column)."""
+    stems: dict[str, list[Mapping[str, Any]]] = {}
+    for entry in manifest["files"]:
+        stems.setdefault(entry["path"].rsplit(".", 1)[0], []).append(entry)
+    out: dict[str, list[str]] = {}
+    for entries in stems.values():
+        source = next((e for e in entries if e["container"] == "parquet"), entries[0])
+        ids = [r["example_id"] for r in _file_rows(Path(folder) / source["path"], source["container"], ["example_id"])]
+        for entry in entries:
+            out[entry["path"]] = ids
+    return out
+
+
+def write_mixture(
+    folder: Path,
+    shards_folder: Path,
+    shards_manifest: Mapping[str, Any],
+    file_ids: Mapping[str, Sequence[str]],
+    spec: MixtureSpec,
+    examples: Sequence[Row],
+    rl: Sequence[Row],
+    tokens: Mapping[str, int],
+) -> dict[str, Any]:
+    """Write `folder/manifest.json` for one mixture of a shards folder and return it; nothing else is written
+    (anything an earlier layout left in `folder` is removed). It lists the chosen ids per split in the shards'
+    row order, and every shards file holding a chosen row with its path (relative to `shards_dir`), sha256,
+    rows and the rows and tokens chosen from it. `tokens`: tokens per id, as training_shards counted them."""
+    folder, shards_folder = Path(folder), Path(shards_folder)
+    chosen = {SFT_IDS: {e.example_id for e in examples}, RL_IDS: {p.example_id for p in rl}}
+    ids: dict[str, dict[str, list[str]]] = {SFT_IDS: {}, RL_IDS: {}}
+    files = []
+    first = shards_manifest["settings"]["containers"][0]
+    for entry in shards_manifest["files"]:
+        group = _id_group(entry["format"])
+        taken = [i for i in file_ids[entry["path"]] if i in chosen[group]]
+        if entry["format"] in ("messages", "rl") and entry["container"] == first:  # one listing per row
+            ids[group].setdefault(entry["split"], []).extend(taken)
+        if taken:
+            files.append({**entry, "selected": len(taken), "selected_tokens": sum(tokens[i] for i in taken)})
+    for group, wanted in chosen.items():
+        found = {i for split_ids in ids[group].values() for i in split_ids}
+        if wanted - found:
+            raise ShardInputError(
+                f"{shards_folder}: {len(wanted - found)} {group} rows of mixture {spec.name} are in no shard file "
+                f"(e.g. {sorted(wanted - found)[0]}): the shards folder and training_shards' rows disagree"
+            )
+    totals: dict[str, Any] = {"examples": {}, "problems": {}, "rl_problems": {}, "tokens": {}}
+    for split in ("train", "validation"):
+        sft_ids, rl_ids = ids[SFT_IDS].get(split, []), ids[RL_IDS].get(split, [])
+        totals["examples"][split] = len(sft_ids)
+        totals["problems"][split] = len({e.problem_id for e in examples if e.split == split})
+        totals["rl_problems"][split] = len(rl_ids)
+        totals["tokens"][f"sft_{split}"] = sum(tokens[i] for i in sft_ids)
+        totals["tokens"][f"rl_prompt_{split}"] = sum(tokens[i] for i in rl_ids)
+    manifest = {
+        "layout": MIXTURE_LAYOUT,
+        "mixture": {
+            "name": spec.name,
+            "task_share": spec.task_share,
+            "solutions_per_task": spec.solutions_per_task,
+        },
+        "shards_version": shards_manifest["shards_version"],
+        "shards_dir": Path(os.path.relpath(shards_folder.absolute(), folder.absolute())).as_posix(),
+        "shards_manifest_sha256": sha256_of(shards_folder / "manifest.json"),
+        "created_from": shards_manifest["created_from"],
+        "settings": shards_manifest["settings"],
+        "tokenizer": shards_manifest["tokenizer"],
+        "ids": ids,
+        "files": files,
+        "totals": totals,
+    }
+    if folder.exists():  # a folder of an earlier layout held copies of the shards: they go
+        shutil.rmtree(folder)
+    write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", folder / "manifest.json")
+    return manifest
+
+
+def _mixture_manifest(folder: Path) -> tuple[dict[str, Any], Path]:
+    path = Path(folder) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ShardInputError(f"{folder}: no manifest.json (not a training_mixtures folder)") from None
+    except ValueError as exc:
+        raise ShardInputError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("layout") != MIXTURE_LAYOUT:
+        raise ShardInputError(f"{path}: not a mixture manifest (layout {MIXTURE_LAYOUT})")
+    return manifest, Path(folder) / manifest["shards_dir"]
+
+
+def verify_mixture(folder: Path) -> dict[str, Any]:
+    """A mixture's manifest, checked before anything trains on it: its shards folder is there with the same
+    manifest, and every file it refers to lies inside that folder with the sha256 it had (one ShardInputError
+    naming the file otherwise)."""
+    manifest, shards = _mixture_manifest(folder)
+    shards_manifest = shards / "manifest.json"
+    if not shards_manifest.is_file():
+        raise ShardInputError(f"{folder}: its shards folder {shards} has no manifest.json")
+    if sha256_of(shards_manifest) != manifest["shards_manifest_sha256"]:
+        raise ShardInputError(f"{shards_manifest}: not the shards manifest mixture {folder} was made from")
+    root = shards.resolve()
+    for entry in manifest["files"]:
+        path = shards / entry["path"]
+        if not path.resolve().is_relative_to(root):
+            raise ShardInputError(f"{folder}: {entry['path']} lies outside its shards folder {shards}")
+        if not path.is_file():
+            raise ShardInputError(f"{path}: listed in mixture {folder} but missing")
+        if sha256_of(path) != entry["sha256"]:
+            raise ShardInputError(f"{path}: sha256 differs from mixture {folder}'s manifest")
+    return manifest
+
+
+def mixture_rows(folder: Path, fmt: str, split: str = "train", container: str = "jsonl") -> list[dict[str, Any]]:
+    """A mixture's rows of one format and split, read from its shards folder's files (verified first), in the
+    order the manifest lists their ids. ShardInputError when a listed id is in none of the files."""
+    manifest = verify_mixture(folder)
+    shards = Path(folder) / manifest["shards_dir"]
+    wanted = manifest["ids"][_id_group(fmt)].get(split, [])
+    keep = set(wanted)
+    found: dict[str, dict[str, Any]] = {}
+    for entry in manifest["files"]:
+        if entry["format"] == fmt and entry["split"] == split and entry["container"] == container:
+            rows = _file_rows(shards / entry["path"], container)
+            if len(rows) != entry["rows"]:
+                raise ShardInputError(f"{shards / entry['path']}: {len(rows)} rows, the manifest says {entry['rows']}")
+            found.update((r["example_id"], r) for r in rows if r["example_id"] in keep)
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise ShardInputError(
+            f"{folder}: {len(missing)} {fmt} {split} rows are in none of its {container} shard files (e.g. {missing[0]})"
+        )
+    return [found[i] for i in wanted]

@@ -20,9 +20,12 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, Literal, Sequence
 
+from xcoder_assets.recipe.batches import NIGHTLY_PREFIX
 from xcoder_assets.sandbox.compare import canonical_number
+from xcoder_assets.sandbox.lcb_format import encode_private_tests
 from xcoder_assets.store.ids import make_id
 
 _CODE_BLOCK = re.compile(r"```(\w*)[^\n]*\n(.*?)```", re.DOTALL)
@@ -399,35 +402,67 @@ def solution_rows(
     return rows
 
 
+# LiveCodeBench's loader parses contest_date with datetime.fromisoformat, so an exported row needs a real date.
+# A synthetic problem has no contest: a nightly batch's date is used, else this fixed day, before
+# LiveCodeBench's first problem (May 2023), so a synthetic problem falls in none of its release windows.
+SYNTHETIC_CONTEST_DATE = date(2023, 1, 1)
+_NIGHTLY_DATE = re.compile(re.escape(NIGHTLY_PREFIX) + r"(\d{4}-\d{2}-\d{2})")
+
+
+def synthetic_contest_date(batch: str | None) -> date:
+    """The contest_date of a verified problem from this generation batch (see SYNTHETIC_CONTEST_DATE)."""
+    match = _NIGHTLY_DATE.fullmatch(batch or "")
+    if match:
+        try:
+            return date.fromisoformat(match.group(1))
+        except ValueError:  # nightly-2026-13-40: not a day
+            pass
+    return SYNTHETIC_CONTEST_DATE
+
+
+def lcb_functional_input(text: str) -> str:
+    """A functional test's input as LiveCodeBench's harness reads it: one JSON argument per line, nothing else.
+    The harness json.loads every line of input.split("\\n"), so a trailing newline (generators print one) or a
+    blank line is an argument it cannot parse."""
+    return "\n".join(line.strip() for line in text.split("\n") if line.strip())
+
+
 def lcb_row(
     problem: dict[str, Any],
     question: str,
     tests: Sequence[dict[str, Any]],
     result: Verification,
     golden_runs: Sequence[Any],
+    batch: str | None = None,
 ) -> dict[str, Any]:
-    """The problem with its verified tests as a LiveCodeBench code_generation_lite row (expected outputs are
-    the golden solution's raw outputs on the verified tests; examples public, the rest private)."""
+    """The problem with its verified tests as a LiveCodeBench code_generation_lite row, every field as the
+    dataset writes it (expected outputs are the golden solution's outputs on the verified tests; examples
+    public, the rest private as base64(zlib(pickle(json)))). `batch` (else the row's own `batch`) dates it."""
     functional = bool(problem["function_name"])
     verified = {v.test_id for v in result.votes if v.verified}
     testtype = "functional" if functional else "stdin"
     public, private = [], []
     for row, run in zip(tests, golden_runs):
         if row["test_id"] in verified:
-            (public if row["kind"] == "example" else private).append(
-                {"input": row["input"], "output": run.stdout, "testtype": testtype}
+            case = (
+                # the strict driver printed json.dumps(result): the JSON value, as the dataset stores it
+                {"input": lcb_functional_input(row["input"]), "output": run.stdout.strip(), "testtype": testtype}
+                if functional
+                else {"input": row["input"], "output": run.stdout, "testtype": testtype}
             )
+            (public if row["kind"] == "example" else private).append(case)
+    when = synthetic_contest_date(batch if batch is not None else problem.get("batch"))
     return {
         "question_title": problem["title"],
         "question_content": question,
         "platform": problem["style"],
         "question_id": problem["problem_id"],
         "contest_id": "xcoder-synthetic",
-        "contest_date": "",
+        "contest_date": datetime.combine(when, datetime.min.time()).isoformat(),
         "starter_code": problem["starter_code"] or "",
         "difficulty": "medium",
         "public_test_cases": json.dumps(public),
-        "private_test_cases": json.dumps(private),
+        "private_test_cases": encode_private_tests(private),
         "metadata": json.dumps({"func_name": problem["function_name"]} if functional else {}),
     }
 

@@ -52,11 +52,20 @@ class Archetype:
     story: Callable[[dict[str, Any], tuple[str, str, str]], str]
     input_format: Callable[[dict[str, Any]], str]
     output_format: str
-    constraints: Callable[[dict[str, Any]], str]
+    # One entry per constraint: commas also list variables that share a bound ("1 <= n, m <= 10^12"), so a
+    # joined text cannot be split back into constraints.
+    constraints: Callable[[dict[str, Any]], tuple[str, ...]]
     to_stdin: Callable[[dict[str, Any], dict[str, Any]], str]
 
     def args(self, data: dict[str, Any]) -> list[Any]:
         return [data[name] for name in self.arg_names]
+
+    def constraints_inline(self, params: dict[str, Any]) -> str:
+        return ", ".join(self.constraints(params))
+
+    def constraints_list(self, params: dict[str, Any]) -> str:
+        """AtCoder's layout: one constraint per '- ' line."""
+        return "\n".join(f"- {c}" for c in self.constraints(params))
 
 
 def _ints(values: list[int]) -> str:
@@ -248,7 +257,7 @@ ARCHETYPES: list[Archetype] = [
         ),
         lambda p: f"The first line contains n and k (k = {p['k']}). The second line contains n integers, the weights.",
         "Print one integer: the number of pairs.",
-        lambda p: "2 <= n <= 2 * 10^5, 1 <= weight <= 10^9",
+        lambda p: ("2 <= n <= 2 * 10^5", "1 <= weight <= 10^9"),
         lambda d, p: f"{len(d['nums'])} {p['k']}\n{_ints(d['nums'])}\n",
     ),
     Archetype(
@@ -269,7 +278,7 @@ ARCHETYPES: list[Archetype] = [
         ),
         lambda p: "The first line contains n and L. The second line contains n positive integers, the loads.",
         "Print the largest number of consecutive items whose total load is at most L (0 if none).",
-        lambda p: "1 <= n <= 2 * 10^5, 1 <= load <= 10^4, 1 <= L <= 10^9",
+        lambda p: ("1 <= n <= 2 * 10^5", "1 <= load <= 10^4", "1 <= L <= 10^9"),
         lambda d, p: f"{len(d['nums'])} {d['limit']}\n{_ints(d['nums'])}\n",
     ),
     Archetype(
@@ -295,7 +304,7 @@ ARCHETYPES: list[Archetype] = [
         ),
         lambda p: "The first line contains n and m. Each of the next n lines contains m characters '.' or '#'.",
         "Print the minimum number of moves, or -1.",
-        lambda p: "1 <= n, m <= 1000",
+        lambda p: ("1 <= n, m <= 1000",),
         lambda d, p: f"{len(d['grid'])} {len(d['grid'][0])}\n" + "\n".join(d["grid"]) + "\n",
     ),
     Archetype(
@@ -316,7 +325,7 @@ ARCHETYPES: list[Archetype] = [
         ),
         lambda p: "The first line contains n and m. Each of the next m lines contains two integers a and b.",
         "Print one integer.",
-        lambda p: "1 <= n <= 2 * 10^5, 0 <= m <= 2 * 10^5, 1 <= a, b <= n",
+        lambda p: ("1 <= n <= 2 * 10^5", "0 <= m <= 2 * 10^5", "1 <= a, b <= n"),
         lambda d, p: f"{d['n']} {len(d['edges'])}\n" + "".join(f"{a} {b}\n" for a, b in d["edges"]),
     ),
     Archetype(
@@ -337,7 +346,7 @@ ARCHETYPES: list[Archetype] = [
         ),
         lambda p: "The first line contains n. The second line contains n integers, the values.",
         "Print the largest total value.",
-        lambda p: "1 <= n <= 2 * 10^5, 1 <= value <= 10^9",
+        lambda p: ("1 <= n <= 2 * 10^5", "1 <= value <= 10^9"),
         lambda d, p: f"{len(d['values'])}\n{_ints(d['values'])}\n",
     ),
     Archetype(
@@ -358,7 +367,7 @@ ARCHETYPES: list[Archetype] = [
         ),
         lambda p: "The first line contains k and the amount. The second line contains the k box sizes.",
         "Print the minimum number of boxes, or -1.",
-        lambda p: "1 <= k <= 100, 1 <= amount <= 10^4, 1 <= size <= 10^4",
+        lambda p: ("1 <= k <= 100", "1 <= amount <= 10^4", "1 <= size <= 10^4"),
         lambda d, p: f"{len(d['coins'])} {d['amount']}\n{_ints(d['coins'])}\n",
     ),
     Archetype(
@@ -384,7 +393,7 @@ ARCHETYPES: list[Archetype] = [
         ),
         lambda p: "A single line contains the word s.",
         "Print one integer.",
-        lambda p: "1 <= |s| <= 5000",
+        lambda p: ("1 <= |s| <= 5000",),
         lambda d, p: d["s"] + "\n",
     ),
     Archetype(
@@ -405,7 +414,7 @@ ARCHETYPES: list[Archetype] = [
         ),
         lambda p: "The first line contains n and k. The second line contains n integers, the scores.",
         "Print the sum.",
-        lambda p: "1 <= n <= 2 * 10^5, 1 <= k <= number of different scores, 1 <= score <= 10^9",
+        lambda p: ("1 <= n <= 2 * 10^5", "1 <= k <= number of different scores", "1 <= score <= 10^9"),
         lambda d, p: f"{len(d['nums'])} {d['k']}\n{_ints(d['nums'])}\n",
     ),
     Archetype(
@@ -431,7 +440,7 @@ ARCHETYPES: list[Archetype] = [
         ),
         lambda p: "The first line contains n. Each of the next n lines contains start and end.",
         "Print one integer.",
-        lambda p: "1 <= n <= 2 * 10^5, 0 <= start < end <= 10^9",
+        lambda p: ("1 <= n <= 2 * 10^5", "0 <= start < end <= 10^9"),
         lambda d, p: f"{len(d['intervals'])}\n" + "".join(f"{a} {b}\n" for a, b in d["intervals"]),
     ),
     Archetype(
@@ -459,7 +468,7 @@ ARCHETYPES: list[Archetype] = [
             "contains l and r."
         ),
         "Print one line per question with its answer (for the function: the list of answers).",
-        lambda p: "1 <= n, q <= 2 * 10^5, 0 <= a_i <= 10^9, 1 <= l <= r <= n",
+        lambda p: ("1 <= n, q <= 2 * 10^5", "0 <= a_i <= 10^9", "1 <= l <= r <= n"),
         lambda d, p: (
             f"{len(d['nums'])} {len(d['queries'])}\n{_ints(d['nums'])}\n"
             + "".join(f"{l} {r}\n" for l, r in d["queries"])
@@ -483,7 +492,7 @@ ARCHETYPES: list[Archetype] = [
         ),
         lambda p: "A single line contains n and m.",
         "Print the count.",
-        lambda p: "1 <= n, m <= 10^12",
+        lambda p: ("1 <= n, m <= 10^12",),
         lambda d, p: f"{d['n']} {d['m']}\n",
     ),
     Archetype(
@@ -504,7 +513,7 @@ ARCHETYPES: list[Archetype] = [
         ),
         lambda p: "The first line contains n and D. The second line contains n integers, the weights.",
         "Print the smallest capacity.",
-        lambda p: "1 <= D <= n <= 5 * 10^4, 1 <= weight <= 500",
+        lambda p: ("1 <= D <= n <= 5 * 10^4", "1 <= weight <= 500"),
         lambda d, p: f"{len(d['weights'])} {d['days']}\n{_ints(d['weights'])}\n",
     ),
 ]
@@ -590,7 +599,7 @@ def build_problem(archetype: Archetype, style: str, key: str, theme: tuple[str, 
             statement=story + "\n\nImplement the function " + archetype.function + " that returns the answer.",
             input_format="",
             output_format="",
-            constraints=archetype.constraints(params),
+            constraints=archetype.constraints_inline(params),
             function_name=archetype.function,
             signature=signature,
             starter_code=f"class Solution:\n    {signature}\n        ",
@@ -600,14 +609,14 @@ def build_problem(archetype: Archetype, style: str, key: str, theme: tuple[str, 
             statement=story,
             input_format=archetype.input_format(params),
             output_format=archetype.output_format,
-            constraints="- " + archetype.constraints(params).replace(", ", "\n- "),
+            constraints=archetype.constraints_list(params),
         )
     else:
         problem.update(
             statement=f"{story}\n\nThe {theme[1]} ask you to compute it for them.",
-            input_format=archetype.input_format(params) + f" ({archetype.constraints(params)})",
+            input_format=archetype.input_format(params) + f" ({archetype.constraints_inline(params)})",
             output_format=archetype.output_format,
-            constraints=archetype.constraints(params),
+            constraints=archetype.constraints_inline(params),
         )
     return problem
 

@@ -791,8 +791,8 @@ TRAINING_RL = Table(
 TRAINING_MIXTURES = Table(
     name="training_mixtures",
     id_column="mixture_id",
-    description="Nested training subsets for ablations (share of tasks x solutions per task), each a folder with its "
-    "own manifest in the shards layout.",
+    description="Nested training subsets for ablations (share of tasks x solutions per task), each a manifest of the "
+    "chosen row ids over the shards folder (files referred to by relative path and sha256, never copied).",
     schema=pl.Schema(
         {
             "mixture_id": pl.String,

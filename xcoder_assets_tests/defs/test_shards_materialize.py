@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -90,7 +91,74 @@ def test_shards_materialize_with_checks_and_ui_metadata(built):
     mixtures = pl.read_parquet(TRAINING_MIXTURES.path(data_dir))
     assert mixtures.height == 9 and set(mixtures["name"]) >= {"tasks025-sols1", "tasks100-sols8"}
     for path in mixtures["manifest_path"]:
-        recipe.verify_manifest(__import__("pathlib").Path(path).parent)
+        recipe.verify_mixture(Path(path).parent)
+
+
+def _bytes_on_disk(folder: Path) -> int:
+    return sum(p.stat().st_blocks * 512 for p in folder.rglob("*") if p.is_file())
+
+
+def test_mixtures_copy_no_shard_bytes(built):
+    data_dir, _ = built
+    folder = folder_of(data_dir)
+    mixtures = data_dir / "training_mixtures" / folder.name
+    files = [p for p in mixtures.rglob("*") if p.is_file()]
+    assert sorted(p.parent.name for p in files) == sorted(pl.read_parquet(TRAINING_MIXTURES.path(data_dir))["name"])
+    assert {p.name for p in files} == {"manifest.json"}  # one manifest per mixture, no shard file
+    shard_hashes = {e["sha256"] for e in recipe.verify_manifest(folder)["files"]}
+    assert not {recipe.sha256_of(p) for p in files} & shard_hashes
+    assert all(p.stat().st_nlink == 1 for p in files)  # no hard link to a shard either
+    # nine mixtures together take a small part of what the one shards folder they choose from takes
+    assert _bytes_on_disk(mixtures) < _bytes_on_disk(folder) / 20, (_bytes_on_disk(mixtures), _bytes_on_disk(folder))
+
+
+def test_a_mixture_manifest_resolves_to_the_shard_rows(built):
+    data_dir, _ = built
+    folder = folder_of(data_dir)
+    manifest = recipe.verify_manifest(folder)
+    shard_rows = {}  # (format, split, container) -> the shards folder's rows, in file order
+    for entry in manifest["files"]:
+        path = folder / entry["path"]
+        rows = (
+            [json.loads(x) for x in path.read_text().splitlines()]
+            if entry["container"] == "jsonl"
+            else pl.read_parquet(path).to_dicts()
+        )
+        shard_rows.setdefault((entry["format"], entry["split"], entry["container"]), []).extend(rows)
+    kept = pl.read_parquet(TRAINING_SHARDS.path(data_dir)).filter(pl.col("status") == "kept").sort("problem_id", "rank")
+    rl = pl.read_parquet(TRAINING_RL.path(data_dir)).filter(pl.col("status") == "kept")
+    refs = [recipe.RowRef(r["example_id"], r["problem_id"], r["split"]) for r in kept.iter_rows(named=True)]
+    rl_refs = [recipe.RowRef(r["example_id"], r["problem_id"], r["split"]) for r in rl.iter_rows(named=True)]
+    mixtures = pl.read_parquet(TRAINING_MIXTURES.path(data_dir))
+    for row in mixtures.iter_rows(named=True):
+        mixture_dir = Path(row["manifest_path"]).parent
+        assert row["manifest_sha256"] == recipe.sha256_of(mixture_dir / "manifest.json")
+        subset, rl_subset = recipe.mixture(
+            refs, rl_refs, recipe.MixtureSpec(row["task_share"], row["solutions_per_task"])
+        )
+        chosen = {e.example_id for e in subset} | {p.example_id for p in rl_subset}
+        for (fmt, split, container), rows in shard_rows.items():
+            got = recipe.mixture_rows(mixture_dir, fmt, split, container)
+            assert got == [r for r in rows if r["example_id"] in chosen], (row["name"], fmt, split, container)
+        train = recipe.mixture_rows(mixture_dir, "messages", "train")
+        assert len(train) == row["train_examples"] and len({r["problem_id"] for r in train}) == row["train_tasks"]
+        assert len(recipe.mixture_rows(mixture_dir, "messages", "validation")) == row["validation_examples"]
+        rl_rows = recipe.mixture_rows(mixture_dir, "rl", "train") + recipe.mixture_rows(mixture_dir, "rl", "validation")
+        assert len(rl_rows) == row["rl_problems"] and all(r["tests"] for r in rl_rows)
+    whole = mixtures.filter(pl.col("name") == "tasks100-sols8").row(0, named=True)
+    assert whole["train_tokens"] == manifest["totals"]["tokens"]["sft_train"]
+    # the trainer's own reader (jobs/shards.py) takes a mixture folder as its shards: the same rows
+    from xcoder_assets.jobs.shards import load_shards
+
+    versions = set()
+    for row in mixtures.iter_rows(named=True):
+        mixture_dir = Path(row["manifest_path"]).parent
+        shards = load_shards(mixture_dir, verify=True)
+        versions.add(shards.version)
+        for fmt, split in (("messages", "train"), ("rl", "train"), ("sharegpt", "validation")):
+            assert shards.rows(fmt, split) == recipe.mixture_rows(mixture_dir, fmt, split), (row["name"], fmt)
+    assert len(versions) == mixtures.height  # each mixture its own run key
+    assert whole["train_examples"] == manifest["totals"]["examples"]["train"]
 
 
 def test_shards_follow_the_layout_and_hold_exactly_the_kept_examples(built):

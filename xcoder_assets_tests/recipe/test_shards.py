@@ -279,3 +279,69 @@ def test_bad_settings_name_the_setting():
         shards.ShardSettings(containers=("csv",))
     with pytest.raises(shards.ShardInputError, match="setting shard_size"):
         shards.ShardSettings(shard_size=0)
+
+
+def test_a_mixture_is_a_manifest_of_ids_and_hashes_that_resolves_to_the_shard_rows(tmp_path):
+    settings = shards.ShardSettings(validation_share=0.25, shard_size=5)
+    problems, sources = dataset()
+    plan = shards.plan_examples(sources, settings, no_benchmark())
+    examples = [shards.example_of(o, settings.include_system) for o in plan.kept()]
+    rl, _ = shards.rl_problems(plan.kept(), problems, {pid: (("3\n", "6\n"),) for pid in problems})
+    counter = shards.load_token_counter(None)
+    created = {"verified_solutions": {"rows": len(sources)}}
+    version = shards.shards_version(settings, created, counter.name)
+    shards_folder = tmp_path / "training_shards" / version
+    manifest = shards.write_layout(shards_folder, version, examples, rl, settings, counter, created)
+    tokens = {
+        **{
+            e.example_id: counter.count(e.system or "") + counter.count(e.prompt) + counter.count(e.response)
+            for e in examples
+        },
+        **{p.example_id: counter.count(p.prompt) for p in rl},
+    }
+    spec = shards.MixtureSpec(0.5, 1)
+    subset, rl_subset = shards.mixture(examples, rl, spec)
+    out = tmp_path / "training_mixtures" / version / spec.name
+    (out / "sft").mkdir(parents=True)
+    (out / "sft" / "stale.jsonl").write_text("a copy an earlier layout left\n")
+    file_ids = shards.shard_file_ids(shards_folder, manifest)
+    mix = shards.write_mixture(out, shards_folder, manifest, file_ids, spec, subset, rl_subset, tokens)
+
+    assert [p.name for p in out.rglob("*")] == ["manifest.json"]  # the rows stay in the shards folder
+    assert mix["shards_dir"] == f"../../../training_shards/{version}" and shards.verify_mixture(out) == mix
+    chosen = {e.example_id for e in subset} | {p.example_id for p in rl_subset}
+    for entry in manifest["files"]:
+        path = shards_folder / entry["path"]
+        rows = (
+            [json.loads(line) for line in path.read_text().splitlines()]
+            if entry["container"] == "jsonl"
+            else pl.read_parquet(path).to_dicts()
+        )
+        expected = [r for r in rows if r["example_id"] in chosen]
+        got = shards.mixture_rows(out, entry["format"], entry["split"], entry["container"])
+        # shard_size 5 spreads a split over several files: compare this file's part of it
+        assert [r for r in got if r["example_id"] in {x["example_id"] for x in rows}] == expected, entry["path"]
+    train = shards.mixture_rows(out, "messages", "train")
+    assert [r["example_id"] for r in train] == mix["ids"]["sft"]["train"]
+    assert {r["example_id"] for r in train} == {e.example_id for e in subset if e.split == "train"}
+    assert {r["example_id"] for r in shards.mixture_rows(out, "rl", "validation")} == {
+        p.example_id for p in rl_subset if p.split == "validation"
+    }
+    assert mix["totals"]["tokens"]["sft_train"] == sum(tokens[i] for i in mix["ids"]["sft"]["train"])
+    whole = shards.write_mixture(
+        tmp_path / "whole", shards_folder, manifest, file_ids, shards.MixtureSpec(1.0, 8), examples, rl, tokens
+    )
+    assert whole["totals"]["tokens"] == manifest["totals"]["tokens"]
+    assert whole["totals"]["examples"] == manifest["totals"]["examples"]
+
+    # a changed shard file, or a manifest pointing outside the shards folder, is one error naming it
+    (out / "manifest.json").write_text(
+        (out / "manifest.json").read_text().replace('"sft/messages/train-00000.jsonl"', '"../../x/train.jsonl"', 1)
+    )
+    with pytest.raises(shards.ShardInputError, match="lies outside its shards folder"):
+        shards.mixture_rows(out, "messages", "train")
+    shards.write_mixture(out, shards_folder, manifest, file_ids, spec, subset, rl_subset, tokens)
+    first = shards_folder / mix["files"][0]["path"]
+    first.write_bytes(first.read_bytes() + b"\n")
+    with pytest.raises(shards.ShardInputError, match=first.name):
+        shards.mixture_rows(out, "messages", "train")

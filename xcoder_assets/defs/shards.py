@@ -1,8 +1,8 @@
 """training_shards and training_mixtures: verified solutions as the files a trainer reads
 (wiring; the logic is in recipe/shards.py, recipe/dedup.py and recipe/decontamination.py).
 
-The layout is notes/shards_spec.md's: training_shards/<shards_version>/manifest.json with the SFT
-formats (messages, query_response, sharegpt) and the RL set, in JSONL and Parquet.
+The layout (recipe/shards.py): training_shards/<shards_version>/manifest.json with the SFT formats
+(messages, query_response, sharegpt) and the RL set, in JSONL and Parquet; a mixture is a manifest over them.
 """
 
 import json

@@ -102,13 +102,3 @@ class ResponseCache:
     def close(self) -> None:
         with self._lock:
             self._con.close()
-
-
-def read_totals(path: Path) -> dict[str, Any] | None:
-    if not Path(path).exists():
-        return None
-    cache = ResponseCache(path)
-    try:
-        return cache.totals()
-    finally:
-        cache.close()

@@ -1,6 +1,6 @@
 """Per-role model settings: which model each stage role uses and its generation parameters.
 
-Defaults are the SynthSmith recipe's (REFERENCE.md section 1). No model configured means the
+Defaults are the SynthSmith recipe's (the X-Coder paper's generation settings). No model configured means the
 offline provider, which is deterministic and needs no key. This module takes values and never
 reads the environment: the variables are read once, in defs/resources.py.
 """

@@ -7,7 +7,7 @@ deduplication (across problems by statement, across the solutions of one problem
 decontamination against the benchmark, selection (`keep`, `max_per_problem`, the style mix); every
 example that does not reach the shards stays a row with its status and reason.
 
-The layout on disk is the contract of notes/shards_spec.md: `<root>/<shards_version>/manifest.json`,
+The layout on disk, which jobs/shards.py reads for the trainer: `<root>/<shards_version>/manifest.json`,
 `sft/<format>/<split>-<NNNNN>.<jsonl|parquet>`, `rl/<split>-<NNNNN>.<jsonl|parquet>`. Nothing in a
 file depends on the run (no run id, no clock), so the same inputs write the same bytes.
 """
@@ -377,7 +377,7 @@ def _messages(e: ShardExample) -> list[dict[str, str]]:
 
 
 def format_row(e: ShardExample, fmt: str) -> dict[str, Any]:
-    """One line of a shard, as shards_spec.md gives each format (a system prompt, when kept, is a `system`
+    """One line of a shard in each format (a system prompt, when kept, is a `system`
     message in `messages`, and a `system` field beside the other two formats)."""
     base = {"example_id": e.example_id, "problem_id": e.problem_id}
     if fmt == "messages":

@@ -218,7 +218,7 @@ def test_every_shard_example_traces_back_to_its_seed(built):
     data_dir, _ = built
     con = warehouse.connect(data_dir)
     present = warehouse.existing_tables(data_dir)
-    for name in ("training_shards", "training_shards__rl"):  # not in ASSET_TABLES yet: the lead registers them
+    for name in ("training_shards", "training_shards__rl"):  # their views, as the warehouse builds them
         con.execute(warehouse.sql_text(f"views/{name}.sql").replace("{data_dir}", str(data_dir.resolve())))
     parts = [
         warehouse.sql_text(f"lineage/{t.name}.sql").strip().rstrip(";")

@@ -4,12 +4,15 @@ Part of `make test` (about a minute): make test-deps installs chromium and Playw
 test extra.
 """
 
+import http.server
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -199,3 +202,114 @@ def test_materialize_from_the_ui(webserver, page):
     assert (data / "seed_problems.parquet").stat().st_mtime_ns > before
     _open(page, f"{url}/runs/{runs[0]['runId']}")
     page.get_by_text("Success").first.wait_for()
+
+
+# ---- untrusted text ---------------------------------------------------------------------------------
+
+
+class _LoggingHandler(http.server.BaseHTTPRequestHandler):
+    """Answers every request with an empty 204 and records its path: a browser that fetches anything
+    named by model-written text shows up here."""
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        self.server.requests.append(self.path)
+        self.send_response(204)
+        self.end_headers()
+
+    do_HEAD = do_POST = do_GET
+
+    def log_message(self, *args):  # no stderr noise
+        pass
+
+
+@pytest.fixture
+def logging_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _LoggingHandler)  # port 0: a free one
+    server.requests = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", server.requests
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_model_written_text_fetches_nothing(webserver, page, logging_server):
+    """A composed problem whose statement, title and example carry an image, a link, autolinks, raw HTML and
+    a code-fence break-out pointing at a local server: its asset page shows the text and fetches nothing."""
+    import dagster as dg
+    import polars as pl
+
+    from xcoder_assets.defs.partitions import BATCH_PARTITIONS_NAME
+    from xcoder_assets.defs.resources import sample_rows_metadata
+    from xcoder_assets.defs.synthesis import _problem_metadata
+    from xcoder_assets.store.render import chat_markdown
+
+    url, data = webserver
+    host, requests = logging_server
+    batch = "ui-hostile"
+    row = {
+        "problem_id": "prob-00000000000000aa",
+        "status": "ok",
+        "style": "codeforces",
+        "title": f"![t]({host}/title.png)",
+        "statement": f"Count. ![s]({host}/statement.png) [l]({host}/link) <{host}/angle> {host}/bare",
+        "input_format": f'<img src="{host}/raw.png"> www.example.com',
+        "output_format": "One integer.",
+        "constraints": "1 <= n <= 10",
+        "examples_json": json.dumps([{"input": f"1\n```\n![f]({host}/fence.png)\n```", "output": "1"}]),
+        "function_name": None,
+        "signature": None,
+        "starter_code": None,
+    }
+    frame = pl.DataFrame([row])
+    metadata = {**sample_rows_metadata(frame, "problem_id", ["title"]), **_problem_metadata(frame)}
+    # a training example as training_shards shows one: the reasoning in its <think> block must show
+    answer = f"<think>\nthe answer is ![r]({host}/think.png)\n</think>\n\n```python\nprint(1)\n```"
+    metadata["sample_example"] = dg.MetadataValue.md(chat_markdown([("user", row["statement"]), ("assistant", answer)]))
+    assert all(len(metadata[k].value) < 1000 for k in ("sample_problem", "sample_example"))  # inline, on page load
+    with dg.DagsterInstance.from_config(str(data.parent / "dagster_home")) as instance:
+        instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, [batch])
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key="problems", partition=batch, metadata=metadata)
+        )
+    _open(page, f"{url}/assets/problems?partition={batch}")
+    shown = page.locator("tr", has_text="sample_problem").first
+    shown.wait_for()
+    page.wait_for_timeout(3000)  # time for any image to be asked for
+    assert requests == []
+    port = host.rsplit(":", 1)[1]
+    found = page.locator(f"img[src*='{port}'], a[href*='{port}'], [srcset*='{port}']")
+    assert found.count() == 0, found.evaluate_all("els => els.map(e => e.parentElement.outerHTML.slice(0, 300))")
+    # and the text is there to read, the example's fence break-out still inside its code block
+    text = shown.inner_text().replace("\u200b", "")
+    assert f"Count. ![s]({host}/statement.png) [l]({host}/link)" in text
+    assert f"```\n![f]({host}/fence.png)\n```" in shown.locator("pre").first.inner_text()
+    example = page.locator("tr", has_text="sample_example").first.inner_text().replace("\u200b", "")
+    assert f"<think>\nthe answer is ![r]({host}/think.png)\n</think>" in example and "print(1)" in example
+
+
+@pytest.mark.parametrize("asset", PREPARED)
+def test_long_metadata_values_stay_inside_the_page(webserver, page, asset):
+    """No metadata value is wider than the table's column: the UI clips a wider table on the right, every
+    value with it. Paths are shown relative to the data directory (the UI cannot wrap a path) and tables
+    keep to a few columns."""
+    url, _ = webserver
+    _open(page, f"{url}/assets/{asset}")
+    page.locator("tr", has_text="sample_rows").first.wait_for()
+    table = page.locator("table", has_text="sample_rows").last
+    width, room, widest = table.evaluate(
+        """t => [t.scrollWidth, t.parentElement.clientWidth,
+                 [...t.querySelectorAll(':scope > tbody > tr')].map(r => {
+                     // the narrowest the value can be drawn: a copy of it at min-content width
+                     const copy = document.createElement('div');
+                     copy.style.cssText = 'position:absolute;width:min-content;visibility:hidden';
+                     copy.appendChild(r.lastElementChild.cloneNode(true));
+                     r.appendChild(copy);
+                     const needs = copy.getBoundingClientRect().width;
+                     copy.remove();
+                     return [Math.round(needs), r.firstElementChild.innerText];
+                 }).sort((a, b) => b[0] - a[0]).slice(0, 3)]"""
+    )
+    assert width <= room, f"{asset}: metadata table {width} px wide in a {room} px column; widest values: {widest}"

@@ -14,7 +14,7 @@ import polars as pl
 from pydantic import Field
 
 from xcoder_assets.defs.operations import SANDBOX_POOL, gpu_cron_gate
-from xcoder_assets.defs.checks import share_check
+from xcoder_assets.defs.checks import row_findings, share_check
 from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, StorageResource, llm_metadata
 from xcoder_assets.llm.cache import ResponseCache
 from xcoder_assets.llm.gateway import GatewayConfig, LLMConfigError, LLMGateway, check_role_settings
@@ -446,7 +446,8 @@ def score_model(
             "tests_run": run.tests_run,
             "judge_seconds": round(run.judge_seconds, 2),
             "wall_seconds": round(run.wall_seconds, 2),
-            "lcb_eval_all": dg.MetadataValue.path(str(files["lcb_eval_all"])),
+            # the folder of LiveCodeBench's own files (its file names are too long to show whole in the UI)
+            **storage.folder().path_metadata("lcb_outputs", Path(files["lcb_eval_all"]).parent),
             "evaluation_id": evaluation_id,
         },
         check_results=[
@@ -456,6 +457,7 @@ def score_model(
                 failed_share,
                 FAILED_GENERATION_WARN_SHARE,
                 by_status=dg.MetadataValue.json(scored["generations"]["by_status"]),
+                **row_findings("failed_samples", samples.filter(pl.col("generation_status") != "ok")[table.id_column]),
             ),
             dg.AssetCheckResult(
                 check_name=PROBLEMS_SCORED,
@@ -506,20 +508,36 @@ def _scores_table(scored: dict[str, Any]) -> str:
 
 
 def _chart(scored: dict[str, Any]) -> str:
+    # a group without problems has no score: "no problems", not a bar of 0
     panels = [
-        ("by difficulty (pass@1 %)", [(d, 100 * (v or 0)) for d, v in scored["by_difficulty"].items()]),
+        (
+            "by difficulty (pass@1 %)",
+            [(d, None if v is None else 100 * v) for d, v in scored["by_difficulty"].items()],
+        ),
         (
             "by date window (pass@1 %)",
-            [(f"{k} ({w['problems']} problems)", 100 * (w["pass@1"] or 0)) for k, w in scored["by_window"].items()],
+            [
+                (f"{k} ({w['problems']} problems)", None if w["pass@1"] is None else 100 * w["pass@1"])
+                for k, w in scored["by_window"].items()
+            ],
         ),
     ]
-    return markdown_image(bar_panels(f"pass@1 (avg@{scored['n']}) of {scored['model']}", panels), "pass@1 chart")
+    return markdown_image(
+        bar_panels(f"pass@1 (avg@{scored['n']}) of {scored['model']}", panels, missing="no problems"), "pass@1 chart"
+    )
 
 
 def _history_chart(history: pl.DataFrame) -> str:
     overall = history.filter((pl.col("group") == "overall")).sort("evaluated_at")
-    points = [(float(i), 100 * (v or 0)) for i, v in enumerate(overall["pass_at_1"].to_list())]
+    points = [(float(i), 100 * (v or 0)) for i, v in enumerate(overall["pass_at_1"].to_list(), 1)]
     return markdown_image(
-        line_chart("pass@1 (%) per materialization, every model", points, "materialization", "pass@1 %"),
-        "score history",
+        line_chart(
+            "pass@1 (%) per materialization, every model",
+            points,
+            "materialization",
+            "pass@1 %",
+            note="one run so far" if len(points) == 1 else None,
+            y_range=(0, 100),
+        ),
+        "score history" + (": one run so far" if len(points) == 1 else ""),
     )

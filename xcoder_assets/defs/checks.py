@@ -4,6 +4,8 @@ No schema checks: the writer enforces every table's schema and id uniqueness (st
 so a check re-reading the file could not fail; each check here measures the data.
 """
 
+from typing import Iterable
+
 import dagster as dg
 
 
@@ -23,3 +25,24 @@ def share_check(
             **extra,
         },
     )
+
+
+# A check lists at most this many of the rows it found; the count says how many there are.
+LISTED_ROWS = 20
+TRACE_COMMAND = ".venv/bin/xcoder trace"
+
+
+def row_findings(
+    label: str, ids: Iterable[str], *, traceable: bool = True, counted: bool = False, limit: int = LISTED_ROWS
+) -> dict:
+    """The rows a check found, for its metadata: `<label>` (how many; left out when the caller's metadata
+    already counts them, counted=True), `<label>_ids` (the first `limit`, in order) and, when the ids
+    are row ids, `trace` (the command that follows the first one back to its seeds)."""
+    found = list(dict.fromkeys(i for i in ids if i))
+    out: dict = {} if counted else {label: len(found)}
+    if not found:
+        return out
+    out[f"{label}_ids"] = ", ".join(found[:limit]) + (f" (and {len(found) - limit} more)" if len(found) > limit else "")
+    if traceable:
+        out["trace"] = f"{TRACE_COMMAND} {found[0]}"
+    return out

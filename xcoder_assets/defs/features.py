@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 
 from xcoder_assets.defs.operations import LLM_POOL, eager_downstream
-from xcoder_assets.defs.checks import share_check
+from xcoder_assets.defs.checks import row_findings, share_check
 from xcoder_assets.defs.resources import OWNERS, LLMGatewayResource, StorageResource, asset_tags, complete, llm_metadata
 from xcoder_assets.llm.gateway import LLMRequest
 from xcoder_assets.recipe.features import (
@@ -105,13 +105,14 @@ def features(
                 failure_share,
                 PARSE_FAILURE_WARN_SHARE,
                 by_status=dg.MetadataValue.json(dict(statuses)),
+                **row_findings("failed_extractions", failed["feature_id"]),
             ),
             dg.AssetCheckResult(
                 check_name=FEATURES_NO_EMPTY_TREES,
                 passed=empty_ok.height == 0,
                 metadata={
                     "empty_trees": empty_ok.height,
-                    "feature_ids": ", ".join(empty_ok["feature_id"].head(20)) or "none",
+                    **row_findings("empty_trees", empty_ok["feature_id"], counted=True),
                 },
             ),
         ],
@@ -149,7 +150,7 @@ def feature_tree(context: dg.AssetExecutionContext, storage: StorageResource) ->
             "leaves": frame.height,
             **{f"leaves/{c}": n for c, n in sizes.items()},
             "size_per_category": dg.MetadataValue.md(table_or_none(sizes.items(), ["category", "leaves"])),
-            "tree_json": dg.MetadataValue.path(str(storage.root / "feature_tree.json")),
+            **storage.folder().path_metadata("tree_json", storage.root / "feature_tree.json"),
         },
         check_results=[
             dg.AssetCheckResult(

@@ -22,10 +22,11 @@ from xcoder_assets.defs.partitions import (
     add_batch,
     existing_batches,
     is_batched,
+    remove_refused_batches,
 )
 from xcoder_assets.defs.resources import StorageResource, sample_rows_metadata  # noqa: F401  (re-exported)
 from xcoder_assets.recipe.batches import plan_nightly
-from xcoder_assets.store.render import markdown_table
+from xcoder_assets.store.render import markdown_table, md_code, md_code_span, md_text
 
 # ---- concurrency pools ---------------------------------------------------------------------------
 # An asset declares `pool=...`; the instance (deploy/dagster.yaml) limits how many steps of one pool
@@ -131,6 +132,26 @@ def build_batch_schedule(
 
 
 nightly_batch = build_batch_schedule()
+
+# ---- batch keys the project refuses ----------------------------------------------------------------
+BATCH_KEY_GUARD = "batch_key_guard"
+
+
+@dg.sensor(
+    name=BATCH_KEY_GUARD,
+    minimum_interval_seconds=30,
+    # on by default, unlike the others: it launches nothing, it only undoes what the project cannot run
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Removes batch keys the project refuses (a key must be 1-64 characters of a-z, 0-9, '.', "
+    f"'_' or '-'; the UI's add partition takes any key) from {BATCH_PARTITIONS_NAME}, so a mistyped batch "
+    "such as Campaign_A does not stay listed with a run that can only fail.",
+)
+def batch_key_guard(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    removed = remove_refused_batches(context.instance)
+    if not removed:
+        return dg.SkipReason("every batch key is valid")
+    return dg.SkipReason(f"removed from {BATCH_PARTITIONS_NAME}: " + "; ".join(removed.values()))
+
 
 # ---- the LiveCodeBench release sensor ------------------------------------------------------------
 LCB_FILE = re.compile(r"test(\d*)\.jsonl")
@@ -344,10 +365,6 @@ def _clip(text: Any, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters)"
 
 
-def _fence(text: str) -> str:
-    return "```\n" + text.replace("```", "`\u200b``") + "\n```"
-
-
 def _vote_table(votes_json: str | None) -> str:
     votes = json.loads(votes_json) if votes_json else {}
     if not votes:
@@ -380,9 +397,9 @@ def lineage_markdown(
     verified solution per test, then each LLM call once with its request and answer."""
     root = next(step for step in chain if step["row_id"] == row_id)
     lines = [
-        f"# Lineage of `{row_id}` ({root['asset']})",
+        f"# Lineage of {md_code_span(row_id)} ({md_text(root['asset'], one_line=True)})",
         "",
-        f"{len(chain) - 1} ancestors, {len(calls)} LLM calls; run {root['run_id']}",
+        f"{len(chain) - 1} ancestors, {len(calls)} LLM calls; run {md_text(root['run_id'], one_line=True)}",
         "",
         "## Rows",
         "",
@@ -407,7 +424,7 @@ def lineage_markdown(
         lines += [
             "",
             f"**{len(missing)} parent(s) missing from their table** (re-materialized since?): "
-            + ", ".join(missing[:5]),
+            + md_text(", ".join(missing[:5]), one_line=True),
         ]
     votes = _vote_table(votes_json)
     if votes:
@@ -415,20 +432,25 @@ def lineage_markdown(
     if calls:
         lines += ["", "## LLM calls"]
     for call_id, call in sorted(calls.items()):
+        # the call's fields come from a model and its endpoint (the error text quotes them): escaped
         lines += [
             "",
-            f"### {call['template']} `{call_id}`",
-            f"{call['asset']}, role {call['role']}, model {call['model']}, "
-            f"{'cache hit' if call['cache_hit'] else 'sent to the model'}, "
-            f"{call['prompt_tokens']}+{call['completion_tokens']} tokens, finish {call['finish_reason']}"
-            + (f", **error**: {call['error']}" if call.get("error") else ""),
+            f"### {md_code_span(call['template'])} {md_code_span(call_id)}",
+            md_text(
+                f"{call['asset']}, role {call['role']}, model {call['model']}, "
+                f"{'cache hit' if call['cache_hit'] else 'sent to the model'}, "
+                f"{call['prompt_tokens']}+{call['completion_tokens']} tokens, finish {call['finish_reason']}",
+                one_line=True,
+            )
+            + (f", **error**: {md_text(call['error'], one_line=True)}" if call.get("error") else ""),
         ]
         if show_prompts:
             for message in json.loads(call["request_json"] or "{}").get("messages", []):
-                lines += ["", f"**{message['role']}**", _fence(_clip(message.get("content"), max_chars))]
+                role = md_text(message.get("role"), one_line=True)
+                lines += ["", f"**{role}**", md_code(_clip(message.get("content"), max_chars))]
             if call.get("reasoning"):
-                lines += ["", "**reasoning**", _fence(_clip(call["reasoning"], max_chars))]
-            lines += ["", "**answer**", _fence(_clip(call.get("content"), max_chars))]
+                lines += ["", "**reasoning**", md_code(_clip(call["reasoning"], max_chars))]
+            lines += ["", "**answer**", md_code(_clip(call.get("content"), max_chars))]
     return "\n".join(lines)
 
 
@@ -496,7 +518,11 @@ def trace_row() -> None:
 @dg.definitions
 def operations() -> dg.Definitions:
     # the lcb_release_source resource comes from build_resources (defs/resources.py), with the others
-    return dg.Definitions(schedules=[nightly_batch], sensors=[lcb_release_sensor, automation_sensor], jobs=[trace_row])
+    return dg.Definitions(
+        schedules=[nightly_batch],
+        sensors=[lcb_release_sensor, automation_sensor, batch_key_guard],
+        jobs=[trace_row],
+    )
 
 
 __all__ = [
@@ -505,9 +531,11 @@ __all__ = [
     "LLM_POOL",
     "POOL_LIMITS",
     "SANDBOX_POOL",
+    "BATCH_KEY_GUARD",
     "LcbReleaseSource",
     "ReleaseState",
     "build_batch_schedule",
+    "batch_key_guard",
     "build_lcb_release_sensor",
     "decide_release",
     "eager_downstream",

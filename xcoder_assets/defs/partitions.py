@@ -37,7 +37,12 @@ def batch_key(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> str:
     try:
         return check_batch_key(context.partition_key)
     except BatchKeyError as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
+        # Dagster adds any key the UI is given; one the project refuses would stay listed for good
+        removed = remove_refused_batches(context.instance)
+        raise dg.Failure(
+            description=f"{exc}" + (f"; removed from {BATCH_PARTITIONS_NAME}: {', '.join(removed)}" if removed else ""),
+            allow_retries=False,
+        ) from None
 
 
 def seed_for_batch(context: dg.AssetExecutionContext | dg.OpExecutionContext, base_seed: int) -> int:
@@ -53,6 +58,28 @@ def batch_folder(context: dg.AssetExecutionContext, storage: StorageResource) ->
 def existing_batches(instance: dg.DagsterInstance) -> list[str]:
     """Every batch key, in the order the batches were added."""
     return list(instance.get_dynamic_partitions(BATCH_PARTITIONS_NAME))
+
+
+def refused_batches(instance: dg.DagsterInstance) -> dict[str, str]:
+    """The batch keys of the instance that the project refuses (added in the UI, which takes any key),
+    each with the rule it breaks."""
+    refused = {}
+    for key in existing_batches(instance):
+        try:
+            check_batch_key(key)
+        except BatchKeyError as exc:
+            refused[key] = str(exc)
+    return refused
+
+
+def remove_refused_batches(instance: dg.DagsterInstance) -> dict[str, str]:
+    """Delete the refused batch keys from the dynamic partitions; the keys deleted, with the rule each
+    broke. Dagster has no hook that validates a dynamic partition key before the UI adds it, so they
+    are removed after the fact (by the batch_key_guard sensor, or by a run launched on one)."""
+    refused = refused_batches(instance)
+    for key in refused:
+        instance.delete_dynamic_partition(BATCH_PARTITIONS_NAME, key)
+    return refused
 
 
 def add_batch(instance: dg.DagsterInstance, key: str) -> bool:
@@ -73,5 +100,7 @@ __all__ = [
     "batch_partitions",
     "is_batched",
     "existing_batches",
+    "refused_batches",
+    "remove_refused_batches",
     "seed_for_batch",
 ]

@@ -31,7 +31,7 @@ from xcoder_assets.sandbox.backends import DEFAULT_IMAGE, Limits
 from xcoder_assets.store.figures import LLMFigures, SandboxFigures
 from xcoder_assets.store.parquet import write_parquet, write_table
 from xcoder_assets.store.progress import ProgressMeter, with_progress
-from xcoder_assets.store.render import markdown_table
+from xcoder_assets.store.render import markdown_table, md_code_span
 from xcoder_assets.store.settings import record_settings
 from xcoder_assets.store.tables import LLM_CALLS, Table, batch_dir, llm_calls_path
 from xcoder_assets.store.warehouse import refresh_warehouse_file
@@ -62,7 +62,7 @@ class DataFolder:
         return {
             **sample_rows_metadata(frame, table.id_column),
             "dagster/row_count": frame.height,
-            "path": dg.MetadataValue.path(str(path)),
+            **self.path_metadata("path", path),
             "dagster/column_schema": dg.TableSchema(
                 columns=[
                     dg.TableColumn(name, str(dtype), description=table.columns.get(name))
@@ -71,6 +71,12 @@ class DataFolder:
             ),
             **({"batch": self.batch} if self.batch else {}),
         }
+
+    def path_metadata(self, label: str, path: Path) -> dict[str, Any]:
+        """A file of the data directory for the UI: its path relative to the data directory, which is
+        given once as `data_dir`. The UI cannot wrap a path (no break opportunity in it), and one long
+        absolute path widens the whole metadata table past the page, clipping every value on its right."""
+        return {label: dg.MetadataValue.path(relative_path(path, self.data_root)), **data_dir_metadata(self.data_root)}
 
     def write_llm_calls(self, asset: str, results: Sequence[LLMResult], run_id: str) -> None:
         self.write_llm_calls_rows(asset, [r.as_row() for r in results], run_id)
@@ -133,6 +139,19 @@ class StorageResource(dg.ConfigurableResource):
         self.folder().refresh_warehouse(log)
 
 
+def relative_path(path: Path | str, root: Path | str) -> str:
+    """A path relative to root when it lies under it, else the path as it is."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(root).resolve()))
+    except ValueError:
+        return str(path)
+
+
+def data_dir_metadata(root: Path) -> dict[str, Any]:
+    """The data directory the `path`-like entries are relative to."""
+    return {"data_dir": dg.MetadataValue.path(str(root))}
+
+
 def sample_rows_metadata(
     frame: pl.DataFrame, id_column: str, columns: Sequence[str] = (), n: int = 5
 ) -> dict[str, Any]:
@@ -145,8 +164,8 @@ def sample_rows_metadata(
     return {
         "sample_rows": dg.MetadataValue.md(markdown_table(sample.rows(), shown, width=60)),
         "trace_a_row": dg.MetadataValue.md(
-            f"`xcoder trace {first}` on the command line, or launch the **trace_row** job with run config "
-            f"`ops: {{trace_lineage: {{config: {{row_id: {first}}}}}}}`"
+            f"{md_code_span(f'xcoder trace {first}')} on the command line, or launch the **trace_row** job with "
+            f"run config {md_code_span(f'ops: {{trace_lineage: {{config: {{row_id: {first}}}}}}}')}"
         ),
     }
 
@@ -258,11 +277,16 @@ class LLMGatewayResource(dg.ConfigurableResource):
         return LLMGateway(roles_settings, cache, config, run_id=run_id, asset=asset)
 
 
+# What an LLM stage's progress line counts: requests sent now, and answers the cache held for an
+# identical request (made earlier in this run or by an earlier run).
+LLM_COUNTS = {"new": "sent", "cached": "from cache (identical to an earlier request)"}
+
+
 def complete(
     gateway: LLMGateway, requests: Sequence[LLMRequest], log: Callable[[str], Any], label: str
 ) -> list[LLMResult]:
     """gateway.complete with a progress line in the run log (fed by its on_progress hook where it has one)."""
-    meter = ProgressMeter(label, log)
+    meter = ProgressMeter(label, log, **LLM_COUNTS)
     results = with_progress(gateway.complete, meter, list(requests))
     meter.finish(len(results), len(results), sum(r.cache_hit for r in results))
     return results
@@ -283,11 +307,11 @@ class SandboxSession:
     ) -> tuple[list[list[Any]], SandboxFigures]:
         from xcoder_assets.sandbox.runs import run_matrix
 
-        meter = ProgressMeter(label, self.log)
+        meter = ProgressMeter(label, self.log, new="run", cached="from cache (identical to an earlier run)")
         outcomes, stats = with_progress(
             run_matrix, meter, self.backend, programs, inputs, self.limits, self.cache, workers=self.workers, **kwargs
         )
-        meter.finish(stats.runs, stats.runs, stats.cached)
+        meter.finish(stats.runs, stats.runs, stats.cached, stats.runs - stats.cached - stats.executed)
         return outcomes, SandboxFigures.of(stats, outcomes)
 
 

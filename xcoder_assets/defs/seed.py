@@ -1,11 +1,13 @@
 """seed_problems: TACO-style seed records, loaded from files or a Hugging Face dataset."""
 
+from pathlib import Path
+
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from xcoder_assets.defs.checks import share_check
-from xcoder_assets.defs.resources import OWNERS, StorageResource, asset_tags
+from xcoder_assets.defs.checks import row_findings, share_check
+from xcoder_assets.defs.resources import OWNERS, StorageResource, asset_tags, relative_path
 from xcoder_assets.recipe.seeds import (
     BUNDLED_SEEDS,
     SeedLoadError,
@@ -80,7 +82,8 @@ def seed_problems(
     return dg.MaterializeResult(
         metadata={
             **metadata,
-            "sources": ", ".join(dict.fromkeys(r.source for r in records)),
+            # relative to the working directory where they lie in it: a long path cannot wrap in the UI
+            "sources": ", ".join(dict.fromkeys(relative_path(r.source, Path.cwd()) for r in records)),
             "records_read": len(records) + len(rejects),
             "rejected_records": len(rejects),
             "duplicate_records_dropped": duplicates,
@@ -94,8 +97,9 @@ def seed_problems(
                 "reject_share",
                 share,
                 config.max_reject_share,
-                rejected=len(rejects),
                 read=len(records) + len(rejects),
+                # rejects have no row id (they never became rows): their file and line instead
+                **row_findings("rejected", [f"{r.source}:{r.line}" for r in rejects], traceable=False),
             )
         ],
     )

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from xcoder_assets.defs.operations import eager_downstream
 from xcoder_assets.defs.benchmark import VERIFIED_LABEL
-from xcoder_assets.defs.checks import share_check
+from xcoder_assets.defs.checks import row_findings, share_check
 from xcoder_assets.defs.resources import OWNERS, StorageResource, asset_tags
 from xcoder_assets.recipe import shards as recipe
 from xcoder_assets.recipe.batches import BatchKeyError, select_batches
@@ -46,6 +46,7 @@ from xcoder_assets.store.tables import (
     batch_dirs,
     verified_problems_path,
 )
+from xcoder_assets.store.render import chat_markdown, md_text
 from xcoder_assets.store.ui import bar_panels, column_chart, markdown_image, table_or_none
 
 SHARDS_DIR = "training_shards"
@@ -485,9 +486,11 @@ def _shards_metadata(
     sample_md = "_no example in the shards_"
     if sample:
         s = sample[0]
+        turns = (("system", "system"), ("user", "prompt"), ("assistant", "response"))
         sample_md = (
-            f"**{s['example_id']}** (from {s['verified_id']}, {s['split']}, {s['tokens']} tokens)\n\n"
-            f"### system\n\n{s['system']}\n\n### user\n\n{s['prompt']}\n\n### assistant\n\n{s['response']}"
+            f"**{md_text(s['example_id'], one_line=True)}** (from {md_text(s['verified_id'], one_line=True)}, "
+            f"{s['split']}, {s['tokens']} tokens)\n\n"
+            + chat_markdown([(role, s[key]) for role, key in turns if s[key]])  # the <think> block shown, escaped
         )
     dropped = frame.filter(pl.col("status") != "kept").sort("status", "example_id")
     bins = _token_bins(list(tokens.values()))
@@ -564,6 +567,7 @@ def _shards_checks(
             contaminated.height / total,
             config.max_contaminated_share,
             contaminated_examples=contaminated.height,
+            **row_findings("contaminated_examples", contaminated["example_id"], counted=True),
             benchmark_questions=dg.MetadataValue.json(sorted(set(contaminated["benchmark_question_id"]))),
         ),
         share_check(
@@ -574,6 +578,7 @@ def _shards_checks(
             duplicate_problems=dup_problems,
             verified_problems=problems,
             duplicate_examples=duplicates.height,
+            **row_findings("duplicate_examples", duplicates["example_id"], counted=True),
             duplicate_example_share=round(duplicates.height / total, 4),
             by_reason=dg.MetadataValue.json(dict(Counter(duplicates["reason"]))),
         ),

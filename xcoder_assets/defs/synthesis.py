@@ -13,8 +13,16 @@ from pydantic import Field
 
 from xcoder_assets.defs.operations import LLM_POOL
 from xcoder_assets.defs.partitions import batch_folder, batch_partitions, seed_for_batch
-from xcoder_assets.defs.checks import share_check
-from xcoder_assets.defs.resources import OWNERS, LLMGatewayResource, StorageResource, asset_tags, complete, llm_metadata
+from xcoder_assets.defs.checks import row_findings, share_check
+from xcoder_assets.defs.resources import (
+    LLM_COUNTS,
+    OWNERS,
+    LLMGatewayResource,
+    StorageResource,
+    asset_tags,
+    complete,
+    llm_metadata,
+)
 from xcoder_assets.llm.gateway import LLMRequest
 from xcoder_assets.recipe import composition
 from xcoder_assets.recipe.evolution import (
@@ -35,7 +43,7 @@ from xcoder_assets.recipe.sampling import RECIPE_SHAPES, PoolItem, config_rows, 
 from xcoder_assets.store.checkpoints import JsonlCheckpoint
 from xcoder_assets.store.parquet import read_parquet
 from xcoder_assets.store.progress import ProgressMeter
-from xcoder_assets.store.render import frame_markdown
+from xcoder_assets.store.render import frame_markdown, problem_markdown
 from xcoder_assets.store.tables import EVOLVED_POOL, FEATURE_CONFIGS, FEATURE_TREE, PROBLEMS
 from xcoder_assets.store.ui import line_chart, markdown_image, table_or_none
 
@@ -110,7 +118,7 @@ def evolved_pool(
         checkpoint.start()
     gateway = llm.gateway(storage, ("evolve",), run_id, "evolved_pool")
     results = []  # this run's calls (the replayed rounds' calls were made by an earlier run)
-    meter = ProgressMeter("evolved_pool: LLM calls", context.log.info)
+    meter = ProgressMeter("evolved_pool: LLM calls", context.log.info, **LLM_COUNTS)
 
     def expand(subtrees):
         requests = [LLMRequest.of("evolve", template.render(subtree=subtree_json(s)), template.id) for s in subtrees]
@@ -152,10 +160,15 @@ def evolved_pool(
                 if summary.growth
                 else "_no rounds_"
             ),
+            # the sizes per category in one cell, which wraps: a column per category made the table
+            # wider than the UI's metadata column, clipping every value on its right
             "pool_size_per_round": dg.MetadataValue.md(
                 table_or_none(
-                    summary.per_round,
-                    ["round", "added", "merged duplicates", "rejected", *summary.categories],
+                    [
+                        (*row[:4], ", ".join(f"{c} {n}" for c, n in zip(summary.categories, row[4:])))
+                        for row in summary.per_round
+                    ],
+                    ["round", "added", "merged duplicates", "rejected", "pool size per category"],
                     "no rounds",
                 )
             ),
@@ -421,18 +434,14 @@ def problems(
     shares = composition.problem_shares(out_rows, config.style_probabilities, [i.category for i in items])
     return dg.MaterializeResult(
         metadata={**metadata, **llm_metadata(step1 + step2, llm.role_models(("compose",))), **_problem_metadata(frame)},
-        check_results=_problem_checks(shares, config),
+        check_results=_problem_checks(shares, config, frame),
     )
 
 
 def _problem_metadata(frame: pl.DataFrame) -> dict:
     kept = frame.filter(pl.col("status") == "ok")
     sample = kept.head(1).to_dicts()
-    rendered = (
-        composition.render_problem_markdown(sample[0]["style"], composition.statement_of_row(sample[0]))
-        if sample
-        else "_no problem kept_"
-    )
+    rendered = problem_markdown(composition.statement_of_row(sample[0])) if sample else "_no problem kept_"
     return {
         "problems_kept": kept.height,
         "status_counts": dg.MetadataValue.json(dict(Counter(frame["status"]))),
@@ -444,7 +453,12 @@ def _problem_metadata(frame: pl.DataFrame) -> dict:
     }
 
 
-def _problem_checks(shares: composition.ProblemShares, config: ProblemsConfig) -> list[dg.AssetCheckResult]:
+def _problem_checks(
+    shares: composition.ProblemShares, config: ProblemsConfig, frame: pl.DataFrame
+) -> list[dg.AssetCheckResult]:
+    def ids(status: str) -> list[str]:
+        return frame.filter(pl.col("status") == status)["problem_id"].to_list()
+
     return [
         dg.AssetCheckResult(
             check_name=PROBLEMS_STYLE_MIX,
@@ -457,8 +471,20 @@ def _problem_checks(shares: composition.ProblemShares, config: ProblemsConfig) -
                 "composed_problems": shares.composed,
             },
         ),
-        share_check(PROBLEMS_LEAK_SHARE, "leak_share", shares.leak_share, config.max_leak_share),
-        share_check(PROBLEMS_DUPLICATE_SHARE, "duplicate_share", shares.duplicate_share, config.max_duplicate_share),
+        share_check(
+            PROBLEMS_LEAK_SHARE,
+            "leak_share",
+            shares.leak_share,
+            config.max_leak_share,
+            **row_findings("leaked_problems", ids("leak")),
+        ),
+        share_check(
+            PROBLEMS_DUPLICATE_SHARE,
+            "duplicate_share",
+            shares.duplicate_share,
+            config.max_duplicate_share,
+            **row_findings("duplicate_problems", ids("duplicate")),
+        ),
         share_check(
             PROBLEMS_FEATURE_COVERAGE,
             "share",

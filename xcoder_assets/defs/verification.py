@@ -16,7 +16,7 @@ from pydantic import Field
 
 from xcoder_assets.defs.operations import LLM_POOL, SANDBOX_POOL
 from xcoder_assets.defs.partitions import batch_folder, batch_partitions
-from xcoder_assets.defs.checks import share_check
+from xcoder_assets.defs.checks import row_findings, share_check
 from xcoder_assets.defs.resources import (
     OWNERS,
     DataFolder,
@@ -31,13 +31,13 @@ from xcoder_assets.llm.gateway import LLMRequest
 from xcoder_assets.recipe import candidates as candidate_recipe
 from xcoder_assets.recipe import test_inputs as inputs_recipe
 from xcoder_assets.recipe import verification
-from xcoder_assets.recipe.composition import problem_question, render_problem_markdown, statement_of_row
+from xcoder_assets.recipe.composition import problem_question, statement_of_row
 from xcoder_assets.recipe.failure import Failure
 from xcoder_assets.recipe.prompts import load_template
 from xcoder_assets.sandbox.runs import Program
 from xcoder_assets.store.figures import SandboxFigures
 from xcoder_assets.store.parquet import read_parquet, write_text
-from xcoder_assets.store.render import frame_markdown
+from xcoder_assets.store.render import frame_markdown, md_code, md_text, problem_markdown
 from xcoder_assets.store.tables import (
     CANDIDATE_SOLUTIONS,
     PROBLEMS,
@@ -228,10 +228,19 @@ def test_inputs(
                     "problems_marked": marked.height,
                     "problems": len(rows),
                     "min_valid_inputs": config.min_valid_inputs,
+                    **row_findings("problems_marked", marked["problem_id"], counted=True),
                 },
             ),
             share_check(
-                TEST_INPUTS_DROPPED, "dropped_share", inputs_recipe.dropped_share(input_rows), config.max_dropped_share
+                TEST_INPUTS_DROPPED,
+                "dropped_share",
+                inputs_recipe.dropped_share(input_rows),
+                config.max_dropped_share,
+                # the inputs the share counts: generated ones (not the statement's examples) not kept
+                **row_findings(
+                    "dropped_inputs",
+                    [r["test_id"] for r in input_rows if r["kind"] != "example" and r["status"] != "valid"],
+                ),
             ),
         ],
     )
@@ -300,7 +309,16 @@ def candidate_solutions(
             "usable_share": round(usable, 4),
             "mean_reasoning_chars": round(frame["reasoning"].str.len_chars().mean() or 0, 1),
         },
-        check_results=[share_check(CANDIDATES_USABLE, "usable_share", usable, config.min_usable_share, at_most=False)],
+        check_results=[
+            share_check(
+                CANDIDATES_USABLE,
+                "usable_share",
+                usable,
+                config.min_usable_share,
+                at_most=False,
+                **row_findings("unusable_candidates", frame.filter(pl.col("status") != "ok")["candidate_id"]),
+            )
+        ],
     )
 
 
@@ -422,7 +440,7 @@ def verified_solutions(
         if result.status == "verified":
             lcb_rows.append(
                 verification.lcb_row(
-                    problem, problem_question(problem), tests_of[problem_id], result, runs[result.golden]
+                    problem, problem_question(problem), tests_of[problem_id], result, runs[result.golden], files.batch
                 )
             )
     for problem_id, (kind, reason) in rejected.items():
@@ -444,9 +462,9 @@ def verified_solutions(
         metadata={
             **metadata,
             **_verification_metadata(frame, problems, generators, candidates, tally, figures),
-            "lcb_problems": dg.MetadataValue.path(str(lcb_path)),
+            **files.path_metadata("lcb_problems", lcb_path),
         },
-        check_results=[*_verification_checks(frame, config, tally), _gate_check(gate)],
+        check_results=[*_verification_checks(frame, config, tally), _gate_check(gate, _unverified_tests(frame))],
     )
 
 
@@ -470,9 +488,9 @@ def _verification_metadata(
     if sample:
         problem = problems[sample[0]["problem_id"]]
         sample_md = (
-            render_problem_markdown(problem["style"], statement_of_row(problem, with_starter=False))
-            + f"\n\n## Golden solution ({sample[0]['candidate_id']}, "
-            f"{sample[0]['tests_verified']} verified tests)\n\n```python\n{sample[0]['code']}\n```"
+            problem_markdown(statement_of_row(problem, with_starter=False))
+            + f"\n\n## Golden solution ({md_text(sample[0]['candidate_id'], one_line=True)}, "
+            f"{sample[0]['tests_verified']} verified tests)\n\n{md_code(sample[0]['code'], 'python')}"
         )
     agreement_bins = verification.histogram(tally.agreements, [0, 0.25, 0.5, 0.75, 1.0])
     pass_bins = verification.histogram(tally.pass_rates, [0, 0.25, 0.5, 0.75, 1.0])
@@ -515,11 +533,29 @@ def _verification_metadata(
     }
 
 
+def _per_problem(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per problem (the vote's figures are the same on every row of a problem)."""
+    return frame.unique("problem_id", keep="first", maintain_order=True)
+
+
+def _unverified_tests(frame: pl.DataFrame) -> list[str]:
+    """The test_inputs rows the vote left unverified, problem by problem."""
+    return [
+        test_id
+        for votes in _per_problem(frame)["votes_json"]
+        for test_id, vote in json.loads(votes or "{}").items()
+        if not vote.get("verified")
+    ]
+
+
 def _verification_checks(
     frame: pl.DataFrame, config: VerificationConfig, tally: verification.VerificationTally
 ) -> list[dg.AssetCheckResult]:
-    golden = frame.filter(pl.col("is_golden"))["tests_verified"]
+    golden_rows = frame.filter(pl.col("is_golden"))
+    golden = golden_rows["tests_verified"]
     median = float(golden.median()) if golden.len() else 0.0
+    problems = _per_problem(frame)
+    easy = problems.filter((pl.col("candidates_run") > 0) & (pl.col("candidates_passing") == pl.col("candidates_run")))
     return [
         dg.AssetCheckResult(
             check_name=VERIFIED_TESTS_PER_PROBLEM,
@@ -530,6 +566,11 @@ def _verification_checks(
                 "verified_problems": golden.len(),
                 "min_median_verified_tests": config.min_median_verified_tests,
                 "fewest_verified_tests": int(golden.min() or 0),
+                # the golden solutions behind a low median: those with fewer tests than it should reach
+                **row_findings(
+                    "solutions_with_few_tests",
+                    golden_rows.filter(pl.col("tests_verified") < config.min_median_verified_tests)["verified_id"],
+                ),
             },
         ),
         share_check(
@@ -539,6 +580,7 @@ def _verification_checks(
             config.max_unverified_share,
             unverified_tests=tally.unverified,
             tests=tally.tests,
+            **row_findings("unverified_tests", _unverified_tests(frame), counted=True),
         ),
         share_check(
             VERIFIED_EASY_SHARE,
@@ -547,11 +589,12 @@ def _verification_checks(
             config.max_easy_share,
             easy_problems=tally.easy,
             voted_problems=len(tally.pass_rates),
+            **row_findings("easy_problems", easy["problem_id"], counted=True),
         ),
     ]
 
 
-def _gate_check(gate: verification.VerificationGate) -> dg.AssetCheckResult:
+def _gate_check(gate: verification.VerificationGate, unverified: list[str]) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=VERIFIED_TEST_SHARE,
         passed=gate.passed,
@@ -561,5 +604,6 @@ def _gate_check(gate: verification.VerificationGate) -> dg.AssetCheckResult:
             "threshold": gate.threshold,
             "rule": f"verified_test_share >= {gate.threshold} (blocks training_shards)",
             "tests": gate.tests,
+            **row_findings("unverified_tests", unverified),
         },
     )

@@ -84,6 +84,13 @@ def test_graph_materializes_and_only_the_leak_check_warns(demo):
     assert set(failed) == {"leak_share"}, {k: c.metadata for k, c in failed.items()}
     assert failed["leak_share"].severity == dg.AssetCheckSeverity.WARN
     assert failed["leak_share"].metadata["leak_share"].value > 0.10
+    # the check names the problems that leaked, and how to trace one
+    leak = {k: v.value for k, v in failed["leak_share"].metadata.items()}
+    problems = pl.read_parquet(PROBLEMS.path(batch_dir(data_dir, TEST_BATCH)))
+    leaked = problems.filter(pl.col("status") == "leak")["problem_id"].to_list()
+    assert leak["leaked_problems"] == len(leaked) > 0 and leak["leaked_problems_ids"].split(", ") == leaked[:20]
+    assert leak["trace"] == f".venv/bin/xcoder trace {leaked[0]}"
+    assert xcoder(["--data-dir", str(data_dir), "trace", leak["trace"].split()[-1]]) == 0
     seeds = pl.read_parquet(SEED_PROBLEMS.path(data_dir))
     features = pl.read_parquet(FEATURES.path(data_dir))
     tree = pl.read_parquet(FEATURE_TREE.path(data_dir))
@@ -313,6 +320,9 @@ def test_skip_bad_records_keeps_them_as_rows(tmp_path, data_dir):
     (check,) = [c for c in result.get_asset_check_evaluations() if c.check_name == "reject_share"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN  # 1 of 2 records read
     assert check.metadata["reject_share"].value == 0.5
+    # rejects never became rows: the check names their file and line, and has no trace command
+    assert check.metadata["rejected_ids"].value == f"{bad}:2" and check.metadata["rejected"].value == 1
+    assert "trace" not in check.metadata
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,44 @@ def test_plan_nightly_and_batch_selection():
         select_batches(["b1"], ["b9"])
 
 
+# ---- batch keys the project refuses ---------------------------------------------------------------
+# Dagster has no validation hook for a dynamic partition key: the UI's "add partition" (dagster_graphql's
+# add_dynamic_partition) calls instance.add_dynamic_partitions with any key. The project removes the keys
+# it refuses afterwards: the batch_key_guard sensor, and a run launched on one before the sensor ran.
+
+
+def test_the_guard_removes_a_refused_key_added_as_the_ui_adds_it():
+    guard = ops.batch_key_guard
+    assert guard in lazy_defs().sensors and guard.name == ops.BATCH_KEY_GUARD
+    assert guard.default_status == dg.DefaultSensorStatus.RUNNING  # on without anyone turning it on
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, ["campaign-a", "Campaign_A", "nightly-2026-12-02"])
+        assert "Campaign_A" in existing_batches(instance)
+        result = guard(dg.build_sensor_context(instance=instance))
+        assert isinstance(result, dg.SkipReason) and "'Campaign_A' is not valid" in result.skip_message
+        assert existing_batches(instance) == ["campaign-a", "nightly-2026-12-02"]
+        again = guard(dg.build_sensor_context(instance=instance))
+        assert again.skip_message == "every batch key is valid"
+
+
+def test_a_run_on_a_refused_key_fails_and_removes_it(tmp_path):
+    from xcoder_assets.defs.synthesis import feature_configs
+
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, ["Campaign_B"])
+        result = dg.materialize(
+            [feature_configs],
+            partition_key="Campaign_B",
+            instance=instance,
+            resources={"storage": StorageResource(data_dir=str(tmp_path))},
+            raise_on_error=False,
+        )
+        assert not result.success
+        message = result.get_step_failure_events()[0].step_failure_data.user_failure_data.description
+        assert "'Campaign_B' is not valid" in message and f"removed from {BATCH_PARTITIONS_NAME}: Campaign_B" in message
+        assert existing_batches(instance) == []
+
+
 # ---- the nightly schedule ------------------------------------------------------------------------
 
 

@@ -298,6 +298,60 @@ def test_charts_are_svg_images_in_markdown():
         ET.fromstring(chart)  # well-formed
 
 
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _texts(root: ET.Element) -> list[str]:
+    return [t.text for t in root.iter(f"{SVG}text")]
+
+
+def test_a_line_chart_of_one_point_shows_the_point_on_a_real_axis():
+    root = ET.fromstring(line_chart("history", [(1.0, 60.94)], "run", "pass@1 %", note="one run so far"))
+    (dot,) = list(root.iter(f"{SVG}circle"))
+    assert 30 <= float(dot.get("cy")) <= 30 + 166  # inside the plot, not on its edge
+    labels = _texts(root)
+    assert "one run so far" in labels and "60.94" in labels
+    top, bottom = float(labels[labels.index("60.94") + 1].replace(",", "")), float(labels[labels.index("60.94") + 2])
+    assert bottom < 60.94 < top  # an axis around the value, not 60.94 .. 60.94
+    fixed = ET.fromstring(line_chart("h", [(1.0, 60.94)], "run", "%", y_range=(0, 100)))
+    assert {"0", "100"} <= set(_texts(fixed))
+    several = ET.fromstring(line_chart("h", [(1, 10), (2, 14), (3, 20)], "run", "n"))
+    assert len(list(several.iter(f"{SVG}circle"))) == 3 and list(several.iter(f"{SVG}polyline"))
+    assert "no data" in _texts(ET.fromstring(line_chart("empty", [], "x", "y")))
+
+
+def test_a_bar_without_a_value_says_so_instead_of_drawing_zero():
+    root = ET.fromstring(
+        bar_panels(
+            "pass@1", [("by window", [("v5 (3 problems)", 50.0), ("v6 (0 problems)", None)])], missing="no problems"
+        )
+    )
+    assert len(list(root.iter(f"{SVG}rect"))) == 1  # only the window with problems has a bar
+    labels = _texts(root)
+    assert "no problems" in labels and "0" not in labels
+
+
+def test_benchmark_charts_name_empty_windows_and_a_single_run():
+    import polars as pl
+
+    from xcoder_assets.defs.benchmark import _chart, _history_chart
+
+    scored = {
+        "n": 2,
+        "model": "m",
+        "by_difficulty": {"easy": 0.5},
+        "by_window": {
+            "v5": {"pass@1": 0.25, "problems": 4, "start": "2024-08-01", "end": "2025-02-01"},
+            "v6": {"pass@1": None, "problems": 0, "start": "2025-02-01", "end": "2025-05-01"},
+        },
+    }
+    chart = _texts(_svg_of(_chart(scored)))
+    assert "no problems" in chart and "25" in chart and "0" not in chart
+    history = pl.DataFrame({"group": ["overall"], "evaluated_at": ["2026-12-06"], "pass_at_1": [0.6094]})
+    markdown = _history_chart(history)
+    assert "one run so far" in markdown and list(_svg_of(markdown).iter(f"{SVG}circle"))
+
+
 def test_empty_tables_say_none():
     assert (
         table_or_none([], ["reason", "problems"], "none: no problem was rejected") == "_none: no problem was rejected_"

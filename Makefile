@@ -60,7 +60,7 @@ sandbox-image: system-deps
 test-deps:
 	bash deploy/install-test-deps.sh
 
-LINTED := xcoder_assets xcoder_assets_tests benchmarks deploy
+LINTED := xcoder_assets xcoder_assets_tests benchmarks deploy scripts
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)

@@ -79,14 +79,8 @@ def test_webserver_serves_the_asset_graph(tmp_path):
     )
     try:
         deadline = time.monotonic() + 120
-        info = None
-        while time.monotonic() < deadline and info is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5) as response:
-                    info = json.loads(response.read())
-            except OSError:
-                time.sleep(0.5)
-        assert info and "dagster_webserver_version" in info
+        info = _wait_for_webserver(port, deadline)
+        assert "dagster_webserver_version" in info
         nodes = None
         while time.monotonic() < deadline:
             data = graphql(
@@ -118,11 +112,12 @@ def test_webserver_serves_the_asset_graph(tmp_path):
         process.wait(timeout=30)
 
 
-def _wait_for_webserver(port: int, deadline: float) -> None:
+def _wait_for_webserver(port: int, deadline: float) -> dict:
+    """The webserver's /server_info once it answers."""
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5):
-                return
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5) as response:
+                return json.loads(response.read())
         except OSError:
             time.sleep(0.5)
     raise AssertionError("the webserver did not start")

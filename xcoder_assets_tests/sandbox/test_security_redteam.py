@@ -37,7 +37,8 @@ def root_only(reason: str) -> None:
 
 # ---- 1. expected answers and other programs' outputs never reach a later program --------------
 
-MEMORY_SCANNER = r"""
+# A program that lists every "xcoder-<WORD>-<16 hex>" string in its own readable memory.
+MEMORY_SCANNER_OF = r"""
 import ctypes, os, re
 fd = os.open("/proc/self/maps", os.O_RDONLY)
 maps = b""
@@ -47,7 +48,7 @@ while True:
         break
     maps += block
 os.close(fd)
-pattern = re.compile(rb"xcoder-" + rb"secret-[0-9a-f]{16}")
+pattern = re.compile(rb"xcoder-" + rb"WORD-[0-9a-f]{16}")
 found = set()
 for line in maps.decode().splitlines():
     parts = line.split()
@@ -57,6 +58,7 @@ for line in maps.decode().splitlines():
     found.update(pattern.findall(ctypes.string_at(start, end - start)))  # every readable page of our memory
 print(" ".join(sorted(x.decode() for x in found)) or "none")
 """
+MEMORY_SCANNER = MEMORY_SCANNER_OF.replace("WORD", "secret")
 
 
 @pytest.mark.parametrize("profile", PROFILES)

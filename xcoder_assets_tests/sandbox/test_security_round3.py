@@ -9,6 +9,8 @@ import pytest
 
 from xcoder_assets.sandbox.backends import Limits, make_backend
 from xcoder_assets.sandbox.judge import Problem, TestCase, Verdict, judge_many, judge_solution
+from xcoder_assets_tests.conftest import PROJECT_ROOT
+from xcoder_assets_tests.sandbox.test_security_redteam import MEMORY_SCANNER_OF
 
 PROFILES = ["strict", "lcb"]
 WORKERS = [1, 2]
@@ -158,26 +160,7 @@ import time
 time.sleep(5)
 """
 
-MEMORY_SCANNER = r"""
-import ctypes, os, re
-fd = os.open("/proc/self/maps", os.O_RDONLY)
-maps = b""
-while True:
-    block = os.read(fd, 1 << 16)
-    if not block:
-        break
-    maps += block
-os.close(fd)
-pattern = re.compile(rb"xcoder-" + rb"residue-[0-9a-f]{16}")
-found = set()
-for line in maps.decode().splitlines():
-    parts = line.split()
-    start, end = (int(x, 16) for x in parts[0].split("-"))
-    if not parts[1].startswith("r") or end - start > (512 << 20) or (len(parts) > 5 and parts[5].startswith("[v")):
-        continue
-    found.update(pattern.findall(ctypes.string_at(start, end - start)))
-print(" ".join(sorted(x.decode() for x in found)) or "none")
-"""
+MEMORY_SCANNER = MEMORY_SCANNER_OF.replace("WORD", "residue")
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -244,20 +227,23 @@ def test_only_unix_and_inet_sockets_and_no_io_uring(sandbox, profile):
 
 # ---- 4. counters that survive the wipe: closed where rewards come from ---------------------------
 
-# Leaves a mark in the sandbox's kernel counters: the next PID of its PID namespace and the next
-# inode number of its tmpfs move on by MARK.
-MARK_COUNTERS = r"""
-import os
-for _ in range(MARK):
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
-    os.waitpid(pid, 0)
-    os.close(os.open("/tmp/x", os.O_WRONLY | os.O_CREAT))
-    os.unlink("/tmp/x")
-print("marked")
-"""
-READ_COUNTERS = "import os\nos.close(os.open('/tmp/probe', os.O_WRONLY | os.O_CREAT))\nprint(os.getpid(), os.stat('/tmp/probe').st_ino)\n"
+
+def _load_benchmark():
+    """benchmarks/residual_channels.py: its writer and reader are the programs of this channel."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "residual_channels", PROJECT_ROOT / "benchmarks" / "residual_channels.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CHANNEL = _load_benchmark()
+# Moves the sandbox's next PID and next tmpfs inode number on by MARK, then prints "marked".
+MARK_COUNTERS = CHANNEL.WRITER + 'print("marked")\n'
+READ_COUNTERS = CHANNEL.READER
 
 
 def _reward_for(reward, code: str, expected: str) -> float:
@@ -369,13 +355,6 @@ def test_the_lcb_profile_keeps_the_harness_rule(own_backend):
 
 def test_the_residual_channel_benchmark_runs_and_the_fresh_sandbox_closes_it(bwrap_backend):
     """benchmarks/residual_channels.py at a tiny size: warm sandboxes carry the counters, fresh ones not."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "residual_channels.py"
-    spec = importlib.util.spec_from_file_location("residual_channels", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    warm, fresh = (module.measure("bwrap", fresh, trials=2, seconds=0.1) for fresh in (False, True))
+    warm, fresh = (CHANNEL.measure("bwrap", fresh, trials=2, seconds=0.1) for fresh in (False, True))
     assert warm["pid"] == warm["inode"] == "2/2 decoded", warm
     assert fresh["pid"] == fresh["inode"] == "0/2 decoded", fresh

@@ -247,9 +247,14 @@ READ_COUNTERS = CHANNEL.READER
 
 
 def _reward_for(reward, code: str, expected: str) -> float:
+    """The reward of one completion through the reward function, as TRL calls it; a sandbox failure
+    (not the program's doing) fails the test with its reason instead of passing for a wrong reward."""
     completion = f"<think>t</think>\n```python\n{code}\n```"
     tests = [{"input": "", "output": expected + "\n"}]
-    return reward([completion], problem_id=["p"], tests=[tests])[0]
+    before = reward.counts["sandbox_failure"]
+    value = reward([completion], problem_id=["p"], tests=[tests])[0]
+    assert reward.counts["sandbox_failure"] == before, "the sandbox failed (not the program)"
+    return value
 
 
 @pytest.mark.parametrize("name", ["bwrap", "docker"])

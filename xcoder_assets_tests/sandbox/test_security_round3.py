@@ -163,16 +163,18 @@ time.sleep(5)
 MEMORY_SCANNER = MEMORY_SCANNER_OF.replace("WORD", "residue")
 
 
+@pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize("profile", PROFILES)
-def test_pid_1_keeps_nothing_of_a_program_that_killed_its_runner(own_backend, profile):
+def test_pid_1_keeps_nothing_of_a_program_that_killed_its_runner(own_backend, profile, workers):
     names = [f"xcoder-residue-{secrets.token_hex(8)}" for _ in range(40)]
     planter = f"SECRETS = {names!r}\n" + PLANT_AND_KILL_RUNNER
-    items = [(expect("never"), planter), (expect("none"), MEMORY_SCANNER), (expect("none"), MEMORY_SCANNER)]
-    results, _ = judge_many(own_backend, items, profile=profile, workers=1)
-    assert not results[0].passed
-    for result in results[1:]:
+    # every worker's sandbox gets a planter first, then scans
+    items = [(expect("never"), planter)] * workers + [(expect("none"), MEMORY_SCANNER)] * (2 * workers)
+    results, _ = judge_many(own_backend, items, profile=profile, workers=workers)
+    assert not any(r.passed for r in results[:workers])
+    for result in results[workers:]:
         assert result.passed, printed(result)[:300]
-    assert own_backend.started == 1  # the scans ran in the sandbox the planter had used
+    assert own_backend.started == workers  # the scans ran in the sandboxes the planters had used
 
 
 # ---- 3. only the socket families a program needs ------------------------------------------------
@@ -219,10 +221,13 @@ print("reached: " + " ".join(reached) if reached else "refused", "missing: " + "
 """
 
 
+@pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize("profile", PROFILES)
-def test_only_unix_and_inet_sockets_and_no_io_uring(sandbox, profile):
-    result = judge_solution(sandbox, expect("refused ok"), SOCKETS, profile=profile)
-    assert result.passed, printed(result)
+def test_only_unix_and_inet_sockets_and_no_io_uring(sandbox, profile, workers):
+    results, _ = judge_many(
+        sandbox, [(expect("refused ok"), SOCKETS)] * (2 * workers), profile=profile, workers=workers
+    )
+    assert all(r.passed for r in results), [printed(r) for r in results]
 
 
 # ---- 4. counters that survive the wipe: closed where rewards come from ---------------------------
@@ -321,16 +326,18 @@ sys.exit(0 if sorted(map(int, values)) == list(range(1, n + 1)) else 1)
 """
 
 
+@pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize("profile", PROFILES)
-def test_a_checker_judges_a_long_answer_whole(sandbox, profile):
+def test_a_checker_judges_a_long_answer_whole(sandbox, profile, workers):
     problem = Problem(
         "perm", (TestCase("2000\n", " ".join(map(str, range(1, 2001))) + "\n"),), checker=PERMUTATION_CHECKER
     )
     shuffled = "n = int(input())\nprint(*reversed(range(1, n + 1)))\n"
-    result = judge_solution(sandbox, problem, shuffled, profile=profile)
-    assert result.passed, result.reason
     truncated = "n = int(input())\nprint(*reversed(range(2, n + 1)))\n"
-    assert judge_solution(sandbox, problem, truncated, profile=profile).verdict is Verdict.WRONG_ANSWER
+    results, _ = judge_many(
+        sandbox, [(problem, shuffled), (problem, truncated)] * workers, profile=profile, workers=workers
+    )
+    assert [r.verdict for r in results] == [Verdict.OK, Verdict.WRONG_ANSWER] * workers, [r.reason for r in results]
 
 
 # ---- 7. strict's exit rule: what CPython runs to a correct exit passes -----------------------------

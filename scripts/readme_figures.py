@@ -62,17 +62,26 @@ def figures(data_dir: Path) -> dict:
 
     status = _status(data_dir)
     con = warehouse.connect(data_dir)
+    present = set(warehouse.existing_tables(data_dir))
     problems = dict(_rows(con, "SELECT status, count(*) FROM problems GROUP BY status"))
     verified = _rows(
         con,
         "SELECT count(DISTINCT problem_id) FILTER (WHERE status = 'verified'), "
         "count(*) FILTER (WHERE status = 'verified'), count(*) FILTER (WHERE status = 'rejected') FROM verified_solutions",
     )[0]
-    shards = dict(_rows(con, "SELECT status || '/' || split, count(*) FROM training_shards GROUP BY ALL"))
-    scores = _rows(
-        con,
-        "SELECT platform, count(DISTINCT lcb_problem_id), avg(passed::INT) FROM benchmark_scores GROUP BY platform "
-        "ORDER BY platform",
+    shards = (
+        dict(_rows(con, "SELECT status || '/' || split, count(*) FROM training_shards GROUP BY ALL"))
+        if "training_shards" in present
+        else {}
+    )
+    scores = (
+        _rows(
+            con,
+            "SELECT platform, count(DISTINCT lcb_problem_id), avg(passed::INT) FROM benchmark_scores "
+            "GROUP BY platform ORDER BY platform",
+        )
+        if "benchmark_scores" in present
+        else []
     )
     sandbox = {row["asset"]: row for row in status.get("sandbox_by_asset", [])}
     return {
@@ -98,6 +107,14 @@ def render(f: dict) -> str:
     shards = f["shards"]
     kept_train, kept_val = shards.get("kept/train", 0), shards.get("kept/validation", 0)
     considered = sum(shards.values())
+    shard_line = (
+        [
+            f"- training_shards: {considered} examples considered, {kept_train + kept_val} kept "
+            f"(train {kept_train}, validation {kept_val})"
+        ]
+        if shards
+        else []
+    )
     lines = [
         f"- seeds {a.get('seed_problems', 0)}, features {a.get('features', 0)}, feature pool {a.get('evolved_pool', 0)} "
         f"entries, configurations {a.get('feature_configs', 0)}",
@@ -116,9 +133,7 @@ def render(f: dict) -> str:
             else ""
         )
         + (f"; leak_share {checks['leak_share']:.0%} of the statements" if "leak_share" in checks else ""),
-        f"- training_shards: {considered} examples considered, {kept_train + kept_val} kept "
-        f"(train {kept_train}, validation {kept_val})",
-    ]
+    ] + shard_line
     run = f["sandbox"].get("verified_solutions")
     if run and run.get("runs"):
         lines.append(

@@ -18,16 +18,32 @@ def test_progress_is_reported_per_program_in_runs_with_the_cached_ones(bwrap_bac
     programs = [DOUBLE, FAILS_ON_TWO, Program("print(0)\n")]
     run_matrix(bwrap_backend, programs, [INPUTS] * 3, Limits(), cache, on_progress=lambda *a: calls.append(a))
     assert len(calls) == 3 and [c[1] for c in calls] == [9, 9, 9]
-    assert [c[0] for c in calls] == sorted(c[0] for c in calls) and calls[-1] == (9, 9, 0)
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls) and calls[-1] == (9, 9, 0, 0)
     again = []
     _, stats = run_matrix(
         bwrap_backend, programs, [INPUTS] * 3, Limits(), cache, on_progress=lambda *a: again.append(a)
     )
-    assert again[-1] == (9, 9, 9) and stats.executed == 0
+    assert again[-1] == (9, 9, 9, 0) and stats.executed == 0
+
+
+def test_runs_not_run_are_counted_apart_from_the_executed_and_cached(bwrap_backend, tmp_path):
+    """A program abandoned after its time limit: its skipped runs are "not run", not "new" (issue 20)."""
+    slow = Program("while True:\n    pass\n")
+    calls = []
+    _, stats = run_matrix(
+        bwrap_backend,
+        [slow],
+        [INPUTS],
+        limits_for("strict", 0.2),
+        RunCache(tmp_path / "cache.sqlite"),
+        abandon_after_timeouts=1,
+        on_progress=lambda *a: calls.append(a),
+    )
+    assert calls[-1] == (3, 3, 0, 2) and stats.executed == 1
 
 
 def test_a_progress_hook_that_raises_never_ends_the_batch(bwrap_backend, caplog):
-    def broken(done, total, cached):
+    def broken(done, total, cached, not_run):
         raise RuntimeError("meter broke")
 
     with caplog.at_level(logging.WARNING):

@@ -377,7 +377,13 @@ def score_model(
         run_id=run_id,
         asset=asset,
     )
-    meter = ProgressMeter(f"{asset}: problems generated and judged", context.log.info)
+    # a model's answers are cached by request: the offline simulator answers the solve prompt that
+    # candidate_solutions already sent, so a first run finds many in the cache
+    meter = ProgressMeter(
+        f"{asset}: problems generated and judged",
+        context.log.info,
+        cached="with every answer from the cache (the same requests sent before)",
+    )
     backend = sandbox.open()
     try:
         run = evaluate_model(

@@ -23,6 +23,9 @@ class CliError(Exception):
     pass
 
 
+NO_DAGSTER_HOME = (
+    "DAGSTER_HOME is not set and there is no .dagster_home here (run from the project folder, or set DAGSTER_HOME)"
+)
 # What runs offline on embedded defaults: the GPU group (trained_model and its scores) is asked for by name.
 DEFAULT_SELECTION = "* and not group:training"
 
@@ -196,11 +199,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     if os.environ.get("DAGSTER_HOME"):
         instance = DagsterInstance.get()
     else:
-        print(
-            "note: DAGSTER_HOME is not set and there is no .dagster_home here, so this run is not recorded "
-            "for the UI (run from the project folder, or set DAGSTER_HOME)",
-            file=sys.stderr,
-        )
+        print(f"note: {NO_DAGSTER_HOME}: this run is not recorded for the UI", file=sys.stderr)
         instance = DagsterInstance.ephemeral()
     from xcoder_assets.defs.partitions import add_batch, is_batched
     from xcoder_assets.recipe.batches import BatchKeyError, check_batch_key
@@ -287,10 +286,7 @@ def _sandbox_runs(runs_of: dict[str, list[tuple[str | None, str]]]) -> tuple[lis
     if not any(asset in runs_of for asset in SANDBOX_ASSETS):
         return [], None
     if not os.environ.get("DAGSTER_HOME"):
-        return [], (
-            "sandbox runs: DAGSTER_HOME is not set and there is no .dagster_home here, so the runs' metadata "
-            "cannot be read (run from the project folder, or set DAGSTER_HOME)"
-        )
+        return [], f"sandbox runs: {NO_DAGSTER_HOME}: the runs' metadata cannot be read"
     _silence_import_noise()
     from dagster import AssetKey, DagsterEventType, DagsterInstance
 

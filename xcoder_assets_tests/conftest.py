@@ -102,6 +102,18 @@ def docker_backend():
 
 
 @pytest.fixture(params=["bwrap", "docker"])
+def fresh_backend(request):
+    """Each real backend in turn, a backend of the test's own: its programs share its warm sandboxes
+    (one per worker), and no other test's programs ran there."""
+    from xcoder_assets.sandbox.backends import make_backend
+
+    request.getfixturevalue(f"{request.param}_backend")  # skips (or fails in CI) where unavailable
+    backend = make_backend(request.param)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(params=["bwrap", "docker"])
 def sandbox(request):
     """Each real backend in turn."""
     return request.getfixturevalue(f"{request.param}_backend")

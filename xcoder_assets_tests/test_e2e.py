@@ -68,15 +68,8 @@ def test_dg_check_defs(tmp_path):
 
 
 def test_webserver_serves_the_asset_graph(tmp_path):
-    port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "XCODER_DATA_DIR": str(tmp_path / "data")}
-    process = subprocess.Popen(
-        [BIN / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process, port = _start_webserver(env)
     try:
         deadline = time.monotonic() + 120
         info = _wait_for_webserver(port, deadline)
@@ -110,6 +103,19 @@ def test_webserver_serves_the_asset_graph(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def _start_webserver(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    """dagster-webserver on the project's workspace, on a free port of 127.0.0.1."""
+    port = free_port()
+    process = subprocess.Popen(
+        [BIN / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return process, port
 
 
 def _wait_for_webserver(port: int, deadline: float) -> dict:
@@ -153,14 +159,7 @@ def test_the_ui_reexecutes_a_run_started_by_xcoder_materialize(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     parent = done.stdout.split("run ")[-1].split(":")[0]
-    port = free_port()
-    process = subprocess.Popen(
-        [BIN / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process, port = _start_webserver(env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180

@@ -114,8 +114,8 @@ def run_matrix(
     `on_progress(done, total, cached, not_run)` is called after each finished program, from the worker
     threads but one call at a time, in runs (program x input pairs): runs finished so far, all runs
     asked for, how many of the finished ones came from the cache, and how many were not run (skipped
-    after the program's time limits, or a program that did not compile); the rest were executed. It should be cheap (a caller
-    throttles); an exception it raises is logged, never the end of the batch.
+    after the program's time limits, not compiled, or a sandbox failure); the rest were executed. It
+    should be cheap (a caller throttles); an exception it raises is logged, never the end of the batch.
     """
     started = time.perf_counter()
     stats = RunStats()

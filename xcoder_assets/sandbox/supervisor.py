@@ -890,7 +890,7 @@ def other_processes():
 def is_zombie(pid):
     """Whether a process has exited and only waits to be reaped (state Z in /proc/PID/stat)."""
     try:
-        return read_small(f"/proc/{pid}/stat").rsplit(b")", 1)[1].split()[0] == b"Z"
+        return stat_fields(pid)[0] == b"Z"
     except (OSError, IndexError):
         return True  # gone already
 
@@ -1103,11 +1103,16 @@ def read_small(path):
         os.close(fd)
 
 
+def stat_fields(pid):
+    """/proc/PID/stat after the command name (which may hold spaces and parentheses): state first."""
+    return read_small(f"/proc/{pid}/stat").rsplit(b")", 1)[1].split()
+
+
 def process_state(pid):
     """A process's resource limits, scheduling and CPU affinity, as /proc shows them to anyone."""
     try:
         limits = read_small(f"/proc/{pid}/limits")
-        fields = read_small(f"/proc/{pid}/stat").rsplit(b")", 1)[1].split()
+        fields = stat_fields(pid)
         status = read_small(f"/proc/{pid}/status")
         affinity = [line for line in status.splitlines() if line.startswith(b"Cpus_allowed_list")]
     except (OSError, IndexError):
@@ -1230,12 +1235,10 @@ def main():
                 sys.__stdout__.flush()
             finally:
                 os._exit(0)
-        while True:
-            try:
-                if os.waitpid(cleaner, 0)[0] == cleaner:
-                    break
-            except ChildProcessError:
-                break
+        try:
+            os.waitpid(cleaner, 0)
+        except ChildProcessError:
+            pass
 
 
 def reap_children(timeout_s=5):

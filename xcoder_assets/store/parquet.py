@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import polars as pl
 
@@ -101,11 +101,17 @@ def rebuild_command(path: Path) -> str:
     return f"xcoder materialize --select {asset}" + (f" --batch {batch}" if batch else "")
 
 
-def damaged(path: Path, exc: BaseException) -> DamagedFile:
+def damage_of(path: Path, exc: BaseException) -> dict[str, Any]:
+    """What is known of a damaged file: its path, asset and batch, why it cannot be read, the rebuild command."""
     asset, batch = owner_of(path)
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    where = f"asset {asset}" + (f", batch {batch}" if batch else "")
-    return DamagedFile(f"{path} ({where}) cannot be read ({reason}): rebuild it with `{rebuild_command(path)}`")
+    return {"path": str(path), "asset": asset, "batch": batch, "reason": reason, "rebuild": rebuild_command(path)}
+
+
+def damaged(path: Path, exc: BaseException) -> DamagedFile:
+    d = damage_of(path, exc)
+    where = f"asset {d['asset']}" + (f", batch {d['batch']}" if d["batch"] else "")
+    return DamagedFile(f"{path} ({where}) cannot be read ({d['reason']}): rebuild it with `{d['rebuild']}`")
 
 
 def read_parquet(path: Path) -> pl.DataFrame:

@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from xcoder_assets.store.parquet import owner_of, rebuild_command, unreadable
+from xcoder_assets.store.parquet import damage_of, unreadable
 from xcoder_assets.store.tables import ALL_TABLES, ASSET_TABLES, BATCHES_DIR, Table, batch_dirs, llm_calls_path
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
@@ -147,18 +147,7 @@ def _damaged_files(name: str, data_dir: Path, error: BaseException) -> list[dict
     for path in _files_of(name, data_dir):
         exc = unreadable(path)
         if exc is not None:
-            asset, batch = owner_of(path)
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            rows.append(
-                {
-                    "path": str(path),
-                    "table": name,
-                    "asset": asset,
-                    "batch": batch,
-                    "reason": reason,
-                    "rebuild": rebuild_command(path),
-                }
-            )
+            rows.append({"table": name, **damage_of(path, exc)})
     if not rows:  # not a file's fault (a file of another shape, say): the view's own error, named
         reason = str(error).strip().splitlines()[0]
         rows.append({"path": "", "table": name, "asset": name, "batch": None, "reason": reason, "rebuild": ""})

@@ -21,15 +21,6 @@ def expect(output: str, given: str = "") -> Problem:
     return Problem("attack", (TestCase(given, output + "\n"),))
 
 
-@pytest.fixture(params=["bwrap", "docker"])
-def fresh_backend(request):
-    """A backend of its own, so the programs of one test share one warm sandbox (workers=1)."""
-    request.getfixturevalue(f"{request.param}_backend")  # skips (or fails in CI) where unavailable
-    backend = make_backend(request.param)
-    yield backend
-    backend.close()
-
-
 def root_only(reason: str) -> None:
     if os.geteuid() != 0:
         pytest.skip(f"needs root (cgroups, host uids): {reason}")

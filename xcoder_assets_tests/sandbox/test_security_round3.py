@@ -7,26 +7,14 @@ import secrets
 
 import pytest
 
-from xcoder_assets.sandbox.backends import Limits, make_backend
+from xcoder_assets.sandbox.backends import Limits
 from xcoder_assets.sandbox.judge import Problem, TestCase, Verdict, judge_many, judge_solution
 from xcoder_assets_tests.conftest import PROJECT_ROOT
-from xcoder_assets_tests.sandbox.test_security_redteam import MEMORY_SCANNER_OF
+
+from xcoder_assets_tests.sandbox.test_security_redteam import MEMORY_SCANNER_OF, expect
 
 PROFILES = ["strict", "lcb"]
 WORKERS = [1, 2]
-
-
-def expect(output: str, given: str = "") -> Problem:
-    return Problem("attack", (TestCase(given, output + "\n"),))
-
-
-@pytest.fixture(params=["bwrap", "docker"])
-def own_backend(request):
-    """A backend of its own: the programs of one test share its warm sandboxes (one per worker)."""
-    request.getfixturevalue(f"{request.param}_backend")  # skips (or fails in CI) where unavailable
-    backend = make_backend(request.param)
-    yield backend
-    backend.close()
 
 
 def printed(result) -> str:
@@ -91,16 +79,16 @@ BIG_BUT_FAIR = "block = bytearray(600 << 20)\nblock[::4096] = b'x' * len(block[:
 
 @pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize("profile", PROFILES)
-def test_programs_cannot_touch_pid_1_or_the_job_runner(own_backend, profile, workers):
+def test_programs_cannot_touch_pid_1_or_the_job_runner(fresh_backend, profile, workers):
     items = []
     for _ in range(workers):
         items += [(expect("refused"), TAMPER), (expect("5", "2 3\n"), OWN_PROCESS), (expect("600"), BIG_BUT_FAIR)]
-    results, _ = judge_many(own_backend, items, profile=profile, workers=workers)
+    results, _ = judge_many(fresh_backend, items, profile=profile, workers=workers)
     for index in range(0, len(items), 3):
         assert results[index].passed, printed(results[index])
         assert results[index + 1].passed, results[index + 1].reason
         assert results[index + 2].passed, results[index + 2].reason  # PID 1's limits still apply to later tests
-    assert own_backend.started <= workers  # the same warm sandboxes served every program
+    assert fresh_backend.started <= workers  # the same warm sandboxes served every program
 
 
 # The verdict oracle: a register that survives the job. A writer stores a number in PID 1's (or the
@@ -124,9 +112,9 @@ print("777 found" if " 777 " in text else "clean")
 
 @pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize("profile", PROFILES)
-def test_no_register_in_pid_1_survives_a_job(own_backend, profile, workers):
+def test_no_register_in_pid_1_survives_a_job(fresh_backend, profile, workers):
     items = [(expect("written"), WRITE_REGISTER)] * workers + [(expect("clean"), READ_REGISTER)] * (2 * workers)
-    results, _ = judge_many(own_backend, items, profile=profile, workers=workers)
+    results, _ = judge_many(fresh_backend, items, profile=profile, workers=workers)
     for result in results[workers:]:
         assert result.passed, printed(result)
 
@@ -165,16 +153,16 @@ MEMORY_SCANNER = MEMORY_SCANNER_OF.replace("WORD", "residue")
 
 @pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize("profile", PROFILES)
-def test_pid_1_keeps_nothing_of_a_program_that_killed_its_runner(own_backend, profile, workers):
+def test_pid_1_keeps_nothing_of_a_program_that_killed_its_runner(fresh_backend, profile, workers):
     names = [f"xcoder-residue-{secrets.token_hex(8)}" for _ in range(40)]
     planter = f"SECRETS = {names!r}\n" + PLANT_AND_KILL_RUNNER
     # every worker's sandbox gets a planter first, then scans
     items = [(expect("never"), planter)] * workers + [(expect("none"), MEMORY_SCANNER)] * (2 * workers)
-    results, _ = judge_many(own_backend, items, profile=profile, workers=workers)
+    results, _ = judge_many(fresh_backend, items, profile=profile, workers=workers)
     assert not any(r.passed for r in results[:workers])
     for result in results[workers:]:
         assert result.passed, printed(result)[:300]
-    assert own_backend.started == workers  # the scans ran in the sandboxes the planters had used
+    assert fresh_backend.started == workers  # the scans ran in the sandboxes the planters had used
 
 
 # ---- 3. only the socket families a program needs ------------------------------------------------
@@ -301,12 +289,12 @@ os._exit(0)
 
 
 @pytest.mark.parametrize("workers", WORKERS)
-def test_output_past_the_cap_is_an_output_limit(own_backend, workers):
+def test_output_past_the_cap_is_an_output_limit(fresh_backend, workers):
     cap = 256 << 10
     limits = Limits(output_bytes=cap)
     # A race before the fix: measured 1 in 40 programs graded OK with 1 worker, 14 in 40 with 2
     items = [(expect("42"), f"CAP = {cap}\n" + PAST_THE_CAP)] * 80
-    results, _ = judge_many(own_backend, items, limits=limits, workers=workers)
+    results, _ = judge_many(fresh_backend, items, limits=limits, workers=workers)
     assert [r.verdict for r in results] == [Verdict.OUTPUT_LIMIT] * len(items), [r.reason for r in results]
 
 
@@ -356,17 +344,17 @@ DAEMON = "import os, time\nif os.fork() == 0:\n    time.sleep(30)\n    os._exit(
 
 
 @pytest.mark.parametrize("workers", WORKERS)
-def test_strict_passes_what_cpython_runs_to_a_correct_exit(own_backend, workers):
+def test_strict_passes_what_cpython_runs_to_a_correct_exit(fresh_backend, workers):
     items = [(expect("5", "2 3\n"), code) for code in (AT_EXIT, POOL_LEFT_OPEN, ZOMBIE)] * workers
-    results, _ = judge_many(own_backend, items, workers=workers)
+    results, _ = judge_many(fresh_backend, items, workers=workers)
     assert all(r.passed for r in results), [(r.verdict, r.reason) for r in results]
-    daemon = judge_solution(own_backend, expect("5"), DAEMON)
+    daemon = judge_solution(fresh_backend, expect("5"), DAEMON)
     assert daemon.verdict is Verdict.RUNTIME_ERROR and "process" in daemon.reason  # still running: a failure
 
 
-def test_the_lcb_profile_keeps_the_harness_rule(own_backend):
+def test_the_lcb_profile_keeps_the_harness_rule(fresh_backend):
     """The official harness disables fork: a program that forks fails there and in profile lcb."""
-    assert not judge_solution(own_backend, expect("5", "2 3\n"), ZOMBIE, profile="lcb").passed
+    assert not judge_solution(fresh_backend, expect("5", "2 3\n"), ZOMBIE, profile="lcb").passed
 
 
 def test_the_residual_channel_benchmark_runs_and_the_fresh_sandbox_closes_it(bwrap_backend):

@@ -10,6 +10,12 @@ if ! command -v dockerd >/dev/null 2>&1 || [ "$(id -u)" != 0 ]; then
   exit 0
 fi
 log=${TMPDIR:-/tmp}/xcoder-dockerd.log
+# A pid file left by a daemon that did not stop cleanly (a machine restored from a snapshot) stops
+# dockerd from starting; it is stale when no process has that pid.
+pidfile=/var/run/docker.pid
+if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null; then
+  rm -f "$pidfile"
+fi
 echo "ensure-dockerd: starting dockerd (log: $log)"
 nohup dockerd >"$log" 2>&1 &
 for _ in $(seq 1 60); do

@@ -183,7 +183,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     try:
         repo = project.get_repository_def()
         keys = dg.AssetSelection.from_coercible([s.strip() for s in args.select.split(",")]).resolve(repo.asset_graph)
-    except (dg.DagsterInvalidSubsetError, dg.DagsterInvalidDefinitionError, KeyError, ValueError) as exc:
+    except (dg.DagsterError, KeyError, ValueError) as exc:  # an unknown asset, a malformed selection string
         raise CliError(f"--select {args.select!r}: {str(exc).splitlines()[0]}") from None
     if not keys:
         raise CliError(f"--select {args.select!r} selects no asset")

@@ -7,6 +7,7 @@ import warnings
 import dagster as dg
 
 import xcoder_assets  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before litellm loads)
+import xcoder_assets.defs as defs_package
 from xcoder_assets.defs.progress_logger import PROGRESS_LOGGER, progress_logger
 
 CODE_LOCATION = "xcoder_assets"  # the location name in workspace.yaml and make serve's workspace
@@ -27,7 +28,9 @@ def _with_operations_tags(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).parent / "defs")
+    # From the module, not the project's pyproject.toml: an installed wheel (the code image) has no
+    # project file beside it.
+    loaded = dg.load_defs(defs_root=defs_package, project_root=Path(__file__).resolve().parents[1])
     with warnings.catch_warnings():  # code references are a beta API; the notice is not the user's business
         warnings.simplefilter("ignore", dg.BetaWarning)
         assets = dg.with_source_code_references([_with_operations_tags(a) for a in loaded.assets or []])

@@ -167,6 +167,8 @@ def test_bad_selection_and_bad_run_config_are_one_line(tmp_path):
     home = _home(tmp_path / "home")
     done = materialize(home, tmp_path / "data", "--select", "no_such_asset")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no_such_asset" in done.stderr
+    done = materialize(home, tmp_path / "data", "--select", "seed_problems features")  # not a selection string
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Invalid selection string" in done.stderr
     config = tmp_path / "c.yaml"
     config.write_text("ops: {seed_problems: {config: {no_such_field: 1}}}\n")
     done = materialize(home, tmp_path / "data", "--select", "seed_problems", "--config", str(config))

@@ -17,7 +17,8 @@ import polars as pl
 from xcoder_assets.store.parquet import damage_of, unreadable
 from xcoder_assets.store.tables import ALL_TABLES, ASSET_TABLES, BATCHES_DIR, Table, batch_dirs, llm_calls_path
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+# Inside the package (xcoder_assets/sql links to the top-level sql/ in a checkout), so an installed wheel has it.
+SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 WAREHOUSE_FILE = "xcoder.duckdb"
 LLM_CACHE_FILE = "llm_cache.sqlite"  # the gateway's response cache and usage log (llm/cache.py)
 

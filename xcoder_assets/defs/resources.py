@@ -10,12 +10,13 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import dagster as dg
 import polars as pl
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
+from xcoder_assets.llm.budget import LLMRunStopped, budget_limits
 from xcoder_assets.llm.cache import ResponseCache
 from xcoder_assets.llm.gateway import (
     GatewayConfig,
@@ -30,7 +31,8 @@ from xcoder_assets.llm.settings import OFFLINE_MODEL, ROLES, RoleSettings, role_
 from xcoder_assets.sandbox.backends import DEFAULT_IMAGE, Limits
 from xcoder_assets.store.figures import LLMFigures, SandboxFigures
 from xcoder_assets.store.parquet import write_parquet, write_table
-from xcoder_assets.store.progress import ProgressMeter, with_progress
+from xcoder_assets.store.progress import LLM_COUNTS, SANDBOX_COUNTS, ChunkProgress, ProgressMeter, with_progress
+from xcoder_assets.store.streaming import TableWriter
 from xcoder_assets.store.render import markdown_table, md_code_span
 from xcoder_assets.store.settings import record_settings
 from xcoder_assets.store.tables import LLM_CALLS, Table, batch_dir, llm_calls_path
@@ -59,9 +61,24 @@ class DataFolder:
     def write_table(self, table: Table, frame: pl.DataFrame) -> dict[str, Any]:
         """Atomically write an asset's table (schema enforced, ids unique); return the metadata every asset reports."""
         path = write_table(table, frame, self.root)
+        return self.table_metadata(table, path, frame.height, frame)
+
+    def table_writer(self, table: Table) -> TableWriter:
+        """A table written chunk by chunk (store/streaming.py); table_metadata(writer) once it is closed."""
+        return TableWriter(table, self.root)
+
+    def llm_calls_writer(self, asset: str, run_id: str) -> "LLMCallsWriter":
+        return LLMCallsWriter(TableWriter(LLM_CALLS, self.root, llm_calls_path(self.root, asset)), asset, run_id)
+
+    def written(self, writer: TableWriter) -> dict[str, Any]:
+        """The metadata of a table a TableWriter wrote."""
+        sample = writer.first if writer.first is not None else pl.DataFrame(schema=writer.table.schema)
+        return self.table_metadata(writer.table, writer.path, writer.rows, sample)
+
+    def table_metadata(self, table: Table, path: Path, rows: int, sample: pl.DataFrame) -> dict[str, Any]:
         return {
-            **sample_rows_metadata(frame, table.id_column),
-            "dagster/row_count": frame.height,
+            **sample_rows_metadata(sample, table.id_column),
+            "dagster/row_count": rows,
             **self.path_metadata("path", path),
             "dagster/column_schema": dg.TableSchema(
                 columns=[
@@ -101,6 +118,46 @@ class DataFolder:
         except TimeoutError as exc:  # the views are convenience; the Parquet files are the data
             if log:
                 log.warning(str(exc))
+
+
+def refused(description: str, **metadata: Any) -> dg.Failure:
+    """A failure no retry fixes (bad settings or input): one message, and Dagster does not retry it."""
+    return dg.Failure(description=description, metadata=metadata or None, allow_retries=False)
+
+
+def publish(
+    context: dg.AssetExecutionContext,
+    files: DataFolder,
+    asset: str,
+    config: dg.Config,
+    resources: dict[str, dict[str, Any]],
+    metadata: dict[str, Any],
+    checks: Sequence[dg.AssetCheckResult] = (),
+    **made_with: Any,
+) -> dg.MaterializeResult:
+    """What every asset does once its tables are written: record the settings it ran with, refresh the
+    warehouse's views, and report its metadata and checks."""
+    files.record_settings(asset, config, resources, **made_with)
+    files.refresh_warehouse(context.log)
+    return dg.MaterializeResult(metadata=metadata, check_results=list(checks))
+
+
+@dataclass
+class LLMCallsWriter:
+    """An asset's llm_calls file written chunk by chunk, each row stamped with asset and run."""
+
+    writer: TableWriter
+    asset: str
+    run_id: str
+
+    def write(self, results: Sequence[LLMResult]) -> None:
+        self.writer.write([{**r.as_row(), "asset": self.asset, "run_id": self.run_id} for r in results])
+
+    def __enter__(self) -> "LLMCallsWriter":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.writer.__exit__(*exc)
 
 
 class StorageResource(dg.ConfigurableResource):
@@ -170,11 +227,16 @@ def sample_rows_metadata(
     }
 
 
-def llm_metadata(results: Sequence[LLMResult] | GatewayStats, models: dict[str, str], **extra: Any) -> dict[str, Any]:
+def llm_metadata(
+    results: Sequence[LLMResult] | GatewayStats | LLMFigures, models: dict[str, str], **extra: Any
+) -> dict[str, Any]:
     """The LLM figures of one materialization (this run's results; a gateway's stats give them without the
     cached tokens), and which model answered."""
     offline = any(m.startswith("xcoder-offline/") for m in models.values())
-    figures = LLMFigures.of_stats(results) if isinstance(results, GatewayStats) else LLMFigures.of(results)
+    if isinstance(results, LLMFigures):  # added up chunk by chunk
+        figures = results
+    else:
+        figures = LLMFigures.of_stats(results) if isinstance(results, GatewayStats) else LLMFigures.of(results)
     return {
         "llm_model": ", ".join(f"{role}={model}" for role, model in models.items())
         + (" (offline simulator, not a real LLM)" if offline else ""),
@@ -235,6 +297,48 @@ class LLMGatewayResource(dg.ConfigurableResource):
     )
     max_retries: int = Field(default=6, description="Retries of a failed request (429, 5xx, timeouts), with backoff.")
     request_timeout_s: float = Field(default=600.0, description="Seconds one request may take.")
+    budget_usd: float | None = Field(
+        default=None,
+        description="At most this many USD of LLM calls per run, across its assets and processes (XCODER_BUDGET_USD); "
+        "each request reserves its worst case before it is sent. Unset: no cap.",
+    )
+    budget_usd_per_day: float | None = Field(
+        default=None, description="At most this many USD per UTC day, all runs together (XCODER_BUDGET_USD_PER_DAY)."
+    )
+    budget_usd_per_batch: float | None = Field(
+        default=None,
+        description="At most this many USD per generation batch, all its runs together (XCODER_BUDGET_USD_PER_BATCH).",
+    )
+    price: str | None = Field(
+        default=None,
+        description="Price of every role's model, 'IN,OUT[,BATCH_IN,BATCH_OUT]' USD per million tokens (XCODER_PRICE); "
+        "for self-hosted models. Unset: litellm's price map.",
+    )
+    extract_price: str | None = _role_field("extract", "Price", "XCODER_PRICE")
+    evolve_price: str | None = _role_field("evolve", "Price", "XCODER_PRICE")
+    compose_price: str | None = _role_field("compose", "Price", "XCODER_PRICE")
+    solve_price: str | None = _role_field("solve", "Price", "XCODER_PRICE")
+    test_write_price: str | None = _role_field("test_write", "Price", "XCODER_PRICE")
+    extract_batch: bool = Field(
+        default=False, description="Send the extract role's requests through the batch API (XCODER_BATCH_EXTRACT=1)."
+    )
+    evolve_batch: bool = Field(default=False, description="Send the evolve role's requests through the batch API.")
+    compose_batch: bool = Field(default=False, description="Send the compose role's requests through the batch API.")
+    solve_batch: bool = Field(default=False, description="Send the solve role's requests through the batch API.")
+    test_write_batch: bool = Field(
+        default=False, description="Send the test_write role's requests through the batch API."
+    )
+    batch_wait_s: float = Field(
+        default=3600.0,
+        description="How long a run waits for a provider batch; then the asset stops and a rerun collects it.",
+    )
+    batch_poll_s: float = Field(default=30.0, description="Seconds between two status reads of a provider batch.")
+    _partition: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # The run's generation batch (its partition), for the per-batch budget.
+        run = getattr(context, "dagster_run", None)
+        self._partition = run.tags.get("dagster/partition") if run is not None else None
 
     def role_models(self, roles: tuple[str, ...] = ROLES) -> dict[str, str]:
         return {role: self.settings(role).model for role in roles}
@@ -245,6 +349,8 @@ class LLMGatewayResource(dg.ConfigurableResource):
             model=getattr(self, f"{role}_model") or self.model,
             api_base=getattr(self, f"{role}_api_base") or self.api_base,
             api_key=getattr(self, f"{role}_api_key") or self.api_key,
+            price=getattr(self, f"{role}_price", None) or self.price,
+            batch=getattr(self, f"{role}_batch", False),
         )
 
     def settings_record(self, roles: tuple[str, ...]) -> dict[str, Any]:
@@ -257,6 +363,8 @@ class LLMGatewayResource(dg.ConfigurableResource):
             "tokens_per_minute": self.tokens_per_minute,
             "max_retries": self.max_retries,
             "request_timeout_s": self.request_timeout_s,
+            "budget_usd": self.budget_usd,
+            "batch": {r: self.settings(r).batch for r in roles},
         }
 
     def gateway(self, storage: StorageResource, roles: tuple[str, ...], run_id: str, asset: str) -> LLMGateway:
@@ -266,27 +374,40 @@ class LLMGatewayResource(dg.ConfigurableResource):
             tokens_per_minute=self.tokens_per_minute,
             max_retries=self.max_retries,
             request_timeout_s=self.request_timeout_s,
+            batch_wait_s=self.batch_wait_s,
+            batch_poll_s=self.batch_poll_s,
         )
         try:
+            config.budgets = tuple(
+                budget_limits(
+                    run_id, self.budget_usd, self.budget_usd_per_day, self.budget_usd_per_batch, self._partition
+                )
+            )
             roles_settings = {r: self.settings(r) for r in roles}
             for settings in roles_settings.values():
                 check_role_settings(settings)  # before the cache opens or any call is made
+            cache = ResponseCache(storage.root / CACHE_FILE)
+            return LLMGateway(roles_settings, cache, config, run_id=run_id, asset=asset, on_stop=llm_stop_failure)
         except (LLMConfigError, ValueError) as exc:
             raise dg.Failure(description=f"LLM settings for {asset}: {exc}", allow_retries=False) from None
-        cache = ResponseCache(storage.root / CACHE_FILE)
-        return LLMGateway(roles_settings, cache, config, run_id=run_id, asset=asset)
 
 
-# What an LLM stage's progress line counts: requests sent now, and answers the cache held for an
-# identical request (made earlier in this run or by an earlier run).
-LLM_COUNTS = {"new": "sent", "cached": "from cache (identical to an earlier request)"}
+def llm_stop_failure(exc: LLMRunStopped) -> dg.Failure:
+    """A budget reached or a provider batch still pending: the asset fails with that one message (what was
+    answered is cached, so a rerun continues)."""
+    return dg.Failure(description=str(exc), allow_retries=False)
 
 
 def complete(
-    gateway: LLMGateway, requests: Sequence[LLMRequest], log: Callable[[str], Any], label: str
+    gateway: LLMGateway,
+    requests: Sequence[LLMRequest],
+    log: Callable[[str], Any],
+    label: str,
+    meter: ProgressMeter | ChunkProgress | None = None,
 ) -> list[LLMResult]:
-    """gateway.complete with a progress line in the run log (fed by its on_progress hook where it has one)."""
-    meter = ProgressMeter(label, log, **LLM_COUNTS)
+    """gateway.complete with a progress line in the run log (fed by its on_progress hook where it has one);
+    `meter`: a chunk of a stage's StageProgress, whose line covers every chunk."""
+    meter = meter or ProgressMeter(label, log, **LLM_COUNTS)
     results = with_progress(gateway.complete, meter, list(requests))
     meter.finish(len(results), len(results), sum(r.cache_hit for r in results))
     return results
@@ -303,11 +424,16 @@ class SandboxSession:
     log: Callable[[str], Any]
 
     def run(
-        self, label: str, programs: Sequence[Any], inputs: Sequence[Sequence[str]], **kwargs: Any
+        self,
+        label: str,
+        programs: Sequence[Any],
+        inputs: Sequence[Sequence[str]],
+        meter: ProgressMeter | ChunkProgress | None = None,
+        **kwargs: Any,
     ) -> tuple[list[list[Any]], SandboxFigures]:
         from xcoder_assets.sandbox.runs import run_matrix
 
-        meter = ProgressMeter(label, self.log, new="run", cached="from cache (identical to an earlier run)")
+        meter = meter or ProgressMeter(label, self.log, **SANDBOX_COUNTS)
         outcomes, stats = with_progress(
             run_matrix, meter, self.backend, programs, inputs, self.limits, self.cache, workers=self.workers, **kwargs
         )
@@ -323,7 +449,9 @@ class SandboxResource(dg.ConfigurableResource):
     """
 
     backend: str = Field(
-        default="bwrap", description="bwrap, docker, or none (no isolation; needs allow_unsafe) (XCODER_SANDBOX)."
+        default="bwrap",
+        description="bwrap, docker, none (no isolation; needs allow_unsafe), or judge servers' addresses "
+        "(http://a:8080,http://b:8080 or a load balancer's; token XCODER_JUDGE_TOKEN) (XCODER_SANDBOX).",
     )
     image: str = Field(default=DEFAULT_IMAGE, description="The docker backend's image.")
     allow_unsafe: bool = Field(default=False, description="Allow the none backend (programs run unisolated).")
@@ -381,6 +509,16 @@ def _env(env: dict[str, str], name: str) -> Any:
     return dg.EnvVar(name) if env.get(name) else None
 
 
+def batch_shards_from_env(env: Mapping[str, str] | None = None) -> int:
+    """How many shards the nightly schedule splits its batch into (XCODER_BATCH_SHARDS, default 1)."""
+    from xcoder_assets.recipe.batches import MAX_SHARDS
+
+    text = (os.environ if env is None else env).get("XCODER_BATCH_SHARDS") or "1"
+    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_SHARDS:
+        raise ValueError(f"XCODER_BATCH_SHARDS must be a whole number from 1 to {MAX_SHARDS}, got {text!r}")
+    return int(text)
+
+
 def build_resources(env: dict[str, str] | None = None) -> dict[str, Any]:
     """The resources, configured from the environment: the one place that reads it."""
     from xcoder_assets.defs.operations import release_source_from_env  # operations imports this module
@@ -395,6 +533,21 @@ def build_resources(env: dict[str, str] | None = None) -> dict[str, Any]:
         llm[f"{role}_model"] = _env(env, f"XCODER_MODEL_{role.upper()}")
         llm[f"{role}_api_base"] = _env(env, f"XCODER_API_BASE_{role.upper()}")
         llm[f"{role}_api_key"] = _env(env, f"XCODER_API_KEY_{role.upper()}")
+    llm["price"] = _env(env, "XCODER_PRICE")
+    for role in ROLES:
+        llm[f"{role}_price"] = _env(env, f"XCODER_PRICE_{role.upper()}")
+        if env.get(f"XCODER_BATCH_{role.upper()}", "").lower() in ("1", "true", "yes"):
+            llm[f"{role}_batch"] = True  # the provider's batch API for this role
+    for name, field_name in (
+        ("XCODER_BUDGET_USD", "budget_usd"),
+        ("XCODER_BUDGET_USD_PER_DAY", "budget_usd_per_day"),
+        ("XCODER_BUDGET_USD_PER_BATCH", "budget_usd_per_batch"),
+    ):
+        if env.get(name):
+            try:
+                llm[field_name] = float(env[name])
+            except ValueError:
+                raise ValueError(f"{name} must be a number of USD, got {env[name]!r}") from None
     if env.get("XCODER_MAX_IN_FLIGHT"):
         try:
             llm["max_in_flight"] = int(env["XCODER_MAX_IN_FLIGHT"])

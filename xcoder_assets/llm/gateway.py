@@ -29,6 +29,7 @@ import aiohttp
 import litellm
 
 from xcoder_assets.llm.answers import split_reasoning
+from xcoder_assets.llm.budget import BudgetExceeded, BudgetLimit, LLMRunStopped, worst_case_prompt_tokens
 from xcoder_assets.llm.cache import ResponseCache
 from xcoder_assets.llm.limits import (
     LLMConfigError,
@@ -198,6 +199,9 @@ class GatewayConfig:
     backoff_max_s: float = 60.0
     request_timeout_s: float = 600.0
     rate_window_s: float = 60.0  # the window of the per-minute limits (shorter only in tests)
+    budgets: tuple[BudgetLimit, ...] = ()  # spending caps (run, day, generation batch); see budget.py
+    batch_poll_s: float = 30.0  # how often a pending provider batch is asked for its status
+    batch_wait_s: float = 3600.0  # how long one run waits for a provider batch before stopping (it resumes later)
 
 
 @dataclass
@@ -320,6 +324,28 @@ def check_role_settings(settings: RoleSettings) -> None:
         )
 
 
+def request_body_for(settings: RoleSettings, request: "LLMRequest") -> dict[str, Any]:
+    """What a request's cache key is made of: model, messages, generation parameters, template."""
+    params = settings.params.as_dict()
+    if request.seed is not None:
+        params["seed"] = request.seed
+    return {
+        "model": settings.model,
+        "messages": [dict(m) for m in request.messages],
+        "params": params,
+        "template": request.template,
+    }
+
+
+def request_key(settings: RoleSettings, request: "LLMRequest") -> str:
+    """The request's cache key, as the gateway computes it."""
+    return content_hash(request_body_for(settings, request), 32)
+
+
+def self_budgets(config: "GatewayConfig | None") -> bool:
+    return bool(config and config.budgets)
+
+
 Completion = Callable[..., Awaitable[Any]]
 ProgressHook = Callable[[int, int, int], None]  # (done, total, cached) after each finished request
 
@@ -334,9 +360,16 @@ class LLMGateway:
         run_id: str | None = None,
         asset: str | None = None,
         completion: Completion | None = None,
+        on_stop: Callable[[LLMRunStopped], BaseException] | None = None,
     ):
         for settings in roles.values():
             check_role_settings(settings)
+            if self_budgets(config) and not settings.price().known:
+                raise LLMConfigError(
+                    f"role {settings.role!r}: an LLM budget is set but model {settings.model!r} has no price in "
+                    f"litellm's price map, so the budget could not cap it: set XCODER_PRICE_{settings.role.upper()} "
+                    "(IN,OUT in USD per million tokens)"
+                )
         self.roles = roles
         self.cache = cache
         self.config = config or GatewayConfig()
@@ -345,6 +378,8 @@ class LLMGateway:
         self.in_flight = 0  # requests being sent or awaited now (for progress reports)
         self._completion = completion or litellm.acompletion
         self._shared_session = completion is None  # an injected completion manages its own connections
+        self._on_stop = on_stop  # turns a stop (budget, pending batch) into the caller's error (dg.Failure)
+        self.not_sent = 0  # requests the last batch left unsent (budget reached)
         if self.config.max_in_flight < 1:
             raise LLMConfigError(f"max_in_flight must be at least 1, not {self.config.max_in_flight}")
         raise_open_file_limit(self.config.max_in_flight)
@@ -357,16 +392,7 @@ class LLMGateway:
         return self.roles[role]
 
     def request_body(self, request: LLMRequest) -> dict[str, Any]:
-        settings = self.settings_for(request.role)
-        params = settings.params.as_dict()
-        if request.seed is not None:
-            params["seed"] = request.seed
-        return {
-            "model": settings.model,
-            "messages": [dict(m) for m in request.messages],
-            "params": params,
-            "template": request.template,
-        }
+        return request_body_for(self.settings_for(request.role), request)
 
     # -- calls ------------------------------------------------------------------------------
     def complete(self, requests: Iterable[LLMRequest], on_progress: ProgressHook | None = None) -> list[LLMResult]:
@@ -398,7 +424,7 @@ class LLMGateway:
         event loop, so it must be cheap (the caller throttles). One that raises is logged and not
         called again: a progress display never fails a batch."""
         bodies = [self.request_body(r) for r in requests]
-        keys = [content_hash(body, 32) for body in bodies]
+        keys = [content_hash(body, 32) for body in bodies]  # = request_key
         cached = self.cache.get_many(keys) if self.cache else {}
         semaphore = asyncio.Semaphore(self.config.max_in_flight)
         window = self.config.rate_window_s
@@ -407,6 +433,24 @@ class LLMGateway:
         usage: list[tuple] = []
         in_progress: dict[str, asyncio.Future] = {}  # identical requests in one batch share one call
         progress = {"done": 0, "cached": 0, "report": on_progress}
+        stop: dict[str, Any] = {}  # the first budget refusal: nothing more is sent after it
+        self.not_sent = 0
+        # Requests of roles that use their provider's batch API go as one batch per role (cache misses only).
+        batched: dict[str, asyncio.Future] = {}
+        claimed: set[str] = set()
+        batch_items = [
+            (r, b, k)
+            for r, b, k in zip(requests, bodies, keys)
+            if self.uses_batch_api(r.role) and k not in cached and self.cache is not None
+        ]
+        batch_task = None
+        if batch_items:
+            from xcoder_assets.llm.batches import BatchRunner
+
+            loop = asyncio.get_running_loop()
+            for _, _, k in batch_items:
+                batched.setdefault(k, loop.create_future())
+            batch_task = asyncio.ensure_future(BatchRunner(self, batch_items, batched, stop).run())
 
         async def one(request: LLMRequest, body: dict, key: str) -> LLMResult:
             result = LLMResult(
@@ -420,6 +464,19 @@ class LLMGateway:
             if key in cached:
                 self._fill(result, cached[key])
                 result.cache_hit = True
+            elif key in batched:
+                response = await batched[key]
+                self._fill(result, response)
+                result.error = response.get("error")
+                first = key not in claimed  # an identical request of this call: shares the answer, logged once
+                claimed.add(key)
+                result.attempts = int(first)
+                result.cache_hit = not first and result.error is None
+                if response.get("not_sent"):
+                    self.not_sent += 1
+                    result.attempts = 0
+                    self.stats.add(result)
+                    return result
             elif key in in_progress:
                 shared = await in_progress[key]
                 self._fill(result, shared)
@@ -430,11 +487,22 @@ class LLMGateway:
                 future: asyncio.Future = asyncio.get_running_loop().create_future()
                 in_progress[key] = future
                 async with semaphore:
+                    reservation = self._reserve(request, body, key, stop, batch=False)
+                    if reservation is None:
+                        result.error = "budget_exhausted: not sent, the LLM budget is reached"
+                        future.set_result({"error": result.error, "not_sent": True})
+                        self.not_sent += 1
+                        self.stats.add(result)
+                        return result
                     self.in_flight += 1
                     try:
                         response = await self._call_with_retries(request, body, result, rpm, tpm)
                     finally:
                         self.in_flight -= 1
+                if response is not None:
+                    self.price_response(request.role, response, batch=False)
+                if reservation:
+                    self._settle(reservation, response)
                 future.set_result(response if response is not None else {"error": result.error})
                 if response is not None:
                     self._fill(result, response)
@@ -470,11 +538,108 @@ class LLMGateway:
                 usage.clear()
             return result
 
+        stopped: LLMRunStopped | None = None
         try:
-            return list(await asyncio.gather(*(one(r, b, k) for r, b, k in zip(requests, bodies, keys))))
+            results = list(await asyncio.gather(*(one(r, b, k) for r, b, k in zip(requests, bodies, keys))))
+            if batch_task is not None:
+                await batch_task  # raises BatchPending when a provider batch is still pending
+        except LLMRunStopped as exc:
+            stopped = exc
         finally:
+            if batch_task is not None and not batch_task.done():
+                batch_task.cancel()
             if self.cache:
                 self.cache.log_usage(usage)
+        if stopped is not None:
+            self._stop(stopped)
+        if stop:
+            self._stop(
+                BudgetExceeded(
+                    self.asset,
+                    stop["limit"],
+                    *self.cache.committed(stop["limit"].scope),
+                    requests_left=sum(1 for r in results if r.attempts == 0 and not r.cache_hit),
+                    answered=sum(1 for r in results if r.ok and not r.cache_hit),
+                )
+            )
+        return results
+
+    def submit_batches(self, requests: Sequence[LLMRequest]) -> int:
+        """Submit to the provider's batch API, without waiting, the requests of batch roles that are neither
+        cached nor held by an open batch; how many were candidates. A stage that goes through its work a
+        chunk at a time submits every chunk first, so the provider works on all of them at once and each
+        chunk's `complete` then collects from batches already under way."""
+        from xcoder_assets.llm.batches import BatchRunner
+
+        items = [(r, self.request_body(r)) for r in requests if self.uses_batch_api(r.role)]
+        if not items or self.cache is None:
+            return 0
+        keys = [content_hash(body, 32) for _, body in items]
+        cached = self.cache.get_many(keys)
+        missing = [(r, b, k) for (r, b), k in zip(items, keys) if k not in cached]
+        if not missing:
+            return 0
+
+        async def submit() -> None:
+            loop = asyncio.get_running_loop()
+            futures = {k: loop.create_future() for _, _, k in missing}
+            try:
+                await BatchRunner(self, missing, futures, {}, wait=False).run()
+            finally:
+                await flush_litellm_logging()
+
+        asyncio.run(submit())
+        return len(missing)
+
+    def batch_roles(self) -> list[str]:
+        """The roles of this gateway that go through their provider's batch API."""
+        return [role for role in self.roles if self.uses_batch_api(role)]
+
+    def uses_batch_api(self, role: str) -> bool:
+        """The offline simulator has no batch API: its answers come at once anyway."""
+        settings = self.settings_for(role)
+        return settings.batch and not settings.is_offline
+
+    def _stop(self, exc: LLMRunStopped) -> None:
+        raise (self._on_stop(exc) if self._on_stop else exc) from None
+
+    # -- budgets and prices -------------------------------------------------------------------
+    def worst_case_cost(self, request: LLMRequest, body: dict, batch: bool) -> float:
+        settings = self.settings_for(request.role)
+        prompt = worst_case_prompt_tokens(settings.model, body["messages"])
+        return settings.price().cost(prompt, settings.params.max_tokens, batch=batch)
+
+    def _reserve(self, request: LLMRequest, body: dict, key: str, stop: dict, batch: bool) -> str | None:
+        """'' when no budget applies; a reservation id; None when the budget is reached (and `stop` set)."""
+        return self._reserve_as(f"{self.run_id}:{key}:{random.getrandbits(48):012x}", request, body, stop, batch)
+
+    def _reserve_as(self, reservation: str, request: LLMRequest, body: dict, stop: dict, batch: bool) -> str | None:
+        if not self.config.budgets or self.cache is None:
+            return ""
+        if stop:
+            return None
+        amount = self.worst_case_cost(request, body, batch)
+        limits = {b.scope: b.limit_usd for b in self.config.budgets}
+        ok, committed = self.cache.reserve(reservation, amount, limits)
+        if ok:
+            return reservation
+        for limit in self.config.budgets:
+            if committed[limit.scope] + amount > limit.limit_usd + 1e-12:
+                stop.setdefault("limit", limit)
+                break
+        return None
+
+    def _settle(self, reservation: str, response: dict | None) -> None:
+        self.cache.settle(reservation, float((response or {}).get("cost_usd") or 0.0))
+
+    def price_response(self, role: str, response: dict[str, Any], batch: bool) -> None:
+        """An override price (self-hosted model, negotiated price) replaces litellm's; a batch answer is
+        priced at the batch price."""
+        settings = self.settings_for(role)
+        if settings.price_override is not None or batch:
+            response["cost_usd"] = settings.price().cost(
+                response.get("prompt_tokens") or 0, response.get("completion_tokens") or 0, batch=batch
+            )
 
     @staticmethod
     def _fill(result: LLMResult, response: dict[str, Any]) -> None:

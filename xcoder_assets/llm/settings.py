@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
+from xcoder_assets.llm.pricing import Price, map_price, parse_price
+
 OFFLINE_MODEL = "xcoder-offline/synthsmith-sim-1"
 
 ROLES = ("extract", "evolve", "compose", "solve", "test_write")
@@ -46,35 +48,56 @@ class RoleSettings:
     params: GenerationParams
     api_base: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    price_override: Price | None = None  # XCODER_PRICE_<ROLE>: for self-hosted models or negotiated prices
+    batch: bool = False  # send through the provider's batch API (cheaper, answers within 24 h)
 
     @property
     def is_offline(self) -> bool:
         return self.model.startswith("xcoder-offline/")
 
+    def price(self) -> Price:
+        """The override, else litellm's price map; the offline simulator costs nothing."""
+        if self.price_override is not None:
+            return self.price_override
+        if self.is_offline:
+            return Price(0.0, 0.0, 0.0, 0.0, "offline simulator (free)")
+        return map_price(self.model)
+
 
 def role_settings(
-    role: str, model: str | None = None, api_base: str | None = None, api_key: str | None = None
+    role: str,
+    model: str | None = None,
+    api_base: str | None = None,
+    api_key: str | None = None,
+    price: str | Price | None = None,
+    batch: bool = False,
 ) -> RoleSettings:
-    """Settings for one role: the given model (the offline model when none) and the recipe's parameters."""
+    """Settings for one role: the given model (the offline model when none) and the recipe's parameters.
+    `price` as an override's text (see pricing.py) or a Price."""
     if role not in ROLES:
         raise ValueError(f"unknown LLM role {role!r}; roles are {', '.join(ROLES)}")
+    if isinstance(price, str):
+        price = parse_price(price, f"XCODER_PRICE_{role.upper()}") if price.strip() else None
     return RoleSettings(
         role=role,
         model=model or OFFLINE_MODEL,
         params=RECIPE_PARAMS[role],
         api_base=api_base or None,
         api_key=api_key or None,
+        price_override=price,
+        batch=bool(batch),
     )
 
 
 def role_settings_from_env(role: str, env: Mapping[str, str], **overrides: Any) -> RoleSettings:
     """Settings for one role from a mapping of variables (the caller passes its environment):
-    XCODER_MODEL_<ROLE> over XCODER_MODEL over the offline model, and the same for API base and key."""
+    XCODER_MODEL_<ROLE> over XCODER_MODEL over the offline model, and the same for API base, key and price."""
     suffix = role.upper()
     settings = role_settings(
         role,
         model=env.get(f"XCODER_MODEL_{suffix}") or env.get("XCODER_MODEL"),
         api_base=env.get(f"XCODER_API_BASE_{suffix}") or env.get("XCODER_API_BASE"),
         api_key=env.get(f"XCODER_API_KEY_{suffix}") or env.get("XCODER_API_KEY"),
+        price=env.get(f"XCODER_PRICE_{suffix}") or env.get("XCODER_PRICE"),
     )
     return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -8,3 +8,17 @@ OpenAI-compatible servers ignore; the offline simulator answers by it.
 
 TEMPLATE_HEADER = "X-Prompt-Template"
 TEMPLATE_METADATA_KEY = "prompt_template"
+
+# A provider batch's line carries no headers: its custom_id names the request's cache key and the
+# template's id, "<cache key> <template id>" (the fake server's simulator answers by the template).
+
+
+def batch_custom_id(cache_key: str, template: str) -> str:
+    return f"{cache_key} {template}"
+
+
+def split_batch_custom_id(custom_id: str) -> tuple[str, str | None]:
+    key, _, template = str(custom_id).partition(" ")
+    if not key:
+        raise ValueError(f"custom_id {custom_id!r} names no request")
+    return key, template or None

@@ -21,6 +21,18 @@ It answers `POST /v1/chat/completions` after a fixed latency, in one of two ways
   bad-request             400 (not retryable)
   json                    a JSON object inside prose and a fence
 
+Provider batch API (OpenAI's files and batches endpoints): `POST /v1/files` (multipart upload),
+`POST /v1/batches`, `GET /v1/batches/{id}`, `GET /v1/files/{id}/content`. A batch's lines are answered
+as the chat endpoint answers them (the simulator's template comes in the line's custom_id,
+"<key> <template>"); a line whose last message holds `SCENARIO: batch-line-error` fails alone. How
+batches end is set for the whole server by `POST /batches/control` {"mode": ..., "polls": n}: they
+stay in_progress for n status reads, then `complete` (default), `hold` (stay in_progress), `fail`
+(validation failed, no output), or `expire` (the first half answered, the rest expired).
+
+Prices: `--price-in` / `--price-out` (USD per million tokens, batch lines at `--batch-discount` of
+that) make the server bill every answer by the usage it reports; `/stats` shows `billed_usd`, what a
+provider would charge, to hold against what the gateway accounted.
+
 `GET /stats` (JSON) counts requests and the requests in flight (being answered): now, at their peak
 and on average since the last `POST /stats/reset` (a benchmark resets before a round, reads after).
 The server raises its own open-file limit to the hard limit and listens with a deep backlog, so it
@@ -57,9 +69,25 @@ SIMULATED_MODELS = {OFFLINE_MODEL, OFFLINE_MODEL.split("/", 1)[1]}
 _SCENARIO = re.compile(r"SCENARIO:\s*([\w-]+)(?::(\d+))?")
 
 
-def build_app(latency_s: float = 0.0, hang_s: float = 3600.0) -> web.Application:
+def build_app(
+    latency_s: float = 0.0,
+    hang_s: float = 3600.0,
+    price_in: float = 0.0,
+    price_out: float = 0.0,
+    batch_discount: float = 0.5,
+) -> web.Application:
     attempts: Counter[str] = Counter()
-    served = Counter()
+    served: Counter = Counter()
+    files: dict[str, dict] = {}
+    batches: dict[str, dict] = {}
+    batch_mode = {"mode": "complete", "polls": 0}
+
+    def bill(usage: dict, batch: bool) -> None:
+        share = batch_discount if batch else 1.0
+        served["billed_usd"] += (
+            share * (usage["prompt_tokens"] * price_in + usage["completion_tokens"] * price_out) / 1_000_000
+        )
+
     # Requests being answered: now, at their peak, and integrated over time (for the mean) since the last reset.
     flight = {"now": 0, "peak": 0, "area": 0.0, "t": time.monotonic(), "since": time.monotonic()}
 
@@ -89,6 +117,11 @@ def build_app(latency_s: float = 0.0, hang_s: float = 3600.0) -> web.Application
             await asyncio.sleep(latency_s)
         if body.get("model") in SIMULATED_MODELS:
             return simulate(request, body, messages, key, attempt)
+        return await scripted(request, body, messages, last, key, attempt)
+
+    async def scripted(
+        request: web.Request | None, body: dict, messages: list, last: str, key: str, attempt: int
+    ) -> web.StreamResponse:
         match = _SCENARIO.search(last)
         name, count = (match.group(1), int(match.group(2) or 1)) if match else ("ok", 0)
         failing = attempt <= count
@@ -119,7 +152,14 @@ def build_app(latency_s: float = 0.0, hang_s: float = 3600.0) -> web.Application
             content, reasoning = "final answer", "step by step reasoning"
         elif name == "json":
             content = 'Sure, here it is:\n```json\n{"data_structures": ["stack"]}\n```\nHope this helps.'
-        return completion(body, messages, key, attempt, content, finish, reasoning)
+        return reply(body, messages, key, attempt, content, finish, reasoning)
+
+    def reply(
+        body: dict, messages: list, key: str, attempt: int, content: str, finish: str, reasoning: str | None
+    ) -> web.Response:
+        payload = completion_body(body, messages, key, attempt, content, finish, reasoning)
+        bill(payload["usage"], batch=False)
+        return web.json_response(payload)
 
     def simulate(request: web.Request, body: dict, messages: list, key: str, attempt: int) -> web.Response:
         served["simulated"] += 1
@@ -132,7 +172,165 @@ def build_app(latency_s: float = 0.0, hang_s: float = 3600.0) -> web.Application
             )
         except SimulatorError as exc:
             return web.json_response({"error": {"message": str(exc), "type": "invalid_request_error"}}, status=400)
-        return completion(body, messages, key, attempt, content, finish, None)
+        return reply(body, messages, key, attempt, content, finish, None)
+
+    # -- the batch API ---------------------------------------------------------------------------
+    async def upload(request: web.Request) -> web.Response:
+        form = await request.post()
+        upload = form.get("file")
+        if upload is None or not hasattr(upload, "file"):
+            return web.json_response({"error": {"message": "no file in the upload"}}, status=400)
+        data = upload.file.read()
+        file_id = f"file-{len(files) + 1:06d}"
+        files[file_id] = {"data": data, "filename": upload.filename, "purpose": form.get("purpose", "batch")}
+        served["files_created"] += 1
+        return web.json_response(file_object(file_id))
+
+    def file_object(file_id: str) -> dict:
+        entry = files[file_id]
+        return {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(entry["data"]),
+            "created_at": int(time.time()),
+            "filename": entry["filename"] or "batch.jsonl",
+            "purpose": entry["purpose"],
+            "status": "processed",
+        }
+
+    async def create_batch(request: web.Request) -> web.Response:
+        body = await request.json()
+        input_id = body.get("input_file_id")
+        if input_id not in files:
+            return web.json_response({"error": {"message": f"no file {input_id!r}"}}, status=404)
+        batch_id = f"batch_{len(batches) + 1:06d}"
+        lines = [json.loads(line) for line in files[input_id]["data"].decode().splitlines() if line.strip()]
+        batches[batch_id] = {
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": body.get("endpoint", "/v1/chat/completions"),
+            "errors": None,
+            "input_file_id": input_id,
+            "completion_window": body.get("completion_window", "24h"),
+            "status": "validating",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": int(time.time()),
+            "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+            "metadata": body.get("metadata"),
+            "_lines": lines,
+            "_reads": 0,
+        }
+        served["batches_created"] += 1
+        served["batch_lines"] += len(lines)
+        return web.json_response(public(batches[batch_id]))
+
+    def public(batch: dict) -> dict:
+        return {k: v for k, v in batch.items() if not k.startswith("_")}
+
+    async def retrieve_batch(request: web.Request) -> web.Response:
+        batch = batches.get(request.match_info["batch_id"])
+        if batch is None:
+            return web.json_response({"error": {"message": "no such batch"}}, status=404)
+        served["batch_reads"] += 1
+        if batch["status"] in ("validating", "in_progress"):
+            batch["_reads"] += 1
+            if batch_mode["mode"] == "hold" or batch["_reads"] <= batch_mode["polls"]:
+                batch["status"] = "in_progress"
+            else:
+                await finish(batch, batch_mode["mode"])
+        return web.json_response(public(batch))
+
+    async def finish(batch: dict, mode: str) -> None:
+        now = int(time.time())
+        if mode == "fail":
+            batch.update(
+                status="failed",
+                failed_at=now,
+                errors={
+                    "object": "list",
+                    "data": [{"code": "invalid_request", "message": "simulated validation failure"}],
+                },
+            )
+            return
+        lines = batch["_lines"]
+        answered = lines if mode != "expire" else lines[: len(lines) // 2]
+        out, errors = [], []
+        for line in lines:
+            custom_id = line.get("custom_id", "")
+            if line not in answered:
+                errors.append(
+                    {
+                        "id": f"batch_req_{len(out) + len(errors)}",
+                        "custom_id": custom_id,
+                        "response": None,
+                        "error": {
+                            "code": "batch_expired",
+                            "message": "This request could not be executed before the completion window expired.",
+                        },
+                    }
+                )
+                continue
+            entry = await batch_line(line)
+            (out if entry["response"]["status_code"] == 200 else errors).append(entry)
+        batch["request_counts"] = {"total": len(lines), "completed": len(out), "failed": len(errors)}
+        if out:
+            batch["output_file_id"] = store_file(out, batch["id"], "output")
+        if errors:
+            batch["error_file_id"] = store_file(errors, batch["id"], "errors")
+        if mode == "expire":
+            batch.update(status="expired", expired_at=now)
+        else:
+            batch.update(status="completed", completed_at=now)
+
+    async def batch_line(line: dict) -> dict:
+        body = line.get("body") or {}
+        messages = body.get("messages") or []
+        last = str(messages[-1].get("content", "")) if messages else ""
+        key = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
+        custom_id = str(line.get("custom_id", ""))
+        template = custom_id.partition(" ")[2] or None
+        served["batch_requests_answered"] += 1
+        status, payload = 200, None
+        if "SCENARIO: batch-line-error" in last:
+            status, payload = 500, {"error": {"message": "simulated line failure", "type": "server_error"}}
+        elif body.get("model") in SIMULATED_MODELS:
+            try:
+                content, finish_reason = simulated_answer(
+                    template, messages, body.get("seed"), body.get("max_tokens") or body.get("max_completion_tokens")
+                )
+                payload = completion_body(body, messages, key, 1, content, finish_reason, None)
+            except SimulatorError as exc:
+                status, payload = 400, {"error": {"message": str(exc), "type": "invalid_request_error"}}
+        else:
+            payload = completion_body(body, messages, key, 1, f"answer to {last[:40]!r}", "stop", None)
+        if status == 200:
+            bill(payload["usage"], batch=True)
+        return {
+            "id": f"batch_req_{key[:12]}",
+            "custom_id": custom_id,
+            "response": {"status_code": status, "request_id": f"req_{key[:12]}", "body": payload},
+            "error": None,
+        }
+
+    def store_file(entries: list[dict], batch_id: str, kind: str) -> str:
+        file_id = f"file-{len(files) + 1:06d}"
+        data = "".join(json.dumps(entry) + "\n" for entry in entries).encode()
+        files[file_id] = {"data": data, "filename": f"{batch_id}_{kind}.jsonl", "purpose": "batch_output"}
+        return file_id
+
+    async def file_content(request: web.Request) -> web.Response:
+        entry = files.get(request.match_info["file_id"])
+        if entry is None:
+            return web.json_response({"error": {"message": "no such file"}}, status=404)
+        return web.Response(body=entry["data"], content_type="application/octet-stream")
+
+    async def batch_control(request: web.Request) -> web.Response:
+        body = await request.json()
+        if body.get("mode") not in ("complete", "hold", "fail", "expire"):
+            return web.json_response({"error": {"message": "mode: complete, hold, fail or expire"}}, status=400)
+        batch_mode.update(mode=body["mode"], polls=int(body.get("polls") or 0))
+        return web.json_response(dict(batch_mode))
 
     async def models(_: web.Request) -> web.Response:
         names = ["fake-model", OFFLINE_MODEL.split("/", 1)[1]]
@@ -149,6 +347,12 @@ def build_app(latency_s: float = 0.0, hang_s: float = 3600.0) -> web.Application
             "peak_in_flight": flight["peak"],
             "seconds": round(seconds, 3),
             "mean_in_flight": round(flight["area"] / seconds, 1) if seconds > 0 else float(flight["now"]),
+            "billed_usd": served["billed_usd"],
+            "files_created": served["files_created"],
+            "batches_created": served["batches_created"],
+            "batch_lines": served["batch_lines"],
+            "batch_reads": served["batch_reads"],
+            "batch_requests_answered": served["batch_requests_answered"],
         }
 
     async def stats(_: web.Request) -> web.Response:
@@ -165,35 +369,39 @@ def build_app(latency_s: float = 0.0, hang_s: float = 3600.0) -> web.Application
     app.router.add_get("/v1/models", models)
     app.router.add_get("/stats", stats)
     app.router.add_post("/stats/reset", reset_stats)
+    for prefix in ("/v1", ""):
+        app.router.add_post(f"{prefix}/files", upload)
+        app.router.add_get(f"{prefix}/files/{{file_id}}/content", file_content)
+        app.router.add_post(f"{prefix}/batches", create_batch)
+        app.router.add_get(f"{prefix}/batches/{{batch_id}}", retrieve_batch)
+    app.router.add_post("/batches/control", batch_control)
     return app
 
 
-def completion(
+def completion_body(
     body: dict, messages: list, key: str, attempt: int, content: str, finish: str, reasoning: str | None
-) -> web.Response:
+) -> dict:
     message = {"role": "assistant", "content": content}
     if reasoning:
         message["reasoning_content"] = reasoning
     prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4
-    return web.json_response(
-        {
-            "id": f"chatcmpl-{key[:12]}-{attempt}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body.get("model", "fake"),
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": len(content) // 4,
-                "total_tokens": prompt_tokens + len(content) // 4,
-            },
-        }
-    )
+    return {
+        "id": f"chatcmpl-{key[:12]}-{attempt}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "fake"),
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(content) // 4,
+            "total_tokens": prompt_tokens + len(content) // 4,
+        },
+    }
 
 
-async def serve(port: int, latency_s: float, hang_s: float) -> None:
+async def serve(port: int, latency_s: float, hang_s: float, **prices: float) -> None:
     raise_open_file_limit()  # one descriptor per open connection
-    runner = web.AppRunner(build_app(latency_s, hang_s), access_log=None)
+    runner = web.AppRunner(build_app(latency_s, hang_s, **prices), access_log=None)
     await runner.setup()
     # The kernel caps the accept queue at net.core.somaxconn; ask for as much as it allows.
     site = web.TCPSite(runner, "127.0.0.1", port, backlog=max(4096, socket.SOMAXCONN))
@@ -209,7 +417,14 @@ def _discard(stream) -> None:
 
 
 @contextlib.contextmanager
-def running(latency_s: float = 0.0, hang_s: float = 3600.0, start_timeout_s: float = 60.0) -> Iterator[str]:
+def running(
+    latency_s: float = 0.0,
+    hang_s: float = 3600.0,
+    start_timeout_s: float = 60.0,
+    price_in: float = 0.0,
+    price_out: float = 0.0,
+    batch_discount: float = 0.5,
+) -> Iterator[str]:
     """Serve in a child process on a free loopback port for the `with` block; yields the /v1 URL."""
     process = subprocess.Popen(
         [
@@ -222,6 +437,12 @@ def running(latency_s: float = 0.0, hang_s: float = 3600.0, start_timeout_s: flo
             str(latency_s),
             "--hang",
             str(hang_s),
+            "--price-in",
+            str(price_in),
+            "--price-out",
+            str(price_out),
+            "--batch-discount",
+            str(batch_discount),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -262,9 +483,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before every answer")
     parser.add_argument("--hang", type=float, default=3600.0, help="seconds a 'timeout' scenario hangs")
+    parser.add_argument("--price-in", type=float, default=0.0, help="USD per million prompt tokens it bills")
+    parser.add_argument("--price-out", type=float, default=0.0, help="USD per million completion tokens it bills")
+    parser.add_argument("--batch-discount", type=float, default=0.5, help="batch lines cost this share of the price")
     args = parser.parse_args(argv)
     try:
-        asyncio.run(serve(args.port, args.latency, args.hang))
+        asyncio.run(
+            serve(
+                args.port,
+                args.latency,
+                args.hang,
+                price_in=args.price_in,
+                price_out=args.price_out,
+                batch_discount=args.batch_discount,
+            )
+        )
     except KeyboardInterrupt:
         sys.exit(0)
 

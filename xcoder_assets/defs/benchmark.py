@@ -23,17 +23,16 @@ from xcoder_assets.recipe.benchmark import (
     PAPER_WINDOWS,
     BenchmarkInputError,
     fetch_release,
-    load_problems,
     parse_date,
     parse_windows,
     release_files,
     scores,
 )
+from xcoder_assets.recipe import lcb_sources
 from xcoder_assets.recipe.evaluation import (
     ROLE,
     evaluate_model,
     problem_from_row,
-    problem_rows,
     sample_rows,
     summary_rows,
     write_lcb_outputs,
@@ -57,6 +56,7 @@ from xcoder_assets.store.ui import bar_panels, line_chart, markdown_image, table
 BUNDLED_SAMPLE = Path(__file__).resolve().parents[1] / "data" / "lcb" / "code_generation_lite_sample.jsonl"
 BUNDLED_LABEL = "livecodebench sample (3 real problems, undated)"
 VERIFIED_LABEL = "xcoder-verified (not LiveCodeBench)"
+LCB_SOURCES_DIR = "lcb_problems_sources"  # each source file's parsed rows, by path, size and mtime
 SOLVE_TEMPLATE = "solve"
 CACHE_FILE = "llm_cache.sqlite"
 # The paper's evaluation sampling (reasoning models): as the recipe's solving role.
@@ -134,31 +134,32 @@ def _sources(config: LcbProblemsConfig, data_dir: Path) -> list[tuple[Path, str]
 def lcb_problems(
     context: dg.AssetExecutionContext, config: LcbProblemsConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
+    run_id = context.run.run_id
     try:
         start, end = parse_date(config.start_date, "start_date"), parse_date(config.end_date, "end_date")
-        loaded = load_problems(
-            _sources(config, storage.root), start=start, end=end, skip_bad_records=config.skip_bad_records
+        sources = _sources(config, storage.root)
+        # each source file parsed once per version of it (a nightly batch adds one file): see recipe/lcb_sources.py
+        loaded = lcb_sources.assemble(
+            sources,
+            storage.root / LCB_SOURCES_DIR,
+            run_id,
+            start=start,
+            end=end,
+            skip_bad_records=config.skip_bad_records,
         )
     except BenchmarkInputError as exc:
         raise dg.Failure(description=f"lcb_problems: {exc}", allow_retries=False) from None
-    if not loaded.problems:
+    if not loaded.problems.height:
         raise dg.Failure(
             description=f"lcb_problems: no problems left (release {config.release}, window "
             f"{config.start_date or '...'} .. {config.end_date or '...'}; {loaded.outside_window} outside "
-            f"it, {len(loaded.rejected)} rejected)",
+            f"it, {loaded.rejects.height} rejected)",
             allow_retries=False,
         )
-    run_id = context.run.run_id
-    frame = pl.DataFrame(problem_rows(loaded.problems, run_id), schema=LCB_PROBLEMS.schema)
-    rejects = pl.DataFrame(
-        [
-            {"location": r.location, "question_id": r.question_id, "reason": r.reason, "run_id": run_id}
-            for r in loaded.rejected
-        ],
-        schema=LCB_PROBLEM_REJECTS.schema,
-    )
+    frame, rejects = loaded.problems, loaded.rejects
     metadata = storage.write_table(LCB_PROBLEMS, frame)
     storage.write_table(LCB_PROBLEM_REJECTS, rejects)
+    pruned = lcb_sources.prune(storage.root / LCB_SOURCES_DIR, sources, config.skip_bad_records)
     record_settings(storage.root, "lcb_problems", config.model_dump())
     storage.refresh_warehouse(context.log)
     counts = lambda column: dict(sorted(frame.group_by(column).len().iter_rows()))  # noqa: E731
@@ -173,19 +174,23 @@ def lcb_problems(
             "undated": int(frame["contest_date"].null_count()),
             "outside_window": loaded.outside_window,
             "duplicates_skipped": loaded.duplicates,
-            "rejected_rows": len(loaded.rejected),
+            "rejected_rows": rejects.height,
+            "sources_parsed": dg.MetadataValue.json(loaded.parsed),
+            "sources_reused": loaded.reused,
+            "rows_parsed": loaded.rows_parsed,
+            "sources_pruned": pruned,
             "date_range": f"{frame['contest_date'].min() or '-'} .. {frame['contest_date'].max() or '-'}",
         },
         check_results=[
             dg.AssetCheckResult(
                 check_name=REJECTED_ROWS,
-                passed=not loaded.rejected,
+                passed=not rejects.height,
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={
-                    "rejected": len(loaded.rejected),
+                    "rejected": rejects.height,
                     "reasons": dg.MetadataValue.md(
                         table_or_none(
-                            [(r.location, r.question_id or "", r.reason) for r in loaded.rejected[:20]],
+                            [(r["location"], r["question_id"] or "", r["reason"]) for r in rejects.head(20).to_dicts()],
                             ["location", "question_id", "reason"],
                         )
                     ),

@@ -24,7 +24,7 @@ from xcoder_assets.defs.partitions import (
     is_batched,
     remove_refused_batches,
 )
-from xcoder_assets.defs.resources import StorageResource, sample_rows_metadata  # noqa: F401  (re-exported)
+from xcoder_assets.defs.resources import StorageResource, batch_shards_from_env, sample_rows_metadata  # noqa: F401  (re-exported)
 from xcoder_assets.recipe.batches import plan_nightly
 from xcoder_assets.store.render import markdown_table, md_code, md_code_span, md_text
 
@@ -93,8 +93,12 @@ def build_batch_schedule(
     cron: str = NIGHTLY_CRON,
     name: str = "nightly_batch",
     default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
+    shards: int | None = None,
 ) -> dg.ScheduleDefinition:
-    """A schedule that adds the tick's batch partition (nightly-<date>) and materializes it end to end."""
+    """A schedule that adds the tick's batch partition (nightly-<date>), or its `shards` shards
+    (nightly-<date>.s<i>-of-<n>, XCODER_BATCH_SHARDS), and materializes each end to end: one run per
+    shard, which a run launcher can put on a machine of its own."""
+    shards = batch_shards_from_env() if shards is None else shards
 
     @dg.schedule(
         name=name,
@@ -102,8 +106,9 @@ def build_batch_schedule(
         execution_timezone="UTC",
         target=selection,
         default_status=default_status,
-        description="Adds tonight's generation batch (nightly-<date>, its own seed offset) and "
-        "materializes the synthesis and verification assets for it. Off until turned on.",
+        description="Adds tonight's generation batch (nightly-<date>, its own seed offset)"
+        + (f", split into {shards} shards (one run each)," if shards > 1 else "")
+        + " and materializes the synthesis and verification assets for it. Off until turned on.",
     )
     def _schedule(context: dg.ScheduleEvaluationContext):
         missing = _unpartitioned(context, selection)
@@ -112,21 +117,28 @@ def build_batch_schedule(
                 f"{', '.join(missing)} not partitioned by {BATCH_PARTITIONS_NAME}: "
                 "give them partitions_def=batch_partitions (defs/partitions.py)"
             )
-        plan = plan_nightly(context.scheduled_execution_time, existing_batches(context.instance))
-        if plan.status == "collides":
-            return dg.SkipReason(plan.reason)
-        if plan.status == "new":
-            add_batch(context.instance, plan.key)
-        elif context.instance.get_run_records(dg.RunsFilter(tags={BATCH_TAG: plan.key}), limit=1):
-            # a later tick of the same day: the batch ran (a rerun is a backfill from the UI)
-            return dg.SkipReason(f"{plan.reason} and has run")
-        # exists without a run: this tick evaluated again after a crash between adding and launching;
-        # run_key: within one tick Dagster launches a key once
-        return dg.RunRequest(
-            run_key=plan.key,
-            partition_key=plan.key,
-            tags={BATCH_TAG: plan.key, "xcoder/seed_offset": str(plan.seed_offset)},
-        )
+        plans = plan_nightly(context.scheduled_execution_time, existing_batches(context.instance), shards)
+        requests, skipped = [], []
+        for plan in plans:
+            if plan.status == "collides":
+                skipped.append(plan.reason)
+                continue
+            if plan.status == "new":
+                add_batch(context.instance, plan.key)
+            elif context.instance.get_run_records(dg.RunsFilter(tags={BATCH_TAG: plan.key}), limit=1):
+                # a later tick of the same day: the batch ran (a rerun is a backfill from the UI)
+                skipped.append(f"{plan.reason} and has run")
+                continue
+            # exists without a run: this tick evaluated again after a crash between adding and launching;
+            # run_key: within one tick Dagster launches a key once
+            requests.append(
+                dg.RunRequest(
+                    run_key=plan.key,
+                    partition_key=plan.key,
+                    tags={BATCH_TAG: plan.key, "xcoder/seed_offset": str(plan.seed_offset)},
+                )
+            )
+        return requests or dg.SkipReason("; ".join(skipped))
 
     return _schedule
 
@@ -478,21 +490,22 @@ def trace_lineage(context: dg.OpExecutionContext, config: TraceRowConfig, storag
             allow_retries=False,
         )
     try:
-        con = warehouse.connect(storage.root)
+        # the walk reads only the files of the rows it visits: no view, no usage log
+        con = warehouse.connect(storage.root, views=False, usage_log=False)
     except FileNotFoundError as exc:
         raise dg.Failure(description=f"trace_row: {exc}", allow_retries=False) from None
-    chain = warehouse.trace(con, row_id)
+    walk = warehouse.trace_walk(con, row_id)  # point lookups, a level at a time: never all lineage
+    chain = walk.steps
     if not chain:
         raise dg.Failure(
             description=f"trace_row: no row of {ID_KINDS[kind]} has id {row_id} (it may come from an "
             "older materialization)",
             allow_retries=False,
         )
-    calls = warehouse.llm_calls_by_id(con, sorted({c for s in chain for c in s["llm_call_ids"] or []}))
+    calls = warehouse.trace_calls(con, walk)
     votes_json = None
     if chain[0]["asset"] == "verified_solutions":
-        found = con.execute("SELECT votes_json FROM verified_solutions WHERE verified_id = ?", [row_id]).fetchone()
-        votes_json = found[0] if found else None
+        votes_json = warehouse.trace_row_values(con, walk, row_id, ["votes_json"]).get("votes_json")
     text = lineage_markdown(row_id, chain, calls, votes_json, config.show_prompts, config.max_chars)
     metadata = {
         "row_id": row_id,

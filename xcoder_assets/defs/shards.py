@@ -3,12 +3,20 @@
 
 The layout (recipe/shards.py): training_shards/<shards_version>/manifest.json with the SFT formats
 (messages, query_response, sharegpt) and the RL set, in JSONL and Parquet; a mixture is a manifest over them.
+
+Incremental (recipe/shard_index.py): each generation batch is planned once into a part keyed by its inputs'
+content, the settings, the benchmark and the part before it; a run reads and plans only new or changed batches
+(deduplicated against an on-disk index of what earlier batches kept, the earlier batch winning) and links the
+parts' files into the version folder. Old versions go by the retention policy (setting keep_versions; a version
+a trained model recorded is kept).
 """
 
 import json
+import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import dagster as dg
 import polars as pl
@@ -18,6 +26,7 @@ from xcoder_assets.defs.operations import eager_downstream
 from xcoder_assets.defs.benchmark import VERIFIED_LABEL
 from xcoder_assets.defs.checks import row_findings, share_check
 from xcoder_assets.defs.resources import OWNERS, StorageResource, asset_tags
+from xcoder_assets.recipe import shard_index
 from xcoder_assets.recipe import shards as recipe
 from xcoder_assets.recipe.batches import BatchKeyError, select_batches
 from xcoder_assets.recipe.benchmark import read_records
@@ -31,7 +40,7 @@ from xcoder_assets.recipe.decontamination import (
 )
 from xcoder_assets.recipe.prompts import load_template, template_by_id
 from xcoder_assets.store.ids import content_hash, make_id
-from xcoder_assets.store.parquet import read_parquet
+from xcoder_assets.store.parquet import damaged
 from xcoder_assets.store.progress import ProgressMeter
 from xcoder_assets.store.settings import read_settings
 from xcoder_assets.store.tables import (
@@ -44,6 +53,7 @@ from xcoder_assets.store.tables import (
     TRAINING_SHARDS,
     VERIFIED_SOLUTIONS,
     batch_dirs,
+    settings_path,
     verified_problems_path,
 )
 from xcoder_assets.store.render import chat_markdown, md_text
@@ -129,6 +139,11 @@ class TrainingShardsConfig(dg.Config):
     max_contaminated_share: float = Field(
         0.05, description="Warn when more verified examples than this match a benchmark problem."
     )
+    keep_versions: int = Field(
+        3,
+        description="Retention: keep the last this many shards versions (folders under training_shards/, with "
+        "their mixtures); a version a trained model's run recorded (trained_model/*/settings.json) is kept too.",
+    )
     max_duplicate_share: float = Field(
         0.25,
         description="Warn when more verified problems than this repeat another "
@@ -159,16 +174,35 @@ class TrainingShardsConfig(dg.Config):
         )
 
 
+def _scan(path: Path, query: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.DataFrame:
+    """A query over one table file with its filters and columns pushed into the Parquet scan (row groups
+    and columns it does not need are not read); a damaged file is one error naming it, as read_parquet's."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path} does not exist: materialize its asset first")
+    try:
+        return query(pl.scan_parquet(path)).collect()
+    except Exception as exc:  # polars' ComputeError for a truncated file, OSError, ...
+        raise damaged(Path(path), exc) from None
+
+
 def _fail(message: str) -> dg.Failure:
     return dg.Failure(description=f"training_shards: {message}", allow_retries=False)
 
 
 def _benchmark(storage: StorageResource, paths: list[str]) -> tuple[list[BenchmarkText], dict[str, Any]]:
     """lcb_problems (without the project's own verified problems, which lcb_problems also carries for
-    `xcoder judge`) and any extra benchmark files; and what was read, for the manifest."""
-    frame = read_parquet(LCB_PROBLEMS.path(storage.root))
-    own = frame.filter(pl.col("source") == VERIFIED_LABEL)
-    rows = frame.filter(pl.col("source") != VERIFIED_LABEL).sort("question_id")
+    `xcoder judge`) and any extra benchmark files; and what was read, for the manifest. Only the four columns
+    decontamination reads, the own problems filtered out in the scan."""
+    path = LCB_PROBLEMS.path(storage.root)
+    own = _scan(path, lambda q: q.filter(pl.col("source") == VERIFIED_LABEL).select(pl.len())).item()
+    rows = _scan(
+        path,
+        lambda q: (
+            q.filter(pl.col("source") != VERIFIED_LABEL)
+            .select("question_id", "source", "title", "question_content")
+            .sort("question_id")
+        ),
+    )
     texts = [
         BenchmarkText(r["question_id"], r["source"], f"{r['title']}\n{r['question_content']}")
         for r in rows.iter_rows(named=True)
@@ -180,7 +214,7 @@ def _benchmark(storage: StorageResource, paths: list[str]) -> tuple[list[Benchma
             raise _fail(f"setting benchmark_paths: {exc}") from None
     info = {
         "rows": len(texts),
-        "skipped_own_verified_problems": own.height,
+        "skipped_own_verified_problems": own,
         "content_hash": content_hash(sorted((t.benchmark_id, t.text) for t in texts)),
         "sources": dict(sorted(Counter(t.source for t in texts).items())),
     }
@@ -196,26 +230,33 @@ def _template(folder: Path):
     return template_by_id(made_with["template"]) if made_with.get("template") else load_template("solve")
 
 
-def _tests_of(folder: Path, verified: pl.DataFrame) -> dict[str, tuple[tuple[str, str], ...]]:
+def _tests_of(folder: Path, verified: pl.DataFrame) -> tuple[dict[str, tuple[tuple[str, str], ...]], int]:
     """A batch's verified tests with outputs per problem: votes_json's voted outputs where verified_solutions
-    stores them, else lcb/verified_problems.jsonl (the golden solution's outputs on the verified tests)."""
+    stores them, else lcb/verified_problems.jsonl (the golden solution's outputs on the verified tests).
+    Only the test inputs the votes name are read (the filter is pushed into the Parquet scan). Returns the
+    tests and the test_inputs rows read."""
     out: dict[str, tuple[tuple[str, str], ...]] = {}
-    golden = verified.filter(pl.col("is_golden"))
-    inputs = None
-    for row in golden.iter_rows(named=True):
+    votes_of = {}
+    for row in verified.filter(pl.col("is_golden")).iter_rows(named=True):
         votes = json.loads(row["votes_json"] or "{}")
         if votes and all("voted_output" in v for v in votes.values()):
-            if inputs is None:
-                inputs = dict(read_parquet(TEST_INPUTS.path(folder)).select("test_id", "input").iter_rows())
-            out[row["problem_id"]] = tuple(
-                (inputs[t], v["voted_output"]) for t, v in votes.items() if v["verified"] and t in inputs
-            )
+            votes_of[row["problem_id"]] = votes
+    inputs: dict[str, str] = {}
+    wanted = sorted({t for votes in votes_of.values() for t, v in votes.items() if v["verified"]})
+    if wanted:
+        inputs = dict(
+            _scan(
+                TEST_INPUTS.path(folder), lambda q: q.filter(pl.col("test_id").is_in(wanted)).select("test_id", "input")
+            ).iter_rows()
+        )
+    for pid, votes in votes_of.items():
+        out[pid] = tuple((inputs[t], v["voted_output"]) for t, v in votes.items() if v["verified"] and t in inputs)
     lcb_file = verified_problems_path(folder)
     if lcb_file.exists():
         for _, record, _ in read_records(lcb_file):
             if record and record.get("question_id") not in out:
                 out[record["question_id"]] = recipe.rl_tests_from_lcb_row(record)
-    return out
+    return out, len(inputs)
 
 
 def _gate(folder: Path) -> VerificationGate | None:
@@ -228,44 +269,114 @@ def _gate(folder: Path) -> VerificationGate | None:
         return None
 
 
-class BatchInputs:
-    """What training_shards reads from the generation batches it takes: each batch's verified solutions,
-    with their candidates, problems and tests, turned into source examples with that batch's template."""
+def batch_inputs(folder: Path, index: shard_index.ShardIndex) -> dict[str, str]:
+    """The sha256 of every file a batch's part is made of (hashed once per file version: by size and mtime)."""
+    files = {
+        "verified_solutions": VERIFIED_SOLUTIONS.path(folder),
+        "problems": PROBLEMS.path(folder),
+        "candidate_solutions": CANDIDATE_SOLUTIONS.path(folder),
+        "test_inputs": TEST_INPUTS.path(folder),
+        "lcb_verified_problems": verified_problems_path(folder),
+        "settings_candidate_solutions": settings_path(folder, "candidate_solutions"),
+        "settings_verified_solutions": settings_path(folder, "verified_solutions"),
+    }
+    return {name: index.file_sha256(path) for name, path in files.items() if path.is_file()}
 
-    def __init__(self, storage: StorageResource, keys: list[str]):
-        self.read: list[str] = []  # batches with verified solutions
-        self.empty: list[str] = []  # batches added but not verified yet (no verified_solutions file)
-        self.blocked: dict[str, str] = {}  # batches whose blocking check failed: left out, with the reason
-        self.sources: list[recipe.SourceExample] = []
-        self.problems: dict[str, dict[str, Any]] = {}
-        self.tests_of: dict[str, tuple[tuple[str, str], ...]] = {}
-        self.templates: list[str] = []
-        for key in keys:
-            folder = storage.batch(key).root
-            if not VERIFIED_SOLUTIONS.path(folder).exists():
-                self.empty.append(key)
-                continue
-            gate = _gate(folder)
-            if gate is not None and not gate.passed:
-                self.blocked[key] = gate.reason
-                continue
-            verified = read_parquet(VERIFIED_SOLUTIONS.path(folder)).filter(pl.col("status") == "verified")
-            problems = {r["problem_id"]: r for r in read_parquet(PROBLEMS.path(folder)).iter_rows(named=True)}
-            candidates = {
-                r["candidate_id"]: r
-                for r in read_parquet(CANDIDATE_SOLUTIONS.path(folder))
-                .filter(pl.col("candidate_id").is_in(verified["candidate_id"].implode()))
-                .iter_rows(named=True)
-            }
-            template = _template(folder)
-            self.sources += recipe.source_examples(
-                verified.sort("verified_id").iter_rows(named=True), candidates, problems, template
+
+def read_batch(folder: Path) -> shard_index.BatchData:
+    """One batch's verified solutions with their candidates, problems and tests, as source examples with the
+    batch's template. Each table is scanned with its filter pushed down (only verified rows, only the
+    candidates and problems they name)."""
+    verified = _scan(VERIFIED_SOLUTIONS.path(folder), lambda q: q.filter(pl.col("status") == "verified"))
+    ids = verified["candidate_id"].unique().to_list()
+    pids = verified["problem_id"].unique().to_list()
+    candidates = {
+        r["candidate_id"]: r
+        for r in _scan(
+            CANDIDATE_SOLUTIONS.path(folder), lambda q: q.filter(pl.col("candidate_id").is_in(ids))
+        ).iter_rows(named=True)
+    }
+    problems = {
+        r["problem_id"]: r
+        for r in _scan(PROBLEMS.path(folder), lambda q: q.filter(pl.col("problem_id").is_in(pids))).iter_rows(
+            named=True
+        )
+    }
+    template = _template(folder)
+    sources = recipe.source_examples(verified.sort("verified_id").iter_rows(named=True), candidates, problems, template)
+    tests_of, test_rows = _tests_of(folder, verified)
+    return shard_index.BatchData(
+        sources,
+        problems,
+        tests_of,
+        template.id,
+        {
+            "verified_solutions": verified.height,
+            "candidate_solutions": len(candidates),
+            "problems": len(problems),
+            "test_inputs": test_rows,
+        },
+    )
+
+
+@dataclass
+class Parts:
+    """The batches training_shards takes, each as its part: planned now or found from an earlier run."""
+
+    read: list[str] = field(default_factory=list)  # batches with verified solutions, in order
+    planned: list[str] = field(default_factory=list)  # of those, planned in this run (new or changed)
+    empty: list[str] = field(default_factory=list)  # batches added but not verified yet
+    blocked: dict[str, str] = field(default_factory=dict)  # batches whose blocking check failed
+    keys: list[str] = field(default_factory=list)  # the part of each read batch
+    folders: list[Path] = field(default_factory=list)
+    manifests: list[dict[str, Any]] = field(default_factory=list)
+    rows_read: Counter = field(default_factory=Counter)
+
+
+def build_parts(
+    storage: StorageResource,
+    keys: list[str],
+    settings: recipe.ShardSettings,
+    counter: recipe.TokenCounter,
+    decontaminator: Callable[[], Decontaminator],
+    benchmark: str,
+    source_of: dict[str, str],
+    index: shard_index.ShardIndex,
+    log: Any,
+) -> Parts:
+    parts = Parts()
+    root = storage.root / SHARDS_DIR / shard_index.PARTS_DIR
+    after: str | None = None
+    meter = ProgressMeter(
+        "training_shards: batches", log.info, new="planned", cached="parts found (planned before, not read again)"
+    )
+    for number, key in enumerate(keys):
+        meter.update(number, len(keys), cached=number - len(parts.planned))
+        folder = storage.batch(key).root
+        if not VERIFIED_SOLUTIONS.path(folder).exists():
+            parts.empty.append(key)
+            continue
+        gate = _gate(folder)
+        if gate is not None and not gate.passed:
+            parts.blocked[key] = gate.reason
+            continue
+        part = shard_index.part_key(key, batch_inputs(folder, index), settings, benchmark, counter.name, after)
+        part_folder = root / part
+        if not (index.has_part(part) and (part_folder / shard_index.MANIFEST).is_file()):
+            data = read_batch(folder)
+            log.info(f"training_shards: planning batch {key} ({len(data.sources)} verified solutions)")
+            shard_index.plan_part(
+                part_folder, part, key, after, parts.keys, data, settings, decontaminator(), counter, index, source_of
             )
-            self.problems.update(problems)
-            self.tests_of.update(_tests_of(folder, verified))
-            self.templates.append(template.id)
-            self.read.append(key)
-        self.templates = sorted(set(self.templates))
+            parts.planned.append(key)
+            parts.rows_read.update(data.rows_read)
+        parts.read.append(key)
+        parts.keys.append(part)
+        parts.folders.append(part_folder)
+        parts.manifests.append(shard_index.read_part_manifest(part_folder))
+        after = part
+    meter.finish(len(keys), len(keys), cached=len(keys) - len(parts.planned))
+    return parts
 
 
 @dg.asset(
@@ -279,7 +390,8 @@ class BatchInputs:
     tags=asset_tags("training"),
     description=TRAINING_SHARDS.description + " Writes training_shards/<shards_version>/ (manifest.json; sft/messages, "
     "sft/query_response, sft/sharegpt and rl shards in JSONL and Parquet) and training_shards__rl (one row per RL "
-    "problem).",
+    "problem). Incremental: each batch is planned once into training_shards/_parts/<part>/ (deduplicated against an "
+    "on-disk index of what earlier batches kept, the earlier batch winning) and a version links the parts' files.",
     check_specs=[
         dg.AssetCheckSpec(
             CONTAMINATION_SHARE,
@@ -301,152 +413,150 @@ class BatchInputs:
 def training_shards(
     context: dg.AssetExecutionContext, config: TrainingShardsConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
+    started = time.perf_counter()
     try:
         settings = config.settings()
         counter = recipe.load_token_counter(settings.tokenizer)
     except (recipe.ShardInputError, ValueError) as exc:
         raise _fail(str(exc)) from None
+    if config.keep_versions < 1:
+        raise _fail(f"setting keep_versions: at least 1, got {config.keep_versions}")
     try:  # the batches in the data directory (one folder each), all or the configured ones
         keys = select_batches(batch_dirs(storage.root), config.batches)
     except BatchKeyError as exc:
         raise _fail(f"setting batches: {exc}") from None
-    try:
-        inputs = BatchInputs(storage, keys)
-    except recipe.ShardInputError as exc:
-        raise _fail(str(exc)) from None
-    if not inputs.read:
-        raise _fail(
-            "no generation batch has verified solutions yet"
-            + (f"; blocked: {', '.join(f'{k} ({r})' for k, r in inputs.blocked.items())}" if inputs.blocked else "")
-            + (f" (batches without them: {', '.join(inputs.empty)})" if inputs.empty else "")
-            + ("" if inputs.empty or inputs.blocked else " (no batch added yet)")
-            + ": materialize verified_solutions for a batch first"
-        )
-    sources, problems, tests_of = inputs.sources, inputs.problems, inputs.tests_of
+    shards_root = storage.root / SHARDS_DIR
+    steps: dict[str, float] = {}  # seconds per step, for the metadata (what a nightly run spends where)
+    mark = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        steps[name] = round(now - mark, 3)
+        mark = now
+
     benchmark, benchmark_info = _benchmark(storage, config.benchmark_paths)
-    meter = ProgressMeter("training_shards: examples planned", context.log.info)
-    meter.update(0, len(sources))
-    plan = recipe.plan_examples(sources, settings, Decontaminator(benchmark, settings.decontamination))
-    meter.finish(len(sources), len(sources))
+    fingerprint = shard_index.benchmark_fingerprint(benchmark, settings.decontamination)
+    loaded: dict[str, Any] = {}
 
-    kept = plan.kept()
-    examples = [recipe.example_of(o, settings.include_system) for o in kept]
-    rl, without_tests = recipe.rl_problems(kept, problems, tests_of)
-    created_from = {
-        "verified_solutions": {
-            "rows": len(sources),
-            "content_hash": content_hash(sorted((s.verified_id, s.code, s.reasoning, s.prompt) for s in sources)),
-        },
-        "tests": {"problems": len(tests_of), "content_hash": content_hash(sorted(tests_of.items()))},
-        "benchmark": benchmark_info,
-        "template": ", ".join(inputs.templates),
-        "batches": inputs.read,
-    }
-    version = recipe.shards_version(settings, created_from, counter.name)
-    folder = storage.root / SHARDS_DIR / version
-    manifest = recipe.write_layout(folder, version, examples, rl, settings, counter, created_from)
+    def decontaminator() -> Decontaminator:  # loaded (or built, once per benchmark) only when a batch is planned
+        if "index" not in loaded:
+            loaded["index"], _, loaded["built"] = shard_index.load_decontaminator(
+                shards_root, benchmark, settings.decontamination
+            )
+        return loaded["index"]
 
-    run_id = context.run.run_id
-    tokens = {
-        e.example_id: counter.count(e.system or "") + counter.count(e.prompt) + counter.count(e.response)
-        for e in examples
-    }
     source_of = {b.benchmark_id: b.source for b in benchmark}
-    frame = pl.DataFrame(
-        [_example_row(o, version, tokens.get(o.example_id), source_of, run_id) for o in plan.outcomes],
-        schema=TRAINING_SHARDS.schema,
-    )
-    kept_by_problem: dict[str, list[str]] = {}
-    for o in kept:
-        kept_by_problem.setdefault(o.source.problem_id, []).append(o.source.verified_id)
-    rl_frame = pl.DataFrame(
-        [
-            {
-                "example_id": p.example_id,
-                "problem_id": p.problem_id,
-                "status": "kept",
-                "split": p.split,
-                "mode": p.mode,
-                "func_name": p.func_name,
-                "tests": len(p.tests),
-                "tokens": counter.count(p.prompt),
-                "verified_ids": kept_by_problem[p.problem_id],
-                "shards_version": version,
-                "run_id": run_id,
-            }
-            for p in rl
-        ]
-        + [
-            {
-                "example_id": make_id("rl", {"no_tests": True}, [pid]),
-                "problem_id": pid,
-                "status": "no_tests",
-                "split": recipe.split_of(pid, settings.validation_share),
-                "mode": None,
-                "func_name": None,
-                "tests": 0,
-                "tokens": 0,
-                "verified_ids": kept_by_problem[pid],
-                "shards_version": version,
-                "run_id": run_id,
-            }
-            for pid in without_tests
-        ],
-        schema=TRAINING_RL.schema,
-    )
-    metadata = storage.write_table(TRAINING_SHARDS, frame)
-    storage.write_table(TRAINING_RL, rl_frame)
+    step("benchmark")
+    try:
+        index = shard_index.open_index(shards_root, settings)
+    except shard_index.ShardIndexError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        try:
+            parts = build_parts(
+                storage, keys, settings, counter, decontaminator, fingerprint, source_of, index, context.log
+            )
+        except (recipe.ShardInputError, shard_index.ShardIndexError) as exc:
+            raise _fail(str(exc)) from None
+        step("parts")
+        if not parts.read:
+            raise _fail(
+                "no generation batch has verified solutions yet"
+                + (f"; blocked: {', '.join(f'{k} ({r})' for k, r in parts.blocked.items())}" if parts.blocked else "")
+                + (f" (batches without them: {', '.join(parts.empty)})" if parts.empty else "")
+                + ("" if parts.empty or parts.blocked else " (no batch added yet)")
+                + ": materialize verified_solutions for a batch first"
+            )
+        created_from = {
+            "verified_solutions": {
+                "rows": sum(m["created_from"]["verified_solutions"]["rows"] for m in parts.manifests),
+                "content_hash": content_hash(
+                    [m["created_from"]["verified_solutions"]["content_hash"] for m in parts.manifests]
+                ),
+            },
+            "tests": {
+                "problems": sum(m["created_from"]["tests"]["problems"] for m in parts.manifests),
+                "content_hash": content_hash([m["created_from"]["tests"]["content_hash"] for m in parts.manifests]),
+            },
+            "benchmark": {**benchmark_info, "fingerprint": fingerprint},
+            "template": ", ".join(sorted({m["created_from"]["template"] for m in parts.manifests})),
+            "batches": parts.read,
+            "parts": dict(zip(parts.read, parts.keys)),
+        }
+        version = recipe.shards_version(settings, created_from, counter.name)
+        folder = shards_root / version
+        manifest = shard_index.assemble_version(
+            folder, version, list(zip(parts.folders, parts.manifests)), settings, counter, created_from, index
+        )
+        step("assemble")
+        run_id = context.run.run_id
+        stamp = [pl.lit(version).alias("shards_version"), pl.lit(run_id).alias("run_id")]
+        frame = shard_index.read_part_rows(parts.folders, shard_index.EXAMPLES, TRAINING_SHARDS.schema).with_columns(
+            stamp
+        )
+        rl_frame = shard_index.read_part_rows(parts.folders, shard_index.RL, TRAINING_RL.schema).with_columns(stamp)
+        metadata = storage.write_table(TRAINING_SHARDS, frame)
+        storage.write_table(TRAINING_RL, rl_frame)
+        step("tables")
+        retention = shard_index.apply_retention(
+            shards_root,
+            storage.root / MIXTURES_DIR,
+            version,
+            parts.keys,
+            config.keep_versions,
+            shard_index.trained_versions(storage.root),
+            index,
+        )
+        step("retention")
+    finally:
+        index.close()
     storage.record_settings(
         "training_shards",
         config,
         made_with={
-            "template": ", ".join(inputs.templates),
+            "template": created_from["template"],
             "tokenizer": counter.name,
             "shards_version": version,
-            "batches": inputs.read,
+            "batches": parts.read,
         },
     )
     storage.refresh_warehouse(context.log)
+    step("warehouse")
+    benchmark_problems = len({b.benchmark_id for b in benchmark})
+    benchmark_index = (
+        "not needed (no batch planned)"
+        if not loaded
+        else "built now"
+        if loaded["built"]
+        else "stored (built before for this benchmark)"
+    )
     return dg.MaterializeResult(
         metadata={
             **metadata,
-            **_shards_metadata(frame, manifest, folder, plan, without_tests, counter, tokens),
-            "batches_read": dg.MetadataValue.json(inputs.read),
-            "batches_without_verified_solutions": dg.MetadataValue.json(inputs.empty),
-            "batches_blocked": dg.MetadataValue.json(inputs.blocked),
+            **_shards_metadata(frame, rl_frame, manifest, folder, benchmark_problems, counter),
+            "batches_read": dg.MetadataValue.json(parts.read),
+            "batches_planned": dg.MetadataValue.json(parts.planned),
+            "batches_without_verified_solutions": dg.MetadataValue.json(parts.empty),
+            "batches_blocked": dg.MetadataValue.json(parts.blocked),
+            "rows_read": dg.MetadataValue.json(
+                {**dict(sorted(parts.rows_read.items())), "lcb_problems": benchmark_info["rows"]}
+            ),
+            "benchmark_index": benchmark_index,
+            "retention": dg.MetadataValue.json(
+                {
+                    "keep_versions": config.keep_versions,
+                    "kept": retention.kept,
+                    "removed": retention.removed,
+                    "protected_by_trained_models": retention.protected,
+                    "parts_removed": retention.parts_removed,
+                }
+            ),
+            "seconds": round(time.perf_counter() - started, 3),
+            "seconds_by_step": dg.MetadataValue.json(steps),
         },
         check_results=_shards_checks(frame, manifest, config),
     )
-
-
-def _example_row(
-    o: recipe.ExampleOutcome, version: str, tokens: int | None, source_of: dict[str, str], run_id: str
-) -> dict[str, Any]:
-    source = source_of.get(o.flag.benchmark_id) if o.flag else None
-    return {
-        "example_id": o.example_id,
-        "verified_id": o.source.verified_id,
-        "problem_id": o.source.problem_id,
-        "candidate_id": o.source.candidate_id,
-        "status": o.status,
-        "reason": o.reason,
-        "duplicate_of": o.duplicate_of,
-        "duplicate_score": o.duplicate_score,
-        "contamination_method": o.flag.method if o.flag else None,
-        "contamination_score": o.flag.score if o.flag else None,
-        "benchmark_question_id": o.flag.benchmark_id if o.flag else None,
-        "benchmark_source": source,
-        "is_golden": o.source.is_golden,
-        "rank": o.rank,
-        "style": o.source.style,
-        "split": o.split,
-        "tokens": tokens,
-        "shards_version": version,
-        "system": o.source.system,
-        "prompt": o.source.prompt,
-        "response": o.response,
-        "run_id": run_id,
-    }
 
 
 def _token_bins(values: list[int]) -> list[tuple[str, int]]:
@@ -460,12 +570,11 @@ def _token_bins(values: list[int]) -> list[tuple[str, int]]:
 
 def _shards_metadata(
     frame: pl.DataFrame,
+    rl_frame: pl.DataFrame,
     manifest: dict[str, Any],
     folder: Path,
-    plan: recipe.Plan,
-    without_tests: list[str],
+    benchmark_problems: int,
     counter: recipe.TokenCounter,
-    tokens: dict[str, int],
 ) -> dict[str, Any]:
     statuses = Counter(frame["status"])
     verified = frame.height
@@ -493,7 +602,7 @@ def _shards_metadata(
             + chat_markdown([(role, s[key]) for role, key in turns if s[key]])  # the <think> block shown, escaped
         )
     dropped = frame.filter(pl.col("status") != "kept").sort("status", "example_id")
-    bins = _token_bins(list(tokens.values()))
+    bins = _token_bins(frame.filter(pl.col("status") == "kept")["tokens"].fill_null(0).to_list())
     return {
         "shards_version": manifest["shards_version"],
         "folder": dg.MetadataValue.path(str(folder)),
@@ -526,7 +635,7 @@ def _shards_metadata(
                 "none",
             )
         ),
-        "benchmark_problems_checked": plan.benchmark_problems,
+        "benchmark_problems_checked": benchmark_problems,
         "files": dg.MetadataValue.md(
             table_or_none(
                 [(f["path"], f["rows"], f["tokens"], f["sha256"][:16]) for f in files],
@@ -535,7 +644,7 @@ def _shards_metadata(
             )
         ),
         "totals": dg.MetadataValue.json(manifest["totals"]),
-        "rl_problems_without_tests": len(without_tests),
+        "rl_problems_without_tests": rl_frame.filter(pl.col("status") == "no_tests").height,
         "token_histogram": dg.MetadataValue.md(
             markdown_image(
                 column_chart(
@@ -640,21 +749,34 @@ def training_mixtures(
         ]
     except recipe.ShardInputError as exc:
         raise dg.Failure(description=f"training_mixtures: {exc}", allow_retries=False) from None
-    shards = read_parquet(TRAINING_SHARDS.path(storage.root))
-    if not shards.height:
-        raise dg.Failure(description="training_mixtures: training_shards has no rows", allow_retries=False)
-    version = shards["shards_version"][0]
+    # only the columns the choice needs (ids, tasks, splits, ranks, tokens), the kept rows filtered in the scan
+    columns = ["example_id", "problem_id", "split", "rank", "tokens", "shards_version"]
+    kept = _scan(
+        TRAINING_SHARDS.path(storage.root),
+        lambda q: q.filter(pl.col("status") == "kept").select(columns).sort("problem_id", "rank"),
+    )
+    version = kept["shards_version"][0] if kept.height else None
+    if version is None:
+        raise dg.Failure(description="training_mixtures: training_shards has no kept rows", allow_retries=False)
     folder = storage.root / SHARDS_DIR / version
     try:
-        manifest = recipe.verify_manifest(folder)
-        file_ids = recipe.shard_file_ids(folder, manifest)
-    except (recipe.ShardInputError, FileNotFoundError) as exc:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        # the files checked against the manifest by the index's sha256 cache, the ids from the parts' id
+        # lists: no shard file is read again (recipe/shard_index.py)
+        index = shard_index.ShardIndex(storage.root / SHARDS_DIR / shard_index.INDEX_FILE, 0.8, 128)
+        try:
+            shard_index.verify_files(folder, manifest, index)
+        finally:
+            index.close()
+        file_ids = shard_index.version_file_ids(storage.root / SHARDS_DIR, folder, manifest)
+    except (recipe.ShardInputError, shard_index.ShardIndexError, FileNotFoundError, ValueError) as exc:
         raise dg.Failure(description=f"training_mixtures: shards {version}: {exc}", allow_retries=False) from None
-    # The choice needs only ids, tasks and splits; the rows stay in the shards folder (tokens as counted there).
-    kept = shards.filter(pl.col("status") == "kept").sort("problem_id", "rank")
     examples = [recipe.RowRef(r["example_id"], r["problem_id"], r["split"]) for r in kept.iter_rows(named=True)]
-    rl_kept = read_parquet(TRAINING_RL.path(storage.root)).filter(
-        (pl.col("status") == "kept") & (pl.col("shards_version") == version)
+    rl_kept = _scan(
+        TRAINING_RL.path(storage.root),
+        lambda q: q.filter((pl.col("status") == "kept") & (pl.col("shards_version") == version)).select(
+            "example_id", "problem_id", "split", "tokens"
+        ),
     )
     rl = [recipe.RowRef(r["example_id"], r["problem_id"], r["split"]) for r in rl_kept.iter_rows(named=True)]
     tokens = {

@@ -65,12 +65,19 @@ class BatchPlan:
     seed_offset: int
 
 
-def plan_nightly(when: date | datetime, existing: Iterable[str]) -> BatchPlan:
-    """The tick's batch: `new` when its key is not there yet, `exists` when it is (a re-evaluated tick
-    must not add it twice), `collides` when its seed offset equals an existing batch's (the batches
-    would repeat each other; astronomically rare with 48 bits, but checked, not assumed)."""
-    key = nightly_key(when)
+def plan_nightly(when: date | datetime, existing: Iterable[str], shards: int = 1) -> list[BatchPlan]:
+    """The tick's batches (one, or its shards): each `new` when its key is not there yet, `exists` when
+    it is (a re-evaluated tick must not add it twice), `collides` when its seed offset equals an
+    existing batch's (the batches would repeat each other; astronomically rare with 48 bits, but
+    checked, not assumed)."""
     keys = list(existing)
+    plans: list[BatchPlan] = []
+    for key in shard_keys(nightly_key(when), shards):
+        plans.append(_plan_key(key, keys + [p.key for p in plans]))
+    return plans
+
+
+def _plan_key(key: str, keys: list[str]) -> BatchPlan:
     offset = seed_offset(key)
     if key in keys:
         return BatchPlan(key, "exists", f"batch {key} already exists", offset)
@@ -78,6 +85,45 @@ def plan_nightly(when: date | datetime, existing: Iterable[str]) -> BatchPlan:
     if clash is not None:
         return BatchPlan(key, "collides", f"batch {key} would reuse the seed offset of batch {clash}", offset)
     return BatchPlan(key, "new", f"new batch {key} (seed offset {offset})", offset)
+
+
+# A batch split into shards (one night's tens of thousands of problems over many runs, processes or
+# machines): each shard is a batch of its own, `<batch>.s<index>-of-<count>`, with its own seed offset
+# (so the shards never repeat one another) and its own folder; readers of every batch (training_shards,
+# lcb_problems, status) take the shards like any batch, and training_shards' dedup spans them.
+_SHARD = re.compile(r"(?P<batch>.+)\.s(?P<index>\d+)-of-(?P<count>\d+)")
+MAX_SHARDS = 9999
+
+
+@dataclass(frozen=True)
+class BatchShard:
+    batch: str
+    index: int  # 0-based
+    count: int
+
+    @property
+    def key(self) -> str:
+        width = len(str(self.count - 1))
+        return f"{self.batch}.s{self.index:0{width}d}-of-{self.count}"
+
+
+def shard_keys(batch: str, count: int) -> list[str]:
+    """The keys of a batch split into `count` shards (count 1: the batch's own key, unsplit)."""
+    check_batch_key(batch)
+    if not 1 <= count <= MAX_SHARDS:
+        raise BatchKeyError(f"shards {count}: a batch splits into 1 to {MAX_SHARDS} shards")
+    if count == 1:
+        return [batch]
+    return [check_batch_key(BatchShard(batch, i, count).key) for i in range(count)]
+
+
+def shard_of(key: str) -> BatchShard | None:
+    """The batch, index and count a shard's key names (None: a whole batch)."""
+    match = _SHARD.fullmatch(key)
+    if not match:
+        return None
+    shard = BatchShard(match["batch"], int(match["index"]), int(match["count"]))
+    return shard if shard.index < shard.count and shard.key == key else None
 
 
 def select_batches(existing: Iterable[str], wanted: Iterable[str] | None = None) -> list[str]:
@@ -97,6 +143,7 @@ __all__ = [
     "BATCH_KEY_PATTERN",
     "BatchKeyError",
     "BatchPlan",
+    "BatchShard",
     "DEFAULT_BATCH",
     "batch_seed",
     "check_batch_key",
@@ -104,4 +151,6 @@ __all__ = [
     "plan_nightly",
     "seed_offset",
     "select_batches",
+    "shard_keys",
+    "shard_of",
 ]

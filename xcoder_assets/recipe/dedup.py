@@ -15,7 +15,7 @@ import io
 import re
 import tokenize
 from dataclasses import dataclass
-from typing import Iterable, Literal, Sequence
+from typing import Iterable, Literal, Protocol, Sequence
 
 from datasketch import MinHash, MinHashLSH
 
@@ -149,17 +149,37 @@ class NearDuplicateIndex:
         self.lsh = MinHashLSH(threshold=max(0.05, threshold - margin), num_perm=num_perm)
         self.sets: dict[str, set[str]] = {}
 
-    def match(self, signature: MinHash, items: set[str]) -> tuple[str, float] | None:
+    def match(
+        self, signature: MinHash, items: set[str], more: Sequence[tuple[str, set[str]]] = ()
+    ) -> tuple[str, float] | None:
+        """The most similar indexed item (or of `more`: candidates an on-disk index of earlier batches found)
+        at or above the threshold; ties go to the smallest id, so the answer is the same on every run."""
+        candidates = {other: self.sets[other] for other in self.lsh.query(signature)}
+        candidates.update((other, other_items) for other, other_items in more if other not in candidates)
         best: tuple[str, float] | None = None
-        for other in sorted(self.lsh.query(signature)):  # sorted: ties go to the same item on every run
-            score = jaccard(items, self.sets[other])
+        for other in sorted(candidates):
+            score = jaccard(items, candidates[other])
             if score >= self.threshold and (best is None or score > best[1]):
                 best = (other, score)
         return best
 
+    @property
+    def bands(self) -> tuple[int, int]:
+        """(bands, rows per band) of the LSH: an on-disk index bands signatures the same way."""
+        return self.lsh.b, self.lsh.r
+
     def insert(self, key: str, signature: MinHash, items: set[str]) -> None:
         self.lsh.insert(key, signature)
         self.sets[key] = items
+
+
+class EarlierItems(Protocol):
+    """Items kept before this call (earlier generation batches), held in an on-disk index: the exact key's
+    owner, and the near-duplicate candidates (id, shingle set) whose LSH bands a signature shares."""
+
+    def exact(self, key: str) -> str | None: ...
+
+    def candidates(self, signature: MinHash) -> list[tuple[str, set[str]]]: ...
 
 
 def deduplicate(
@@ -170,10 +190,13 @@ def deduplicate(
     num_perm: int = 128,
     signatures_of: Sequence[MinHash] | None = None,
     sets_of: Sequence[set[str]] | None = None,
+    earlier: EarlierItems | None = None,
 ) -> dict[str, DuplicateVerdict]:
     """Verdict per (id, token segments), in order: an exact copy of an earlier kept item (same tokens),
     a near copy (Jaccard of `shingle`-grams >= threshold), or unique. `sets_of` and `signatures_of` reuse
-    the shingle sets and signatures the caller already computed from the same segments."""
+    the shingle sets and signatures the caller already computed from the same segments. `earlier`: items
+    kept before these (earlier batches), which come first: the answer is the one a single call over
+    them followed by these items would give."""
     exact: dict[str, str] = {}
     index = NearDuplicateIndex(threshold, num_perm)
     sets = list(sets_of) if sets_of is not None else [shingle_set(segs, shingle) for _, segs in items]
@@ -181,10 +204,12 @@ def deduplicate(
     out: dict[str, DuplicateVerdict] = {}
     for (item_id, segs), items_set, sig in zip(items, sets, sigs):
         key = exact_key([t for seg in segs for t in seg])
-        if key in exact:
-            out[item_id] = DuplicateVerdict(item_id, "exact_duplicate", exact[key], 1.0)
+        owner = exact.get(key) or (earlier.exact(key) if earlier is not None else None)
+        if owner is not None:
+            out[item_id] = DuplicateVerdict(item_id, "exact_duplicate", owner, 1.0)
             continue
-        near = index.match(sig, items_set) if items_set else None
+        more = earlier.candidates(sig) if earlier is not None and items_set else []
+        near = index.match(sig, items_set, more) if items_set else None
         if near is not None:
             out[item_id] = DuplicateVerdict(item_id, "near_duplicate", near[0], round(near[1], 4))
             continue

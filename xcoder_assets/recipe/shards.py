@@ -9,7 +9,9 @@ example that does not reach the shards stays a row with its status and reason.
 
 The layout on disk, which jobs/shards.py reads for the trainer: `<root>/<shards_version>/manifest.json`,
 `sft/<format>/<split>-<NNNNN>.<jsonl|parquet>`, `rl/<split>-<NNNNN>.<jsonl|parquet>`. Nothing in a
-file depends on the run (no run id, no clock), so the same inputs write the same bytes.
+file depends on the run (no run id, no clock), so the same inputs write the same bytes. training_shards builds
+it one generation batch at a time (recipe/shard_index.py): each batch's part is such a folder, and a version
+links the parts' files under these names.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ import polars as pl
 
 from xcoder_assets.recipe.candidates import prompt_values
 from xcoder_assets.recipe.composition import problem_question
-from xcoder_assets.recipe.decontamination import DecontaminationSettings, Decontaminator, Flag
-from xcoder_assets.recipe.dedup import deduplicate, deduplicate_solutions
+from xcoder_assets.recipe.decontamination import DecontaminationSettings, Decontaminator, Flag, Prepared
+from xcoder_assets.recipe.dedup import EarlierItems, deduplicate, deduplicate_solutions
 from xcoder_assets.recipe.prompts import PromptTemplate
 from xcoder_assets.sandbox.lcb_format import decode_private_tests
 from xcoder_assets.store.ids import content_hash, make_id
@@ -190,13 +192,21 @@ class Plan:
     outcomes: list[ExampleOutcome]
     flags_by_problem: dict[str, Flag]
     benchmark_problems: int
+    # the problems dedup kept (not duplicates of an earlier one), with what an index of them needs
+    unique_problems: dict[str, Prepared] = field(default_factory=dict)
 
     def kept(self) -> list[ExampleOutcome]:
         return [o for o in self.outcomes if o.status == "kept"]
 
 
-def plan_examples(sources: Sequence[SourceExample], settings: ShardSettings, decontaminator: Decontaminator) -> Plan:
-    """Every example's fate: duplicate, contaminated, not selected, or kept (with its split)."""
+def plan_examples(
+    sources: Sequence[SourceExample],
+    settings: ShardSettings,
+    decontaminator: Decontaminator,
+    earlier: EarlierItems | None = None,
+) -> Plan:
+    """Every example's fate: duplicate, contaminated, not selected, or kept (with its split). `earlier`: the
+    problems earlier batches kept (recipe/shard_index.py), which win over these when they repeat."""
     by_problem: dict[str, list[SourceExample]] = {}
     for s in sorted(sources, key=lambda s: (s.problem_id, not s.is_golden, s.sample_index, s.verified_id)):
         by_problem.setdefault(s.problem_id, []).append(s)
@@ -229,6 +239,7 @@ def plan_examples(sources: Sequence[SourceExample], settings: ShardSettings, dec
         num_perm=settings.decontamination.num_perm,
         signatures_of=[p.signature for p in prepared],
         sets_of=[p.shingles for p in prepared],
+        earlier=earlier,
     )
     for pid in problem_ids:
         verdict = verdicts[pid]
@@ -275,7 +286,8 @@ def plan_examples(sources: Sequence[SourceExample], settings: ShardSettings, dec
     if settings.style_mix is not None:
         _apply_style_mix(outcomes, settings.style_mix)
     flat = [o for pid in problem_ids for o in outcomes[pid]]
-    return Plan(flat, flags, len(decontaminator.benchmark))
+    unique = {pid: p for pid, p in zip(problem_ids, prepared) if verdicts[pid].status == "unique"}
+    return Plan(flat, flags, len(decontaminator.benchmark), unique)
 
 
 def _apply_style_mix(outcomes: dict[str, list[ExampleOutcome]], mix: Mapping[str, float]) -> None:

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +12,7 @@ import pytest
 
 from xcoder_assets.defs import benchmark, features, seed, shards, synthesis, verification
 from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, StorageResource
+from xcoder_assets.jobs.shards import load_shards
 from xcoder_assets.recipe import shards as recipe
 from xcoder_assets_tests.batches import materialize as materialize_in_batch
 from xcoder_assets.store import warehouse
@@ -285,7 +287,9 @@ def test_a_planted_paraphrase_in_a_benchmark_file_is_flagged_and_excluded(built,
     assert result.success
     after = pl.read_parquet(TRAINING_SHARDS.path(out_dir))
     flagged = after.filter(pl.col("benchmark_question_id") == "planted_1")
-    assert set(flagged["problem_id"]) == {target}
+    # the target; and any other generated problem that shares whole sentences (13-word runs) with it
+    assert target in set(flagged["problem_id"])
+    assert flagged.filter(pl.col("problem_id") == target)["status"].is_in(["contaminated", "duplicate"]).all()
     assert set(flagged["status"]) <= {"contaminated", "duplicate"} and "contaminated" in set(flagged["status"])
     assert flagged["contamination_method"][0] in ("ngram", "minhash") and flagged["contamination_score"][0] > 0
     manifest = recipe.verify_manifest(folder_of(out_dir))
@@ -332,8 +336,6 @@ BATCH_STAGE = ["feature_configs", "problems", "test_inputs", "candidate_solution
 
 
 def _copy(data_dir, tmp_path):
-    import shutil
-
     out = tmp_path / "data"
     shutil.copytree(data_dir, out)
     return out
@@ -363,6 +365,30 @@ def test_training_shards_read_every_batch_or_the_selected_ones(built, tmp_path):
 
     both = metadata_of(materialize(data_dir, ["training_shards"]), "training_shards")
     assert both["batches_read"] == sorted(["second", TEST_BATCH])
+    # incremental: demo's part was planned by the first materialization; only the new batch is read now
+    assert (
+        both["batches_planned"] == ["second"]
+        and both["rows_read"]["verified_solutions"]
+        == (
+            pl.read_parquet(VERIFIED_SOLUTIONS.path(batch_dir(data_dir, "second"))).filter(
+                pl.col("status") == "verified"
+            )
+        ).height
+    )
+    incremental = pl.read_parquet(TRAINING_SHARDS.path(data_dir)).drop("run_id")
+    # the same batches from nothing (no part, no index): the same rows and the same version, file for file
+    scratch = tmp_path / "scratch"
+    shutil.copytree(data_dir, scratch, ignore=shutil.ignore_patterns("training_shards", "training_mixtures"))
+    fresh = metadata_of(materialize(scratch, ["training_shards"]), "training_shards")
+    assert fresh["batches_planned"] == sorted(["second", TEST_BATCH])
+    assert pl.read_parquet(TRAINING_SHARDS.path(scratch)).drop("run_id").equals(incremental)
+    assert fresh["manifest"] == both["manifest"]
+    version = both["shards_version"]
+    for entry in both["manifest"]["files"]:  # the version's files are the parts' files, linked
+        assert (data_dir / "training_shards" / version / entry["path"]).samefile(
+            data_dir / "training_shards" / "_parts" / entry["part"] / entry["part_path"]
+        )
+    assert load_shards(data_dir / "training_shards" / version).version == version
     verified = {
         k: pl.read_parquet(VERIFIED_SOLUTIONS.path(batch_dir(data_dir, k))).filter(pl.col("status") == "verified")
         for k in (TEST_BATCH, "second")
@@ -373,9 +399,23 @@ def test_training_shards_read_every_batch_or_the_selected_ones(built, tmp_path):
     )
 
     only = materialize(
-        data_dir, ["training_shards"], run_config={"ops": {"training_shards": {"config": {"batches": ["second"]}}}}
+        data_dir,
+        ["training_shards", "training_mixtures"],
+        run_config={"ops": {"training_shards": {"config": {"batches": ["second"], "keep_versions": 1}}}},
     )
-    assert metadata_of(only, "training_shards")["batches_read"] == ["second"]
+    only_meta = metadata_of(only, "training_shards")
+    assert only_meta["batches_read"] == ["second"]
+    assert only_meta["batches_planned"] == ["second"]  # first in its chain now: planned against nothing before it
+    # retention keep_versions=1: the other versions, their mixtures and the parts only they used are gone
+    assert (
+        only_meta["retention"]["kept"] == [only_meta["shards_version"]] and version in only_meta["retention"]["removed"]
+    )
+    on_disk = {p.name for p in (data_dir / "training_shards").iterdir() if (p / "manifest.json").is_file()}
+    assert on_disk == {only_meta["shards_version"]}
+    assert {p.name for p in (data_dir / "training_mixtures").iterdir()} == {only_meta["shards_version"]}
+    assert [p.name for p in (data_dir / "training_shards" / "_parts").iterdir()] == [
+        only_meta["manifest"]["created_from"]["parts"]["second"]
+    ]
     assert set(pl.read_parquet(TRAINING_SHARDS.path(data_dir))["verified_id"]) == set(verified["second"]["verified_id"])
 
     unknown = materialize(
@@ -388,6 +428,21 @@ def test_training_shards_read_every_batch_or_the_selected_ones(built, tmp_path):
     assert "setting batches: unknown batch(es) nope: the batches are demo, second" in (
         failure.step_failure_data.user_failure_data.description
     )
+    # a part is keyed by content: the same bytes written again (a new mtime) plan nothing; other rows re-plan it
+    path = VERIFIED_SOLUTIONS.path(batch_dir(data_dir, "second"))
+    original = pl.read_parquet(path)
+    rebuilt = metadata_of(materialize(data_dir, ["training_shards"]), "training_shards")
+    # keep_versions=1 removed both's parts: planned again, to the same version
+    assert rebuilt["batches_planned"] == sorted(["second", TEST_BATCH])
+    assert rebuilt["shards_version"] == both["shards_version"]
+    path.write_bytes(path.read_bytes())
+    again = metadata_of(materialize(data_dir, ["training_shards"]), "training_shards")
+    assert again["batches_planned"] == [] and again["shards_version"] == both["shards_version"]
+    dropped = verified["second"]["verified_id"][0]
+    original.filter(pl.col("verified_id") != dropped).write_parquet(path)
+    changed = metadata_of(materialize(data_dir, ["training_shards"]), "training_shards")
+    assert changed["batches_planned"] == ["second"] and changed["shards_version"] != both["shards_version"]
+    assert dropped not in set(pl.read_parquet(TRAINING_SHARDS.path(data_dir))["verified_id"])
 
 
 def test_a_failed_blocking_check_stops_training_shards_and_leaves_the_batch_out(built, tmp_path):

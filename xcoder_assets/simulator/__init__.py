@@ -11,4 +11,6 @@ HTTP as the model `synthsmith-sim-1` of the local OpenAI-compatible fake server 
     registry.py  template id -> handler; what an unknown id or a foreign prompt gets
     features.py  feature extraction        evolve.py   feature evolution
     compose.py   problem composition       solve.py    candidate solutions, test generators
+    prose.py     generated places, people and sentence blocks of the statements
+    distinct.py  the measure of it as a load generator: configurations -> distinct problems and programs
 """

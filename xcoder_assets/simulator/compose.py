@@ -1,10 +1,21 @@
 """Composition (templates compose_scenario and compose_problem): real, solvable problems in all
-three styles.
+three styles, a different one for every configuration.
 
 Step 1 (compose_scenario) picks the archetype whose features best match the offered ones, selects
-a compatible subset, and writes a strategy and a scenario; step 2 (compose_problem) writes the
+a compatible subset, and writes a strategy and a scenario set in a place generated from the offered
+features (prose.py: a named place, its people and their items); step 2 (compose_problem) writes the
 problem for the requested style with examples computed by the archetype's reference solver (this
-project's own code). Imperfections at fixed rates: step 1: 5% prose without JSON; step 2: 5% prose
+project's own code). What varies per problem, all drawn from the hash of the request:
+
+- the archetype's own parameters (the modulus, the gap, the counted measure, diagonal moves...);
+- for the stdin styles, 40% of problems hold several test cases per input (T, with a bound of 3
+  to 10 the statement states): another input format, another program;
+- the prose: the archetype's rule framed by an opening, a middle and a closing sentence picked from
+  alternatives, naming the generated place and person, so the duplicate checks (word shingles)
+  see different statements;
+- the programs' identifiers (solve.py renames them per problem and per sample).
+
+Imperfections at fixed rates: step 1: 5% prose without JSON; step 2: 5% prose
 without JSON, 3% cut off at max_tokens, 12% statements that name the algorithm (a leak: real models
 often do, and it is above the leak_share check's 10%, so the demo shows that check warning).
 """
@@ -18,23 +29,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from xcoder_assets.simulator.common import Answer, SimRequest, unit
+from xcoder_assets.simulator.prose import Theme, frame, make_theme, scenario_sentence, theme_of_scenario
 
-THEMES = [
-    ("the harbor of Valen", "dock workers", "crates"),
-    ("a mountain observatory", "astronomers", "readings"),
-    ("the royal library", "archivists", "scrolls"),
-    ("a desert caravan", "traders", "camels"),
-    ("a robotics lab", "engineers", "sensors"),
-    ("the city marathon", "volunteers", "runners"),
-    ("an orbital station", "technicians", "modules"),
-    ("a coral reef survey", "divers", "samples"),
-    ("a chess club", "organizers", "boards"),
-    ("a bakery chain", "bakers", "trays"),
-    ("a music festival", "stage crews", "speakers"),
-    ("a seed vault", "botanists", "seeds"),
-    ("a train depot", "dispatchers", "wagons"),
-    ("a weather network", "meteorologists", "stations"),
-]
+# Inputs of several test cases (stdin styles only): the share of problems, and the bound on T a problem states.
+SEVERAL_SHARE = 0.4
+CASES_BOUNDS = (3, 10)
 
 
 @dataclass
@@ -59,13 +58,6 @@ class Archetype:
 
     def args(self, data: dict[str, Any]) -> list[Any]:
         return [data[name] for name in self.arg_names]
-
-    def constraints_inline(self, params: dict[str, Any]) -> str:
-        return ", ".join(self.constraints(params))
-
-    def constraints_list(self, params: dict[str, Any]) -> str:
-        """AtCoder's layout: one constraint per '- ' line."""
-        return "\n".join(f"- {c}" for c in self.constraints(params))
 
 
 def _ints(values: list[int]) -> str:
@@ -247,7 +239,7 @@ ARCHETYPES: list[Archetype] = [
         ("nums", "k"),
         ("List[int]", "int"),
         "int",
-        lambda r: {"k": r.randint(2, 12)},
+        lambda r: {"k": r.randint(2, 40)},
         lambda r, p: {"nums": _rand_list(r, 2, 9, 1, 60), "k": p["k"]},
         _pairs_mod,
         lambda p, t: (
@@ -336,7 +328,7 @@ ARCHETYPES: list[Archetype] = [
         ("values",),
         ("List[int]",),
         "int",
-        lambda r: {"gap": r.choice([2, 3])},
+        lambda r: {"gap": r.randint(2, 6)},
         lambda r, p: {"values": _rand_list(r, 1, 10, 1, 50)},
         _spaced_max,
         lambda p, t: (
@@ -535,13 +527,6 @@ def choose_archetype(features: list[str], salt: str) -> Archetype:
     return ARCHETYPES[max(scores)[2]]
 
 
-def _theme(text: str) -> tuple[str, str, str]:
-    for theme in THEMES:
-        if theme[0] in text:
-            return theme
-    return THEMES[int(unit(text, "theme") * len(THEMES))]
-
-
 def _offered_features(features: str) -> list[str]:
     """The features the stage offers: its `features` value holds one `- category: feature` per line."""
     return [m.group(2).strip() for m in re.finditer(r"^- (\w+): (.+)$", features, re.MULTILINE)]
@@ -557,7 +542,7 @@ def answer_problem_scenario(request: SimRequest) -> Answer:
     matching = [f for f in leaves if _words(f) & _words(" ".join(archetype.triggers))]
     others = [f for f in leaves if f not in matching]
     selected = (matching[:3] + others[: max(0, 2 - len(matching[:3])) + 1])[:5]
-    theme = THEMES[int(unit(key, "theme") * len(THEMES))]
+    theme = make_theme(request.variables["features"])  # the configuration's own setting
     answer = {
         "feature_uses": [
             {
@@ -570,28 +555,56 @@ def answer_problem_scenario(request: SimRequest) -> Answer:
         ],
         "selected_features": selected,
         "integration_strategy": f"The task reduces to one pass of reasoning: {archetype.strategy}.",
-        "scenario": f"In {theme[0]}, the {theme[1]} organise their {theme[2]} and need an exact figure about them.",
+        "scenario": scenario_sentence(theme),
     }
     return "```json\n" + json.dumps(answer, indent=2) + "\n```", "stop"
 
 
-def build_problem(archetype: Archetype, style: str, key: str, theme: tuple[str, str, str]) -> dict[str, Any]:
-    rng = random.Random(key)
+def problem_params(archetype: Archetype, style: str, rng: random.Random) -> dict[str, Any]:
+    """The archetype's own parameters, and the twists every stdin problem may have: `cases`, the bound
+    on the number of test cases in one input (0: one case, no count line)."""
     params = archetype.params(rng)
+    several = style != "leetcode" and rng.random() < SEVERAL_SHARE
+    params["cases"] = rng.randint(*CASES_BOUNDS) if several else 0
+    return params
+
+
+def stdin_of(archetype: Archetype, cases: list[dict[str, Any]], params: dict[str, Any]) -> str:
+    """One input in the statement's format: a count line first when the problem has several cases."""
+    body = "".join(archetype.to_stdin(data, params) for data in cases)
+    return f"{len(cases)}\n{body}" if params["cases"] else body
+
+
+def build_problem(archetype: Archetype, style: str, key: str, theme: Theme) -> dict[str, Any]:
+    rng = random.Random(key)
+    params = problem_params(archetype, style, rng)
     examples = []
     for _ in range(2):
-        data = archetype.generate(rng, params)
-        answer = archetype.solve(data, params)
+        cases = [archetype.generate(rng, params) for _ in range(rng.randint(2, 3) if params["cases"] else 1)]
         if style == "leetcode":
+            (data,) = cases
+            answer = archetype.solve(data, params)
             examples.append(
                 {"input": "\n".join(json.dumps(a) for a in archetype.args(data)), "output": json.dumps(answer)}
             )
         else:
-            text = "\n".join(map(str, answer)) if isinstance(answer, list) else str(answer)
-            examples.append({"input": archetype.to_stdin(data, params), "output": text + "\n"})
-    story = archetype.story(params, theme)
+            lines = []
+            for data in cases:
+                answer = archetype.solve(data, params)
+                lines += [str(x) for x in answer] if isinstance(answer, list) else [str(answer)]
+            examples.append({"input": stdin_of(archetype, cases, params), "output": "\n".join(lines) + "\n"})
+    story = frame(archetype.story(params, theme), theme, key, bool(params["cases"]))
     title = f"{theme[2].capitalize()} of {theme[0].split(' of ')[-1].replace('the ', '').replace('a ', '').title()}"
     problem: dict[str, Any] = {"title": title, "examples": examples}
+    constraints = archetype.constraints(params)
+    input_format, output_format = archetype.input_format(params), archetype.output_format
+    if params["cases"]:
+        constraints = (f"1 <= T <= {params['cases']}", *constraints)
+        input_format = (
+            "The first line contains T, the number of test cases. Each test case follows in this format: "
+            + input_format
+        )
+        output_format = "For each test case in order: " + output_format[0].lower() + output_format[1:]
     if style == "leetcode":
         args = ", ".join(f"{n}: {t}" for n, t in zip(archetype.arg_names, archetype.arg_types))
         signature = f"def {archetype.function}(self, {args}) -> {archetype.return_type}:"
@@ -599,7 +612,7 @@ def build_problem(archetype: Archetype, style: str, key: str, theme: tuple[str, 
             statement=story + "\n\nImplement the function " + archetype.function + " that returns the answer.",
             input_format="",
             output_format="",
-            constraints=archetype.constraints_inline(params),
+            constraints=", ".join(constraints),
             function_name=archetype.function,
             signature=signature,
             starter_code=f"class Solution:\n    {signature}\n        ",
@@ -607,16 +620,16 @@ def build_problem(archetype: Archetype, style: str, key: str, theme: tuple[str, 
     elif style == "atcoder":
         problem.update(
             statement=story,
-            input_format=archetype.input_format(params),
-            output_format=archetype.output_format,
-            constraints=archetype.constraints_list(params),
+            input_format=input_format,
+            output_format=output_format,
+            constraints="\n".join(f"- {c}" for c in constraints),
         )
     else:
         problem.update(
-            statement=f"{story}\n\nThe {theme[1]} ask you to compute it for them.",
-            input_format=archetype.input_format(params) + f" ({archetype.constraints_inline(params)})",
-            output_format=archetype.output_format,
-            constraints=archetype.constraints_inline(params),
+            statement=story,
+            input_format=input_format + f" ({', '.join(constraints)})",
+            output_format=output_format,
+            constraints=", ".join(constraints),
         )
     return problem
 
@@ -629,7 +642,7 @@ def answer_problem_statement(request: SimRequest) -> Answer:
     if roll < 0.05:
         return "I would write a problem about " + scenario[:80] + ", with a story and examples.", "stop"
     archetype = choose_archetype([selected], selected + scenario)
-    problem = build_problem(archetype, style, selected + "|" + scenario, _theme(scenario))
+    problem = build_problem(archetype, style, selected + "|" + scenario, theme_of_scenario(scenario))
     body = json.dumps(problem, indent=2)
     if roll < 0.08:
         return "```json\n" + body[: int(len(body) * 0.6)], "length"

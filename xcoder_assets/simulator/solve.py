@@ -1,8 +1,12 @@
 """Solving and test writing (templates solve and write_tests), for the problems compose.py writes.
 
 The simulator recognises the archetype behind a statement from the wording compose.py gave it,
-reads the parameters the statement states, and writes Python programs: candidate solutions (the
-`solve` role) and an input generator and validator (the `test_write` role).
+reads the parameters the statement states (the number of test cases per input among them), and
+writes Python programs: candidate solutions (the `solve` role) and an input generator and validator
+(the `test_write` role). Every program is spelled in its own words: its identifiers (the solver's
+name, its locals, the reader's...) are renamed by the hash of the problem (generator, validator) or
+of the problem and the sample's seed (candidates), so no two problems, and no two samples of one
+problem, send the sandbox the same program text.
 
 Candidate solutions. Every problem has a difficulty, drawn from the problem (the hash of its
 request's key, so every sample of one problem sees the same one), which fixes what each block of
@@ -39,8 +43,12 @@ on maximal cases, 5% answers without the two code blocks.
 
 from __future__ import annotations
 
+import functools
+import io
+import keyword
 import random
 import re
+import tokenize
 
 from xcoder_assets.simulator.common import Answer, SimRequest, unit
 from xcoder_assets.simulator.compose import BY_KEY, Archetype
@@ -85,27 +93,30 @@ def recognise(statement: str) -> tuple[Archetype, dict] | None:
             params["stab"] = "A check at time x" in statement
         elif key == "range_answers":
             params["xor"] = match.group(1) == "bitwise XOR"
+        several = re.search(r"1 <= T <= (\d+)", statement) if "the number of test cases" in statement else None
+        params["cases"] = int(several.group(1)) if several else 0
         return BY_KEY[key], params
     return None
 
 
 # ---- program parts per archetype: reading stdin, the solution, generation, validation ----------
 
-READ = {
-    "pairs_mod": "d = sys.stdin.read().split()\nn, k = int(d[0]), int(d[1])\nARGS = (list(map(int, d[2:2 + n])), k)",
-    "longest_window": "d = sys.stdin.read().split()\nn, L = int(d[0]), int(d[1])\nARGS = (list(map(int, d[2:2 + n])), L)",
-    "grid_steps": "d = sys.stdin.read().split()\nn, m = int(d[0]), int(d[1])\nARGS = (d[2:2 + n],)",
-    "components": "d = sys.stdin.read().split()\nn, m = int(d[0]), int(d[1])\n"
-    "ARGS = (n, [[int(d[2 + 2 * i]), int(d[3 + 2 * i])] for i in range(m)])",
-    "spaced_max": "d = sys.stdin.read().split()\nn = int(d[0])\nARGS = (list(map(int, d[1:1 + n])),)",
-    "min_coins": "d = sys.stdin.read().split()\nk, amount = int(d[0]), int(d[1])\nARGS = (list(map(int, d[2:2 + k])), amount)",
-    "palindromes": "ARGS = (sys.stdin.readline().strip(),)",
-    "extreme_sum": "d = sys.stdin.read().split()\nn, k = int(d[0]), int(d[1])\nARGS = (list(map(int, d[2:2 + n])), k)",
-    "intervals": "d = sys.stdin.read().split()\nn = int(d[0])\nARGS = ([[int(d[1 + 2 * i]), int(d[2 + 2 * i])] for i in range(n)],)",
-    "range_answers": "d = sys.stdin.read().split()\nn, q = int(d[0]), int(d[1])\nnums = list(map(int, d[2:2 + n]))\n"
-    "ARGS = (nums, [[int(d[2 + n + 2 * i]), int(d[3 + n + 2 * i])] for i in range(q)])",
-    "coprime_count": "d = sys.stdin.read().split()\nARGS = (int(d[0]), int(d[1]))",
-    "capacity": "d = sys.stdin.read().split()\nn, D = int(d[0]), int(d[1])\nARGS = (list(map(int, d[2:2 + n])), D)",
+READ = {  # one case's arguments from an iterator over the input's tokens
+    "pairs_mod": "def read(it):\n    n, k = int(next(it)), int(next(it))\n    return ([int(next(it)) for _ in range(n)], k)",
+    "longest_window": "def read(it):\n    n, L = int(next(it)), int(next(it))\n    return ([int(next(it)) for _ in range(n)], L)",
+    "grid_steps": "def read(it):\n    n, m = int(next(it)), int(next(it))\n    return ([next(it) for _ in range(n)],)",
+    "components": "def read(it):\n    n, m = int(next(it)), int(next(it))\n"
+    "    return (n, [[int(next(it)), int(next(it))] for _ in range(m)])",
+    "spaced_max": "def read(it):\n    n = int(next(it))\n    return ([int(next(it)) for _ in range(n)],)",
+    "min_coins": "def read(it):\n    k, amount = int(next(it)), int(next(it))\n"
+    "    return ([int(next(it)) for _ in range(k)], amount)",
+    "palindromes": "def read(it):\n    return (next(it),)",
+    "extreme_sum": "def read(it):\n    n, k = int(next(it)), int(next(it))\n    return ([int(next(it)) for _ in range(n)], k)",
+    "intervals": "def read(it):\n    n = int(next(it))\n    return ([[int(next(it)), int(next(it))] for _ in range(n)],)",
+    "range_answers": "def read(it):\n    n, q = int(next(it)), int(next(it))\n    nums = [int(next(it)) for _ in range(n)]\n"
+    "    return (nums, [[int(next(it)), int(next(it))] for _ in range(q)])",
+    "coprime_count": "def read(it):\n    return (int(next(it)), int(next(it)))",
+    "capacity": "def read(it):\n    n, D = int(next(it)), int(next(it))\n    return ([int(next(it)) for _ in range(n)], D)",
 }
 
 SOLVE = {
@@ -343,9 +354,110 @@ def is_functional(question: str, archetype: Archetype) -> bool:
     return f"Implement the function {archetype.function} " in question
 
 
-def solution_program(archetype: Archetype, params: dict, functional: bool, variant: str, key: str = "") -> str:
+# ---- names: every problem (and every sample of a problem) writes its programs in its own words -----
+
+# Identifiers a program may rename, each with its spellings (the first is the plain one). A name an
+# f-string uses (job, a, x, y, l, r, exc in some programs) keeps its spelling in that program.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "solve": (
+        "solve",
+        "answer_for",
+        "compute",
+        "evaluate",
+        "calc",
+        "work_out",
+        "resolve",
+        "figure",
+        "get_answer",
+        "solve_case",
+        "handle",
+        "answer_case",
+    ),
+    "_solve": ("_solve", "_base", "_inner", "_right", "_core", "_orig", "_plain", "_first"),
+    "read": ("read", "read_case", "parse_case", "load_case", "take_case", "scan_case", "next_case", "grab"),
+    "it": ("it", "tokens", "stream", "src", "feed", "words", "toks", "pieces"),
+    "result": ("result", "res", "ans", "outcome", "got", "found", "reply", "value"),
+    "out": ("out", "lines", "buf", "chunks", "printed", "parts", "answers", "rows"),
+    "P": ("P", "CFG", "PARAMS", "SETTINGS", "OPT", "SPEC", "CONF", "KNOBS"),
+    "SALT": ("SALT", "SHIFT", "DELTA", "BIAS", "SKEW", "EXTRA"),
+    "SLIP": ("SLIP", "ERR", "DRIFT", "NUDGE", "JOLT", "FUDGE"),
+    "mishandles": ("mishandles", "buggy", "trips_on", "breaks_on", "unlucky", "odd_case"),
+    "steps": ("steps", "tries", "spins", "rounds", "ticks", "loops"),
+    "make": ("make", "build", "draw", "sample_case", "random_case", "new_case", "one_case", "make_case"),
+    "fmt": ("fmt", "render", "to_text", "as_input", "dump", "show", "serialize", "write_case"),
+    "check": ("check", "verify", "validate", "ensure", "inspect", "audit", "check_case", "assert_ok"),
+    "main": ("main", "run", "entry", "go", "start", "cli", "program", "driver"),
+    "cases": ("cases", "batch", "group", "todo", "jobs_list", "inputs", "tests", "bundle"),
+    "args": ("args", "case", "item", "data", "params_in", "arguments", "one", "entry_args"),
+    "rng": ("rng", "rand", "gen", "rnd", "chance", "source", "dice", "prng"),
+}
+# Other names (the solvers' locals, the readers' and generators'): each may get a prefix or suffix.
+LOCALS = frozenset(
+    (
+        "nums total best counts left right limit dist queue moves parent sizes values gap coins amount INF rad "
+        "center distinct count last prefix primes mask prod bits weights days needed lo hi mid used load cap grid "
+        "n m k q r s x y v c i p w L D top letters spans queries wall start end lines"
+    ).split()
+)
+_AFFIXES = ("{}", "{}_", "my_{}", "{}2", "the_{}", "cur_{}", "{}_all", "{}_v", "{}0", "got_{}", "{}_x", "k_{}")
+
+
+def name_map(names: set[str], text: str, keep: frozenset[str] = frozenset()) -> dict[str, str]:
+    """A spelling for each renameable name the program uses (but those in `keep`), fixed by `text`; a
+    spelling the program already uses elsewhere (or another name took) keeps the plain name."""
+    taken = set(names)
+    out: dict[str, str] = {}
+    for name in sorted(names - keep):
+        options = ALIASES.get(name) or (tuple(a.format(name) for a in _AFFIXES) if name in LOCALS else ())
+        if not options:
+            continue
+        choice = options[int(unit(text, "name:" + name) * len(options))]
+        if choice != name and choice not in taken:
+            out[name] = choice
+            taken.add(choice)
+    return out
+
+
+@functools.lru_cache(maxsize=512)
+def _name_sites(code: str) -> tuple[frozenset[str], frozenset[str], tuple[tuple[int, int, int, str], ...]]:
+    """Once per program text (the samples of a problem share it): the names it uses, the words inside
+    its f-strings, and where each name stands (row, start, end, name) unless it follows a '.'."""
+    tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    names = frozenset(t.string for t in tokens if t.type == tokenize.NAME and not keyword.iskeyword(t.string))
+    in_fstrings = frozenset(
+        word
+        for t in tokens
+        if t.type == tokenize.STRING and t.string[:2].lower() in ("f'", 'f"')
+        for word in re.findall(r"\w+", t.string)
+    )
+    sites, previous = [], None
+    for tok in tokens:
+        if tok.type == tokenize.NAME and tok.string in names and not (previous and previous.string == "."):
+            sites.append((tok.start[0], tok.start[1], tok.end[1], tok.string))
+        if tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
+            previous = tok
+    return names, in_fstrings, tuple(sites)
+
+
+def rename(code: str, text: str) -> str:
+    """The program with its renameable identifiers spelled as `text` chooses (names only: strings,
+    attributes after '.', keywords and names used inside f-strings stay)."""
+    names, in_fstrings, sites = _name_sites(code)
+    mapping = name_map(set(names), text, in_fstrings)  # f-strings are one token here: their names stay
+    lines = code.splitlines(keepends=True)
+    for row, start, end, name in reversed(sites):
+        if name in mapping:
+            line = lines[row - 1]
+            lines[row - 1] = line[:start] + mapping[name] + line[end:]
+    return "".join(lines)
+
+
+def solution_program(
+    archetype: Archetype, params: dict, functional: bool, variant: str, key: str = "", names: str | None = None
+) -> str:
     """A whole program; `variant`: correct, off_by_one, scrambled, partial, crash, slow. The wrong
-    ones wrap the right solver (`_solve = solve`); `key` fixes their amounts per problem."""
+    ones wrap the right solver (`_solve = solve`); `key` fixes their amounts per problem; `names`
+    (default: the key) fixes its identifiers, so each problem and each sample writes its own text."""
     body = SOLVE[archetype.key]
     twist = {
         "correct": "",
@@ -365,43 +477,77 @@ def solution_program(archetype: Archetype, params: dict, functional: bool, varia
         header += f"SALT = {2 + int(unit(key + repr(params), 'salt') * 7)}\n"
     elif variant == "partial":
         header += f"SLIP = {9 + int(unit(key + repr(params), 'slip') * 7)}\n"
-    if functional:
+    names = key if names is None else names
+    if functional:  # the method keeps its name; the harness passes the arguments by position
         args = ", ".join(archetype.arg_names)
-        return (
+        return rename(
             f"from typing import List\n\n{header}\n{body}{twist}\n\n\nclass Solution:\n"
-            f"    def {archetype.function}(self, {args}):\n        return solve({args})\n"
+            f"    def {archetype.function}(self, {args}):\n        return solve({args})\n",
+            names,
         )
-    output = "result = solve(*ARGS)\nprint('\\n'.join(map(str, result)) if isinstance(result, list) else result)"
-    return f"import sys\n\n{header}\n{body}{twist}\n\n\n{READ[archetype.key]}\n{output}\n"
+    show = "'\\n'.join(map(str, result)) if isinstance(result, list) else str(result)"
+    if params.get("cases"):
+        main = (
+            "it = iter(sys.stdin.read().split())\nout = []\nfor _ in range(int(next(it))):\n"
+            f"    result = solve(*read(it))\n    out.append({show})\nprint('\\n'.join(out))"
+        )
+    else:
+        main = f"it = iter(sys.stdin.read().split())\nresult = solve(*read(it))\nprint({show})"
+    return rename(f"import sys\n\n{header}\n{body}{twist}\n\n\n{READ[archetype.key]}\n\n\n{main}\n", names)
 
 
-def generator_program(archetype: Archetype, params: dict, functional: bool, broken: str | None) -> str:
-    writer = "print('\\n'.join(json.dumps(x) for x in args))" if functional else "sys.stdout.write(fmt(args))"
+def generator_program(archetype: Archetype, params: dict, functional: bool, broken: str | None, names: str = "") -> str:
+    """An input generator: one case, or T of them (maximal inputs: one maximal case) for a problem of
+    several cases; `broken`: invalid (every third random input breaks a constraint) or crash_max."""
+    if functional:
+        writer = "print('\\n'.join(json.dumps(x) for x in cases[0]))"
+    elif params.get("cases"):
+        writer = "sys.stdout.write(str(len(cases)) + '\\n' + ''.join(fmt(a) for a in cases))"
+    else:
+        writer = "sys.stdout.write(fmt(cases[0]))"
+    count = "1"
+    if params.get("cases") and not functional:
+        count = "{'small': rng.randint(1, 3), 'random': rng.randint(1, P['cases']), 'max': 1}[job['kind']]"
     sabotage = ""
-    if broken == "invalid":  # every third random case breaks a constraint
+    if broken == "invalid":  # every third random input breaks a constraint
         sabotage = (
             "    if job['kind'] == 'random' and job['index'] % 3 == 2:\n"
-            "        args = tuple([] if isinstance(x, list) else 0 if isinstance(x, int) else x for x in args)\n"
+            "        cases[0] = tuple([] if isinstance(x, list) else 0 if isinstance(x, int) else x for x in cases[0])\n"
         )
     elif broken == "crash_max":
         sabotage = "    if job['kind'] == 'max':\n        raise MemoryError('table too large')\n"
-    return (
+    return rename(
         f"import json\nimport random\nimport sys\n\nP = {params!r}\n\n{MAKE[archetype.key]}\n\n{FORMAT[archetype.key]}\n\n\n"
         "def main():\n    job = json.loads(sys.stdin.read())\n"
         "    rng = random.Random(f\"{job['seed']}:{job['kind']}:{job['index']}\")\n"
-        f"    args = make(rng, job['kind'])\n{sabotage}    {writer}\n\n\nmain()\n"
+        f"    cases = [make(rng, job['kind']) for _ in range({count})]\n{sabotage}    {writer}\n\n\nmain()\n",
+        names,
     )
 
 
-def validator_program(archetype: Archetype, params: dict, functional: bool) -> str:
+def validator_program(archetype: Archetype, params: dict, functional: bool, names: str = "") -> str:
+    """An input validator: the format (every token read, none left over) and every constraint."""
     if functional:
-        reader = "lines = [l for l in sys.stdin.read().split('\\n') if l.strip()]\n    args = tuple(json.loads(l) for l in lines)"
+        reader = (
+            "lines = [l for l in sys.stdin.read().split('\\n') if l.strip()]\n"
+            "    cases = [tuple(json.loads(l) for l in lines)]"
+        )
+    elif params.get("cases"):
+        reader = (
+            "it = iter(sys.stdin.read().split())\n    count = int(next(it))\n"
+            "    assert 1 <= count <= P['cases'], 'T out of range'\n"
+            "    cases = [read(it) for _ in range(count)]\n    assert next(it, None) is None, 'extra tokens'"
+        )
     else:
-        reader = READ[archetype.key].replace("\n", "\n    ") + "\n    args = ARGS"
-    return (
-        f"import json\nimport sys\n\nP = {params!r}\n\n{CHECK[archetype.key]}\n\n\n"
-        f"def main():\n    {reader}\n    check(args)\n\n\n"
-        "try:\n    main()\nexcept Exception as exc:\n    print(f'invalid input: {type(exc).__name__} {exc}')\n    sys.exit(1)\n"
+        reader = (
+            "it = iter(sys.stdin.read().split())\n    cases = [read(it)]\n"
+            "    assert next(it, None) is None, 'extra tokens'"
+        )
+    return rename(
+        f"import json\nimport sys\n\nP = {params!r}\n\n{READ[archetype.key]}\n\n\n{CHECK[archetype.key]}\n\n\n"
+        f"def main():\n    {reader}\n    for args in cases:\n        check(args)\n\n\n"
+        "try:\n    main()\nexcept Exception as exc:\n    print(f'invalid input: {type(exc).__name__} {exc}')\n    sys.exit(1)\n",
+        names,
     )
 
 
@@ -462,16 +608,16 @@ def answer_solve(request: SimRequest) -> Answer:
     kind = sample_kind(request.key, request.seed)
     if kind == "truncated":
         return reasoning[: len(reasoning) // 2], "length"
-    code = solution_program(archetype, params, functional, "correct")
+    names = f"{request.key}|{request.seed}"  # every sample writes its own program text
     if kind == "no_code":
         return reasoning + "The solution follows the idea above; implement it carefully.", "stop"
-    if kind == "two_blocks":
-        return reasoning + f"```python\n{code}```\nOr, alternatively:\n```python\n{code}```", "stop"
-    if kind == "syntax_error":
-        return reasoning + "```python\n" + code.replace("def solve(", "def solve(:", 1) + "```", "stop"
-    return reasoning + "```python\n" + solution_program(
-        archetype, params, functional, kind, request.key
-    ) + "```", "stop"
+    if kind in ("two_blocks", "syntax_error"):
+        code = solution_program(archetype, params, functional, "correct", names=names)
+        if kind == "two_blocks":
+            return reasoning + f"```python\n{code}```\nOr, alternatively:\n```python\n{code}```", "stop"
+        return reasoning + "```python\n" + code.replace("):\n", ")\n", 1) + "```", "stop"  # a lost colon
+    program = solution_program(archetype, params, functional, kind, request.key, names)
+    return reasoning + "```python\n" + program + "```", "stop"
 
 
 def answer_test_writer(request: SimRequest) -> Answer:
@@ -483,8 +629,8 @@ def answer_test_writer(request: SimRequest) -> Answer:
     archetype, params = found
     functional = is_functional(question, archetype)
     broken = "invalid" if roll < 0.15 else "crash_max" if roll < 0.20 else None
-    generator = generator_program(archetype, params, functional, broken)
-    validator = validator_program(archetype, params, functional)
+    generator = generator_program(archetype, params, functional, broken, request.key)
+    validator = validator_program(archetype, params, functional, request.key)
     return (
         "<think>\nSmall cases cover the edges; random ones the typical; maximal ones the limits.\n</think>\n"
         f"### Generator\n```python\n{generator}```\n\n### Validator\n```python\n{validator}```\n",

@@ -1,6 +1,7 @@
 """The simulator answers by the prompt template's id and version, never by the prompt's prose."""
 
 import json
+import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -9,9 +10,11 @@ import pytest
 
 from xcoder_assets.llm.gateway import LLMGateway, LLMRequest
 from xcoder_assets.llm.settings import OFFLINE_MODEL, RECIPE_PARAMS, RoleSettings
-from xcoder_assets.recipe import prompts
+from xcoder_assets.recipe import prompts, verification
 from xcoder_assets.recipe.prompts import PROMPT_DIR, TemplateMismatch, load_template, split_template_id
+from xcoder_assets.simulator.common import SimRequest
 from xcoder_assets.simulator.registry import HANDLERS, SimulatorError, answer
+from xcoder_assets.simulator.solve import sample_kind
 from xcoder_assets.store.ids import content_hash
 from xcoder_assets_tests.conftest import start_server
 
@@ -93,7 +96,19 @@ def test_a_reworded_template_with_the_same_id_gets_the_same_answers(tmp_path, mo
         assert [r.content for r in after[role]] == [r.content for r in before[role]]
         assert [r.cache_key for r in after[role]] != [r.cache_key for r in before[role]]  # new prompts, new calls
     # the solving answers are real: the capacity problem's candidates, some right, some not
-    assert any("def minCapacity" not in r.content and "lo, hi = max(weights)" in r.content for r in after["solve"])
+    correct = [
+        verification.extract_solution_code(r.content).code
+        for seed, r in enumerate(after["solve"])
+        if sample_kind(SimRequest("solve@v1", SOLVE_VALUES, seed).key, seed) == "correct"
+    ]
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", c], input="3 2\n1 2 3\n", capture_output=True, text=True, timeout=60
+        ).stdout
+        for c in correct
+    ]
+    assert correct and all("def minCapacity" not in c for c in correct) and len(set(correct)) == len(correct)
+    assert set(outputs) == {"3\n"}  # loads 1 2 3 in 2 days: capacity 3 ([1, 2], [3])
     # and the feature tree is the code's, read from the values the template gave back (heapq, defaultdict)
     assert "priority queue (binary heap)" in after["extract"][0].content
     assert "hash map with default values" in after["extract"][0].content

@@ -11,7 +11,7 @@ import pytest
 
 from xcoder_assets.recipe import composition, verification
 from xcoder_assets.simulator.common import SimRequest
-from xcoder_assets.simulator.compose import ARCHETYPES, build_problem
+from xcoder_assets.simulator.compose import ARCHETYPES, build_problem, problem_params, stdin_of
 from xcoder_assets.simulator.solve import BLOCK, MIX, answer_solve, deck_of, recognise, sample_kind
 
 THEME = ("a chess club", "organizers", "boards")
@@ -49,9 +49,17 @@ def problem(i: int) -> tuple[str, object, dict]:
 def inputs_for(i: int, n: int, salt: int) -> list[str]:
     """Inputs of problem i, drawn as its examples are (build_problem's parameters, then the archetype)."""
     archetype = ARCHETYPES[i % len(ARCHETYPES)]
-    params = archetype.params(random.Random(f"problem-{i}"))
+    params = problem_params(archetype, "codeforces", random.Random(f"problem-{i}"))
     rng = random.Random(salt)
-    return [archetype.to_stdin(archetype.generate(rng, params), params) for _ in range(n)]
+    several = params["cases"]
+    return [
+        stdin_of(
+            archetype,
+            [archetype.generate(rng, params) for _ in range(rng.randint(1, several) if several else 1)],
+            params,
+        )
+        for _ in range(n)
+    ]
 
 
 def run_in_process(code: str, stdin: str) -> str | None:

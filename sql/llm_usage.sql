@@ -10,21 +10,11 @@
 --                      checkpointed (evolved_pool's llm_calls_from_checkpoint), replayed with their calls
 --   errors, truncated: answers behind the data that failed, or were cut off at max_tokens
 --   tokens, cost:      spent by the calls that run sent to the model (cache hits cost nothing)
-WITH behind AS (
-    SELECT asset, batch, model, any_value(run_id) AS run_id, count(*) AS behind_data,
-           count(*) FILTER (WHERE error IS NOT NULL) AS errors,
-           count(*) FILTER (WHERE truncated) AS truncated
-    FROM llm_calls GROUP BY asset, batch, model
+WITH behind AS (  -- sql/llm_usage_behind.sql
+    SELECT * FROM llm_usage_behind
 ),
-made AS (
-    SELECT asset, model, run_id, count(*) AS run_requests,
-           count(*) FILTER (WHERE NOT cache_hit AND attempts > 0) AS sent_to_model,
-           count(*) FILTER (WHERE cache_hit) AS cache_hits,
-           count(*) FILTER (WHERE NOT cache_hit AND attempts = 0) AS not_sent,
-           coalesce(sum(prompt_tokens) FILTER (WHERE NOT cache_hit AND attempts > 0), 0) AS prompt_tokens,
-           coalesce(sum(completion_tokens) FILTER (WHERE NOT cache_hit AND attempts > 0), 0) AS completion_tokens,
-           coalesce(sum(cost_usd) FILTER (WHERE NOT cache_hit AND attempts > 0), 0) AS cost_usd
-    FROM llm_usage_log GROUP BY asset, model, run_id
+made AS (  -- aggregated in SQLite for these runs only (sql/usage_log/by_run.sql)
+    SELECT * FROM llm_usage_by_run
 )
 SELECT b.asset, b.batch, b.model, b.run_id, b.behind_data,
        coalesce(m.run_requests, 0) AS run_requests,

@@ -650,10 +650,14 @@ def make_backend(
     python: str = "/usr/bin/python3",
     fresh_sandbox: bool = False,
 ):
+    if name.startswith(("http://", "https://")):  # judge servers (service.py): comma-separated, or a load balancer
+        from xcoder_assets.sandbox.remote import RemoteBackend
+
+        return RemoteBackend(name.split(","), fresh_sandbox=fresh_sandbox)
     if name == "bwrap":
         return BwrapBackend(python=python, fresh_sandbox=fresh_sandbox)
     if name == "docker":
         return DockerBackend(image=image, python=python, fresh_sandbox=fresh_sandbox)
     if name == "none":
         return NoneBackend(python=python, allow_unsafe=allow_unsafe)
-    raise ValueError(f"unknown sandbox {name!r}: choose bwrap, docker or none")
+    raise ValueError(f"unknown sandbox {name!r}: choose bwrap, docker, none or http(s)://judge-server[,...]")

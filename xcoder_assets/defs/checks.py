@@ -4,7 +4,7 @@ No schema checks: the writer enforces every table's schema and id uniqueness (st
 so a check re-reading the file could not fail; each check here measures the data.
 """
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import dagster as dg
 
@@ -39,10 +39,18 @@ def row_findings(
     already counts them, counted=True), `<label>_ids` (the first `limit`, in order) and, when the ids
     are row ids, `trace` (the command that follows the first one back to its seeds)."""
     found = list(dict.fromkeys(i for i in ids if i))
-    out: dict = {} if counted else {label: len(found)}
-    if not found:
+    return sampled_findings(label, len(found), found[:limit], traceable=traceable, counted=counted)
+
+
+def sampled_findings(
+    label: str, count: int, first: Sequence[str], *, traceable: bool = True, counted: bool = False
+) -> dict:
+    """row_findings for a stage that kept only how many rows it found and the first few of them."""
+    out: dict = {} if counted else {label: count}
+    if not count or not first:
         return out
-    out[f"{label}_ids"] = ", ".join(found[:limit]) + (f" (and {len(found) - limit} more)" if len(found) > limit else "")
+    more = count - len(first)
+    out[f"{label}_ids"] = ", ".join(first) + (f" (and {more} more)" if more > 0 else "")
     if traceable:
-        out["trace"] = f"{TRACE_COMMAND} {found[0]}"
+        out["trace"] = f"{TRACE_COMMAND} {first[0]}"
     return out

@@ -7,8 +7,9 @@ loses nothing and redoes nothing.
 """
 
 import json
-from collections import Counter
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Iterator, Sequence
 
 import dagster as dg
 import polars as pl
@@ -16,7 +17,7 @@ from pydantic import Field
 
 from xcoder_assets.defs.operations import LLM_POOL, SANDBOX_POOL
 from xcoder_assets.defs.partitions import batch_folder, batch_partitions
-from xcoder_assets.defs.checks import row_findings, share_check
+from xcoder_assets.defs.checks import row_findings, sampled_findings, share_check
 from xcoder_assets.defs.resources import (
     OWNERS,
     DataFolder,
@@ -26,17 +27,16 @@ from xcoder_assets.defs.resources import (
     asset_tags,
     complete,
     llm_metadata,
+    publish,
+    refused,
 )
-from xcoder_assets.llm.gateway import LLMRequest
 from xcoder_assets.recipe import candidates as candidate_recipe
 from xcoder_assets.recipe import test_inputs as inputs_recipe
 from xcoder_assets.recipe import verification
-from xcoder_assets.recipe.composition import problem_question, statement_of_row
-from xcoder_assets.recipe.failure import Failure
+from xcoder_assets.recipe.composition import statement_of_row
 from xcoder_assets.recipe.prompts import load_template
-from xcoder_assets.sandbox.runs import Program
-from xcoder_assets.store.figures import SandboxFigures
-from xcoder_assets.store.parquet import read_parquet, write_text
+from xcoder_assets.store.parquet import read_parquet
+from xcoder_assets.store.streaming import KeyedRows, LinesWriter, chunks, row_chunks
 from xcoder_assets.store.render import frame_markdown, md_code, md_text, problem_markdown
 from xcoder_assets.store.tables import (
     CANDIDATE_SOLUTIONS,
@@ -63,9 +63,24 @@ VERIFIED_EASY_SHARE = "easy_share"
 VERIFIED_TEST_SHARE = "verified_test_share"
 
 
+# Problems a per-problem stage works on at once: its memory is this chunk's (test inputs of a megabyte
+# or two per problem, candidates' outputs), whatever the batch's size; big enough to keep the LLM's
+# requests in flight and every sandbox worker busy.
+CHUNK_PROBLEMS = 32
+
+
 def kept_problems(files: DataFolder) -> pl.DataFrame:
     """The batch's problems that were composed (status ok)."""
     return read_parquet(PROBLEMS.path(files.root)).filter(pl.col("status") == "ok")
+
+
+def kept_problem_count(files: DataFolder) -> int:
+    return pl.scan_parquet(PROBLEMS.path(files.root)).filter(pl.col("status") == "ok").select(pl.len()).collect().item()
+
+
+def kept_problem_chunks(files: DataFolder, size: int) -> Iterator[list[dict[str, Any]]]:
+    """The batch's composed problems, `size` at a time, in the table's order."""
+    return row_chunks(PROBLEMS.path(files.root), size, keep=lambda row: row["status"] == "ok")
 
 
 # ---- test_inputs -------------------------------------------------------------------------------
@@ -78,8 +93,24 @@ class TestInputsConfig(dg.Config):
     include_examples: bool = Field(default=True, description="Also test on the statement's example inputs.")
     max_input_bytes: int = Field(default=4 << 20, description="Larger inputs are dropped as oversized.")
     min_valid_inputs: int = Field(default=5, description="A problem with fewer valid inputs is marked too_few_inputs.")
-    seed: int = Field(default=42, description="Seed given to every generator run.")
+    seed: int = Field(
+        default=42, description="Base seed: each problem's generator runs get a seed made from it and the problem id."
+    )
     max_dropped_share: float = Field(default=0.3, description="Warn when more generated inputs than this are dropped.")
+    chunk_problems: int = Field(
+        default=CHUNK_PROBLEMS, description="Problems worked on at once (memory grows with this, not with the batch)."
+    )
+
+    def settings(self) -> inputs_recipe.InputSettings:
+        return inputs_recipe.InputSettings(
+            self.small_cases,
+            self.random_cases,
+            self.max_cases,
+            self.include_examples,
+            self.max_input_bytes,
+            self.min_valid_inputs,
+            self.seed,
+        )
 
 
 @dg.asset(
@@ -114,136 +145,95 @@ def test_inputs(
     sandbox: SandboxResource,
 ) -> dg.MaterializeResult:
     template = load_template(TESTS_TEMPLATE)
-    run_id = context.run.run_id
-    files = batch_folder(context, storage)
+    run_id, files = context.run.run_id, batch_folder(context, storage)
     gateway = llm.gateway(storage, ("test_write",), run_id, "test_inputs")
-    rows = list(kept_problems(files).iter_rows(named=True))
-    results = complete(
-        gateway,
-        [
-            LLMRequest.of(
-                "test_write",
-                template.render(**inputs_recipe.prompt_values(row, problem_question(row))),
-                template.id,
-                row["problem_id"],
-            )
-            for row in rows
-        ],
-        context.log.info,
-        "test_inputs: LLM calls",
-    )
-    jobs = inputs_recipe.generator_jobs(config.small_cases, config.random_cases, config.max_cases, config.seed)
-    programs: dict[str, verification.TestPrograms] = {}
-    generator_rows = []
-    for row, result in zip(rows, results):
-        failure = Failure(*result.failure()) if result.failure() else None
-        if failure is None:
-            extracted = verification.extract_test_programs(result.content)
-            if extracted.generator:
-                programs[row["problem_id"]] = extracted
-            else:
-                failure = Failure("parse_error", extracted.reason)
-        if failure is not None:
-            generator_rows.append(
-                inputs_recipe.failed_generator_row(row["problem_id"], failure, result.call_id, run_id)
-            )
-    ready = [(row, result) for row, result in zip(rows, results) if row["problem_id"] in programs]
-    with sandbox.session(storage, context.log.info) as session:
-        generated, gen_figures = session.run(
-            "test_inputs: generator runs",
-            [Program(programs[r["problem_id"]].generator) for r, _ in ready],
-            [[job.stdin for job in jobs]] * len(ready),
-        )
-        cases = [
-            inputs_recipe.cases_of(json.loads(row["examples_json"]), jobs, runs, config.include_examples)
-            for (row, _), runs in zip(ready, generated)
-        ]
-        validated, val_figures = session.run(
-            "test_inputs: validator runs",
-            [Program(programs[r["problem_id"]].validator) for r, _ in ready],
-            [inputs_recipe.to_validate(c) for c in cases],
-        )
+    with (
+        sandbox.session(storage, context.log.info) as session,
+        files.table_writer(TEST_INPUTS) as inputs_out,
+        files.table_writer(TEST_GENERATORS) as generators_out,
+        files.llm_calls_writer("test_inputs", run_id) as calls_out,
+    ):
 
-    input_rows = []
-    for (row, result), problem_cases, verdicts in zip(ready, cases, validated):
-        problem_id = row["problem_id"]
-        made, generator_row = inputs_recipe.classify(
-            problem_id,
-            problem_cases,
-            verdicts,
-            max_input_bytes=config.max_input_bytes,
-            min_valid=config.min_valid_inputs,
-            call_id=result.call_id,
-            generator=programs[problem_id].generator,
-            validator=programs[problem_id].validator,
-            run_id=run_id,
+        def write(input_rows: list, generator_rows: list, results: list) -> None:
+            inputs_out.write(input_rows), generators_out.write(generator_rows), calls_out.write(results)
+
+        tally = inputs_recipe.make_test_inputs(
+            lambda: kept_problem_chunks(files, config.chunk_problems),
+            kept_problem_count(files),
+            template,
+            config.settings(),
+            run_id,
+            ask=lambda requests, meter: complete(gateway, requests, context.log.info, "", meter),
+            run=lambda label, programs, inputs, meter: session.run(label, programs, inputs, meter),
+            write=write,
+            log=context.log.info,
+            submit=gateway.submit_batches if gateway.batch_roles() else None,
         )
-        input_rows += made
-        generator_rows.append(generator_row)
-    frame = pl.DataFrame(input_rows, schema=TEST_INPUTS.schema)
-    generators_frame = pl.DataFrame(generator_rows, schema=TEST_GENERATORS.schema)
-    files.write_llm_calls("test_inputs", results, run_id)
-    files.write_table(TEST_GENERATORS, generators_frame)
-    metadata = files.write_table(TEST_INPUTS, frame)
-    files.record_settings(
+    return publish(
+        context,
+        files,
         "test_inputs",
         config,
         {"llm": llm.settings_record(("test_write",)), "sandbox": sandbox.settings_record()},
+        {
+            **files.written(inputs_out),
+            **llm_metadata(tally.llm, llm.role_models(("test_write",))),
+            **_inputs_metadata(tally),
+        },
+        _inputs_checks(tally, config),
         template=template.id,
     )
-    files.refresh_warehouse(context.log)
-    per_problem = generators_frame.filter(pl.col("status").is_in(["ok", "too_few_inputs"]))["valid_inputs"]
-    marked = generators_frame.filter(pl.col("status") != "ok")
-    figures = gen_figures + val_figures
-    return dg.MaterializeResult(
-        metadata={
-            **metadata,
-            **llm_metadata(results, llm.role_models(("test_write",))),
-            "problems": len(rows),
-            "problems_with_enough_inputs": generators_frame.filter(pl.col("status") == "ok").height,
-            "problem_status": dg.MetadataValue.json(dict(Counter(generators_frame["status"]))),
-            "input_status": dg.MetadataValue.json(dict(Counter(frame["status"]))),
-            "valid_inputs_per_problem": dg.MetadataValue.json(
-                {
-                    "min": int(per_problem.min() or 0),
-                    "mean": round(per_problem.mean() or 0, 2),
-                    "max": int(per_problem.max() or 0),
-                }
-            ),
-            **figures.metadata(),
-            **{k: v for k, v in gen_figures.metadata("sandbox_generator_runs").items() if not k.endswith("_sum")},
-            **{k: v for k, v in val_figures.metadata("sandbox_validator_runs").items() if not k.endswith("_sum")},
-            "marked_problems": dg.MetadataValue.md(
-                frame_markdown(marked.select("problem_id", "status", "reason"), 20)
-                if marked.height
-                else "_none: every problem has enough valid inputs_"
-            ),
-        },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=TEST_INPUTS_PER_PROBLEM,
-                passed=marked.height <= len(rows) / 2,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "problems_marked": marked.height,
-                    "problems": len(rows),
-                    "min_valid_inputs": config.min_valid_inputs,
-                    **row_findings("problems_marked", marked["problem_id"], counted=True),
-                },
-            ),
-            share_check(
-                TEST_INPUTS_DROPPED,
-                "dropped_share",
-                inputs_recipe.dropped_share(input_rows),
-                config.max_dropped_share,
-                # the inputs the share counts: generated ones (not the statement's examples) not kept
-                **row_findings(
-                    "dropped_inputs",
-                    [r["test_id"] for r in input_rows if r["kind"] != "example" and r["status"] != "valid"],
+
+
+def _inputs_metadata(tally: inputs_recipe.InputsTally) -> dict[str, Any]:
+    counts = tally.valid_counts
+    figures = tally.generator_runs + tally.validator_runs
+    marked = pl.DataFrame(tally.marked.first, schema=["problem_id", "status", "reason"], orient="row")
+    return {
+        "problems": tally.problems,
+        "problems_with_enough_inputs": tally.problem_status.get("ok", 0),
+        "problem_status": dg.MetadataValue.json(dict(tally.problem_status)),
+        "input_status": dg.MetadataValue.json(dict(tally.input_status)),
+        "valid_inputs_per_problem": dg.MetadataValue.json(
+            {
+                "min": min(counts, default=0),
+                "mean": round(sum(counts) / len(counts), 2) if counts else 0,
+                "max": max(counts, default=0),
+            }
+        ),
+        **figures.metadata(),
+        **{k: v for k, v in tally.generator_runs.metadata("sandbox_generator_runs").items() if not k.endswith("_sum")},
+        **{k: v for k, v in tally.validator_runs.metadata("sandbox_validator_runs").items() if not k.endswith("_sum")},
+        "marked_problems": dg.MetadataValue.md(
+            frame_markdown(marked, 20) if tally.marked.count else "_none: every problem has enough valid inputs_"
+        ),
+    }
+
+
+def _inputs_checks(tally: inputs_recipe.InputsTally, config: TestInputsConfig) -> list[dg.AssetCheckResult]:
+    return [
+        dg.AssetCheckResult(
+            check_name=TEST_INPUTS_PER_PROBLEM,
+            passed=tally.marked.count <= tally.problems / 2,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "problems_marked": tally.marked.count,
+                "problems": tally.problems,
+                "min_valid_inputs": config.min_valid_inputs,
+                **sampled_findings(
+                    "problems_marked", tally.marked.count, [m[0] for m in tally.marked.first], counted=True
                 ),
-            ),
-        ],
-    )
+            },
+        ),
+        share_check(
+            TEST_INPUTS_DROPPED,
+            "dropped_share",
+            tally.dropped_share,
+            config.max_dropped_share,
+            # the inputs the share counts: generated ones (not the statement's examples) not kept
+            **sampled_findings("dropped_inputs", tally.dropped.count, tally.dropped.first),
+        ),
+    ]
 
 
 # ---- candidate_solutions -----------------------------------------------------------------------
@@ -252,6 +242,7 @@ def test_inputs(
 class CandidatesConfig(dg.Config):
     candidates_per_problem: int = Field(default=8, description="Samples per problem (the recipe uses 1 or 8).")
     min_usable_share: float = Field(default=0.5, description="Warn when fewer answers than this are usable.")
+    chunk_problems: int = Field(default=CHUNK_PROBLEMS, description="Problems asked for at once.")
 
 
 @dg.asset(
@@ -275,51 +266,42 @@ def candidate_solutions(
     context: dg.AssetExecutionContext, config: CandidatesConfig, storage: StorageResource, llm: LLMGatewayResource
 ) -> dg.MaterializeResult:
     if config.candidates_per_problem < 1:
-        raise dg.Failure(
-            description="candidate_solutions: candidates_per_problem must be at least 1", allow_retries=False
-        )
+        raise refused("candidate_solutions: candidates_per_problem must be at least 1")
     template = load_template(SOLVE_TEMPLATE)
-    run_id = context.run.run_id
-    files = batch_folder(context, storage)
+    run_id, files = context.run.run_id, batch_folder(context, storage)
     gateway = llm.gateway(storage, ("solve",), run_id, "candidate_solutions")
-    requests, keys = [], []
-    for row in kept_problems(files).iter_rows(named=True):
-        messages = template.render(**candidate_recipe.prompt_values(row, problem_question(row)))
-        for sample in range(config.candidates_per_problem):
-            requests.append(LLMRequest.of("solve", messages, template.id, row["problem_id"], seed=sample))
-            keys.append((row["problem_id"], sample))
-    results = complete(gateway, requests, context.log.info, "candidate_solutions: LLM calls")
-    frame = pl.DataFrame(
-        [
-            candidate_recipe.candidate_row(problem_id, sample, result, run_id)
-            for (problem_id, sample), result in zip(keys, results)
-        ],
-        schema=CANDIDATE_SOLUTIONS.schema,
+    with (
+        files.table_writer(CANDIDATE_SOLUTIONS) as candidates_out,
+        files.llm_calls_writer("candidate_solutions", run_id) as calls_out,
+    ):
+        tally = candidate_recipe.make_candidates(
+            lambda: kept_problem_chunks(files, config.chunk_problems),
+            kept_problem_count(files),
+            template,
+            config.candidates_per_problem,
+            run_id,
+            ask=lambda requests, meter: complete(gateway, requests, context.log.info, "", meter),
+            write=lambda rows, results: (candidates_out.write(rows), calls_out.write(results)),
+            log=context.log.info,
+            submit=gateway.submit_batches if gateway.batch_roles() else None,
+        )
+    metadata = {
+        **files.written(candidates_out),
+        **llm_metadata(tally.llm, llm.role_models(("solve",))),
+        "status_counts": dg.MetadataValue.json(dict(tally.status)),
+        "usable_share": round(tally.usable_share, 4),
+        "mean_reasoning_chars": tally.mean_reasoning_chars,
+    }
+    usable = share_check(
+        CANDIDATES_USABLE,
+        "usable_share",
+        tally.usable_share,
+        config.min_usable_share,
+        at_most=False,
+        **sampled_findings("unusable_candidates", tally.unusable.count, tally.unusable.first),
     )
-    files.write_llm_calls("candidate_solutions", results, run_id)
-    metadata = files.write_table(CANDIDATE_SOLUTIONS, frame)
-    files.record_settings("candidate_solutions", config, {"llm": llm.settings_record(("solve",))}, template=template.id)
-    files.refresh_warehouse(context.log)
-    usable = frame.filter(pl.col("status") == "ok").height / frame.height if frame.height else 0.0
-    return dg.MaterializeResult(
-        metadata={
-            **metadata,
-            **llm_metadata(results, llm.role_models(("solve",))),
-            "status_counts": dg.MetadataValue.json(dict(Counter(frame["status"]))),
-            "usable_share": round(usable, 4),
-            "mean_reasoning_chars": round(frame["reasoning"].str.len_chars().mean() or 0, 1),
-        },
-        check_results=[
-            share_check(
-                CANDIDATES_USABLE,
-                "usable_share",
-                usable,
-                config.min_usable_share,
-                at_most=False,
-                **row_findings("unusable_candidates", frame.filter(pl.col("status") != "ok")["candidate_id"]),
-            )
-        ],
-    )
+    resources = {"llm": llm.settings_record(("solve",))}
+    return publish(context, files, "candidate_solutions", config, resources, metadata, [usable], template=template.id)
 
 
 # ---- verified_solutions ------------------------------------------------------------------------
@@ -355,6 +337,7 @@ class VerificationConfig(dg.Config):
         description="Stop running a candidate after this many time limits "
         "(its remaining tests are skipped: counted as failed runs).",
     )
+    chunk_problems: int = Field(default=CHUNK_PROBLEMS, description="Problems run and voted on at once.")
 
 
 @dg.asset(
@@ -396,101 +379,126 @@ def verified_solutions(
     context: dg.AssetExecutionContext, config: VerificationConfig, storage: StorageResource, sandbox: SandboxResource
 ) -> dg.MaterializeResult:
     if config.keep not in ("all", "golden"):
-        raise dg.Failure(
-            description=f"verified_solutions: keep must be 'all' or 'golden', got {config.keep!r}", allow_retries=False
-        )
+        raise refused(f"verified_solutions: keep must be 'all' or 'golden', got {config.keep!r}")
     files = batch_folder(context, storage)
-    problems = {r["problem_id"]: r for r in kept_problems(files).iter_rows(named=True)}
-    generators = read_parquet(TEST_GENERATORS.path(files.root))
-    tests = read_parquet(TEST_INPUTS.path(files.root)).filter(pl.col("status") == "valid")
-    candidates = read_parquet(CANDIDATE_SOLUTIONS.path(files.root)).filter(pl.col("status") == "ok")
-    run_id = context.run.run_id
-    tests_of = {
-        pid: group.head(config.max_tests_per_problem).to_dicts()
-        for (pid,), group in tests.group_by("problem_id", maintain_order=True)
-    }
-    cands_of = {pid: group.to_dicts() for (pid,), group in candidates.group_by("problem_id", maintain_order=True)}
-    work, rejected = verification.plan(
-        list(problems), dict(zip(generators["problem_id"], generators["status"])), set(cands_of)
-    )
-    programs, inputs, owners = [], [], []
-    for problem_id in work:
-        for cand in cands_of[problem_id]:
-            programs.append(Program(cand["code"], problems[problem_id]["function_name"]))
-            inputs.append([t["input"] for t in tests_of[problem_id]])
-            owners.append((problem_id, cand["candidate_id"]))
-    with sandbox.session(storage, context.log.info) as session:
-        outcomes, figures = session.run(
-            "verified_solutions: sandbox runs", programs, inputs, abandon_after_timeouts=config.abandon_after_timeouts
-        )
-    runs_of = dict(zip(owners, outcomes))
-
+    inputs = VerificationInputs(files, config.max_tests_per_problem)
+    work, rejected = verification.plan(inputs.problem_ids, inputs.generator_status, inputs.with_candidates)
     settings = verification.VoteSettings(
         config.min_agreement, config.holdout_share, config.min_verified_tests, config.seed
     )
-    tally = verification.VerificationTally()
-    out_rows, lcb_rows = [], []
-    for problem_id in work:
-        problem, cands = problems[problem_id], cands_of[problem_id]
-        test_ids = [t["test_id"] for t in tests_of[problem_id]]
-        runs = [runs_of[(problem_id, c["candidate_id"])] for c in cands]
-        result = verification.vote_on_runs(test_ids, runs, bool(problem["function_name"]), settings)
-        tally.add(result)
-        out_rows += verification.solution_rows(problem_id, test_ids, cands, runs, result, config.keep, run_id)
-        if result.status == "verified":
-            lcb_rows.append(
-                verification.lcb_row(
-                    problem, problem_question(problem), tests_of[problem_id], result, runs[result.golden], files.batch
-                )
-            )
-    for problem_id, (kind, reason) in rejected.items():
-        tally.rejections[kind] += 1
-        out_rows.append(verification.rejected_row(problem_id, reason, run_id))
-    frame = pl.DataFrame(out_rows, schema=VERIFIED_SOLUTIONS.schema)
     lcb_path = verified_problems_path(files.root)
-    write_text("".join(json.dumps(r) + "\n" for r in lcb_rows), lcb_path)
-    metadata = files.write_table(VERIFIED_SOLUTIONS, frame)
-    gate = verification.VerificationGate.of(tally, config.min_verified_test_share)
-    files.record_settings(
-        "verified_solutions",
-        config,
-        {"sandbox": sandbox.settings_record()},
-        **{verification.GATE_RECORD: gate.as_record()},
+    with (
+        sandbox.session(storage, context.log.info) as session,
+        files.table_writer(VERIFIED_SOLUTIONS) as solutions_out,
+        LinesWriter(lcb_path) as lcb_out,
+    ):
+        outcome = verification.verify_problems(
+            chunks(work, config.chunk_problems),
+            inputs.load,
+            len(work),
+            settings,
+            config.keep,
+            files.batch,
+            context.run.run_id,
+            run=lambda label, programs, tests, meter: session.run(
+                label, programs, tests, meter, abandon_after_timeouts=config.abandon_after_timeouts
+            ),
+            write=lambda rows, lcb_rows: (solutions_out.write(rows), lcb_out.write(lcb_rows)),
+            log=context.log.info,
+        )
+        for problem_id, (kind, reason) in rejected.items():
+            outcome.tally.rejections[kind] += 1
+        solutions_out.write(
+            [verification.rejected_row(p, reason, context.run.run_id) for p, (_, reason) in rejected.items()]
+        )
+    gate = verification.VerificationGate.of(outcome.tally, config.min_verified_test_share)
+    written = VerifiedSummary.read(solutions_out.path)
+    metadata = {
+        **files.written(solutions_out),
+        **_verification_metadata(written, inputs, outcome),
+        **files.path_metadata("lcb_problems", lcb_path),
+    }
+    checks = [*_verification_checks(written, config, outcome.tally), _gate_check(gate, _unverified_tests(written))]
+    resources = {"sandbox": sandbox.settings_record()}
+    gate_record = {verification.GATE_RECORD: gate.as_record()}
+    return publish(context, files, "verified_solutions", config, resources, metadata, checks, **gate_record)
+
+
+class VerificationInputs:
+    """What verified_solutions reads from its batch, a chunk of problems at a time: the problem ids, the
+    generators' status and which problems have a usable candidate up front (small columns only), and
+    each chunk's problems, tests and candidates from just the row groups that hold them."""
+
+    def __init__(self, files: DataFolder, max_tests: int):
+        ok = pl.col("status") == "ok"
+        self.problem_ids = pl.scan_parquet(PROBLEMS.path(files.root)).filter(ok).select("problem_id").collect()
+        self.problem_ids = self.problem_ids["problem_id"].to_list()
+        generators = read_parquet(TEST_GENERATORS.path(files.root), ["problem_id", "status"])
+        self.generator_status = dict(zip(generators["problem_id"], generators["status"]))
+        candidates = read_parquet(CANDIDATE_SOLUTIONS.path(files.root), ["problem_id", "status"]).filter(ok)
+        self.with_candidates = set(candidates["problem_id"])
+        self.usable_candidates = candidates.height
+        self.max_tests = max_tests
+        self._problems = KeyedRows(PROBLEMS.path(files.root), "problem_id")
+        self._tests = KeyedRows(TEST_INPUTS.path(files.root), "problem_id")
+        self._candidates = KeyedRows(CANDIDATE_SOLUTIONS.path(files.root), "problem_id")
+
+    def load(self, ids: Sequence[str]) -> list[verification.ProblemToVerify]:
+        problems = {r["problem_id"]: r for r in self._problems.rows(ids).iter_rows(named=True)}
+        tests = self._tests.groups(ids)
+        candidates = self._candidates.groups(ids)
+        return [
+            verification.ProblemToVerify(
+                problems[pid],
+                tests[pid].filter(pl.col("status") == "valid").head(self.max_tests).to_dicts(),
+                candidates[pid].filter(pl.col("status") == "ok").to_dicts(),
+            )
+            for pid in ids
+        ]
+
+
+@dataclass(frozen=True)
+class VerifiedSummary:
+    """verified_solutions' rows without their code, read back from the written file for the metadata
+    and checks (a few small columns per row)."""
+
+    frame: pl.DataFrame
+
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "verified_id",
+        "problem_id",
+        "candidate_id",
+        "status",
+        "is_golden",
+        "tests_verified",
+        "votes_json",
+        "candidates_run",
+        "candidates_passing",
     )
-    files.refresh_warehouse(context.log)
-    return dg.MaterializeResult(
-        metadata={
-            **metadata,
-            **_verification_metadata(frame, problems, generators, candidates, tally, figures),
-            **files.path_metadata("lcb_problems", lcb_path),
-        },
-        check_results=[*_verification_checks(frame, config, tally), _gate_check(gate, _unverified_tests(frame))],
-    )
+
+    @classmethod
+    def read(cls, path: Path) -> "VerifiedSummary":
+        return cls(read_parquet(path, list(cls.COLUMNS)))
 
 
 def _verification_metadata(
-    frame: pl.DataFrame,
-    problems: dict[str, Any],
-    generators: pl.DataFrame,
-    candidates: pl.DataFrame,
-    tally: verification.VerificationTally,
-    figures: SandboxFigures,
+    written: VerifiedSummary, inputs: VerificationInputs, outcome: verification.VerifyOutcome
 ) -> dict[str, Any]:
+    frame, tally = written.frame, outcome.tally
     verified = frame.filter(pl.col("status") == "verified")
     problem_funnel = [
-        ("problems", len(problems)),
-        ("with tests", generators.filter(pl.col("status") == "ok").height),
+        ("problems", len(inputs.problem_ids)),
+        ("with tests", sum(status == "ok" for status in inputs.generator_status.values())),
         ("with a golden solution", verified["problem_id"].n_unique()),
     ]
-    solution_funnel = [("usable candidates", candidates.height), ("verified solutions", verified.height)]
-    sample = verified.filter(pl.col("is_golden")).head(1).to_dicts()
+    solution_funnel = [("usable candidates", inputs.usable_candidates), ("verified solutions", verified.height)]
     sample_md = "_no verified problem_"
-    if sample:
-        problem = problems[sample[0]["problem_id"]]
+    if outcome.sample:
+        golden, problem = outcome.sample
         sample_md = (
             problem_markdown(statement_of_row(problem, with_starter=False))
-            + f"\n\n## Golden solution ({md_text(sample[0]['candidate_id'], one_line=True)}, "
-            f"{sample[0]['tests_verified']} verified tests)\n\n{md_code(sample[0]['code'], 'python')}"
+            + f"\n\n## Golden solution ({md_text(golden['candidate_id'], one_line=True)}, "
+            f"{golden['tests_verified']} verified tests)\n\n{md_code(golden['code'], 'python')}"
         )
     agreement_bins = verification.histogram(tally.agreements, [0, 0.25, 0.5, 0.75, 1.0])
     pass_bins = verification.histogram(tally.pass_rates, [0, 0.25, 0.5, 0.75, 1.0])
@@ -528,7 +536,7 @@ def _verification_metadata(
             + table_or_none(pass_bins, ["share of candidates passing", "problems"], "no problem voted on")
         ),
         "easy_problems": tally.easy,
-        **figures.metadata(),
+        **outcome.figures.metadata(),
         "sample_verified_problem": dg.MetadataValue.md(sample_md),
     }
 
@@ -538,19 +546,20 @@ def _per_problem(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.unique("problem_id", keep="first", maintain_order=True)
 
 
-def _unverified_tests(frame: pl.DataFrame) -> list[str]:
+def _unverified_tests(written: VerifiedSummary) -> list[str]:
     """The test_inputs rows the vote left unverified, problem by problem."""
     return [
         test_id
-        for votes in _per_problem(frame)["votes_json"]
+        for votes in _per_problem(written.frame)["votes_json"]
         for test_id, vote in json.loads(votes or "{}").items()
         if not vote.get("verified")
     ]
 
 
 def _verification_checks(
-    frame: pl.DataFrame, config: VerificationConfig, tally: verification.VerificationTally
+    written: VerifiedSummary, config: VerificationConfig, tally: verification.VerificationTally
 ) -> list[dg.AssetCheckResult]:
+    frame = written.frame
     golden_rows = frame.filter(pl.col("is_golden"))
     golden = golden_rows["tests_verified"]
     median = float(golden.median()) if golden.len() else 0.0
@@ -580,7 +589,7 @@ def _verification_checks(
             config.max_unverified_share,
             unverified_tests=tally.unverified,
             tests=tally.tests,
-            **row_findings("unverified_tests", _unverified_tests(frame), counted=True),
+            **row_findings("unverified_tests", _unverified_tests(written), counted=True),
         ),
         share_check(
             VERIFIED_EASY_SHARE,

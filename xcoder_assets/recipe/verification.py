@@ -21,12 +21,17 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal, Sequence
+from typing import Any, Callable, Iterable, Literal, Sequence
 
-from xcoder_assets.recipe.batches import NIGHTLY_PREFIX
+from xcoder_assets.recipe.batches import NIGHTLY_PREFIX, shard_of
+from xcoder_assets.recipe.composition import problem_question
+from xcoder_assets.recipe.stage import Run
 from xcoder_assets.sandbox.compare import canonical_number
 from xcoder_assets.sandbox.lcb_format import encode_private_tests
+from xcoder_assets.sandbox.runs import Program
+from xcoder_assets.store.figures import SandboxFigures
 from xcoder_assets.store.ids import make_id
+from xcoder_assets.store.progress import SANDBOX_COUNTS, StageProgress
 
 _CODE_BLOCK = re.compile(r"```(\w*)[^\n]*\n(.*?)```", re.DOTALL)
 
@@ -411,7 +416,8 @@ _NIGHTLY_DATE = re.compile(re.escape(NIGHTLY_PREFIX) + r"(\d{4}-\d{2}-\d{2})")
 
 def synthetic_contest_date(batch: str | None) -> date:
     """The contest_date of a verified problem from this generation batch (see SYNTHETIC_CONTEST_DATE)."""
-    match = _NIGHTLY_DATE.fullmatch(batch or "")
+    shard = shard_of(batch or "")
+    match = _NIGHTLY_DATE.fullmatch(shard.batch if shard else batch or "")  # a night's shards share its date
     if match:
         try:
             return date.fromisoformat(match.group(1))
@@ -507,6 +513,99 @@ class VerificationTally:
     @property
     def easy_share(self) -> float:
         return self.easy / len(self.pass_rates) if self.pass_rates else 0.0
+
+
+# ---- the stage: a batch's vote, a chunk of problems at a time ---------------------------------------
+
+
+@dataclass(frozen=True)
+class VoteTask:
+    """One problem to vote on: its tests (ids and inputs, in order) and its candidates' code."""
+
+    problem_id: str
+    func_name: str | None
+    test_ids: Sequence[str]
+    inputs: Sequence[str]
+    codes: Sequence[str]
+
+
+def run_and_vote(
+    tasks: Sequence[VoteTask], run: Run, meter: Any, settings: VoteSettings, label: str = "sandbox runs"
+) -> tuple[list[tuple[Verification, list[list[Any]]]], SandboxFigures]:
+    """Run every candidate of every task on its tests (one call of `run`) and vote: per task, the vote
+    and its candidates' runs. verified_solutions and `xcoder vote` both decide through this."""
+    programs = [Program(code, task.func_name) for task in tasks for code in task.codes]
+    inputs = [list(task.inputs) for task in tasks for _ in task.codes]
+    outcomes, figures = run(label, programs, inputs, meter)
+    results, at = [], 0
+    for task in tasks:
+        runs = outcomes[at : at + len(task.codes)]
+        at += len(task.codes)
+        results.append((vote_on_runs(task.test_ids, runs, bool(task.func_name), settings), runs))
+    return results, figures
+
+
+@dataclass(frozen=True)
+class ProblemToVerify:
+    """What verified_solutions reads for one problem: its problems row, tests and usable candidates."""
+
+    problem: dict[str, Any]
+    tests: Sequence[dict[str, Any]]
+    candidates: Sequence[dict[str, Any]]
+
+
+@dataclass
+class VerifyOutcome:
+    """What verified_solutions' metadata and checks report, counted chunk by chunk."""
+
+    tally: VerificationTally = field(default_factory=VerificationTally)
+    figures: SandboxFigures = field(default_factory=SandboxFigures)
+    sample: tuple[dict[str, Any], dict[str, Any]] | None = None  # a golden row and its problem, for the UI
+
+
+def verify_problems(
+    chunks: Iterable[Sequence[str]],
+    load: Callable[[Sequence[str]], list[ProblemToVerify]],
+    problems: int,
+    settings: VoteSettings,
+    keep: str,
+    batch: str | None,
+    run_id: str,
+    run: Run,
+    write: Callable[[list[dict[str, Any]], list[dict[str, Any]]], None],
+    log: Callable[[str], Any],
+) -> VerifyOutcome:
+    """The vote over a batch's problems (ids in chunks; `load` reads a chunk's problems): per chunk, run
+    and vote, then hand its verified_solutions rows and LiveCodeBench rows to `write`."""
+    outcome = VerifyOutcome()
+    progress = StageProgress("verified_solutions: sandbox runs", log, problems, **SANDBOX_COUNTS)
+    for ids in chunks:
+        loaded = load(ids)
+        tasks = [
+            VoteTask(
+                p.problem["problem_id"],
+                p.problem["function_name"],
+                [t["test_id"] for t in p.tests],
+                [t["input"] for t in p.tests],
+                [c["code"] for c in p.candidates],
+            )
+            for p in loaded
+        ]
+        voted, figures = run_and_vote(tasks, run, progress.part(len(ids)), settings, progress.meter.label)
+        rows, lcb_rows = [], []
+        for p, task, (result, runs) in zip(loaded, tasks, voted):
+            outcome.tally.add(result)
+            made = solution_rows(task.problem_id, task.test_ids, p.candidates, runs, result, keep, run_id)
+            rows += made
+            if result.status == "verified":
+                question = problem_question(p.problem)
+                lcb_rows.append(lcb_row(p.problem, question, p.tests, result, runs[result.golden], batch))
+                if outcome.sample is None:
+                    outcome.sample = (next(r for r in made if r["is_golden"]), p.problem)
+        write(rows, lcb_rows)
+        outcome.figures += figures
+    progress.finish()
+    return outcome
 
 
 # A batch's gate is kept in verified_solutions' settings record under this key (made_with), so every

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import polars as pl
 
@@ -114,12 +114,13 @@ def damaged(path: Path, exc: BaseException) -> DamagedFile:
     return DamagedFile(f"{path} ({where}) cannot be read ({d['reason']}): rebuild it with `{d['rebuild']}`")
 
 
-def read_parquet(path: Path) -> pl.DataFrame:
+def read_parquet(path: Path, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """A table's file (or some of its columns), or one error naming the file."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: materialize its asset first")
     try:
-        return pl.read_parquet(path)
+        return pl.read_parquet(path, columns=list(columns) if columns is not None else None)
     except Exception as exc:  # polars' ComputeError for a truncated file, OSError, ...: one message naming it
         raise damaged(path, exc) from None
 

@@ -17,6 +17,12 @@ import time
 from typing import Any, Callable
 
 
+# What a stage's progress line counts: requests sent now or answered by the cache (an identical request
+# made earlier in this run or by an earlier run); programs run now or taken from the run cache.
+LLM_COUNTS = {"new": "sent", "cached": "from cache (identical to an earlier request)"}
+SANDBOX_COUNTS = {"new": "run", "cached": "from cache (identical to an earlier run)"}
+
+
 def _n(value: int) -> str:
     return f"{value:,}"
 
@@ -110,3 +116,45 @@ def with_progress(fn: Callable[..., Any], meter: ProgressMeter, *args: Any, **kw
     if accepts_progress(fn):
         kwargs["on_progress"] = meter.update
     return fn(*args, **kwargs)
+
+
+class StageProgress:
+    """One progress line over a stage that works through its batch chunk by chunk. `part(units)` is the
+    meter of the chunk covering the next `units` units (problems): it has a ProgressMeter's update and
+    finish, adds the chunk's figures to those of the chunks before it, and estimates the total from
+    the work per unit so far. One closing line, at `finish`."""
+
+    def __init__(self, label: str, emit: Callable[[str], Any], units: int, **words: Any):
+        self.meter = ProgressMeter(label, emit, **words)
+        self.units, self.units_done = units, 0
+        self.done = self.total = self.cached = self.not_run = 0
+
+    def part(self, units: int) -> "ChunkProgress":
+        return ChunkProgress(self, units)
+
+    def finish(self) -> None:
+        self.meter.finish(self.done, self.total, self.cached, self.not_run)
+
+
+class ChunkProgress:
+    def __init__(self, stage: StageProgress, units: int):
+        self.stage, self.units = stage, units
+
+    def update(self, done: int, total: int, cached: int = 0, not_run: int = 0) -> None:
+        stage = self.stage
+        ahead = max(stage.units - stage.units_done - self.units, 0)
+        per_unit = (stage.total + total) / max(stage.units_done + self.units, 1)
+        estimate = stage.total + total + round(per_unit * ahead)
+        # never the closing line while chunks remain (a meter closes when done reaches total)
+        estimate = max(estimate, stage.done + done + (1 if ahead else 0))
+        stage.meter.update(stage.done + done, estimate, stage.cached + cached, stage.not_run + not_run)
+
+    def finish(
+        self, done: int | None = None, total: int | None = None, cached: int | None = None, not_run: int | None = None
+    ) -> None:
+        stage = self.stage
+        stage.units_done += self.units
+        stage.done += done or 0
+        stage.total += total or 0
+        stage.cached += cached or 0
+        stage.not_run += not_run or 0

@@ -82,7 +82,10 @@ def test_cases_are_classified_with_their_reasons():
         "invalid": 1,
         "generator_error": 1,
     }
-    assert ti.dropped_share(rows) == 4 / 5  # the example is not a generated input
+    tally = ti.InputsTally()
+    tally.add(rows, [generator_row])
+    assert tally.dropped_share == 4 / 5  # the example is not a generated input
+    assert tally.dropped.count == 4 and tally.generated == 5 and tally.valid_counts == [2]
     _, strict = ti.classify(
         "prob-1",
         cases,

@@ -1,0 +1,233 @@
+"""Scale run of the per-problem chain on the offline simulator: does a stage's memory and time per
+problem stay flat as one batch grows?
+
+    .venv/bin/python benchmarks/scale.py --problems 250,2000 [--candidates 4] [--profile STAGE]
+
+For each size, a fresh data directory and Dagster instance: the seed and feature stages once (setup),
+then feature_configs (that many configurations), problems, test_inputs, candidate_solutions (4
+candidates per problem: the recipe's settings otherwise), verified_solutions, lcb_problems and
+training_shards, each materialized in a process of its own so that its peak RSS is its own (the
+kernel's figure for that child, from wait4); its seconds are the materialization's, in that process
+(imports and start-up apart). Per stage it prints seconds, seconds per problem, peak
+RSS, disk written per problem, and sandbox runs executed and taken from the run cache; then, per stage,
+a memory model fitted over the sizes (fixed MB + MB per problem), and a paper-scale projection (192k
+tasks, 8 candidates) from the measured unit costs of the largest size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+SETUP = ["seed_problems", "features", "feature_tree", "evolved_pool"]
+CHAIN = [
+    "feature_configs",
+    "problems",
+    "test_inputs",
+    "candidate_solutions",
+    "verified_solutions",
+    "lcb_problems",
+    "training_shards",
+]
+BATCH = "scale"
+PAPER_TASKS, PAPER_CANDIDATES = 192_000, 8
+NIGHT_HOURS, MACHINE_CORES = 8, 16
+
+
+def _disk(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+def run_stage(name: str, data_dir: Path, home: Path, args: argparse.Namespace, configs: int, profile: bool) -> dict:
+    """Materialize one asset (or several, comma-separated) in a child process; its seconds, peak RSS and
+    metadata."""
+    out = home / f"{name.replace(',', '+')}.json"
+    env = {**os.environ, "DAGSTER_HOME": str(home), "XCODER_DATA_DIR": str(data_dir)}
+    command = [sys.executable, __file__, "--stage", name, "--configs", str(configs), "--out", str(out)]
+    command += ["--candidates", str(args.candidates), "--rounds", str(args.rounds)]
+    command += ["--profile-here"] if profile else []
+    before = _disk(data_dir)
+    started = time.perf_counter()
+    child = subprocess.Popen(command, env=env)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"scale: stage {name} failed (exit {os.waitstatus_to_exitcode(status)})")
+    meta = json.loads(out.read_text())
+    # the stage's own seconds (the materialization in the child, not the process's start and imports)
+    return {
+        "seconds": meta["_seconds"],
+        "process_seconds": seconds,
+        "rss_mb": usage.ru_maxrss / 1024,
+        "disk": _disk(data_dir) - before,
+        "meta": meta,
+    }
+
+
+def stage_main(args: argparse.Namespace) -> None:
+    """In the child: materialize args.stage against DAGSTER_HOME and XCODER_DATA_DIR."""
+    import dagster as dg
+
+    from xcoder_assets.definitions import defs as lazy_defs
+    from xcoder_assets.defs.partitions import add_batch
+    from xcoder_assets.defs.resources import build_resources
+
+    assets = {a.key.to_user_string(): a for a in lazy_defs().assets}
+    names = args.stage.split(",")  # the setup stages run together, in one process
+    chosen = [assets[name] for name in names]
+    instance = dg.DagsterInstance.get()
+    batched = any(a.partitions_def is not None for a in chosen)
+    if batched:
+        add_batch(instance, BATCH)
+    configs = {
+        "feature_configs": {"count": args.configs},
+        "candidate_solutions": {"candidates_per_problem": args.candidates},
+        "evolved_pool": {"rounds": args.rounds},
+    }
+
+    def materialize():
+        return dg.materialize(
+            chosen,
+            resources=build_resources(),
+            instance=instance,
+            run_config={"ops": {n: {"config": configs[n]} for n in names if n in configs}},
+            partition_key=BATCH if batched else None,
+            raise_on_error=True,
+        )
+
+    started = time.perf_counter()
+    if args.profile_here:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        result = profiler.runcall(materialize)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+    else:
+        result = materialize()
+    meta = {"_seconds": time.perf_counter() - started}
+    for k, v in result.asset_materializations_for_node(names[-1])[0].metadata.items():
+        if isinstance(v.value, (int, float, str)):
+            meta[k] = v.value
+    Path(args.out).write_text(json.dumps(meta))
+
+
+def _problems(meta: dict) -> int:
+    return int(meta.get("problems_kept") or 0)
+
+
+def run_size(configs: int, args: argparse.Namespace, profile: str | None) -> tuple[int, dict[str, dict]]:
+    with tempfile.TemporaryDirectory(prefix="xcoder-scale-") as tmp:
+        data_dir, home = Path(tmp) / "data", Path(tmp) / "home"
+        home.mkdir()
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        run_stage(",".join(SETUP), data_dir, home, args, configs, False)
+        stages = {}
+        for name in CHAIN:
+            stages[name] = run_stage(name, data_dir, home, args, configs, profile == name)
+            done = stages[name]
+            print(
+                f"  {configs} configurations: {name} {done['seconds']:.1f} s, peak RSS {done['rss_mb']:.0f} MB",
+                flush=True,
+            )
+        return _problems(stages["problems"]["meta"]), stages
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--problems", default="250,2000", help="configurations per batch, one run each")
+    parser.add_argument("--candidates", type=int, default=4, help="candidate solutions per problem")
+    parser.add_argument("--rounds", type=int, default=100, help="evolved_pool rounds of the setup (the demo's 100)")
+    parser.add_argument("--profile", help="print a cProfile of this stage (largest size)")
+    parser.add_argument("--stage", help=argparse.SUPPRESS)
+    parser.add_argument("--configs", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--profile-here", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stage:
+        stage_main(args)
+        return
+    sizes = [int(s) for s in args.problems.split(",")]
+    runs = {}
+    for size in sizes:
+        print(f"size {size}: ...", flush=True)
+        runs[size] = run_size(size, args, args.profile if size == sizes[-1] else None)
+
+    print(
+        "\n| configurations | problems kept | stage | seconds | s / problem | peak RSS MB | disk KB / problem "
+        "| sandbox runs executed | from run cache |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for size, (kept, stages) in runs.items():
+        for name, s in stages.items():
+            m = s["meta"]
+            per = max(kept, 1)
+            print(
+                f"| {size} | {kept} | {name} | {s['seconds']:.1f} | {s['seconds'] / per:.4f} | {s['rss_mb']:.0f} "
+                f"| {s['disk'] / 1024 / per:.1f} | {m.get('sandbox_runs_executed', '')} | {m.get('sandbox_runs_cached', '')} |"
+            )
+    small, large = sizes[0], sizes[-1]
+    (kept_s, st_s), (kept_l, st_l) = runs[small], runs[large]
+    if large != small and kept_l != kept_s:
+        print(f"\nratios {large} / {small} configurations (problems kept {kept_l} / {kept_s}):")
+        print("| stage | peak RSS ratio | s / problem ratio | memory model: fixed MB + MB per problem |")
+        print("|---|---|---|---|")
+        for name in CHAIN:
+            a, b = st_s[name], st_l[name]
+            slope = (b["rss_mb"] - a["rss_mb"]) / (kept_l - kept_s)
+            fixed = a["rss_mb"] - slope * kept_s
+            per_a, per_b = a["seconds"] / max(kept_s, 1), b["seconds"] / max(kept_l, 1)
+            print(
+                f"| {name} | {b['rss_mb'] / a['rss_mb']:.2f} | {per_b / per_a:.2f} | {fixed:.0f} + {slope:.3f} x problems |"
+            )
+    print(f"\nkept as distinct problems: {kept_l} of {large} configurations ({kept_l / large:.1%})")
+    _projection(st_l, kept_l, args.candidates)
+
+
+def _projection(stages: dict[str, dict], kept: int, candidates: int) -> None:
+    """The paper's 192k tasks with 8 candidates, from this run's measured costs per problem."""
+    kept = max(kept, 1)
+    llm_calls = sum(int(s["meta"].get("llm_requests") or 0) for s in stages.values())
+    tokens = sum(
+        int(s["meta"].get("llm_prompt_tokens_spent") or 0) + int(s["meta"].get("llm_completion_tokens_spent") or 0)
+        for s in stages.values()
+    )
+    solve_calls = int(stages["candidate_solutions"]["meta"].get("llm_requests") or 0)
+    per_problem_calls = (llm_calls - solve_calls) / kept + PAPER_CANDIDATES * solve_calls / kept / max(candidates, 1)
+    runs_executed = sum(int(s["meta"].get("sandbox_runs_executed") or 0) for s in stages.values())
+    sandbox_seconds = sum(
+        s["seconds"] for name, s in stages.items() if name in ("test_inputs", "verified_solutions")
+    )  # wall seconds of the sandbox stages on this machine's cores
+    cores = os.cpu_count() or 2
+    verify = stages["verified_solutions"]
+    core_s_per_problem = (
+        (stages["test_inputs"]["seconds"] + verify["seconds"] * PAPER_CANDIDATES / max(candidates, 1)) * cores / kept
+    )
+    disk = sum(s["disk"] for s in stages.values()) / kept
+    core_hours = core_s_per_problem * PAPER_TASKS / 3600
+    print(f"\npaper-scale projection ({PAPER_TASKS:,} tasks, {PAPER_CANDIDATES} candidates), from the measured costs:")
+    print(f"- LLM calls: {per_problem_calls * PAPER_TASKS:,.0f} ({per_problem_calls:.1f} per problem)")
+    print(
+        f"- tokens: the simulator's answers are short ({tokens / max(llm_calls, 1):,.0f} tokens per call here); at the "
+        f"paper's 17.7k-token reasoning chains the solve calls alone are "
+        f"{PAPER_TASKS * PAPER_CANDIDATES * 17_700 / 1e9:,.1f} billion completion tokens"
+    )
+    print(
+        f"- sandbox: {runs_executed / kept:.0f} runs executed per problem here; {core_hours:,.0f} core-hours "
+        f"({core_s_per_problem:.2f} core-s per problem, this machine's {cores} cores busy for {sandbox_seconds:.0f} s)"
+    )
+    print(f"- disk: {disk / 1024:.0f} KB per problem -> {disk * PAPER_TASKS / 1e9:,.1f} GB")
+    machines = core_hours / (NIGHT_HOURS * MACHINE_CORES)
+    print(f"- machines for one {NIGHT_HOURS}-hour night at {MACHINE_CORES} cores each: {machines:,.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""Tables written and read a chunk at a time, so that a stage's memory does not grow with its batch.
+
+`TableWriter` writes a table as row groups of one Parquet file while the stage works through its
+problems chunk by chunk, and keeps none of the rows it wrote; the file appears whole (atomically, like
+every write in store/parquet.py) when the writer closes without error. `KeyedRows` reads back the rows
+of some keys (the problems of a chunk) from only the row groups that hold them: a table written chunk
+by chunk in the order the next stage reads it costs that stage one row group per chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from xcoder_assets.store.parquet import SchemaMismatch, _umask, conform, damaged
+from xcoder_assets.store.tables import Table
+
+# Rows per row group are chosen by size: a chunk of problems with megabyte test inputs must not make a
+# row group that a reader has to hold whole, nor tiny rows thousands of row groups.
+ROW_GROUP_BYTES = 32 << 20
+
+
+def _temporary(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".tmp-{path.name}.", dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    os.chmod(tmp, 0o666 & ~_umask())
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def row_group_rows(frame: pl.DataFrame, target_bytes: int = ROW_GROUP_BYTES) -> int:
+    """How many of `frame`'s rows make a row group of about `target_bytes`."""
+    size = frame.estimated_size()
+    if not frame.height or size <= target_bytes:
+        return max(frame.height, 1)
+    return max(1, int(frame.height * target_bytes / size))
+
+
+class TableWriter:
+    """One table's Parquet file, written chunk by chunk (schema enforced on every chunk, ids unique
+    over the whole file, checked at close from the id column alone)."""
+
+    def __init__(self, table: Table, folder: Path, path: Path | None = None):
+        self.table, self.path = table, Path(path) if path is not None else table.path(folder)
+        self.rows = 0
+        self.first: pl.DataFrame | None = None  # the first chunk's first rows: the UI's sample rows
+        self._tmp = _temporary(self.path)
+        self._arrow_schema = pl.DataFrame(schema=table.schema).to_arrow().schema
+        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
+            self._tmp, self._arrow_schema, compression="zstd", write_statistics=True
+        )
+
+    def write(self, rows: Sequence[dict[str, Any]] | pl.DataFrame) -> None:
+        frame = rows if isinstance(rows, pl.DataFrame) else pl.DataFrame(list(rows), schema=self.table.schema)
+        if not frame.height:
+            return
+        frame = conform(frame, self.table.schema, str(self.path))
+        if self.first is None:
+            self.first = frame.head(5)
+        assert self._writer is not None, "write after close"
+        self._writer.write_table(frame.to_arrow().cast(self._arrow_schema), row_group_size=row_group_rows(frame))
+        self.rows += frame.height
+
+    def close(self) -> Path:
+        """Finish the file and put it in place; a file whose ids repeat is refused and removed."""
+        if self._writer is None:
+            return self.path
+        self._writer.close()
+        self._writer = None
+        try:
+            if self.table.unique_ids and self.rows:
+                ids = pl.scan_parquet(self._tmp).select(self.table.id_column).collect().to_series()
+                repeated = ids.filter(ids.is_duplicated()).unique().head(5).to_list()
+                if ids.null_count() or repeated:
+                    raise SchemaMismatch(
+                        f"{self.path}: column {self.table.id_column} must hold one distinct id per row; "
+                        f"{ids.null_count()} null, repeated: {repeated}"
+                    )
+            _publish(self._tmp, self.path)
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
+        return self.path
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "TableWriter":
+        return self
+
+    def __exit__(self, kind: Any, *_: Any) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class LinesWriter:
+    """A JSON Lines file written record by record, in place atomically when closed."""
+
+    def __init__(self, path: Path):
+        self.path, self.records = Path(path), 0
+        self._tmp = _temporary(self.path)
+        self._handle = open(self._tmp, "w", encoding="utf-8")
+
+    def write(self, records: Iterable[dict[str, Any]]) -> None:
+        for record in records:
+            self._handle.write(json.dumps(record) + "\n")
+            self.records += 1
+
+    def __enter__(self) -> "LinesWriter":
+        return self
+
+    def __exit__(self, kind: Any, *_: Any) -> None:
+        self._handle.close()
+        if kind is None:
+            _publish(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)
+
+
+class KeyedRows:
+    """The rows of a Parquet file for given keys, reading only the row groups that hold them.
+
+    Opening reads the key column alone (one small column) to learn which row groups hold each key;
+    `rows(keys)` then reads the other columns of just those row groups."""
+
+    def __init__(self, path: Path, key: str, columns: Sequence[str] | None = None):
+        self.path, self.key = Path(path), key
+        try:
+            self._file = pq.ParquetFile(self.path)
+            self.columns = list(columns) if columns is not None else list(self._file.schema_arrow.names)
+            self._groups: dict[str, list[int]] = {}
+            for group in range(self._file.num_row_groups):
+                for value in set(self._file.read_row_group(group, columns=[key]).column(0).to_pylist()):
+                    self._groups.setdefault(value, []).append(group)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{self.path} does not exist: materialize its asset first") from None
+        except (OSError, pa.ArrowException) as exc:
+            raise damaged(self.path, exc) from None
+
+    def keys(self) -> set[str]:
+        return set(self._groups)
+
+    def rows(self, keys: Iterable[str]) -> pl.DataFrame:
+        wanted = [k for k in dict.fromkeys(keys) if k in self._groups]
+        groups = sorted({g for k in wanted for g in self._groups[k]})
+        table = self._file.read_row_groups(groups, columns=self.columns) if groups else None
+        frame = pl.DataFrame(pl.from_arrow(table if table is not None else self._file.schema_arrow.empty_table()))
+        return frame.select(self.columns).filter(pl.col(self.key).is_in(wanted))
+
+    def groups(self, keys: Sequence[str]) -> dict[str, pl.DataFrame]:
+        """`rows(keys)` split by key, in the order of `keys` (keys without rows are left out); each key's
+        rows in file order."""
+        by_key = {key: group for (key,), group in self.rows(keys).group_by(self.key, maintain_order=True)}
+        return {key: by_key[key] for key in keys if key in by_key}
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """`items` in consecutive slices of at most `size` (at least 1)."""
+    size = max(1, int(size))
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def row_chunks(
+    path: Path, size: int, keep: Callable[[dict[str, Any]], bool] | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """A Parquet file's rows (those `keep` accepts) in lists of `size`, read a record batch at a time."""
+    try:
+        file = pq.ParquetFile(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} does not exist: materialize its asset first") from None
+    except (OSError, pa.ArrowException) as exc:
+        raise damaged(Path(path), exc) from None
+    pending: list[dict[str, Any]] = []
+    for batch in file.iter_batches(batch_size=max(1, size)):
+        pending += [row for row in batch.to_pylist() if keep is None or keep(row)]
+        while len(pending) >= size:
+            yield pending[:size]
+            pending = pending[size:]
+    if pending:
+        yield pending

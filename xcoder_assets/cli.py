@@ -55,11 +55,11 @@ def _command_environment(args: argparse.Namespace):
                 os.environ[name] = value
 
 
-def _connect(args: argparse.Namespace):
+def _connect(args: argparse.Namespace, views: bool = True, lineage: bool = True, usage_log: bool = True):
     from xcoder_assets.store import warehouse
 
     try:
-        return warehouse.connect(_data_dir(args))
+        return warehouse.connect(_data_dir(args), views=views, lineage=lineage, usage_log=usage_log)
     except FileNotFoundError as exc:
         raise CliError(str(exc)) from None
 
@@ -330,12 +330,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     from xcoder_assets.store.render import text_table
 
     data_dir = _data_dir(args)
-    con = _connect(args)
-    funnel = warehouse.funnel(con)
+    con = _connect(args, lineage=False, usage_log=False)  # status reads no lineage, and the usage log in SQLite
+    figures = warehouse.table_figures(con)  # one query per table: rows, writing runs, example id
+    funnel = figures.funnel
     verification = warehouse.verification_funnel(con)
     usage = warehouse.llm_usage(con)
     totals = {**warehouse.llm_totals(con), "cached_responses": warehouse.cached_responses(data_dir)}
-    runs_of = warehouse.data_runs(con)
+    runs_of = figures.runs
     sandbox, sandbox_note = _sandbox_runs(runs_of)
     damaged = warehouse.damaged_files(con)
     damaged_tables = {d["table"] for d in damaged}
@@ -359,7 +360,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"data directory: {data_dir.resolve()}\n")
-    examples = warehouse.example_ids(con)
+    examples = figures.examples
     print(
         text_table(
             [
@@ -482,14 +483,11 @@ def _call_text(call: dict[str, Any] | None, call_id: str, shown_calls: set[str],
     )
 
 
-def _vote_lines(con, verified_id: str, full: bool) -> list[str]:
-    """The vote behind a verified_solutions row. Per test, agreement = top votes / runs that ended
-    normally (a candidate whose run crashed, timed out or was skipped casts no vote); mean agreement is
-    the mean of that over the tests."""
-    row = con.execute(
-        "SELECT votes_json, mean_agreement FROM verified_solutions WHERE verified_id = ?", [verified_id]
-    ).fetchone()
-    votes = json.loads(row[0]) if row and row[0] else {}
+def _vote_lines(row: dict[str, Any], full: bool) -> list[str]:
+    """The vote behind a verified_solutions row (its votes_json and mean_agreement). Per test, agreement =
+    top votes / runs that ended normally (a candidate whose run crashed, timed out or was skipped casts no
+    vote); mean agreement is the mean of that over the tests."""
+    votes = json.loads(row["votes_json"]) if row.get("votes_json") else {}
     if not votes:
         return []
     verified = sum(1 for v in votes.values() if v["verified"])
@@ -497,7 +495,7 @@ def _vote_lines(con, verified_id: str, full: bool) -> list[str]:
     lines = [
         f"votes on {len(votes)} tests: {verified} verified ({held_out} held out to confirm the golden solution), "
         f"{len(votes) - verified} unverified; agreement = top votes / runs that ended normally, "
-        f"mean {row[1]:.2f} over the tests"
+        f"mean {row['mean_agreement']:.2f} over the tests"
     ]
     if full:
         for test_id, v in votes.items():
@@ -530,14 +528,15 @@ def cmd_trace(args: argparse.Namespace) -> int:
             f"{row_id!r} is not a row id: ids look like <kind>-<16 hex digits>, kinds: "
             + ", ".join(f"{k} ({v})" for k, v in ID_KINDS.items())
         )
-    con = _connect(args)
+    con = _connect(args, views=False, usage_log=False)  # the walk reads only the files of the rows it visits
     if kind_of(row_id) == "call":
         call = warehouse.llm_call(con, row_id)
         if call is None:
             raise CliError(f"unknown LLM call id {row_id}: no asset's llm_calls holds it")
         _print_call(call, show_prompt=True)
         return 0
-    chain = warehouse.trace(con, row_id)
+    walk = warehouse.trace_walk(con, row_id)
+    chain = walk.steps
     if not chain:
         raise CliError(
             f"unknown row id {row_id}: no row of {ID_KINDS[kind_of(row_id)]} has it "
@@ -547,9 +546,12 @@ def cmd_trace(args: argparse.Namespace) -> int:
         print(json.dumps(chain, indent=2, default=str))
         return 0
     by_id = {step["row_id"]: step for step in chain}
-    call_ids = sorted({c for step in chain for c in step["llm_call_ids"] or []})
-    calls = warehouse.llm_calls_by_id(con, call_ids)
-    lines = (_trace_full if args.full else _trace_short)(con, row_id, by_id, calls)
+    calls = warehouse.trace_calls(con, walk)
+
+    def votes_of(verified_id: str) -> dict[str, Any]:  # read from the row's own batch
+        return warehouse.trace_row_values(con, walk, verified_id, ["votes_json", "mean_agreement"])
+
+    lines = (_trace_full if args.full else _trace_short)(votes_of, row_id, by_id, calls)
     print("\n".join(lines))
     return 0
 
@@ -560,7 +562,7 @@ def _asset_rank() -> dict[str, int]:
     return {t.name: i for i, t in enumerate(ASSET_TABLES)}
 
 
-def _trace_short(con, root: str, by_id: dict[str, dict], calls: dict[str, dict]) -> list[str]:
+def _trace_short(votes_of, root: str, by_id: dict[str, dict], calls: dict[str, dict]) -> list[str]:
     """The row, then its ancestors stage by stage up to the seeds: one line per ancestor, and one line
     for three or more of one stage (what they are, a few ids, the LLM calls behind them). Every
     ancestor and every LLM call appears once."""
@@ -569,7 +571,7 @@ def _trace_short(con, root: str, by_id: dict[str, dict], calls: dict[str, dict])
     step = by_id[root]
     lines = [_node_line(step, calls, shown_calls, "") + f"  (run {step['run_id']})"]
     if step["asset"] == "verified_solutions":
-        lines += ["  " + line for line in _vote_lines(con, root, full=False)]
+        lines += ["  " + line for line in _vote_lines(votes_of(root), full=False)]
     ancestors = [s for s in by_id.values() if s["row_id"] != root]
     stages: dict[str, list[dict]] = {}
     for ancestor in sorted(ancestors, key=lambda s: (s["depth"], s["row_id"])):
@@ -626,7 +628,7 @@ def _group_line(asset: str, steps: list[dict], calls: dict[str, dict], shown_cal
     return text
 
 
-def _trace_full(con, root: str, by_id: dict[str, dict], calls: dict[str, dict]) -> list[str]:
+def _trace_full(votes_of, root: str, by_id: dict[str, dict], calls: dict[str, dict]) -> list[str]:
     """Every ancestor as a tree (each printed once; a shared one is referred back to), with each LLM
     call's request and answer printed once, and the vote of a verified solution test by test."""
     lines: list[str] = []
@@ -643,7 +645,7 @@ def _trace_full(con, root: str, by_id: dict[str, dict], calls: dict[str, dict]) 
             if first and calls.get(call_id):
                 lines.extend(_call_lines(calls[call_id], show_prompt=True, indent=indent + "    ")[1:])
         if step["asset"] == "verified_solutions":
-            lines.extend(indent + "  " + line for line in _vote_lines(con, row, full=True))
+            lines.extend(indent + "  " + line for line in _vote_lines(votes_of(row), full=True))
         for parent in step["parent_ids"] or []:
             if parent in seen:
                 lines.append(f"{indent}  (parent {parent}: shown above)")
@@ -844,56 +846,71 @@ def cmd_bench_judge(args: argparse.Namespace) -> int:
 
 
 def cmd_vote(args: argparse.Namespace) -> int:
-    from xcoder_assets.recipe.verification import VoteSettings, vote_on_runs, vote_report
+    from xcoder_assets.recipe.verification import VoteSettings, VoteTask, run_and_vote, vote_report
     from xcoder_assets.sandbox.judge import limits_for
-    from xcoder_assets.sandbox.runs import Program, RunCache, run_matrix
+    from xcoder_assets.sandbox.runs import RunCache, run_matrix
     from xcoder_assets.store.figures import SandboxFigures
     from xcoder_assets.store.parquet import write_text
 
     problems, generations, backend = _lcb_inputs(args)
     limits = limits_for("strict", args.timeout)
     chosen = [p for p in problems if generations.get(p.problem_id)]
-    programs, inputs, owners = [], [], []
-    for problem in chosen:
-        for index, code in enumerate(generations[problem.problem_id]):
-            programs.append(Program(code, problem.func_name))
-            inputs.append([t.input for t in problem.tests])
-            owners.append((problem.problem_id, index))
-    with backend:
+    tasks = [
+        VoteTask(
+            p.problem_id,
+            p.func_name,
+            [f"{p.problem_id}#{i}" for i in range(len(p.tests))],
+            [t.input for t in p.tests],
+            generations[p.problem_id],
+        )
+        for p in chosen
+    ]
+
+    def run(label, programs, inputs, meter):
         runs, stats = run_matrix(
             backend, programs, inputs, limits, RunCache(None), workers=args.workers, abandon_after_timeouts=1
         )
-    runs_of = dict(zip(owners, runs))
-    # the same vote as verified_solutions (recipe.verification.vote_on_runs); any test may decide alone
+        return runs, SandboxFigures.of(stats, runs)
+
+    # the same runs and vote as verified_solutions (recipe.verification.run_and_vote); any test may decide alone
     settings = VoteSettings(min_agreement=args.min_agreement, holdout_share=args.holdout_share, min_verified_tests=1)
-    report = []
-    for problem in chosen:
-        test_ids = [f"{problem.problem_id}#{i}" for i in range(len(problem.tests))]
-        candidate_runs = [runs_of[(problem.problem_id, c)] for c in range(len(generations[problem.problem_id]))]
-        result = vote_on_runs(test_ids, candidate_runs, bool(problem.func_name), settings)
-        report.append(
-            {
-                "question_id": problem.problem_id,
-                "status": result.status,
-                "reason": result.reason,
-                "tests": [{"index": i, **entry} for i, entry in enumerate(vote_report(result, with_outputs=True))],
-                "golden_index": result.golden,
-                "golden_passed_holdout": result.golden_passes_holdout,
-                "verified_indices": result.verified_candidates,
-            }
-        )
+    with backend:
+        voted, figures = run_and_vote(tasks, run, None, settings)
+    report = [
+        {
+            "question_id": task.problem_id,
+            "status": result.status,
+            "reason": result.reason,
+            "tests": [{"index": i, **entry} for i, entry in enumerate(vote_report(result, with_outputs=True))],
+            "golden_index": result.golden,
+            "golden_passed_holdout": result.golden_passes_holdout,
+            "verified_indices": result.verified_candidates,
+        }
+        for task, (result, _) in zip(tasks, voted)
+    ]
     write_text(json.dumps(report, indent=2), Path(args.out))
     verified = sum(1 for r in report if r["status"] == "verified")
-    figures = SandboxFigures.of(stats, runs)
     print(
         f"voted on {len(report)} problems: {verified} with a golden solution that passed its held-out tests -> {args.out}"
     )
     print(
         f"{figures.runs} sandbox runs = {figures.executed} executed + {figures.skipped} skipped after a time limit + "
         f"{figures.not_compiled} not run (no compile) + {figures.sandbox_failures} lost to a broken sandbox, "
-        f"in {stats.seconds:.2f} s, {figures.executed_per_s:.1f} executed/s"
+        f"in {figures.seconds:.2f} s, {figures.executed_per_s:.1f} executed/s"
     )
     return 0
+
+
+def _sandbox_name(text: str) -> str:
+    """--sandbox: bwrap, docker, none, or judge servers (http(s)://host:port, comma-separated)."""
+    if text in ("bwrap", "docker", "none"):
+        return text
+    addresses = text.split(",")
+    if all(a.startswith(("http://", "https://")) and len(a.split("://", 1)[1]) > 0 for a in addresses):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r}: choose bwrap, docker, none or http(s)://judge-server[,...] (xcoder judge-server)"
+    )
 
 
 def _open_backend(args: argparse.Namespace):
@@ -1131,10 +1148,85 @@ def add_decontaminate_parser(subparsers: argparse._SubParsersAction) -> argparse
     return parser
 
 
+def cmd_estimate(args: argparse.Namespace) -> int:
+    """What materializing the selection would cost (xcoder_assets/llm/estimate.py does the work)."""
+    if not _debug(args):
+        _silence_import_noise()
+    import dagster as dg
+    from dagster._config import process_config
+
+    from xcoder_assets.llm import estimate as cost
+    from xcoder_assets.llm.limits import LLMConfigError
+    from xcoder_assets.recipe.batches import BatchKeyError, check_batch_key
+
+    run_config = _load_run_config(args.config or [])
+    from xcoder_assets.definitions import defs as load_defs
+
+    repo = load_defs().get_repository_def()
+    try:
+        keys = dg.AssetSelection.from_coercible([s.strip() for s in args.select.split(",")]).resolve(repo.asset_graph)
+    except (dg.DagsterInvalidSubsetError, dg.DagsterInvalidDefinitionError, KeyError, ValueError) as exc:
+        raise CliError(f"--select {args.select!r}: {str(exc).splitlines()[0]}") from None
+    if not keys:
+        raise CliError(f"--select {args.select!r} selects no asset")
+    try:
+        batch = check_batch_key(args.batch)
+    except BatchKeyError as exc:
+        raise CliError(f"--batch: {exc}") from None
+    configs = {}
+    for name in cost.CONFIG_ASSETS:  # upstream sizes come from these even when they are not selected
+        op = repo.asset_graph.get(dg.AssetKey(name)).assets_def.op
+        given = (((run_config.get("ops") or {}).get(name) or {}).get("config")) or {}
+        processed = process_config(op.config_schema.config_type, given)
+        if not processed.success:
+            raise CliError(f"--config: ops.{name}.config: {'; '.join(e.message for e in processed.errors)}")
+        configs[name] = processed.value
+    names = [key.to_user_string() for key in repo.asset_graph.toposorted_asset_keys if key in keys]
+    from xcoder_assets.defs.resources import build_resources
+
+    llm_config = ((run_config.get("resources") or {}).get("llm") or {}).get("config") or {}
+    try:
+        llm = build_resources()["llm"].model_copy(update=llm_config).process_config_and_initialize()
+        roles_needed = {role for name in names for role in cost.ROLE_OF.get(name, ())}
+        roles = {role: llm.settings(role) for role in roles_needed}
+        tokens = cost.parse_token_figures(args.tokens or [])
+        result = cost.estimate(_data_dir(args), names, configs, roles, batch, tokens)
+    except (LLMConfigError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    skipped = [n for n in names if n not in cost.PLANS and "llm" in (repo.asset_graph.get(dg.AssetKey(n)).kinds or ())]
+    if skipped:
+        result.notes.append(f"not estimated (their LLM calls are not modelled here): {', '.join(skipped)}")
+    print(f"estimate for {', '.join(names)} (batch {batch})")
+    print(result.render())
+    return 0
+
+
 def cmd_fake_server(args: argparse.Namespace) -> int:
     from xcoder_assets.simulator import fake_server
 
     fake_server.main(["--port", str(args.port), "--latency", str(args.latency), "--hang", str(args.hang)])
+    return 0
+
+
+def cmd_judge_server(args: argparse.Namespace) -> int:
+    from xcoder_assets.sandbox.backends import SandboxUnavailable
+    from xcoder_assets.sandbox.service import ServerSettings, read_token, run_forever
+
+    try:
+        settings = ServerSettings(
+            host=args.host,
+            port=args.port,
+            token=read_token(args.token_file),
+            backend=args.sandbox,
+            image=args.image,
+            jobs=args.jobs,
+            queue=args.queue,
+            max_request_bytes=args.max_request_mb << 20,
+            fresh_sandbox=args.fresh_sandbox,
+        )
+        run_forever(settings, announce=lambda line: print(line, flush=True))
+    except (SandboxUnavailable, ValueError, OSError) as exc:
+        raise CliError(f"judge-server: {exc}") from None
     return 0
 
 
@@ -1250,7 +1342,7 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--generations", required=True, help='JSON list of {"question_id", "code_list"}')
     judge.add_argument("--out", required=True, help="where to write the results (JSON)")
     judge.add_argument("--profile", choices=["strict", "lcb"], default="strict")
-    judge.add_argument("--sandbox", choices=["bwrap", "docker", "none"], default="bwrap")
+    judge.add_argument("--sandbox", type=_sandbox_name, default="bwrap")
     judge.add_argument(
         "--timeout",
         type=float,
@@ -1275,7 +1367,7 @@ def build_parser() -> argparse.ArgumentParser:
     vote.add_argument("--out", required=True)
     vote.add_argument("--min-agreement", type=float, default=0.5)
     vote.add_argument("--holdout-share", type=float, default=0.3)
-    vote.add_argument("--sandbox", choices=["bwrap", "docker", "none"], default="bwrap")
+    vote.add_argument("--sandbox", type=_sandbox_name, default="bwrap")
     vote.add_argument("--timeout", type=float, default=None, help="CPU seconds per run (default 2)")
     vote.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     vote.add_argument("--image", default=DEFAULT_IMAGE)
@@ -1323,13 +1415,44 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--max-retries", type=int, default=6)
     evaluate.add_argument("--request-timeout", type=float, default=600.0)
     evaluate.add_argument("--cache", help="LLM response cache (default OUT/llm_cache.sqlite)")
-    evaluate.add_argument("--sandbox", choices=["bwrap", "docker", "none"], default="bwrap")
+    evaluate.add_argument("--sandbox", type=_sandbox_name, default="bwrap")
     evaluate.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="judge workers")
     evaluate.add_argument("--image", default=DEFAULT_IMAGE, help="docker image with python3")
     evaluate.add_argument("--allow-unsafe-sandbox", action="store_true", help="permit --sandbox none (no isolation)")
     evaluate.set_defaults(func=cmd_eval)
 
     add_decontaminate_parser(sub)
+
+    server = sub.add_parser(
+        "judge-server",
+        help="serve the sandbox over HTTP to judges on other hosts (token: $XCODER_JUDGE_TOKEN or --token-file)",
+    )
+    server.add_argument("--host", default="127.0.0.1", help="address to bind; beyond loopback only with a token")
+    server.add_argument("--port", type=int, default=8080, help="0: a free port, printed at start")
+    server.add_argument("--token-file", help="file holding the bearer token (default: $XCODER_JUDGE_TOKEN_FILE)")
+    server.add_argument("--sandbox", choices=["bwrap", "docker"], default="bwrap")
+    server.add_argument("--image", default=DEFAULT_IMAGE, help="the docker backend's image")
+    server.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="programs run at once")
+    server.add_argument("--queue", type=int, default=64, help="programs waiting for a slot; more get 503")
+    server.add_argument("--max-request-mb", type=int, default=64, help="largest request (one program, its tests)")
+    server.add_argument("--fresh-sandbox", action="store_true", help="a new sandbox for every program")
+    server.set_defaults(func=cmd_judge_server)
+
+    estimate = sub.add_parser(
+        "estimate", help="what materializing assets would cost: requests after the cache, tokens, price, USD"
+    )
+    estimate.add_argument("--select", required=True, help="assets, as for materialize (e.g. 'problems+')")
+    estimate.add_argument(
+        "--config", action="append", help="run config YAML/JSON (its ops' config sizes the estimate); repeatable"
+    )
+    estimate.add_argument("--batch", default=DEFAULT_BATCH, help=f"generation batch (default {DEFAULT_BATCH})")
+    estimate.add_argument(
+        "--tokens",
+        action="append",
+        metavar="TEMPLATE=PROMPT,COMPLETION",
+        help="tokens per request to assume for a template (name or id), instead of the history; repeatable",
+    )
+    estimate.set_defaults(func=cmd_estimate)
 
     fake = sub.add_parser("fake-llm-server", help="serve a local OpenAI-compatible fake (for bench and tests)")
     fake.add_argument("--port", type=int, default=0, help="0 (default): a free port, printed at start")

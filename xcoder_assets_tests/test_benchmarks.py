@@ -13,9 +13,16 @@ BENCHMARKS = PROJECT_ROOT / "benchmarks"
 # script -> (tiny arguments, a line its output must hold)
 TINY = {
     "dedup_scale.py": (["--examples", "300", "--scale", "1,2", "--benchmark", "40"], "ratio"),
+    "judge_service.py": (["--servers", "2", "--programs", "8", "--tests", "2", "--rounds", "1"], "ratio pool/local"),
+    "incremental_shards.py": (["--nights", "3", "--problems", "12"], "ratio night 3 / night 2"),
+    "lineage_scale.py": (
+        ["--batches", "1,2", "--copies", "1", "--usage-rows", "2000", "--configs", "6", "--repeat", "1"],
+        "ratio 2/1 batches, trace ROW",
+    ),
     "residual_channels.py": (["--backends", "bwrap", "--trials", "1", "--seconds", "0.1"], "| bwrap | warm |"),
     "scale_synthesis.py": (["--factor", "2", "--configs", "6", "--rounds", "5"], "ratio 2x/1x"),
-    "scale_verification.py": (["--factor", "1", "--configs", "6"], "verified solutions"),
+    "scale.py": (["--problems", "6", "--candidates", "2", "--rounds", "3"], "paper-scale projection"),
+    "simulator_distinct.py": (["--configs", "40", "--samples", "2"], "distinct problems:"),
     "vote_accuracy.py": (["--problems", "12", "--spread-seeds", "1"], "| candidates |"),
 }
 

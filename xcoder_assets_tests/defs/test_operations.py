@@ -17,10 +17,14 @@ from xcoder_assets.recipe.batches import (
     batch_seed,
     check_batch_key,
     nightly_key,
+    BatchShard,
     plan_nightly,
     seed_offset,
     select_batches,
+    shard_keys,
+    shard_of,
 )
+from xcoder_assets.defs.resources import batch_shards_from_env
 
 TICK = datetime(2026, 12, 2, 2, 0, tzinfo=timezone.utc)
 
@@ -41,12 +45,46 @@ def test_batch_keys_and_seed_offsets():
 
 
 def test_plan_nightly_and_batch_selection():
-    assert plan_nightly(TICK, []).status == "new"
-    assert plan_nightly(TICK, ["nightly-2026-12-02"]).status == "exists"
+    assert [p.status for p in plan_nightly(TICK, [])] == ["new"]
+    assert [p.status for p in plan_nightly(TICK, ["nightly-2026-12-02"])] == ["exists"]
     assert select_batches(["b1", "b2", "b3"], None) == ["b1", "b2", "b3"]
     assert select_batches(["b1", "b2", "b3"], ["b3", "b1"]) == ["b1", "b3"]  # in the batches' order
     with pytest.raises(BatchKeyError, match="unknown batch.*b9"):
         select_batches(["b1"], ["b9"])
+
+
+def test_a_batch_splits_into_shards_that_are_batches_of_their_own():
+    keys = shard_keys("nightly-2026-12-02", 12)
+    assert keys[0] == "nightly-2026-12-02.s00-of-12" and keys[-1] == "nightly-2026-12-02.s11-of-12"
+    assert [check_batch_key(k) for k in keys] == keys  # valid partition keys, folders and URLs
+    assert len({seed_offset(k) for k in keys}) == 12  # each samples its own configurations
+    assert shard_of(keys[3]) == BatchShard("nightly-2026-12-02", 3, 12) and shard_of("nightly-2026-12-02") is None
+    assert shard_of("b.s12-of-12") is None and shard_of("b.s1-of-12") is None  # out of range; not the written key
+    assert shard_keys("campaign", 1) == ["campaign"]
+    with pytest.raises(BatchKeyError, match="1 to 9999"):
+        shard_keys("campaign", 0)
+    plans = plan_nightly(TICK, ["nightly-2026-12-02.s1-of-3"], shards=3)
+    assert [(p.key, p.status) for p in plans] == [
+        ("nightly-2026-12-02.s0-of-3", "new"),
+        ("nightly-2026-12-02.s1-of-3", "exists"),
+        ("nightly-2026-12-02.s2-of-3", "new"),
+    ]
+    assert batch_shards_from_env({}) == 1 and batch_shards_from_env({"XCODER_BATCH_SHARDS": "16"}) == 16
+    with pytest.raises(ValueError, match="XCODER_BATCH_SHARDS must be a whole number from 1 to 9999, got 'x'"):
+        batch_shards_from_env({"XCODER_BATCH_SHARDS": "x"})
+
+
+def test_a_sharded_schedule_requests_one_run_per_shard():
+    schedule = ops.build_batch_schedule(shards=4)
+    defs = dg.Definitions(assets=_batch_stage(), schedules=[schedule])
+    with dg.instance_for_test() as instance:
+        repo = defs.get_repository_def()
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=TICK, repository_def=repo)
+        requests = schedule.evaluate_tick(context).run_requests
+        keys = [r.partition_key for r in requests]
+        assert keys == shard_keys("nightly-2026-12-02", 4) == [r.run_key for r in requests]
+        assert existing_batches(instance) == keys
+        assert "split into 4 shards" in schedule.description
 
 
 # ---- batch keys the project refuses ---------------------------------------------------------------

@@ -139,6 +139,7 @@ def test_exported_rows_read_back_through_our_readers_and_the_lcb_judge(bwrap_bac
 
 def test_a_nightly_batch_dates_its_problems():
     assert v.synthetic_contest_date("nightly-2026-03-04") == date(2026, 3, 4)
+    assert v.synthetic_contest_date("nightly-2026-03-04.s3-of-8") == date(2026, 3, 4)  # a shard of that night
     assert v.synthetic_contest_date("demo") == v.synthetic_contest_date(None) == v.SYNTHETIC_CONTEST_DATE
     assert v.synthetic_contest_date("nightly-2026-13-40") == v.SYNTHETIC_CONTEST_DATE
     problem, cases, _, _ = PROBLEMS[0]

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import TYPE_CHECKING, Iterable, Literal, Sequence
 
-from datasketch import MinHash
+if TYPE_CHECKING:  # datasketch (and scipy under it) costs every `xcoder` command a second to import
+    from datasketch import MinHash
 
 from xcoder_assets.recipe.benchmark import BenchmarkInputError, LcbProblem, load_problems, read_records
 from xcoder_assets.recipe.dedup import NearDuplicateIndex, normalize_tokens, shingle_set, signatures

@@ -15,9 +15,11 @@ import io
 import re
 import tokenize
 from dataclasses import dataclass
-from typing import Iterable, Literal, Protocol, Sequence
+from typing import TYPE_CHECKING, Iterable, Literal, Protocol, Sequence
 
-from datasketch import MinHash, MinHashLSH
+if TYPE_CHECKING:  # imported where used: datasketch (and scipy) cost every `xcoder` command a second
+    from datasketch import MinHash
+
 
 _WORD = re.compile(r"[^\W\d_]+|\d+")
 NUMBER, NAME = "0", "x"  # what numbers and single-letter names fold to
@@ -100,6 +102,8 @@ def jaccard(a: set[str], b: set[str]) -> float:
 
 def signatures(sets: Sequence[set[str]], num_perm: int) -> list[MinHash]:
     """MinHash signatures (datasketch, fixed seed: the same set gives the same signature on every run)."""
+    from datasketch import MinHash
+
     return MinHash.bulk([[s.encode("utf-8") for s in sorted(items)] for items in sets], num_perm=num_perm, seed=1)
 
 
@@ -146,6 +150,8 @@ class NearDuplicateIndex:
         self.threshold, self.num_perm = threshold, num_perm
         # LSH banding misses some pairs just above its threshold; banding for a lower one finds them, and
         # the exact Jaccard below still decides (more candidates checked, none wrongly accepted).
+        from datasketch import MinHashLSH
+
         self.lsh = MinHashLSH(threshold=max(0.05, threshold - margin), num_perm=num_perm)
         self.sets: dict[str, set[str]] = {}
 

@@ -117,3 +117,22 @@ def fresh_backend(request):
 def sandbox(request):
     """Each real backend in turn."""
     return request.getfixturevalue(f"{request.param}_backend")
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory):
+    """The demo's data and its two `xcoder materialize` runs, once per test run (xcoder_assets_tests/demo.py).
+    Read only: a test that writes copies it (`demo_data.copy(tmp_path / "data")`)."""
+    from xcoder_assets_tests.demo import materialize_demo
+
+    demo = materialize_demo(tmp_path_factory.mktemp("demo"))
+    yield demo
+    demo.instance.dispose()
+
+
+def pytest_collection_modifyitems(items):
+    # The first test to ask for the session's demo waits for its two materializations (minutes on a
+    # loaded 2-core machine), whichever module it is in: those tests get the demo's time limit.
+    for item in items:
+        if "demo_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(1200))

@@ -1,8 +1,9 @@
 """The `xcoder` command as a user meets it: materialize (progress, one clear error, exit status),
 status (figures that agree with the run metadata), trace (short and --full), sql.
 
-One small demo (10 evolution rounds, 12 problems) is materialized twice per session with
-`xcoder materialize`, against its own DAGSTER_HOME, on the offline simulator.
+The session's demo (xcoder_assets_tests/demo.py: 10 evolution rounds, 48 problems) is materialized twice
+per test run with `xcoder materialize`, against its own DAGSTER_HOME, on the offline simulator; the
+defs tests read the same data.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from xcoder_assets.cli import main as xcoder
 from xcoder_assets.recipe.batches import DEFAULT_BATCH
 from xcoder_assets.store.tables import batch_dir
 from xcoder_assets_tests.conftest import PROJECT_ROOT
+from xcoder_assets_tests.demo import DEMO_ROUNDS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # the session demo runs in the first test
 BIN = Path(sys.executable).parent
-SMALL = {"ops": {"evolved_pool": {"config": {"rounds": 10}}, "feature_configs": {"config": {"count": 12}}}}
 LLM_ASSETS = ("features", "evolved_pool", "problems", "test_inputs", "candidate_solutions")
 
 
@@ -68,18 +69,10 @@ def run_metadata(home: Path, run_id: str) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="session")
-def small_demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli_demo")
-    home, data = _home(root / "home"), root / "data"
-    config = root / "small.yaml"
-    config.write_text(json.dumps(SMALL))  # JSON is YAML
-    runs = []
-    for _ in range(2):
-        # the SynthSmith chain (what the demo shows), not later stages that build on it
-        done = materialize(home, data, "--select", "*verified_solutions", "--config", str(config))
-        assert done.returncode == 0, done.stdout + done.stderr
-        runs.append(done)
-    return home, data, runs
+def small_demo(demo_data):
+    """The session's demo (conftest: demo_data): `xcoder materialize` twice, against its own DAGSTER_HOME,
+    the runs' output kept. Read only: a test that writes copies the data."""
+    return demo_data.home, demo_data.data, demo_data.runs
 
 
 def _run_id(done: subprocess.CompletedProcess) -> str:
@@ -110,7 +103,7 @@ def test_materialized_runs_are_recorded_in_dagster_home(small_demo):
     home, data, (first, _) = small_demo
     metadata = run_metadata(home, _run_id(first))
     assert set(metadata) >= {"seed_problems", "features", "evolved_pool", "verified_solutions"}
-    assert metadata["evolved_pool"]["rounds_done"] == 10
+    assert metadata["evolved_pool"]["rounds_done"] == DEMO_ROUNDS  # the demo's --config applied
     assert metadata["seed_problems"]["dagster/row_count"] == pl.read_parquet(data / "seed_problems.parquet").height
 
 
@@ -163,19 +156,52 @@ def test_an_unknown_model_is_one_error_naming_role_and_model(tmp_path):
     assert "seed_problems: materialized in" in done.stdout  # what ran before the failure still did
 
 
+def materialize_together(calls: list[tuple[Path, Path, tuple[str, ...]]]) -> list[subprocess.CompletedProcess]:
+    """Several `xcoder materialize` commands at once (each its own DAGSTER_HOME): most of each one's time is
+    the interpreter's start, which they need not wait for one after the other."""
+    processes = [
+        (
+            args,
+            subprocess.Popen(
+                [BIN / "xcoder", "materialize", *args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=PROJECT_ROOT,
+                env=_env(home, data),
+            ),
+        )
+        for home, data, args in calls
+    ]
+    done = []
+    for args, process in processes:
+        stdout, stderr = process.communicate(timeout=600)
+        done.append(subprocess.CompletedProcess(args, process.returncode, stdout, stderr))
+    return done
+
+
 def test_bad_selection_and_bad_run_config_are_one_line(tmp_path):
-    home = _home(tmp_path / "home")
-    done = materialize(home, tmp_path / "data", "--select", "no_such_asset")
-    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no_such_asset" in done.stderr
-    done = materialize(home, tmp_path / "data", "--select", "seed_problems features")  # not a selection string
-    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Invalid selection string" in done.stderr
     config = tmp_path / "c.yaml"
     config.write_text("ops: {seed_problems: {config: {no_such_field: 1}}}\n")
-    done = materialize(home, tmp_path / "data", "--select", "seed_problems", "--config", str(config))
-    assert done.returncode == 2 and done.stderr.startswith("xcoder: error: invalid run config: ")
-    assert "no_such_field" in done.stderr and "Traceback" not in done.stderr
-    done = materialize(home, tmp_path / "data", "--config", str(tmp_path / "missing.yaml"))
-    assert done.returncode == 2 and "missing.yaml" in done.stderr and done.stderr.count("\n") == 1
+    unknown, malformed, bad_config, missing = materialize_together(
+        [
+            (_home(tmp_path / f"home{i}"), tmp_path / f"data{i}", args)
+            for i, args in enumerate(
+                [
+                    ("--select", "no_such_asset"),
+                    ("--select", "seed_problems features"),  # not a selection string
+                    ("--select", "seed_problems", "--config", str(config)),
+                    ("--config", str(tmp_path / "missing.yaml")),
+                ]
+            )
+        ]
+    )
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1 and "no_such_asset" in unknown.stderr
+    assert malformed.returncode == 2 and malformed.stderr.count("\n") == 1
+    assert "Invalid selection string" in malformed.stderr
+    assert bad_config.returncode == 2 and bad_config.stderr.startswith("xcoder: error: invalid run config: ")
+    assert "no_such_field" in bad_config.stderr and "Traceback" not in bad_config.stderr
+    assert missing.returncode == 2 and "missing.yaml" in missing.stderr and missing.stderr.count("\n") == 1
 
 
 # ---- status ------------------------------------------------------------------------------------

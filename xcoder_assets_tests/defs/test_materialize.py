@@ -1,4 +1,5 @@
-"""dg.materialize on the offline provider (and once on the fake HTTP server): the stage end to end."""
+"""The SynthSmith chain end to end on the offline provider: the session's demo (two `xcoder materialize` runs,
+conftest: demo_data) read here, dg.materialize for what a test must run itself (and once on the fake HTTP server)."""
 
 import json
 import re
@@ -24,9 +25,11 @@ from xcoder_assets.store.tables import (
 )
 from xcoder_assets.store.tables import batch_dir, verified_problems_path
 from xcoder_assets_tests.batches import TEST_BATCH, folder_of
+from xcoder_assets_tests.demo import DEMO_ROUNDS
 
 
-# Two whole materializations share the module: on a loaded 2-core machine they outgrow the default 300 s.
+# The first test to ask for the session's demo waits for its two materializations: on a loaded 2-core
+# machine they outgrow the default 300 s.
 pytestmark = pytest.mark.timeout(1200)
 
 # The synthesis pipeline, seed to verified solutions (the benchmark assets have their own tests).
@@ -61,18 +64,15 @@ def metadata_of(result, asset):
 
 
 @pytest.fixture(scope="module")
-def demo_instance():
-    return dg.DagsterInstance.ephemeral()
+def demo_instance(demo_data):
+    return demo_data.instance
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory, demo_instance):
-    """Two materializations of the whole graph into one data directory."""
-    data_dir = tmp_path_factory.mktemp("demo") / "data"
-    instance = demo_instance
-    first = materialize(data_dir, instance=instance)
-    second = materialize(data_dir, instance=instance)
-    return data_dir, first, second
+def demo(demo_data):
+    """Two materializations of the SynthSmith chain into one data directory: the session's demo
+    (conftest: demo_data, `xcoder materialize` twice), read only here."""
+    return demo_data.data, demo_data.first, demo_data.second
 
 
 def test_graph_materializes_and_only_the_leak_check_warns(demo):
@@ -113,7 +113,7 @@ def test_second_materialization_makes_zero_llm_calls(demo, asset):
     before, after = metadata_of(first, asset), metadata_of(second, asset)
     assert before["llm_calls_made"] > 0
     if asset == "evolved_pool":  # its finished rounds are checkpointed: nothing to ask, not even the cache
-        assert after["llm_requests"] == 0 and after["resumed_after_round"] == 100
+        assert after["llm_requests"] == 0 and after["resumed_after_round"] == DEMO_ROUNDS
     else:
         assert after["llm_calls_made"] == 0 and after["llm_cache_hits"] == before["llm_requests"]
     assert "offline simulator, not a real LLM" in after["llm_model"]
@@ -184,7 +184,7 @@ def test_demo_problems_are_varied_and_recorded(demo):
     assert kept.height >= 24
     assert set(kept["style"]) == {"codeforces", "leetcode", "atcoder"}
     assert kept.filter(pl.col("style") == "leetcode")["function_name"].null_count() == 0
-    assert set(problems["status"]) >= {"ok", "duplicate"}
+    assert set(problems["status"]) >= {"ok", "leak"}  # the simulator writes no duplicates any more (issue 21)
     assert problems.filter(pl.col("status") != "ok")["error"].null_count() == 0
     assert all(len(ids) >= 1 for ids in kept["feature_ids"])
     settings = json.loads((folder_of(data_dir, "problems") / "settings" / "problems.json").read_text())
@@ -192,7 +192,7 @@ def test_demo_problems_are_varied_and_recorded(demo):
     assert settings["resources"]["llm"]["models"] == {"compose": "xcoder-offline/synthsmith-sim-1"}
     assert settings["made_with"]["templates"] == ["compose_scenario@v1", "compose_problem@v1"]
     pool = metadata_of(first, "evolved_pool")
-    assert pool["rounds_done"] == 100 and pool["dagster/row_count"] > pool["seed_tree_features"]
+    assert pool["rounds_done"] == DEMO_ROUNDS and pool["dagster/row_count"] > pool["seed_tree_features"]
     assert "pool size" in pool["growth_curve"] and "(data:image/svg+xml;base64," in pool["growth_curve"]
 
 
@@ -435,3 +435,27 @@ def test_trace_of_a_verified_solution(demo, capsys):
     for template in ("solve@v1", "write_tests@v1", "compose_problem@v1"):
         assert template in out, template
     assert "test-" in trace(data_dir, capsys, row["verified_id"], "--full")
+
+
+def test_chunks_of_any_size_write_the_same_tables(demo, tmp_path):
+    """The per-problem stages go through a batch a chunk of problems at a time (memory bounded by the
+    chunk): chunks of 3 problems write the same rows, in the same order, as the default chunks."""
+    import shutil
+
+    data_dir, _, _ = demo
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)  # the demo is shared: runs write to a copy
+    stages = ["test_inputs", "candidate_solutions", "verified_solutions"]
+    result = materialize(
+        copy,
+        run_config={"ops": {name: {"config": {"chunk_problems": 3}} for name in stages}},
+        selection=stages,
+    )
+    assert result.success
+    folder, chunked = batch_dir(data_dir, TEST_BATCH), batch_dir(copy, TEST_BATCH)
+    for table in (TEST_INPUTS, CANDIDATE_SOLUTIONS, VERIFIED_SOLUTIONS):
+        expected = pl.read_parquet(table.path(folder)).drop("run_id")
+        got = pl.read_parquet(table.path(chunked)).drop("run_id")
+        assert got.height == expected.height > 0 and got.equals(expected), table.name
+    assert verified_problems_path(chunked).read_text() == verified_problems_path(folder).read_text()
+    assert sum(1 for _ in chunked.glob("*.parquet")) == sum(1 for _ in folder.glob("*.parquet"))

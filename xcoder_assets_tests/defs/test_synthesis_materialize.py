@@ -5,11 +5,10 @@ import pytest
 
 from xcoder_assets.llm.gateway import LLMGateway
 from xcoder_assets.store.tables import EVOLVED_POOL, FEATURE_CONFIGS
-from xcoder_assets_tests.defs.test_materialize import FIRST_STAGE, materialize, metadata_of
+from xcoder_assets_tests.defs.test_materialize import materialize, metadata_of
 from xcoder_assets.store.tables import batch_dir
 from xcoder_assets_tests.batches import TEST_BATCH
-
-SYNTHESIS = ["evolved_pool", "feature_configs", "problems"]
+from xcoder_assets_tests.demo import DEMO_ROUNDS
 
 
 def run_config(rounds=20, count=12, only=("evolved_pool", "feature_configs")):
@@ -17,36 +16,39 @@ def run_config(rounds=20, count=12, only=("evolved_pool", "feature_configs")):
     return {"ops": {name: value for name, value in ops.items() if name in only}}
 
 
-@pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("small") / "data"
-    result = materialize(data_dir, run_config=run_config(), selection=FIRST_STAGE + SYNTHESIS)
-    return data_dir, result
+@pytest.fixture
+def small(demo_data, tmp_path):
+    """A copy of the session's demo (conftest: demo_data) to write to, and the demo's first run."""
+    return demo_data.copy(tmp_path / "data"), demo_data.first
 
 
 def test_more_configurations_call_only_for_the_new_ones(small):
     data_dir, first = small
     configs_before = pl.read_parquet(FEATURE_CONFIGS.path(batch_dir(data_dir, TEST_BATCH)))
+    count = configs_before.height
     again = materialize(
-        data_dir, run_config=run_config(count=16, only=["feature_configs"]), selection=["feature_configs", "problems"]
+        data_dir,
+        run_config=run_config(count=count + 4, only=["feature_configs"]),
+        selection=["feature_configs", "problems"],
     )
     configs_after = pl.read_parquet(FEATURE_CONFIGS.path(batch_dir(data_dir, TEST_BATCH)))
-    assert configs_after["config_id"].head(12).to_list() == configs_before["config_id"].to_list()
+    assert configs_after.height == count + 4
+    assert configs_after["config_id"].head(count).to_list() == configs_before["config_id"].to_list()
     meta = metadata_of(again, "problems")
     before = metadata_of(first, "problems")
-    assert meta["llm_cache_hits"] == before["llm_requests"]  # the 12 earlier configurations: all from the cache
+    assert meta["llm_cache_hits"] == before["llm_requests"]  # the earlier configurations: all from the cache
     assert 0 < meta["llm_calls_made"] <= 8  # at most two calls for each of the 4 new ones
 
 
-def test_an_interrupted_evolution_resumes_after_its_last_round(tmp_path, monkeypatch):
-    reference_dir = tmp_path / "reference" / "data"
-    materialize(
-        reference_dir, run_config=run_config(rounds=10, only=["evolved_pool"]), selection=FIRST_STAGE + ["evolved_pool"]
-    )
-    reference = pl.read_parquet(EVOLVED_POOL.path(reference_dir))
+def test_an_interrupted_evolution_resumes_after_its_last_round(demo_data, tmp_path, monkeypatch):
+    # the reference: the demo's pool, DEMO_ROUNDS rounds evolved without interruption
+    assert DEMO_ROUNDS == 10
+    reference = pl.read_parquet(EVOLVED_POOL.path(demo_data.data))
 
-    data_dir = tmp_path / "interrupted" / "data"
-    materialize(data_dir, selection=FIRST_STAGE)
+    # the demo's first stage (seeds, features, tree), without its pool and the pool's checkpoint
+    data_dir = demo_data.copy(tmp_path / "data")
+    EVOLVED_POOL.path(data_dir).unlink()
+    (data_dir / "checkpoints" / "evolved_pool.jsonl").unlink()
     original = LLMGateway.complete
     calls = {"n": 0}
 
@@ -74,13 +76,18 @@ def test_an_interrupted_evolution_resumes_after_its_last_round(tmp_path, monkeyp
 
 
 def test_an_interrupted_verification_redoes_no_finished_sandbox_run(small, monkeypatch):
+    import contextlib
     import sqlite3
 
     import xcoder_assets.sandbox.runs as runs
 
     data_dir, _ = small
-    materialize(data_dir, selection=["test_inputs", "candidate_solutions"])
+    # The demo's latest sandbox runs are forgotten: verification (the last stage it ran) has those to run
+    # again, the rest comes from the cache (so the test does not pay for the whole verification).
     cache_file = data_dir / "sandbox_cache.sqlite"
+    with contextlib.closing(sqlite3.connect(cache_file)) as con, con:
+        latest = "SELECT key FROM runs ORDER BY at DESC LIMIT 300"
+        forgotten = con.execute(f"DELETE FROM runs WHERE key IN ({latest})").rowcount
     before = sqlite3.connect(cache_file).execute("SELECT count(*) FROM runs").fetchone()[0]
     original = runs.run_program
     calls = {"n": 0}
@@ -100,6 +107,7 @@ def test_an_interrupted_verification_redoes_no_finished_sandbox_run(small, monke
     resumed = materialize(data_dir, selection=["verified_solutions"])
     meta = metadata_of(resumed, "verified_solutions")
     assert meta["sandbox_runs_cached"] >= done
+    assert 0 < meta["sandbox_runs_executed"] <= forgotten - done  # only what was forgotten and not yet redone
     assert meta["sandbox_runs_executed"] + meta["sandbox_runs_cached"] <= meta["sandbox_runs"]
     again = metadata_of(materialize(data_dir, selection=["verified_solutions"]), "verified_solutions")
     assert again["sandbox_runs_executed"] == 0 and again["problems_verified"] == meta["problems_verified"]

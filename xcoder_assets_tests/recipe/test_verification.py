@@ -61,18 +61,22 @@ def test_golden_is_confirmed_on_held_out_tests():
 def test_a_golden_that_fails_held_out_tests_rejects_the_problem():
     tests = [f"t{i}" for i in range(12)]
     holdout = [t for t in tests if v.is_holdout(t, 0.5, seed=3)]
+    selection = [t for t in tests if t not in holdout]
+    assert holdout and selection
     selection_only = [("x" if t not in holdout else "w") for t in tests]
-    # Candidate 0 is best on selection tests but wrong on every held-out test; the others split.
-    outputs = [
-        selection_only,
-        ["x"] * 12,
-        ["x" if i % 2 else "z" for i in range(12)],
-        ["x" if i % 2 == 0 else "z" for i in range(12)],
-    ]
-    result = v.verify(tests, outputs, holdout_share=0.5, seed=3, min_agreement=0.0)
-    assert holdout and result.golden in (0, 1)
-    if result.golden == 0:
-        assert result.status == "rejected" and "held-out" in result.reason
+    # Candidate 0 is best on selection tests but wrong on every held-out test; candidate 1 is right
+    # everywhere but one selection test, so it ranks second; the others split.
+    one_selection_miss = ["v" if t == selection[0] else "x" for t in tests]
+    halves = [["x" if i % 2 else "z" for i in range(12)], ["x" if i % 2 == 0 else "z" for i in range(12)]]
+    result = v.verify(
+        tests, [selection_only, one_selection_miss, *halves], holdout_share=0.5, seed=3, min_agreement=0.0
+    )
+    assert result.golden == 0 and result.status == "rejected" and result.rejection == "golden_fails_holdout"
+    assert "held-out" in result.reason and result.verified_candidates == []
+    # When candidate 1 passes every selection test too, the tie goes to the one that also passes the
+    # held-out tests: the problem is verified with candidate 1 alone (0 fails held-out, 2 and 3 split).
+    tied = v.verify(tests, [selection_only, ["x"] * 12, *halves], holdout_share=0.5, seed=3, min_agreement=0.0)
+    assert tied.golden == 1 and tied.status == "verified" and tied.verified_candidates == [1]
 
 
 def test_a_best_candidate_that_fails_a_selection_test_verifies_nothing():
@@ -112,9 +116,18 @@ def test_labelled_study_recovers_truth_and_never_prefers_a_wrong_golden():
                 assert vote.verified and vote.expected == truths[test]
             elif n_correct == n_wrong and n_correct:
                 assert not vote.verified and vote.reason == "tie"
+            elif n_correct < n_wrong:  # agreeing wrong candidates outvote the right ones: the vote's known limit
+                assert vote.verified and vote.expected == truths[test] + "!"
+            else:  # only crashes and timeouts
+                assert not vote.verified and vote.reason == "no run ended normally"
         if n_correct > n_wrong:
             assert result.status == "verified" and is_correct[result.golden]
             assert all(is_correct[c] for c in result.verified_candidates)
+        elif n_correct < n_wrong:  # the golden is one of the agreeing wrong candidates, and only they verify
+            assert result.status == "verified" and not is_correct[result.golden]
+            assert result.verified_candidates == list(range(n_correct, n_correct + n_wrong))
+        else:  # a tie or no output on every test: no verified test, so the problem is rejected
+            assert result.status == "rejected" and result.rejection == "too_few_verified_tests", result.reason
 
 
 # ---- the same with real programs in the sandbox ------------------------------------------------

@@ -20,6 +20,10 @@ from xcoder_assets_tests.sandbox import test_security_redteam as redteam
 from xcoder_assets_tests.sandbox import test_security_round3 as round3
 from xcoder_assets_tests.sandbox.test_service import JudgeServer, judge_pool, judge_servers, judge_token  # noqa: F401
 
+# The sandbox's own security suites run in the default run on both local backends; through three judge
+# servers in containers they take minutes more, so CI runs them with the slow suites (make test-slow).
+pytestmark = pytest.mark.slow
+
 
 class OneServer(RemoteBackend):
     """A pool of one server whose `started` is the server's count of sandboxes started (from /metrics)."""

@@ -737,6 +737,7 @@ def _view_names(con) -> list[str]:
 
 def cmd_bench_llm(args: argparse.Namespace) -> int:
     from xcoder_assets.llm.bench import bench_main, parse_requests
+    from xcoder_assets.simulator import fake_server
     from xcoder_assets.llm.gateway import LLMConfigError
 
     try:
@@ -768,6 +769,7 @@ def cmd_bench_llm(args: argparse.Namespace) -> int:
             api_key=args.api_key,
             rounds=args.rounds,
             latency_s=0.2 if args.latency is None else args.latency,
+            fake_server=fake_server.running,
         )
     except LLMConfigError as exc:
         raise CliError(str(exc)) from None
@@ -1040,14 +1042,14 @@ def _generate_and_judge(args: argparse.Namespace, problems, backend, progress):
         api_key=os.environ.get("XCODER_API_KEY"),
         params=GenerationParams(temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens),
     )
-    try:
-        check_role_settings(settings)
-    except LLMConfigError as exc:
-        raise CliError(str(exc)) from None
     if settings.is_offline:
         from xcoder_assets.simulator.provider import register_offline_provider
 
         register_offline_provider()
+    try:
+        check_role_settings(settings)
+    except LLMConfigError as exc:
+        raise CliError(str(exc)) from None
     cache = ResponseCache(Path(args.cache) if args.cache else Path(args.out) / "llm_cache.sqlite")
     gateway = LLMGateway(
         {ROLE: settings},
@@ -1155,7 +1157,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     import dagster as dg
     from dagster._config import process_config
 
-    from xcoder_assets.llm import estimate as cost
+    from xcoder_assets.recipe import estimate as cost
     from xcoder_assets.llm.limits import LLMConfigError
     from xcoder_assets.recipe.batches import BatchKeyError, check_batch_key
 

@@ -17,6 +17,11 @@ for _name in [n for n in os.environ if n.startswith("XCODER_MODEL") or n.startsw
     del os.environ[_name]
 
 import xcoder_assets  # noqa: E402,F401
+from xcoder_assets.simulator.provider import register_offline_provider  # noqa: E402
+
+# Whoever builds a gateway registers the offline simulator with litellm (the gateway knows nothing of it):
+# the resources, score_model and `xcoder eval` do; tests that build gateways by hand get it here.
+register_offline_provider()
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

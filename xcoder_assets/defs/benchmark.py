@@ -15,7 +15,13 @@ from pydantic import Field
 
 from xcoder_assets.defs.operations import SANDBOX_POOL, gpu_cron_gate
 from xcoder_assets.defs.checks import row_findings, share_check
-from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, StorageResource, llm_metadata
+from xcoder_assets.defs.resources import (
+    LLMGatewayResource,
+    SandboxResource,
+    StorageResource,
+    llm_metadata,
+    register_offline_if_used,
+)
 from xcoder_assets.llm.cache import ResponseCache
 from xcoder_assets.llm.gateway import GatewayConfig, LLMConfigError, LLMGateway, check_role_settings
 from xcoder_assets.llm.settings import GenerationParams, RoleSettings
@@ -347,6 +353,7 @@ def score_model(
     problem_frame = read_parquet(LCB_PROBLEMS.path(storage.root))
     problems = [problem_from_row(row) for row in problem_frame.iter_rows(named=True)]
     try:
+        register_offline_if_used([settings])
         check_role_settings(settings)
         windows = parse_windows(config.windows)
         cutoff = parse_date(config.model_cutoff, "model_cutoff")

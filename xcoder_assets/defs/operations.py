@@ -5,12 +5,8 @@ The schedule and the sensor name their assets by key, so they keep working while
 between files; the partitioned stage is BATCH_ASSET_KEYS (defs/partitions.py).
 """
 
-import hashlib
 import json
-import os
-import re
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Literal, Mapping, Sequence
 
 import dagster as dg
@@ -24,7 +20,21 @@ from xcoder_assets.defs.partitions import (
     is_batched,
     remove_refused_batches,
 )
-from xcoder_assets.defs.resources import StorageResource, batch_shards_from_env, sample_rows_metadata  # noqa: F401  (re-exported)
+from xcoder_assets.defs.resources import (  # noqa: F401  (re-exported)
+    LcbReleaseSource,
+    StorageResource,
+    batch_shards_from_env,
+    release_source_from_env,
+    sample_rows_metadata,
+)
+from xcoder_assets.recipe.releases import (  # noqa: F401  (the sensor's reading of a release; re-exported)
+    LCB_FILE,
+    ReleaseSourceError,
+    ReleaseState,
+    folder_digest,
+    folder_release,
+    hub_release,
+)
 from xcoder_assets.recipe.batches import plan_nightly
 from xcoder_assets.store.render import markdown_table, md_code, md_code_span, md_text
 
@@ -166,136 +176,8 @@ def batch_key_guard(context: dg.SensorEvaluationContext) -> dg.SkipReason:
 
 
 # ---- the LiveCodeBench release sensor ------------------------------------------------------------
-LCB_FILE = re.compile(r"test(\d*)\.jsonl")
 # a new release re-reads the benchmark, re-decontaminates the shards against it and re-scores
 LCB_SELECTION = dg.AssetSelection.assets("lcb_problems", "training_shards", "benchmark_scores")
-
-
-class ReleaseSourceError(ValueError):
-    """The release source cannot be read; the message names it."""
-
-
-@dataclass(frozen=True)
-class ReleaseState:
-    """What the sensor saw: the source, the release tag, a quick stat fingerprint and the content digest
-    (a folder) or the dataset commit (the Hub)."""
-
-    source: str
-    release: str
-    stat: str
-    digest: str
-
-    def cursor(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @staticmethod
-    def from_cursor(cursor: str | None) -> "ReleaseState | None":
-        if not cursor:
-            return None
-        try:
-            return ReleaseState(**json.loads(cursor))
-        except (ValueError, TypeError):  # a cursor of another format: treat as never seen
-            return None
-
-
-def _release_number(name: str) -> int:
-    match = LCB_FILE.fullmatch(name)
-    return int(match.group(1) or 1) if match else 0
-
-
-def folder_stat(folder: Path) -> tuple[str, list[Path]]:
-    """The test*.jsonl files of a folder and a fingerprint of their names, sizes and mtimes (cheap)."""
-    if not folder.is_dir():
-        raise ReleaseSourceError(f"LiveCodeBench release folder {folder} does not exist")
-    files = sorted(
-        (p for p in folder.iterdir() if p.is_file() and LCB_FILE.fullmatch(p.name)),
-        key=lambda p: _release_number(p.name),
-    )
-    stat = hashlib.sha256(json.dumps([(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]).encode())
-    return stat.hexdigest()[:16], files
-
-
-def folder_digest(files: Sequence[Path]) -> str:
-    """A hash of the files' names and contents: a touched but unchanged file is not a new release."""
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + b"\0")
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
-
-
-def folder_release(folder: Path, seen: ReleaseState | None) -> ReleaseState | None:
-    """The folder's release now (None: no test*.jsonl yet); the contents are hashed only when the stat changed."""
-    stat, files = folder_stat(folder)
-    if not files:
-        return None
-    release = f"release_v{max(_release_number(p.name) for p in files)}"
-    source = f"dir:{folder.resolve()}"
-    if seen is not None and seen.source == source and seen.stat == stat:
-        return seen
-    return ReleaseState(source, release, stat, folder_digest(files))
-
-
-def hub_release(repo_id: str, cache_dir: Path | None = None, offline: bool | None = None) -> ReleaseState:
-    """The dataset repo's current commit: asked of the Hub, or, offline (HF_HUB_OFFLINE=1), read from the
-    local Hub cache's refs/main (what a pre-fetched cache holds)."""
-    from huggingface_hub import HfApi, constants
-    from huggingface_hub.file_download import repo_folder_name
-
-    offline = constants.is_offline_mode() if offline is None else offline
-    if offline:
-        ref = (
-            Path(cache_dir or constants.HF_HUB_CACHE)
-            / repo_folder_name(repo_id=repo_id, repo_type="dataset")
-            / "refs"
-            / "main"
-        )
-        if not ref.is_file():
-            raise ReleaseSourceError(
-                f"dataset {repo_id} is not in the local Hub cache ({ref} missing) and HF_HUB_OFFLINE is set"
-            )
-        sha = ref.read_text(encoding="utf-8").strip()
-    else:
-        try:
-            sha = HfApi().dataset_info(repo_id).sha or ""
-        except Exception as exc:  # network, auth, unknown repo: one message naming the repo
-            raise ReleaseSourceError(f"dataset {repo_id}: {type(exc).__name__}: {exc}") from None
-    return ReleaseState(f"hf:{repo_id}", "release_latest", sha, sha)
-
-
-class LcbReleaseSource(dg.ConfigurableResource):
-    """Where a new LiveCodeBench release appears: a local folder of the dataset's raw test*.jsonl files
-    (XCODER_LCB_RELEASE_DIR), or a Hugging Face dataset repo (XCODER_LCB_REPO_ID; with HF_HUB_OFFLINE=1
-    the revision is read from the local Hub cache)."""
-
-    dataset_dir: str | None = Field(
-        default=None, description="A folder of raw test*.jsonl files (XCODER_LCB_RELEASE_DIR)."
-    )
-    repo_id: str | None = Field(
-        default=None,
-        description="A Hugging Face dataset repo, e.g. livecodebench/code_generation_lite (XCODER_LCB_REPO_ID).",
-    )
-    hub_cache_dir: str | None = Field(
-        default=None, description="The Hub cache to read offline (default: huggingface_hub's)."
-    )
-
-    def current(self, seen: ReleaseState | None) -> ReleaseState | None:
-        if self.dataset_dir:
-            return folder_release(Path(self.dataset_dir), seen)
-        if self.repo_id:
-            return hub_release(self.repo_id, Path(self.hub_cache_dir) if self.hub_cache_dir else None)
-        raise ReleaseSourceError(
-            "no LiveCodeBench release source: set XCODER_LCB_RELEASE_DIR (a folder) or "
-            "XCODER_LCB_REPO_ID (a Hugging Face dataset repo)"
-        )
-
-    def lcb_config(self, state: ReleaseState) -> dict[str, Any]:
-        """lcb_problems' run config that reads exactly the release seen."""
-        if state.source.startswith("dir:"):
-            return {"dataset_dir": state.source[4:], "release": state.release}
-        return {"repo_id": state.source[3:], "revision": state.digest, "release": state.release}
 
 
 @dataclass(frozen=True)
@@ -357,15 +239,6 @@ def build_lcb_release_sensor(
 
 
 lcb_release_sensor = build_lcb_release_sensor()
-
-
-def release_source_from_env(env: Mapping[str, str] | None = None) -> LcbReleaseSource:
-    env = os.environ if env is None else env
-    return LcbReleaseSource(
-        dataset_dir=env.get("XCODER_LCB_RELEASE_DIR") or None,
-        repo_id=env.get("XCODER_LCB_REPO_ID") or None,
-        hub_cache_dir=env.get("XCODER_LCB_HUB_CACHE") or None,
-    )
 
 
 # ---- lineage in the UI ------------------------------------------------------------------------------

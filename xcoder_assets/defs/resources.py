@@ -10,7 +10,7 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import dagster as dg
 import polars as pl
@@ -29,6 +29,7 @@ from xcoder_assets.llm.gateway import (
 )
 from xcoder_assets.llm.settings import OFFLINE_MODEL, ROLES, RoleSettings, role_settings
 from xcoder_assets.sandbox.backends import DEFAULT_IMAGE, Limits
+from xcoder_assets.recipe.releases import ReleaseSourceError, ReleaseState, folder_release, hub_release
 from xcoder_assets.store.figures import LLMFigures, SandboxFigures
 from xcoder_assets.store.parquet import write_parquet, write_table
 from xcoder_assets.store.progress import LLM_COUNTS, SANDBOX_COUNTS, ChunkProgress, ProgressMeter, with_progress
@@ -118,6 +119,14 @@ class DataFolder:
         except TimeoutError as exc:  # the views are convenience; the Parquet files are the data
             if log:
                 log.warning(str(exc))
+
+
+def register_offline_if_used(settings: Iterable[RoleSettings]) -> None:
+    """Plug the offline simulator into litellm when a role uses it (the gateway does not know it)."""
+    if any(s.is_offline for s in settings):
+        from xcoder_assets.simulator.provider import register_offline_provider
+
+        register_offline_provider()
 
 
 def refused(description: str, **metadata: Any) -> dg.Failure:
@@ -384,6 +393,7 @@ class LLMGatewayResource(dg.ConfigurableResource):
                 )
             )
             roles_settings = {r: self.settings(r) for r in roles}
+            register_offline_if_used(roles_settings.values())
             for settings in roles_settings.values():
                 check_role_settings(settings)  # before the cache opens or any call is made
             cache = ResponseCache(storage.root / CACHE_FILE)
@@ -504,6 +514,48 @@ class SandboxResource(dg.ConfigurableResource):
             cache.close()
 
 
+class LcbReleaseSource(dg.ConfigurableResource):
+    """Where a new LiveCodeBench release appears: a local folder of the dataset's raw test*.jsonl files
+    (XCODER_LCB_RELEASE_DIR), or a Hugging Face dataset repo (XCODER_LCB_REPO_ID; with HF_HUB_OFFLINE=1
+    the revision is read from the local Hub cache)."""
+
+    dataset_dir: str | None = Field(
+        default=None, description="A folder of raw test*.jsonl files (XCODER_LCB_RELEASE_DIR)."
+    )
+    repo_id: str | None = Field(
+        default=None,
+        description="A Hugging Face dataset repo, e.g. livecodebench/code_generation_lite (XCODER_LCB_REPO_ID).",
+    )
+    hub_cache_dir: str | None = Field(
+        default=None, description="The Hub cache to read offline (default: huggingface_hub's)."
+    )
+
+    def current(self, seen: ReleaseState | None) -> ReleaseState | None:
+        if self.dataset_dir:
+            return folder_release(Path(self.dataset_dir), seen)
+        if self.repo_id:
+            return hub_release(self.repo_id, Path(self.hub_cache_dir) if self.hub_cache_dir else None)
+        raise ReleaseSourceError(
+            "no LiveCodeBench release source: set XCODER_LCB_RELEASE_DIR (a folder) or "
+            "XCODER_LCB_REPO_ID (a Hugging Face dataset repo)"
+        )
+
+    def lcb_config(self, state: ReleaseState) -> dict[str, Any]:
+        """lcb_problems' run config that reads exactly the release seen."""
+        if state.source.startswith("dir:"):
+            return {"dataset_dir": state.source[4:], "release": state.release}
+        return {"repo_id": state.source[3:], "revision": state.digest, "release": state.release}
+
+
+def release_source_from_env(env: Mapping[str, str] | None = None) -> LcbReleaseSource:
+    env = os.environ if env is None else env
+    return LcbReleaseSource(
+        dataset_dir=env.get("XCODER_LCB_RELEASE_DIR") or None,
+        repo_id=env.get("XCODER_LCB_REPO_ID") or None,
+        hub_cache_dir=env.get("XCODER_LCB_HUB_CACHE") or None,
+    )
+
+
 def _env(env: dict[str, str], name: str) -> Any:
     """Bind a setting to an environment variable only when it is set (dg.EnvVar fails on unset ones)."""
     return dg.EnvVar(name) if env.get(name) else None
@@ -521,8 +573,6 @@ def batch_shards_from_env(env: Mapping[str, str] | None = None) -> int:
 
 def build_resources(env: dict[str, str] | None = None) -> dict[str, Any]:
     """The resources, configured from the environment: the one place that reads it."""
-    from xcoder_assets.defs.operations import release_source_from_env  # operations imports this module
-
     env = dict(os.environ if env is None else env)
     llm: dict[str, Any] = {
         "model": _env(env, "XCODER_MODEL"),

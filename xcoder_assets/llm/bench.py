@@ -24,7 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Callable, ContextManager, TextIO
 
 import aiohttp
 import litellm
@@ -32,6 +32,7 @@ import litellm
 from xcoder_assets.llm.cache import ResponseCache
 from xcoder_assets.llm.gateway import (
     GatewayConfig,
+    LLMConfigError,
     LLMGateway,
     LLMRequest,
     POOL_WAIT_FILTER,
@@ -364,15 +365,17 @@ def bench_main(
     rounds: int = 2,
     latency_s: float = 0.2,
     out=print,
+    fake_server: Callable[[float], ContextManager[str]] | None = None,
 ) -> list[BenchResult]:
-    """The command: against `api_base`, or a fake server of its own answering after `latency_s`."""
-    from xcoder_assets.simulator import fake_server
-
+    """The command: against `api_base`, or a fake server that `fake_server(latency_s)` starts (the caller's:
+    the gateway's bench knows no simulator) answering after `latency_s`."""
     raise_open_file_limit(max(concurrency))  # before starting anything
     progress = Progress()
     if api_base:
         return asyncio.run(run_bench(api_base, model, requests, concurrency, api_key, rounds, out, progress, "?"))
-    with fake_server.running(latency_s) as url:
+    if fake_server is None:
+        raise LLMConfigError("no --api-base and no fake server to start")
+    with fake_server(latency_s) as url:
         out(f"fake server at {url}, answering after {latency_s:g} s")
         return asyncio.run(
             run_bench(url, model, requests, concurrency, api_key, rounds, out, progress, f"{latency_s:g} s")

@@ -301,9 +301,15 @@ def classify_error(exc: BaseException) -> tuple[bool, str, float | None]:
 def check_role_settings(settings: RoleSettings) -> None:
     """Fail before any call, with one clear message, for a model that cannot work."""
     if settings.is_offline:
-        from xcoder_assets.simulator.provider import register_offline_provider
-
-        register_offline_provider()
+        # The offline simulator is a provider like any other: whoever builds a gateway registers it
+        # (simulator.provider.register_offline_provider); the gateway knows nothing of it.
+        provider = settings.model.split("/", 1)[0]
+        if not any(entry.get("provider") == provider for entry in litellm.custom_provider_map or []):
+            raise LLMConfigError(
+                f"role {settings.role!r}: model {settings.model!r} is the offline simulator, which is not "
+                "registered with litellm: call xcoder_assets.simulator.provider.register_offline_provider() "
+                "before building the gateway"
+            )
         return
     try:
         _, provider, _, _ = litellm.get_llm_provider(settings.model, api_base=settings.api_base)

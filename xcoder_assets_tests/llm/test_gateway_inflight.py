@@ -154,7 +154,9 @@ def test_open_file_limit_is_raised_to_the_hard_limit_and_a_too_large_count_fails
 
 
 def test_bench_starts_its_own_server_and_reports_what_the_server_saw(capsys):
-    results = bench_main(None, "openai/fake-model", "2x", [60], rounds=2, latency_s=0.5)
+    results = bench_main(
+        None, "openai/fake-model", "2x", [60], rounds=2, latency_s=0.5, fake_server=fake_server.running
+    )
     (result,) = results
     for side in (result.plain, result.gateway):
         assert side.requests == 120 and side.errors == 0

@@ -70,3 +70,18 @@ def test_offline_provider_honours_max_tokens():
     settings = RoleSettings("extract", OFFLINE_MODEL, RECIPE_PARAMS["extract"].__class__(0.7, 0.95, max_tokens=20))
     (result,) = LLMGateway({"extract": settings}).complete([LLMRequest.of("extract", messages, template.id)])
     assert result.truncated and result.finish_reason == "length" and result.completion_tokens <= 20
+
+
+def test_the_gateway_needs_the_offline_simulator_registered_by_whoever_builds_it(monkeypatch):
+    """The gateway knows no simulator: an offline role whose provider nobody registered is one clear error."""
+    import litellm
+
+    from xcoder_assets.llm.gateway import LLMConfigError, check_role_settings
+    from xcoder_assets.llm.settings import role_settings
+
+    offline = role_settings("extract")
+    assert offline.is_offline
+    check_role_settings(offline)  # the test session registered it (conftest), as the resources do
+    monkeypatch.setattr(litellm, "custom_provider_map", [])
+    with pytest.raises(LLMConfigError, match="not registered with litellm: call .*register_offline_provider"):
+        check_role_settings(offline)

@@ -11,7 +11,7 @@ from xcoder_assets.cli import main as xcoder
 from xcoder_assets.defs import features as features_defs
 from xcoder_assets.defs import synthesis as synthesis_defs
 from xcoder_assets.defs import verification as verification_defs
-from xcoder_assets.llm import estimate as cost
+from xcoder_assets.recipe import estimate as cost
 from xcoder_assets.llm.settings import role_settings
 from xcoder_assets_tests.llm.cost_helpers import materialize, seeds
 

@@ -12,7 +12,7 @@ export XCODER_DATA_DIR ?= $(CURDIR)/data
 SANDBOX_IMAGE ?= $(shell sed -n 's/^DEFAULT_IMAGE = "\(.*\)"/\1/p' xcoder_assets/sandbox/backends.py)
 LCB_HARNESS_VERSION := 26.3
 
-.PHONY: venv demo test test-slow lint ui status validate clean system-deps sandbox-image bench-judge bench-llm serve stop serve-env test-deps
+.PHONY: venv demo test test-slow lint ui status validate clean system-deps sandbox-image bench-judge bench-llm serve stop serve-env code-image test-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -74,11 +74,21 @@ test-slow: $(STAMP) $(DAGSTER_HOME)/dagster.yaml sandbox-image test-deps
 
 # Postgres-backed deployment: postgres, the code server (gRPC), the webserver and the daemon, each its
 # own process, logs in $(SERVE_DIR)/logs; a free port is used when SERVE_PORT is taken.
+# RUNS=docker: every run in a container of its own (dagster-docker's DockerRunLauncher) from the code
+# image of this checkout (make code-image), the data folder bind-mounted into each; see deploy/serve.py.
 SERVE_DIR ?= $(CURDIR)/.serve
 SERVE_PORT ?= 3000
-serve: $(STAMP)
+RUNS ?= local
+serve: $(STAMP) $(if $(filter docker,$(RUNS)),code-image)
 	bash deploy/install-postgres.sh
-	$(BIN)/python deploy/serve.py start --dir $(SERVE_DIR) --port $(SERVE_PORT)
+	$(BIN)/python deploy/serve.py start --dir $(SERVE_DIR) --port $(SERVE_PORT) --runs $(RUNS)
+
+# The code image (deploy/build-code-image.sh: no Docker Hub), named after the content it installs
+# (`deploy/serve.py image-name`), built only when that name is missing.
+code-image: $(STAMP)
+	bash scripts/ensure-dockerd.sh
+	image=$$($(BIN)/python deploy/serve.py image-name) && \
+	  { docker image inspect $$image >/dev/null 2>&1 || bash deploy/build-code-image.sh $$image; }
 
 stop:
 	$(BIN)/python deploy/serve.py stop --dir $(SERVE_DIR)

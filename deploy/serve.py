@@ -9,14 +9,27 @@ Four processes, each its own, logs in one folder (<dir>/logs):
     .venv/bin/python deploy/serve.py start [--dir .serve] [--port 3000]
     .venv/bin/python deploy/serve.py status|stop [--dir .serve]
 
+With --runs docker (`make serve RUNS=docker`) every run starts in a container of its own: the instance
+uses dagster-docker's DockerRunLauncher, the code server runs in a container of the code image
+(deploy/build-code-image.sh; `serve.py image-name` names the image built from this checkout's content),
+and the data directory, compute logs and artifacts are bind-mounted into every run container at the same
+paths (the shared volume). Postgres, the webserver and the daemon stay processes on this machine.
+Containers share the host's network namespace, so everything still listens on 127.0.0.1 only, and the
+runs reach Postgres there with its password (see docker_launcher below for what that means).
+
 Several deployments can run side by side (each its own --dir, every port free-picked); `stop` ends
-only the processes its own state file names, after checking each is still the one it started.
+only the processes its own state file names, after checking each is still the one it started, and
+only the containers labelled with its own folder.
+
+The webserver has no authentication: it listens on loopback unless --host names another address
+together with --behind-auth-proxy (the operator's statement that an authenticating proxy fronts it).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import ipaddress
 import json
 import os
 import pwd
@@ -37,6 +50,33 @@ BIN = Path(sys.executable).parent
 PG_USER, PG_DB = "dagster", "dagster"
 LOCATION = "xcoder_assets"
 ORDER = ["grpc", "webserver", "daemon"]  # started in this order, stopped in the reverse
+CODE_IMAGE_REPOSITORY = "xcoder-assets-code"
+# What the code image is built from (deploy/build-code-image.sh installs the package from these): its
+# name carries their hash, so a changed checkout gets a new image rather than running a stale one.
+IMAGE_INPUTS = (
+    "pyproject.toml",
+    "xcoder_assets",
+    "sql",
+    "deploy/build-code-image.sh",
+    "deploy/xcoder_docker_launcher.py",
+)
+# The variables a run container gets, by name: values come from the daemon's environment (nothing secret is
+# written into dagster.yaml); only the ones set are passed, as the launcher refuses unset names.
+RUN_ENV_PREFIXES = ("XCODER_MODEL", "XCODER_API_BASE", "XCODER_API_KEY", "XCODER_PRICE")
+RUN_ENV_NAMES = (
+    "XCODER_PG_HOST",
+    "XCODER_PG_PORT",
+    "XCODER_PG_USER",
+    "XCODER_PG_PASSWORD",
+    "XCODER_PG_DB",
+    "XCODER_SERVE_COMPUTE_LOGS",
+    "XCODER_SERVE_ARTIFACTS",
+    "XCODER_DATA_DIR",
+    "XCODER_SANDBOX",
+    "XCODER_MAX_IN_FLIGHT",
+    "XCODER_LCB_RELEASE_DIR",
+    "LITELLM_LOCAL_MODEL_COST_MAP",
+)
 
 
 class ServeError(RuntimeError):
@@ -232,6 +272,205 @@ def stop_postgres(layout: Layout) -> None:
         )
 
 
+# ---- runs in containers (--runs docker) --------------------------------------------------------------
+
+
+def image_name(project: Path = PROJECT) -> str:
+    """The code image built from this checkout: its tag is a hash of what the image installs (IMAGE_INPUTS)."""
+    listed = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(project),
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "--",
+            *IMAGE_INPUTS,
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    digest = hashlib.sha256()
+    for name in sorted(n for n in listed.decode().split("\0") if n):
+        path = project / name
+        if path.is_symlink():
+            content = os.readlink(path).encode()
+        elif path.is_file():
+            content = path.read_bytes()
+        else:
+            continue  # listed by git, deleted in the working tree
+        digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
+    return f"{CODE_IMAGE_REPOSITORY}:{digest.hexdigest()[:12]}"
+
+
+def _docker(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    try:
+        result = subprocess.run(["docker", *args], capture_output=True, text=True, env=env, timeout=300)
+    except FileNotFoundError:
+        raise ServeError("the docker command is missing: bash scripts/install-system-deps.sh") from None
+    if check and result.returncode != 0:
+        raise ServeError(f"docker {args[0]} failed: {result.stderr.strip()[-2000:]}")
+    return result
+
+
+def deployment_label(layout: Layout) -> str:
+    """The label every container of this deployment carries (its folder's hash): stop removes only these."""
+    return hashlib.sha256(str(layout.root).encode()).hexdigest()[:16]
+
+
+def check_docker(image: str) -> None:
+    if _docker("info", check=False).returncode != 0:
+        raise ServeError("no Docker daemon answers: bash scripts/ensure-dockerd.sh")
+    if _docker("image", "inspect", image, check=False).returncode != 0:
+        raise ServeError(f"the code image {image} does not exist: bash deploy/build-code-image.sh {image}")
+
+
+def run_user() -> str:
+    """Who runs inside the run containers: this user, so that the files on the shared volume are its own.
+    As root, an unprivileged uid instead (see SANDBOX_SECURITY_OPT): root in a container has no
+    CAP_SYS_ADMIN, so the sandbox's root-only setup (a private scratch mount, one uid per sandbox) cannot
+    run there, while an unprivileged user runs bubblewrap in a user namespace of its own."""
+    if os.geteuid() != 0:
+        return f"{os.geteuid()}:{os.getegid()}"
+    return f"{RUN_UID}:{RUN_UID}"
+
+
+# The uid of the run containers when serve runs as root; it owns the deployment's shared folders.
+RUN_UID = 10001
+# The sandbox inside a run container: bubblewrap (XCODER_SANDBOX=bwrap, the default), chosen over the
+# docker backend through the host's daemon. bwrap needs unshare() and mount() in a user namespace, which
+# Docker's default seccomp profile refuses (AppArmor's docker-default too, where the host has AppArmor),
+# and a fresh /proc, which the kernel refuses while Docker masks paths under the container's /proc. So the
+# run containers (only they) get seccomp, AppArmor and the /proc masks lifted. What that costs:
+#   - the pipeline's own code in the run container may call any syscall (make namespaces, for one): more
+#     kernel surface for that code, which is ours, not the untrusted programs';
+#   - /proc/kcore, /proc/sys and friends are visible; their files are root's, and the container runs as an
+#     unprivileged user (run_user) without capabilities, so it can read little there and write nothing;
+#   - the generated programs are still confined as on the host: bubblewrap's namespaces (no network, a
+#     read-only /usr, their own /tmp) and the project's seccomp filter, stricter than Docker's default.
+# Not taken: the docker backend with /var/run/docker.sock mounted into the run container would give the run
+# (and anything that escapes into it) root on the host, and its sandbox containers would need host paths.
+# (The /proc masks are lifted by the launcher itself, xcoder_docker_launcher.py: the Engine API has no
+# security option for them.)
+SANDBOX_SECURITY_OPT = ["seccomp=unconfined", "apparmor=unconfined"]
+
+
+def shared_folders(layout: Layout, state: dict) -> list[str]:
+    """Bind-mounted into every run container at the same path: the data (tables, the LLM response cache and
+    the sandbox run cache), the compute logs and the artifacts the instance writes."""
+    return [state["data_dir"], str(layout.root / "compute_logs"), str(layout.root / "artifacts")]
+
+
+def run_env_names(env: dict[str, str]) -> list[str]:
+    return sorted(n for n, v in env.items() if v and (n in RUN_ENV_NAMES or n.startswith(RUN_ENV_PREFIXES)))
+
+
+def docker_launcher(layout: Layout, state: dict, env: dict[str, str]) -> dict:
+    """The instance's run_launcher for --runs docker: dagster-docker's DockerRunLauncher, with /proc unmasked
+    in the run containers (deploy/xcoder_docker_launcher.py)."""
+    return {
+        "module": "xcoder_docker_launcher",
+        "class": "SandboxDockerRunLauncher",
+        "config": {
+            "image": state["image"],
+            # HOME: the run user has no home in the image; /tmp is the container's own
+            "env_vars": [*run_env_names(env), "HOME=/tmp"],
+            "container_kwargs": {
+                # the host's network namespace: Postgres, the code server and an LLM endpoint on this
+                # machine stay on 127.0.0.1, and nothing needs to listen on a bridge address. The price:
+                # a run reaches what listens on loopback (it is our code; Postgres still wants its
+                # password); the generated programs have no network at all (bubblewrap's namespace).
+                "network_mode": "host",
+                "volumes": {path: {"bind": path, "mode": "rw"} for path in shared_folders(layout, state)},
+                "user": state["run_user"],
+                "security_opt": SANDBOX_SECURITY_OPT,
+                "labels": {"xcoder/serve": deployment_label(layout)},
+                "init": True,  # a PID 1 that reaps the run's children and forwards docker stop's signal
+            },
+        },
+    }
+
+
+def instance_yaml(layout: Layout, state: dict, env: dict[str, str]) -> str:
+    """deploy/dagster.yaml, with the Docker run launcher and run monitoring for --runs docker."""
+    import yaml
+
+    text = (DEPLOY / "dagster.yaml").read_text()
+    if state.get("runs") != "docker":
+        return text
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("run_launcher:"))
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].strip() and not lines[i][0].isspace()), len(lines))
+    block = (
+        "# written by deploy/serve.py --runs docker: every run in a container of its own (docker_launcher)\n"
+        + yaml.safe_dump({"run_launcher": docker_launcher(layout, state, env)}, sort_keys=False)
+        # the daemon checks each run's container: a run whose container died is marked failed within seconds,
+        # and the pool slots it held are freed (else a killed run's slot would block the relaunch)
+        + "# the daemon checks each run's container: one that died fails its run and frees its pool slots\n"
+        + yaml.safe_dump(
+            {
+                "run_monitoring": {
+                    "enabled": True,
+                    "poll_interval_seconds": 5,
+                    "max_resume_run_attempts": 0,
+                    "free_slots_after_run_end_seconds": 5,
+                }
+            },
+            sort_keys=False,
+        )
+        + "\n"
+    )
+    return "".join(lines[:start]) + block + "".join(lines[end:])
+
+
+def start_code_container(layout: Layout, state: dict, env: dict[str, str]) -> str:
+    """The code server in a container of the code image: the runs' origin then names that image
+    (DAGSTER_CURRENT_IMAGE), and every run loads the code the image installed."""
+    name = f"xcoder-serve-{deployment_label(layout)}-grpc"
+    _docker("rm", "-f", name, check=False)
+    args = ["run", "-d", "--name", name, "--network", "host", "--label", f"xcoder/serve={deployment_label(layout)}"]
+    args += ["--user", state["run_user"], "-e", f"DAGSTER_CURRENT_IMAGE={state['image']}", "-e", "HOME=/tmp"]
+    for variable in run_env_names(env):
+        args += ["-e", variable]  # the value from this process's environment, never on a command line
+    for path in shared_folders(layout, state):
+        args += ["-v", f"{path}:{path}"]
+    args += [state["image"], "dagster", "api", "grpc", "-m", state["module"], "-h", "127.0.0.1"]
+    args += ["-p", str(state["grpc_port"]), "--location-name", LOCATION]
+    _docker(*args, env=env)
+    return name
+
+
+def container_running(name: str) -> bool:
+    result = _docker("inspect", "-f", "{{.State.Running}}", name, check=False)
+    return result.returncode == 0 and result.stdout.strip() == "true"
+
+
+def save_container_log(name: str, path: Path) -> None:
+    shown = _docker("logs", name, check=False)
+    path.write_text(shown.stdout + shown.stderr)
+
+
+def remove_containers(label: str) -> list[str]:
+    """The deployment's containers (its code server and its runs', finished or not), removed."""
+    found = _docker("ps", "-aq", "--filter", f"label=xcoder/serve={label}", check=False).stdout.split()
+    if found:
+        _docker("rm", "-f", *found, check=False)
+    return found
+
+
+def _prepare_shared(layout: Layout, state: dict) -> None:
+    """As root, the run containers' unprivileged user must write the shared folders."""
+    if os.geteuid() != 0:
+        return
+    for folder in shared_folders(layout, state):
+        for path in [Path(folder), *Path(folder).rglob("*")]:
+            if not path.is_symlink():
+                os.chown(path, RUN_UID, RUN_UID)
+
+
 # ---- the dagster processes ---------------------------------------------------------------------
 
 
@@ -251,6 +490,8 @@ def environment(layout: Layout, state: dict) -> dict[str, str]:
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         }
     )
+    if state.get("runs") == "docker":  # the instance's run launcher module (xcoder_docker_launcher.py)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(DEPLOY), os.environ.get("PYTHONPATH")) if p)
     return env
 
 
@@ -311,10 +552,10 @@ def _alive(pid: int, marker: str) -> bool:
     return marker in cmdline
 
 
-def _wait_grpc(port: int, pid: int, marker: str, log: Path, timeout_s: float = 180) -> None:
+def _wait_grpc(port: int, alive, log: Path, timeout_s: float = 180) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not _alive(pid, marker):
+        if not alive():
             raise ServeError(f"the code server exited; see {log}:\n{log.read_text(errors='replace')[-3000:]}")
         result = subprocess.run(
             [str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(port)],
@@ -356,14 +597,40 @@ def apply_pool_limits(env: dict[str, str]) -> dict[str, int]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def up(layout: Layout, state: dict) -> dict[str, bool]:
+    """Which of the deployment's processes run (the code server is a container with --runs docker)."""
+    marks = markers(layout, state)
+    found = {name: _alive(state["pids"].get(name, -1), marks[name]) for name in ORDER if name in state["pids"]}
+    for name, container in state.get("containers", {}).items():
+        found[name] = container_running(container)
+    return {name: found.get(name, False) for name in ORDER}
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def start(args: argparse.Namespace) -> int:
     layout = Layout(Path(args.dir))
+    if not is_loopback(args.host) and not args.behind_auth_proxy:
+        raise ServeError(
+            f"--host {args.host}: the webserver has no authentication, so it listens on loopback only; to serve "
+            "other machines put an authenticating proxy in front of it and pass --behind-auth-proxy"
+        )
     state = layout.read_state()
-    if state and all(_alive(state["pids"].get(n, -1), markers(layout, state)[n]) for n in ORDER):
+    if state and all(up(layout, state).values()):
         print(f"already running: http://{state['host']}:{state['port']} (logs in {layout.logs})")
         return 0
     if state:  # a partial or dead deployment: clear it first
         stop(args, quiet=True)
+    image = (args.image or image_name()) if args.runs == "docker" else None
+    if image:
+        check_docker(image)
     for folder in (layout.root, layout.logs, layout.home, layout.root / "compute_logs", layout.root / "artifacts"):
         folder.mkdir(parents=True, exist_ok=True)
     port = args.port
@@ -377,33 +644,61 @@ def start(args: argparse.Namespace) -> int:
         "grpc_port": free_port(),
         "module": args.module,
         "data_dir": str(Path(args.data_dir).resolve()),
+        "runs": args.runs,
         "pids": {},
     }
+    if args.runs == "docker":
+        state.update(image=image, run_user=run_user(), containers={})
     Path(state["data_dir"]).mkdir(parents=True, exist_ok=True)
     password = init_postgres(layout)
     start_postgres(layout, state["pg_port"])
     layout.state.write_text(json.dumps(state, indent=2))  # from here on, stop can undo what start did
     ensure_database(state["pg_port"], password)
-    shutil.copyfile(DEPLOY / "dagster.yaml", layout.home / "dagster.yaml")
+    env = environment(layout, state)
+    (layout.home / "dagster.yaml").write_text(instance_yaml(layout, state, env))
     layout.workspace.write_text(
         "# written by deploy/serve.py: the code location's gRPC server of this deployment\nload_from:\n"
         f"  - grpc_server:\n      host: 127.0.0.1\n      port: {state['grpc_port']}\n      location_name: {LOCATION}\n"
     )
-    env = environment(layout, state)
     cmds = commands(layout, state)
-    state["pids"]["grpc"] = _spawn("grpc", cmds["grpc"], layout, env)
-    layout.state.write_text(json.dumps(state, indent=2))
-    state["pools"] = apply_pool_limits(env)  # while the code server loads
     marks = markers(layout, state)
-    _wait_grpc(state["grpc_port"], state["pids"]["grpc"], marks["grpc"], layout.logs / "grpc.log")
+    if args.runs == "docker":
+        _prepare_shared(layout, state)
+        state["containers"]["grpc"] = start_code_container(layout, state, env)
+        layout.state.write_text(json.dumps(state, indent=2))
+        container = state["containers"]["grpc"]
+
+        def grpc_alive() -> bool:
+            if container_running(container):
+                return True
+            save_container_log(container, layout.logs / "grpc.log")
+            return False
+
+    else:
+        state["pids"]["grpc"] = _spawn("grpc", cmds["grpc"], layout, env)
+        layout.state.write_text(json.dumps(state, indent=2))
+
+        def grpc_alive() -> bool:
+            return _alive(state["pids"]["grpc"], marks["grpc"])
+
+    state["pools"] = apply_pool_limits(env)  # while the code server loads
+    _wait_grpc(state["grpc_port"], grpc_alive, layout.logs / "grpc.log")
     for name in ("webserver", "daemon"):
         state["pids"][name] = _spawn(name, cmds[name], layout, env)
         layout.state.write_text(json.dumps(state, indent=2))
     url = f"http://{args.host}:{port}"
     _wait_http(f"{url}/server_info", state["pids"]["webserver"], marks["webserver"], layout.logs / "webserver.log")
     print(
-        f"Dagster UI: {url}\nprocesses: postgres (port {state['pg_port']}), code server (port {state['grpc_port']}), "
-        f"webserver, daemon\nlogs: {layout.logs}\ndata: {state['data_dir']}\nstop: make stop\n"
+        f"Dagster UI: {url}\nprocesses: postgres (port {state['pg_port']}), code server (port {state['grpc_port']}"
+        + (f", container of {state['image']}" if args.runs == "docker" else "")
+        + "), webserver, daemon\n"
+        + (
+            f"runs: each in a container of its own ({state['image']}, `docker ps --filter "
+            f"label=xcoder/serve={deployment_label(layout)}`)\n"
+            if args.runs == "docker"
+            else ""
+        )
+        + f"logs: {layout.logs}\ndata: {state['data_dir']}\nstop: make stop\n"
         f'dagster CLI against this deployment: eval "$(make -s serve-env)", then e.g. `.venv/bin/dagster run list`\n'
         "The catalog starts with this deployment's own run history (its Postgres), so assets show \"Never\n"
         'materialized" until a run here records them, although the data folder is the same: materialize from\n'
@@ -423,6 +718,12 @@ def env(args: argparse.Namespace) -> int:
     values = environment(layout, state)
     for name in names:
         print(f"export {name}={shlex.quote(values[name])}")
+    return 0
+
+
+def image(args: argparse.Namespace) -> int:
+    """The name of the code image this checkout builds (make serve RUNS=docker builds it when missing)."""
+    print(image_name())
     return 0
 
 
@@ -465,6 +766,10 @@ def stop(args: argparse.Namespace, quiet: bool = False) -> int:
                 os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
+    if state.get("runs") == "docker":  # the code server's and the runs' containers (its log kept first)
+        if "grpc" in state.get("containers", {}):
+            save_container_log(state["containers"]["grpc"], layout.logs / "grpc.log")
+        remove_containers(deployment_label(layout))
     stop_postgres(layout)
     layout.state.unlink(missing_ok=True)
     if not quiet:
@@ -478,8 +783,7 @@ def status(args: argparse.Namespace) -> int:
     if state is None:
         print(f"not running ({layout.root})")
         return 1
-    marks = markers(layout, state)
-    up = {name: _alive(state["pids"].get(name, -1), marks[name]) for name in ORDER}
+    running = up(layout, state)
     pg = (
         subprocess.run(
             [pg_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(state["pg_port"])], stdout=subprocess.DEVNULL
@@ -488,15 +792,22 @@ def status(args: argparse.Namespace) -> int:
     )
     print(
         json.dumps(
-            {"url": f"http://{state['host']}:{state['port']}", "postgres": pg, **up, "logs": str(layout.logs)}, indent=2
+            {
+                "url": f"http://{state['host']}:{state['port']}",
+                "runs": state.get("runs", "local"),
+                "postgres": pg,
+                **running,
+                "logs": str(layout.logs),
+            },
+            indent=2,
         )
     )
-    return 0 if pg and all(up.values()) else 1
+    return 0 if pg and all(running.values()) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["start", "stop", "status", "env", "clean"])
+    parser.add_argument("command", choices=["start", "stop", "status", "env", "clean", "image-name"])
     parser.add_argument(
         "--dir",
         default=os.environ.get("SERVE_DIR", str(PROJECT / ".serve")),
@@ -511,13 +822,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=os.environ.get("SERVE_HOST", "127.0.0.1"))
     parser.add_argument("--module", default="xcoder_assets.definitions", help="the code location's module")
     parser.add_argument(
+        "--runs",
+        choices=["local", "docker"],
+        default=os.environ.get("RUNS") or "local",
+        help="local: runs as processes of this machine; docker: each run in a container of the code image",
+    )
+    parser.add_argument("--image", default=None, help="the code image for --runs docker (default: `image-name`)")
+    parser.add_argument(
+        "--behind-auth-proxy",
+        action="store_true",
+        help="allow a non-loopback --host: an authenticating proxy fronts the webserver (it has no login itself)",
+    )
+    parser.add_argument(
         "--data-dir",
         default=os.environ.get("XCODER_DATA_DIR", str(PROJECT / "data")),
         help="the pipeline's data directory (XCODER_DATA_DIR)",
     )
     args = parser.parse_args(argv)
     try:
-        return {"start": start, "stop": stop, "status": status, "env": env, "clean": clean}[args.command](args)
+        commands = {"start": start, "stop": stop, "status": status, "env": env, "clean": clean, "image-name": image}
+        return commands[args.command](args)
     except (ServeError, subprocess.CalledProcessError) as exc:
         print(f"serve: {exc}", file=sys.stderr)
         return 1

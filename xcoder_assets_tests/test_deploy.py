@@ -412,3 +412,141 @@ def test_a_port_left_in_time_wait_is_free_for_the_next_server():
     client.close()
     server.close()
     assert port_free(port)
+
+
+# ---- runs in containers of their own (--runs docker); the running deployment: test_deploy_docker.py ------------
+
+
+def _serve_module():
+    sys.path.insert(0, str(DEPLOY))
+    try:
+        import serve
+    finally:
+        sys.path.remove(str(DEPLOY))
+    return serve
+
+
+def test_the_docker_instance_launches_each_run_in_a_container_with_the_shared_volume(monkeypatch, tmp_path):
+    from dagster._config import process_config
+    from dagster._core.instance.config import dagster_instance_config
+    from dagster_docker import DockerRunLauncher
+
+    serve = _serve_module()
+    layout = serve.Layout(tmp_path / "serve")
+    state = {"runs": "docker", "image": "xcoder-assets-code:abc", "data_dir": str(tmp_path / "data"), "run_user": "7:7"}
+    env = {
+        "XCODER_PG_HOST": "127.0.0.1",
+        "XCODER_PG_PORT": "5432",
+        "XCODER_PG_USER": "dagster",
+        "XCODER_PG_PASSWORD": "s3cret-value",
+        "XCODER_PG_DB": "dagster",
+        "XCODER_SERVE_COMPUTE_LOGS": str(tmp_path),
+        "XCODER_SERVE_ARTIFACTS": str(tmp_path),
+        "XCODER_DATA_DIR": str(tmp_path / "data"),
+        "XCODER_API_KEY_SOLVE": "sk-secret-key",
+        "XCODER_MODEL": "",  # unset in effect: not passed (the launcher refuses names without a value)
+        "UNRELATED": "x",
+    }
+    text = serve.instance_yaml(layout, state, env)
+    assert "s3cret-value" not in text and "sk-secret-key" not in text  # names only, values from the daemon's env
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(text)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config, _ = dagster_instance_config(str(home), "dagster.yaml")  # raises on anything Dagster does not know
+    launcher = config["run_launcher"]
+    assert (launcher["module"], launcher["class"]) == ("xcoder_docker_launcher", "SandboxDockerRunLauncher")
+    sys.path.insert(0, str(DEPLOY))  # where serve.py's daemon and webserver find it (PYTHONPATH)
+    try:
+        from xcoder_docker_launcher import SandboxDockerRunLauncher
+    finally:
+        sys.path.remove(str(DEPLOY))
+    assert issubclass(SandboxDockerRunLauncher, DockerRunLauncher)
+    settings = launcher["config"]
+    assert process_config(SandboxDockerRunLauncher.config_type(), settings).success  # the launcher's own schema
+    assert settings["image"] == "xcoder-assets-code:abc"
+    assert "XCODER_PG_PASSWORD" in settings["env_vars"] and "XCODER_API_KEY_SOLVE" in settings["env_vars"]
+    assert "XCODER_MODEL" not in settings["env_vars"] and "UNRELATED" not in settings["env_vars"]
+    kwargs = settings["container_kwargs"]
+    assert kwargs["volumes"][str(tmp_path / "data")] == {"bind": str(tmp_path / "data"), "mode": "rw"}
+    assert kwargs["network_mode"] == "host" and kwargs["user"] == "7:7"
+    assert "seccomp=unconfined" in kwargs["security_opt"] and "privileged" not in kwargs and "cap_add" not in kwargs
+    assert config["run_monitoring"]["enabled"] is True
+    # the rest is deploy/dagster.yaml's: the same storage, queue and limits as `make serve`
+    for key in ("storage", "run_coordinator", "concurrency"):
+        assert config[key] == INSTANCE[key], key
+    assert serve.instance_yaml(layout, {**state, "runs": "local"}, env) == (DEPLOY / "dagster.yaml").read_text()
+
+
+def test_the_code_image_is_named_after_what_it_installs():
+    serve = _serve_module()
+    name = serve.image_name()
+    assert name.startswith("xcoder-assets-code:") and len(name.split(":")[1]) == 12
+    assert serve.image_name() == name  # stable for the same content
+    made = subprocess.run(
+        ["make", "-n", "serve", "RUNS=docker", "SERVE_DIR=/nonexistent/x", "SERVE_PORT=4321"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "deploy/serve.py image-name" in made and "deploy/build-code-image.sh" in made
+    assert "deploy/serve.py start --dir /nonexistent/x --port 4321 --runs docker" in made
+
+
+def test_the_webserver_serves_other_machines_only_behind_an_authenticating_proxy(tmp_path):
+    refused = subprocess.run(
+        [sys.executable, str(DEPLOY / "serve.py"), "start", "--dir", str(tmp_path / "s"), "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1 and "--behind-auth-proxy" in refused.stderr, refused.stderr
+    assert refused.stderr.count("\n") == 1 and not (tmp_path / "s").exists()  # one line, nothing started
+    serve = _serve_module()
+    assert serve.is_loopback("127.0.0.1") and serve.is_loopback("::1") and serve.is_loopback("localhost")
+    assert not serve.is_loopback("0.0.0.0") and not serve.is_loopback("10.0.0.5")
+
+
+def test_helm_run_pods_can_sandbox_without_privileges():
+    from dagster_k8s.models import k8s_model_from_dict, k8s_snake_case_dict
+    from kubernetes import client
+
+    k8s = VALUES["runLauncher"]["config"]["k8sRunLauncher"]["runK8sConfig"]
+    pod, container = k8s["podSpecConfig"], k8s["containerConfig"]
+    # what the launcher builds the run pod from: every key a field of Kubernetes' own models
+    spec = k8s_model_from_dict(client.V1PodSpec, k8s_snake_case_dict(client.V1PodSpec, {**pod, "containers": []}))
+    made = k8s_model_from_dict(client.V1Container, k8s_snake_case_dict(client.V1Container, {**container, "name": "r"}))
+    assert spec.host_users is False and spec.security_context.run_as_user == 10001
+    assert made.security_context.proc_mount == "Unmasked"
+    # one node for every run pod (the SQLite caches), found by the label dagster-k8s gives run pods
+    (term,) = spec.affinity.pod_affinity.required_during_scheduling_ignored_during_execution
+    assert term.label_selector.match_labels == {"app.kubernetes.io/component": "run_worker"}
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "Unconfined"}
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["procMount"] == "Unmasked" and pod["hostUsers"] is False
+    assert "privileged" not in container["securityContext"]
+    location_env = {e["name"]: e.get("value") for e in VALUES["dagster-user-deployments"]["deployments"][0]["env"]}
+    assert location_env["XCODER_SANDBOX"] == "bwrap"
+    assert VALUES["dagsterDaemon"]["runMonitoring"]["enabled"] is True
+
+
+def test_the_launcher_unmasks_proc_in_the_request_that_creates_a_run_container():
+    """docker-py has no argument for Docker's /proc masks: the launcher empties them in the create request."""
+    from unittest import mock
+
+    sys.path.insert(0, str(DEPLOY))
+    try:
+        from xcoder_docker_launcher import SandboxDockerRunLauncher
+    finally:
+        sys.path.remove(str(DEPLOY))
+    sent = []
+    client = mock.MagicMock()
+    client.api.create_container_from_config = lambda config, name=None, platform=None: sent.append(config)
+    with mock.patch("dagster_docker.docker_run_launcher.docker.client.from_env", return_value=client):
+        wrapped = SandboxDockerRunLauncher(image="x")._get_client(mock.MagicMock(registry=None))
+    wrapped.api.create_container_from_config({"Image": "x", "HostConfig": {"NetworkMode": "host"}}, "run")
+    assert sent == [{"Image": "x", "HostConfig": {"NetworkMode": "host", "MaskedPaths": [], "ReadonlyPaths": []}}]

@@ -24,33 +24,18 @@ from xcoder_assets.cli import main as xcoder
 from xcoder_assets.recipe.batches import DEFAULT_BATCH
 from xcoder_assets.store.tables import batch_dir
 from xcoder_assets_tests.conftest import PROJECT_ROOT
-from xcoder_assets_tests.demo import DEMO_ROUNDS
+from xcoder_assets_tests.demo import DEMO_ROUNDS, cli_env, cli_materialize, dagster_home
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # the session demo runs in the first test
 BIN = Path(sys.executable).parent
 LLM_ASSETS = ("features", "evolved_pool", "problems", "test_inputs", "candidate_solutions")
 
 
-def _env(home: Path, data: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "XCODER_DEBUG"}
-    return {**env, "DAGSTER_HOME": str(home), "XCODER_DATA_DIR": str(data), **extra}
-
-
-def _home(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    return path
+_env, _home = cli_env, dagster_home  # one helper each, shared with the session's demo (demo.py)
 
 
 def materialize(home: Path, data: Path, *args: str, timeout: int = 600, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [BIN / "xcoder", "materialize", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=PROJECT_ROOT,
-        env=_env(home, data, **env),
-    )
+    return cli_materialize(home, data, *args, timeout=timeout, **env)
 
 
 def run_metadata(home: Path, run_id: str) -> dict[str, dict]:

@@ -39,7 +39,7 @@ from xcoder_assets.recipe.decontamination import (
     load_benchmark,
 )
 from xcoder_assets.recipe.prompts import load_template, template_by_id
-from xcoder_assets.store.ids import content_hash, make_id
+from xcoder_assets.store.ids import content_hash, make_id, file_sha256
 from xcoder_assets.store.parquet import damaged
 from xcoder_assets.store.progress import ProgressMeter
 from xcoder_assets.store.settings import read_settings
@@ -807,7 +807,7 @@ def training_mixtures(
                 "rl_problems": len(rl_subset),
                 "train_tokens": mix_manifest["totals"]["tokens"]["sft_train"],
                 "manifest_path": str(out / "manifest.json"),
-                "manifest_sha256": recipe.sha256_of(out / "manifest.json"),
+                "manifest_sha256": file_sha256(out / "manifest.json"),
                 "run_id": run_id,
             }
         )

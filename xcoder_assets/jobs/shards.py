@@ -8,11 +8,12 @@ manifest it was made from. A mismatch is one ShardError naming the file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
+
+from xcoder_assets.store.ids import file_sha256
 
 MANIFEST = "manifest.json"
 MIXTURE_LAYOUT = "xcoder-mixture/1"  # recipe/shards.py writes it
@@ -67,14 +68,6 @@ class Shards:
             "created_from": self.created_from,
             "files": {f.path: f.sha256 for f in self.files},
         }
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _jsonl_rows(path: Path) -> list[dict[str, Any]]:
@@ -145,7 +138,7 @@ def load_shards(root: str | Path, verify: bool = True) -> Shards:
                 raise ShardError(f"{manifest}: {shard.path} lies outside the shards folder")
             if not path.is_file():
                 raise ShardError(f"{path}: listed in {MANIFEST} but missing")
-            actual = sha256_file(path)
+            actual = file_sha256(path)
             if actual != shard.sha256:
                 raise ShardError(
                     f"{path}: sha256 {actual[:12]}... does not match the manifest's {shard.sha256[:12]}..."
@@ -161,7 +154,7 @@ def _load_mixture(root: Path, data: dict[str, Any], verify: bool) -> Shards:
     shards_dir = root / str(data.get("shards_dir") or "")
     if not (shards_dir / MANIFEST).is_file():
         raise ShardError(f"{root}: the mixture's shards folder {shards_dir} has no {MANIFEST}")
-    if verify and sha256_file(shards_dir / MANIFEST) != data.get("shards_manifest_sha256"):
+    if verify and file_sha256(shards_dir / MANIFEST) != data.get("shards_manifest_sha256"):
         raise ShardError(f"{shards_dir / MANIFEST}: not the shards manifest mixture {root} was made from")
     shards = load_shards(shards_dir, verify=verify)
     name = (data.get("mixture") or {}).get("name") or root.name
@@ -199,7 +192,7 @@ def write_shards(
                 "split": split,
                 "container": "jsonl",
                 "rows": len(rows),
-                "sha256": sha256_file(path),
+                "sha256": file_sha256(path),
                 "tokens": sum(len(json.dumps(r)) // 4 for r in rows),
             }
         )

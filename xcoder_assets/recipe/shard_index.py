@@ -48,13 +48,15 @@ from xcoder_assets.recipe.shards import (
     SourceExample,
     TokenCounter,
     example_of,
+    manifest_of,
     plan_examples,
     rl_problems,
     shard_file_ids,
     split_of,
     write_layout,
+    write_manifest,
 )
-from xcoder_assets.store.ids import content_hash, make_id
+from xcoder_assets.store.ids import content_hash, make_id, file_sha256
 from xcoder_assets.store.parquet import write_parquet, write_text
 from xcoder_assets.store.tables import TRAINING_RL, TRAINING_SHARDS
 
@@ -82,14 +84,6 @@ CREATE INDEX IF NOT EXISTS band_key ON band (band_key);
 
 class ShardIndexError(ValueError):
     """The on-disk index or a part folder cannot be used: the message names the file."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def band_keys(signature: MinHash, bands: int, rows: int) -> list[str]:
@@ -121,7 +115,7 @@ class ShardIndex:
     def close(self) -> None:
         self.con.close()
 
-    def file_sha256(self, path: Path) -> str:
+    def filefile_sha256(self, path: Path) -> str:
         stat = Path(path).stat()
         key = str(Path(path).resolve())
         row = self.con.execute(
@@ -130,7 +124,7 @@ class ShardIndex:
         ).fetchone()
         if row:
             return row[0]
-        digest = _sha256(path)
+        digest = file_sha256(path)
         with self.con:
             self.con.execute(
                 "INSERT OR REPLACE INTO file_hash VALUES (?, ?, ?, ?)", (key, stat.st_size, stat.st_mtime_ns, digest)
@@ -468,15 +462,8 @@ def assemble_version(
                     totals[group][k] = totals[group].get(k, 0) + v
         order = {fmt: i for i, fmt in enumerate(FORMATS)}
         files.sort(key=lambda f: (order[f["format"]], f["split"] != "train", f["path"]))
-        manifest = {
-            "shards_version": version,
-            "created_from": dict(created_from),
-            "settings": settings.record(),
-            "tokenizer": {"name": counter.name, "kind": counter.kind},
-            "files": files,
-            "totals": totals,
-        }
-        write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", tmp / MANIFEST)
+        manifest = manifest_of(version, created_from, settings, counter, files, totals)
+        write_manifest(manifest, tmp / MANIFEST)
         try:
             os.rename(tmp, folder)
         except OSError:  # another run assembled the same version first: the same content
@@ -606,7 +593,7 @@ def verify_files(folder: Path, manifest: Mapping[str, Any], index: ShardIndex) -
         path = Path(folder) / entry["path"]
         if not path.is_file():
             raise ShardIndexError(f"{path}: listed in the manifest but missing")
-        if index.file_sha256(path) != entry["sha256"]:
+        if index.filefile_sha256(path) != entry["sha256"]:
             raise ShardIndexError(f"{path}: sha256 differs from the manifest")
 
 

@@ -33,7 +33,7 @@ from xcoder_assets.recipe.decontamination import DecontaminationSettings, Decont
 from xcoder_assets.recipe.dedup import EarlierItems, deduplicate, deduplicate_solutions
 from xcoder_assets.recipe.prompts import PromptTemplate
 from xcoder_assets.sandbox.lcb_format import decode_private_tests
-from xcoder_assets.store.ids import content_hash, make_id
+from xcoder_assets.store.ids import content_hash, make_id, file_sha256
 from xcoder_assets.store.parquet import write_parquet, write_text
 
 ExampleStatus = Literal["kept", "duplicate", "contaminated", "not_selected"]
@@ -462,14 +462,6 @@ def _row_tokens(row: dict[str, Any], fmt: str, counter: TokenCounter) -> int:
     return counter.count(row["prompt"][0]["content"])
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _write_rows(
     folder: Path,
     rel_dir: str,
@@ -500,7 +492,7 @@ def _write_rows(
                     "split": split,
                     "container": container,
                     "rows": len(chunk),
-                    "sha256": sha256_of(path),
+                    "sha256": file_sha256(path),
                     "tokens": tokens,
                 }
             )
@@ -542,7 +534,22 @@ def write_layout(
         written = _write_rows(folder, "rl", "rl", split, [rl_row(p) for p in rl_part], settings, counter)
         files += written
         totals["tokens"][f"rl_prompt_{split}"] = sum(f["tokens"] for f in written if f["container"] == first)
-    manifest = {
+    manifest = manifest_of(version, created_from, settings, counter, files, totals, extra)
+    write_manifest(manifest, folder / "manifest.json")
+    return manifest
+
+
+def manifest_of(
+    version: str,
+    created_from: Mapping[str, Any],
+    settings: Any,
+    counter: Any,
+    files: list[dict[str, Any]],
+    totals: dict[str, Any],
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A shards version's manifest.json: what made it, its settings and tokenizer, its files and totals."""
+    return {
         "shards_version": version,
         "created_from": dict(created_from),
         "settings": settings.record(),
@@ -551,8 +558,10 @@ def write_layout(
         "totals": totals,
         **({"mixture": dict(extra)} if extra else {}),
     }
-    write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", folder / "manifest.json")
-    return manifest
+
+
+def write_manifest(manifest: dict[str, Any], path: Path) -> None:
+    write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", path)
 
 
 def shards_version(settings: ShardSettings, created_from: Mapping[str, Any], tokenizer: str) -> str:
@@ -569,7 +578,7 @@ def verify_manifest(folder: Path) -> dict[str, Any]:
         path = Path(folder) / entry["path"]
         if not path.is_file():
             raise ShardInputError(f"{path}: listed in the manifest but missing")
-        if sha256_of(path) != entry["sha256"]:
+        if file_sha256(path) != entry["sha256"]:
             raise ShardInputError(f"{path}: sha256 differs from the manifest")
         rows = (
             sum(1 for line in open(path, encoding="utf-8") if line.strip())
@@ -773,7 +782,7 @@ def write_mixture(
         },
         "shards_version": shards_manifest["shards_version"],
         "shards_dir": Path(os.path.relpath(shards_folder.absolute(), folder.absolute())).as_posix(),
-        "shards_manifest_sha256": sha256_of(shards_folder / "manifest.json"),
+        "shards_manifest_sha256": file_sha256(shards_folder / "manifest.json"),
         "created_from": shards_manifest["created_from"],
         "settings": shards_manifest["settings"],
         "tokenizer": shards_manifest["tokenizer"],
@@ -808,7 +817,7 @@ def verify_mixture(folder: Path) -> dict[str, Any]:
     shards_manifest = shards / "manifest.json"
     if not shards_manifest.is_file():
         raise ShardInputError(f"{folder}: its shards folder {shards} has no manifest.json")
-    if sha256_of(shards_manifest) != manifest["shards_manifest_sha256"]:
+    if file_sha256(shards_manifest) != manifest["shards_manifest_sha256"]:
         raise ShardInputError(f"{shards_manifest}: not the shards manifest mixture {folder} was made from")
     root = shards.resolve()
     for entry in manifest["files"]:
@@ -817,7 +826,7 @@ def verify_mixture(folder: Path) -> dict[str, Any]:
             raise ShardInputError(f"{folder}: {entry['path']} lies outside its shards folder {shards}")
         if not path.is_file():
             raise ShardInputError(f"{path}: listed in mixture {folder} but missing")
-        if sha256_of(path) != entry["sha256"]:
+        if file_sha256(path) != entry["sha256"]:
             raise ShardInputError(f"{path}: sha256 differs from mixture {folder}'s manifest")
     return manifest
 

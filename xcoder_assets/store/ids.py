@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any, Iterable
 
 ID_KINDS = {
@@ -57,3 +58,12 @@ def kind_of(row_id: str) -> str | None:
     except ValueError:
         return None
     return prefix
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes (hex), read a megabyte at a time: manifests and shard files."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

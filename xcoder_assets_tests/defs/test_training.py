@@ -118,7 +118,7 @@ def test_manifest_mismatch_fails_before_launch(data_dir):
 
 
 def test_row_count_mismatch_names_the_file(data_dir):
-    from xcoder_assets.jobs.shards import sha256_file
+    from xcoder_assets.store.ids import file_sha256
 
     shards = make_shards(data_dir)
     manifest = json.loads((shards / MANIFEST).read_text())
@@ -126,7 +126,7 @@ def test_row_count_mismatch_names_the_file(data_dir):
     shard.write_text(shard.read_text() + shard.read_text().splitlines()[0] + "\n")
     for entry in manifest["files"]:
         if entry["path"] == "sft/messages/train-00000.jsonl":
-            entry["sha256"] = sha256_file(shard)  # the hash is right, the row count is not
+            entry["sha256"] = file_sha256(shard)  # the hash is right, the row count is not
     (shards / MANIFEST).write_text(json.dumps(manifest))
     message = _failure_message(data_dir, {"smoke": True, "shards_dir": str(shards)})
     assert "sft/messages/train-00000.jsonl" in message and "rows" in message

@@ -13,7 +13,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from xcoder_assets.defs.operations import SANDBOX_POOL, gpu_cron_gate
+from xcoder_assets.defs.operations import GPU_POOL, SANDBOX_POOL, gpu_cron_gate
 from xcoder_assets.defs.checks import row_findings, share_check
 from xcoder_assets.defs.resources import (
     LLMGatewayResource,
@@ -294,7 +294,7 @@ def benchmark_scores(
     automation_condition=gpu_cron_gate(),
     group_name="training",
     deps=["trained_model", lcb_problems],
-    pool="gpu",
+    pool=GPU_POOL,
     kinds={"parquet", "pytorch", "sandbox"},
     owners=["team:benchmark"],
     tags={"stage": "benchmark"},

@@ -45,17 +45,6 @@ LLM_POOL = "llm"  # steps that hold many LLM requests in flight through the gate
 SANDBOX_POOL = "sandbox"  # steps that fill every CPU with sandboxed programs
 GPU_POOL = "gpu"  # training and serving on the accelerator
 POOL_LIMITS: dict[str, int] = {LLM_POOL: 2, SANDBOX_POOL: 1, GPU_POOL: 1}
-# Which pool each asset belongs to (an op has one pool: the resource it saturates). The lead applies it.
-ASSET_POOLS: dict[str, str] = {
-    "features": LLM_POOL,
-    "evolved_pool": LLM_POOL,
-    "problems": LLM_POOL,
-    "candidate_solutions": LLM_POOL,
-    "test_inputs": SANDBOX_POOL,
-    "verified_solutions": SANDBOX_POOL,
-    "benchmark_scores": SANDBOX_POOL,
-    "trained_model": GPU_POOL,
-}
 
 # ---- automation ---------------------------------------------------------------------------------
 NIGHTLY_CRON = "0 2 * * *"  # the nightly batch (UTC)
@@ -412,7 +401,6 @@ def operations() -> dg.Definitions:
 
 
 __all__ = [
-    "ASSET_POOLS",
     "GPU_POOL",
     "LLM_POOL",
     "POOL_LIMITS",

@@ -17,7 +17,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from xcoder_assets.defs.operations import gpu_cron_gate
+from xcoder_assets.defs.operations import GPU_POOL, gpu_cron_gate
 from xcoder_assets.defs.resources import StorageResource
 from xcoder_assets.jobs.config import SMOKE_MODEL, LoraSettings, RLSettings, SFTSettings, TrainSettings
 from xcoder_assets.jobs.shards import MANIFEST, ShardError, load_shards
@@ -375,7 +375,7 @@ def curve_charts(curves: dict[str, list[list[float]]]) -> dict[str, Any]:
     automation_condition=gpu_cron_gate(),
     group_name="training",
     deps=[SHARDS_FOLDER],
-    pool="gpu",
+    pool=GPU_POOL,
     kinds={"pytorch", "trl"},
     owners=["team:xcoder"],
     tags={"stage": "training"},

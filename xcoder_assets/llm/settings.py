@@ -7,8 +7,8 @@ reads the environment: the variables are read once, in defs/resources.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from xcoder_assets.llm.pricing import Price, map_price, parse_price
 
@@ -87,17 +87,3 @@ def role_settings(
         price_override=price,
         batch=bool(batch),
     )
-
-
-def role_settings_from_env(role: str, env: Mapping[str, str], **overrides: Any) -> RoleSettings:
-    """Settings for one role from a mapping of variables (the caller passes its environment):
-    XCODER_MODEL_<ROLE> over XCODER_MODEL over the offline model, and the same for API base, key and price."""
-    suffix = role.upper()
-    settings = role_settings(
-        role,
-        model=env.get(f"XCODER_MODEL_{suffix}") or env.get("XCODER_MODEL"),
-        api_base=env.get(f"XCODER_API_BASE_{suffix}") or env.get("XCODER_API_BASE"),
-        api_key=env.get(f"XCODER_API_KEY_{suffix}") or env.get("XCODER_API_KEY"),
-        price=env.get(f"XCODER_PRICE_{suffix}") or env.get("XCODER_PRICE"),
-    )
-    return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

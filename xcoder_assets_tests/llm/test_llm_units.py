@@ -5,7 +5,7 @@ import litellm
 import pytest
 
 from xcoder_assets.llm.gateway import LLMConfigError, LLMGateway, LLMRequest, check_role_settings, classify_error
-from xcoder_assets.llm.settings import OFFLINE_MODEL, RECIPE_PARAMS, RoleSettings, role_settings_from_env
+from xcoder_assets.llm.settings import OFFLINE_MODEL, RECIPE_PARAMS, RoleSettings, role_settings
 from xcoder_assets.simulator.provider import register_offline_provider
 from xcoder_assets.simulator.registry import answer
 
@@ -27,15 +27,26 @@ def test_classify_error():
     assert retryable and reason.startswith("http_500")
 
 
-def test_role_settings_from_env_precedence():
+def _llm_from_env(monkeypatch, env: dict[str, str]):
+    """The llm resource as the definitions build it from the environment (defs/resources.build_resources)."""
+    from xcoder_assets.defs.resources import build_resources
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return build_resources()["llm"].process_config_and_initialize()
+
+
+def test_role_settings_precedence_from_the_environment(monkeypatch):
     env = {"XCODER_MODEL": "openai/a", "XCODER_MODEL_SOLVE": "openai/b", "XCODER_API_BASE": "http://h/v1"}
-    assert role_settings_from_env("extract", env).model == "openai/a"
-    solve = role_settings_from_env("solve", env)
+    llm = _llm_from_env(monkeypatch, env)
+    assert llm.settings("extract").model == "openai/a"
+    solve = llm.settings("solve")
     assert solve.model == "openai/b" and solve.api_base == "http://h/v1" and solve.params == RECIPE_PARAMS["solve"]
-    assert role_settings_from_env("compose", {}).model == OFFLINE_MODEL
+    monkeypatch.delenv("XCODER_MODEL"), monkeypatch.delenv("XCODER_MODEL_SOLVE")
+    assert _llm_from_env(monkeypatch, {}).settings("compose").model == OFFLINE_MODEL
     assert RECIPE_PARAMS["compose"].as_dict() == {"temperature": 0.7, "top_p": 0.8, "max_tokens": 32768, "top_k": 20}
     with pytest.raises(ValueError, match="unknown LLM role 'judge'"):
-        role_settings_from_env("judge", {})
+        role_settings("judge")
 
 
 def test_config_errors_name_role_model_and_variable(monkeypatch):

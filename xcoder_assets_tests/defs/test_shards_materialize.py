@@ -13,11 +13,11 @@ import pytest
 from xcoder_assets.defs import benchmark, features, seed, shards, synthesis, verification
 from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, StorageResource
 from xcoder_assets.jobs.shards import load_shards
+from xcoder_assets.store.ids import file_sha256
 from xcoder_assets.recipe import shards as recipe
 from xcoder_assets_tests.batches import materialize as materialize_in_batch
 from xcoder_assets.store import warehouse
 from xcoder_assets.store.tables import (
-    SYNTHESIS_ASSETS,
     ASSET_TABLES,
     PROBLEMS,
     TRAINING_MIXTURES,
@@ -29,7 +29,6 @@ from xcoder_assets.store.tables import batch_dir
 from xcoder_assets_tests.batches import TEST_BATCH
 
 MODULES = [seed, features, synthesis, verification, benchmark, shards]
-UPSTREAM = [*SYNTHESIS_ASSETS, "lcb_problems"]
 OURS = ["training_shards", "training_mixtures"]
 
 
@@ -55,9 +54,10 @@ def metadata_of(result, asset):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("shards") / "data"
-    materialize(data_dir, UPSTREAM)
+def built(tmp_path_factory, demo_data):
+    """A copy of the session's demo (the synthesis chain, verified) with lcb_problems, then ours."""
+    data_dir = demo_data.copy(tmp_path_factory.mktemp("shards") / "data")
+    materialize(data_dir, ["lcb_problems"])
     first = materialize(data_dir, OURS)
     return data_dir, first
 
@@ -108,7 +108,7 @@ def test_mixtures_copy_no_shard_bytes(built):
     assert sorted(p.parent.name for p in files) == sorted(pl.read_parquet(TRAINING_MIXTURES.path(data_dir))["name"])
     assert {p.name for p in files} == {"manifest.json"}  # one manifest per mixture, no shard file
     shard_hashes = {e["sha256"] for e in recipe.verify_manifest(folder)["files"]}
-    assert not {recipe.sha256_of(p) for p in files} & shard_hashes
+    assert not {file_sha256(p) for p in files} & shard_hashes
     assert all(p.stat().st_nlink == 1 for p in files)  # no hard link to a shard either
     # nine mixtures together take a small part of what the one shards folder they choose from takes
     assert _bytes_on_disk(mixtures) < _bytes_on_disk(folder) / 20, (_bytes_on_disk(mixtures), _bytes_on_disk(folder))
@@ -134,7 +134,7 @@ def test_a_mixture_manifest_resolves_to_the_shard_rows(built):
     mixtures = pl.read_parquet(TRAINING_MIXTURES.path(data_dir))
     for row in mixtures.iter_rows(named=True):
         mixture_dir = Path(row["manifest_path"]).parent
-        assert row["manifest_sha256"] == recipe.sha256_of(mixture_dir / "manifest.json")
+        assert row["manifest_sha256"] == file_sha256(mixture_dir / "manifest.json")
         subset, rl_subset = recipe.mixture(
             refs, rl_refs, recipe.MixtureSpec(row["task_share"], row["solutions_per_task"])
         )

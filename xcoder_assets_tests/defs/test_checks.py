@@ -6,7 +6,13 @@ import polars as pl
 
 from xcoder_assets.defs.checks import LISTED_ROWS, row_findings
 from xcoder_assets.defs.synthesis import ProblemsConfig, _problem_checks
-from xcoder_assets.defs.verification import VerificationConfig, _gate_check, _unverified_tests, _verification_checks
+from xcoder_assets.defs.verification import (
+    VerificationConfig,
+    VerifiedSummary,
+    _gate_check,
+    _unverified_tests,
+    _verification_checks,
+)
 from xcoder_assets.recipe.composition import ProblemShares
 from xcoder_assets.recipe.verification import VerificationGate, VerificationTally
 
@@ -55,19 +61,21 @@ def test_verification_checks_list_unverified_tests_easy_problems_and_thin_soluti
         # problem 3: rejected after the vote
         ("ver-04", "prob-3", False, 0, _votes(t6=False), 3, 0),
     ]
-    frame = pl.DataFrame(
-        rows,
-        schema=[
-            "verified_id",
-            "problem_id",
-            "is_golden",
-            "tests_verified",
-            "votes_json",
-            "candidates_run",
-            "candidates_passing",
-        ],
-        orient="row",
-    )
+    frame = VerifiedSummary(
+        pl.DataFrame(
+            rows,
+            schema=[
+                "verified_id",
+                "problem_id",
+                "is_golden",
+                "tests_verified",
+                "votes_json",
+                "candidates_run",
+                "candidates_passing",
+            ],
+            orient="row",
+        )
+    )  # the columns the checks read back from the written file
     tally = VerificationTally(tests=6, unverified=3, pass_rates=[1.0, 0.5, 0.0])
     checks = {c.check_name: _meta(c) for c in _verification_checks(frame, VerificationConfig(), tally)}
     unverified = checks["unverified_share"]

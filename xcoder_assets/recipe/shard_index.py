@@ -115,7 +115,7 @@ class ShardIndex:
     def close(self) -> None:
         self.con.close()
 
-    def filefile_sha256(self, path: Path) -> str:
+    def file_sha256(self, path: Path) -> str:
         stat = Path(path).stat()
         key = str(Path(path).resolve())
         row = self.con.execute(
@@ -593,7 +593,7 @@ def verify_files(folder: Path, manifest: Mapping[str, Any], index: ShardIndex) -
         path = Path(folder) / entry["path"]
         if not path.is_file():
             raise ShardIndexError(f"{path}: listed in the manifest but missing")
-        if index.filefile_sha256(path) != entry["sha256"]:
+        if index.file_sha256(path) != entry["sha256"]:
             raise ShardIndexError(f"{path}: sha256 differs from the manifest")
 
 

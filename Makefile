@@ -12,7 +12,7 @@ export XCODER_DATA_DIR ?= $(CURDIR)/data
 SANDBOX_IMAGE ?= $(shell sed -n 's/^DEFAULT_IMAGE = "\(.*\)"/\1/p' xcoder_assets/sandbox/backends.py)
 LCB_HARNESS_VERSION := 26.3
 
-.PHONY: venv demo test test-slow lint ui status validate clean system-deps sandbox-image bench-judge bench-llm serve stop serve-env code-image test-deps
+.PHONY: venv demo test test-slow test-image lint ui status validate clean system-deps sandbox-image bench-judge bench-llm serve stop serve-env code-image test-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,7 +70,12 @@ test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml sandbox-image test-deps lint
 
 # The suites marked slow: `make serve` against Postgres with the daemon.
 test-slow: $(STAMP) $(DAGSTER_HOME)/dagster.yaml sandbox-image test-deps
-	$(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m 'slow and not image' $(PYTEST_ARGS)
+
+# The container deployment (make serve RUNS=docker) end to end: builds the code image first (about 12
+# minutes from nothing, a few with the cached root filesystem), then four batches in four containers.
+test-image: $(STAMP) $(DAGSTER_HOME)/dagster.yaml sandbox-image test-deps
+	$(BIN)/python -m pytest -q -m image -s $(PYTEST_ARGS)
 
 # Postgres-backed deployment: postgres, the code server (gRPC), the webserver and the daemon, each its
 # own process, logs in $(SERVE_DIR)/logs; a free port is used when SERVE_PORT is taken.

@@ -52,7 +52,8 @@ finally:
 
 # the first test also waits for the module's setup: a first build of the image (minutes on 2 cores) and
 # the sequential baseline
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
+# `image`: builds the code image (about 12 minutes from nothing), so not part of CI's slow run: `make test-image`
+pytestmark = [pytest.mark.slow, pytest.mark.image, pytest.mark.timeout(2400)]
 
 PARALLEL = ["docker-a", "docker-b", "docker-c", "docker-d"]
 KILLED = "docker-kill"

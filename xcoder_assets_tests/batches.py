@@ -47,3 +47,32 @@ def folder_of(data_dir: Path, asset: str, batch: str = TEST_BATCH) -> Path:
     """Where an asset's files are: its batch's folder for a batched asset, else the data directory."""
     table = ALL_TABLES.get(asset)
     return batch_dir(data_dir, batch) if table is not None and table.batched else Path(data_dir)
+
+
+def materialize_location(
+    data_dir: Path,
+    selection: Sequence[str],
+    llm: Any = None,
+    run_config: dict | None = None,
+    instance: dg.DagsterInstance | None = None,
+    raise_on_error: bool = True,
+) -> dg.ExecuteInProcessResult:
+    """The code location's assets and checks with its own resources, storage, llm and sandbox pointed at
+    the test (other stages need theirs), in the test batch where the selection is batched."""
+    from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, StorageResource
+    from xcoder_assets.definitions import defs as lazy_defs
+
+    defs = lazy_defs()
+    return materialize(
+        [*defs.assets, *defs.asset_checks],
+        resources={
+            **(defs.resources or {}),
+            "storage": StorageResource(data_dir=str(data_dir)),
+            "llm": llm or LLMGatewayResource(),
+            "sandbox": SandboxResource(),
+        },
+        run_config=run_config,
+        raise_on_error=raise_on_error,
+        instance=instance,
+        selection=selection,
+    )

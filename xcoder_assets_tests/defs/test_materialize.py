@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 
 from xcoder_assets.cli import main as xcoder
-from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, StorageResource
+from xcoder_assets.defs.resources import LLMGatewayResource
 from xcoder_assets.definitions import defs as lazy_defs
-from xcoder_assets_tests.batches import materialize as materialize_in_batch
+from xcoder_assets_tests.batches import materialize_location
 from xcoder_assets.store.tables import (
     SYNTHESIS_ASSETS,
     CANDIDATE_SOLUTIONS,
@@ -37,22 +37,8 @@ PIPELINE = list(SYNTHESIS_ASSETS)
 
 
 def materialize(data_dir, llm=None, run_config=None, raise_on_error=True, instance=None, selection=None):
-    defs = lazy_defs()
     selection = PIPELINE if selection is None else selection
-    return materialize_in_batch(
-        [*defs.assets, *defs.asset_checks],
-        # the location's own resources (other stages need theirs), with these three pointed at the test
-        resources={
-            **(defs.resources or {}),
-            "storage": StorageResource(data_dir=str(data_dir)),
-            "llm": llm or LLMGatewayResource(),
-            "sandbox": SandboxResource(),
-        },
-        run_config=run_config,
-        raise_on_error=raise_on_error,
-        instance=instance,
-        selection=selection,
-    )
+    return materialize_location(data_dir, selection, llm, run_config, instance, raise_on_error)
 
 
 FIRST_STAGE = ["seed_problems", "features", "feature_tree"]

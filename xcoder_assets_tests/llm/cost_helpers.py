@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import urllib.request
 
-from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, StorageResource
-from xcoder_assets.definitions import defs as lazy_defs
-from xcoder_assets_tests.batches import materialize as materialize_in_batch
+from xcoder_assets.defs.resources import LLMGatewayResource
+from xcoder_assets_tests.batches import materialize_location
 
 SIM_MODEL = "openai/synthsmith-sim-1"  # the fake server answers it with the offline simulator, over HTTP
 
@@ -32,20 +31,7 @@ def llm_resource(url: str, **fields) -> LLMGatewayResource:
 
 
 def materialize(data_dir, selection, llm=None, run_config=None, instance=None, raise_on_error=True):
-    defs = lazy_defs()
-    return materialize_in_batch(
-        [*defs.assets, *defs.asset_checks],
-        resources={
-            **(defs.resources or {}),
-            "storage": StorageResource(data_dir=str(data_dir)),
-            "llm": llm or LLMGatewayResource(),
-            "sandbox": SandboxResource(),
-        },
-        run_config=run_config,
-        raise_on_error=raise_on_error,
-        instance=instance,
-        selection=selection,
-    )
+    return materialize_location(data_dir, selection, llm, run_config, instance, raise_on_error)
 
 
 def seeds(data_dir, limit: int):

@@ -312,4 +312,6 @@ def test_long_metadata_values_stay_inside_the_page(webserver, page, asset):
                      return [Math.round(needs), r.firstElementChild.innerText];
                  }).sort((a, b) => b[0] - a[0]).slice(0, 3)]"""
     )
-    assert width <= room, f"{asset}: metadata table {width} px wide in a {room} px column; widest values: {widest}"
+    # scrollWidth and clientWidth are rounded to whole pixels separately: a table that exactly fills its
+    # column can read one pixel over (seen once in CI: 897 in 896). A value that does not fit is far wider.
+    assert width <= room + 1, f"{asset}: metadata table {width} px wide in a {room} px column; widest values: {widest}"

@@ -62,7 +62,15 @@ IMAGE_INPUTS = (
 )
 # The variables a run container gets, by name: values come from the daemon's environment (nothing secret is
 # written into dagster.yaml); only the ones set are passed, as the launcher refuses unset names.
-RUN_ENV_PREFIXES = ("XCODER_MODEL", "XCODER_API_BASE", "XCODER_API_KEY", "XCODER_PRICE")
+RUN_ENV_PREFIXES = (
+    "XCODER_MODEL",
+    "XCODER_API_BASE",
+    "XCODER_API_KEY",
+    "XCODER_PRICE",
+    "XCODER_BUDGET",  # a budget binds every run container (reservations live in the shared cache)
+    "XCODER_BATCH_",  # provider batch APIs per role
+    "XCODER_CACHE_",  # the shared caches on Postgres (XCODER_CACHE_URL) and their claim lease
+)
 RUN_ENV_NAMES = (
     "XCODER_PG_HOST",
     "XCODER_PG_PORT",

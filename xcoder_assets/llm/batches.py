@@ -90,7 +90,7 @@ class BatchRunner:
                         for rec in pending
                     )
                     + f" after waiting {self.gateway.config.batch_wait_s:g} s. Rerun the stage later: it collects "
-                    "the batch and submits nothing new (its id is recorded in llm_cache.sqlite, table llm_batches)."
+                    "the batch and submits nothing new (its id is recorded in the LLM cache, table llm_batches)."
                 )
         finally:
             if self.usage:
@@ -308,9 +308,10 @@ def pending_batches(data_dir: Any) -> list[dict[str, Any]]:
     from pathlib import Path
 
     from xcoder_assets.llm.cache import CACHE_FILE, ResponseCache
+    from xcoder_assets.store.sqlstore import cache_location, is_url
 
-    path = Path(data_dir) / CACHE_FILE
-    if not path.exists():
+    path = cache_location(data_dir, CACHE_FILE)  # the Postgres database when XCODER_CACHE_URL is set
+    if not is_url(path) and not Path(path).exists():
         return []
     cache = ResponseCache.read_only(path)
     try:

@@ -1,264 +1,207 @@
-"""Persistent response cache and usage log in one SQLite file (`<data_dir>/llm_cache.sqlite`).
+"""Persistent response cache and usage log: `<data_dir>/llm_cache.sqlite`, or Postgres for many hosts.
 
-SQLite in WAL mode lets the CLI read while a materialization writes, and several processes share it.
+By default one SQLite file in WAL mode (the CLI reads while a materialization writes, and several
+processes of one host share it). With XCODER_CACHE_URL=postgresql://... every process on every host
+shares the same tables in Postgres (store/sqlstore.py: one code path, the SQL in sql/caches/).
 Only successful responses are cached (truncated ones included: they are what the model said);
-errors are logged but re-tried on the next run. The same file holds the budgets' reservations
-(budget.py) and the provider batches submitted and not yet collected (batches.py); tables and
-indexes are only ever added, with IF NOT EXISTS, so older files keep working.
+errors are logged but re-tried on the next run. The same database holds the budgets' reservations
+(budget.py), the provider batches submitted and not yet collected (batches.py), and the claims on
+requests being sent (`Claims`): a request another process is sending is waited for, never sent twice.
+Tables and indexes are only ever added, with IF NOT EXISTS, so older files keep working.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import Any, Iterable
 
-CACHE_FILE = "llm_cache.sqlite"  # in the data directory (defs/resources.py names it too)
+from xcoder_assets.store.sqlstore import POLL_S, Claimed, SqlStore, cache_location
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS responses (
-    cache_key TEXT PRIMARY KEY,
-    model TEXT NOT NULL,
-    template TEXT,
-    request_json TEXT NOT NULL,
-    response_json TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS usage (
-    ts REAL NOT NULL,
-    run_id TEXT,
-    asset TEXT,
-    role TEXT,
-    model TEXT,
-    cache_key TEXT,
-    cache_hit INTEGER NOT NULL,
-    error TEXT,
-    attempts INTEGER,
-    prompt_tokens INTEGER,
-    completion_tokens INTEGER,
-    cost_usd REAL
-);
--- Money set aside for requests in flight, per budget scope (run:<id>, day:<date>, batch:<key>): a Dagster
--- run's assets run in several processes, so a run's budget is shared through this table.
-CREATE TABLE IF NOT EXISTS budget_reservations (
-    reservation_id TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    reserved_usd REAL NOT NULL,
-    spent_usd REAL,
-    settled INTEGER NOT NULL DEFAULT 0,
-    ts REAL NOT NULL,
-    PRIMARY KEY (reservation_id, scope)
-);
-CREATE INDEX IF NOT EXISTS budget_reservations_scope ON budget_reservations (scope);
--- Provider batches (batch API): submitted, then collected; a pending one is resumed, never resubmitted.
-CREATE TABLE IF NOT EXISTS llm_batches (
-    batch_id TEXT PRIMARY KEY,
-    provider_batch_id TEXT NOT NULL,
-    input_file_id TEXT NOT NULL,
-    run_id TEXT,
-    asset TEXT,
-    role TEXT NOT NULL,
-    model TEXT NOT NULL,
-    cache_keys_json TEXT NOT NULL,
-    status TEXT NOT NULL,
-    reason TEXT,
-    submitted_at REAL NOT NULL,
-    finished_at REAL
-);
-CREATE INDEX IF NOT EXISTS usage_run_asset ON usage (run_id, asset);
-"""
+CACHE_FILE = "llm_cache.sqlite"  # in the data directory (defs/resources.py names it too)
+CLAIM_SPACE = "llm"  # the claims table's space for requests (the sandbox's runs have their own)
 
 
 class ResponseCache:
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._con = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)
-        self._con.execute("PRAGMA journal_mode=WAL")
-        self._con.execute("PRAGMA synchronous=NORMAL")
-        self._con.executescript(_SCHEMA)
+    def __init__(self, path: Path | str, owner: str | None = None):
+        """`path`: the SQLite file, or a postgresql:// URL. `owner`: whose claims (default this process)."""
+        self.path = path if isinstance(path, str) and "://" in path else Path(path)
+        self._store = SqlStore(self.path, "schema_llm", owner=owner)
 
     @classmethod
-    def read_only(cls, path: Path) -> "ResponseCache":
-        """For readers that must not change the file (an estimate): no schema created, no writes."""
+    def at(cls, data_dir: Path | str) -> "ResponseCache":
+        """The cache of a data directory: XCODER_CACHE_URL's database when set, else its SQLite file."""
+        return cls(cache_location(data_dir, CACHE_FILE))
+
+    @classmethod
+    def read_only(cls, path: Path | str) -> "ResponseCache":
+        """For readers that must not change the database (an estimate): no schema created, no writes."""
         cache = cls.__new__(cls)
-        cache.path = Path(path)
-        cache._lock = threading.Lock()
-        cache._con = sqlite3.connect(
-            f"file:{cache.path}?mode=ro", uri=True, timeout=60, check_same_thread=False, isolation_level=None
-        )
+        cache.path = path if isinstance(path, str) and "://" in path else Path(path)
+        cache._store = SqlStore(cache.path, None, read_only=True)
         return cache
+
+    @property
+    def store(self) -> SqlStore:
+        return self._store
 
     def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         keys = list(dict.fromkeys(keys))
-        found: dict[str, dict[str, Any]] = {}
-        with self._lock:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for key, response in self._con.execute(
-                    f"SELECT cache_key, response_json FROM responses WHERE cache_key IN ({marks})", chunk
-                ):
-                    found[key] = json.loads(response)
-        return found
+        return {key: json.loads(response) for key, response in self._store.in_chunks("responses_get", keys)}
 
     def put(self, key: str, model: str, template: str | None, request: dict, response: dict) -> None:
-        with self._lock:
-            self._con.execute(
-                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?)",
-                (key, model, template, json.dumps(request, sort_keys=True), json.dumps(response), time.time()),
-            )
+        """Store an answer; this process's claim on the request (if any) ends in the same transaction, so
+        a process that finds the claim gone finds the answer."""
+        row = (key, model, template, json.dumps(request, sort_keys=True), json.dumps(response), time.time())
+        with self._store.transaction() as store:
+            store.execute("response_put", row)
+            store.execute("claim_done", (CLAIM_SPACE, key, store.owner))
+        self._store.forget(CLAIM_SPACE, key)
 
     def log_usage(self, rows: list[tuple]) -> None:
-        if not rows:
-            return
-        with self._lock:
-            self._con.execute("BEGIN")
-            self._con.executemany("INSERT INTO usage VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-            self._con.execute("COMMIT")
+        if rows:
+            self._store.execute_many("usage_insert", rows)
 
     def totals(self) -> dict[str, Any]:
-        with self._lock:
-            row = self._con.execute(
-                "SELECT count(*) FILTER (WHERE cache_hit = 0 AND error IS NULL),"
-                " count(*) FILTER (WHERE cache_hit = 1),"
-                " count(*) FILTER (WHERE error IS NOT NULL),"
-                " coalesce(sum(prompt_tokens) FILTER (WHERE cache_hit = 0), 0),"
-                " coalesce(sum(completion_tokens) FILTER (WHERE cache_hit = 0), 0),"
-                " coalesce(sum(cost_usd) FILTER (WHERE cache_hit = 0), 0),"
-                " (SELECT count(*) FROM responses) FROM usage"
-            ).fetchone()
+        row = self._store.rows("totals")[0]
         return {
-            "llm_calls": row[0],
-            "cache_hits": row[1],
-            "errors": row[2],
-            "prompt_tokens": row[3],
-            "completion_tokens": row[4],
-            "cost_usd": round(row[5], 6),
-            "cached_responses": row[6],
+            "llm_calls": int(row[0]),
+            "cache_hits": int(row[1]),
+            "errors": int(row[2]),
+            "prompt_tokens": int(row[3]),  # Postgres sums integers as numeric
+            "completion_tokens": int(row[4]),
+            "cost_usd": round(float(row[5]), 6),
+            "cached_responses": int(row[6]),
         }
+
+    # -- claims --------------------------------------------------------------------------------
+    def claims(self, keys: Iterable[str]) -> "Claims":
+        """Claim the cache misses of one gateway batch (see Claims); close it when the batch ends."""
+        return Claims(self, keys)
 
     # -- budgets -----------------------------------------------------------------------------
     def reserve(self, reservation_id: str, amount: float, limits: dict[str, float]) -> tuple[bool, dict[str, float]]:
         """Set `amount` aside in every scope of `limits` ({scope: USD}) at once, or in none: (False, committed
         per scope) when one scope's settled spending plus open reservations plus `amount` would pass its
-        limit. One write transaction (BEGIN IMMEDIATE) across processes."""
-        with self._lock:
-            self._con.execute("BEGIN IMMEDIATE")
-            try:
-                committed = {scope: self._committed(scope) for scope in limits}
-                if any(committed[scope] + amount > limit + 1e-12 for scope, limit in limits.items()):
-                    self._con.execute("ROLLBACK")
-                    return False, committed
-                now = time.time()
-                self._con.executemany(
-                    "INSERT OR REPLACE INTO budget_reservations VALUES (?, ?, ?, NULL, 0, ?)",
-                    [(reservation_id, scope, amount, now) for scope in limits],
-                )
-                self._con.execute("COMMIT")
-                return True, committed
-            except BaseException:
-                self._con.execute("ROLLBACK")
-                raise
+        limit. One write transaction that excludes every other reserver (sql/caches/*/begin_reserve.sql),
+        across processes and, on Postgres, hosts."""
+        with self._store.transaction("begin_reserve") as store:
+            committed = {scope: float(store.rows("reservation_committed", (scope,))[0][0]) for scope in limits}
+            if any(committed[scope] + amount > limit + 1e-12 for scope, limit in limits.items()):
+                return False, committed
+            now = time.time()
+            for scope in limits:
+                store.execute("reservation_insert", (reservation_id, scope, amount, now))
+            return True, committed
 
     def settle(self, reservation_id: str, spent: float) -> None:
         """What a reserved request really cost (0 when it failed); its reservation ends."""
-        with self._lock:
-            self._con.execute(
-                "UPDATE budget_reservations SET spent_usd = ?, settled = 1 WHERE reservation_id = ?",
-                (spent, reservation_id),
-            )
-
-    def _committed(self, scope: str) -> float:
-        # A reservation left open by a process that died counts in full: the request may have been
-        # answered and billed, so the budget never under-counts.
-        row = self._con.execute(
-            "SELECT coalesce(sum(CASE WHEN settled = 1 THEN spent_usd ELSE reserved_usd END), 0)"
-            " FROM budget_reservations WHERE scope = ?",
-            (scope,),
-        ).fetchone()
-        return float(row[0])
+        self._store.execute("reservation_settle", (spent, reservation_id))
 
     def committed(self, scope: str) -> tuple[float, float]:
         """(spent, still reserved) in one scope."""
-        with self._lock:
-            row = self._con.execute(
-                "SELECT coalesce(sum(spent_usd) FILTER (WHERE settled = 1), 0),"
-                " coalesce(sum(reserved_usd) FILTER (WHERE settled = 0), 0) FROM budget_reservations WHERE scope = ?",
-                (scope,),
-            ).fetchone()
+        row = self._store.rows("reservation_split", (scope,))[0]
         return float(row[0]), float(row[1])
 
     # -- provider batches ----------------------------------------------------------------------
+    BATCH_COLUMNS = (
+        "batch_id",
+        "provider_batch_id",
+        "input_file_id",
+        "run_id",
+        "asset",
+        "role",
+        "model",
+        "cache_keys_json",
+        "status",
+        "reason",
+        "submitted_at",
+        "finished_at",
+    )
+
     def add_batch(self, record: dict[str, Any]) -> None:
-        with self._lock:
-            self._con.execute(
-                "INSERT INTO llm_batches VALUES (:batch_id, :provider_batch_id, :input_file_id, :run_id, :asset,"
-                " :role, :model, :cache_keys_json, :status, :reason, :submitted_at, :finished_at)",
-                record,
-            )
+        self._store.execute("batch_add", [record[c] for c in self.BATCH_COLUMNS])
 
     def open_batches(self, role: str, model: str) -> list[dict[str, Any]]:
         """Submitted batches of this role and model not collected yet, oldest first."""
-        with self._lock:
-            cursor = self._con.execute(
-                "SELECT * FROM llm_batches WHERE role = ? AND model = ? AND finished_at IS NULL ORDER BY submitted_at",
-                (role, model),
-            )
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
+        return self._store.named_rows("batches_open", (role, model))
 
     def unfinished_batches(self) -> list[dict[str, Any]]:
-        with self._lock:
-            cursor = self._con.execute(
-                "SELECT batch_id, provider_batch_id, run_id, asset, role, model, status, submitted_at"
-                " FROM llm_batches WHERE finished_at IS NULL ORDER BY submitted_at"
-            )
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
+        return self._store.named_rows("batches_unfinished")
 
     def finish_batch(self, batch_id: str, status: str, reason: str | None) -> None:
-        with self._lock:
-            self._con.execute(
-                "UPDATE llm_batches SET status = ?, reason = ?, finished_at = ? WHERE batch_id = ?",
-                (status, reason, time.time(), batch_id),
-            )
+        self._store.execute("batch_finish", (status, reason, time.time(), batch_id))
 
     def update_batch_status(self, batch_id: str, status: str) -> None:
-        with self._lock:
-            self._con.execute("UPDATE llm_batches SET status = ? WHERE batch_id = ?", (status, batch_id))
+        self._store.execute("batch_status", (status, batch_id))
 
     # -- history, for estimates ------------------------------------------------------------------
     def token_history(self) -> list[tuple[str, str, int, float, float]]:
         """(template, model, answers, mean prompt tokens, mean completion tokens) of the answered requests
         sent to a model (cache hits repeat them; errors have no tokens)."""
-        with self._lock:
-            return self._con.execute(
-                "SELECT r.template, u.model, count(*), avg(u.prompt_tokens), avg(u.completion_tokens)"
-                " FROM usage u JOIN responses r ON r.cache_key = u.cache_key"
-                " WHERE u.cache_hit = 0 AND u.error IS NULL AND u.prompt_tokens > 0"
-                " GROUP BY r.template, u.model"
-            ).fetchall()
+        return [(t, m, int(n), float(p), float(c)) for t, m, n, p, c in self._store.rows("token_history")]
 
     def cached_keys(self, keys: Iterable[str]) -> set[str]:
         keys = list(dict.fromkeys(keys))
-        found: set[str] = set()
-        with self._lock:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                found.update(
-                    k
-                    for (k,) in self._con.execute(
-                        f"SELECT cache_key FROM responses WHERE cache_key IN ({marks})", chunk
-                    )
-                )
-        return found
+        return {key for (key,) in self._store.in_chunks("responses_keys", keys)}
 
     def close(self) -> None:
-        with self._lock:
-            self._con.close()
+        self._store.close()
+
+
+class Claims:
+    """The cache misses of one gateway batch, claimed so that no other process (on any host sharing the
+    database) sends them too. `acquire(key)` before sending: None when this process holds the claim (send
+    it; `put` ends the claim), or the answer another process stored meanwhile (use it as a cache hit). A
+    key another process holds is waited for by one poller per batch; when its claim goes away without an
+    answer (that process failed or died), the key is claimed here and sent. `close()` gives back what is
+    left (requests not sent: a budget stop, errors), so waiting processes take them over."""
+
+    poll_s = POLL_S  # how often the poller looks at the keys other processes hold
+
+    def __init__(self, cache: ResponseCache, keys: Iterable[str]):
+        self.cache = cache
+        self.store = cache.store
+        first = self.store.claim(CLAIM_SPACE, keys, cache.get_many)
+        self.mine = set(first.mine)
+        self.found: dict[str, dict[str, Any]] = dict(first.found)
+        self.elsewhere = set(first.elsewhere)
+        self._waiting: dict[str, asyncio.Future] = {}
+        self._poller: asyncio.Task | None = None
+
+    async def acquire(self, key: str) -> dict[str, Any] | None:
+        if key in self.found:
+            return self.found[key]
+        if key not in self.elsewhere:
+            return None  # claimed here (or no claim asked for it): send
+        future = self._waiting.get(key)
+        if future is None:
+            future = self._waiting[key] = asyncio.get_running_loop().create_future()
+            if self._poller is None or self._poller.done():
+                self._poller = asyncio.ensure_future(self._poll())
+        return await future
+
+    async def _poll(self) -> None:
+        while self._waiting:
+            await asyncio.sleep(self.poll_s)
+            keys = [k for k, f in self._waiting.items() if not f.done()]
+            looked: Claimed = await asyncio.to_thread(self.store.look, CLAIM_SPACE, keys, self.cache.get_many)
+            for key, answer in looked.found.items():
+                self.found[key] = answer
+                self._resolve(key, answer)
+            for key in looked.mine:
+                self.mine.add(key)
+                self.elsewhere.discard(key)
+                self._resolve(key, None)
+
+    def _resolve(self, key: str, value: dict[str, Any] | None) -> None:
+        future = self._waiting.pop(key, None)
+        if future is not None and not future.done():
+            future.set_result(value)
+
+    def close(self) -> None:
+        if self._poller is not None and not self._poller.done():
+            self._poller.cancel()
+        self.store.release(CLAIM_SPACE, self.mine)

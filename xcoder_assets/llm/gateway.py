@@ -457,6 +457,8 @@ class LLMGateway:
             for _, _, k in batch_items:
                 batched.setdefault(k, loop.create_future())
             batch_task = asyncio.ensure_future(BatchRunner(self, batch_items, batched, stop).run())
+        # The misses claimed in the cache: one another process (any host sharing it) is sending is waited for.
+        claims = self.cache.claims(k for k in keys if k not in cached and k not in batched) if self.cache else None
 
         async def one(request: LLMRequest, body: dict, key: str) -> LLMResult:
             result = LLMResult(
@@ -492,28 +494,34 @@ class LLMGateway:
             else:
                 future: asyncio.Future = asyncio.get_running_loop().create_future()
                 in_progress[key] = future
-                async with semaphore:
-                    reservation = self._reserve(request, body, key, stop, batch=False)
-                    if reservation is None:
-                        result.error = "budget_exhausted: not sent, the LLM budget is reached"
-                        future.set_result({"error": result.error, "not_sent": True})
-                        self.not_sent += 1
-                        self.stats.add(result)
-                        return result
-                    self.in_flight += 1
-                    try:
-                        response = await self._call_with_retries(request, body, result, rpm, tpm)
-                    finally:
-                        self.in_flight -= 1
-                if response is not None:
-                    self.price_response(request.role, response, batch=False)
-                if reservation:
-                    self._settle(reservation, response)
-                future.set_result(response if response is not None else {"error": result.error})
-                if response is not None:
-                    self._fill(result, response)
-                    if self.cache:
-                        self.cache.put(key, body["model"], request.template, body, response)
+                elsewhere = await claims.acquire(key) if claims else None  # answered by another process meanwhile
+                if elsewhere is not None:
+                    self._fill(result, elsewhere)
+                    result.cache_hit = True
+                    future.set_result(elsewhere)
+                else:
+                    async with semaphore:
+                        reservation = self._reserve(request, body, key, stop, batch=False)
+                        if reservation is None:
+                            result.error = "budget_exhausted: not sent, the LLM budget is reached"
+                            future.set_result({"error": result.error, "not_sent": True})
+                            self.not_sent += 1
+                            self.stats.add(result)
+                            return result
+                        self.in_flight += 1
+                        try:
+                            response = await self._call_with_retries(request, body, result, rpm, tpm)
+                        finally:
+                            self.in_flight -= 1
+                    if response is not None:
+                        self.price_response(request.role, response, batch=False)
+                    if reservation:
+                        self._settle(reservation, response)
+                    future.set_result(response if response is not None else {"error": result.error})
+                    if response is not None:
+                        self._fill(result, response)
+                        if self.cache:
+                            self.cache.put(key, body["model"], request.template, body, response)
             self.stats.add(result)
             progress["done"] += 1
             progress["cached"] += result.cache_hit
@@ -554,6 +562,8 @@ class LLMGateway:
         finally:
             if batch_task is not None and not batch_task.done():
                 batch_task.cancel()
+            if claims is not None:
+                claims.close()  # what was not sent (a budget stop, errors): other processes may take it over
             if self.cache:
                 self.cache.log_usage(usage)
         if stopped is not None:

@@ -1,18 +1,18 @@
 """What was actually spent on LLM calls, from the usage log: per run, asset, role and model.
 
 For `xcoder status` (and anything else that reports spending): it reads only the rows sent to a model
-(cache hits cost nothing), grouped in SQLite, through a read-only connection that never creates the
-file.
+(cache hits cost nothing), grouped in the cache's database (the SQLite file, or Postgres when
+XCODER_CACHE_URL is set), through a read-only connection that never creates the file.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 from xcoder_assets.llm.cache import CACHE_FILE
+from xcoder_assets.store.sqlstore import SqlStore, cache_location, is_url
 
 
 @dataclass(frozen=True)
@@ -31,26 +31,23 @@ class Spent:
 def spent(data_dir: Path | str, run_ids: Iterable[str] | None = None) -> list[Spent]:
     """Spending per (run, asset, role, model), largest first; only the given runs when `run_ids` is given.
     No cache file: nothing was spent."""
-    path = Path(data_dir) / CACHE_FILE
-    if not path.exists():
+    location = cache_location(data_dir, CACHE_FILE)
+    if not is_url(location) and not Path(location).exists():
         return []
-    where, values = "cache_hit = 0", []
+    values: list[str] = []
     if run_ids is not None:
         values = list(dict.fromkeys(run_ids))
         if not values:
             return []
-        where += f" AND run_id IN ({','.join('?' * len(values))})"
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+    store = SqlStore(location, None, read_only=True)
     try:
-        rows = con.execute(
-            "SELECT run_id, asset, role, model, count(*), count(error), coalesce(sum(prompt_tokens), 0),"
-            f" coalesce(sum(completion_tokens), 0), coalesce(sum(cost_usd), 0) FROM usage WHERE {where}"
-            " GROUP BY run_id, asset, role, model ORDER BY 9 DESC",
-            values,
-        ).fetchall()
+        if run_ids is None:
+            rows = store.rows("spent")
+        else:
+            rows = store.rows("spent_runs", values, marks=store.marks(len(values)))
     finally:
-        con.close()
-    return [Spent(*row) for row in rows]
+        store.close()
+    return [Spent(*row[:6], int(row[6]), int(row[7]), float(row[8])) for row in rows]
 
 
 def spent_total(data_dir: Path | str, run_ids: Iterable[str] | None = None) -> float:

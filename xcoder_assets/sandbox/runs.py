@@ -1,15 +1,17 @@
 """Running many programs on many inputs in the sandbox, with every finished run cached.
 
-The cache (SQLite, `<data_dir>/sandbox_cache.sqlite`) is keyed by the program, the input, the
-profile, the function name and the limits: a materialization that stops and starts again redoes
-no finished run, and a program that did not change is not run again on an input it has seen.
+The cache (SQLite, `<data_dir>/sandbox_cache.sqlite`; or the Postgres database XCODER_CACHE_URL names,
+for runs on several hosts: store/sqlstore.py) is keyed by the program, the input, the profile, the
+function name and the limits: a materialization that stops and starts again redoes no finished run,
+and a program that did not change is not run again on an input it has seen. A run being run now is
+claimed in the cache, so two processes (or hosts) given the same work run each pair once: the second
+waits for the first one's result.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,43 +23,59 @@ from xcoder_assets.sandbox.backends import Limits
 from xcoder_assets.sandbox.judge import run_program
 from xcoder_assets.sandbox.outcome import ABANDONED, RunOutcome
 from xcoder_assets.store.ids import content_hash
+from xcoder_assets.store.sqlstore import Claimed, SqlStore, cache_location
 
 log = logging.getLogger(__name__)
 
+RUN_CACHE_FILE = "sandbox_cache.sqlite"  # in the data directory (defs/resources.py names it too)
+CLAIM_SPACE = "run"  # the claims table's space for sandbox runs
+
 
 class RunCache:
-    def __init__(self, path: Path | None):
-        self._lock = threading.Lock()
-        self._con = None
-        if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._con = sqlite3.connect(path, timeout=60, check_same_thread=False, isolation_level=None)
-            self._con.execute("PRAGMA journal_mode=WAL")
-            self._con.execute("PRAGMA synchronous=NORMAL")
-            self._con.execute("CREATE TABLE IF NOT EXISTS runs (key TEXT PRIMARY KEY, result TEXT NOT NULL, at REAL)")
+    def __init__(self, path: Path | str | None, owner: str | None = None):
+        """`path`: the SQLite file, a postgresql:// URL, or None (no cache: every run is run). `owner`: whose
+        claims (default this process)."""
+        self._store = SqlStore(path, "schema_runs", owner=owner) if path is not None else None
+
+    @classmethod
+    def at(cls, data_dir: Path | str) -> "RunCache":
+        """The run cache of a data directory: XCODER_CACHE_URL's database when set, else its SQLite file."""
+        return cls(cache_location(data_dir, RUN_CACHE_FILE))
 
     def get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-        if self._con is None:
+        if self._store is None:
             return {}
-        found: dict[str, dict[str, Any]] = {}
-        with self._lock:
-            for start in range(0, len(keys), 500):
-                chunk = list(keys[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                for key, result in self._con.execute(f"SELECT key, result FROM runs WHERE key IN ({marks})", chunk):
-                    found[key] = json.loads(result)
-        return found
+        return {key: json.loads(result) for key, result in self._store.in_chunks("runs_get", list(keys))}
 
     def put(self, key: str, result: dict[str, Any]) -> None:
-        if self._con is None:
+        """Store a result; this process's claim on the run (if any) ends in the same transaction."""
+        if self._store is None:
             return
-        with self._lock:
-            self._con.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?)", (key, json.dumps(result), time.time()))
+        with self._store.transaction() as store:
+            store.execute("run_put", (key, json.dumps(result), time.time()))
+            store.execute("claim_done", (CLAIM_SPACE, key, store.owner))
+        self._store.forget(CLAIM_SPACE, key)
+
+    def claim(self, keys: Sequence[str]) -> Claimed:
+        """Claim the runs no other process is running (`mine`); results stored meanwhile (`found`); the rest
+        (`elsewhere`) another process runs now. Without a cache every key is this process's."""
+        if self._store is None:
+            return Claimed(frozenset(keys), {}, frozenset())
+        return self._store.claim(CLAIM_SPACE, keys, self.get_many)
+
+    def wait_for(self, keys: Sequence[str]) -> Claimed:
+        """Until each run another process holds has its result (`found`) or is claimed here (`mine`)."""
+        if self._store is None or not keys:
+            return Claimed(frozenset(keys), {}, frozenset())
+        return self._store.wait_for(CLAIM_SPACE, keys, self.get_many)
+
+    def release(self, keys: Sequence[str]) -> None:
+        if self._store is not None:
+            self._store.release(CLAIM_SPACE, keys)
 
     def close(self) -> None:
-        if self._con is not None:
-            with self._lock:
-                self._con.close()
+        if self._store is not None:
+            self._store.close()
 
 
 @dataclass
@@ -152,19 +170,42 @@ def run_matrix(
         program = programs[p]
         keys = [run_key(program, i, limits, profile, inputs[p][:position]) for position, i in enumerate(inputs[p])]
         known = cache.get_many(keys)
-        missing = [i for i, key in enumerate(keys) if key not in known]
-        for i, key in enumerate(keys):
-            if key in known:
-                results[p][i] = known[key]
-        cached_count[0] = len(keys) - len(missing)
-        if profile == "lcb" and missing:
-            missing = list(range(len(keys)))  # one process runs them in order: a later run needs the earlier ones
+        ran: set[int] = set()  # indices run here (their results set by _run)
+        todo = sorted({key for key in keys if key not in known})
+        while todo:
+            claimed = cache.claim(todo)  # what another process runs now is waited for, not run twice
+            known.update(claimed.found)
+            mine = set(claimed.mine)
+            if profile == "lcb" and mine and claimed.elsewhere:
+                cache.release(sorted(mine))  # lcb runs a program's inputs in one process, in order: all or none
+                mine = set()
+            if mine:
+                missing = [i for i, key in enumerate(keys) if key in mine]
+                if profile == "lcb":
+                    missing = list(range(len(keys)))  # one process runs them in order: a later run needs the earlier
+                try:
+                    _run(p, keys, known, missing, executed_count)
+                finally:
+                    cache.release(sorted(mine))  # runs not stored (abandoned, sandbox errors): others may take them
+                ran.update(missing)
+            rest = [key for key in todo if key not in known and key not in mine]  # held elsewhere (lcb: or given back)
+            if not rest:
+                break
+            waited = cache.wait_for(rest)
+            known.update(waited.found)
+            todo = [key for key in rest if key not in known]  # released without a result: claimed here, run next
+        from_cache = [i for i in range(len(keys)) if i not in ran]
+        for i in from_cache:
+            results[p][i] = known[keys[i]]
+        cached_count[0] = len(from_cache)
         with lock:
             stats.runs += len(keys)
-            stats.cached += len(keys) - len(missing)
-        if not missing:
-            return
+            stats.cached += len(from_cache)
 
+    def _run(
+        p: int, keys: list[str], known: dict[str, dict[str, Any]], missing: list[int], executed_count: list[int]
+    ) -> None:
+        program = programs[p]
         timeouts = [sum(1 for r in known.values() if _timed_out(r, limits))]
         if abandon_after_timeouts is not None and timeouts[0] >= abandon_after_timeouts:
             for index in missing:
@@ -206,9 +247,10 @@ def run_matrix(
                 results[p][index] = raw
                 if compile_error:
                     cache.put(keys[index], raw)
-        executed_count[0] = sum(1 for raw in raws if "sandbox_error" not in raw)
+        executed = sum(1 for raw in raws if "sandbox_error" not in raw)
+        executed_count[0] += executed
         with lock:
-            stats.executed += executed_count[0]
+            stats.executed += executed
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         list(pool.map(one, range(len(programs))))

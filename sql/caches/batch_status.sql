@@ -1,0 +1,1 @@
+UPDATE llm_batches SET status = ? WHERE batch_id = ?

@@ -1,0 +1,1 @@
+SELECT claim_key FROM claims WHERE space = ? AND owner = ? AND claim_key IN ({marks})

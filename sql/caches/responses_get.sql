@@ -1,0 +1,1 @@
+SELECT cache_key, response_json FROM responses WHERE cache_key IN ({marks})

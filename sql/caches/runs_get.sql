@@ -1,0 +1,1 @@
+SELECT key, result FROM runs WHERE key IN ({marks})

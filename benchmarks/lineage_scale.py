@@ -10,9 +10,10 @@ unique and each batch has its own writing run, as a nightly batch does), written
 Parquet writer; the unbatched assets and the gateway's SQLite cache are copied, and the usage log is grown
 to --usage-rows rows at the largest size (proportionally fewer at smaller ones), requests of the batches'
 runs. The first `xcoder status` on a data directory sums the whole usage log (the rollup it keeps), the
-later ones only the rows logged since: both are shown. Each command runs as a user runs it, in a fresh process; its wall time and peak RSS (the child's
-own, from wait4) are the median and the maximum over --repeat runs. Prints a table and the ratios of the
-largest size to the smallest. --project runs the commands from another checkout (e.g. an exported
+later ones only the rows logged since: both are shown. Each command runs as a user runs it, in a fresh process
+(bytecode cached, as installed); its wall and CPU seconds and peak RSS (the child's own VmHWM) are the medians
+and the maximum over --repeat runs. Prints the load average, a table and the ratios of the largest size to the
+smallest. --project runs the commands from another checkout (e.g. an exported
 earlier commit) to compare against it on the same data.
 """
 
@@ -171,20 +172,44 @@ def build(source: Path, target: Path, batches: int, copies: int, usage_rows: int
     target.rename(final)
 
 
-def measure(project: Path, data: Path, arguments: list[str], repeat: int) -> tuple[float, float, float, str]:
+# `xcoder ARGS` as the child runs it, leaving its peak RSS in a file: the kernel's VmHWM of its own memory. The
+# maxrss of wait4 is no good here: a child forked from this process keeps this process's peak across exec.
+CHILD = """
+import os, sys
+try:
+    from xcoder_assets.cli import main
+    status = main(sys.argv[1:])
+finally:
+    with open("/proc/self/status") as lines:
+        peak = next(line.split()[1] for line in lines if line.startswith("VmHWM:"))
+    with open(os.environ["XCODER_BENCH_PEAK_FILE"], "w") as out:
+        out.write(peak)
+sys.exit(status)
+"""
+
+
+def measure(
+    project: Path, data: Path, arguments: list[str], repeat: int, pycache: Path
+) -> tuple[float, float, float, str]:
     """Median wall seconds, median CPU seconds (user + system: what a busy machine does not inflate)
-    and max peak RSS (MB) of `xcoder ARGS` in a fresh process, and its output."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "XCODER_DEBUG")}
-    env.update(PYTHONPATH=str(project), XCODER_DATA_DIR=str(data), LITELLM_LOCAL_MODEL_COST_MAP="True")
+    and max peak RSS (MB) of `xcoder ARGS` in a fresh process, and its output. Bytecode is cached in
+    `pycache` (as an installed package has it), not in the checkout, whatever PYTHONDONTWRITEBYTECODE says."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "XCODER_DEBUG", "PYTHONDONTWRITEBYTECODE")}
+    env.update(
+        PYTHONPATH=str(project),
+        XCODER_DATA_DIR=str(data),
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        PYTHONPYCACHEPREFIX=str(pycache),
+    )
     walls, cpus, peaks, text = [], [], [], ""
-    code = "import sys; from xcoder_assets.cli import main; sys.exit(main(sys.argv[1:]))"
     with tempfile.TemporaryDirectory(prefix="xcoder-lineage-run-") as cwd:
+        env["XCODER_BENCH_PEAK_FILE"] = str(Path(cwd) / "peak.txt")
         for _ in range(repeat):
             out = Path(cwd) / "out.txt"
             with out.open("w") as sink:
                 started = time.perf_counter()
                 child = subprocess.Popen(
-                    [sys.executable, "-c", code, *arguments], cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT
+                    [sys.executable, "-c", CHILD, *arguments], cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT
                 )
                 _, status, usage = os.wait4(child.pid, 0)
                 walls.append(time.perf_counter() - started)
@@ -192,7 +217,7 @@ def measure(project: Path, data: Path, arguments: list[str], repeat: int) -> tup
             text = out.read_text()
             if child.returncode != 0:
                 raise SystemExit(f"xcoder {' '.join(arguments)} failed ({child.returncode}):\n{text[-2000:]}")
-            peaks.append(usage.ru_maxrss / 1024)  # KiB on Linux
+            peaks.append(int((Path(cwd) / "peak.txt").read_text()) / 1024)  # KiB
             cpus.append(usage.ru_utime + usage.ru_stime)
     return statistics.median(walls), statistics.median(cpus), max(peaks), text
 
@@ -219,6 +244,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="build the data directories here and keep them")
     args = parser.parse_args()
     sizes = [int(n) for n in args.batches.split(",")]
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="xcoder-lineage-") as tmp:
         root = args.keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
@@ -243,8 +269,11 @@ def main() -> None:
             db.close()
             print(f"{size} batch(es): {lineage_rows(data)} lineage rows, {usage} usage log rows; tracing {root_id}")
             results[size] = {}
+            project, pycache = args.project.resolve(), Path(tmp) / "pycache"
+            for warm_up in (["--help"], ["sql", "SELECT 1"], ["trace", root_id]):  # bytecode compiled, not measured
+                measure(project, data, warm_up, 1, pycache)
             # the first status sums the whole usage log into the rollup; the later ones only what was logged since
-            wall, cpu, peak, _ = measure(args.project.resolve(), data, ["status"], 1)
+            wall, cpu, peak, _ = measure(project, data, ["status"], 1, pycache)
             results[size]["status, first (whole log)"] = (wall, cpu, peak)
             for label, arguments in (
                 ("trace ROW", ["trace", root_id]),
@@ -252,9 +281,11 @@ def main() -> None:
                 ('sql "SELECT 1"', ["sql", "SELECT 1"]),
                 ("--help (start-up alone)", ["--help"]),
             ):
-                wall, cpu, peak, _ = measure(args.project.resolve(), data, arguments, args.repeat)
+                wall, cpu, peak, _ = measure(project, data, arguments, args.repeat, pycache)
                 results[size][label] = (wall, cpu, peak)
         print()
+        load = ", ".join(f"{a:.1f}" for a in load_before) + " -> " + ", ".join(f"{a:.1f}" for a in os.getloadavg())
+        print(f"load average (1, 5, 15 min) at the start -> at the end: {load}; {os.cpu_count()} CPUs")
         print("| command | " + " | ".join(f"{n} batch(es): wall s, CPU s, peak MB" for n in sizes) + " |")
         print("|---|" + "---|" * len(sizes))
         for label in results[sizes[0]]:

@@ -20,34 +20,36 @@ from xcoder_assets.defs.resources import (
     SandboxResource,
     StorageResource,
     llm_metadata,
+    publish,
+    refused,
     register_offline_if_used,
 )
 from xcoder_assets.llm.cache import ResponseCache
 from xcoder_assets.llm.gateway import GatewayConfig, LLMConfigError, LLMGateway, check_role_settings
-from xcoder_assets.llm.settings import GenerationParams, RoleSettings
+from xcoder_assets.llm.settings import RoleSettings
 from xcoder_assets.recipe.benchmark import (
-    PAPER_WINDOWS,
     BenchmarkInputError,
     fetch_release,
     parse_date,
-    parse_windows,
     release_files,
-    scores,
 )
 from xcoder_assets.recipe import lcb_sources
 from xcoder_assets.recipe.evaluation import (
+    OFFLINE_N,
+    REAL_N,
     ROLE,
-    evaluate_model,
+    Scoring,
+    ScoringSettings,
     problem_from_row,
     sample_rows,
     summary_rows,
     write_lcb_outputs,
 )
+from xcoder_assets.recipe.evaluation import score_model as score_lcb
 from xcoder_assets.recipe.prompts import load_template
 from xcoder_assets.store.ids import make_id
 from xcoder_assets.store.parquet import read_parquet
 from xcoder_assets.store.progress import ProgressMeter
-from xcoder_assets.store.settings import record_settings
 from xcoder_assets.store.tables import (
     BENCHMARK_SAMPLES,
     BENCHMARK_SUMMARY,
@@ -65,9 +67,6 @@ VERIFIED_LABEL = "xcoder-verified (not LiveCodeBench)"
 LCB_SOURCES_DIR = "lcb_problems_sources"  # each source file's parsed rows, by path, size and mtime
 SOLVE_TEMPLATE = "solve"
 CACHE_FILE = "llm_cache.sqlite"
-# The paper's evaluation sampling (reasoning models): as the recipe's solving role.
-EVAL_PARAMS = GenerationParams(temperature=0.6, top_p=0.95, max_tokens=32768)
-OFFLINE_N, REAL_N = 2, 8
 FAILED_GENERATION_WARN_SHARE = 0.10  # above this, the score measures the endpoint as much as the model
 
 REJECTED_ROWS = "rejected_rows"
@@ -122,6 +121,46 @@ def _sources(config: LcbProblemsConfig, data_dir: Path) -> list[tuple[Path, str]
     return sources
 
 
+def _no_problems(config: LcbProblemsConfig, tally: lcb_sources.Tally) -> dg.Failure:
+    return refused(
+        f"lcb_problems: no problems left (release {config.release}, window {config.start_date or '...'} .. "
+        f"{config.end_date or '...'}; {tally.outside_window} outside it, {tally.rejected} rejected)"
+    )
+
+
+def _lcb_metadata(tally: lcb_sources.Tally) -> dict[str, Any]:
+    """What lcb_problems reports, from the counts kept while its rows were written."""
+    counts = lambda counter: dg.MetadataValue.json(dict(sorted(counter.items())))  # noqa: E731
+    return {
+        "problems": tally.problems,
+        "by_source": counts(tally.by_source),
+        "by_difficulty": counts(tally.by_difficulty),
+        "by_platform": counts(tally.by_platform),
+        "by_mode": counts(tally.by_mode),
+        "undated": tally.undated,
+        "outside_window": tally.outside_window,
+        "duplicates_skipped": tally.duplicates,
+        "rejected_rows": tally.rejected,
+        "sources_parsed": dg.MetadataValue.json(tally.parsed),
+        "sources_reused": tally.reused,
+        "rows_parsed": tally.rows_parsed,
+        "date_range": tally.date_range(),
+    }
+
+
+def _rejects_check(tally: lcb_sources.Tally) -> dg.AssetCheckResult:
+    shown = [(r["location"], r["question_id"] or "", r["reason"]) for r in tally.first_rejects]
+    return dg.AssetCheckResult(
+        check_name=REJECTED_ROWS,
+        passed=not tally.rejected,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "rejected": tally.rejected,
+            "reasons": dg.MetadataValue.md(table_or_none(shown, ["location", "question_id", "reason"])),
+        },
+    )
+
+
 @dg.asset(
     group_name="benchmark",
     deps=["verified_solutions"],
@@ -140,94 +179,60 @@ def _sources(config: LcbProblemsConfig, data_dir: Path) -> list[tuple[Path, str]
 def lcb_problems(
     context: dg.AssetExecutionContext, config: LcbProblemsConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
-    run_id = context.run.run_id
+    files = storage.folder()
     try:
         start, end = parse_date(config.start_date, "start_date"), parse_date(config.end_date, "end_date")
         sources = _sources(config, storage.root)
-        # each source file parsed once per version of it (a nightly batch adds one file): see recipe/lcb_sources.py
-        loaded = lcb_sources.assemble(
-            sources,
-            storage.root / LCB_SOURCES_DIR,
-            run_id,
-            start=start,
-            end=end,
-            skip_bad_records=config.skip_bad_records,
-        )
-    except BenchmarkInputError as exc:
-        raise dg.Failure(description=f"lcb_problems: {exc}", allow_retries=False) from None
-    if not loaded.problems.height:
-        raise dg.Failure(
-            description=f"lcb_problems: no problems left (release {config.release}, window "
-            f"{config.start_date or '...'} .. {config.end_date or '...'}; {loaded.outside_window} outside "
-            f"it, {loaded.rejects.height} rejected)",
-            allow_retries=False,
-        )
-    frame, rejects = loaded.problems, loaded.rejects
-    metadata = storage.write_table(LCB_PROBLEMS, frame)
-    storage.write_table(LCB_PROBLEM_REJECTS, rejects)
-    pruned = lcb_sources.prune(storage.root / LCB_SOURCES_DIR, sources, config.skip_bad_records)
-    record_settings(storage.root, "lcb_problems", config.model_dump())
-    storage.refresh_warehouse(context.log)
-    counts = lambda column: dict(sorted(frame.group_by(column).len().iter_rows()))  # noqa: E731
-    return dg.MaterializeResult(
-        metadata={
-            **metadata,
-            "problems": frame.height,
-            "by_source": dg.MetadataValue.json(counts("source")),
-            "by_difficulty": dg.MetadataValue.json(counts("difficulty")),
-            "by_platform": dg.MetadataValue.json(counts("platform")),
-            "by_mode": dg.MetadataValue.json(counts("mode")),
-            "undated": int(frame["contest_date"].null_count()),
-            "outside_window": loaded.outside_window,
-            "duplicates_skipped": loaded.duplicates,
-            "rejected_rows": rejects.height,
-            "sources_parsed": dg.MetadataValue.json(loaded.parsed),
-            "sources_reused": loaded.reused,
-            "rows_parsed": loaded.rows_parsed,
-            "sources_pruned": pruned,
-            "date_range": f"{frame['contest_date'].min() or '-'} .. {frame['contest_date'].max() or '-'}",
-        },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=REJECTED_ROWS,
-                passed=not rejects.height,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "rejected": rejects.height,
-                    "reasons": dg.MetadataValue.md(
-                        table_or_none(
-                            [(r["location"], r["question_id"] or "", r["reason"]) for r in rejects.head(20).to_dicts()],
-                            ["location", "question_id", "reason"],
-                        )
-                    ),
-                },
+        # each source file parsed once per version of it (a nightly batch adds one file), the table written a
+        # few rows at a time (a row holds a problem's hidden tests): see recipe/lcb_sources.py
+        with files.table_writer(LCB_PROBLEMS) as rows, files.table_writer(LCB_PROBLEM_REJECTS) as rejects:
+            tally = lcb_sources.build(
+                sources,
+                storage.root / LCB_SOURCES_DIR,
+                context.run.run_id,
+                rows,
+                rejects,
+                start=start,
+                end=end,
+                skip_bad_records=config.skip_bad_records,
             )
-        ],
-    )
+            if not tally.problems:  # nothing is written: the writers drop their files
+                raise _no_problems(config, tally)
+    except BenchmarkInputError as exc:
+        raise refused(f"lcb_problems: {exc}") from None
+    pruned = lcb_sources.prune(storage.root / LCB_SOURCES_DIR, sources, config.skip_bad_records)
+    metadata = {**files.written(rows), **_lcb_metadata(tally), "sources_pruned": pruned}
+    return publish(context, files, "lcb_problems", config, {}, metadata, [_rejects_check(tally)])
+
+
+_SCORING = ScoringSettings()  # the recipe's defaults (recipe/evaluation.py), which this config does not repeat
 
 
 class ScoringConfig(dg.Config):
     n: int | None = Field(
-        None,
+        _SCORING.n,
         description=f"Samples per problem (avg@n). Empty: {REAL_N} for a real model (the "
-        f"paper's avg@8), {OFFLINE_N} for the offline simulator.",
+        f"paper's avg@{REAL_N}), {OFFLINE_N} for the offline simulator.",
     )
-    seed: int = Field(0, description="Sample i uses seed + i: n distinct requests, never n copies of one answer.")
-    temperature: float = Field(EVAL_PARAMS.temperature, description="Sampling temperature.")
-    top_p: float = Field(EVAL_PARAMS.top_p, description="Nucleus sampling.")
-    max_tokens: int = Field(EVAL_PARAMS.max_tokens, description="Longest answer (reasoning models need long ones).")
+    seed: int = Field(
+        _SCORING.seed, description="Sample i uses seed + i: n distinct requests, never n copies of one answer."
+    )
+    temperature: float = Field(_SCORING.temperature, description="Sampling temperature.")
+    top_p: float = Field(_SCORING.top_p, description="Nucleus sampling.")
+    max_tokens: int = Field(_SCORING.max_tokens, description="Longest answer (reasoning models need long ones).")
     windows: dict[str, list[str | None]] = Field(
-        default_factory=lambda: dict(PAPER_WINDOWS),
+        default_factory=lambda: {name: list(bounds) for name, bounds in _SCORING.windows.items()},
         description="Date windows scored apart, {name: [start, end]} inclusive; "
         "defaults: the papers' release_v5 and release_v6 windows.",
     )
     model_cutoff: str | None = Field(
-        None,
+        _SCORING.model_cutoff,
         description="The model's training cutoff (YYYY-MM-DD): pass@1 before vs after it is the contamination gap.",
     )
 
-    def params(self) -> GenerationParams:
-        return GenerationParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens)
+    def settings(self) -> ScoringSettings:
+        """The recipe's settings from this config (checked: a bad window or cutoff raises ValueError)."""
+        return ScoringSettings(**{name: getattr(self, name) for name in ScoringSettings.__dataclass_fields__})
 
 
 class BenchmarkConfig(ScoringConfig):
@@ -280,14 +285,14 @@ def benchmark_scores(
     sandbox: SandboxResource,
 ) -> dg.MaterializeResult:
     solve = llm.settings("solve")
-    settings = RoleSettings(
+    role = RoleSettings(
         role=ROLE,
         model=config.model or solve.model,
-        params=config.params(),
+        params=_settings(config, "benchmark_scores").params(),
         api_base=config.api_base or solve.api_base,
         api_key=solve.api_key,
     )
-    return score_model(context, config, storage, llm, sandbox, settings, BENCHMARK_SAMPLES)
+    return score_model(context, config, storage, llm, sandbox, role, BENCHMARK_SAMPLES)
 
 
 @dg.asset(
@@ -317,24 +322,27 @@ def trained_model_scores(
         event = context.instance.get_latest_materialization_event(dg.AssetKey("trained_model"))
         checkpoint = event and event.asset_materialization.metadata.get("checkpoint_path")
     if checkpoint is None:
-        raise dg.Failure(
-            description="trained_model_scores: trained_model has no materialization with a "
-            "checkpoint_path: materialize trained_model first (or set checkpoint)",
-            allow_retries=False,
+        raise refused(
+            "trained_model_scores: trained_model has no materialization with a "
+            "checkpoint_path: materialize trained_model first (or set checkpoint)"
         )
     path = Path(getattr(checkpoint, "value", checkpoint))
     if not (path / "config.json").exists():
-        raise dg.Failure(description=f"trained_model_scores: checkpoint {path} has no config.json", allow_retries=False)
-    from xcoder_assets.jobs.serve import start_server  # the train extra: torch, transformers
+        raise refused(f"trained_model_scores: checkpoint {path} has no config.json")
+    params = _settings(config, "trained_model_scores").params()
+    from xcoder_assets.launched.serve import start_server  # the train extra: torch, transformers
 
     context.log.info(f"serving {path} for scoring")
     with start_server(path, name=path.name) as server:
-        settings = RoleSettings(
-            role=ROLE, model=f"openai/{path.name}", params=config.params(), api_base=server.url, api_key="local"
-        )
-        return score_model(
-            context, config, storage, llm, sandbox, settings, TRAINED_MODEL_SAMPLES, model_label=str(path)
-        )
+        role = RoleSettings(role=ROLE, model=f"openai/{path.name}", params=params, api_base=server.url, api_key="local")
+        return score_model(context, config, storage, llm, sandbox, role, TRAINED_MODEL_SAMPLES, model_label=str(path))
+
+
+def _settings(config: ScoringConfig, asset: str) -> ScoringSettings:
+    try:
+        return config.settings()
+    except ValueError as exc:  # a bad window or cutoff: no retry fixes it
+        raise refused(f"{asset}: {exc}") from None
 
 
 def score_model(
@@ -343,52 +351,26 @@ def score_model(
     storage: StorageResource,
     llm: LLMGatewayResource,
     sandbox: SandboxResource,
-    settings: RoleSettings,
+    role: RoleSettings,
     table: Any,
     model_label: str | None = None,
 ) -> dg.MaterializeResult:
-    """Generate, judge and score every lcb_problems row with one model; write the samples to `table`, the summary
-    to the score history, LiveCodeBench's files beside them."""
-    asset = table.name
+    """Score every lcb_problems row with one model by the recipe's loop (recipe/evaluation.py score_model, the
+    one `xcoder eval` runs); write the samples to `table`, the summary to the score history, LiveCodeBench's
+    files beside them."""
+    asset, run_id = table.name, context.run.run_id
     problem_frame = read_parquet(LCB_PROBLEMS.path(storage.root))
     problems = [problem_from_row(row) for row in problem_frame.iter_rows(named=True)]
+    settings = _settings(config, asset)
     try:
-        register_offline_if_used([settings])
-        check_role_settings(settings)
-        windows = parse_windows(config.windows)
-        cutoff = parse_date(config.model_cutoff, "model_cutoff")
-    except (LLMConfigError, BenchmarkInputError, ValueError) as exc:
-        raise dg.Failure(description=f"{asset}: {exc}", allow_retries=False) from None
-    offline = settings.is_offline
-    n = config.n or (OFFLINE_N if offline else REAL_N)
-    model = model_label or settings.model
-    template = load_template(SOLVE_TEMPLATE)
-    run_id = context.run.run_id
-    evaluation_id = make_id(
-        "eval",
-        {
-            "model": model,
-            "api_base": "" if model_label else settings.api_base or "",
-            "n": n,
-            "seed": config.seed,
-            "params": settings.params.as_dict(),
-            "template": template.id,
-        },
-        problem_frame["lcb_problem_id"].to_list(),
-    )
-    gateway = LLMGateway(
-        {ROLE: settings},
-        ResponseCache(storage.root / CACHE_FILE),
-        GatewayConfig(
-            max_in_flight=llm.max_in_flight,
-            requests_per_minute=llm.requests_per_minute,
-            tokens_per_minute=llm.tokens_per_minute,
-            max_retries=llm.max_retries,
-            request_timeout_s=llm.request_timeout_s,
-        ),
-        run_id=run_id,
-        asset=asset,
-    )
+        register_offline_if_used([role])
+        check_role_settings(role)
+    except LLMConfigError as exc:
+        raise refused(f"{asset}: {exc}") from None
+    model, template = model_label or role.model, load_template(SOLVE_TEMPLATE)
+    n = settings.samples(role.is_offline)
+    api_base = "" if model_label else role.api_base or ""  # a served checkpoint's port changes every run
+    evaluation_id = _evaluation_id(model, api_base, n, settings.seed, role, template.id, problem_frame)
     # a model's answers are cached by request: the offline simulator answers the solve prompt that
     # candidate_solutions already sent, so a first run finds many in the cache
     meter = ProgressMeter(
@@ -398,24 +380,60 @@ def score_model(
     )
     backend = sandbox.open()
     try:
-        run = evaluate_model(
+        scoring = score_lcb(
             problems,
-            gateway,
+            _gateway(storage, llm, role, run_id, asset),
             template,
             backend,
-            n=n,
-            seed=config.seed,
+            settings,
+            offline=role.is_offline,
             workers=sandbox.workers,
             on_progress=meter.update,
         )
     finally:
         backend.close()
     meter.finish()
-    scored = scores(run.results, windows, cutoff)
-    scored.update(model=model, evaluation_id=evaluation_id, template=template.id)
+    scoring.scores.update(model=model, evaluation_id=evaluation_id, template=template.id)
+    return _publish_scores(context, config, storage, sandbox, role, table, scoring, problems, n)
+
+
+def _evaluation_id(
+    model: str, api_base: str, n: int, seed: int, role: RoleSettings, template: str, problems: pl.DataFrame
+) -> str:
+    """One id per model, sampling and problem set: the same evaluation again has the same id."""
+    made_with = {"model": model, "api_base": api_base, "n": n, "seed": seed, "params": role.params.as_dict()}
+    return make_id("eval", {**made_with, "template": template}, problems["lcb_problem_id"].to_list())
+
+
+def _gateway(storage: StorageResource, llm: LLMGatewayResource, role: RoleSettings, run_id: str, asset: str):
+    """The llm resource's limits with this asset's one role (the model scored, not the recipe's solve model)."""
+    limits = GatewayConfig(
+        max_in_flight=llm.max_in_flight,
+        requests_per_minute=llm.requests_per_minute,
+        tokens_per_minute=llm.tokens_per_minute,
+        max_retries=llm.max_retries,
+        request_timeout_s=llm.request_timeout_s,
+    )
+    return LLMGateway({ROLE: role}, ResponseCache(storage.root / CACHE_FILE), limits, run_id=run_id, asset=asset)
+
+
+def _publish_scores(
+    context: dg.AssetExecutionContext,
+    config: ScoringConfig,
+    storage: StorageResource,
+    sandbox: SandboxResource,
+    role: RoleSettings,
+    table: Any,
+    scoring: Scoring,
+    problems: list,
+    n: int,
+) -> dg.MaterializeResult:
+    """The samples, the score history and LiveCodeBench's files written; the metadata and checks reported."""
+    asset, run_id, run, scored = table.name, context.run.run_id, scoring.run, scoring.scores
+    model, evaluation_id, template = scored["model"], scored["evaluation_id"], scored["template"]
     kind = "tscore" if table is TRAINED_MODEL_SAMPLES else "score"
     samples = pl.DataFrame(
-        sample_rows(run, evaluation_id, model, settings.api_base, template.id, run_id, kind), schema=table.schema
+        sample_rows(run, evaluation_id, model, role.api_base, template, run_id, kind), schema=table.schema
     )
     summary = pl.DataFrame(
         summary_rows(scored, evaluation_id, model, run_id, datetime.now(timezone.utc)), schema=BENCHMARK_SUMMARY.schema
@@ -424,70 +442,71 @@ def score_model(
     metadata = storage.write_table(table, samples)
     history = _append_history(storage, summary)
     files = write_lcb_outputs(run.results, scored, storage.root / "benchmark" / evaluation_id)
-    record_settings(
-        storage.root,
-        asset,
-        config.model_dump(),
-        resources={"sandbox": {"backend": sandbox.backend, "workers": sandbox.workers}},
-        made_with={"model": model, "n": n, "template": template.id},
+    metadata.update(
+        **llm_metadata(run.calls, {ROLE: role.model}),
+        **_score_metadata(scored, role.is_offline, n, samples, history),
+        tests_run=run.tests_run,
+        judge_seconds=round(run.judge_seconds, 2),
+        wall_seconds=round(run.wall_seconds, 2),
+        # the folder of LiveCodeBench's own files (its file names are too long to show whole in the UI)
+        **storage.folder().path_metadata("lcb_outputs", Path(files["lcb_eval_all"]).parent),
+        evaluation_id=evaluation_id,
     )
-    storage.refresh_warehouse(context.log)
+    resources = {"sandbox": {"backend": sandbox.backend, "workers": sandbox.workers}}
+    checks = _score_checks(scored, samples, table, problems, run)
+    return publish(
+        context, storage.folder(), asset, config, resources, metadata, checks, model=model, n=n, template=template
+    )
 
-    failed = scored["generations"]["failed"]
-    failed_share = failed / scored["samples"] if scored["samples"] else 0.0
+
+def _score_metadata(
+    scored: dict[str, Any], offline: bool, n: int, samples: pl.DataFrame, history: pl.DataFrame
+) -> dict[str, Any]:
+    return {
+        "pass@1": round(scored["pass@1"], 4),  # a float: the UI plots it across materializations
+        **{f"pass@1 {d}": round(v, 4) for d, v in scored["by_difficulty"].items() if v is not None},
+        "model": scored["model"] + (" (offline simulator, not a real LLM)" if offline else ""),
+        "n": n,
+        "problems": scored["problems"],
+        "samples": scored["samples"],
+        "failed_generations": dg.MetadataValue.json(scored["generations"]),
+        "scores": dg.MetadataValue.md(_scores_table(scored)),
+        "chart": dg.MetadataValue.md(_chart(scored)),
+        "history": dg.MetadataValue.md(_history_chart(history)),
+        "sample_failures": dg.MetadataValue.md(
+            table_or_none(
+                samples.filter(~pl.col("passed"))
+                .head(15)
+                .select("score_id", "question_id", "sample", "generation_status", "reason")
+                .iter_rows(),
+                ["score_id", "question_id", "sample", "generation", "reason"],
+                none="no failures",
+            )
+        ),
+        "trace a sample": f"xcoder trace {samples['score_id'][0]}" if samples.height else "no samples",
+    }
+
+
+def _score_checks(
+    scored: dict[str, Any], samples: pl.DataFrame, table: Any, problems: list, run: Any
+) -> list[dg.AssetCheckResult]:
+    failed_share = scored["generations"]["failed"] / scored["samples"] if scored["samples"] else 0.0
     lost = sorted({p.question_id for p in problems} - {r.problem.question_id for r in run.results})
-    return dg.MaterializeResult(
-        metadata={
-            **metadata,
-            **llm_metadata(run.calls, {ROLE: settings.model}),
-            "pass@1": round(scored["pass@1"], 4),  # a float: the UI plots it across materializations
-            **{f"pass@1 {d}": round(v, 4) for d, v in scored["by_difficulty"].items() if v is not None},
-            "model": model + (" (offline simulator, not a real LLM)" if offline else ""),
-            "n": n,
-            "problems": scored["problems"],
-            "samples": scored["samples"],
-            "failed_generations": dg.MetadataValue.json(scored["generations"]),
-            "scores": dg.MetadataValue.md(_scores_table(scored)),
-            "chart": dg.MetadataValue.md(_chart(scored)),
-            "history": dg.MetadataValue.md(_history_chart(history)),
-            "sample_failures": dg.MetadataValue.md(
-                table_or_none(
-                    samples.filter(~pl.col("passed"))
-                    .head(15)
-                    .select("score_id", "question_id", "sample", "generation_status", "reason")
-                    .iter_rows(),
-                    ["score_id", "question_id", "sample", "generation", "reason"],
-                    none="no failures",
-                )
-            ),
-            "trace a sample": f"xcoder trace {samples['score_id'][0]}" if samples.height else "no samples",
-            "tests_run": run.tests_run,
-            "judge_seconds": round(run.judge_seconds, 2),
-            "wall_seconds": round(run.wall_seconds, 2),
-            # the folder of LiveCodeBench's own files (its file names are too long to show whole in the UI)
-            **storage.folder().path_metadata("lcb_outputs", Path(files["lcb_eval_all"]).parent),
-            "evaluation_id": evaluation_id,
-        },
-        check_results=[
-            share_check(
-                FAILED_GENERATIONS,
-                "failed_share",
-                failed_share,
-                FAILED_GENERATION_WARN_SHARE,
-                by_status=dg.MetadataValue.json(scored["generations"]["by_status"]),
-                **row_findings("failed_samples", samples.filter(pl.col("generation_status") != "ok")[table.id_column]),
-            ),
-            dg.AssetCheckResult(
-                check_name=PROBLEMS_SCORED,
-                passed=not lost,
-                metadata={
-                    "scored": len(run.results),
-                    "problems": len(problems),
-                    "missing": ", ".join(lost[:20]) or "none",
-                },
-            ),
-        ],
-    )
+    return [
+        share_check(
+            FAILED_GENERATIONS,
+            "failed_share",
+            failed_share,
+            FAILED_GENERATION_WARN_SHARE,
+            by_status=dg.MetadataValue.json(scored["generations"]["by_status"]),
+            **row_findings("failed_samples", samples.filter(pl.col("generation_status") != "ok")[table.id_column]),
+        ),
+        dg.AssetCheckResult(
+            check_name=PROBLEMS_SCORED,
+            passed=not lost,
+            metadata={"scored": len(run.results), "problems": len(problems), "missing": ", ".join(lost[:20]) or "none"},
+        ),
+    ]
 
 
 def _append_history(storage: StorageResource, new_rows: pl.DataFrame) -> pl.DataFrame:

@@ -16,16 +16,74 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Awaitable, Callable, Mapping, Protocol, Sequence
 
-from xcoder_assets.llm.gateway import LLMGateway, LLMRequest, LLMResult
-from xcoder_assets.recipe.benchmark import Generation, LcbProblem, ProblemResult, generation_from_answer
+from xcoder_assets.llm.gateway import LLMRequest, LLMResult
+from xcoder_assets.llm.settings import RECIPE_PARAMS, GenerationParams
+from xcoder_assets.recipe.benchmark import (
+    PAPER_WINDOWS,
+    DateWindow,
+    Generation,
+    LcbProblem,
+    ProblemResult,
+    generation_from_answer,
+    parse_date,
+    parse_windows,
+    scores,
+)
 from xcoder_assets.recipe.prompts import PromptTemplate
 from xcoder_assets.sandbox.judge import SolutionVerdict, Verdict, judge_solution
 
 ROLE = "benchmark"
 Progress = Callable[[int, int, int], None]  # (done, total, cached)
+# Samples per problem when none is given: the paper's avg@8 for a real model; 2 for the offline simulator,
+# whose answers are scripted (more samples would only repeat its work).
+OFFLINE_N, REAL_N = 2, 8
+_SOLVE = RECIPE_PARAMS["solve"]  # the paper evaluates with its solving role's sampling
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    """How a model is scored, with the recipe's defaults. benchmark_scores' run config and `xcoder eval`'s
+    flags override them; neither repeats a value. Checked on creation: a bad window or cutoff is one error
+    before any request is sent."""
+
+    n: int | None = None  # samples per problem (avg@n); None: REAL_N for a real model, OFFLINE_N offline
+    seed: int = 0  # sample i uses seed + i: n distinct requests, never n copies of one cached answer
+    temperature: float = _SOLVE.temperature
+    top_p: float = _SOLVE.top_p
+    max_tokens: int = _SOLVE.max_tokens  # reasoning models need long answers
+    windows: Mapping[str, Sequence[str | None]] = field(default_factory=lambda: dict(PAPER_WINDOWS))
+    model_cutoff: str | None = None  # YYYY-MM-DD: pass@1 before vs after it is the contamination gap
+
+    def __post_init__(self) -> None:
+        if self.n is not None and self.n < 1:
+            raise ValueError(f"n: samples per problem must be at least 1, not {self.n}")
+        self.date_windows()  # each raises BenchmarkInputError naming the bad window or date
+        self.cutoff()
+
+    def params(self) -> GenerationParams:
+        return GenerationParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens)
+
+    def samples(self, offline: bool) -> int:
+        return self.n or (OFFLINE_N if offline else REAL_N)
+
+    def date_windows(self) -> list[DateWindow]:
+        return parse_windows(dict(self.windows))
+
+    def cutoff(self) -> date | None:
+        return parse_date(self.model_cutoff, "model_cutoff")
+
+
+class Completer(Protocol):
+    """What scoring asks of the LLM side: complete these requests (the gateway, or any stand-in with the same
+    two members); `config.max_in_flight` sizes the waves of problems sent at once."""
+
+    config: Any
+
+    def acomplete(self, requests: Sequence[LLMRequest]) -> Awaitable[list[LLMResult]]: ...
 
 
 @dataclass
@@ -175,7 +233,7 @@ def evaluate_generations(
 
 def evaluate_model(
     problems: Sequence[LcbProblem],
-    gateway: LLMGateway,
+    gateway: Completer,
     template: PromptTemplate,
     backend: Any,
     *,
@@ -219,6 +277,55 @@ def evaluate_model(
     run.results = run.results_in_order(problems)
     run.wall_seconds = time.perf_counter() - started
     return run
+
+
+@dataclass
+class Scoring:
+    """A scored evaluation: the judged samples and the scores (pass@1 overall, per difficulty, platform,
+    window, and before/after the cutoff)."""
+
+    run: EvaluationRun
+    scores: dict[str, Any]
+
+
+def score_model(
+    problems: Sequence[LcbProblem],
+    complete: Completer,
+    template: PromptTemplate,
+    backend: Any,
+    settings: ScoringSettings,
+    *,
+    offline: bool = False,
+    workers: int = 2,
+    on_progress: Progress | None = None,
+) -> Scoring:
+    """The loop benchmark_scores, trained_model_scores and `xcoder eval` share: n samples per problem completed
+    by `complete`, their code run in `backend` (profile lcb), scored as the official harness scores them."""
+    run = evaluate_model(
+        problems,
+        complete,
+        template,
+        backend,
+        n=settings.samples(offline),
+        seed=settings.seed,
+        workers=workers,
+        on_progress=on_progress,
+    )
+    return Scoring(run, scores(run.results, settings.date_windows(), settings.cutoff()))
+
+
+def score_generations(
+    problems: Sequence[LcbProblem],
+    codes: dict[str, list[str]],
+    backend: Any,
+    settings: ScoringSettings,
+    *,
+    workers: int = 2,
+    on_progress: Progress | None = None,
+) -> Scoring:
+    """Given code (question_id -> code_list) run in `backend` and scored as score_model scores a model's."""
+    run = evaluate_generations(problems, codes, backend, workers=workers, on_progress=on_progress)
+    return Scoring(run, scores(run.results, settings.date_windows(), settings.cutoff()))
 
 
 def _run_coroutine(factory: Callable[[], Any]) -> None:

@@ -7,6 +7,7 @@ module only fills in the data directory and picks the files whose data exists ye
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -20,9 +21,11 @@ from polars.io.plugins import register_io_source
 
 from xcoder_assets.store.ids import ID_KINDS, kind_of
 from xcoder_assets.store.parquet import damage_of, unreadable
+from xcoder_assets.store.sqlstore import MissingTable, SqlStore, cache_location, count_responses, is_url, usage_rollup
 from xcoder_assets.store.tables import (
     ALL_TABLES,
     ASSET_TABLES,
+    BATCH_FOLDER_PREFIX,
     BATCHES_DIR,
     Table,
     batch_dir,
@@ -68,7 +71,26 @@ def _sql_literal_path(path: Path) -> str:
 
 
 def _table_exists(table: Table, data_dir: Path) -> bool:
-    return bool(table.batch_files(data_dir)) if table.batched else table.path(data_dir).exists()
+    return bool(_batch_files(table, data_dir)) if table.batched else table.path(data_dir).exists()
+
+
+def _batch_files(table: Table, data_dir: Path) -> dict[str, Path]:
+    """table.batch_files(data_dir) (the same files, by batch key, sorted) from one listing, on strings: status and
+    trace ask it of every table, and over hundreds of batches a Path built, sorted and tested per table and
+    batch was a visible part of a status's CPU time."""
+    root = os.path.join(data_dir, BATCHES_DIR)
+    try:
+        with os.scandir(root) as entries:
+            folders = sorted(e.name for e in entries if e.name.startswith(BATCH_FOLDER_PREFIX) and e.is_dir())
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    file_name = f"{table.name}.parquet"
+    found = {}
+    for folder in folders:
+        path = os.path.join(root, folder, file_name)
+        if os.path.exists(path):
+            found[folder[len(BATCH_FOLDER_PREFIX) :]] = Path(path)
+    return found
 
 
 def _llm_calls_sources(data_dir: Path) -> list[str]:
@@ -106,7 +128,7 @@ def _files_of(name: str, data_dir: Path) -> list[Path]:
             data_dir.glob(f"{BATCHES_DIR}/batch=*/llm_calls/*.parquet")
         )
     table = ALL_TABLES[name]
-    return sorted(table.batch_files(data_dir).values()) if table.batched else [table.path(data_dir)]
+    return sorted(_batch_files(table, data_dir).values()) if table.batched else [table.path(data_dir)]
 
 
 def create_views(con: duckdb.DuckDBPyConnection, data_dir: Path, lineage: bool = True) -> list[str]:
@@ -233,35 +255,36 @@ def _read_only_sqlite(path: Path, any_thread: bool = False) -> sqlite3.Connectio
 def usage_log_frame(data_dir: Path) -> pl.LazyFrame:
     """The usage log as a LazyFrame that reads SQLite when collected: only the projected columns, a
     batch at a time, each batch filtered by the query's predicate, so memory holds what the query keeps."""
-    path = Path(data_dir) / LLM_CACHE_FILE
+    path = cache_location(data_dir, LLM_CACHE_FILE)  # XCODER_CACHE_URL's Postgres when set (store/sqlstore.py)
 
     def scan(
         with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None
     ) -> Iterator[pl.DataFrame]:
         columns = [c for c in USAGE_LOG_SCHEMA if c in set(with_columns or USAGE_LOG_SCHEMA)]
         schema = {c: pl.Int64 if c == "cache_hit" else USAGE_LOG_SCHEMA[c] for c in columns}  # SQLite's 0/1
-        if n_rows == 0 or not path.exists():
+        if n_rows == 0 or not (is_url(path) or Path(path).exists()):
             return
-        db = _read_only_sqlite(path, any_thread=True)  # polars may resume the generator on another thread
+        db = SqlStore(path, None, read_only=True)  # any thread: polars may resume the generator on another
+        batches = db.stream("usage_scan", batch_size or 65_536, columns=", ".join(columns))
         try:
-            try:
-                cursor = db.execute(f"SELECT {', '.join(columns)} FROM usage")
-            except sqlite3.OperationalError:  # a cache file from before the usage log existed
-                return
             left = n_rows
-            while rows := cursor.fetchmany(batch_size or 65_536):
-                frame = pl.DataFrame(rows, schema=schema, orient="row")
-                if "cache_hit" in schema:
-                    frame = frame.with_columns(pl.col("cache_hit").cast(pl.Boolean))
-                if predicate is not None:
-                    frame = frame.filter(predicate)
-                if left is not None:
-                    frame = frame.head(left)
-                    left -= frame.height
-                yield frame
-                if left == 0:
-                    return
+            try:
+                for rows in batches:
+                    frame = pl.DataFrame(rows, schema=schema, orient="row")
+                    if "cache_hit" in schema:
+                        frame = frame.with_columns(pl.col("cache_hit").cast(pl.Boolean))
+                    if predicate is not None:
+                        frame = frame.filter(predicate)
+                    if left is not None:
+                        frame = frame.head(left)
+                        left -= frame.height
+                    yield frame
+                    if left == 0:
+                        return
+            except MissingTable:  # a cache file from before the usage log existed
+                return
         finally:
+            batches.close()  # its cursor ends before its connection
             db.close()
 
     return register_io_source(scan, schema=USAGE_LOG_SCHEMA)
@@ -290,6 +313,11 @@ def _usage_rollup(data_dir: Path) -> sqlite3.Connection:
     made in memory from the whole log."""
     data_dir = Path(data_dir)
     source = data_dir / LLM_CACHE_FILE
+    if is_url(location := cache_location(data_dir, LLM_CACHE_FILE)):  # Postgres sums it (store/sqlstore.py)
+        rollup = sqlite3.connect(":memory:")
+        rollup.execute(f"CREATE TABLE rollup ({ROLLUP_COLUMNS})")
+        rollup.executemany(f"INSERT INTO rollup VALUES ({', '.join('?' * 11)})", usage_rollup(location))
+        return rollup
     if not source.exists():  # reading never creates the cache, nor a rollup of nothing
         rollup = sqlite3.connect(":memory:")
         rollup.execute(f"CREATE TABLE rollup ({ROLLUP_COLUMNS})")
@@ -363,6 +391,8 @@ def _usage_query(data_dir: Path, name: str, parameters: tuple[Any, ...] = ()) ->
 def cached_responses(data_dir: Path) -> int:
     """Answers held in the response cache (what a later run can reuse without calling the model)."""
     path = Path(data_dir) / LLM_CACHE_FILE
+    if is_url(location := cache_location(data_dir, LLM_CACHE_FILE)):
+        return count_responses(location)
     if not path.exists():
         return 0
     db = _read_only_sqlite(path)
@@ -460,11 +490,13 @@ def llm_usage(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         r[0] for r in con.execute("SELECT DISTINCT run_id FROM llm_usage_behind WHERE run_id IS NOT NULL").fetchall()
     ]
     made = _usage_query(_data_dir_of(con), "by_run", (json.dumps(sorted(runs)),)) if runs else []
-    con.register("llm_usage_by_run", pl.DataFrame(made, schema=USAGE_BY_RUN_SCHEMA, orient="row"))
+    structure = json.dumps([{name: _duck_type(dtype) for name, dtype in USAGE_BY_RUN_SCHEMA.items()}])
+    rows = json.dumps([{name: row[name] for name in USAGE_BY_RUN_SCHEMA} for row in made])
+    con.execute(sql_text("llm_usage_by_run.sql"), {"rows": rows, "structure": structure})
     try:
         return _dicts(con.execute(sql_text("llm_usage.sql")))
     finally:
-        con.unregister("llm_usage_by_run")
+        con.execute("DROP TABLE IF EXISTS llm_usage_by_run")
         con.execute("DROP TABLE IF EXISTS llm_usage_behind")
 
 
@@ -524,7 +556,7 @@ def table_figures(con: duckdb.DuckDBPyConnection) -> TableFigures:
 def _footer_figures(con: duckdb.DuckDBPyConnection, table: Table, data_dir: Path) -> list[tuple] | None:
     """Per batch: rows, a writing run, the greatest id and whether any id is set, from the footers (one
     run per batch: the run column's minimum). None where a file has no statistics for them."""
-    files = table.batch_files(data_dir)
+    files = _batch_files(table, data_dir)
     if not files:
         return None
     batch_of = {str(path): batch for batch, path in files.items()}
@@ -648,7 +680,7 @@ def _lookup_lineage(
                 for step in _lineage_rows(con, data_dir, table, [table.path(data_dir)], list(wanted)):
                     found[step["row_id"]] = (step, None)
             continue
-        files = table.batch_files(data_dir)
+        files = _batch_files(table, data_dir)
         hinted: dict[str, list[str]] = {}
         for row_id, hint in wanted.items():
             if hint in files:
@@ -693,7 +725,7 @@ def _lineage_rows(
         if name == table.name:
             select = f"SELECT * FROM {_parquet_source(source, files)} WHERE {source.id_column} IN ({_quoted(ids)})"
         elif _table_exists(source, data_dir):  # another table of the same lineage file: none of its rows
-            every = list(source.batch_files(data_dir).values()) if source.batched else [source.path(data_dir)]
+            every = list(_batch_files(source, data_dir).values()) if source.batched else [source.path(data_dir)]
             select = f"SELECT * FROM {_parquet_source(source, every)} WHERE false"
         else:
             select = _empty_select(source)

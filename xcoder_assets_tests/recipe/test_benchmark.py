@@ -256,3 +256,83 @@ def test_a_release_is_fetched_as_raw_files_and_a_missing_one_is_named(tmp_path, 
     assert len(load_problems([(p, "release_v1") for p in paths]).problems) == 3
     with pytest.raises(BenchmarkInputError, match="file test2.jsonl \\(release release_v2\\): cannot fetch it"):
         fetch_release("release_v2", cache_dir=cache)
+
+
+# ---- score_model: the loop benchmark_scores and `xcoder eval` share --------------------------------
+
+
+class ScriptedCompleter:
+    """ "Complete these requests" without a gateway: answers by problem and sample seed, counted."""
+
+    def __init__(self, answers: dict[str, list[str]], max_in_flight: int = 8) -> None:
+        from types import SimpleNamespace
+
+        self.answers, self.asked = answers, []
+        self.config = SimpleNamespace(max_in_flight=max_in_flight)
+
+    async def acomplete(self, requests):
+        from xcoder_assets.llm.gateway import LLMResult
+
+        self.asked.extend(requests)
+        return [
+            LLMResult(
+                call_id=f"call-{r.tag}-{r.seed}",
+                cache_key=f"{r.tag}-{r.seed}",
+                role=r.role,
+                model="scripted",
+                template=r.template,
+                request={},
+                content=self.answers[r.tag][r.seed - 100],
+                finish_reason="stop",
+            )
+            for r in requests
+        ]
+
+
+def test_score_model_takes_the_completions_and_the_sandbox_as_arguments(bwrap_backend):
+    from xcoder_assets.recipe.evaluation import ScoringSettings, score_model
+    from xcoder_assets.recipe.prompts import load_template
+    from xcoder_assets_tests.recipe.test_evaluation import PROBLEMS, SCRIPT
+
+    # the last problem has one answer: the others' fourth sample is its first again (seed 103 -> index 3)
+    answers = {row["question_id"]: (script * 4)[:4] for row, script in SCRIPT}
+    completer = ScriptedCompleter(answers)
+    settings = ScoringSettings(n=4, seed=100, windows={"late": ["2025-01-01", None]}, model_cutoff="2024-08-15")
+    seen = []
+    scoring = score_model(
+        PROBLEMS,
+        completer,
+        load_template("solve"),
+        bwrap_backend,
+        settings,
+        workers=2,
+        on_progress=lambda done, total, cached: seen.append((done, total)),
+    )
+    assert sorted((r.tag, r.seed) for r in completer.asked) == sorted(
+        (p.question_id, 100 + i) for p in PROBLEMS for i in range(4)
+    )
+    scored = scoring.scores
+    # sum: 2 of 4 (one answer without code), pair: 3 of 4 (a tuple passes as the harness compares), half: 4 of 4
+    assert scored["pass@1"] == pytest.approx((0.5 + 0.75 + 1.0) / 3) and scored["n"] == 4
+    assert scored["by_difficulty"] == {"easy": 0.5, "medium": 0.75, "hard": 1.0}
+    assert scored["by_window"]["late"]["problems"] == 1 and scored["by_window"]["late"]["pass@1"] == 0.75
+    assert scored["contamination"]["problems_before"] == 1 and scored["generations"]["by_status"]["no_code"] == 1
+    assert [r.problem.question_id for r in scoring.run.results] == [p.question_id for p in PROBLEMS]
+    assert seen[-1] == (3, 3) and len(scoring.run.calls) == 12
+
+
+def test_scoring_settings_own_the_defaults_and_refuse_bad_ones():
+    from xcoder_assets.llm.settings import RECIPE_PARAMS
+    from xcoder_assets.recipe.evaluation import OFFLINE_N, REAL_N, ScoringSettings
+
+    settings = ScoringSettings()
+    assert settings.params() == RECIPE_PARAMS["solve"]  # the paper evaluates with its solving role's sampling
+    assert (settings.samples(offline=False), settings.samples(offline=True)) == (REAL_N, OFFLINE_N) == (8, 2)
+    assert ScoringSettings(n=3).samples(offline=True) == 3
+    assert [w.name for w in settings.date_windows()] == list(PAPER_WINDOWS) and settings.cutoff() is None
+    with pytest.raises(BenchmarkInputError, match="model_cutoff: 'soon' is not an ISO date"):
+        ScoringSettings(model_cutoff="soon")
+    with pytest.raises(BenchmarkInputError, match="date window 'w': start 2025-02-01 is after end 2025-01-01"):
+        ScoringSettings(windows={"w": ["2025-02-01", "2025-01-01"]})
+    with pytest.raises(ValueError, match="n: samples per problem must be at least 1, not 0"):
+        ScoringSettings(n=0)

@@ -402,3 +402,22 @@ def test_table_figures_are_the_funnel_runs_and_example_ids(data_dir):
         "test", 4
     )
     assert not warehouse._has_view(con, "lineage")  # status binds no lineage view
+
+
+def test_batch_files_from_one_listing_are_the_tables_own(tmp_path):
+    """warehouse._batch_files (strings, one listing) finds exactly what Table.batch_files finds."""
+    from xcoder_assets.store import warehouse
+    from xcoder_assets.store.tables import ALL_TABLES, BATCHES_DIR, batch_dir
+
+    problems, verified = ALL_TABLES["problems"], ALL_TABLES["verified_solutions"]
+    assert warehouse._batch_files(problems, tmp_path) == {} == problems.batch_files(tmp_path)
+    for key in ("b2", "b10", "a1"):
+        batch_dir(tmp_path, key).mkdir(parents=True)
+        problems.path(batch_dir(tmp_path, key)).write_bytes(b"")
+    verified.path(batch_dir(tmp_path, "b10")).write_bytes(b"")
+    (tmp_path / BATCHES_DIR / "batch=file").write_text("a file, not a batch folder")
+    (tmp_path / BATCHES_DIR / "other").mkdir()  # not a batch folder
+    for table in (problems, verified):
+        assert warehouse._batch_files(table, tmp_path) == table.batch_files(tmp_path)
+    assert list(warehouse._batch_files(problems, tmp_path)) == ["a1", "b10", "b2"]
+    assert list(warehouse._batch_files(verified, tmp_path)) == ["b10"]

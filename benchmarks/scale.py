@@ -2,6 +2,7 @@
 problem stay flat as one batch grows?
 
     .venv/bin/python benchmarks/scale.py --problems 250,2000 [--candidates 4] [--profile STAGE]
+    .venv/bin/python benchmarks/scale.py --problems 250,2000 --dir DIR [--stages lcb_problems,training_shards]
 
 For each size, a fresh data directory and Dagster instance: the seed and feature stages once (setup),
 then feature_configs (that many configurations), problems, test_inputs, candidate_solutions (4
@@ -12,6 +13,12 @@ kernel's figure for that child, from wait4); its seconds are the materialization
 RSS, disk written per problem, and sandbox runs executed and taken from the run cache; then, per stage,
 a memory model fitted over the sizes (fixed MB + MB per problem), and a paper-scale projection (192k
 tasks, 8 candidates) from the measured unit costs of the largest size.
+
+With --dir, each size's data directory and instance are kept under DIR/<size> (not a temporary
+folder), with every stage's figures in DIR/<size>/results.json; --stages runs only those stages of the
+chain on the kept directory (the earlier stages' figures come from results.json), so that the 2,000-
+problem directory is built once (~35 min here) and a downstream stage re-measured on it in minutes (its
+incremental state, FRESH, is removed first: the re-run does a first run's work); --stages '' only reports.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,6 +46,17 @@ CHAIN = [
     "training_shards",
 ]
 BATCH = "scale"
+# What makes a downstream stage's second run on a kept directory cheap (its incremental state): removed before
+# the stage runs again, so that --stages measures the work of a first run.
+FRESH = {
+    "lcb_problems": ["lcb_problems_sources", "lcb_problems.parquet", "lcb_problems__rejects.parquet"],
+    "training_shards": [
+        "training_shards",
+        "training_mixtures",
+        "training_shards.parquet",
+        "training_shards__rl.parquet",
+    ],
+}
 PAPER_TASKS, PAPER_CANDIDATES = 192_000, 8
 NIGHT_HOURS, MACHINE_CORES = 8, 16
 
@@ -125,20 +144,44 @@ def _problems(meta: dict) -> int:
 
 
 def run_size(configs: int, args: argparse.Namespace, profile: str | None) -> tuple[int, dict[str, dict]]:
+    if args.dir:
+        return _run_size_in(Path(args.dir) / str(configs), configs, args, profile)
     with tempfile.TemporaryDirectory(prefix="xcoder-scale-") as tmp:
-        data_dir, home = Path(tmp) / "data", Path(tmp) / "home"
-        home.mkdir()
+        return _run_size_in(Path(tmp), configs, args, profile)
+
+
+def _run_size_in(root: Path, configs: int, args: argparse.Namespace, profile: str | None) -> tuple[int, dict]:
+    """The chosen stages of one size in root (data/, home/); the figures of stages not run this time come
+    from root/results.json (a kept directory's earlier runs)."""
+    data_dir, home, results = root / "data", root / "home", root / "results.json"
+    chosen = [s for s in args.stages.split(",") if s] if args.stages is not None else CHAIN  # "": report only
+    unknown = sorted(set(chosen) - set(CHAIN))
+    if unknown:
+        raise SystemExit(f"scale: --stages: {', '.join(unknown)} not in the chain ({', '.join(CHAIN)})")
+    stages = json.loads(results.read_text()) if results.exists() else {}
+    if not home.exists():
+        home.mkdir(parents=True)
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    if CHAIN[0] in chosen or (chosen and not data_dir.exists()):
         run_stage(",".join(SETUP), data_dir, home, args, configs, False)
-        stages = {}
-        for name in CHAIN:
-            stages[name] = run_stage(name, data_dir, home, args, configs, profile == name)
-            done = stages[name]
-            print(
-                f"  {configs} configurations: {name} {done['seconds']:.1f} s, peak RSS {done['rss_mb']:.0f} MB",
-                flush=True,
-            )
-        return _problems(stages["problems"]["meta"]), stages
+    for name in CHAIN:
+        if name not in chosen:
+            continue
+        for entry in FRESH.get(name, ()):  # a re-run does the whole batch's work again, as the first run did
+            path = data_dir / entry
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        stages[name] = run_stage(name, data_dir, home, args, configs, profile == name)
+        done = stages[name]
+        print(
+            f"  {configs} configurations: {name} {done['seconds']:.1f} s, peak RSS {done['rss_mb']:.0f} MB",
+            flush=True,
+        )
+        if args.dir:  # after each stage, so that a later --stages run finds what this one measured
+            results.write_text(json.dumps(stages))
+    missing = [name for name in CHAIN if name not in stages]
+    if missing:
+        raise SystemExit(f"scale: {root}: no figures for {', '.join(missing)} (run those stages first)")
+    return _problems(stages["problems"]["meta"]), {name: stages[name] for name in CHAIN}
 
 
 def main() -> None:
@@ -147,6 +190,11 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=4, help="candidate solutions per problem")
     parser.add_argument("--rounds", type=int, default=100, help="evolved_pool rounds of the setup (the demo's 100)")
     parser.add_argument("--profile", help="print a cProfile of this stage (largest size)")
+    parser.add_argument("--dir", help="keep each size's data directory and figures under DIR/<size> (reused if there)")
+    parser.add_argument(
+        "--stages",
+        help="run only these stages of the chain (comma-separated; '' runs none and reports what --dir holds)",
+    )
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--configs", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -155,6 +203,8 @@ def main() -> None:
     if args.stage:
         stage_main(args)
         return
+    if args.stages is not None and not args.dir:
+        parser.error("--stages needs --dir (the directories the earlier stages wrote)")
     sizes = [int(s) for s in args.problems.split(",")]
     runs = {}
     for size in sizes:

@@ -8,15 +8,13 @@ Incremental (recipe/shard_index.py): each generation batch is planned once into 
 content, the settings, the benchmark and the part before it; a run reads and plans only new or changed batches
 (deduplicated against an on-disk index of what earlier batches kept, the earlier batch winning) and links the
 parts' files into the version folder. Old versions go by the retention policy (setting keep_versions; a version
-a trained model recorded is kept).
+a trained model recorded is kept). A batch's tests are read a few problems at a time and the tables are written a
+record batch at a time, counted as they go (recipe/shard_index.py: BatchTests, ShardsTally).
 """
 
-import json
-import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -24,37 +22,24 @@ from pydantic import Field
 
 from xcoder_assets.defs.operations import eager_downstream
 from xcoder_assets.defs.benchmark import VERIFIED_LABEL
-from xcoder_assets.defs.checks import row_findings, share_check
-from xcoder_assets.defs.resources import OWNERS, StorageResource, asset_tags
+from xcoder_assets.defs.checks import sampled_findings, share_check
+from xcoder_assets.defs.resources import OWNERS, StorageResource, asset_tags, publish, refused
 from xcoder_assets.recipe import shard_index
 from xcoder_assets.recipe import shards as recipe
 from xcoder_assets.recipe.batches import BatchKeyError, select_batches
-from xcoder_assets.recipe.benchmark import read_records
-from xcoder_assets.recipe.verification import GATE_RECORD, VerificationGate
 from xcoder_assets.recipe.decontamination import (
     BenchmarkText,
     DecontaminationInputError,
     DecontaminationSettings,
-    Decontaminator,
     load_benchmark,
 )
-from xcoder_assets.recipe.prompts import load_template, template_by_id
-from xcoder_assets.store.ids import content_hash, make_id, file_sha256
-from xcoder_assets.store.parquet import damaged
-from xcoder_assets.store.progress import ProgressMeter
-from xcoder_assets.store.settings import read_settings
+from xcoder_assets.store.ids import content_hash
 from xcoder_assets.store.tables import (
-    CANDIDATE_SOLUTIONS,
     LCB_PROBLEMS,
-    PROBLEMS,
-    TEST_INPUTS,
     TRAINING_MIXTURES,
     TRAINING_RL,
     TRAINING_SHARDS,
-    VERIFIED_SOLUTIONS,
     batch_dirs,
-    settings_path,
-    verified_problems_path,
 )
 from xcoder_assets.store.render import chat_markdown, md_text
 from xcoder_assets.store.ui import bar_panels, column_chart, markdown_image, table_or_none
@@ -174,17 +159,6 @@ class TrainingShardsConfig(dg.Config):
         )
 
 
-def _scan(path: Path, query: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.DataFrame:
-    """A query over one table file with its filters and columns pushed into the Parquet scan (row groups
-    and columns it does not need are not read); a damaged file is one error naming it, as read_parquet's."""
-    if not Path(path).exists():
-        raise FileNotFoundError(f"{path} does not exist: materialize its asset first")
-    try:
-        return query(pl.scan_parquet(path)).collect()
-    except Exception as exc:  # polars' ComputeError for a truncated file, OSError, ...
-        raise damaged(Path(path), exc) from None
-
-
 def _fail(message: str) -> dg.Failure:
     return dg.Failure(description=f"training_shards: {message}", allow_retries=False)
 
@@ -194,8 +168,8 @@ def _benchmark(storage: StorageResource, paths: list[str]) -> tuple[list[Benchma
     `xcoder judge`) and any extra benchmark files; and what was read, for the manifest. Only the four columns
     decontamination reads, the own problems filtered out in the scan."""
     path = LCB_PROBLEMS.path(storage.root)
-    own = _scan(path, lambda q: q.filter(pl.col("source") == VERIFIED_LABEL).select(pl.len())).item()
-    rows = _scan(
+    own = shard_index.scan(path, lambda q: q.filter(pl.col("source") == VERIFIED_LABEL).select(pl.len())).item()
+    rows = shard_index.scan(
         path,
         lambda q: (
             q.filter(pl.col("source") != VERIFIED_LABEL)
@@ -219,164 +193,6 @@ def _benchmark(storage: StorageResource, paths: list[str]) -> tuple[list[Benchma
         "sources": dict(sorted(Counter(t.source for t in texts).items())),
     }
     return texts, info
-
-
-def _template(folder: Path):
-    """The solve template a batch's candidate_solutions used (its settings record), so prompts match what was asked."""
-    try:
-        made_with = read_settings(folder, "candidate_solutions").get("made_with", {})
-    except (FileNotFoundError, ValueError):
-        made_with = {}
-    return template_by_id(made_with["template"]) if made_with.get("template") else load_template("solve")
-
-
-def _tests_of(folder: Path, verified: pl.DataFrame) -> tuple[dict[str, tuple[tuple[str, str], ...]], int]:
-    """A batch's verified tests with outputs per problem: votes_json's voted outputs where verified_solutions
-    stores them, else lcb/verified_problems.jsonl (the golden solution's outputs on the verified tests).
-    Only the test inputs the votes name are read (the filter is pushed into the Parquet scan). Returns the
-    tests and the test_inputs rows read."""
-    out: dict[str, tuple[tuple[str, str], ...]] = {}
-    votes_of = {}
-    for row in verified.filter(pl.col("is_golden")).iter_rows(named=True):
-        votes = json.loads(row["votes_json"] or "{}")
-        if votes and all("voted_output" in v for v in votes.values()):
-            votes_of[row["problem_id"]] = votes
-    inputs: dict[str, str] = {}
-    wanted = sorted({t for votes in votes_of.values() for t, v in votes.items() if v["verified"]})
-    if wanted:
-        inputs = dict(
-            _scan(
-                TEST_INPUTS.path(folder), lambda q: q.filter(pl.col("test_id").is_in(wanted)).select("test_id", "input")
-            ).iter_rows()
-        )
-    for pid, votes in votes_of.items():
-        out[pid] = tuple((inputs[t], v["voted_output"]) for t, v in votes.items() if v["verified"] and t in inputs)
-    lcb_file = verified_problems_path(folder)
-    if lcb_file.exists():
-        for _, record, _ in read_records(lcb_file):
-            if record and record.get("question_id") not in out:
-                out[record["question_id"]] = recipe.rl_tests_from_lcb_row(record)
-    return out, len(inputs)
-
-
-def _gate(folder: Path) -> VerificationGate | None:
-    """The batch's verification gate, from verified_solutions' settings record (None: not recorded)."""
-    try:
-        return VerificationGate.from_record(
-            read_settings(folder, "verified_solutions").get("made_with", {}).get(GATE_RECORD)
-        )
-    except (FileNotFoundError, ValueError):
-        return None
-
-
-def batch_inputs(folder: Path, index: shard_index.ShardIndex) -> dict[str, str]:
-    """The sha256 of every file a batch's part is made of (hashed once per file version: by size and mtime)."""
-    files = {
-        "verified_solutions": VERIFIED_SOLUTIONS.path(folder),
-        "problems": PROBLEMS.path(folder),
-        "candidate_solutions": CANDIDATE_SOLUTIONS.path(folder),
-        "test_inputs": TEST_INPUTS.path(folder),
-        "lcb_verified_problems": verified_problems_path(folder),
-        "settings_candidate_solutions": settings_path(folder, "candidate_solutions"),
-        "settings_verified_solutions": settings_path(folder, "verified_solutions"),
-    }
-    return {name: index.file_sha256(path) for name, path in files.items() if path.is_file()}
-
-
-def read_batch(folder: Path) -> shard_index.BatchData:
-    """One batch's verified solutions with their candidates, problems and tests, as source examples with the
-    batch's template. Each table is scanned with its filter pushed down (only verified rows, only the
-    candidates and problems they name)."""
-    verified = _scan(VERIFIED_SOLUTIONS.path(folder), lambda q: q.filter(pl.col("status") == "verified"))
-    ids = verified["candidate_id"].unique().to_list()
-    pids = verified["problem_id"].unique().to_list()
-    candidates = {
-        r["candidate_id"]: r
-        for r in _scan(
-            CANDIDATE_SOLUTIONS.path(folder), lambda q: q.filter(pl.col("candidate_id").is_in(ids))
-        ).iter_rows(named=True)
-    }
-    problems = {
-        r["problem_id"]: r
-        for r in _scan(PROBLEMS.path(folder), lambda q: q.filter(pl.col("problem_id").is_in(pids))).iter_rows(
-            named=True
-        )
-    }
-    template = _template(folder)
-    sources = recipe.source_examples(verified.sort("verified_id").iter_rows(named=True), candidates, problems, template)
-    tests_of, test_rows = _tests_of(folder, verified)
-    return shard_index.BatchData(
-        sources,
-        problems,
-        tests_of,
-        template.id,
-        {
-            "verified_solutions": verified.height,
-            "candidate_solutions": len(candidates),
-            "problems": len(problems),
-            "test_inputs": test_rows,
-        },
-    )
-
-
-@dataclass
-class Parts:
-    """The batches training_shards takes, each as its part: planned now or found from an earlier run."""
-
-    read: list[str] = field(default_factory=list)  # batches with verified solutions, in order
-    planned: list[str] = field(default_factory=list)  # of those, planned in this run (new or changed)
-    empty: list[str] = field(default_factory=list)  # batches added but not verified yet
-    blocked: dict[str, str] = field(default_factory=dict)  # batches whose blocking check failed
-    keys: list[str] = field(default_factory=list)  # the part of each read batch
-    folders: list[Path] = field(default_factory=list)
-    manifests: list[dict[str, Any]] = field(default_factory=list)
-    rows_read: Counter = field(default_factory=Counter)
-
-
-def build_parts(
-    storage: StorageResource,
-    keys: list[str],
-    settings: recipe.ShardSettings,
-    counter: recipe.TokenCounter,
-    decontaminator: Callable[[], Decontaminator],
-    benchmark: str,
-    source_of: dict[str, str],
-    index: shard_index.ShardIndex,
-    log: Any,
-) -> Parts:
-    parts = Parts()
-    root = storage.root / SHARDS_DIR / shard_index.PARTS_DIR
-    after: str | None = None
-    meter = ProgressMeter(
-        "training_shards: batches", log.info, new="planned", cached="parts found (planned before, not read again)"
-    )
-    for number, key in enumerate(keys):
-        meter.update(number, len(keys), cached=number - len(parts.planned))
-        folder = storage.batch(key).root
-        if not VERIFIED_SOLUTIONS.path(folder).exists():
-            parts.empty.append(key)
-            continue
-        gate = _gate(folder)
-        if gate is not None and not gate.passed:
-            parts.blocked[key] = gate.reason
-            continue
-        part = shard_index.part_key(key, batch_inputs(folder, index), settings, benchmark, counter.name, after)
-        part_folder = root / part
-        if not (index.has_part(part) and (part_folder / shard_index.MANIFEST).is_file()):
-            data = read_batch(folder)
-            log.info(f"training_shards: planning batch {key} ({len(data.sources)} verified solutions)")
-            shard_index.plan_part(
-                part_folder, part, key, after, parts.keys, data, settings, decontaminator(), counter, index, source_of
-            )
-            parts.planned.append(key)
-            parts.rows_read.update(data.rows_read)
-        parts.read.append(key)
-        parts.keys.append(part)
-        parts.folders.append(part_folder)
-        parts.manifests.append(shard_index.read_part_manifest(part_folder))
-        after = part
-    meter.finish(len(keys), len(keys), cached=len(keys) - len(parts.planned))
-    return parts
 
 
 @dg.asset(
@@ -413,7 +229,55 @@ def build_parts(
 def training_shards(
     context: dg.AssetExecutionContext, config: TrainingShardsConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
-    started = time.perf_counter()
+    steps = shard_index.Steps()
+    settings, counter, batches = _shards_inputs(config, storage)
+    benchmark, benchmark_info = _benchmark(storage, config.benchmark_paths)
+    shards_root, files = storage.root / SHARDS_DIR, storage.folder()
+    decontaminator = shard_index.DecontaminatorLoader(shards_root, benchmark, settings.decontamination)
+    steps("benchmark")
+    try:
+        index = shard_index.open_index(shards_root, settings)
+        try:
+            source_of = {b.benchmark_id: b.source for b in benchmark}
+            parts = shard_index.build_parts(
+                batches, shards_root, settings, counter, decontaminator, decontaminator.fingerprint, source_of, index,
+                context.log.info,
+            )  # fmt: skip
+            steps("parts")
+            if not parts.read:
+                raise _fail(parts.none_read())
+            info = {**benchmark_info, "fingerprint": decontaminator.fingerprint}
+            with files.table_writer(TRAINING_SHARDS) as rows, files.table_writer(TRAINING_RL) as rl:
+                built = shard_index.build_version(
+                    shards_root, parts, settings, counter, info, index, (rows, rl), context.run.run_id, steps
+                )
+            steps("tables")
+            retention = _retain(storage, built.version, parts.keys, config.keep_versions, index)
+            steps("retention")
+        finally:
+            index.close()
+    except (recipe.ShardInputError, shard_index.ShardIndexError) as exc:
+        raise _fail(str(exc)) from None
+    metadata = _run_metadata(config, parts, built, retention, decontaminator, benchmark_info, steps)
+    metadata = {**files.written(rows), **_shards_metadata(built, len(source_of), counter), **metadata}
+    made_with = {"template": built.created_from["template"], "tokenizer": counter.name}
+    made_with |= {"shards_version": built.version, "batches": parts.read}
+    return publish(context, files, "training_shards", config, {}, metadata, _shards_checks(built, config), **made_with)
+
+
+def _retain(
+    storage: StorageResource, version: str, parts: list[str], keep_versions: int, index: shard_index.ShardIndex
+) -> shard_index.Retention:
+    """The retention policy: the last keep_versions versions, and every version a trained model recorded."""
+    trained = shard_index.trained_versions(storage.root)
+    root = storage.root / SHARDS_DIR
+    return shard_index.apply_retention(root, storage.root / MIXTURES_DIR, version, parts, keep_versions, trained, index)
+
+
+def _shards_inputs(
+    config: TrainingShardsConfig, storage: StorageResource
+) -> tuple[recipe.ShardSettings, recipe.TokenCounter, dict[str, Path]]:
+    """The settings, the token counter and the batches to read (key -> folder, in order); bad ones refused."""
     try:
         settings = config.settings()
         counter = recipe.load_token_counter(settings.tokenizer)
@@ -425,159 +289,58 @@ def training_shards(
         keys = select_batches(batch_dirs(storage.root), config.batches)
     except BatchKeyError as exc:
         raise _fail(f"setting batches: {exc}") from None
-    shards_root = storage.root / SHARDS_DIR
-    steps: dict[str, float] = {}  # seconds per step, for the metadata (what a nightly run spends where)
-    mark = time.perf_counter()
-
-    def step(name: str) -> None:
-        nonlocal mark
-        now = time.perf_counter()
-        steps[name] = round(now - mark, 3)
-        mark = now
-
-    benchmark, benchmark_info = _benchmark(storage, config.benchmark_paths)
-    fingerprint = shard_index.benchmark_fingerprint(benchmark, settings.decontamination)
-    loaded: dict[str, Any] = {}
-
-    def decontaminator() -> Decontaminator:  # loaded (or built, once per benchmark) only when a batch is planned
-        if "index" not in loaded:
-            loaded["index"], _, loaded["built"] = shard_index.load_decontaminator(
-                shards_root, benchmark, settings.decontamination
-            )
-        return loaded["index"]
-
-    source_of = {b.benchmark_id: b.source for b in benchmark}
-    step("benchmark")
-    try:
-        index = shard_index.open_index(shards_root, settings)
-    except shard_index.ShardIndexError as exc:
-        raise _fail(str(exc)) from None
-    try:
-        try:
-            parts = build_parts(
-                storage, keys, settings, counter, decontaminator, fingerprint, source_of, index, context.log
-            )
-        except (recipe.ShardInputError, shard_index.ShardIndexError) as exc:
-            raise _fail(str(exc)) from None
-        step("parts")
-        if not parts.read:
-            raise _fail(
-                "no generation batch has verified solutions yet"
-                + (f"; blocked: {', '.join(f'{k} ({r})' for k, r in parts.blocked.items())}" if parts.blocked else "")
-                + (f" (batches without them: {', '.join(parts.empty)})" if parts.empty else "")
-                + ("" if parts.empty or parts.blocked else " (no batch added yet)")
-                + ": materialize verified_solutions for a batch first"
-            )
-        created_from = {
-            "verified_solutions": {
-                "rows": sum(m["created_from"]["verified_solutions"]["rows"] for m in parts.manifests),
-                "content_hash": content_hash(
-                    [m["created_from"]["verified_solutions"]["content_hash"] for m in parts.manifests]
-                ),
-            },
-            "tests": {
-                "problems": sum(m["created_from"]["tests"]["problems"] for m in parts.manifests),
-                "content_hash": content_hash([m["created_from"]["tests"]["content_hash"] for m in parts.manifests]),
-            },
-            "benchmark": {**benchmark_info, "fingerprint": fingerprint},
-            "template": ", ".join(sorted({m["created_from"]["template"] for m in parts.manifests})),
-            "batches": parts.read,
-            "parts": dict(zip(parts.read, parts.keys)),
-        }
-        version = recipe.shards_version(settings, created_from, counter.name)
-        folder = shards_root / version
-        manifest = shard_index.assemble_version(
-            folder, version, list(zip(parts.folders, parts.manifests)), settings, counter, created_from, index
-        )
-        step("assemble")
-        run_id = context.run.run_id
-        stamp = [pl.lit(version).alias("shards_version"), pl.lit(run_id).alias("run_id")]
-        frame = shard_index.read_part_rows(parts.folders, shard_index.EXAMPLES, TRAINING_SHARDS.schema).with_columns(
-            stamp
-        )
-        rl_frame = shard_index.read_part_rows(parts.folders, shard_index.RL, TRAINING_RL.schema).with_columns(stamp)
-        metadata = storage.write_table(TRAINING_SHARDS, frame)
-        storage.write_table(TRAINING_RL, rl_frame)
-        step("tables")
-        retention = shard_index.apply_retention(
-            shards_root,
-            storage.root / MIXTURES_DIR,
-            version,
-            parts.keys,
-            config.keep_versions,
-            shard_index.trained_versions(storage.root),
-            index,
-        )
-        step("retention")
-    finally:
-        index.close()
-    storage.record_settings(
-        "training_shards",
-        config,
-        made_with={
-            "template": created_from["template"],
-            "tokenizer": counter.name,
-            "shards_version": version,
-            "batches": parts.read,
-        },
-    )
-    storage.refresh_warehouse(context.log)
-    step("warehouse")
-    benchmark_problems = len({b.benchmark_id for b in benchmark})
-    benchmark_index = (
-        "not needed (no batch planned)"
-        if not loaded
-        else "built now"
-        if loaded["built"]
-        else "stored (built before for this benchmark)"
-    )
-    return dg.MaterializeResult(
-        metadata={
-            **metadata,
-            **_shards_metadata(frame, rl_frame, manifest, folder, benchmark_problems, counter),
-            "batches_read": dg.MetadataValue.json(parts.read),
-            "batches_planned": dg.MetadataValue.json(parts.planned),
-            "batches_without_verified_solutions": dg.MetadataValue.json(parts.empty),
-            "batches_blocked": dg.MetadataValue.json(parts.blocked),
-            "rows_read": dg.MetadataValue.json(
-                {**dict(sorted(parts.rows_read.items())), "lcb_problems": benchmark_info["rows"]}
-            ),
-            "benchmark_index": benchmark_index,
-            "retention": dg.MetadataValue.json(
-                {
-                    "keep_versions": config.keep_versions,
-                    "kept": retention.kept,
-                    "removed": retention.removed,
-                    "protected_by_trained_models": retention.protected,
-                    "parts_removed": retention.parts_removed,
-                }
-            ),
-            "seconds": round(time.perf_counter() - started, 3),
-            "seconds_by_step": dg.MetadataValue.json(steps),
-        },
-        check_results=_shards_checks(frame, manifest, config),
-    )
+    return settings, counter, {key: storage.batch(key).root for key in keys}
 
 
-def _token_bins(values: list[int]) -> list[tuple[str, int]]:
+def _run_metadata(
+    config: TrainingShardsConfig,
+    parts: shard_index.Parts,
+    built: shard_index.Version,
+    retention: shard_index.Retention,
+    decontaminator: shard_index.DecontaminatorLoader,
+    benchmark_info: dict[str, Any],
+    steps: shard_index.Steps,
+) -> dict[str, Any]:
+    """What this run read and planned, and what the retention policy kept."""
+    return {
+        "batches_read": dg.MetadataValue.json(parts.read),
+        "batches_planned": dg.MetadataValue.json(parts.planned),
+        "batches_without_verified_solutions": dg.MetadataValue.json(parts.empty),
+        "batches_blocked": dg.MetadataValue.json(parts.blocked),
+        "rows_read": dg.MetadataValue.json(
+            {**dict(sorted(parts.rows_read.items())), "lcb_problems": benchmark_info["rows"]}
+        ),
+        "benchmark_index": decontaminator.describe(),
+        "retention": dg.MetadataValue.json(
+            {
+                "keep_versions": config.keep_versions,
+                "kept": retention.kept,
+                "removed": retention.removed,
+                "protected_by_trained_models": retention.protected,
+                "parts_removed": retention.parts_removed,
+            }
+        ),
+        "seconds": steps.total(),
+        "seconds_by_step": dg.MetadataValue.json(steps.seconds),
+    }
+
+
+def _token_bins(values: Counter) -> list[tuple[str, int]]:
+    """Kept examples per token range, from a count of examples per token count."""
     edges = [0, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768]
     bins = [
-        (f"<{hi}" if hi < 1024 else f"<{hi // 1024}k", sum(1 for v in values if lo <= v < hi))
+        (f"<{hi}" if hi < 1024 else f"<{hi // 1024}k", sum(n for v, n in values.items() if lo <= v < hi))
         for lo, hi in zip(edges, edges[1:])
     ]
-    return bins + [(">=32k", sum(1 for v in values if v >= edges[-1]))]
+    return bins + [(">=32k", sum(n for v, n in values.items() if v >= edges[-1]))]
 
 
 def _shards_metadata(
-    frame: pl.DataFrame,
-    rl_frame: pl.DataFrame,
-    manifest: dict[str, Any],
-    folder: Path,
-    benchmark_problems: int,
-    counter: recipe.TokenCounter,
+    built: shard_index.Version, benchmark_problems: int, counter: recipe.TokenCounter
 ) -> dict[str, Any]:
-    statuses = Counter(frame["status"])
-    verified = frame.height
+    tally, manifest, folder = built.tally, built.manifest, built.folder
+    statuses = tally.statuses
+    verified = tally.rows
     deduplicated = verified - statuses["duplicate"]
     decontaminated = deduplicated - statuses["contaminated"]
     funnel = [
@@ -586,23 +349,19 @@ def _shards_metadata(
         ("decontaminated", decontaminated),
         ("in shards", statuses["kept"]),
     ]
-    problems = [
-        ("verified problems", frame["problem_id"].n_unique()),
-        ("in shards", frame.filter(pl.col("status") == "kept")["problem_id"].n_unique()),
-    ]
+    problems = [("verified problems", len(tally.problems)), ("in shards", len(tally.kept_problems))]
     files = manifest["files"]
-    sample = frame.filter(pl.col("status") == "kept").head(1).to_dicts()
     sample_md = "_no example in the shards_"
-    if sample:
-        s = sample[0]
+    if tally.sample:
+        s = tally.sample
         turns = (("system", "system"), ("user", "prompt"), ("assistant", "response"))
         sample_md = (
             f"**{md_text(s['example_id'], one_line=True)}** (from {md_text(s['verified_id'], one_line=True)}, "
             f"{s['split']}, {s['tokens']} tokens)\n\n"
             + chat_markdown([(role, s[key]) for role, key in turns if s[key]])  # the <think> block shown, escaped
         )
-    dropped = frame.filter(pl.col("status") != "kept").sort("status", "example_id")
-    bins = _token_bins(frame.filter(pl.col("status") == "kept")["tokens"].fill_null(0).to_list())
+    dropped = tally.dropped if tally.dropped is not None else pl.DataFrame()
+    bins = _token_bins(tally.kept_tokens)
     return {
         "shards_version": manifest["shards_version"],
         "folder": dg.MetadataValue.path(str(folder)),
@@ -619,18 +378,12 @@ def _shards_metadata(
         "by_status": dg.MetadataValue.json(dict(sorted(statuses.items()))),
         "by_reason": dg.MetadataValue.md(
             table_or_none(
-                Counter(r.split(" with benchmark")[0] for r in frame["reason"].drop_nulls()).most_common(),
-                ["reason", "examples"],
-                "none: every verified example is in the shards",
+                tally.reasons.most_common(), ["reason", "examples"], "none: every verified example is in the shards"
             )
         ),
         "dropped_examples": dg.MetadataValue.md(
             table_or_none(
-                dropped.head(20)
-                .select(
-                    "example_id", "status", "reason", "duplicate_of", "benchmark_question_id", "contamination_score"
-                )
-                .iter_rows(),
+                dropped.iter_rows(),
                 ["example", "status", "reason", "duplicate of", "benchmark question", "score"],
                 "none",
             )
@@ -644,7 +397,7 @@ def _shards_metadata(
             )
         ),
         "totals": dg.MetadataValue.json(manifest["totals"]),
-        "rl_problems_without_tests": rl_frame.filter(pl.col("status") == "no_tests").height,
+        "rl_problems_without_tests": tally.rl_without_tests,
         "token_histogram": dg.MetadataValue.md(
             markdown_image(
                 column_chart(
@@ -659,25 +412,22 @@ def _shards_metadata(
     }
 
 
-def _shards_checks(
-    frame: pl.DataFrame, manifest: dict[str, Any], config: TrainingShardsConfig
-) -> list[dg.AssetCheckResult]:
-    total = frame.height or 1
-    contaminated = frame.filter(pl.col("benchmark_question_id").is_not_null())
-    duplicates = frame.filter(pl.col("status") == "duplicate")
+def _shards_checks(built: shard_index.Version, config: TrainingShardsConfig) -> list[dg.AssetCheckResult]:
+    tally, manifest = built.tally, built.manifest
+    total = tally.rows or 1
     empty = [f["path"] for f in manifest["files"] if f["rows"] == 0]
-    problems = frame["problem_id"].n_unique()
-    dup_problems = frame.filter(pl.col("reason").str.ends_with("_problem"))["problem_id"].n_unique()
+    problems = len(tally.problems)
+    dup_problems = len(tally.duplicate_problems)
     train = manifest["totals"]["examples"]["train"]
     return [
         share_check(
             CONTAMINATION_SHARE,
             "contaminated_share",
-            contaminated.height / total,
+            tally.contaminated / total,
             config.max_contaminated_share,
-            contaminated_examples=contaminated.height,
-            **row_findings("contaminated_examples", contaminated["example_id"], counted=True),
-            benchmark_questions=dg.MetadataValue.json(sorted(set(contaminated["benchmark_question_id"]))),
+            contaminated_examples=tally.contaminated,
+            **sampled_findings("contaminated_examples", tally.contaminated, tally.contaminated_ids, counted=True),
+            benchmark_questions=dg.MetadataValue.json(sorted(tally.benchmark_questions)),
         ),
         share_check(
             DUPLICATE_SHARE,
@@ -686,10 +436,10 @@ def _shards_checks(
             config.max_duplicate_share,
             duplicate_problems=dup_problems,
             verified_problems=problems,
-            duplicate_examples=duplicates.height,
-            **row_findings("duplicate_examples", duplicates["example_id"], counted=True),
-            duplicate_example_share=round(duplicates.height / total, 4),
-            by_reason=dg.MetadataValue.json(dict(Counter(duplicates["reason"]))),
+            duplicate_examples=tally.duplicates,
+            **sampled_findings("duplicate_examples", tally.duplicates, tally.duplicate_ids, counted=True),
+            duplicate_example_share=round(tally.duplicates / total, 4),
+            by_reason=dg.MetadataValue.json(dict(tally.duplicate_reasons)),
         ),
         dg.AssetCheckResult(
             check_name=EMPTY_SHARDS,
@@ -747,126 +497,37 @@ def training_mixtures(
             for s in sorted(set(config.task_shares))
             for k in sorted(set(config.solutions_per_task))
         ]
-    except recipe.ShardInputError as exc:
-        raise dg.Failure(description=f"training_mixtures: {exc}", allow_retries=False) from None
-    # only the columns the choice needs (ids, tasks, splits, ranks, tokens), the kept rows filtered in the scan
-    columns = ["example_id", "problem_id", "split", "rank", "tokens", "shards_version"]
-    kept = _scan(
-        TRAINING_SHARDS.path(storage.root),
-        lambda q: q.filter(pl.col("status") == "kept").select(columns).sort("problem_id", "rank"),
-    )
-    version = kept["shards_version"][0] if kept.height else None
-    if version is None:
-        raise dg.Failure(description="training_mixtures: training_shards has no kept rows", allow_retries=False)
-    folder = storage.root / SHARDS_DIR / version
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        # the files checked against the manifest by the index's sha256 cache, the ids from the parts' id
-        # lists: no shard file is read again (recipe/shard_index.py)
-        index = shard_index.ShardIndex(storage.root / SHARDS_DIR / shard_index.INDEX_FILE, 0.8, 128)
-        try:
-            shard_index.verify_files(folder, manifest, index)
-        finally:
-            index.close()
-        file_ids = shard_index.version_file_ids(storage.root / SHARDS_DIR, folder, manifest)
-    except (recipe.ShardInputError, shard_index.ShardIndexError, FileNotFoundError, ValueError) as exc:
-        raise dg.Failure(description=f"training_mixtures: shards {version}: {exc}", allow_retries=False) from None
-    examples = [recipe.RowRef(r["example_id"], r["problem_id"], r["split"]) for r in kept.iter_rows(named=True)]
-    rl_kept = _scan(
-        TRAINING_RL.path(storage.root),
-        lambda q: q.filter((pl.col("status") == "kept") & (pl.col("shards_version") == version)).select(
-            "example_id", "problem_id", "split", "tokens"
-        ),
-    )
-    rl = [recipe.RowRef(r["example_id"], r["problem_id"], r["split"]) for r in rl_kept.iter_rows(named=True)]
-    tokens = {
-        **dict(zip(kept["example_id"], kept["tokens"].fill_null(0))),
-        **dict(zip(rl_kept["example_id"], rl_kept["tokens"].fill_null(0))),
-    }
-    run_id = context.run.run_id
-    rows, members = [], {}
-    for spec in specs:
-        subset, rl_subset = recipe.mixture(examples, rl, spec)
-        out = storage.root / MIXTURES_DIR / version / spec.name
-        try:
-            mix_manifest = recipe.write_mixture(out, folder, manifest, file_ids, spec, subset, rl_subset, tokens)
-        except recipe.ShardInputError as exc:
-            raise dg.Failure(description=f"training_mixtures: {exc}", allow_retries=False) from None
-        train = [e for e in subset if e.split == "train"]
-        members[spec] = {e.example_id for e in train}
-        rows.append(
-            {
-                "mixture_id": make_id("mix", {"name": spec.name}, [version]),
-                "name": spec.name,
-                "shards_version": version,
-                "task_share": spec.task_share,
-                "solutions_per_task": spec.solutions_per_task,
-                "train_tasks": len({e.problem_id for e in train}),
-                "train_examples": len(train),
-                "validation_examples": len(subset) - len(train),
-                "rl_problems": len(rl_subset),
-                "train_tokens": mix_manifest["totals"]["tokens"]["sft_train"],
-                "manifest_path": str(out / "manifest.json"),
-                "manifest_sha256": file_sha256(out / "manifest.json"),
-                "run_id": run_id,
-            }
+        version, rows, not_nested = shard_index.build_mixtures(
+            TRAINING_SHARDS.path(storage.root),
+            TRAINING_RL.path(storage.root),
+            storage.root / SHARDS_DIR,
+            storage.root / MIXTURES_DIR,
+            specs,
+            context.run.run_id,
         )
-    not_nested = [
-        (a.name, b.name)
-        for a in specs
-        for b in specs
-        if a.task_share <= b.task_share
-        and a.solutions_per_task <= b.solutions_per_task
-        and not members[a] <= members[b]
-    ]
+    except (recipe.ShardInputError, shard_index.ShardIndexError) as exc:
+        raise refused(f"training_mixtures: {exc}") from None
     frame = pl.DataFrame(rows, schema=TRAINING_MIXTURES.schema)
-    metadata = storage.write_table(TRAINING_MIXTURES, frame)
-    storage.record_settings("training_mixtures", config, made_with={"shards_version": version})
-    storage.refresh_warehouse(context.log)
-    return dg.MaterializeResult(
-        metadata={
-            **metadata,
-            "shards_version": version,
-            "mixtures": dg.MetadataValue.md(
-                table_or_none(
-                    frame.select(
-                        "name",
-                        "train_tasks",
-                        "train_examples",
-                        "validation_examples",
-                        "rl_problems",
-                        "train_tokens",
-                        "manifest_path",
-                    ).iter_rows(),
-                    [
-                        "mixture",
-                        "train tasks",
-                        "train examples",
-                        "validation examples",
-                        "RL problems",
-                        "train tokens",
-                        "manifest",
-                    ],
-                )
-            ),
-            "chart": dg.MetadataValue.md(
-                markdown_image(
-                    bar_panels(
-                        "mixtures: train examples",
-                        [("train examples", [(r["name"], r["train_examples"]) for r in rows])],
-                    ),
-                    "mixture sizes",
-                )
-            ),
-        },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=MIXTURES_NESTED,
-                passed=not not_nested,
-                metadata={
-                    "mixtures": len(specs),
-                    "not_nested": ", ".join(f"{a} in {b}" for a, b in not_nested) or "none",
-                },
-            )
-        ],
+    files = storage.folder()
+    metadata = {**files.write_table(TRAINING_MIXTURES, frame), **_mixtures_metadata(version, frame)}
+    check = dg.AssetCheckResult(
+        check_name=MIXTURES_NESTED,
+        passed=not not_nested,
+        metadata={"mixtures": len(specs), "not_nested": ", ".join(f"{a} in {b}" for a, b in not_nested) or "none"},
     )
+    return publish(context, files, "training_mixtures", config, {}, metadata, [check], shards_version=version)
+
+
+def _mixtures_metadata(version: str, frame: pl.DataFrame) -> dict[str, Any]:
+    columns = ["name", "train_tasks", "train_examples", "validation_examples", "rl_problems", "train_tokens"]
+    headers = ["mixture", "train tasks", "train examples", "validation examples", "RL problems", "train tokens"]
+    sizes = [(r["name"], r["train_examples"]) for r in frame.iter_rows(named=True)]
+    return {
+        "shards_version": version,
+        "mixtures": dg.MetadataValue.md(
+            table_or_none(frame.select(*columns, "manifest_path").iter_rows(), [*headers, "manifest"])
+        ),
+        "chart": dg.MetadataValue.md(
+            markdown_image(bar_panels("mixtures: train examples", [("train examples", sizes)]), "mixture sizes")
+        ),
+    }

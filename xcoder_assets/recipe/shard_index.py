@@ -11,13 +11,21 @@ earlier batch is the duplicate, exactly as in one plan over all of them in batch
 A batch whose files changed gets a new key, so it and the parts after it are planned again and the old
 part's index rows stop counting (they are queried only through the chain of parts in use).
 
+Memory: a batch's tests (megabytes per problem) are never held whole. BatchTests keeps ids only; planning
+reads each problem's tests once, in the order the batch's files hold them, into a small file of its own beside
+the part (removed after), and the tests hash, the RL problems and the RL shard rows read them from there a few
+problems at a time; the shard files are written row by row (recipe/shards.py). What a plan holds for the whole
+batch is its problems' statements, prompts and solutions (kilobytes per example: dedup compares them all).
+A version's two tables are written from the parts' rows a record batch at a time and counted as they go
+(ShardsTally), so the run's memory does not grow with the batches either.
+
 On disk, under the shards root (`training_shards/`):
 - `_parts/<part>/`: a shards folder of the batch's kept examples (manifest.json and the files, the same
   layout as a version), `examples.parquet` and `rl.parquet` (its training_shards and training_shards__rl rows).
 - `_index.sqlite`: the problem index, the parts finished, and the input files' hashes by (size, mtime).
 - `_benchmark/<fingerprint>.pickle`: the decontamination index of a benchmark, built once.
 - `<version>/`: what a trainer reads. Its files are hard links to the parts' files (no byte copied, a copy
-  only where the file system cannot link), numbered in batch order, so jobs/shards.py, the HF `datasets`
+  only where the file system cannot link), numbered in batch order, so launched/shards.py, the HF `datasets`
   loaders and the mixtures read it as any shards folder.
 - `versions.json`: the versions in the order they were last materialized, with their parts: the retention
   policy (`apply_retention`) keeps the last `keep_versions` and every version a trained model's run recorded.
@@ -31,34 +39,58 @@ import os
 import pickle
 import shutil
 import sqlite3
+import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import polars as pl
 from datasketch import MinHash
 
 from xcoder_assets.recipe.decontamination import BenchmarkText, DecontaminationSettings, Decontaminator, Prepared
 from xcoder_assets.recipe.dedup import NearDuplicateIndex, exact_key
+from xcoder_assets.recipe.prompts import PromptTemplate, load_template, template_by_id
 from xcoder_assets.recipe.shards import (
     FORMATS,
+    TESTS_CHUNK,
     Plan,
     ShardSettings,
     SourceExample,
     TokenCounter,
     example_of,
     manifest_of,
+    RowRef,
+    ShardInputError,
+    mixture,
+    write_mixture,
     plan_examples,
     rl_problems,
+    shards_version,
+    rl_tests_from_lcb_row,
     shard_file_ids,
+    source_examples,
     split_of,
     write_layout,
     write_manifest,
 )
-from xcoder_assets.store.ids import content_hash, make_id, file_sha256
-from xcoder_assets.store.parquet import write_parquet, write_text
-from xcoder_assets.store.tables import TRAINING_RL, TRAINING_SHARDS
+from xcoder_assets.recipe.verification import GATE_RECORD, VerificationGate
+from xcoder_assets.store.ids import canonical_json, content_hash, make_id, file_sha256
+from xcoder_assets.store.parquet import damaged, write_parquet, write_text
+from xcoder_assets.store.progress import ProgressMeter
+from xcoder_assets.store.settings import read_settings
+from xcoder_assets.store.streaming import KeyedRows, row_group_frames
+from xcoder_assets.store.tables import (
+    CANDIDATE_SOLUTIONS,
+    PROBLEMS,
+    TEST_INPUTS,
+    TRAINING_RL,
+    TRAINING_SHARDS,
+    VERIFIED_SOLUTIONS,
+    settings_path,
+    verified_problems_path,
+)
 
 PART_LAYOUT = "xcoder-shard-part/1"  # part of every part key: a layout change plans every batch again
 PARTS_DIR = "_parts"
@@ -241,13 +273,262 @@ def load_decontaminator(
 
 @dataclass
 class BatchData:
-    """What a batch contributes, read by the caller (only for a batch that must be planned)."""
+    """What a batch contributes, read by the caller (only for a batch that must be planned). `tests_of`: a
+    dict, or the batch's BatchTests (read a few problems at a time: a problem's tests are megabytes)."""
 
     sources: list[SourceExample]
     problems: dict[str, Mapping[str, Any]]
-    tests_of: dict[str, tuple[tuple[str, str], ...]]
+    tests_of: Mapping[str, tuple[tuple[str, str], ...]] | "BatchTests"
     template: str
     rows_read: dict[str, int] = field(default_factory=dict)
+
+
+def scan(path: Path, query: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.DataFrame:
+    """A query over one table file with its filters and columns pushed into the Parquet scan (row groups
+    and columns it does not need are not read); a damaged file is one error naming it, as read_parquet's."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path} does not exist: materialize its asset first")
+    try:
+        return query(pl.scan_parquet(path)).collect()
+    except Exception as exc:  # polars' ComputeError for a truncated file, OSError, ...
+        raise damaged(Path(path), exc) from None
+
+
+def solve_template(folder: Path) -> PromptTemplate:
+    """The solve template a batch's candidate_solutions used (its settings record), so prompts match what was asked."""
+    try:
+        made_with = read_settings(folder, "candidate_solutions").get("made_with", {})
+    except (FileNotFoundError, ValueError):
+        made_with = {}
+    return template_by_id(made_with["template"]) if made_with.get("template") else load_template("solve")
+
+
+def verification_gate(folder: Path) -> VerificationGate | None:
+    """The batch's verification gate, from verified_solutions' settings record (None: not recorded)."""
+    try:
+        return VerificationGate.from_record(
+            read_settings(folder, "verified_solutions").get("made_with", {}).get(GATE_RECORD)
+        )
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def batch_inputs(folder: Path, index: ShardIndex) -> dict[str, str]:
+    """The sha256 of every file a batch's part is made of (hashed once per file version: by size and mtime)."""
+    files = {
+        "verified_solutions": VERIFIED_SOLUTIONS.path(folder),
+        "problems": PROBLEMS.path(folder),
+        "candidate_solutions": CANDIDATE_SOLUTIONS.path(folder),
+        "test_inputs": TEST_INPUTS.path(folder),
+        "lcb_verified_problems": verified_problems_path(folder),
+        "settings_candidate_solutions": settings_path(folder, "candidate_solutions"),
+        "settings_verified_solutions": settings_path(folder, "verified_solutions"),
+    }
+    return {name: index.file_sha256(path) for name, path in files.items() if path.is_file()}
+
+
+class BatchTests:
+    """A batch's verified tests with outputs per problem, read `load(problem_ids)` a few problems at a time
+    (a problem's tests are megabytes; a batch's, gigabytes): the golden row's votes_json voted outputs where
+    verified_solutions stores them (inputs from test_inputs), else lcb/verified_problems.jsonl (the golden
+    solution's outputs on the verified tests; a problem's first line). Opening keeps only ids: per problem
+    its verified test ids or the offset of its line."""
+
+    _VOTE_COLUMNS = ["problem_id", "status", "is_golden", "votes_json"]
+
+    def __init__(self, folder: Path, chunk: int = TESTS_CHUNK):
+        self.folder, self.chunk = Path(folder), chunk
+        self._votes: dict[str, list[str]] = {}  # problem -> its verified test ids, in the votes' order
+        self._lines: dict[str, int] = {}  # problem -> offset of its line in lcb/verified_problems.jsonl
+        self.inputs_read = 0  # test_inputs rows read by digest() (each problem's tests once)
+        self._verified: KeyedRows | None = None
+        self._inputs: KeyedRows | None = None
+        self._spilled: dict[str, Path] = {}  # problem -> its tests' file, once spill() ran
+        for frame in row_group_frames(VERIFIED_SOLUTIONS.path(self.folder), self._VOTE_COLUMNS):
+            for row in frame.iter_rows(named=True):
+                votes = self._voted(row) if self._is_golden(row) else None
+                if votes is not None:
+                    self._votes[row["problem_id"]] = [t for t, v in votes.items() if v["verified"]]
+        lcb_file = verified_problems_path(self.folder)
+        if lcb_file.exists():
+            with open(lcb_file, "rb") as handle:
+                while True:
+                    offset, line = handle.tell(), handle.readline()
+                    if not line:
+                        break
+                    qid = _question_id(line)
+                    if qid is not None and qid not in self._votes and qid not in self._lines:
+                        self._lines[qid] = offset
+
+    @staticmethod
+    def _is_golden(row: Mapping[str, Any]) -> bool:
+        return row["status"] == "verified" and bool(row["is_golden"])
+
+    @staticmethod
+    def _voted(row: Mapping[str, Any]) -> dict[str, Any] | None:
+        votes = json.loads(row["votes_json"] or "{}")
+        return votes if votes and all("voted_output" in v for v in votes.values()) else None
+
+    def keys(self) -> list[str]:
+        return [*self._votes, *(q for q in self._lines if q not in self._votes)]
+
+    def __len__(self) -> int:
+        return len(self._votes) + len(self._lines)
+
+    def __contains__(self, problem_id: object) -> bool:
+        return problem_id in self._votes or problem_id in self._lines
+
+    def load(self, problem_ids: Sequence[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+        """The tests of these problems (those the batch has tests for): from the spill when there is one."""
+        if self._spilled:
+            return {p: _tests_from_json(self._spilled[p].read_text("utf-8")) for p in problem_ids if p in self._spilled}
+        return self._read(problem_ids)
+
+    def _open(self) -> None:
+        if self._verified is None:
+            self._verified = KeyedRows(VERIFIED_SOLUTIONS.path(self.folder), "problem_id", self._VOTE_COLUMNS)
+            self._inputs = KeyedRows(TEST_INPUTS.path(self.folder), "problem_id", ["problem_id", "test_id", "input"])
+
+    def _read(self, problem_ids: Sequence[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+        out: dict[str, tuple[tuple[str, str], ...]] = {}
+        voted = [p for p in problem_ids if p in self._votes]
+        if voted:
+            self._open()
+            assert self._verified is not None
+            votes_of = {}
+            for row in self._verified.rows(voted).iter_rows(named=True):
+                if self._is_golden(row) and (votes := self._voted(row)) is not None:
+                    votes_of[row["problem_id"]] = votes
+            wanted = {t for p in voted for t in self._votes[p]}
+            assert self._inputs is not None
+            inputs = {t: i for t, i in self._inputs.rows(voted).select("test_id", "input").iter_rows() if t in wanted}
+            for pid in voted:
+                votes = votes_of.get(pid, {})
+                out[pid] = tuple(
+                    (inputs[t], v["voted_output"]) for t, v in votes.items() if v["verified"] and t in inputs
+                )
+        lines = [p for p in problem_ids if p in self._lines and p not in self._votes]
+        if lines:
+            with open(verified_problems_path(self.folder), "rb") as handle:
+                for pid in lines:
+                    handle.seek(self._lines[pid])
+                    out[pid] = rl_tests_from_lcb_row(json.loads(handle.readline()))
+        return out
+
+    def spill(self, folder: Path) -> None:
+        """Read every problem's tests once, in the order the batch's files hold them (so that each row group of
+        test_inputs is read about once), into a small file of its own under `folder` (its canonical JSON):
+        the readers that come after (the digest, the RL problems in task order) then read just a problem's
+        file. Counts the test_inputs rows read. The caller removes `folder`."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        voted: list[str] = []
+        if self._votes:
+            self._open()
+            assert self._inputs is not None
+            groups = self._inputs._groups
+            voted = sorted(self._votes, key=lambda p: (min(groups.get(p, [-1])), p))
+        order = voted + sorted(self._lines, key=self._lines.__getitem__)
+        self.inputs_read, spilled = 0, {}
+        for start in range(0, len(order), max(1, self.chunk)):
+            part = order[start : start + max(1, self.chunk)]
+            loaded = self._read(part)
+            for pid in part:
+                path = folder / f"{len(spilled):08d}.json"
+                path.write_text(canonical_json(loaded[pid]), encoding="utf-8")
+                spilled[pid] = path
+                self.inputs_read += len(loaded[pid]) if pid in self._votes else 0
+        self._spilled = spilled
+
+    def digest(self) -> str:
+        """content_hash(sorted(tests.items())) without holding them: each problem's tests in problem order,
+        from the spill (its text as stored) or read now (counting the test_inputs rows read)."""
+        if self._spilled:
+            digest, first = hashlib.sha256(b"["), True
+            for pid in sorted(self._spilled):
+                item = f"[{canonical_json(pid)},{self._spilled[pid].read_text('utf-8')}]"
+                digest.update((item if first else "," + item).encode("utf-8"))
+                first = False
+            digest.update(b"]")
+            return digest.hexdigest()[:16]
+        self.inputs_read = 0
+
+        def load(chunk: Sequence[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+            loaded = self.load(chunk)
+            self.inputs_read += sum(len(loaded[p]) for p in chunk if p in self._votes)
+            return loaded
+
+        return streamed_tests_hash(self.keys(), load, self.chunk)
+
+
+def _tests_from_json(text: str) -> tuple[tuple[str, str], ...]:
+    return tuple((case[0], case[1]) for case in json.loads(text))
+
+
+def _question_id(line: bytes) -> str | None:
+    """The question_id of one JSON line of lcb/verified_problems.jsonl (None: blank, not JSON, not an object)."""
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    qid = record.get("question_id") if isinstance(record, dict) else None
+    return qid if isinstance(qid, str) else None
+
+
+def streamed_tests_hash(
+    keys: Iterable[str], load: Callable[[Sequence[str]], Mapping[str, Any]], chunk: int = TESTS_CHUNK
+) -> str:
+    """content_hash(sorted(tests.items())) of the tests `load` gives for `keys`, fed to the hash a chunk of
+    problems at a time: canonical JSON of a list is its items' canonical JSON joined by commas."""
+    digest, ordered, first = hashlib.sha256(b"["), sorted(keys), True
+    for start in range(0, len(ordered), max(1, chunk)):
+        part = ordered[start : start + max(1, chunk)]
+        loaded = load(part)
+        for pid in part:
+            digest.update((("" if first else ",") + canonical_json([pid, loaded[pid]])).encode("utf-8"))
+            first = False
+    digest.update(b"]")
+    return digest.hexdigest()[:16]
+
+
+def _tests_hash(tests_of: Mapping[str, Any] | BatchTests) -> tuple[int, str]:
+    if isinstance(tests_of, BatchTests):
+        return len(tests_of), tests_of.digest()
+    return len(tests_of), content_hash(sorted(tests_of.items()))
+
+
+def read_batch(folder: Path, chunk: int = TESTS_CHUNK) -> BatchData:
+    """One batch's verified solutions with their candidates and problems, as source examples with the batch's
+    template, and its tests as a BatchTests (read later, a few problems at a time). Each table is scanned with
+    its filter and columns pushed down (only verified rows, only the candidates and problems they name)."""
+    folder = Path(folder)
+    verified = scan(
+        VERIFIED_SOLUTIONS.path(folder),
+        lambda q: q.filter(pl.col("status") == "verified").select(
+            "verified_id", "problem_id", "candidate_id", "status", "is_golden", "code"
+        ),
+    )
+    ids = verified["candidate_id"].unique().to_list()
+    pids = verified["problem_id"].unique().to_list()
+    candidates = {
+        r["candidate_id"]: r
+        for r in scan(
+            CANDIDATE_SOLUTIONS.path(folder),
+            lambda q: q.filter(pl.col("candidate_id").is_in(ids)).select("candidate_id", "sample_index", "reasoning"),
+        ).iter_rows(named=True)
+    }
+    problems = {
+        r["problem_id"]: r
+        for r in scan(PROBLEMS.path(folder), lambda q: q.filter(pl.col("problem_id").is_in(pids))).iter_rows(named=True)
+    }
+    template = solve_template(folder)
+    sources = source_examples(verified.sort("verified_id").iter_rows(named=True), candidates, problems, template)
+    rows_read = {"verified_solutions": verified.height, "candidate_solutions": len(candidates)}
+    return BatchData(
+        sources, problems, BatchTests(folder, chunk), template.id, {**rows_read, "problems": len(problems)}
+    )
 
 
 def part_key(
@@ -319,9 +600,36 @@ def plan_part(
     renamed), then record what it kept in the index."""
     lookup = index.earlier(chain)
     plan = plan_examples(data.sources, settings, decontaminator, earlier=lookup)
+    spill = Path(folder).with_name(f".tests-{Path(folder).name}-{uuid.uuid4().hex[:8]}")
+    try:
+        return _plan_part(folder, key, batch, after, data, settings, plan, counter, index, source_of, spill)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def _plan_part(
+    folder: Path,
+    key: str,
+    batch: str,
+    after: str | None,
+    data: BatchData,
+    settings: ShardSettings,
+    plan: Plan,
+    counter: TokenCounter,
+    index: ShardIndex,
+    source_of: Mapping[str, str],
+    spill: Path,
+) -> Plan:
     kept = plan.kept()
     examples = [example_of(o, settings.include_system) for o in kept]
-    rl, without_tests = rl_problems(kept, data.problems, data.tests_of)
+    if isinstance(data.tests_of, BatchTests):  # each problem's tests read once, into a file of its own
+        data.tests_of.spill(spill)
+    tests_problems, tests_hash = _tests_hash(data.tests_of)
+    if isinstance(data.tests_of, BatchTests):  # what digest read (each problem's tests once), as read_batch did
+        data.rows_read["test_inputs"] = data.tests_of.inputs_read
+    rows_read = dict(data.rows_read)
+    # the RL problems without their tests (megabytes each): write_layout reads them again, a few at a time
+    rl, without_tests = rl_problems(kept, data.problems, data.tests_of, keep_tests=not _lazy(data))
     tokens = {
         e.example_id: counter.count(e.system or "") + counter.count(e.prompt) + counter.count(e.response)
         for e in examples
@@ -334,14 +642,14 @@ def plan_part(
             "rows": len(data.sources),
             "content_hash": content_hash(sorted((s.verified_id, s.code, s.reasoning, s.prompt) for s in data.sources)),
         },
-        "tests": {"problems": len(data.tests_of), "content_hash": content_hash(sorted(data.tests_of.items()))},
+        "tests": {"problems": tests_problems, "content_hash": tests_hash},
         "benchmark_problems": plan.benchmark_problems,
-        "rows_read": dict(data.rows_read),
+        "rows_read": rows_read,
     }
     folder = Path(folder)
     tmp = folder.with_name(f".tmp-{folder.name}-{uuid.uuid4().hex[:8]}")
     try:
-        part_manifest = write_layout(tmp, key, examples, rl, settings, counter, created_from)
+        part_manifest = write_layout(tmp, key, examples, rl, settings, counter, created_from, tests_of=data.tests_of)
         # each file's ids in file order, so a mixture never reads a shard file (only its own part's, once, here)
         ids = shard_file_ids(tmp, part_manifest)
         write_parquet(
@@ -367,7 +675,7 @@ def plan_part(
                 "split": p.split,
                 "mode": p.mode,
                 "func_name": p.func_name,
-                "tests": len(p.tests),
+                "tests": p.test_count,
                 "tokens": counter.count(p.prompt),
                 "verified_ids": kept_by_problem[p.problem_id],
             }
@@ -397,6 +705,10 @@ def plan_part(
             shutil.rmtree(tmp, ignore_errors=True)
     index.add_part(key, batch, plan.unique_problems)
     return plan
+
+
+def _lazy(data: BatchData) -> bool:
+    return isinstance(data.tests_of, BatchTests)
 
 
 def read_part_manifest(folder: Path) -> dict[str, Any]:
@@ -605,3 +917,316 @@ def read_part_rows(folders: Sequence[Path], name: str, schema: pl.Schema) -> pl.
     """The parts' rows of one table, in part order (Parquet, read as it is: no planning)."""
     frames = [pl.read_parquet(Path(f) / name) for f in folders]
     return pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=schema)
+
+
+# ---- a run: the parts of the batches, a version, its tables ------------------------------------------------
+
+
+class Steps:
+    """Seconds per step of a run, for the metadata (what a nightly run spends where)."""
+
+    def __init__(self) -> None:
+        self.started = self._mark = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self._mark, 3)
+        self._mark = now
+
+    def total(self) -> float:
+        return round(time.perf_counter() - self.started, 3)
+
+
+class DecontaminatorLoader:
+    """The benchmark's decontamination index, loaded (or built, once per benchmark) only when a batch is planned."""
+
+    def __init__(self, root: Path, texts: Sequence[BenchmarkText], settings: DecontaminationSettings):
+        self.root, self.texts, self.settings = Path(root), texts, settings
+        self.fingerprint = benchmark_fingerprint(texts, settings)
+        self.loaded: Decontaminator | None = None
+        self.built = False
+
+    def __call__(self) -> Decontaminator:
+        if self.loaded is None:
+            self.loaded, _, self.built = load_decontaminator(self.root, self.texts, self.settings)
+        return self.loaded
+
+    def describe(self) -> str:
+        if self.loaded is None:
+            return "not needed (no batch planned)"
+        return "built now" if self.built else "stored (built before for this benchmark)"
+
+
+@dataclass
+class Parts:
+    """The batches training_shards takes, each as its part: planned now or found from an earlier run."""
+
+    read: list[str] = field(default_factory=list)  # batches with verified solutions, in order
+    planned: list[str] = field(default_factory=list)  # of those, planned in this run (new or changed)
+    empty: list[str] = field(default_factory=list)  # batches added but not verified yet
+    blocked: dict[str, str] = field(default_factory=dict)  # batches whose blocking check failed
+    keys: list[str] = field(default_factory=list)  # the part of each read batch
+    folders: list[Path] = field(default_factory=list)
+    manifests: list[dict[str, Any]] = field(default_factory=list)
+    rows_read: Counter = field(default_factory=Counter)
+
+    def none_read(self) -> str:
+        """Why no batch could be taken (for the failure)."""
+        blocked = ", ".join(f"{k} ({r})" for k, r in self.blocked.items())
+        return (
+            "no generation batch has verified solutions yet"
+            + (f"; blocked: {blocked}" if self.blocked else "")
+            + (f" (batches without them: {', '.join(self.empty)})" if self.empty else "")
+            + ("" if self.empty or self.blocked else " (no batch added yet)")
+            + ": materialize verified_solutions for a batch first"
+        )
+
+
+def build_parts(
+    batches: Mapping[str, Path],
+    root: Path,
+    settings: ShardSettings,
+    counter: TokenCounter,
+    decontaminator: Callable[[], Decontaminator],
+    benchmark: str,
+    source_of: Mapping[str, str],
+    index: ShardIndex,
+    log: Callable[[str], Any],
+) -> Parts:
+    """The part of every batch (key -> its folder, in order): found, or planned now (new or changed batches)."""
+    parts = Parts()
+    parts_root = Path(root) / PARTS_DIR
+    after: str | None = None
+    meter = ProgressMeter(
+        "training_shards: batches", log, new="planned", cached="parts found (planned before, not read again)"
+    )
+    for number, (key, folder) in enumerate(batches.items()):
+        meter.update(number, len(batches), cached=number - len(parts.planned))
+        if not VERIFIED_SOLUTIONS.path(folder).exists():
+            parts.empty.append(key)
+            continue
+        gate = verification_gate(folder)
+        if gate is not None and not gate.passed:
+            parts.blocked[key] = gate.reason
+            continue
+        part = part_key(key, batch_inputs(folder, index), settings, benchmark, counter.name, after)
+        part_folder = parts_root / part
+        if not (index.has_part(part) and (part_folder / MANIFEST).is_file()):
+            data = read_batch(folder)
+            log(f"training_shards: planning batch {key} ({len(data.sources)} verified solutions)")
+            plan_part(
+                part_folder, part, key, after, parts.keys, data, settings, decontaminator(), counter, index, source_of
+            )
+            parts.planned.append(key)
+            parts.rows_read.update(data.rows_read)
+        parts.read.append(key)
+        parts.keys.append(part)
+        parts.folders.append(part_folder)
+        parts.manifests.append(read_part_manifest(part_folder))
+        after = part
+    meter.finish(len(batches), len(batches), cached=len(batches) - len(parts.planned))
+    return parts
+
+
+DROPPED_SHOWN = 20  # dropped examples listed in the metadata
+IDS_SHOWN = 20  # ids a check lists (defs/checks.LISTED_ROWS)
+DROPPED_COLUMNS = ["example_id", "status", "reason", "duplicate_of", "benchmark_question_id", "contamination_score"]
+
+
+@dataclass
+class ShardsTally:
+    """What training_shards reports of its rows, counted while they are written (ids and counters only)."""
+
+    rows: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    problems: set[str] = field(default_factory=set)
+    kept_problems: set[str] = field(default_factory=set)
+    reasons: Counter = field(default_factory=Counter)  # by reason, the benchmark id left out
+    kept_tokens: Counter = field(default_factory=Counter)  # tokens -> kept examples with that many
+    sample: dict[str, Any] | None = None  # the first kept row
+    dropped: pl.DataFrame | None = None  # the first DROPPED_SHOWN non-kept rows by (status, example_id)
+    contaminated: int = 0
+    contaminated_ids: list[str] = field(default_factory=list)
+    benchmark_questions: set[str] = field(default_factory=set)
+    duplicates: int = 0
+    duplicate_ids: list[str] = field(default_factory=list)
+    duplicate_reasons: Counter = field(default_factory=Counter)
+    duplicate_problems: set[str] = field(default_factory=set)
+    rl_rows: int = 0
+    rl_without_tests: int = 0
+
+    def add(self, frame: pl.DataFrame) -> None:
+        self.rows += frame.height
+        self.statuses.update(frame["status"].to_list())
+        self.problems.update(frame["problem_id"].to_list())
+        kept = frame.filter(pl.col("status") == "kept")
+        self.kept_problems.update(kept["problem_id"].to_list())
+        self.kept_tokens.update(kept["tokens"].fill_null(0).to_list())
+        if self.sample is None and kept.height:
+            self.sample = kept.row(0, named=True)
+        self.reasons.update(r.split(" with benchmark")[0] for r in frame["reason"].drop_nulls().to_list())
+        dropped = frame.filter(pl.col("status") != "kept").select(DROPPED_COLUMNS)
+        both = dropped if self.dropped is None else pl.concat([self.dropped, dropped])
+        self.dropped = both.sort("status", "example_id").head(DROPPED_SHOWN)
+        flagged = frame.filter(pl.col("benchmark_question_id").is_not_null())
+        self.contaminated += flagged.height
+        self.contaminated_ids += flagged["example_id"].head(IDS_SHOWN - len(self.contaminated_ids)).to_list()
+        self.benchmark_questions.update(flagged["benchmark_question_id"].to_list())
+        dups = frame.filter(pl.col("status") == "duplicate")
+        self.duplicates += dups.height
+        self.duplicate_ids += dups["example_id"].head(IDS_SHOWN - len(self.duplicate_ids)).to_list()
+        self.duplicate_reasons.update(dups["reason"].to_list())
+        self.duplicate_problems.update(frame.filter(pl.col("reason").str.ends_with("_problem"))["problem_id"].to_list())
+
+    def add_rl(self, frame: pl.DataFrame) -> None:
+        self.rl_rows += frame.height
+        self.rl_without_tests += frame.filter(pl.col("status") == "no_tests").height
+
+
+def _part_batches(path: Path, rows: int) -> Iterable[pl.DataFrame]:
+    """A part's rows, at most `rows` at a time (read a row group at a time: a part's files hold no tests)."""
+    for frame in row_group_frames(path):
+        for start in range(0, frame.height, max(1, rows)):
+            yield frame.slice(start, max(1, rows))
+
+
+def write_version_tables(
+    folders: Sequence[Path], examples: Any, rl: Any, version: str, run_id: str, chunk_rows: int = 1024
+) -> ShardsTally:
+    """training_shards and training_shards__rl of a version: the parts' rows in part order, stamped with the
+    version and run, through the given writers (store/streaming.TableWriter) `chunk_rows` at a time, counted
+    as they go."""
+    tally = ShardsTally()
+    stamp = [pl.lit(version).alias("shards_version"), pl.lit(run_id).alias("run_id")]
+    for folder in folders:
+        for frame in _part_batches(Path(folder) / EXAMPLES, chunk_rows):
+            frame = frame.with_columns(stamp)
+            tally.add(frame)
+            examples.write(frame)
+        for frame in _part_batches(Path(folder) / RL, chunk_rows):
+            frame = frame.with_columns(stamp)
+            tally.add_rl(frame)
+            rl.write(frame)
+    return tally
+
+
+@dataclass
+class Version:
+    version: str
+    folder: Path
+    manifest: dict[str, Any]
+    created_from: dict[str, Any]
+    tally: ShardsTally
+
+
+def build_version(
+    root: Path,
+    parts: Parts,
+    settings: ShardSettings,
+    counter: TokenCounter,
+    benchmark: Mapping[str, Any],
+    index: ShardIndex,
+    writers: tuple[Any, Any],
+    run_id: str,
+    steps: Callable[[str], None] = lambda _: None,
+) -> Version:
+    """The version of these parts: its folder (linked from the parts' files) and its two tables, written
+    through `writers` (training_shards', training_shards__rl's)."""
+    manifests = parts.manifests
+    created_from = {
+        "verified_solutions": {
+            "rows": sum(m["created_from"]["verified_solutions"]["rows"] for m in manifests),
+            "content_hash": content_hash([m["created_from"]["verified_solutions"]["content_hash"] for m in manifests]),
+        },
+        "tests": {
+            "problems": sum(m["created_from"]["tests"]["problems"] for m in manifests),
+            "content_hash": content_hash([m["created_from"]["tests"]["content_hash"] for m in manifests]),
+        },
+        "benchmark": dict(benchmark),
+        "template": ", ".join(sorted({m["created_from"]["template"] for m in manifests})),
+        "batches": parts.read,
+        "parts": dict(zip(parts.read, parts.keys)),
+    }
+    version = shards_version(settings, created_from, counter.name)
+    folder = Path(root) / version
+    manifest = assemble_version(
+        folder, version, list(zip(parts.folders, manifests)), settings, counter, created_from, index
+    )
+    steps("assemble")
+    tally = write_version_tables(parts.folders, writers[0], writers[1], version, run_id)
+    return Version(version, folder, manifest, created_from, tally)
+
+
+# ---- training_mixtures ----------------------------------------------------------------------------------
+
+
+def build_mixtures(
+    shards_table: Path, rl_table: Path, shards_root: Path, mixtures_root: Path, specs: Sequence[Any], run_id: str
+) -> tuple[str, list[dict[str, Any]], list[tuple[str, str]]]:
+    """Every mixture of the latest shards version (its kept rows' ids from the training_shards tables, its
+    files checked against the manifest by the index's sha256 cache, the ids from the parts' id lists: no shard
+    file is read again). Returns the version, the training_mixtures rows and the (smaller, larger) mixture
+    pairs that are not nested (none, when all is well)."""
+    # only the columns the choice needs (ids, tasks, splits, ranks, tokens), the kept rows filtered in the scan
+    columns = ["example_id", "problem_id", "split", "rank", "tokens", "shards_version"]
+    kept = scan(shards_table, lambda q: q.filter(pl.col("status") == "kept").select(columns).sort("problem_id", "rank"))
+    if not kept.height:
+        raise ShardInputError("training_shards has no kept rows")
+    version = kept["shards_version"][0]
+    folder = Path(shards_root) / version
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        index = ShardIndex(Path(shards_root) / INDEX_FILE, 0.8, 128)
+        try:
+            verify_files(folder, manifest, index)
+        finally:
+            index.close()
+        file_ids = version_file_ids(Path(shards_root), folder, manifest)
+    except (ShardInputError, ShardIndexError, FileNotFoundError, ValueError) as exc:
+        raise ShardInputError(f"shards {version}: {exc}") from None
+    examples = [RowRef(r["example_id"], r["problem_id"], r["split"]) for r in kept.iter_rows(named=True)]
+    rl_kept = scan(
+        rl_table,
+        lambda q: q.filter((pl.col("status") == "kept") & (pl.col("shards_version") == version)).select(
+            "example_id", "problem_id", "split", "tokens"
+        ),
+    )
+    rl = [RowRef(r["example_id"], r["problem_id"], r["split"]) for r in rl_kept.iter_rows(named=True)]
+    tokens = {
+        **dict(zip(kept["example_id"], kept["tokens"].fill_null(0))),
+        **dict(zip(rl_kept["example_id"], rl_kept["tokens"].fill_null(0))),
+    }
+    rows, members = [], {}
+    for spec in specs:
+        subset, rl_subset = mixture(examples, rl, spec)
+        out = Path(mixtures_root) / version / spec.name
+        mix_manifest = write_mixture(out, folder, manifest, file_ids, spec, subset, rl_subset, tokens)
+        train = [e for e in subset if e.split == "train"]
+        members[spec] = {e.example_id for e in train}
+        rows.append(
+            {
+                "mixture_id": make_id("mix", {"name": spec.name}, [version]),
+                "name": spec.name,
+                "shards_version": version,
+                "task_share": spec.task_share,
+                "solutions_per_task": spec.solutions_per_task,
+                "train_tasks": len({e.problem_id for e in train}),
+                "train_examples": len(train),
+                "validation_examples": len(subset) - len(train),
+                "rl_problems": len(rl_subset),
+                "train_tokens": mix_manifest["totals"]["tokens"]["sft_train"],
+                "manifest_path": str(out / MANIFEST),
+                "manifest_sha256": file_sha256(out / MANIFEST),
+                "run_id": run_id,
+            }
+        )
+    not_nested = [
+        (a.name, b.name)
+        for a in specs
+        for b in specs
+        if a.task_share <= b.task_share
+        and a.solutions_per_task <= b.solutions_per_task
+        and not members[a] <= members[b]
+    ]
+    return version, rows, not_nested

@@ -7,7 +7,7 @@ deduplication (across problems by statement, across the solutions of one problem
 decontamination against the benchmark, selection (`keep`, `max_per_problem`, the style mix); every
 example that does not reach the shards stays a row with its status and reason.
 
-The layout on disk, which jobs/shards.py reads for the trainer: `<root>/<shards_version>/manifest.json`,
+The layout on disk, which launched/shards.py reads for the trainer: `<root>/<shards_version>/manifest.json`,
 `sft/<format>/<split>-<NNNNN>.<jsonl|parquet>`, `rl/<split>-<NNNNN>.<jsonl|parquet>`. Nothing in a
 file depends on the run (no run id, no clock), so the same inputs write the same bytes. training_shards builds
 it one generation batch at a time (recipe/shard_index.py): each batch's part is such a folder, and a version
@@ -21,9 +21,9 @@ import json
 import math
 import os
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal, Mapping, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Protocol, Sequence, TypeVar
 
 import polars as pl
 
@@ -34,7 +34,8 @@ from xcoder_assets.recipe.dedup import EarlierItems, deduplicate, deduplicate_so
 from xcoder_assets.recipe.prompts import PromptTemplate
 from xcoder_assets.sandbox.lcb_format import decode_private_tests
 from xcoder_assets.store.ids import content_hash, make_id, file_sha256
-from xcoder_assets.store.parquet import write_parquet, write_text
+from xcoder_assets.store.parquet import write_text
+from xcoder_assets.store.streaming import LinesWriter, RowsParquetWriter
 
 ExampleStatus = Literal["kept", "duplicate", "contaminated", "not_selected"]
 Split = Literal["train", "validation"]
@@ -370,6 +371,31 @@ class RlProblem:
     mode: Literal["stdin", "functional"]
     func_name: str | None
     tests: tuple[tuple[str, str], ...]
+    # set when `tests` was left out to bound memory (a problem's tests are megabytes): how many it has; the
+    # shard writer reads them again from the batch's TestsSource
+    n_tests: int | None = None
+
+    @property
+    def test_count(self) -> int:
+        return len(self.tests) if self.n_tests is None else self.n_tests
+
+
+class TestsSource(Protocol):
+    """A batch's verified tests per problem, read for a few problems at a time (recipe/shard_index.py's
+    BatchTests); a plain dict is one too, through `tests_for`."""
+
+    def load(self, problem_ids: Sequence[str]) -> dict[str, tuple[tuple[str, str], ...]]: ...
+
+
+TESTS_CHUNK = 16  # problems whose tests are read at a time (megabytes each)
+
+
+def tests_for(
+    tests_of: Mapping[str, tuple[tuple[str, str], ...]] | TestsSource, problem_ids: Sequence[str]
+) -> dict[str, tuple[tuple[str, str], ...]]:
+    if isinstance(tests_of, Mapping):
+        return {pid: tests_of[pid] for pid in problem_ids if pid in tests_of}
+    return tests_of.load(problem_ids)
 
 
 def example_of(o: ExampleOutcome, include_system: bool) -> ShardExample:
@@ -467,36 +493,65 @@ def _write_rows(
     rel_dir: str,
     fmt: str,
     split: str,
-    rows: list[dict[str, Any]],
+    rows: Iterable[dict[str, Any]],
     settings: ShardSettings,
     counter: TokenCounter,
 ) -> list[dict[str, Any]]:
-    files = []
-    for number, start in enumerate(range(0, len(rows), settings.shard_size)):
-        chunk = rows[start : start + settings.shard_size]
-        tokens = sum(_row_tokens(r, fmt, counter) for r in chunk)
-        stem = f"{rel_dir}/{split}-{number:05d}"
-        for container in settings.containers:
-            rel = f"{stem}.{container}"
-            path = folder / rel
-            if container == "jsonl":
-                write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in chunk), path)
-            else:
-                schema = PARQUET_SCHEMAS[fmt]
-                frame = pl.DataFrame([{c: r.get(c) for c in schema} for r in chunk], schema=schema)
-                write_parquet(frame, path)
+    """Rows (read as they come: RL rows carry megabytes of tests) into shard files of shard_size rows, each
+    in every container: JSONL line by line, Parquet in row groups that depend on the rows alone."""
+    files: list[dict[str, Any]] = []
+    number, written, tokens, open_files = 0, 0, 0, {}
+
+    def finish() -> None:
+        for container, writer in open_files.items():
+            path = writer.close()
+            entry = {"path": f"{rel_dir}/{split}-{number:05d}.{container}", "format": fmt, "split": split}
             files.append(
-                {
-                    "path": rel,
-                    "format": fmt,
-                    "split": split,
-                    "container": container,
-                    "rows": len(chunk),
-                    "sha256": file_sha256(path),
-                    "tokens": tokens,
-                }
+                {**entry, "container": container, "rows": written, "sha256": file_sha256(path), "tokens": tokens}
             )
+
+    try:
+        for row in rows:
+            if not open_files:
+                stem = folder / rel_dir / f"{split}-{number:05d}"
+                for container in settings.containers:
+                    path = stem.with_name(f"{stem.name}.{container}")
+                    open_files[container] = (
+                        LinesWriter(path) if container == "jsonl" else RowsParquetWriter(path, PARQUET_SCHEMAS[fmt])
+                    )
+            line = json.dumps(row, ensure_ascii=False) + "\n"
+            for writer in open_files.values():
+                writer.write_line(line) if isinstance(writer, LinesWriter) else writer.write(row, len(line))
+            written, tokens = written + 1, tokens + _row_tokens(row, fmt, counter)
+            if written == settings.shard_size:
+                finish()
+                number, written, tokens, open_files = number + 1, 0, 0, {}
+        if open_files:
+            finish()
+    except BaseException:
+        for writer in open_files.values():
+            writer.abort()
+        raise
     return files
+
+
+def rl_rows(
+    problems: Sequence[RlProblem], tests_of: Mapping[str, Any] | TestsSource | None
+) -> Iterator[dict[str, Any]]:
+    """The RL shard rows of `problems`, in order; a problem whose tests were left out has them read again from
+    `tests_of`, TESTS_CHUNK problems at a time."""
+    for start in range(0, len(problems), TESTS_CHUNK):
+        chunk = problems[start : start + TESTS_CHUNK]
+        wanted = [p.problem_id for p in chunk if p.n_tests and not p.tests]
+        if wanted and tests_of is None:
+            raise ShardInputError(f"problem {wanted[0]}: its RL tests were left out and no tests source was given")
+        loaded = tests_for(tests_of, wanted) if wanted else {}
+        for p in chunk:
+            if p.problem_id in wanted:
+                if len(loaded.get(p.problem_id, ())) != p.n_tests:
+                    raise ShardInputError(f"problem {p.problem_id}: its tests changed while the shards were written")
+                p = replace(p, tests=loaded[p.problem_id], n_tests=None)
+            yield rl_row(p)
 
 
 def write_layout(
@@ -508,9 +563,11 @@ def write_layout(
     counter: TokenCounter,
     created_from: Mapping[str, Any],
     extra: Mapping[str, Any] | None = None,
+    tests_of: Mapping[str, Any] | TestsSource | None = None,
 ) -> dict[str, Any]:
     """Write the shards and the manifest into `folder`; return the manifest. Rows are in a stable order
-    (problems in task order, a problem's examples by rank), so the same examples give the same bytes."""
+    (problems in task order, a problem's examples by rank), so the same examples give the same bytes. RL
+    problems whose tests were left out (`rl_problems(..., keep_tests=False)`) have them read from `tests_of`."""
     folder = Path(folder)
     files: list[dict[str, Any]] = []
     order = {e.example_id: i for i, e in enumerate(examples)}  # the caller's rank order within a problem
@@ -524,14 +581,14 @@ def write_layout(
         totals["problems"][split] = len({e.problem_id for e in part})
         for fmt in SFT_FORMATS:
             written = _write_rows(
-                folder, f"sft/{fmt}", fmt, split, [format_row(e, fmt) for e in part], settings, counter
+                folder, f"sft/{fmt}", fmt, split, (format_row(e, fmt) for e in part), settings, counter
             )
             files += written
             if fmt == "messages":
                 totals["tokens"][f"sft_{split}"] = sum(f["tokens"] for f in written if f["container"] == first)
         rl_part = sorted([p for p in rl if p.split == split], key=lambda p: task_order(p.problem_id))
         totals["rl_problems"][split] = len(rl_part)
-        written = _write_rows(folder, "rl", "rl", split, [rl_row(p) for p in rl_part], settings, counter)
+        written = _write_rows(folder, "rl", "rl", split, rl_rows(rl_part, tests_of), settings, counter)
         files += written
         totals["tokens"][f"rl_prompt_{split}"] = sum(f["tokens"] for f in written if f["container"] == first)
     manifest = manifest_of(version, created_from, settings, counter, files, totals, extra)
@@ -609,31 +666,37 @@ def rl_tests_from_lcb_row(record: Mapping[str, Any]) -> tuple[tuple[str, str], .
 def rl_problems(
     kept: Sequence[ExampleOutcome],
     problems: Mapping[str, Mapping[str, Any]],
-    tests_of: Mapping[str, tuple[tuple[str, str], ...]],
+    tests_of: Mapping[str, tuple[tuple[str, str], ...]] | TestsSource,
+    keep_tests: bool = True,
 ) -> tuple[list[RlProblem], list[str]]:
-    """One RL problem per problem with a kept example; problems without verified tests are returned apart."""
-    out, without_tests, seen = [], [], set()
+    """One RL problem per problem with a kept example; problems without verified tests are returned apart.
+    Tests are read TESTS_CHUNK problems at a time; without `keep_tests` they are left out of the RL problems
+    (only counted and hashed into the id), for write_layout to read again."""
+    first: dict[str, ExampleOutcome] = {}
     for o in kept:
-        pid = o.source.problem_id
-        if pid in seen:
-            continue
-        seen.add(pid)
-        tests = tests_of.get(pid, ())
-        if not tests:
-            without_tests.append(pid)
-            continue
-        func = problems[pid].get("function_name") or None
-        out.append(
-            RlProblem(
-                make_id("rl", {"tests": content_hash(tests), "prompt": content_hash(o.source.prompt)}, [pid]),
-                pid,
-                o.split,
-                o.source.prompt,
-                "functional" if func else "stdin",
-                func,
-                tests,
+        first.setdefault(o.source.problem_id, o)
+    out, without_tests, pids = [], [], list(first)
+    for start in range(0, len(pids), TESTS_CHUNK):
+        chunk = pids[start : start + TESTS_CHUNK]
+        loaded = tests_for(tests_of, chunk)
+        for pid in chunk:
+            o, tests = first[pid], loaded.get(pid, ())
+            if not tests:
+                without_tests.append(pid)
+                continue
+            func = problems[pid].get("function_name") or None
+            out.append(
+                RlProblem(
+                    make_id("rl", {"tests": content_hash(tests), "prompt": content_hash(o.source.prompt)}, [pid]),
+                    pid,
+                    o.split,
+                    o.source.prompt,
+                    "functional" if func else "stdin",
+                    func,
+                    tests if keep_tests else (),
+                    None if keep_tests else len(tests),
+                )
             )
-        )
     return out, without_tests
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from xcoder_assets.defs import benchmark, features, seed, shards, synthesis, verification
 from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource, StorageResource
-from xcoder_assets.jobs.shards import load_shards
+from xcoder_assets.launched.shards import load_shards
 from xcoder_assets.store.ids import file_sha256
 from xcoder_assets.recipe import shards as recipe
 from xcoder_assets_tests.batches import materialize as materialize_in_batch
@@ -149,8 +149,8 @@ def test_a_mixture_manifest_resolves_to_the_shard_rows(built):
         assert len(rl_rows) == row["rl_problems"] and all(r["tests"] for r in rl_rows)
     whole = mixtures.filter(pl.col("name") == "tasks100-sols8").row(0, named=True)
     assert whole["train_tokens"] == manifest["totals"]["tokens"]["sft_train"]
-    # the trainer's own reader (jobs/shards.py) takes a mixture folder as its shards: the same rows
-    from xcoder_assets.jobs.shards import load_shards
+    # the trainer's own reader (launched/shards.py) takes a mixture folder as its shards: the same rows
+    from xcoder_assets.launched.shards import load_shards
 
     versions = set()
     for row in mixtures.iter_rows(named=True):

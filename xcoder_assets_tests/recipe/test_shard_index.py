@@ -9,7 +9,7 @@ import random
 import polars as pl
 import pytest
 
-from xcoder_assets.jobs.shards import load_shards, require
+from xcoder_assets.launched.shards import load_shards, require
 from xcoder_assets.recipe import shard_index, shards
 from xcoder_assets.recipe.decontamination import BenchmarkText, DecontaminationSettings
 from xcoder_assets_tests.recipe.test_shards import code_of, no_benchmark, problem, source

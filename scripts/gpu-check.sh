@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One prepared check for a GPU machine (no internet): SFT and GRPO for a fixed number of steps on a small
-# random Qwen2 model in bf16, printing tokens/s and model FLOPs utilization (xcoder_assets/jobs/gpu_check.py).
+# random Qwen2 model in bf16, printing tokens/s and model FLOPs utilization (xcoder_assets/launched/gpu_check.py).
 #
 # The machine needs python3 with torch, transformers, accelerate, peft, safetensors, tokenizers. What it lacks
 # (TRL, datasets, dill, multiprocess, dagster-pipes) comes as wheels in a folder carried with the tree:
@@ -32,4 +32,4 @@ if ! "$PY" -c "import trl, datasets, dagster_pipes" 2>/dev/null; then
 fi
 "$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print('cuda', torch.version.cuda, torch.cuda.get_device_name(0))" \
     || echo "gpu-check: no CUDA device: the figures below are CPU figures" >&2
-PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m xcoder_assets.jobs.gpu_check --work "$work" "$@"
+PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m xcoder_assets.launched.gpu_check --work "$work" "$@"

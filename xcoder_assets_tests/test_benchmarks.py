@@ -1,4 +1,4 @@
-"""Every script in benchmarks/ runs at a tiny size, so that none can rot (the README's scale figures
+"""Every script in benchmarks/ runs at a tiny size, so that none can rot (the scale figures in docs/
 come from them at full size). Each runs as a user runs it: `python benchmarks/<script>.py ...`."""
 
 import os
@@ -12,6 +12,7 @@ from xcoder_assets_tests.conftest import PROJECT_ROOT
 BENCHMARKS = PROJECT_ROOT / "benchmarks"
 # script -> (tiny arguments, a line its output must hold)
 TINY = {
+    "cache_claims.py": (["--runs", "100", "--per-program", "10"], "ratio claims/store"),
     "dedup_scale.py": (["--examples", "300", "--scale", "1,2", "--benchmark", "40"], "ratio"),
     "judge_service.py": (["--servers", "2", "--programs", "8", "--tests", "2", "--rounds", "1"], "ratio pool/local"),
     "incremental_shards.py": (["--nights", "3", "--problems", "12"], "ratio night 3 / night 2"),
@@ -23,6 +24,10 @@ TINY = {
     "scale_synthesis.py": (["--factor", "2", "--configs", "6", "--rounds", "5"], "ratio 2x/1x"),
     "scale.py": (["--problems", "6", "--candidates", "2", "--rounds", "3"], "paper-scale projection"),
     "simulator_distinct.py": (["--configs", "40", "--samples", "2"], "distinct problems:"),
+    "synthesis_full.py": (
+        ["--sizes", "6,12", "--stages", "evolved_pool_recipe,feature_configs,decontamination", "--chunk", "5"],
+        "ratios 12 / 6",
+    ),
     "vote_accuracy.py": (["--problems", "12", "--spread-seeds", "1"], "| candidates |"),
 }
 

@@ -14,7 +14,7 @@ ALLOWED = {
     "llm": {"store"},
     "recipe": {"store", "llm", "sandbox"},
     "simulator": {"store", "llm", "recipe", "sandbox"},
-    "jobs": {"store", "recipe", "sandbox", "llm"},
+    "launched": {"store", "recipe", "sandbox", "llm"},
 }
 NO_DAGSTER = set(ALLOWED)  # Pipes programs use dagster_pipes, not dagster
 

@@ -24,6 +24,7 @@ from xcoder_assets.defs.resources import (  # noqa: F401  (re-exported)
     LcbReleaseSource,
     StorageResource,
     batch_shards_from_env,
+    refused,
     release_source_from_env,
     sample_rows_metadata,
 )
@@ -36,6 +37,7 @@ from xcoder_assets.recipe.releases import (  # noqa: F401  (the sensor's reading
     hub_release,
 )
 from xcoder_assets.recipe.batches import plan_nightly
+from xcoder_assets.recipe.verification import read_votes
 from xcoder_assets.store.render import markdown_table, md_code, md_code_span, md_text
 
 # ---- concurrency pools ---------------------------------------------------------------------------
@@ -240,19 +242,19 @@ def _clip(text: Any, limit: int) -> str:
 
 
 def _vote_table(votes_json: str | None) -> str:
-    votes = json.loads(votes_json) if votes_json else {}
+    votes = read_votes(votes_json)
     if not votes:
         return ""
     rows = [
         (
-            test_id,
-            f"{v.get('top_votes')} of {v.get('voters')}",
-            f"{v.get('agreement', 0):.2f}",
-            v.get("candidates"),
-            "verified" if v.get("verified") else f"unverified ({v.get('reason')})",
-            "yes" if v.get("holdout") else "",
+            v.test_id,
+            f"{v.top_votes} of {v.voters}",
+            f"{v.agreement:.2f}",
+            v.candidates,
+            "verified" if v.verified else f"unverified ({v.reason})",
+            "yes" if v.holdout else "",
         )
-        for test_id, v in votes.items()
+        for v in votes
     ]
     return "### Votes per test\nagreement = top votes / runs that ended normally\n\n" + markdown_table(
         rows, ["test", "agree", "agreement", "candidates ran", "verdict", "held out"]
@@ -346,23 +348,20 @@ def trace_lineage(context: dg.OpExecutionContext, config: TraceRowConfig, storag
     row_id = config.row_id.strip()
     kind = kind_of(row_id)
     if kind is None or kind == "call":
-        raise dg.Failure(
-            description=f"trace_row: {row_id!r} is not a row id: ids look like <kind>-<16 hex digits>, "
-            f"kinds: {', '.join(k for k in ID_KINDS if k != 'call')}",
-            allow_retries=False,
+        raise refused(
+            f"trace_row: {row_id!r} is not a row id: ids look like <kind>-<16 hex digits>, "
+            f"kinds: {', '.join(k for k in ID_KINDS if k != 'call')}"
         )
     try:
         # the walk reads only the files of the rows it visits: no view, no usage log
         con = warehouse.connect(storage.root, views=False, usage_log=False)
     except FileNotFoundError as exc:
-        raise dg.Failure(description=f"trace_row: {exc}", allow_retries=False) from None
+        raise refused(f"trace_row: {exc}") from None
     walk = warehouse.trace_walk(con, row_id)  # point lookups, a level at a time: never all lineage
     chain = walk.steps
     if not chain:
-        raise dg.Failure(
-            description=f"trace_row: no row of {ID_KINDS[kind]} has id {row_id} (it may come from an "
-            "older materialization)",
-            allow_retries=False,
+        raise refused(
+            f"trace_row: no row of {ID_KINDS[kind]} has id {row_id} (it may come from an older materialization)"
         )
     calls = warehouse.trace_calls(con, walk)
     votes_json = None

@@ -11,13 +11,13 @@ from typing import Any
 
 import dagster as dg
 
-from xcoder_assets.defs.resources import DataFolder, StorageResource
+from xcoder_assets.defs.resources import DataFolder, StorageResource, refused
 from xcoder_assets.recipe.batches import BatchKeyError, batch_seed, check_batch_key
 
 BATCH_PARTITIONS_NAME = "generation_batches"
 batch_partitions = dg.DynamicPartitionsDefinition(name=BATCH_PARTITIONS_NAME)
 
-# The partitioned stage, by asset key; the schedule and the lead's wiring both read this one list.
+# The partitioned stage, by asset key; the nightly schedule and the definitions test both read this one list.
 BATCH_ASSET_KEYS = ("feature_configs", "problems", "test_inputs", "candidate_solutions", "verified_solutions")
 
 
@@ -29,19 +29,17 @@ def is_batched(asset_graph: Any, key: dg.AssetKey) -> bool:
 def batch_key(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> str:
     """The batch a partitioned materialization writes; a clear Failure when it has no (valid) partition."""
     if not context.has_partition_key:
-        raise dg.Failure(
-            description=f"{context.op_def.name}: no batch selected: materialize one partition of "
-            f"{BATCH_PARTITIONS_NAME} (add a batch in the UI or let the nightly schedule add one)",
-            allow_retries=False,
+        raise refused(
+            f"{context.op_def.name}: no batch selected: materialize one partition of "
+            f"{BATCH_PARTITIONS_NAME} (add a batch in the UI or let the nightly schedule add one)"
         )
     try:
         return check_batch_key(context.partition_key)
     except BatchKeyError as exc:
         # Dagster adds any key the UI is given; one the project refuses would stay listed for good
         removed = remove_refused_batches(context.instance)
-        raise dg.Failure(
-            description=f"{exc}" + (f"; removed from {BATCH_PARTITIONS_NAME}: {', '.join(removed)}" if removed else ""),
-            allow_retries=False,
+        raise refused(
+            f"{exc}" + (f"; removed from {BATCH_PARTITIONS_NAME}: {', '.join(removed)}" if removed else "")
         ) from None
 
 

@@ -49,6 +49,12 @@ def asset_tags(stage: str) -> dict[str, str]:
     return {"stage": stage}
 
 
+def in_stage(stage: str) -> dict[str, Any]:
+    """An asset's group and its `stage` tag from one name (`@dg.asset(**in_stage("synthesis"), ...)`), so the
+    UI's groups and its stage filter cannot disagree."""
+    return {"group_name": stage, "tags": asset_tags(stage)}
+
+
 @dataclass(frozen=True)
 class DataFolder:
     """Where an asset writes: the data directory itself, or one generation batch's folder in it
@@ -136,18 +142,18 @@ def refused(description: str, **metadata: Any) -> dg.Failure:
 
 def publish(
     context: dg.AssetExecutionContext,
-    files: DataFolder,
+    folder: DataFolder,
     asset: str,
-    config: dg.Config,
+    config: dg.Config | None,
     resources: dict[str, dict[str, Any]],
     metadata: dict[str, Any],
     checks: Sequence[dg.AssetCheckResult] = (),
     **made_with: Any,
 ) -> dg.MaterializeResult:
-    """What every asset does once its tables are written: record the settings it ran with, refresh the
-    warehouse's views, and report its metadata and checks."""
-    files.record_settings(asset, config, resources, **made_with)
-    files.refresh_warehouse(context.log)
+    """What every asset does once its tables are written: record the settings it ran with (config None: an
+    asset without run config), refresh the warehouse's views, and report its metadata and checks."""
+    folder.record_settings(asset, config, resources, **made_with)
+    folder.refresh_warehouse(context.log)
     return dg.MaterializeResult(metadata=metadata, check_results=list(checks))
 
 
@@ -396,16 +402,16 @@ class LLMGatewayResource(dg.ConfigurableResource):
             register_offline_if_used(roles_settings.values())
             for settings in roles_settings.values():
                 check_role_settings(settings)  # before the cache opens or any call is made
-            cache = ResponseCache(storage.root / CACHE_FILE)
+            cache = ResponseCache.at(storage.root)  # XCODER_CACHE_URL's Postgres when set (store/sqlstore.py)
             return LLMGateway(roles_settings, cache, config, run_id=run_id, asset=asset, on_stop=llm_stop_failure)
         except (LLMConfigError, ValueError) as exc:
-            raise dg.Failure(description=f"LLM settings for {asset}: {exc}", allow_retries=False) from None
+            raise refused(f"LLM settings for {asset}: {exc}") from None
 
 
 def llm_stop_failure(exc: LLMRunStopped) -> dg.Failure:
     """A budget reached or a provider batch still pending: the asset fails with that one message (what was
     answered is cached, so a rerun continues)."""
-    return dg.Failure(description=str(exc), allow_retries=False)
+    return refused(str(exc))
 
 
 def complete(
@@ -421,6 +427,12 @@ def complete(
     results = with_progress(gateway.complete, meter, list(requests))
     meter.finish(len(results), len(results), sum(r.cache_hit for r in results))
     return results
+
+
+def ask_with(gateway: LLMGateway, log: Callable[[str], Any]) -> Callable[[list[LLMRequest], Any], list[LLMResult]]:
+    """A recipe stage's `ask` (recipe/stage.py): complete the requests through the gateway, the progress on
+    the meter the stage hands over."""
+    return lambda requests, meter: complete(gateway, requests, log, "", meter)
 
 
 @dataclass
@@ -495,12 +507,15 @@ class SandboxResource(dg.ConfigurableResource):
         try:
             return make_backend(self.backend, image=self.image, allow_unsafe=self.allow_unsafe)
         except (SandboxUnavailable, ValueError) as exc:
-            raise dg.Failure(description=f"sandbox {self.backend!r}: {exc}", allow_retries=False) from None
+            raise refused(f"sandbox {self.backend!r}: {exc}") from None
 
     def run_cache(self, storage: StorageResource) -> Any:
         from xcoder_assets.sandbox.runs import RunCache
 
-        return RunCache(storage.root / RUN_CACHE_FILE)
+        try:
+            return RunCache.at(storage.root)  # XCODER_CACHE_URL's Postgres when set, else RUN_CACHE_FILE
+        except ValueError as exc:  # store/sqlstore.py's CacheConfigError: the setting named, no stack trace
+            raise refused(f"sandbox run cache: {exc}") from None
 
     @contextmanager
     def session(self, storage: StorageResource, log: Callable[[str], Any]) -> Iterator[SandboxSession]:

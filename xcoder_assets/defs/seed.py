@@ -1,18 +1,20 @@
 """seed_problems: TACO-style seed records, loaded from files or a Hugging Face dataset."""
 
 from pathlib import Path
+from typing import Any, Sequence
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
 from xcoder_assets.defs.checks import row_findings, share_check
-from xcoder_assets.defs.resources import OWNERS, StorageResource, asset_tags, relative_path
+from xcoder_assets.defs.resources import OWNERS, StorageResource, in_stage, publish, refused, relative_path
 from xcoder_assets.recipe.seeds import (
     BUNDLED_SEEDS,
     SeedLoadError,
-    describe_rejects,
-    load_seeds,
+    SeedRecord,
+    SeedReject,
+    load_usable_seeds,
     reject_rows,
     reject_share,
     seed_rows,
@@ -41,10 +43,9 @@ class SeedConfig(dg.Config):
 
 
 @dg.asset(
-    group_name="seed",
+    **in_stage("seed"),
     kinds={"parquet", "python"},
     owners=OWNERS,
-    tags=asset_tags("seed"),
     description=SEED_PROBLEMS.description,
     check_specs=[
         dg.AssetCheckSpec(
@@ -58,48 +59,46 @@ def seed_problems(
     context: dg.AssetExecutionContext, config: SeedConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
     try:
-        records, rejects = load_seeds(config.paths, config.dataset_id, config.split, config.limit)
+        records, rejects = load_usable_seeds(
+            config.paths, config.dataset_id, config.split, config.limit, config.skip_bad_records
+        )
     except SeedLoadError as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
-    if rejects and not config.skip_bad_records:
-        raise dg.Failure(
-            description=f"{len(rejects)} bad seed record(s) (set skip_bad_records to record them and go on):\n"
-            + describe_rejects(rejects),
-            allow_retries=False,
-        )
-    if not records:
-        raise dg.Failure(
-            description=f"no usable seed records in {config.paths or config.dataset_id}", allow_retries=False
-        )
-    run_id = context.run.run_id
+        raise refused(str(exc)) from None
+    run_id, folder = context.run.run_id, storage.folder()
     rows, duplicates = seed_rows(records, run_id)
     frame = pl.DataFrame(rows, schema=SEED_PROBLEMS.schema)
-    storage.write_table(SEED_REJECTS, pl.DataFrame(reject_rows(rejects, run_id), schema=SEED_REJECTS.schema))
-    metadata = storage.write_table(SEED_PROBLEMS, frame)
-    storage.record_settings("seed_problems", config)
-    storage.refresh_warehouse(context.log)
-    share = reject_share(len(records), len(rejects))
-    return dg.MaterializeResult(
-        metadata={
-            **metadata,
-            # relative to the working directory where they lie in it: a long path cannot wrap in the UI
-            "sources": ", ".join(dict.fromkeys(relative_path(r.source, Path.cwd()) for r in records)),
-            "records_read": len(records) + len(rejects),
-            "rejected_records": len(rejects),
-            "duplicate_records_dropped": duplicates,
-            "preview": dg.MetadataValue.md(
-                frame_markdown(frame.select("seed_id", "difficulty", "source_line", "question"))
-            ),
-        },
-        check_results=[
-            share_check(
-                REJECT_SHARE,
-                "reject_share",
-                share,
-                config.max_reject_share,
-                read=len(records) + len(rejects),
-                # rejects have no row id (they never became rows): their file and line instead
-                **row_findings("rejected", [f"{r.source}:{r.line}" for r in rejects], traceable=False),
-            )
-        ],
+    folder.write_table(SEED_REJECTS, pl.DataFrame(reject_rows(rejects, run_id), schema=SEED_REJECTS.schema))
+    metadata = {
+        **folder.write_table(SEED_PROBLEMS, frame),
+        **_seed_metadata(records, rejects, duplicates, frame),
+    }
+    return publish(context, folder, "seed_problems", config, {}, metadata, [_reject_check(records, rejects, config)])
+
+
+def _seed_metadata(
+    records: Sequence[SeedRecord], rejects: Sequence[SeedReject], duplicates: int, frame: pl.DataFrame
+) -> dict[str, Any]:
+    return {
+        # relative to the working directory where they lie in it: a long path cannot wrap in the UI
+        "sources": ", ".join(dict.fromkeys(relative_path(r.source, Path.cwd()) for r in records)),
+        "records_read": len(records) + len(rejects),
+        "rejected_records": len(rejects),
+        "duplicate_records_dropped": duplicates,
+        "preview": dg.MetadataValue.md(
+            frame_markdown(frame.select("seed_id", "difficulty", "source_line", "question"))
+        ),
+    }
+
+
+def _reject_check(
+    records: Sequence[SeedRecord], rejects: Sequence[SeedReject], config: SeedConfig
+) -> dg.AssetCheckResult:
+    return share_check(
+        REJECT_SHARE,
+        "reject_share",
+        reject_share(len(records), len(rejects)),
+        config.max_reject_share,
+        read=len(records) + len(rejects),
+        # rejects have no row id (they never became rows): their file and line instead
+        **row_findings("rejected", [f"{r.source}:{r.line}" for r in rejects], traceable=False),
     )

@@ -1,6 +1,6 @@
-"""trained_model: SFT then GRPO on the training shards, run as a job of its own through Dagster Pipes.
+"""trained_model: SFT then GRPO on the training shards, run as a program of its own through Dagster Pipes.
 
-The training program is xcoder_assets/jobs/train.py (no Dagster import but dagster-pipes); this module
+The training program is xcoder_assets/launched/train.py (no Dagster import but dagster-pipes); this module
 checks its inputs, launches it where the `trainer` resource says (a local process, a Docker container
 with GPUs, a Kubernetes pod with nvidia.com/gpu limits) in the `gpu` pool, and turns the curves it
 reports into charts. Nothing here imports torch: the trainer's packages are the optional `train` extra.
@@ -18,13 +18,13 @@ import dagster as dg
 from pydantic import Field
 
 from xcoder_assets.defs.operations import GPU_POOL, gpu_cron_gate
-from xcoder_assets.defs.resources import StorageResource
-from xcoder_assets.jobs.config import SMOKE_MODEL, LoraSettings, RLSettings, SFTSettings, TrainSettings
-from xcoder_assets.jobs.shards import MANIFEST, ShardError, load_shards
-from xcoder_assets.jobs.train import CHECK_FINITE, settings_from
+from xcoder_assets.defs.resources import OWNERS, StorageResource, in_stage, refused
+from xcoder_assets.launched.config import SMOKE_MODEL, LoraSettings, RLSettings, SFTSettings, TrainSettings
+from xcoder_assets.launched.shards import MANIFEST, ShardError, Shards, load_shards
+from xcoder_assets.launched.train import CHECK_FINITE, settings_from
 from xcoder_assets.store.ui import markdown_image
 
-TRAIN_MODULE = "xcoder_assets.jobs.train"
+TRAIN_MODULE = "xcoder_assets.launched.train"
 OUTPUT_FOLDER = "trained_model"
 SHARDS_FOLDER = "training_shards"
 DEFAULT_TRAIN_IMAGE = "xcoder-train:latest"
@@ -170,7 +170,7 @@ class TrainingLauncher(dg.ConfigurableResource):
         getattr(self, f"_check_{self.launcher}")()
 
     def _fail(self, why: str) -> None:
-        raise dg.Failure(description=f"trainer launcher {self.launcher!r}: {why}", allow_retries=False)
+        raise refused(f"trainer launcher {self.launcher!r}: {why}")
 
     def _check_subprocess(self) -> None:
         if not Path(self.python).exists():
@@ -284,10 +284,9 @@ def find_shards_dir(context: dg.AssetExecutionContext, config: TrainedModelConfi
             return root / SHARDS_FOLDER / str(version.value)
     manifests = sorted((root / SHARDS_FOLDER).glob(f"*/{MANIFEST}"), key=lambda p: p.stat().st_mtime)
     if not manifests:
-        raise dg.Failure(
-            description=f"trained_model: no training shards under {root / SHARDS_FOLDER} "
-            "(materialize training_shards first, or set shards_dir)",
-            allow_retries=False,
+        raise refused(
+            f"trained_model: no training shards under {root / SHARDS_FOLDER} "
+            "(materialize training_shards first, or set shards_dir)"
         )
     return manifests[-1].parent
 
@@ -301,24 +300,16 @@ def check_base_model(name: str) -> None:
     looks_local = name.startswith(("/", ".", "~")) or path.exists()
     if looks_local:
         if not (path / "config.json").is_file():
-            raise dg.Failure(
-                description=f"trained_model: base model {name!r} is not a model folder (no config.json)",
-                allow_retries=False,
-            )
+            raise refused(f"trained_model: base model {name!r} is not a model folder (no config.json)")
         return
     if name.count("/") != 1:
-        raise dg.Failure(
-            description=f"trained_model: base model {name!r} is neither a local folder nor a hub id (owner/name)",
-            allow_retries=False,
-        )
+        raise refused(f"trained_model: base model {name!r} is neither a local folder nor a hub id (owner/name)")
     if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True"):
         from huggingface_hub import try_to_load_from_cache
 
         if not isinstance(try_to_load_from_cache(name, "config.json"), str):
-            raise dg.Failure(
-                description=f"trained_model: base model {name!r} is not in the local Hugging Face cache "
-                "and HF_HUB_OFFLINE is set",
-                allow_retries=False,
+            raise refused(
+                f"trained_model: base model {name!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set"
             )
 
 
@@ -371,14 +362,47 @@ def curve_charts(curves: dict[str, list[list[float]]]) -> dict[str, Any]:
     return charts
 
 
+def shards_to_train_on(
+    context: dg.AssetExecutionContext, config: TrainedModelConfig, root: Path
+) -> tuple[Path, Shards]:
+    """The folder to train on (find_shards_dir: a shards folder or a mixture's) and its shards, verified
+    against their manifest before any GPU is asked for; a refusal that names what is wrong."""
+    shards_dir = find_shards_dir(context, config, root)
+    try:
+        return shards_dir, load_shards(shards_dir, verify=True)
+    except ShardError as exc:
+        raise refused(f"trained_model: training shards: {exc}") from None
+
+
+def trained_metadata(reported: dict[str, Any], trainer: TrainingLauncher) -> dict[str, Any]:
+    """The job's reported metadata for the UI, which lists it in order: the curves as charts and the figures
+    first, the launcher, then the long JSON records (settings, data versions, curves)."""
+    curves = reported.get("curves")
+    curves = getattr(curves, "value", curves) or {}
+    bulky = ("settings", "data_versions", "curves")
+    metadata = {
+        **curve_charts(curves),
+        **{k: v for k, v in reported.items() if k not in bulky},
+        "launcher": dg.MetadataValue.json(trainer.settings_record()),
+        **{k: reported[k] for k in bulky if k in reported},
+    }
+    if "checkpoint_path" in metadata:
+        path = metadata["checkpoint_path"]
+        metadata["checkpoint_path"] = dg.MetadataValue.path(str(getattr(path, "value", path)))
+    return metadata
+
+
 @dg.asset(
+    **in_stage("training"),
     automation_condition=gpu_cron_gate(),
-    group_name="training",
     deps=[SHARDS_FOLDER],
     pool=GPU_POOL,
     kinds={"pytorch", "trl"},
-    owners=["team:xcoder"],
-    tags={"stage": "training"},
+    owners=OWNERS,
+    description="A checkpoint trained on the training shards: SFT (TRL SFTTrainer on the messages shards), "
+    "then GRPO (TRL GRPOTrainer, reward: 5 x the share of up to 10 verified tests the completion's code passes "
+    "in the sandbox, -2 without code). Metadata: the checkpoint's path and sha256, the loss / reward / "
+    "learning-rate curves, tokens/s and samples/s, the shards version it trained on. Same settings again: resumes.",
     check_specs=[
         dg.AssetCheckSpec(
             CHECK_FINITE, asset=OUTPUT_FOLDER, description="Every logged training loss is a finite number."
@@ -388,19 +412,11 @@ def curve_charts(curves: dict[str, list[list[float]]]) -> dict[str, Any]:
 def trained_model(
     context: dg.AssetExecutionContext, config: TrainedModelConfig, storage: StorageResource, trainer: TrainingLauncher
 ) -> dg.MaterializeResult:
-    """A checkpoint trained on the training shards: SFT (TRL SFTTrainer on the messages shards), then GRPO
-    (TRL GRPOTrainer, reward: 5 x the share of up to 10 verified tests the completion's code passes in the
-    sandbox, -2 without code). Metadata: the checkpoint's path and sha256, the loss / reward / learning-rate
-    curves, tokens/s and samples/s, the shards version it trained on. Same settings again: resumes."""
     try:
         settings = config.settings()
     except (ValueError, TypeError) as exc:
-        raise dg.Failure(description=f"trained_model settings: {exc}", allow_retries=False) from None
-    shards_dir = find_shards_dir(context, config, storage.root)
-    try:
-        shards = load_shards(shards_dir, verify=True)  # before any GPU is asked for
-    except ShardError as exc:
-        raise dg.Failure(description=f"trained_model: training shards: {exc}", allow_retries=False) from None
+        raise refused(f"trained_model settings: {exc}") from None
+    shards_dir, shards = shards_to_train_on(context, config, storage.root)
     check_base_model(settings.base_model)
     trainer.check_available()
     output_root = storage.root / OUTPUT_FOLDER
@@ -416,24 +432,9 @@ def trained_model(
         "smoke": False,
     }
     result = trainer.run(context, extras, storage.root).get_materialize_result()
-    reported = dict(result.metadata or {})
-    curves = reported.get("curves")
-    curves = getattr(curves, "value", curves) or {}
-    # the UI lists metadata in order: charts and figures first, the long JSON records last
-    bulky = ("settings", "data_versions", "curves")
-    metadata = {
-        **curve_charts(curves),
-        **{k: v for k, v in reported.items() if k not in bulky},
-        "launcher": dg.MetadataValue.json(trainer.settings_record()),
-        **{k: reported[k] for k in bulky if k in reported},
-    }
-    if "checkpoint_path" in metadata:
-        metadata["checkpoint_path"] = dg.MetadataValue.path(
-            str(getattr(metadata["checkpoint_path"], "value", metadata["checkpoint_path"]))
-        )
     return dg.MaterializeResult(
         asset_key=result.asset_key,
-        metadata=metadata,
+        metadata=trained_metadata(dict(result.metadata or {}), trainer),
         data_version=result.data_version,
         check_results=result.check_results,
         tags=result.tags,

@@ -6,7 +6,6 @@ sandbox; every finished run is cached by program and input, so an interrupted ma
 loses nothing and redoes nothing.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Sequence
@@ -24,8 +23,8 @@ from xcoder_assets.defs.resources import (
     LLMGatewayResource,
     SandboxResource,
     StorageResource,
-    asset_tags,
-    complete,
+    ask_with,
+    in_stage,
     llm_metadata,
     publish,
     refused,
@@ -69,32 +68,44 @@ VERIFIED_TEST_SHARE = "verified_test_share"
 CHUNK_PROBLEMS = 32
 
 
-def kept_problems(files: DataFolder) -> pl.DataFrame:
+def kept_problems(folder: DataFolder) -> pl.DataFrame:
     """The batch's problems that were composed (status ok)."""
-    return read_parquet(PROBLEMS.path(files.root)).filter(pl.col("status") == "ok")
+    return read_parquet(PROBLEMS.path(folder.root)).filter(pl.col("status") == "ok")
 
 
-def kept_problem_count(files: DataFolder) -> int:
-    return pl.scan_parquet(PROBLEMS.path(files.root)).filter(pl.col("status") == "ok").select(pl.len()).collect().item()
+def kept_problem_count(folder: DataFolder) -> int:
+    return (
+        pl.scan_parquet(PROBLEMS.path(folder.root)).filter(pl.col("status") == "ok").select(pl.len()).collect().item()
+    )
 
 
-def kept_problem_chunks(files: DataFolder, size: int) -> Iterator[list[dict[str, Any]]]:
+def kept_problem_chunks(folder: DataFolder, size: int) -> Iterator[list[dict[str, Any]]]:
     """The batch's composed problems, `size` at a time, in the table's order."""
-    return row_chunks(PROBLEMS.path(files.root), size, keep=lambda row: row["status"] == "ok")
+    return row_chunks(PROBLEMS.path(folder.root), size, keep=lambda row: row["status"] == "ok")
 
 
 # ---- test_inputs -------------------------------------------------------------------------------
 
 
+_INPUTS = inputs_recipe.InputSettings()  # the recipe's settings type owns the defaults
+
+
 class TestInputsConfig(dg.Config):
-    small_cases: int = Field(default=3, description="Edge-case inputs per problem.")
-    random_cases: int = Field(default=6, description="Typical random inputs per problem.")
-    max_cases: int = Field(default=2, description="Inputs at the limits of the constraints per problem.")
-    include_examples: bool = Field(default=True, description="Also test on the statement's example inputs.")
-    max_input_bytes: int = Field(default=4 << 20, description="Larger inputs are dropped as oversized.")
-    min_valid_inputs: int = Field(default=5, description="A problem with fewer valid inputs is marked too_few_inputs.")
+    small_cases: int = Field(default=_INPUTS.small_cases, description="Edge-case inputs per problem.")
+    random_cases: int = Field(default=_INPUTS.random_cases, description="Typical random inputs per problem.")
+    max_cases: int = Field(
+        default=_INPUTS.max_cases, description="Inputs at the limits of the constraints per problem."
+    )
+    include_examples: bool = Field(
+        default=_INPUTS.include_examples, description="Also test on the statement's example inputs."
+    )
+    max_input_bytes: int = Field(default=_INPUTS.max_input_bytes, description="Larger inputs are dropped as oversized.")
+    min_valid_inputs: int = Field(
+        default=_INPUTS.min_valid_inputs, description="A problem with fewer valid inputs is marked too_few_inputs."
+    )
     seed: int = Field(
-        default=42, description="Base seed: each problem's generator runs get a seed made from it and the problem id."
+        default=_INPUTS.seed,
+        description="Base seed: each problem's generator runs get a seed made from it and the problem id.",
     )
     max_dropped_share: float = Field(default=0.3, description="Warn when more generated inputs than this are dropped.")
     chunk_problems: int = Field(
@@ -114,13 +125,12 @@ class TestInputsConfig(dg.Config):
 
 
 @dg.asset(
+    **in_stage("verification"),
     pool=SANDBOX_POOL,
-    group_name="verification",
     partitions_def=batch_partitions,
     deps=["problems"],
     kinds={"parquet", "llm", "sandbox"},
     owners=OWNERS,
-    tags=asset_tags("verification"),
     description=TEST_INPUTS.description
     + " Role: test_write. Also writes test_inputs__generators (one row per problem).",
     check_specs=[
@@ -145,44 +155,38 @@ def test_inputs(
     sandbox: SandboxResource,
 ) -> dg.MaterializeResult:
     template = load_template(TESTS_TEMPLATE)
-    run_id, files = context.run.run_id, batch_folder(context, storage)
+    run_id, folder = context.run.run_id, batch_folder(context, storage)
     gateway = llm.gateway(storage, ("test_write",), run_id, "test_inputs")
     with (
         sandbox.session(storage, context.log.info) as session,
-        files.table_writer(TEST_INPUTS) as inputs_out,
-        files.table_writer(TEST_GENERATORS) as generators_out,
-        files.llm_calls_writer("test_inputs", run_id) as calls_out,
+        folder.table_writer(TEST_INPUTS) as inputs_out,
+        folder.table_writer(TEST_GENERATORS) as generators_out,
+        folder.llm_calls_writer("test_inputs", run_id) as calls_out,
     ):
 
         def write(input_rows: list, generator_rows: list, results: list) -> None:
             inputs_out.write(input_rows), generators_out.write(generator_rows), calls_out.write(results)
 
         tally = inputs_recipe.make_test_inputs(
-            lambda: kept_problem_chunks(files, config.chunk_problems),
-            kept_problem_count(files),
+            lambda: kept_problem_chunks(folder, config.chunk_problems),
+            kept_problem_count(folder),
             template,
             config.settings(),
             run_id,
-            ask=lambda requests, meter: complete(gateway, requests, context.log.info, "", meter),
-            run=lambda label, programs, inputs, meter: session.run(label, programs, inputs, meter),
+            ask=ask_with(gateway, context.log.info),
+            run=session.run,
             write=write,
             log=context.log.info,
             submit=gateway.submit_batches if gateway.batch_roles() else None,
         )
-    return publish(
-        context,
-        files,
-        "test_inputs",
-        config,
-        {"llm": llm.settings_record(("test_write",)), "sandbox": sandbox.settings_record()},
-        {
-            **files.written(inputs_out),
-            **llm_metadata(tally.llm, llm.role_models(("test_write",))),
-            **_inputs_metadata(tally),
-        },
-        _inputs_checks(tally, config),
-        template=template.id,
-    )
+    metadata = {
+        **folder.written(inputs_out),
+        **llm_metadata(tally.llm, llm.role_models(("test_write",))),
+        **_inputs_metadata(tally),
+    }
+    resources = {"llm": llm.settings_record(("test_write",)), "sandbox": sandbox.settings_record()}
+    checks = _inputs_checks(tally, config)
+    return publish(context, folder, "test_inputs", config, resources, metadata, checks, template=template.id)
 
 
 def _inputs_metadata(tally: inputs_recipe.InputsTally) -> dict[str, Any]:
@@ -246,13 +250,12 @@ class CandidatesConfig(dg.Config):
 
 
 @dg.asset(
+    **in_stage("verification"),
     pool=LLM_POOL,
-    group_name="verification",
     partitions_def=batch_partitions,
     deps=["problems"],
     kinds={"parquet", "llm"},
     owners=OWNERS,
-    tags=asset_tags("verification"),
     description=CANDIDATE_SOLUTIONS.description + " Role: solve (temperature 0.6, top_p 0.95, 32k tokens).",
     check_specs=[
         dg.AssetCheckSpec(
@@ -268,25 +271,25 @@ def candidate_solutions(
     if config.candidates_per_problem < 1:
         raise refused("candidate_solutions: candidates_per_problem must be at least 1")
     template = load_template(SOLVE_TEMPLATE)
-    run_id, files = context.run.run_id, batch_folder(context, storage)
+    run_id, folder = context.run.run_id, batch_folder(context, storage)
     gateway = llm.gateway(storage, ("solve",), run_id, "candidate_solutions")
     with (
-        files.table_writer(CANDIDATE_SOLUTIONS) as candidates_out,
-        files.llm_calls_writer("candidate_solutions", run_id) as calls_out,
+        folder.table_writer(CANDIDATE_SOLUTIONS) as candidates_out,
+        folder.llm_calls_writer("candidate_solutions", run_id) as calls_out,
     ):
         tally = candidate_recipe.make_candidates(
-            lambda: kept_problem_chunks(files, config.chunk_problems),
-            kept_problem_count(files),
+            lambda: kept_problem_chunks(folder, config.chunk_problems),
+            kept_problem_count(folder),
             template,
             config.candidates_per_problem,
             run_id,
-            ask=lambda requests, meter: complete(gateway, requests, context.log.info, "", meter),
+            ask=ask_with(gateway, context.log.info),
             write=lambda rows, results: (candidates_out.write(rows), calls_out.write(results)),
             log=context.log.info,
             submit=gateway.submit_batches if gateway.batch_roles() else None,
         )
     metadata = {
-        **files.written(candidates_out),
+        **folder.written(candidates_out),
         **llm_metadata(tally.llm, llm.role_models(("solve",))),
         "status_counts": dg.MetadataValue.json(dict(tally.status)),
         "usable_share": round(tally.usable_share, 4),
@@ -301,25 +304,31 @@ def candidate_solutions(
         **sampled_findings("unusable_candidates", tally.unusable.count, tally.unusable.first),
     )
     resources = {"llm": llm.settings_record(("solve",))}
-    return publish(context, files, "candidate_solutions", config, resources, metadata, [usable], template=template.id)
+    return publish(context, folder, "candidate_solutions", config, resources, metadata, [usable], template=template.id)
 
 
 # ---- verified_solutions ------------------------------------------------------------------------
 
 
+_VOTE = verification.VOTE_DEFAULTS  # the recipe's settings type owns the defaults (`xcoder vote` too)
+
+
 class VerificationConfig(dg.Config):
     min_agreement: float = Field(
-        default=0.5, description="Top votes over the runs that ended normally: below this, a test stays unverified."
+        default=_VOTE.min_agreement,
+        description="Top votes over the runs that ended normally: below this, a test stays unverified.",
     )
     holdout_share: float = Field(
-        default=0.3, description="Share of verified tests held out to confirm the golden solution."
+        default=_VOTE.holdout_share, description="Share of verified tests held out to confirm the golden solution."
     )
-    min_verified_tests: int = Field(default=3, description="Problems with fewer verified tests are rejected.")
+    min_verified_tests: int = Field(
+        default=_VOTE.min_verified_tests, description="Problems with fewer verified tests are rejected."
+    )
     max_tests_per_problem: int = Field(default=20, description="At most this many tests per problem (the recipe: 20).")
     keep: str = Field(
         default="all", description="'all': every candidate passing all verified tests; 'golden': only the golden one."
     )
-    seed: int = Field(default=42, description="Seed of the selection / held-out split.")
+    seed: int = Field(default=_VOTE.seed, description="Seed of the selection / held-out split.")
     max_unverified_share: float = Field(default=0.3, description="Warn when more tests than this stay unverified.")
     min_verified_test_share: float = Field(
         default=0.5,
@@ -339,15 +348,17 @@ class VerificationConfig(dg.Config):
     )
     chunk_problems: int = Field(default=CHUNK_PROBLEMS, description="Problems run and voted on at once.")
 
+    def settings(self) -> verification.VoteSettings:
+        return verification.VoteSettings(self.min_agreement, self.holdout_share, self.min_verified_tests, self.seed)
+
 
 @dg.asset(
+    **in_stage("verification"),
     pool=SANDBOX_POOL,
-    group_name="verification",
     partitions_def=batch_partitions,
     deps=["test_inputs", "candidate_solutions"],
     kinds={"parquet", "sandbox"},
     owners=OWNERS,
-    tags=asset_tags("verification"),
     description=VERIFIED_SOLUTIONS.description + " Also writes lcb/verified_problems.jsonl (LiveCodeBench format).",
     check_specs=[
         dg.AssetCheckSpec(
@@ -380,48 +391,41 @@ def verified_solutions(
 ) -> dg.MaterializeResult:
     if config.keep not in ("all", "golden"):
         raise refused(f"verified_solutions: keep must be 'all' or 'golden', got {config.keep!r}")
-    files = batch_folder(context, storage)
-    inputs = VerificationInputs(files, config.max_tests_per_problem)
+    folder = batch_folder(context, storage)
+    inputs = VerificationInputs(folder, config.max_tests_per_problem)
     work, rejected = verification.plan(inputs.problem_ids, inputs.generator_status, inputs.with_candidates)
-    settings = verification.VoteSettings(
-        config.min_agreement, config.holdout_share, config.min_verified_tests, config.seed
-    )
-    lcb_path = verified_problems_path(files.root)
+    lcb_path = verified_problems_path(folder.root)
     with (
         sandbox.session(storage, context.log.info) as session,
-        files.table_writer(VERIFIED_SOLUTIONS) as solutions_out,
+        folder.table_writer(VERIFIED_SOLUTIONS) as solutions_out,
         LinesWriter(lcb_path) as lcb_out,
     ):
         outcome = verification.verify_problems(
             chunks(work, config.chunk_problems),
             inputs.load,
             len(work),
-            settings,
+            config.settings(),
             config.keep,
-            files.batch,
+            folder.batch,
             context.run.run_id,
             run=lambda label, programs, tests, meter: session.run(
                 label, programs, tests, meter, abandon_after_timeouts=config.abandon_after_timeouts
             ),
             write=lambda rows, lcb_rows: (solutions_out.write(rows), lcb_out.write(lcb_rows)),
             log=context.log.info,
-        )
-        for problem_id, (kind, reason) in rejected.items():
-            outcome.tally.rejections[kind] += 1
-        solutions_out.write(
-            [verification.rejected_row(p, reason, context.run.run_id) for p, (_, reason) in rejected.items()]
+            rejected=rejected,
         )
     gate = verification.VerificationGate.of(outcome.tally, config.min_verified_test_share)
     written = VerifiedSummary.read(solutions_out.path)
     metadata = {
-        **files.written(solutions_out),
+        **folder.written(solutions_out),
         **_verification_metadata(written, inputs, outcome),
-        **files.path_metadata("lcb_problems", lcb_path),
+        **folder.path_metadata("lcb_problems", lcb_path),
     }
     checks = [*_verification_checks(written, config, outcome.tally), _gate_check(gate, _unverified_tests(written))]
-    resources = {"sandbox": sandbox.settings_record()}
     gate_record = {verification.GATE_RECORD: gate.as_record()}
-    return publish(context, files, "verified_solutions", config, resources, metadata, checks, **gate_record)
+    resources = {"sandbox": sandbox.settings_record()}
+    return publish(context, folder, "verified_solutions", config, resources, metadata, checks, **gate_record)
 
 
 class VerificationInputs:
@@ -429,19 +433,19 @@ class VerificationInputs:
     generators' status and which problems have a usable candidate up front (small columns only), and
     each chunk's problems, tests and candidates from just the row groups that hold them."""
 
-    def __init__(self, files: DataFolder, max_tests: int):
+    def __init__(self, folder: DataFolder, max_tests: int):
         ok = pl.col("status") == "ok"
-        self.problem_ids = pl.scan_parquet(PROBLEMS.path(files.root)).filter(ok).select("problem_id").collect()
+        self.problem_ids = pl.scan_parquet(PROBLEMS.path(folder.root)).filter(ok).select("problem_id").collect()
         self.problem_ids = self.problem_ids["problem_id"].to_list()
-        generators = read_parquet(TEST_GENERATORS.path(files.root), ["problem_id", "status"])
+        generators = read_parquet(TEST_GENERATORS.path(folder.root), ["problem_id", "status"])
         self.generator_status = dict(zip(generators["problem_id"], generators["status"]))
-        candidates = read_parquet(CANDIDATE_SOLUTIONS.path(files.root), ["problem_id", "status"]).filter(ok)
+        candidates = read_parquet(CANDIDATE_SOLUTIONS.path(folder.root), ["problem_id", "status"]).filter(ok)
         self.with_candidates = set(candidates["problem_id"])
         self.usable_candidates = candidates.height
         self.max_tests = max_tests
-        self._problems = KeyedRows(PROBLEMS.path(files.root), "problem_id")
-        self._tests = KeyedRows(TEST_INPUTS.path(files.root), "problem_id")
-        self._candidates = KeyedRows(CANDIDATE_SOLUTIONS.path(files.root), "problem_id")
+        self._problems = KeyedRows(PROBLEMS.path(folder.root), "problem_id")
+        self._tests = KeyedRows(TEST_INPUTS.path(folder.root), "problem_id")
+        self._candidates = KeyedRows(CANDIDATE_SOLUTIONS.path(folder.root), "problem_id")
 
     def load(self, ids: Sequence[str]) -> list[verification.ProblemToVerify]:
         problems = {r["problem_id"]: r for r in self._problems.rows(ids).iter_rows(named=True)}
@@ -549,10 +553,10 @@ def _per_problem(frame: pl.DataFrame) -> pl.DataFrame:
 def _unverified_tests(written: VerifiedSummary) -> list[str]:
     """The test_inputs rows the vote left unverified, problem by problem."""
     return [
-        test_id
+        vote.test_id
         for votes in _per_problem(written.frame)["votes_json"]
-        for test_id, vote in json.loads(votes or "{}").items()
-        if not vote.get("verified")
+        for vote in verification.read_votes(votes)
+        if not vote.verified
     ]
 
 

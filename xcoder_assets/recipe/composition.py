@@ -14,10 +14,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Sequence
 
+import numpy as np
+
 from xcoder_assets.llm.answers import extract_json
+from xcoder_assets.llm.gateway import LLMRequest, LLMResult
 from xcoder_assets.recipe.failure import Failure
 from xcoder_assets.recipe.pool import near_dup_key
+from xcoder_assets.recipe.prompts import PromptTemplate
 from xcoder_assets.store.ids import make_id
+from xcoder_assets.store.progress import LLM_COUNTS, ProgressMeter
 
 RECIPE_STYLE_PROBABILITIES: dict[str, float] = {"codeforces": 0.70, "leetcode": 0.15, "atcoder": 0.15}
 
@@ -95,13 +100,18 @@ class CompositionError(ValueError):
     pass
 
 
-def draw_style(probabilities: dict[str, float], seed: int, key: str) -> str:
-    """The style of one problem: a weighted draw fixed by the seed and the configuration."""
+def check_style_probabilities(probabilities: dict[str, float]) -> None:
+    """A ValueError saying what is wrong with a style distribution (negative, all zero, an unknown style)."""
     if not probabilities or any(p < 0 for p in probabilities.values()) or sum(probabilities.values()) <= 0:
         raise ValueError(f"style probabilities must be non-negative with a positive sum, got {probabilities}")
     unknown = set(probabilities) - set(STYLE_GUIDES)
     if unknown:
         raise ValueError(f"unknown styles {sorted(unknown)}; styles are {sorted(STYLE_GUIDES)}")
+
+
+def draw_style(probabilities: dict[str, float], seed: int, key: str) -> str:
+    """The style of one problem: a weighted draw fixed by the seed and the configuration."""
+    check_style_probabilities(probabilities)
     rng = random.Random(f"{seed}:style:{key}")
     styles = sorted(probabilities)
     return rng.choices(styles, weights=[probabilities[s] for s in styles], k=1)[0]
@@ -235,8 +245,12 @@ class MinHashIndex:
         if permutations % bands:
             raise ValueError("permutations must be a multiple of bands")
         self.threshold, self.bands, self.rows, self.shingle = threshold, bands, permutations // bands, shingle
+        # One 64-bit hash per shingle, then per permutation a seeded splitmix64 finalizer over all shingles
+        # at once in numpy (a full-avalanche mix: min-wise as good as a keyed hash). A keyed blake2b per
+        # shingle and permutation cost ~20 ms per statement, the largest per-statement cost of the
+        # problems stage; this costs under 1 ms.
         rng = random.Random(7)
-        self._salts = [rng.getrandbits(64).to_bytes(8, "little") for _ in range(permutations)]
+        self._seeds = np.array([rng.getrandbits(64) for _ in range(permutations)], dtype=np.uint64)
         self._buckets: dict[tuple[int, bytes], list[str]] = {}
         self._shingles: dict[str, set[str]] = {}
 
@@ -247,11 +261,15 @@ class MinHashIndex:
         return {" ".join(words[i : i + self.shingle]) for i in range(len(words) - self.shingle + 1)}
 
     def _signature(self, shingles: set[str]) -> list[int]:
-        encoded = [s.encode() for s in shingles]
-        return [
-            min(int.from_bytes(hashlib.blake2b(e, digest_size=8, key=salt).digest(), "little") for e in encoded)
-            for salt in self._salts
-        ]
+        hashes = np.fromiter(
+            (int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little") for s in shingles),
+            dtype=np.uint64,
+            count=len(shingles),
+        )
+        z = hashes[:, None] ^ self._seeds  # uint64 arithmetic wraps modulo 2^64, as splitmix64 wants
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return (z ^ (z >> np.uint64(31))).min(axis=0).tolist()
 
     def add(self, key: str, text: str) -> str | None:
         """Index `text`; return the key of an earlier near-duplicate instead, if there is one."""
@@ -468,4 +486,102 @@ def problem_shares(
         duplicate_share=sum(r["status"] == "duplicate" for r in composed) / n if n else 0.0,
         features_used=len(used),
         pool_features=sum(1 for c in pool_categories if c not in ("programming_language", "summary")),
+    )
+
+
+# ---- the stage: problems ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompositionSettings:
+    """The problems stage's settings and the one owner of their defaults (the recipe's)."""
+
+    seed: int = 42  # of the style draw
+    style_probabilities: dict[str, float] = field(default_factory=lambda: dict(RECIPE_STYLE_PROBABILITIES))
+    near_duplicate_threshold: float = 0.8  # Jaccard similarity (word 3-shingles) of a near-duplicate
+
+
+@dataclass
+class ComposedProblems:
+    rows: list[dict[str, Any]]  # problems rows, in configuration order
+    results: list[LLMResult]  # the scenario calls, then the statement calls
+
+
+def compose_problems(
+    configs: Sequence[dict[str, Any]],
+    pool: Sequence[Any],
+    settings: CompositionSettings,
+    templates: tuple[PromptTemplate, PromptTemplate],
+    model: str,
+    columns: Sequence[str],
+    run_id: str,
+    ask: Callable[[list[LLMRequest], Any], list[LLMResult]],
+    log: Callable[[str], Any],
+) -> ComposedProblems:
+    """One problem per feature configuration (rows of feature_configs): step 1 asks for a scenario over the
+    configuration's features, step 2 for a statement in the configuration's drawn style (only where step 1
+    gave a scenario); then leaks and duplicates are marked in configuration order. `pool`: the evolved pool's
+    items (entry_id, category, path, feature); `columns`: the problems table's. A ValueError (bad style
+    probabilities) comes before any request."""
+    scenario_template, statement_template = templates
+    styles = {
+        row["config_id"]: draw_style(settings.style_probabilities, settings.seed, row["config_id"]) for row in configs
+    }
+    by_id = {item.entry_id: item for item in pool}
+    offered = {row["config_id"]: offered_features(row["feature_ids"], by_id) for row in configs}
+    scenario_requests = [
+        LLMRequest.of(
+            "compose", scenario_template.render(features=features_prompt(offered[cid])), scenario_template.id, cid
+        )
+        for cid in offered
+    ]
+    scenario_results = ask(scenario_requests, ProgressMeter("problems: scenario calls", log, **LLM_COUNTS))
+    scenarios = {
+        cid: parse_answer(result, lambda text, o=offered[cid]: parse_scenario(text, [f.name for f in o]))
+        for cid, result in zip(offered, scenario_results)
+    }
+    ready = [cid for cid, scenario in scenarios.items() if isinstance(scenario, Scenario)]
+    statement_requests = [
+        LLMRequest.of(
+            "compose", _statement_prompt(statement_template, styles[cid], scenarios[cid]), statement_template.id, cid
+        )
+        for cid in ready
+    ]
+    statement_results = ask(statement_requests, ProgressMeter("problems: statement calls", log, **LLM_COUNTS))
+    statements = {
+        cid: (result, parse_answer(result, lambda text, s=styles[cid]: parse_statement(text, s)))
+        for cid, result in zip(ready, statement_results)
+    }
+    composer = ProblemComposer(settings.near_duplicate_threshold, columns)
+    categories = {item.entry_id: item.category for item in pool}
+    names = {item.entry_id: item.feature for item in pool}
+    rows = []
+    for cid, first in zip(offered, scenario_results):
+        result, statement = statements.get(cid, (None, None))
+        rows.append(
+            composer.record(
+                config_id=cid,
+                style=styles[cid],
+                offered=offered[cid],
+                scenario=scenarios[cid],
+                statement=statement,
+                scenario_call_id=first.call_id,
+                statement_call_id=result.call_id if result else None,
+                categories=categories,
+                features=names,
+                model=model,
+                templates=[scenario_template.id, statement_template.id],
+                run_id=run_id,
+            )
+        )
+    return ComposedProblems(rows, scenario_results + statement_results)
+
+
+def _statement_prompt(template: PromptTemplate, style: str, scenario: Scenario) -> Any:
+    return template.render(
+        style=style,
+        style_guide=STYLE_GUIDES[style],
+        selected=", ".join(scenario.selected),
+        strategy=scenario.integration_strategy,
+        scenario=scenario.scenario,
     )

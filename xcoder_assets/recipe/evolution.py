@@ -8,12 +8,17 @@ import json
 import random
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
 
 from xcoder_assets.llm.answers import extract_json
+from xcoder_assets.llm.gateway import LLMRequest, LLMResult
 from xcoder_assets.recipe.failure import Failure
 from xcoder_assets.recipe.pool import FeaturePool, PoolEntry, apply_expansion
+from xcoder_assets.recipe.prompts import PromptTemplate
+from xcoder_assets.store.checkpoints import JsonlCheckpoint
 from xcoder_assets.store.ids import content_hash, make_id
+from xcoder_assets.store.progress import LLM_COUNTS, ProgressMeter
 
 ExpandResult = tuple[Any, Failure | None, str | None]  # (parsed answer, why there is none, llm call id)
 
@@ -117,8 +122,7 @@ def round_record(report: RoundReport, pool: FeaturePool, calls: Sequence[dict[st
                 "parent_ids": e.parents,
                 "llm_call_id": e.llm_call_id,
             }
-            for e in pool.entries
-            if e.origin_round == report.round
+            for e in pool.entries_of_round(report.round)
         ],
     }
 
@@ -191,3 +195,67 @@ def summarize(reports: Sequence[RoundReport], categories: Sequence[str], rows: i
         ],
         categories=categories,
     )
+
+
+# ---- the stage: evolved_pool ------------------------------------------------------------------------
+
+
+@dataclass
+class GrownPool:
+    """What one evolved_pool run leaves: the pool, every round's report and LLM call row (the checkpointed
+    rounds' too), and this run's own results (the replayed rounds' calls were made by an earlier run)."""
+
+    pool: FeaturePool
+    reports: list[RoundReport]
+    calls: list[dict[str, Any]]
+    results: list[LLMResult]
+    resumed_after: int  # the last round replayed from the checkpoint (0: a fresh start)
+    replayed_calls: int
+
+
+def grow_pool(
+    tree: Iterable[dict[str, Any]],
+    settings: EvolutionSettings,
+    template: PromptTemplate,
+    model: str,
+    checkpoint_path: Path,
+    complete: Callable[[list[LLMRequest]], list[LLMResult]],
+    log: Callable[[str], Any],
+) -> GrownPool:
+    """Evolve the pool seeded by the feature tree's rows for settings.rounds rounds, each finished round
+    appended to the checkpoint at `checkpoint_path`. A checkpoint continues only the same evolution (same
+    input tree, sampling settings, template and model), so a rerun redoes no finished round."""
+    pool = FeaturePool()
+    node_ids = []
+    for row in tree:
+        pool.add(row["category"], tuple(row["path"]), row["feature"], 0, [row["node_id"]])
+        node_ids.append(row["node_id"])
+    checkpoint = JsonlCheckpoint(checkpoint_path, checkpoint_fingerprint(node_ids, settings, template.id, model))
+    start, reports, calls = replay_rounds(pool, checkpoint.records(), settings.rounds)
+    grown = GrownPool(pool, reports, calls, [], start, len(calls))
+    if start:
+        log(f"resuming evolution after round {start} ({len(pool)} features)")
+    else:
+        checkpoint.start()
+    meter = ProgressMeter("evolved_pool: LLM calls", log, **LLM_COUNTS)
+    asked = (settings.rounds - start) * settings.expansions_per_round
+
+    def expand(subtrees: Sequence[dict[str, Any]]) -> list[ExpandResult]:
+        requests = [LLMRequest.of("evolve", template.render(subtree=subtree_json(s)), template.id) for s in subtrees]
+        answers = complete(requests)
+        grown.results.extend(answers)
+        grown.calls.extend(r.as_row() for r in answers)
+        return [parse_expansion(r) for r in answers]
+
+    cache_hits = [0]  # counted as answers come: summing all results each round was quadratic in rounds
+
+    def save(report: RoundReport) -> None:
+        grown.reports.append(report)
+        checkpoint.append(round_record(report, pool, grown.calls[len(grown.calls) - report.expansions :]))
+        cache_hits[0] += sum(r.cache_hit for r in grown.results[len(grown.results) - report.expansions :])
+        meter.update(len(grown.results), asked, cache_hits[0])
+
+    evolve(pool, settings, start, expand, save)
+    done = len(grown.results)
+    meter.finish(done, done, cache_hits[0])
+    return grown

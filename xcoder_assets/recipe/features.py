@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Iterable, Literal
 
 from xcoder_assets.llm.answers import extract_json
+from xcoder_assets.llm.gateway import LLMRequest, LLMResult
+from xcoder_assets.recipe.prompts import PromptTemplate
 from xcoder_assets.store.ids import make_id
+from xcoder_assets.store.progress import LLM_COUNTS, ProgressMeter
 
 CATEGORIES: tuple[str, ...] = (
     "programming_language",
@@ -273,3 +276,35 @@ def leaves_per_category(categories: list[str]) -> dict[str, int]:
     for category in categories:
         counts[category] = counts.get(category, 0) + 1
     return {c: counts.get(c, 0) for c in CATEGORIES if c not in FREE_TEXT_CATEGORIES}
+
+
+# ---- the stage: features ----------------------------------------------------------------------------
+
+
+def extract_features(
+    seeds: Iterable[dict[str, Any]],
+    template: PromptTemplate,
+    run_id: str,
+    ask: Callable[[list[LLMRequest], Any], list[LLMResult]],
+    log: Callable[[str], Any],
+) -> tuple[list[dict[str, Any]], list[LLMResult]]:
+    """One extract call per seed_problems row, and its features row: the parsed tree or why there is none.
+    Returns the rows and the calls' results, in seed order."""
+    seeds = list(seeds)
+    requests = [
+        LLMRequest.of("extract", template.render(question=s["question"], code=s["solution"]), template.id, s["seed_id"])
+        for s in seeds
+    ]
+    results = ask(requests, ProgressMeter("features: LLM calls", log, **LLM_COUNTS))
+    rows = [
+        feature_row(
+            seed["seed_id"],
+            parse_feature_answer(result.content, truncated=result.truncated, llm_error=result.error),
+            result.call_id,
+            result.model,
+            template.id,
+            run_id,
+        )
+        for seed, result in zip(seeds, results)
+    ]
+    return rows, results

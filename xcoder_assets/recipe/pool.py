@@ -66,6 +66,10 @@ class FeaturePool:
         self._by_key: dict[tuple[str, ...], PoolEntry] = {}
         self._by_branch: dict[tuple[str, ...], list[PoolEntry]] = {}
         self._branch_names: dict[tuple[str, ...], tuple[str, ...]] = {}
+        # kept as entries come, so that a round costs the same whatever the pool's size (177k in the paper)
+        self._sizes: dict[str, int] = {}
+        self._by_round: dict[int, list[PoolEntry]] = {}
+        self._sampled = _WeightedBranches()
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -90,26 +94,30 @@ class FeaturePool:
                     existing.parents.append(parent)
             return None
         self._by_key[entry.key] = entry
-        self._by_branch.setdefault(branch, []).append(entry)
+        members = self._by_branch.setdefault(branch, [])
+        members.append(entry)
+        if category not in FREE_TEXT_CATEGORIES:
+            self._sampled.grew(branch, members)
         self.entries.append(entry)
+        self._sizes[category] = self._sizes.get(category, 0) + 1
+        self._by_round.setdefault(origin_round, []).append(entry)
         return entry
 
     def size_by_category(self) -> dict[str, int]:
-        sizes: dict[str, int] = {}
-        for entry in self.entries:
-            sizes[entry.category] = sizes.get(entry.category, 0) + 1
-        return sizes
+        return dict(self._sizes)
+
+    def entries_of_round(self, origin_round: int) -> list[PoolEntry]:
+        """The entries added in one round, in the order they were added."""
+        return list(self._by_round.get(origin_round, ()))
 
     def branches(self) -> dict[tuple[str, ...], list[PoolEntry]]:
         return self._by_branch
 
     def sample_subtree(self, rng: random.Random, max_leaves: int = 6) -> tuple[dict[str, Any], list[PoolEntry]]:
         """A small subtree to expand: one branch (weighted by size) and up to `max_leaves` of its features."""
-        branches = [(b, e) for b, e in self._by_branch.items() if b[0] not in FREE_TEXT_CATEGORIES]
-        if not branches:
+        if not self._sampled.members:
             raise ValueError("the pool is empty: nothing to sample")
-        weights = [len(entries) ** 0.5 for _, entries in branches]
-        branch, entries = rng.choices(branches, weights=weights, k=1)[0]
+        entries = self._sampled.draw(rng)
         positions = sorted(rng.sample(range(len(entries)), min(max_leaves, len(entries))))
         chosen = [entries[i] for i in positions]  # in the branch's own order
         category, path = chosen[0].category, chosen[0].path
@@ -117,6 +125,114 @@ class FeaturePool:
         for part in reversed(path):
             node = {part: node}
         return {category: node}, chosen
+
+
+class WeightedDraws:
+    """Weighted draws without replacement over a fixed list of items whose weights change, in a Fenwick
+    tree: O(log n) per draw and per weight change, where rebuilding the weights for each draw cost
+    O(n) (feature_configs drew from a whole category of a 177k-entry pool for every configuration).
+    `pick(rng, k)` returns the indexes that k successive `rng.choices(range(len(rest)), weights=...)`
+    over the items not yet taken pick (one rng.random() each); the weights must be positive."""
+
+    def __init__(self, weights: list[float]) -> None:
+        self._weights = list(weights)
+        n = len(self._weights)
+        self._tree = [0.0, *self._weights]
+        for i in range(1, n + 1):  # O(n) build: each node passes its sum to its parent
+            parent = i + (i & -i)
+            if parent <= n:
+                self._tree[parent] += self._tree[i]
+
+    def __len__(self) -> int:
+        return len(self._weights)
+
+    def _add(self, index: int, delta: float) -> None:
+        i = index + 1
+        while i < len(self._tree):
+            self._tree[i] += delta
+            i += i & -i
+
+    def set(self, index: int, weight: float) -> None:
+        self._add(index, weight - self._weights[index])
+        self._weights[index] = weight
+
+    def _total(self) -> float:
+        total, i = 0.0, len(self._weights)
+        while i > 0:
+            total += self._tree[i]
+            i -= i & -i
+        return total
+
+    def draw(self, rng: random.Random) -> int:
+        n = len(self._weights)
+        rest = rng.random() * self._total()
+        position, step = 0, 1 << n.bit_length()
+        while step:  # the first index whose running sum exceeds rest (a taken index has no width)
+            if position + step <= n and self._tree[position + step] <= rest:
+                position += step
+                rest -= self._tree[position]
+            step >>= 1
+        position = min(position, n - 1)
+        while position > 0 and self._weights[position] == 0.0:  # rounding ran past the last item left
+            position -= 1
+        return position
+
+    def pick(self, rng: random.Random, k: int) -> list[int]:
+        taken: list[tuple[int, float]] = []
+        while len(taken) < min(k, len(self._weights)):
+            index = self.draw(rng)
+            taken.append((index, self._weights[index]))
+            self.set(index, 0.0)  # out of the draw until the pick is over
+        for index, weight in taken:
+            self.set(index, weight)
+        return [index for index, _ in taken]
+
+
+class _WeightedBranches:
+    """The branches a subtree is sampled from (not the free-text categories), each weighted by the square
+    root of its size, in a Fenwick tree: a draw and an update cost O(log branches). Rebuilding every weight
+    for every draw made a 177k-entry evolution quadratic. A draw takes one rng.random() and picks the
+    branch random() x total falls in, as rng.choices(weights=...) does over the same order."""
+
+    def __init__(self) -> None:
+        self.members: list[list[PoolEntry]] = []  # each branch's entries, in the order the branches appeared
+        self._weights: list[float] = []
+        self._position: dict[tuple[str, ...], int] = {}
+        self._tree: list[float] = [0.0]  # 1-based Fenwick sums
+
+    def _prefix(self, i: int) -> float:
+        total = 0.0
+        while i > 0:
+            total += self._tree[i]
+            i -= i & -i
+        return total
+
+    def grew(self, branch: tuple[str, ...], members: list[PoolEntry]) -> None:
+        weight = len(members) ** 0.5
+        index = self._position.get(branch)
+        if index is None:  # a new branch: append it (its Fenwick node sums its own range)
+            self._position[branch] = len(self.members)
+            self.members.append(members)
+            self._weights.append(weight)
+            i = len(self._weights)
+            self._tree.append(weight + self._prefix(i - 1) - self._prefix(i - (i & -i)))
+            return
+        delta, self._weights[index] = weight - self._weights[index], weight
+        i = index + 1
+        while i < len(self._tree):
+            self._tree[i] += delta
+            i += i & -i
+
+    def draw(self, rng: random.Random) -> list[PoolEntry]:
+        n = len(self._weights)
+        rest = rng.random() * self._prefix(n)
+        position, step = 0, 1 << n.bit_length()
+        while step:  # the first branch whose running sum exceeds rest
+            if position + step <= n and self._tree[position + step] <= rest:
+                position += step
+                rest -= self._tree[position]
+            step >>= 1
+        return self.members[min(position, n - 1)]
 
 
 @dataclass

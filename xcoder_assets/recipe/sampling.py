@@ -15,10 +15,25 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
+from xcoder_assets.recipe.pool import WeightedDraws
 from xcoder_assets.store.ids import make_id
 
 RECIPE_SHAPES: tuple[tuple[int, ...], ...] = ((3, 3, 1), (3, 3, 2), (4, 3, 2))
 EXCLUDED_CATEGORIES = frozenset({"programming_language", "summary"})  # every task is Python; free text
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """feature_configs' sampling settings and the one owner of their defaults (the recipe's)."""
+
+    count: int = 48  # configurations, one problem each
+    seed: int = 42
+    shapes: tuple[tuple[int, ...], ...] = RECIPE_SHAPES
+    max_depth: int = 8  # deepest pool level a feature may come from
+    min_leaves: int = 6  # configurations with fewer leaves are skipped
+
+
+SAMPLING_DEFAULTS = SamplingSettings()
 
 
 @dataclass(frozen=True)
@@ -65,10 +80,10 @@ def _weighted_pick(rng: random.Random, candidates: Sequence[PoolItem], uses: Cou
 def sample_configs(
     items: Sequence[PoolItem],
     count: int,
-    seed: int = 42,
-    shapes: Sequence[tuple[int, ...]] = RECIPE_SHAPES,
-    max_depth: int = 8,
-    min_leaves: int = 6,
+    seed: int = SAMPLING_DEFAULTS.seed,
+    shapes: Sequence[tuple[int, ...]] = SAMPLING_DEFAULTS.shapes,
+    max_depth: int = SAMPLING_DEFAULTS.max_depth,
+    min_leaves: int = SAMPLING_DEFAULTS.min_leaves,
     max_attempts_per_config: int = 20,
 ) -> list[FeatureConfig]:
     if count < 0:
@@ -83,6 +98,12 @@ def sample_configs(
         children.setdefault((item.category, item.path), []).append(item)
     rng = random.Random(f"{seed}:configs")
     uses: Counter = Counter()
+    # a category's draws in a Fenwick tree, weights updated as features are used: O(log n) per draw
+    draws = {category: WeightedDraws([1.0] * len(members)) for category, members in by_category.items()}
+    places: dict[str, list[tuple[str, int]]] = {}
+    for category, members in by_category.items():
+        for index, item in enumerate(members):
+            places.setdefault(item.entry_id, []).append((category, index))
     configs: list[FeatureConfig] = []
     attempts = 0
     while len(configs) < count:
@@ -97,7 +118,8 @@ def sample_configs(
         chosen: list[PoolItem] = []
         leaves: list[str] = []
         for category in categories:
-            level = _weighted_pick(rng, by_category[category], uses, shape[1] if len(shape) > 1 else 1)
+            members = by_category[category]
+            level = [members[i] for i in draws[category].pick(rng, shape[1] if len(shape) > 1 else 1)]
             for feature in level:
                 chosen.append(feature)
                 frontier = [feature]
@@ -116,6 +138,9 @@ def sample_configs(
         if len(leaves) < min_leaves:
             continue
         uses.update(item.entry_id for item in chosen)  # every level, so parents spread as well as leaves
+        for entry_id in {item.entry_id for item in chosen}:
+            for category, index in places.get(entry_id, ()):
+                draws[category].set(index, 1.0 / (1 + uses[entry_id]) ** 2)
         configs.append(FeatureConfig(len(configs), tuple(shape), chosen, leaves))
     return configs
 

@@ -149,6 +149,26 @@ def describe_rejects(rejects: list[SeedReject], limit: int = 5) -> str:
     return "\n".join(lines) + more
 
 
+def load_usable_seeds(
+    paths: Iterable[str | Path],
+    dataset_id: str | None,
+    split: str,
+    limit: int | None,
+    skip_bad_records: bool,
+) -> tuple[list[SeedRecord], list[SeedReject]]:
+    """load_seeds, refusing what seed_problems cannot go on with: bad records unless skip_bad_records (then
+    they are the caller's to record), or no usable record at all (a SeedLoadError saying which)."""
+    records, rejects = load_seeds(paths, dataset_id, split, limit)
+    if rejects and not skip_bad_records:
+        raise SeedLoadError(
+            f"{len(rejects)} bad seed record(s) (set skip_bad_records to record them and go on):\n"
+            + describe_rejects(rejects)
+        )
+    if not records:
+        raise SeedLoadError(f"no usable seed records in {list(paths) or dataset_id}")
+    return records, rejects
+
+
 # ---- rows of seed_problems and seed_problems__rejects --------------------------------------------
 
 

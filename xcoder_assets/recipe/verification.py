@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Callable, Iterable, Literal, Sequence
+from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
 from xcoder_assets.recipe.batches import NIGHTLY_PREFIX, shard_of
 from xcoder_assets.recipe.composition import problem_question
@@ -129,6 +129,20 @@ def output_hash(canonical: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class VoteSettings:
+    """The vote's settings and the one owner of their defaults (verified_solutions' run config and `xcoder
+    vote` take theirs from here)."""
+
+    min_agreement: float = 0.5  # top votes over the runs that ended normally
+    holdout_share: float = 0.3  # share of verified tests held out to confirm the golden solution
+    min_verified_tests: int = 3
+    seed: int = 42  # of the held-out split, as every seed of the recipe
+
+
+VOTE_DEFAULTS = VoteSettings()
+
+
 @dataclass
 class TestVote:
     test_id: str
@@ -142,7 +156,7 @@ class TestVote:
     counts: dict[str, int] = field(default_factory=dict)  # output hash -> votes
 
 
-def vote(test_id: str, outputs: Sequence[str | None], min_agreement: float = 0.5) -> TestVote:
+def vote(test_id: str, outputs: Sequence[str | None], min_agreement: float = VOTE_DEFAULTS.min_agreement) -> TestVote:
     """Plurality of the canonical outputs of normal runs (None: the run did not end normally)."""
     normal = [o for o in outputs if o is not None]
     counts = Counter(normal)
@@ -169,7 +183,7 @@ def vote(test_id: str, outputs: Sequence[str | None], min_agreement: float = 0.5
     return TestVote(test_id, top_output, top, len(normal), len(outputs), agreement, True, None, hashed)
 
 
-def is_holdout(test_id: str, share: float, seed: int = 0) -> bool:
+def is_holdout(test_id: str, share: float, seed: int = VOTE_DEFAULTS.seed) -> bool:
     """A stable split: a test is held out when its hash falls below `share`."""
     digest = int(hashlib.sha256(f"{seed}:{test_id}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return digest < share
@@ -207,10 +221,10 @@ def verify(
     test_ids: Sequence[str],
     outputs: Sequence[Sequence[str | None]],
     *,
-    min_agreement: float = 0.5,
-    holdout_share: float = 0.3,
-    min_verified_tests: int = 3,
-    seed: int = 0,
+    min_agreement: float = VOTE_DEFAULTS.min_agreement,
+    holdout_share: float = VOTE_DEFAULTS.holdout_share,
+    min_verified_tests: int = VOTE_DEFAULTS.min_verified_tests,
+    seed: int = VOTE_DEFAULTS.seed,
 ) -> Verification:
     """`outputs[c][t]`: candidate c's canonical output on test t, None when its run did not end normally."""
     candidates = len(outputs)
@@ -258,14 +272,6 @@ def verify(
 # ---- one vote for the pipeline and the command line ----------------------------------------------
 
 
-@dataclass(frozen=True)
-class VoteSettings:
-    min_agreement: float = 0.5
-    holdout_share: float = 0.3
-    min_verified_tests: int = 3
-    seed: int = 0
-
-
 def vote_on_runs(
     test_ids: Sequence[str], runs: Sequence[Sequence[Any]], functional: bool, settings: VoteSettings
 ) -> Verification:
@@ -284,28 +290,103 @@ def vote_on_runs(
     )
 
 
-def vote_report(result: Verification, with_outputs: bool = False) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class TestVoteRecord:
+    """One test's vote as verified_solutions' votes_json keeps it (and `xcoder vote` reports it): written by
+    vote_report, read back by read_votes, the one reader of votes_json."""
+
+    test_id: str
+    verified: bool
+    expected_hash: str | None  # of the voted output
+    top_votes: int
+    voters: int  # runs that ended normally
+    candidates: int
+    agreement: float  # top votes / voters
+    reason: str | None  # why unverified
+    counts: dict[str, int]  # output hash -> votes
+    holdout: bool
+    voted_output: str | None = None  # kept only with_outputs
+    has_output: bool = False  # whether voted_output was kept (None is also a kept value: unverified)
+
+    def entry(self) -> dict[str, Any]:
+        """The JSON form (without test_id: votes_json is keyed by it)."""
+        out = {
+            "verified": self.verified,
+            "expected_hash": self.expected_hash,
+            "top_votes": self.top_votes,
+            "voters": self.voters,
+            "candidates": self.candidates,
+            "agreement": self.agreement,
+            "reason": self.reason,
+            "counts": self.counts,
+            "holdout": self.holdout,
+        }
+        if self.has_output:
+            out["voted_output"] = self.voted_output
+        return out
+
+
+def vote_records(result: Verification, with_outputs: bool = False) -> list[TestVoteRecord]:
     """Per test, in order: verified, the voted output's hash (and the output itself with_outputs), the votes,
     voters, agreement, why unverified, and whether it was held out."""
     holdout = set(result.holdout)
-    report = []
-    for v in result.votes:
-        entry: dict[str, Any] = {
-            "test_id": v.test_id,
-            "verified": v.verified,
-            "expected_hash": v.expected and output_hash(v.expected),
-            "top_votes": v.top_votes,
-            "voters": v.voters,
-            "candidates": v.candidates,
-            "agreement": round(v.agreement, 4),
-            "reason": v.reason,
-            "counts": v.counts,
-            "holdout": v.test_id in holdout,
-        }
-        if with_outputs:
-            entry["voted_output"] = v.expected
-        report.append(entry)
-    return report
+    return [
+        TestVoteRecord(
+            v.test_id,
+            v.verified,
+            v.expected and output_hash(v.expected),
+            v.top_votes,
+            v.voters,
+            v.candidates,
+            round(v.agreement, 4),
+            v.reason,
+            v.counts,
+            v.test_id in holdout,
+            v.expected if with_outputs else None,
+            with_outputs,
+        )
+        for v in result.votes
+    ]
+
+
+def vote_report(result: Verification, with_outputs: bool = False) -> list[dict[str, Any]]:
+    """vote_records as JSON-ready dicts, each with its test_id."""
+    return [{"test_id": r.test_id, **r.entry()} for r in vote_records(result, with_outputs)]
+
+
+def votes_json(result: Verification) -> str:
+    """verified_solutions' votes_json: test id -> its vote (TestVoteRecord.entry)."""
+    return json.dumps({r.test_id: r.entry() for r in vote_records(result)})
+
+
+def read_votes(text: str | None) -> list[TestVoteRecord]:
+    """A votes_json cell back as typed records, in test order ("{}" or empty: none); a ValueError naming the
+    test when a vote lacks a field."""
+    raw = json.loads(text) if text else {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"votes_json: expected an object of test id -> vote, got {type(raw).__name__}")
+    records = []
+    for test_id, v in raw.items():
+        try:
+            records.append(
+                TestVoteRecord(
+                    test_id,
+                    bool(v["verified"]),
+                    v.get("expected_hash"),
+                    int(v["top_votes"]),
+                    int(v["voters"]),
+                    int(v["candidates"]),
+                    float(v["agreement"]),
+                    v.get("reason"),
+                    dict(v.get("counts") or {}),
+                    bool(v.get("holdout")),
+                    v.get("voted_output"),
+                    "voted_output" in v,
+                )
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"votes_json: the vote of test {test_id!r} is malformed ({exc!r})") from None
+    return records
 
 
 # ---- rows of verified_solutions ------------------------------------------------------------------
@@ -378,7 +459,7 @@ def solution_rows(
         "tests_selection": len(result.selection),
         "tests_holdout": len(result.holdout),
         "mean_agreement": sum(v.agreement for v in result.votes) / len(result.votes) if result.votes else 0.0,
-        "votes_json": json.dumps({e.pop("test_id"): e for e in vote_report(result)}),
+        "votes_json": votes_json(result),
         "test_ids": list(test_ids),
         "candidates_run": len(candidates),
         "candidates_passing": len(passing),
@@ -574,9 +655,11 @@ def verify_problems(
     run: Run,
     write: Callable[[list[dict[str, Any]], list[dict[str, Any]]], None],
     log: Callable[[str], Any],
+    rejected: Mapping[str, tuple[Rejection, str]] | None = None,
 ) -> VerifyOutcome:
     """The vote over a batch's problems (ids in chunks; `load` reads a chunk's problems): per chunk, run
-    and vote, then hand its verified_solutions rows and LiveCodeBench rows to `write`."""
+    and vote, then hand its verified_solutions rows and LiveCodeBench rows to `write`; last, the rows of
+    the problems `plan` rejected before any run (`rejected`: problem id -> (kind, reason)), counted too."""
     outcome = VerifyOutcome()
     progress = StageProgress("verified_solutions: sandbox runs", log, problems, **SANDBOX_COUNTS)
     for ids in chunks:
@@ -605,6 +688,9 @@ def verify_problems(
         write(rows, lcb_rows)
         outcome.figures += figures
     progress.finish()
+    rejected = rejected or {}
+    outcome.tally.rejections.update(kind for kind, _ in rejected.values())
+    write([rejected_row(problem_id, reason, run_id) for problem_id, (_, reason) in rejected.items()], [])
     return outcome
 
 

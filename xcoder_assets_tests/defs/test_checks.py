@@ -14,7 +14,7 @@ from xcoder_assets.defs.verification import (
     _verification_checks,
 )
 from xcoder_assets.recipe.composition import ProblemShares
-from xcoder_assets.recipe.verification import VerificationGate, VerificationTally
+from xcoder_assets.recipe.verification import TestVoteRecord, VerificationGate, VerificationTally
 
 
 def _meta(check) -> dict:
@@ -48,7 +48,12 @@ def test_problem_checks_list_the_leaked_and_duplicate_problems():
 
 
 def _votes(**verified: bool) -> str:
-    return json.dumps({test: {"verified": ok, "agreement": 1.0} for test, ok in verified.items()})
+    """A votes_json cell in the writer's own form (TestVoteRecord.entry): two of two voters agree, or a tie."""
+    records = [
+        TestVoteRecord(test, ok, None, 2 if ok else 1, 2, 2, 1.0 if ok else 0.5, None if ok else "tie", {}, False)
+        for test, ok in verified.items()
+    ]
+    return json.dumps({r.test_id: r.entry() for r in records})
 
 
 def test_verification_checks_list_unverified_tests_easy_problems_and_thin_solutions():

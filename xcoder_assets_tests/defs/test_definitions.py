@@ -69,6 +69,19 @@ def test_every_asset_has_a_description_owner_and_code_reference():
         assert "dagster/code_references" in spec.metadata, f"{name} has no code reference"
 
 
+# Being fixed: these assets' group and `stage` tag disagree; their modules (defs/shards.py, defs/benchmark.py)
+# are reworked by their owners right now, who move them to resources.in_stage(). The lead empties this list.
+GROUP_IS_NOT_STAGE = {"training_shards", "training_mixtures", "trained_model_scores"}
+
+
+def test_every_asset_group_is_its_stage_tag():
+    """One owner: an asset's group (the UI's grouping) and its `stage` tag (the UI's filter) are one name."""
+    specs = {spec.key.to_user_string(): spec for spec in load().resolve_all_asset_specs()}
+    wrong = {name for name, spec in specs.items() if spec.group_name != spec.tags.get("stage")}
+    assert not wrong - GROUP_IS_NOT_STAGE, {n: (specs[n].group_name, specs[n].tags.get("stage")) for n in wrong}
+    assert not GROUP_IS_NOT_STAGE - wrong, f"agree now, remove from GROUP_IS_NOT_STAGE: {GROUP_IS_NOT_STAGE - wrong}"
+
+
 def test_check_names_do_not_repeat_their_asset():
     graph = load().resolve_asset_graph()
     for check in graph.asset_check_keys:
@@ -153,3 +166,27 @@ def test_dg_list_defs_shows_the_schedule_sensors_partitioned_assets_and_pools():
     pools = {k: t["pool"] for k, t in tags.items() if "pool" in t}
     assert set(pools.values()) == {"llm", "sandbox", "gpu"}
     assert pools["verified_solutions"] == "sandbox" and pools["trained_model"] == "gpu" and pools["problems"] == "llm"
+
+
+def test_run_config_defaults_are_the_recipe_settings_defaults():
+    """One owner of each default: the recipe's settings type; the run config (what the launchpad shows) agrees."""
+    from xcoder_assets.defs.synthesis import EvolutionConfig, FeatureConfigsConfig, ProblemsConfig
+    from xcoder_assets.defs.verification import TestInputsConfig, VerificationConfig
+    from xcoder_assets.recipe.composition import CompositionSettings
+    from xcoder_assets.recipe.evolution import EvolutionSettings
+    from xcoder_assets.recipe.sampling import SamplingSettings
+    from xcoder_assets.recipe.test_inputs import InputSettings
+    from xcoder_assets.recipe.verification import VoteSettings
+
+    assert EvolutionConfig().settings() == EvolutionSettings()
+    assert ProblemsConfig().settings() == CompositionSettings()
+    assert TestInputsConfig().settings() == InputSettings()
+    assert VerificationConfig().settings() == VoteSettings() and VoteSettings().seed == 42
+    sampling, config = SamplingSettings(), FeatureConfigsConfig()
+    assert (config.count, config.seed, config.max_depth, config.min_leaves) == (
+        sampling.count,
+        sampling.seed,
+        sampling.max_depth,
+        sampling.min_leaves,
+    )
+    assert [tuple(s) for s in config.shapes] == list(sampling.shapes)

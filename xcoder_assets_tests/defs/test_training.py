@@ -12,8 +12,8 @@ import pytest
 
 from xcoder_assets.defs.resources import StorageResource
 from xcoder_assets.defs.training import TrainingLauncher, trained_model
-from xcoder_assets.jobs.shards import MANIFEST
-from xcoder_assets_tests.jobs.shard_data import make_shards
+from xcoder_assets.launched.shards import MANIFEST
+from xcoder_assets_tests.launched.shard_data import make_shards
 
 SMOKE_SFT_STEPS = 12  # the smoke preset's 6, doubled so an interrupt lands mid-SFT with steps to spare
 
@@ -36,7 +36,9 @@ def _failure_message(data_dir: Path, config: dict, launcher: TrainingLauncher | 
 def _train_processes():
     import psutil
 
-    return [p for p in psutil.Process().children(recursive=True) if "xcoder_assets.jobs.train" in " ".join(p.cmdline())]
+    return [
+        p for p in psutil.Process().children(recursive=True) if "xcoder_assets.launched.train" in " ".join(p.cmdline())
+    ]
 
 
 @pytest.mark.e2e
@@ -89,7 +91,7 @@ def test_smoke_training_interrupt_and_resume_through_pipes(data_dir):
     assert meta["shards_version"] == "v-test"
     assert meta["data_versions"]["created_from"] == {"verified_solutions": "dv-test"}
 
-    from xcoder_assets.jobs.train import checkpoint_sha256
+    from xcoder_assets.launched.train import checkpoint_sha256
 
     checkpoint = Path(meta["checkpoint_path"])
     assert checkpoint == run_dir / "rl" / "final" and (checkpoint / "model.safetensors").is_file()

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 
 from xcoder_assets.recipe import verification as v
 from xcoder_assets.sandbox.judge import limits_for
@@ -251,6 +253,40 @@ def test_vote_on_runs_and_its_rows():
     tally = v.VerificationTally()
     tally.add(result)
     assert tally.tests == 6 and tally.unverified == 0 and tally.pass_rates == [0.5] and tally.easy == 0
+
+
+def test_votes_json_reads_back_as_the_records_the_vote_wrote():
+    tests = [f"test-{i}" for i in range(6)]
+    good = [FakeRun(f"{i}\n") for i in range(6)]
+    runs = [good, list(good), [FakeRun(f"{i + 1}\n") for i in range(6)], [FakeRun(status="time_limit")] * 6]
+    result = v.vote_on_runs(tests, runs, False, v.VoteSettings(seed=1))
+    (row, _) = v.solution_rows(
+        "prob-1", tests, [{"candidate_id": f"c{c}", "code": ""} for c in range(4)], runs, result, "all", "r"
+    )
+    read = v.read_votes(row["votes_json"])
+    assert read == v.vote_records(result)  # what the vote wrote, typed, in test order
+    assert [r.test_id for r in read] == tests and all(r.verified and not r.has_output for r in read)
+    assert read[0].top_votes == 2 and read[0].voters == 3 and read[0].candidates == 4
+    assert {r.test_id for r in read if r.holdout} == set(result.holdout)
+    with_outputs = v.vote_records(result, with_outputs=True)
+    assert v.read_votes(json.dumps({r.test_id: r.entry() for r in with_outputs})) == with_outputs
+    assert v.read_votes("{}") == [] and v.read_votes(None) == [] and v.read_votes("") == []
+    with pytest.raises(ValueError, match="test 't1' is malformed"):
+        v.read_votes(json.dumps({"t1": {"verified": True}}))
+    with pytest.raises(ValueError, match="expected an object"):
+        v.read_votes("[]")
+
+
+def test_the_vote_settings_own_every_default():
+    """One owner: the recipe's VoteSettings; verify(), verified_solutions' run config agree with it."""
+    from xcoder_assets.defs.verification import VerificationConfig
+
+    defaults = v.VoteSettings()
+    assert VerificationConfig().settings() == defaults
+    tests = [f"t{i}" for i in range(40)]
+    outputs = [[str(i) for i in range(40)]] * 3
+    assert v.verify(tests, outputs).holdout == v.verify(tests, outputs, seed=defaults.seed).holdout
+    assert v.verify(tests, outputs).holdout != v.verify(tests, outputs, seed=defaults.seed + 1).holdout
 
 
 def test_rejections_are_typed_and_rows_keep_the_vote():

@@ -113,7 +113,7 @@ def test_unknown_kind_is_an_error():
 
 def test_the_vote_accuracy_like_the_recipe_report():
     """Moved from test_verification.py: with more candidates the vote is more accurate on the default
-    mix (the recipe's voted-output accuracy: 91.75%, 92.08%, 92.47% with 4/8/16 candidates); the README's
+    mix (the recipe's voted-output accuracy: 91.75%, 92.08%, 92.47% with 4/8/16 candidates); docs/pipeline.md's
     figures come from benchmarks/vote_accuracy.py."""
     results = {n: run_study(n, problems=300) for n in (4, 8, 16)}
     assert results[4].voted_accuracy < results[8].voted_accuracy < results[16].voted_accuracy

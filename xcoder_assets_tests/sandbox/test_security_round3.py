@@ -252,12 +252,12 @@ def _reward_for(reward, code: str, expected: str) -> float:
 
 @pytest.mark.parametrize("name", ["bwrap", "docker"])
 def test_the_rl_reward_runs_every_completion_in_a_fresh_sandbox(name, request):
-    """The PID and tmpfs inode counters are a channel between programs of one warm sandbox (see the
-    README): the RL reward, where programs are adversarial, closes it with a sandbox per completion.
+    """The PID and tmpfs inode counters are a channel between programs of one warm sandbox (see
+    docs/sandbox.md): the RL reward, where programs are adversarial, closes it with a sandbox per completion.
     (A fresh container's first PIDs vary by a few with Docker's own start-up, so the reader's PID is
     checked against the writer's marks, not to the digit.)"""
     request.getfixturevalue(f"{name}_backend")
-    from xcoder_assets.jobs.reward import SandboxReward
+    from xcoder_assets.launched.reward import SandboxReward
 
     reward = SandboxReward(name, workers=1)
     try:

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from xcoder_assets.jobs.shards import MANIFEST, ShardError, load_shards, require
-from xcoder_assets_tests.jobs.shard_data import PROBLEMS, make_shards
+from xcoder_assets.launched.shards import MANIFEST, ShardError, load_shards, require
+from xcoder_assets_tests.launched.shard_data import PROBLEMS, make_shards
 
 
 def test_a_good_folder_loads_with_its_rows(tmp_path):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from xcoder_assets.jobs.reward import SandboxReward, answer_part, sampled_tests, score_completion
-from xcoder_assets_tests.jobs.shard_data import REWARD, SUM_CODE
+from xcoder_assets.launched.reward import SandboxReward, answer_part, sampled_tests, score_completion
+from xcoder_assets_tests.launched.shard_data import REWARD, SUM_CODE
 
 TESTS = [
     {"input": "1 2\n", "output": "3\n"},

@@ -6,15 +6,15 @@ import sys
 
 import pytest
 
-from xcoder_assets.jobs.config import TrainSettings
-from xcoder_assets.jobs.train import TrainInputError, pipes_metadata, preflight, resolve_base_model
+from xcoder_assets.launched.config import TrainSettings
+from xcoder_assets.launched.train import TrainInputError, pipes_metadata, preflight, resolve_base_model
 from xcoder_assets_tests.conftest import PROJECT_ROOT
-from xcoder_assets_tests.jobs.shard_data import make_shards
+from xcoder_assets_tests.launched.shard_data import make_shards
 
 
 def test_help_runs_without_the_trainer_packages_loaded():
     out = subprocess.run(
-        [sys.executable, "-m", "xcoder_assets.jobs.train", "--help"],
+        [sys.executable, "-m", "xcoder_assets.launched.train", "--help"],
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,
@@ -25,7 +25,7 @@ def test_help_runs_without_the_trainer_packages_loaded():
 
 def test_the_program_imports_no_dagster_but_dagster_pipes():
     code = (
-        "import sys, xcoder_assets.jobs.train, xcoder_assets.jobs.reward, xcoder_assets.jobs.tiny; "
+        "import sys, xcoder_assets.launched.train, xcoder_assets.launched.reward, xcoder_assets.launched.tiny; "
         "print(sorted(m for m in sys.modules if m == 'dagster' or m.startswith('dagster.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
@@ -39,7 +39,7 @@ def test_a_mismatched_manifest_exits_with_one_message(tmp_path):
         [
             sys.executable,
             "-m",
-            "xcoder_assets.jobs.train",
+            "xcoder_assets.launched.train",
             "--smoke",
             "--shards",
             str(root),
@@ -59,7 +59,7 @@ def test_a_mismatched_manifest_exits_with_one_message(tmp_path):
 
 def test_rl_problems_without_tests_are_refused(tmp_path):
     root = tmp_path / "s"
-    from xcoder_assets.jobs.shards import write_shards
+    from xcoder_assets.launched.shards import write_shards
 
     write_shards(root, {"rl/train-00000.jsonl": ("rl", "train", [{"problem_id": "p", "prompt": [], "tests": []}])})
     with pytest.raises(TrainInputError, match="'p' has no verified tests"):

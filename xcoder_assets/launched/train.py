@@ -1,7 +1,7 @@
 """The training job: SFT (TRL SFTTrainer) on the `messages` shards, then GRPO (TRL GRPOTrainer) on the RL
 set with the sandbox pass-rate reward; reports to Dagster through Pipes, or prints when run by hand.
 
-    python -m xcoder_assets.jobs.train --shards DATA/training_shards/V --output-root DATA/trained_model \
+    python -m xcoder_assets.launched.train --shards DATA/training_shards/V --output-root DATA/trained_model \
         [--smoke] [--settings '{"stages": "sft", "sft": {"max_steps": 100}}']
 
 Before any training: the manifest is verified (sha256 and rows of every file), the base model's config
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from xcoder_assets.jobs.config import SMOKE_MODEL, TrainSettings, smoke_settings
-from xcoder_assets.jobs.shards import ShardError, Shards, load_shards, require
+from xcoder_assets.launched.config import SMOKE_MODEL, TrainSettings, smoke_settings
+from xcoder_assets.launched.shards import ShardError, Shards, load_shards, require
 
 INTERRUPTED_EXIT = 130
 CHECK_FINITE = "finite_loss"  # an asset check of trained_model
@@ -159,7 +159,7 @@ def _cuda() -> bool:
 def resolve_base_model(settings: TrainSettings, output_root: Path) -> Path | str:
     """The base model as a path or hub id that loads; TrainInputError naming it when it does not."""
     if settings.base_model == SMOKE_MODEL:
-        from xcoder_assets.jobs.tiny import build_model_dir
+        from xcoder_assets.launched.tiny import build_model_dir
 
         return build_model_dir(output_root / "_base" / "qwen2-tiny", "tiny", seed=settings.seed)
     from transformers import AutoConfig, AutoTokenizer
@@ -546,7 +546,7 @@ def train(
     model_path = resolve_base_model(settings, output_root) if pending else settings.base_model
     reward = None
     if "rl" in pending:
-        from xcoder_assets.jobs.reward import SandboxReward
+        from xcoder_assets.launched.reward import SandboxReward
         from xcoder_assets.sandbox.backends import SandboxUnavailable
 
         try:
@@ -582,7 +582,7 @@ def train(
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m xcoder_assets.jobs.train",
+        prog="python -m xcoder_assets.launched.train",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xcoder_assets.jobs.shards import write_shards
+from xcoder_assets.launched.shards import write_shards
 
 SUM_CODE = "import sys\nprint(sum(map(int, sys.stdin.read().split())))\n"
 PROBLEMS = [

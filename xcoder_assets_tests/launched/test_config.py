@@ -2,8 +2,8 @@
 
 import pytest
 
-from xcoder_assets.jobs.config import SMOKE_MODEL, TrainSettings, smoke_settings
-from xcoder_assets.jobs.train import settings_from
+from xcoder_assets.launched.config import SMOKE_MODEL, TrainSettings, smoke_settings
+from xcoder_assets.launched.train import settings_from
 
 
 def test_the_papers_values_are_the_defaults():

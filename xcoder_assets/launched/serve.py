@@ -1,7 +1,7 @@
 """A small OpenAI-compatible chat server over transformers generation, for scoring a trained checkpoint
 where vLLM is not installed (benchmark_scores talks to it as to any endpoint: `openai/<model>` + api_base).
 
-    python -m xcoder_assets.jobs.serve --model CHECKPOINT [--host 127.0.0.1] [--port 0]
+    python -m xcoder_assets.launched.serve --model CHECKPOINT [--host 127.0.0.1] [--port 0]
     -> prints "listening on http://127.0.0.1:PORT/v1"
 
 From Python: `server = start_server(path)`; `server.url`; `server.close()`. Endpoints: GET /v1/models,

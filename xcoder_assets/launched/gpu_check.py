@@ -1,7 +1,7 @@
 """Throughput of the training job on a GPU: a fixed number of SFT and GRPO steps of a small random Qwen2
 model in bf16, through the same stage functions the trainer runs; prints tokens/s and MFU.
 
-    python -m xcoder_assets.jobs.gpu_check --work DIR [--size small] [--sft-steps 30] [--rl-steps 4]
+    python -m xcoder_assets.launched.gpu_check --work DIR [--size small] [--sft-steps 30] [--rl-steps 4]
 
 MFU here is 6 x parameters x trained tokens per second over the GPU's dense bf16 peak (attention FLOPs
 left out, so it is a lower bound). For GRPO the step time includes generating the rollouts with
@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from xcoder_assets.jobs.config import LoraSettings, RLSettings, SFTSettings, TrainSettings
-from xcoder_assets.jobs.shards import load_shards, require, write_shards
-from xcoder_assets.jobs.tiny import SEED_FILE, build_model_dir
-from xcoder_assets.jobs.train import Reporter, StopFlag, run_rl, run_sft
+from xcoder_assets.launched.config import LoraSettings, RLSettings, SFTSettings, TrainSettings
+from xcoder_assets.launched.shards import load_shards, require, write_shards
+from xcoder_assets.launched.tiny import SEED_FILE, build_model_dir
+from xcoder_assets.launched.train import Reporter, StopFlag, run_rl, run_sft
 
 # dense bf16 peak per GPU, FLOP/s (vendor figures, without sparsity)
 PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12, "L4": 121e12}
@@ -72,7 +72,7 @@ class LengthReward:
         self.counts: dict[str, int] = {}
 
     def __call__(self, completions: list[Any], **_: Any) -> list[float]:
-        from xcoder_assets.jobs.reward import completion_text
+        from xcoder_assets.launched.reward import completion_text
 
         return [len(completion_text(c)) / 1000.0 for c in completions]
 
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     sft = run_sft(settings, model_dir, require(shards, "messages"), run_dir / "sft", stop, reporter)
     sft_s = time.perf_counter() - started
     try:
-        from xcoder_assets.jobs.reward import SandboxReward
+        from xcoder_assets.launched.reward import SandboxReward
 
         reward: Any = SandboxReward("bwrap", workers=8)
         reward_note = "sandbox pass rate (bwrap)"

@@ -14,7 +14,7 @@ pytest.importorskip("transformers")
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    from xcoder_assets.jobs.tiny import build_model_dir
+    from xcoder_assets.launched.tiny import build_model_dir
 
     return build_model_dir(tmp_path_factory.mktemp("serve") / "tiny-model", "tiny")
 
@@ -31,7 +31,7 @@ def _post(url: str, body: dict) -> tuple[int, dict]:
 
 
 def test_chat_completions_in_openai_shape(tiny_model):
-    from xcoder_assets.jobs.serve import start_server as serve
+    from xcoder_assets.launched.serve import start_server as serve
 
     with serve(tiny_model, name="tiny") as server:
         assert server.url.startswith("http://127.0.0.1:") and server.url.endswith("/v1")
@@ -62,7 +62,7 @@ def test_litellm_talks_to_it_as_to_any_openai_endpoint(tiny_model):
     import litellm
 
     process, url = start_server(
-        [sys.executable, "-m", "xcoder_assets.jobs.serve", "--model", str(tiny_model), "--port", "0"],
+        [sys.executable, "-m", "xcoder_assets.launched.serve", "--model", str(tiny_model), "--port", "0"],
         r"listening on (http://\S+)",
         timeout_s=120,
     )

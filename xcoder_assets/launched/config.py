@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 Stages = Literal["sft", "rl", "sft+rl"]
-SMOKE_MODEL = "smoke:qwen2-tiny"  # a randomly initialised Qwen2 model built in code (jobs/tiny.py): no download
+SMOKE_MODEL = "smoke:qwen2-tiny"  # a randomly initialised Qwen2 model built in code (launched/tiny.py): no download
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class RLSettings:
     logging_steps: int = 1
     reward_workers: int = 8  # sandbox runs at once while scoring a step's completions
     # A new sandbox for every completion: programs optimised for reward may look for channels between
-    # the programs of one warm sandbox (the README's residual channels); about 130 ms a completion on bwrap.
+    # the programs of one warm sandbox (docs/sandbox.md, the channels that remain); about 130 ms a completion on bwrap.
     reward_fresh_sandbox: bool = True
 
 

@@ -1,5 +1,5 @@
 """The channels that remain between two programs judged one after the other in one warm sandbox: the
-next PID of its PID namespace and the next inode number of its tmpfs (README, "Channels that remain").
+next PID of its PID namespace and the next inode number of its tmpfs (docs/sandbox.md, "Channels that remain").
 
 For each backend and for warm and fresh sandboxes, a writer moves the counters by a secret N and the
 next program reads its own PID and a new file's inode number; the reader decodes N as the distance to

@@ -1,11 +1,11 @@
-"""The README's demo figures, computed from a data directory (and the runs in DAGSTER_HOME that wrote
-it), so that they never drift from what `make demo` prints.
+"""The demo's figures (docs/getting-started.md), computed from a data directory (and the runs in
+DAGSTER_HOME that wrote it), so that they never drift from what `make demo` prints.
 
-    .venv/bin/python scripts/readme_figures.py [--data-dir data] [--write README.md]
+    .venv/bin/python scripts/readme_figures.py [--data-dir data] [--write docs/getting-started.md]
 
-Prints the block; with --write, replaces the README's text between the markers
+Prints the block; with --write, replaces the page's text between the markers
 `<!-- demo-figures:begin -->` and `<!-- demo-figures:end -->`. Run it after `make demo` on a fresh
-clone (the README's block says which commit and machine).
+clone (the page says which commit and machine).
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def write(readme: Path, block: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="data")
-    parser.add_argument("--write", metavar="README", help="replace the README's demo-figures block")
+    parser.add_argument("--write", metavar="PAGE", help="replace a page's demo-figures block")
     args = parser.parse_args(argv)
     block = render(figures(Path(args.data_dir)))
     if args.write:

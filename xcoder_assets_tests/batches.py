@@ -11,7 +11,7 @@ from xcoder_assets.defs.partitions import add_batch
 from xcoder_assets.recipe.batches import DEFAULT_BATCH
 from xcoder_assets.store.tables import ALL_TABLES, batch_dir
 
-# The batch make demo writes, so the tests' data is the demo's (its checks warn as the README says).
+# The batch make demo writes, so the tests' data is the demo's (its checks warn as docs/getting-started.md says).
 TEST_BATCH = DEFAULT_BATCH
 
 

@@ -130,12 +130,24 @@ def demo_data(tmp_path_factory):
     Read only: a test that writes copies it (`demo_data.copy(tmp_path / "data")`)."""
     from xcoder_assets_tests.demo import materialize_demo
 
-    demo = materialize_demo(tmp_path_factory.mktemp("demo"))
+    # one build for the whole run: pytest-xdist's workers share the parent of their base temp folders
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    demo = materialize_demo(shared / "demo")
     yield demo
     demo.instance.dispose()
 
 
+SANDBOX_TESTS = PROJECT_ROOT / "xcoder_assets_tests" / "sandbox"
+
+
 def pytest_collection_modifyitems(items):
+    # The judge's own tests hold wall-time limits (a program's verdict within its time limit): make test runs
+    # them alone, after the rest has run on every core (the `serial` marker).
+    for item in items:
+        if SANDBOX_TESTS in Path(item.path).parents:
+            item.add_marker(pytest.mark.serial)
     # The first test to ask for the session's demo waits for its two materializations (minutes on a
     # loaded 2-core machine), whichever module it is in: those tests get the demo's time limit.
     for item in items:

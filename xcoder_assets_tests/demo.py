@@ -8,6 +8,7 @@ a test that writes copies the data (`Demo.copy`, caches included) and runs only 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+
+from xcoder_assets.store.parquet import write_text
 
 # The project root (the subprocess runs there, as `make demo` does).
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -108,7 +111,29 @@ class Demo:
 
 
 def materialize_demo(root: Path) -> Demo:
-    home, data = dagster_home(root / "home"), root / "data"
+    """The demo under `root`, built by the first caller. Under pytest-xdist every worker asks for the same
+    `root`: the first to take the lock materializes, the others wait and read what it recorded."""
+    root.mkdir(parents=True, exist_ok=True)
+    home, data, recorded = root / "home", root / "data", root / "runs.json"
+    with open(root / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if recorded.exists():
+            runs = [subprocess.CompletedProcess(**run) for run in json.loads(recorded.read_text())]
+        else:
+            runs = _materialize_twice(root, dagster_home(home), data)
+            saved = [
+                {"args": [str(a) for a in r.args], "returncode": r.returncode, "stdout": r.stdout, "stderr": r.stderr}
+                for r in runs
+            ]
+            write_text(json.dumps(saved), recorded)
+    from dagster._core.instance.ref import InstanceRef
+
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+    first, second = (RecordedRun(instance, run_id_of(done), done) for done in runs)
+    return Demo(home, data, instance, first, second)
+
+
+def _materialize_twice(root: Path, home: Path, data: Path) -> list[subprocess.CompletedProcess]:
     config = root / "demo.yaml"
     config.write_text(json.dumps(DEMO_CONFIG))  # JSON is YAML
     runs = []
@@ -116,8 +141,4 @@ def materialize_demo(root: Path) -> Demo:
         done = cli_materialize(home, data, "--select", DEMO_SELECT, "--config", str(config))
         assert done.returncode == 0, done.stdout + done.stderr
         runs.append(done)
-    from dagster._core.instance.ref import InstanceRef
-
-    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
-    first, second = (RecordedRun(instance, run_id_of(done), done) for done in runs)
-    return Demo(home, data, instance, first, second)
+    return runs

@@ -483,7 +483,7 @@ def test_a_damaged_file_is_named_with_its_asset_batch_and_rebuild_command(small_
 
 def test_the_readme_figures_come_from_the_data(small_demo, monkeypatch, tmp_path):
     """scripts/readme_figures.py renders the demo block from a data directory and its runs, and writes
-    it between the README's markers (issue 20 item 12: the README's figures are regenerated, not typed)."""
+    it between the markers of docs/getting-started.md (issue 20 item 12: the figures are regenerated, not typed)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("readme_figures", PROJECT_ROOT / "scripts" / "readme_figures.py")
@@ -506,5 +506,5 @@ def test_the_readme_figures_come_from_the_data(small_demo, monkeypatch, tmp_path
     readme.write_text(f"intro\n{module.BEGIN}\nstale\n{module.END}\nrest\n")
     module.write(readme, block)
     assert readme.read_text() == f"intro\n{module.BEGIN}\n{block}\n{module.END}\nrest\n"
-    text = (PROJECT_ROOT / "README.md").read_text()
+    text = (PROJECT_ROOT / "docs" / "getting-started.md").read_text()  # where the demo's figures live
     assert text.count(module.BEGIN) == 1 and text.count(module.END) == 1

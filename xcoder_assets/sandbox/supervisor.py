@@ -366,7 +366,7 @@ def child_strict(job, compiled, test_input):
         except Exception:
             pass
     # Then, as CPython does, the exit handlers: what a program prints from one is its output, and
-    # multiprocessing's own handler ends a Pool the program left open (README: strict's exit rule).
+    # multiprocessing's own handler ends a Pool the program left open (docs/sandbox.md: strict's exit rule).
     try:
         atexit._run_exitfuncs()
     except BaseException:

@@ -41,13 +41,13 @@ from xcoder_assets.store.tables import (  # noqa: E402
     ALL_TABLES,
     ASSET_TABLES,
     BATCHES_DIR,
+    LLM_CACHE_FILE,  # noqa: E402
     LLM_CALLS,
     batch_dir,
     batch_dirs,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-LLM_CACHE_FILE = "llm_cache.sqlite"
 # The id kinds of the batched tables and of their LLM calls: rewritten per batch and copy (the unbatched
 # assets' ids - seeds, features, tree nodes, pool entries - are shared by every batch, as in real data).
 BATCH_ID = r"\b(cfg|prob|test|cand|ver|call)-([0-9a-f]{11})[0-9a-f]{5}\b"

@@ -167,7 +167,9 @@ def _generate_and_judge(args: argparse.Namespace, problems, backend, settings, p
         check_role_settings(role)
     except LLMConfigError as exc:
         raise CliError(str(exc)) from None
-    cache = ResponseCache(Path(args.cache) if args.cache else Path(args.out) / "llm_cache.sqlite")
+    from xcoder_assets.store.tables import LLM_CACHE_FILE
+
+    cache = ResponseCache(Path(args.cache) if args.cache else Path(args.out) / LLM_CACHE_FILE)
     gateway = LLMGateway({ROLE: role}, cache, GatewayConfig(**given(args, GATEWAY_FLAGS)))
     scoring = score_model(
         problems,

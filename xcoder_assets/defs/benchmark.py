@@ -13,12 +13,13 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from xcoder_assets.defs.operations import GPU_POOL, SANDBOX_POOL, gpu_cron_gate
 from xcoder_assets.defs.checks import row_findings, share_check
+from xcoder_assets.defs.operations import GPU_POOL, SANDBOX_POOL, gpu_cron_gate
 from xcoder_assets.defs.resources import (
     LLMGatewayResource,
     SandboxResource,
     StorageResource,
+    in_stage,
     llm_metadata,
     publish,
     refused,
@@ -27,13 +28,13 @@ from xcoder_assets.defs.resources import (
 from xcoder_assets.llm.cache import ResponseCache
 from xcoder_assets.llm.gateway import GatewayConfig, LLMConfigError, LLMGateway, check_role_settings
 from xcoder_assets.llm.settings import RoleSettings
+from xcoder_assets.recipe import lcb_sources
 from xcoder_assets.recipe.benchmark import (
     BenchmarkInputError,
     fetch_release,
     parse_date,
     release_files,
 )
-from xcoder_assets.recipe import lcb_sources
 from xcoder_assets.recipe.evaluation import (
     OFFLINE_N,
     REAL_N,
@@ -55,6 +56,7 @@ from xcoder_assets.store.tables import (
     BENCHMARK_SUMMARY,
     LCB_PROBLEM_REJECTS,
     LCB_PROBLEMS,
+    LLM_CACHE_FILE,
     TRAINED_MODEL_SAMPLES,
     batch_dirs,
     verified_problems_path,
@@ -66,7 +68,6 @@ BUNDLED_LABEL = "livecodebench sample (3 real problems, undated)"
 VERIFIED_LABEL = "xcoder-verified (not LiveCodeBench)"
 LCB_SOURCES_DIR = "lcb_problems_sources"  # each source file's parsed rows, by path, size and mtime
 SOLVE_TEMPLATE = "solve"
-CACHE_FILE = "llm_cache.sqlite"
 FAILED_GENERATION_WARN_SHARE = 0.10  # above this, the score measures the endpoint as much as the model
 
 REJECTED_ROWS = "rejected_rows"
@@ -162,11 +163,10 @@ def _rejects_check(tally: lcb_sources.Tally) -> dg.AssetCheckResult:
 
 
 @dg.asset(
-    group_name="benchmark",
+    **in_stage("benchmark"),
     deps=["verified_solutions"],
     kinds={"parquet"},
     owners=["team:benchmark"],
-    tags={"stage": "benchmark"},
     description=LCB_PROBLEMS.description,
     check_specs=[
         dg.AssetCheckSpec(
@@ -266,11 +266,10 @@ BENCHMARK_CHECKS = [
 
 @dg.asset(
     pool=SANDBOX_POOL,
-    group_name="benchmark",
+    **in_stage("benchmark"),
     deps=[lcb_problems],
     kinds={"parquet", "llm", "sandbox"},
     owners=["team:benchmark"],
-    tags={"stage": "benchmark"},
     description=BENCHMARK_SAMPLES.description + " Also benchmark_summary (the score history) and LiveCodeBench's "
     "own output files under benchmark/<evaluation_id>/ (codegeneration_output.json, _eval.json, _eval_all.json).",
     check_specs=[
@@ -297,12 +296,11 @@ def benchmark_scores(
 
 @dg.asset(
     automation_condition=gpu_cron_gate(),
-    group_name="training",
+    **in_stage("training"),
     deps=["trained_model", lcb_problems],
     pool=GPU_POOL,
     kinds={"parquet", "pytorch", "sandbox"},
     owners=["team:benchmark"],
-    tags={"stage": "benchmark"},
     description=TRAINED_MODEL_SAMPLES.description + " The checkpoint is served with an OpenAI-compatible server over "
     "transformers generation (started and stopped here) and scored exactly as benchmark_scores scores an API model; "
     "its summary joins benchmark_summary.",
@@ -414,7 +412,7 @@ def _gateway(storage: StorageResource, llm: LLMGatewayResource, role: RoleSettin
         max_retries=llm.max_retries,
         request_timeout_s=llm.request_timeout_s,
     )
-    return LLMGateway({ROLE: role}, ResponseCache(storage.root / CACHE_FILE), limits, run_id=run_id, asset=asset)
+    return LLMGateway({ROLE: role}, ResponseCache(storage.root / LLM_CACHE_FILE), limits, run_id=run_id, asset=asset)
 
 
 def _publish_scores(

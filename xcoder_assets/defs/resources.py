@@ -39,8 +39,6 @@ from xcoder_assets.store.settings import record_settings
 from xcoder_assets.store.tables import LLM_CALLS, Table, batch_dir, llm_calls_path
 from xcoder_assets.store.warehouse import refresh_warehouse_file
 
-CACHE_FILE = "llm_cache.sqlite"
-RUN_CACHE_FILE = "sandbox_cache.sqlite"
 OWNERS = ["team:xcoder"]
 
 

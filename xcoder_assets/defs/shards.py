@@ -20,10 +20,10 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from xcoder_assets.defs.operations import eager_downstream
 from xcoder_assets.defs.benchmark import VERIFIED_LABEL
 from xcoder_assets.defs.checks import sampled_findings, share_check
-from xcoder_assets.defs.resources import OWNERS, StorageResource, asset_tags, publish, refused
+from xcoder_assets.defs.operations import eager_downstream
+from xcoder_assets.defs.resources import OWNERS, StorageResource, in_stage, publish, refused
 from xcoder_assets.recipe import shard_index
 from xcoder_assets.recipe import shards as recipe
 from xcoder_assets.recipe.batches import BatchKeyError, select_batches
@@ -34,17 +34,17 @@ from xcoder_assets.recipe.decontamination import (
     load_benchmark,
 )
 from xcoder_assets.store.ids import content_hash
+from xcoder_assets.store.render import chat_markdown, md_text
 from xcoder_assets.store.tables import (
     LCB_PROBLEMS,
+    SHARDS_DIR,
     TRAINING_MIXTURES,
     TRAINING_RL,
     TRAINING_SHARDS,
     batch_dirs,
 )
-from xcoder_assets.store.render import chat_markdown, md_text
 from xcoder_assets.store.ui import bar_panels, column_chart, markdown_image, table_or_none
 
-SHARDS_DIR = "training_shards"
 MIXTURES_DIR = "training_mixtures"
 
 CONTAMINATION_SHARE = "contamination_share"
@@ -160,7 +160,7 @@ class TrainingShardsConfig(dg.Config):
 
 
 def _fail(message: str) -> dg.Failure:
-    return dg.Failure(description=f"training_shards: {message}", allow_retries=False)
+    return refused(f"training_shards: {message}")
 
 
 def _benchmark(storage: StorageResource, paths: list[str]) -> tuple[list[BenchmarkText], dict[str, Any]]:
@@ -199,11 +199,10 @@ def _benchmark(storage: StorageResource, paths: list[str]) -> tuple[list[Benchma
     automation_condition=(eager_downstream() & dg.AutomationCondition.all_deps_blocking_checks_passed()).with_label(
         "eager (cheap downstream), once upstream blocking checks pass"
     ),
-    group_name="shards",
+    **in_stage("shards"),
     deps=["verified_solutions", "lcb_problems"],
     kinds={"parquet", "jsonl"},
     owners=OWNERS,
-    tags=asset_tags("training"),
     description=TRAINING_SHARDS.description + " Writes training_shards/<shards_version>/ (manifest.json; sft/messages, "
     "sft/query_response, sft/sharegpt and rl shards in JSONL and Parquet) and training_shards__rl (one row per RL "
     "problem). Incremental: each batch is planned once into training_shards/_parts/<part>/ (deduplicated against an "
@@ -472,11 +471,10 @@ class TrainingMixturesConfig(dg.Config):
 
 @dg.asset(
     automation_condition=eager_downstream(),
-    group_name="shards",
+    **in_stage("shards"),
     deps=[training_shards],
     kinds={"parquet", "jsonl"},
     owners=OWNERS,
-    tags=asset_tags("training"),
     description=TRAINING_MIXTURES.description
     + " Each is training_mixtures/<shards_version>/<name>/manifest.json: the chosen row ids and the shards files"
     " holding them (path relative to the mixture, sha256); no row is copied (recipe.shards.mixture_rows reads one).",

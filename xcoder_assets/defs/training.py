@@ -22,11 +22,11 @@ from xcoder_assets.defs.resources import OWNERS, StorageResource, in_stage, refu
 from xcoder_assets.launched.config import SMOKE_MODEL, LoraSettings, RLSettings, SFTSettings, TrainSettings
 from xcoder_assets.launched.shards import MANIFEST, ShardError, Shards, load_shards
 from xcoder_assets.launched.train import CHECK_FINITE, settings_from
+from xcoder_assets.store.tables import SHARDS_DIR
 from xcoder_assets.store.ui import markdown_image
 
 TRAIN_MODULE = "xcoder_assets.launched.train"
 OUTPUT_FOLDER = "trained_model"
-SHARDS_FOLDER = "training_shards"
 DEFAULT_TRAIN_IMAGE = "xcoder-train:latest"
 # what the launcher's interpreter must import for the job to start (the `train` extra)
 TRAIN_IMPORTS = ("torch", "transformers", "trl", "accelerate", "datasets", "dagster_pipes")
@@ -267,7 +267,7 @@ def find_shards_dir(context: dg.AssetExecutionContext, config: TrainedModelConfi
     the newest folder under <data>/training_shards holding a manifest."""
     if config.shards_dir:
         return Path(config.shards_dir)
-    event = context.instance.get_latest_materialization_event(dg.AssetKey(SHARDS_FOLDER))
+    event = context.instance.get_latest_materialization_event(dg.AssetKey(SHARDS_DIR))
     materialization = event.asset_materialization if event is not None else None
     if materialization is not None:
         meta = materialization.metadata
@@ -280,12 +280,12 @@ def find_shards_dir(context: dg.AssetExecutionContext, config: TrainedModelConfi
                 if (path / MANIFEST).is_file():
                     return path
         version = meta.get("shards_version")
-        if version is not None and (root / SHARDS_FOLDER / str(version.value) / MANIFEST).is_file():
-            return root / SHARDS_FOLDER / str(version.value)
-    manifests = sorted((root / SHARDS_FOLDER).glob(f"*/{MANIFEST}"), key=lambda p: p.stat().st_mtime)
+        if version is not None and (root / SHARDS_DIR / str(version.value) / MANIFEST).is_file():
+            return root / SHARDS_DIR / str(version.value)
+    manifests = sorted((root / SHARDS_DIR).glob(f"*/{MANIFEST}"), key=lambda p: p.stat().st_mtime)
     if not manifests:
         raise refused(
-            f"trained_model: no training shards under {root / SHARDS_FOLDER} "
+            f"trained_model: no training shards under {root / SHARDS_DIR} "
             "(materialize training_shards first, or set shards_dir)"
         )
     return manifests[-1].parent
@@ -395,7 +395,7 @@ def trained_metadata(reported: dict[str, Any], trainer: TrainingLauncher) -> dic
 @dg.asset(
     **in_stage("training"),
     automation_condition=gpu_cron_gate(),
-    deps=[SHARDS_FOLDER],
+    deps=[SHARDS_DIR],
     pool=GPU_POOL,
     kinds={"pytorch", "trl"},
     owners=OWNERS,

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from xcoder_assets.store.sqlstore import POLL_S, Claimed, SqlStore, cache_location
+from xcoder_assets.store.tables import LLM_CACHE_FILE
 
-CACHE_FILE = "llm_cache.sqlite"  # in the data directory (defs/resources.py names it too)
+CACHE_FILE = LLM_CACHE_FILE  # in the data directory
 CLAIM_SPACE = "llm"  # the claims table's space for requests (the sandbox's runs have their own)
 
 

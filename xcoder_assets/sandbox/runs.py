@@ -24,10 +24,10 @@ from xcoder_assets.sandbox.judge import run_program
 from xcoder_assets.sandbox.outcome import ABANDONED, RunOutcome
 from xcoder_assets.store.ids import content_hash
 from xcoder_assets.store.sqlstore import Claimed, SqlStore, cache_location
+from xcoder_assets.store.tables import RUN_CACHE_FILE
 
 log = logging.getLogger(__name__)
 
-RUN_CACHE_FILE = "sandbox_cache.sqlite"  # in the data directory (defs/resources.py names it too)
 CLAIM_SPACE = "run"  # the claims table's space for sandbox runs
 
 

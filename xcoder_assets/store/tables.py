@@ -41,6 +41,11 @@ class Table:
 # Generation batches (one dynamic partition each) keep their tables apart, Hive-style, so DuckDB reads
 # every batch as one view with a `batch` column: <data dir>/batches/batch=<key>/<table>.parquet.
 BATCHES_DIR = "batches"
+# The shared caches in the data directory (or on Postgres: store/sqlstore.py) and the shard versions' folder:
+# named here once, for every reader and writer.
+LLM_CACHE_FILE = "llm_cache.sqlite"  # the gateway's response cache, usage log, budgets, batches (llm/cache.py)
+RUN_CACHE_FILE = "sandbox_cache.sqlite"  # the sandbox run cache (sandbox/runs.py)
+SHARDS_DIR = "training_shards"  # one folder per training_shards version, under the data directory
 BATCH_FOLDER_PREFIX = "batch="
 
 

@@ -27,6 +27,7 @@ from xcoder_assets.store.tables import (
     ASSET_TABLES,
     BATCH_FOLDER_PREFIX,
     BATCHES_DIR,
+    LLM_CACHE_FILE,
     Table,
     batch_dir,
     batch_dirs,
@@ -36,7 +37,6 @@ from xcoder_assets.store.tables import (
 # Inside the package (xcoder_assets/sql links to the top-level sql/ in a checkout), so an installed wheel has it.
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 WAREHOUSE_FILE = "xcoder.duckdb"
-LLM_CACHE_FILE = "llm_cache.sqlite"  # the gateway's response cache and usage log (llm/cache.py)
 
 # The gateway's usage log, one row per request it answered (a call, a cache hit, or not sent), as
 # `llm_usage_log` (read from SQLite only when a query scans it): the run metadata's llm_* figures count

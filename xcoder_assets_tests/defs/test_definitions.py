@@ -71,7 +71,7 @@ def test_every_asset_has_a_description_owner_and_code_reference():
 
 # Being fixed: these assets' group and `stage` tag disagree; their modules (defs/shards.py, defs/benchmark.py)
 # are reworked by their owners right now, who move them to resources.in_stage(). The lead empties this list.
-GROUP_IS_NOT_STAGE = {"training_shards", "training_mixtures", "trained_model_scores"}
+GROUP_IS_NOT_STAGE: set[str] = set()
 
 
 def test_every_asset_group_is_its_stage_tag():

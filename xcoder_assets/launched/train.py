@@ -15,7 +15,6 @@ saves a checkpoint at the end of the current step and exits with status 130.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -28,6 +27,7 @@ from typing import Any, Callable, Literal
 
 from xcoder_assets.launched.config import SMOKE_MODEL, TrainSettings, smoke_settings
 from xcoder_assets.launched.shards import ShardError, Shards, load_shards, require
+from xcoder_assets.store.ids import named_files_sha256
 
 INTERRUPTED_EXIT = 130
 CHECK_FINITE = "finite_loss"  # an asset check of trained_model
@@ -477,13 +477,8 @@ def run_rl(
 def checkpoint_sha256(folder: str | Path) -> str:
     """One hash over a model folder: every file's relative name and bytes, in name order."""
     folder = Path(folder)
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "stage_done.json"):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0")
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "stage_done.json")
+    return named_files_sha256((str(path.relative_to(folder)), path) for path in files)
 
 
 def _last(curve: list[list[float]] | None) -> float | None:

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
+from xcoder_assets.store.ids import named_files_sha256
+
 LCB_FILE = re.compile(r"test(\d*)\.jsonl")
 
 
@@ -61,13 +63,7 @@ def folder_stat(folder: Path) -> tuple[str, list[Path]]:
 
 def folder_digest(files: Sequence[Path]) -> str:
     """A hash of the files' names and contents: a touched but unchanged file is not a new release."""
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + b"\0")
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
+    return named_files_sha256((path.name, path) for path in files)[:16]
 
 
 def folder_release(folder: Path, seen: ReleaseState | None) -> ReleaseState | None:

@@ -60,10 +60,24 @@ def kind_of(row_id: str) -> str | None:
     return prefix
 
 
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes (hex), read a megabyte at a time: manifests and shard files."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+def _hash_file_into(digest: Any, path: Path) -> None:
+    with open(path, "rb") as handle:  # a megabyte at a time: shard files and checkpoints are large
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes (hex): manifests and shard files."""
+    digest = hashlib.sha256()
+    _hash_file_into(digest, path)
+    return digest.hexdigest()
+
+
+def named_files_sha256(files: Iterable[tuple[str, Path]]) -> str:
+    """One sha256 (hex) over (name, file) pairs in the order given: each name, a NUL, the file's bytes. A
+    folder's identity (a checkpoint, a benchmark release) that a renamed or changed file alters."""
+    digest = hashlib.sha256()
+    for name, path in files:
+        digest.update(name.encode() + b"\0")
+        _hash_file_into(digest, path)
     return digest.hexdigest()

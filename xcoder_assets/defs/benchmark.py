@@ -25,8 +25,7 @@ from xcoder_assets.defs.resources import (
     refused,
     register_offline_if_used,
 )
-from xcoder_assets.llm.cache import ResponseCache
-from xcoder_assets.llm.gateway import GatewayConfig, LLMConfigError, LLMGateway, check_role_settings
+from xcoder_assets.llm.gateway import LLMConfigError, check_role_settings
 from xcoder_assets.llm.settings import RoleSettings
 from xcoder_assets.recipe import lcb_sources
 from xcoder_assets.recipe.benchmark import (
@@ -56,7 +55,6 @@ from xcoder_assets.store.tables import (
     BENCHMARK_SUMMARY,
     LCB_PROBLEM_REJECTS,
     LCB_PROBLEMS,
-    LLM_CACHE_FILE,
     TRAINED_MODEL_SAMPLES,
     batch_dirs,
     verified_problems_path,
@@ -380,7 +378,7 @@ def score_model(
     try:
         scoring = score_lcb(
             problems,
-            _gateway(storage, llm, role, run_id, asset),
+            llm.gateway(storage, (ROLE,), run_id, asset, settings_of={ROLE: role}),
             template,
             backend,
             settings,
@@ -401,18 +399,6 @@ def _evaluation_id(
     """One id per model, sampling and problem set: the same evaluation again has the same id."""
     made_with = {"model": model, "api_base": api_base, "n": n, "seed": seed, "params": role.params.as_dict()}
     return make_id("eval", {**made_with, "template": template}, problems["lcb_problem_id"].to_list())
-
-
-def _gateway(storage: StorageResource, llm: LLMGatewayResource, role: RoleSettings, run_id: str, asset: str):
-    """The llm resource's limits with this asset's one role (the model scored, not the recipe's solve model)."""
-    limits = GatewayConfig(
-        max_in_flight=llm.max_in_flight,
-        requests_per_minute=llm.requests_per_minute,
-        tokens_per_minute=llm.tokens_per_minute,
-        max_retries=llm.max_retries,
-        request_timeout_s=llm.request_timeout_s,
-    )
-    return LLMGateway({ROLE: role}, ResponseCache(storage.root / LLM_CACHE_FILE), limits, run_id=run_id, asset=asset)
 
 
 def _publish_scores(

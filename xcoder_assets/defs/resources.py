@@ -380,7 +380,16 @@ class LLMGatewayResource(dg.ConfigurableResource):
             "batch": {r: self.settings(r).batch for r in roles},
         }
 
-    def gateway(self, storage: StorageResource, roles: tuple[str, ...], run_id: str, asset: str) -> LLMGateway:
+    def gateway(
+        self,
+        storage: StorageResource,
+        roles: tuple[str, ...],
+        run_id: str,
+        asset: str,
+        settings_of: Mapping[str, RoleSettings] | None = None,
+    ) -> LLMGateway:
+        """The one gateway every asset calls through: this resource's limits, budgets and shared cache.
+        `settings_of` replaces the roles' own settings (the scoring assets' model under test)."""
         config = GatewayConfig(
             max_in_flight=self.max_in_flight,
             requests_per_minute=self.requests_per_minute,
@@ -396,7 +405,7 @@ class LLMGatewayResource(dg.ConfigurableResource):
                     run_id, self.budget_usd, self.budget_usd_per_day, self.budget_usd_per_batch, self._partition
                 )
             )
-            roles_settings = {r: self.settings(r) for r in roles}
+            roles_settings = dict(settings_of) if settings_of else {r: self.settings(r) for r in roles}
             register_offline_if_used(roles_settings.values())
             for settings in roles_settings.values():
                 check_role_settings(settings)  # before the cache opens or any call is made

@@ -415,9 +415,9 @@ def _publish_scores(
     """The samples, the score history and LiveCodeBench's files written; the metadata and checks reported."""
     asset, run_id, run, scored = table.name, context.run.run_id, scoring.run, scoring.scores
     model, evaluation_id, template = scored["model"], scored["evaluation_id"], scored["template"]
-    kind = "tscore" if table is TRAINED_MODEL_SAMPLES else "score"
+    id_prefix = "tscore" if table is TRAINED_MODEL_SAMPLES else "score"  # a row id names its table (store/ids.py)
     samples = pl.DataFrame(
-        sample_rows(run, evaluation_id, model, role.api_base, template, run_id, kind), schema=table.schema
+        sample_rows(run, evaluation_id, model, role.api_base, template, run_id, id_prefix), schema=table.schema
     )
     summary = pl.DataFrame(
         summary_rows(scored, evaluation_id, model, run_id, datetime.now(timezone.utc)), schema=BENCHMARK_SUMMARY.schema

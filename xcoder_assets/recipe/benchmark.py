@@ -265,6 +265,21 @@ class LoadedProblems:
     duplicates: int = 0  # rows whose question_id an earlier file already gave (later releases repeat none)
 
 
+def parsed_records(path: Path, label: str, skip_bad_records: bool) -> Iterator[LcbProblem | RejectedRecord]:
+    """Each record of a LiveCodeBench file as a problem, in file order. A malformed one raises one
+    BenchmarkInputError naming file and line, or with `skip_bad_records` comes as its RejectedRecord."""
+    for location, record, unreadable in read_records(path):
+        qid = record.get("question_id") if isinstance(record, dict) else None
+        try:
+            if unreadable:
+                raise ValueError(unreadable)
+            yield problem_from_record(record, source=label, location=location)
+        except (ValueError, TypeError) as exc:
+            if not skip_bad_records:
+                raise BenchmarkInputError(f"{location}: problem {qid or '?'}: {exc}") from None
+            yield RejectedRecord(location, qid if isinstance(qid, str) else None, str(exc))
+
+
 def load_problems(
     sources: Sequence[tuple[Path, str]],
     *,
@@ -278,16 +293,9 @@ def load_problems(
     loaded, seen = LoadedProblems(), set()
     window = DateWindow("run", start, end)
     for path, label in sources:
-        for location, record, unreadable in read_records(path):
-            qid = record.get("question_id") if isinstance(record, dict) else None
-            try:
-                if unreadable:
-                    raise ValueError(unreadable)
-                problem = problem_from_record(record, source=label, location=location)
-            except (ValueError, TypeError) as exc:
-                if not skip_bad_records:
-                    raise BenchmarkInputError(f"{location}: problem {qid or '?'}: {exc}") from None
-                loaded.rejected.append(RejectedRecord(location, qid if isinstance(qid, str) else None, str(exc)))
+        for problem in parsed_records(path, label, skip_bad_records):
+            if isinstance(problem, RejectedRecord):
+                loaded.rejected.append(problem)
                 continue
             if (start or end) and not window.holds(problem.contest_date):
                 loaded.outside_window += 1

@@ -20,14 +20,14 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import polars as pl
 
-from xcoder_assets.recipe.benchmark import BenchmarkInputError, load_problems, problem_from_record, read_records
+from xcoder_assets.recipe.benchmark import RejectedRecord, load_problems, parsed_records
 from xcoder_assets.recipe.evaluation import problem_rows
 from xcoder_assets.store.ids import content_hash
 from xcoder_assets.store.streaming import TableWriter, row_group_frames
@@ -136,17 +136,9 @@ def parse_source(
         TableWriter(LCB_PROBLEMS, rows_file.parent, rows_file) as rows,
         TableWriter(LCB_PROBLEM_REJECTS, rejects_file.parent, rejects_file) as rejects,
     ):
-        for location, record, unreadable in read_records(path):
-            qid = record.get("question_id") if isinstance(record, dict) else None
-            try:
-                if unreadable:
-                    raise ValueError(unreadable)
-                problem = problem_from_record(record, source=label, location=location)
-            except (ValueError, TypeError) as exc:
-                if not skip_bad_records:
-                    raise BenchmarkInputError(f"{location}: problem {qid or '?'}: {exc}") from None
-                reason = {"location": location, "question_id": qid if isinstance(qid, str) else None}
-                rejects.write([{**reason, "reason": str(exc), "run_id": ""}])
+        for problem in parsed_records(path, label, skip_bad_records):
+            if isinstance(problem, RejectedRecord):
+                rejects.write([{**asdict(problem), "run_id": ""}])
                 continue
             if problem.question_id in seen:
                 continue

@@ -6,6 +6,7 @@ import json
 import pyarrow.parquet as pq
 
 from xcoder_assets.recipe import lcb_sources
+from xcoder_assets.recipe.benchmark import BenchmarkInputError
 from xcoder_assets_tests.recipe.test_lcb_sources import SAMPLE, copy_of, expected
 
 
@@ -59,7 +60,7 @@ def test_a_failing_file_stores_nothing_and_the_table_is_not_written(tmp_path):
     cache = tmp_path / "cache"
     try:
         lcb_sources.assemble([(bad, "bad")], cache, "run", chunk_rows=1)
-    except lcb_sources.BenchmarkInputError as exc:
+    except BenchmarkInputError as exc:
         assert "bad.jsonl:3" in str(exc)
     else:
         raise AssertionError("a malformed row must fail the file")

@@ -35,7 +35,7 @@ def llm_writer(location: str, cache_url: str | None, server_url: str, tag: str, 
         cache,
         GatewayConfig(max_in_flight=8, max_retries=2, request_timeout_s=30),
         run_id=f"writer-{os.getpid()}",
-        asset="shared",
+        asset="cache_race",
     )
     requests = [LLMRequest.of("extract", [{"role": "user", "content": p}], "test@v1") for p in prompts(tag, n)]
     start.wait(60)

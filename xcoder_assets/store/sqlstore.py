@@ -276,38 +276,11 @@ class SqlStore:
         MissingTable when the table is not there (a database no writer has created yet). The lock is held
         per step, never across a yield: a consumer (polars) may resume the generator on another thread."""
         text = self.text(name, **parts)
-        if self.dialect == "sqlite":
-            with self._lock:
-                try:
-                    cursor = self._con.execute(text)
-                except sqlite3.OperationalError as exc:
-                    if "no such table" in str(exc):
-                        raise MissingTable(str(exc)) from None
-                    raise
-            try:
-                while True:
-                    with self._lock:
-                        rows = cursor.fetchmany(batch_size)
-                    if not rows:
-                        return
-                    yield rows
-            finally:
-                with self._lock:
-                    cursor.close()
-        import psycopg2
-
         with self._lock:
-            self._con.autocommit = False  # a server-side cursor lives in a transaction
-            cursor = self._con.cursor(name=f"stream_{secrets.token_hex(4)}")
-            cursor.itersize = batch_size
-            try:
-                cursor.execute(text)
-            except psycopg2.errors.UndefinedTable as exc:
-                self._end_stream(cursor)
-                raise MissingTable(str(exc).strip()) from None
-            except BaseException:
-                self._end_stream(cursor)
-                raise
+            if self.dialect == "sqlite":
+                cursor, close = self._open_sqlite_stream(text), self._close_cursor
+            else:
+                cursor, close = self._open_postgres_stream(text, batch_size), self._end_stream
         try:
             while True:
                 with self._lock:
@@ -317,7 +290,31 @@ class SqlStore:
                 yield rows
         finally:
             with self._lock:
-                self._end_stream(cursor)
+                close(cursor)
+
+    def _open_sqlite_stream(self, text: str) -> Any:
+        try:
+            return self._con.execute(text)
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                raise MissingTable(str(exc)) from None
+            raise
+
+    def _open_postgres_stream(self, text: str, batch_size: int) -> Any:
+        import psycopg2
+
+        self._con.autocommit = False  # a server-side cursor lives in a transaction
+        cursor = self._con.cursor(name=f"stream_{secrets.token_hex(4)}")
+        cursor.itersize = batch_size
+        try:
+            cursor.execute(text)
+        except psycopg2.errors.UndefinedTable as exc:
+            self._end_stream(cursor)
+            raise MissingTable(str(exc).strip()) from None
+        except BaseException:
+            self._end_stream(cursor)
+            raise
+        return cursor
 
     def _end_stream(self, cursor: Any) -> None:
         try:

@@ -10,6 +10,13 @@ requests an expired or failed batch did not answer, become errors with a reason 
 so the next run sends them again. A run that waits longer than `batch_wait_s` stops with
 BatchPending (its message says how to continue); a sensor can rematerialize the stage once
 `open_batches` shows the batch finished.
+
+Two processes (on any hosts sharing the cache) that submit the same requests at once would each find
+no open batch and each submit one. So the requests a process is about to put in a batch file are
+claimed first, in the claims table the synchronous path uses (store/sqlstore.py, space `llm`); the
+batch's record and the end of those claims are one transaction. A key another process holds is
+waited for: when its claim ends, its batch's record is there (this process resumes that batch) or its
+answer is, or neither (the other process failed before submitting) and this process claims and submits it.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import litellm
 
 from xcoder_assets.llm.budget import LLMRunStopped
+from xcoder_assets.llm.cache import CLAIM_SPACE
 from xcoder_assets.llm.wire import batch_custom_id, split_batch_custom_id
 
 if TYPE_CHECKING:
@@ -74,6 +82,9 @@ class BatchRunner:
         for request, body, key in items:
             self.items.setdefault(key, (request, body))
         self.usage: list[tuple] = []  # answers of keys this call does not need (an earlier run's batch)
+        # Batches another live process submitted while this one was about to (found through its claims):
+        # that process logs their answers as sent; here they are cache hits.
+        self.taken: set[str] = set()
 
     async def run(self) -> None:
         try:
@@ -112,10 +123,27 @@ class BatchRunner:
         ]
         covered = set().union(*(json.loads(rec["cache_keys_json"]) for rec in open_batches)) if open_batches else set()
         new = [key for key in self.items if key in needed and key not in covered]
-        if new:
-            record = await self._submit(role, new)
-            if record is not None:
-                open_batches.append(record)
+        store = self.cache.store
+        while new:
+            # Claimed before the batch file is written: another process submitting the same requests now
+            # holds them (this one waits), or has recorded its batch / stored their answers (`found`).
+            lookup = self._settled_lookup(role, settings.model)
+            claimed = await asyncio.to_thread(store.claim, CLAIM_SPACE, new, lookup)
+            self._take(claimed.found, open_batches)
+            if claimed.mine:
+                record = None
+                try:
+                    record = await self._submit(role, [k for k in new if k in claimed.mine])
+                finally:
+                    if record is None:  # nothing recorded (all over budget, or the provider failed): given back
+                        store.release(CLAIM_SPACE, claimed.mine)
+                if record is not None:
+                    open_batches.append(record)
+            new = []
+            if claimed.elsewhere:
+                waited = await asyncio.to_thread(store.wait_for, CLAIM_SPACE, claimed.elsewhere, lookup)
+                self._take(waited.found, open_batches)
+                new = [k for k in self.items if k in waited.mine]  # its holder gave it back unsent: ours now
         if not self.wait:
             return open_batches
         deadline = time.monotonic() + self.gateway.config.batch_wait_s
@@ -134,7 +162,37 @@ class BatchRunner:
             await asyncio.sleep(min(self.gateway.config.batch_poll_s, max(0.0, deadline - time.monotonic())))
         return open_batches
 
+    def _settled_lookup(self, role: str, model: str) -> Any:
+        """For a claim: the keys that need no batch from this process, as ("answer", response) when the cache
+        holds their answer, ("batch", record) when an open batch of this role and model holds them."""
+
+        def lookup(keys: list[str]) -> dict[str, tuple[str, Any]]:
+            found: dict[str, tuple[str, Any]] = {k: ("answer", v) for k, v in self.cache.get_many(keys).items()}
+            wanted = set(keys) - set(found)
+            if wanted:
+                for rec in self.cache.open_batches(role, model):
+                    for key in wanted.intersection(json.loads(rec["cache_keys_json"])):
+                        found[key] = ("batch", rec)
+            return found
+
+        return lookup
+
+    def _take(self, found: dict[str, tuple[str, Any]], open_batches: list[dict[str, Any]]) -> None:
+        """What another process did with keys this one was about to submit: answers resolve their requests
+        (as cache hits), batches are resumed with this run's own."""
+        known = {rec["batch_id"] for rec in open_batches}
+        for key, (kind, value) in found.items():
+            if kind == "answer":
+                future = self.futures.get(key)
+                if future is not None and not future.done():
+                    future.set_result({**value, "cache_hit": True})
+            elif value["batch_id"] not in known:
+                known.add(value["batch_id"])
+                self.taken.add(value["batch_id"])
+                open_batches.append(value)
+
     async def _submit(self, role: str, keys: list[str]) -> dict[str, Any] | None:
+        """One batch of `keys` (claimed by this process); its record ends their claims in one transaction."""
         settings = self.gateway.settings_for(role)
         batch_id = f"xb-{uuid.uuid4().hex[:20]}"
         sending = []
@@ -192,7 +250,7 @@ class BatchRunner:
             "submitted_at": time.time(),
             "finished_at": None,
         }
-        self.cache.add_batch(record)
+        self.cache.add_batch(record, release=keys)  # the budget's refusals too: not sent, nothing to wait for
         return record
 
     async def _collect(self, rec: dict[str, Any], batch: Any, settings: Any) -> None:
@@ -235,10 +293,13 @@ class BatchRunner:
             cost = answer["cost_usd"] if isinstance(answer, dict) else 0.0
             self.cache.settle(f"batch:{rec['batch_id']}:{key}", cost)
             result = answer if isinstance(answer, dict) else {"error": answer}
+            if rec["batch_id"] in self.taken and isinstance(answer, dict):
+                result = {**answer, "cache_hit": True}
             future = self.futures.get(key)
             if future is not None and not future.done():
                 future.set_result(result)
-            elif future is None:  # an earlier run's request this call does not need: logged here
+            elif future is None and rec["batch_id"] not in self.taken:
+                # an earlier run's request this call does not need: logged here (a live process logs its own)
                 self.usage.append(
                     (
                         time.time(),

@@ -122,8 +122,12 @@ class ResponseCache:
         "finished_at",
     )
 
-    def add_batch(self, record: dict[str, Any]) -> None:
-        self._store.execute("batch_add", [record[c] for c in self.BATCH_COLUMNS])
+    def add_batch(self, record: dict[str, Any], release: Iterable[str] = ()) -> None:
+        """Record a submitted batch; this process's claims on `release` (the keys it was submitted for) end in
+        the same transaction, so a process that finds a claim gone finds the batch that holds its request."""
+        with self._store.transaction() as store:
+            store.execute("batch_add", [record[c] for c in self.BATCH_COLUMNS])
+            store.release(CLAIM_SPACE, release)
 
     def open_batches(self, role: str, model: str) -> list[dict[str, Any]]:
         """Submitted batches of this role and model not collected yet, oldest first."""

@@ -480,6 +480,8 @@ class LLMGateway:
                 claimed.add(key)
                 result.attempts = int(first)
                 result.cache_hit = not first and result.error is None
+                if response.get("cache_hit"):  # answered by another process's batch meanwhile: not sent here
+                    result.attempts, result.cache_hit = 0, True
                 if response.get("not_sent"):
                     self.not_sent += 1
                     result.attempts = 0

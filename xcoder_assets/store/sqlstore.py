@@ -16,6 +16,14 @@ transaction whose conflict rule lets one claimant win. A key held by another pro
 (its answer appears in the cache, or its claim goes away and this process takes it). A claim is a
 lease renewed by a heartbeat thread while its process lives: one killed mid-request loses its claims
 after the lease (XCODER_CACHE_CLAIM_LEASE_S, default 120 s), and another process takes the work over.
+
+A dropped Postgres connection (a server restart, a failover, `pg_terminate_backend`, a proxy's idle
+timeout) is reopened once and the statement retried when that is safe: a read; a write that is
+idempotent (every upsert, claim, release and update here); any statement of a transaction the drop cut
+short before its COMMIT (the server rolled it back: the transaction is replayed, and its reads must
+return what they returned the first time, else it is not). What is not retried: a COMMIT whose outcome
+is unknown in a transaction that appends rows (the usage log): it fails with one message
+(CacheConnectionLost) rather than risk writing the rows twice.
 """
 
 from __future__ import annotations
@@ -38,6 +46,8 @@ LEASE_ENV = "XCODER_CACHE_CLAIM_LEASE_S"
 DEFAULT_LEASE_S = 120.0
 POLL_S = 0.25  # how often a process waiting on another's claim looks again
 CHUNK = 500  # keys per IN (...) list and per claim transaction
+# Statements that add a row each time they run: never run again when a drop leaves their outcome unknown.
+APPENDS = frozenset({"usage_insert"})
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -48,6 +58,11 @@ class MissingTable(Exception):
 
 class CacheConfigError(ValueError):
     """XCODER_CACHE_URL (or a cache location) that cannot be used: one message naming it and why."""
+
+
+class CacheConnectionLost(RuntimeError):
+    """The Postgres connection dropped and the statement could not be retried safely (or reopening it
+    failed): one message naming the database (no password), what was cut short and why it is not retried."""
 
 
 def cache_url() -> str | None:
@@ -125,6 +140,25 @@ def sql_file(name: str, dialect: Dialect) -> str:
 
 
 @dataclass(frozen=True)
+class _Result:
+    """A statement's column names (None: it returns no rows) and every row, fetched at once."""
+
+    names: list[str] | None
+    rows: list[tuple]
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One statement of an open transaction, kept so that a transaction cut short by a drop can be replayed."""
+
+    name: str
+    text: str
+    params: Any  # a tuple, or a list of tuples (many)
+    many: bool
+    rows: list[tuple] | None  # what a read returned: a replay must read the same
+
+
+@dataclass(frozen=True)
 class Claimed:
     """What a claim found: the keys this process now holds (it computes them), the answers that appeared
     in the cache meanwhile, and the keys another live process holds (to be waited for)."""
@@ -150,6 +184,8 @@ class SqlStore:
         self._beat: threading.Thread | None = None
         self._stop = threading.Event()
         self._closed = False
+        self._journal: list[_Step] | None = None  # the open transaction's statements (Postgres)
+        self.reconnects = 0  # connections reopened after a drop (Postgres)
         if self.dialect == "postgres":
             self._con = self._connect_postgres()
         else:
@@ -207,38 +243,29 @@ class SqlStore:
 
     def rows(self, name: str, params: Sequence[Any] = (), **parts: str) -> list[tuple]:
         with self._lock:
-            return self._rows(self.text(name, **parts), params)
+            return self._run(name, self.text(name, **parts), tuple(params)).rows
 
     def named_rows(self, name: str, params: Sequence[Any] = (), **parts: str) -> list[dict[str, Any]]:
         with self._lock:
-            cursor = self._cursor(self.text(name, **parts), params)
-            try:
-                names = [d[0] for d in cursor.description]
-                return [dict(zip(names, row)) for row in cursor.fetchall()]
-            finally:
-                self._close_cursor(cursor)
+            result = self._run(name, self.text(name, **parts), tuple(params))
+            return [dict(zip(result.names or [], row)) for row in result.rows]
 
     def execute(self, name: str, params: Sequence[Any] = (), **parts: str) -> None:
         with self._lock:
-            self._close_cursor(self._cursor(self.text(name, **parts), params))
+            self._run(name, self.text(name, **parts), tuple(params))
 
     def execute_many(self, name: str, rows: Iterable[Sequence[Any]]) -> None:
         """One statement for many rows, in one transaction."""
         text = self.text(name)
         with self._lock, self.transaction():
-            if self.dialect == "postgres":
-                with self._con.cursor() as cur:
-                    cur.executemany(text, list(rows))
-            else:
-                self._con.executemany(text, rows)
+            self._run(name, text, [tuple(row) for row in rows], many=True)
 
     def script(self, name: str) -> None:
-        """A file of several statements (a schema)."""
+        """A file of several statements (a schema: idempotent, so retried after a drop)."""
         text = self.text(name)
         with self._lock:
             if self.dialect == "postgres":
-                with self._con.cursor() as cur:
-                    cur.execute(text)
+                self._run(name, text, ())
             else:
                 self._con.executescript(text)
 
@@ -253,23 +280,140 @@ class SqlStore:
             chunk = list(keys[start : start + CHUNK])
             yield from self.rows(name, [*params_before, *chunk], marks=self.marks(len(chunk)))
 
-    def _cursor(self, text: str, params: Sequence[Any]) -> Any:
-        if self.dialect == "postgres":
-            cur = self._con.cursor()
-            cur.execute(text, tuple(params))
-            return cur
-        return self._con.execute(text, tuple(params))
-
-    def _rows(self, text: str, params: Sequence[Any]) -> list[tuple]:
-        cursor = self._cursor(text, params)
+    # -- running a statement; a dropped Postgres connection -----------------------------------------
+    def _run(self, name: str, text: str, params: Any, many: bool = False) -> _Result:
+        """Run one statement (under the lock) and fetch its rows. On Postgres a dropped connection is reopened
+        and the statement retried once where that is safe (the module's docstring); else CacheConnectionLost."""
+        if self.dialect == "sqlite":
+            if many:
+                self._con.executemany(text, params)
+                return _Result(None, [])
+            cursor = self._con.execute(text, params)
+            try:
+                names = [d[0] for d in cursor.description] if cursor.description else None
+                return _Result(names, [tuple(row) for row in cursor.fetchall()] if names else [])
+            finally:
+                cursor.close()
+        if self._con.closed:  # dropped, and seen by an earlier statement: nothing of this one was sent
+            self._reconnect(f"before {name}")
+            self._replay(name)  # an open transaction's statements so far (none outside one)
         try:
-            return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
-        finally:
-            self._close_cursor(cursor)
+            result = self._pg_once(text, params, many)
+        except Exception as exc:
+            if not self._lost(exc):
+                raise
+            if self._journal is None and name in APPENDS:
+                raise self._lost_error(
+                    exc, f"during {name}", "it appends rows and may have run: not run twice"
+                ) from None
+            # Safe: a read, an idempotent write, or a statement of a transaction the server rolled back.
+            self._reconnect(f"during {name}", exc)
+            self._replay(name)
+            result = self._pg_retry(name, text, params, many)
+        if self._journal is not None:
+            self._journal.append(_Step(name, text, params, many, result.rows if result.names is not None else None))
+        return result
 
-    @staticmethod
-    def _close_cursor(cursor: Any) -> None:
-        cursor.close()
+    def _pg_once(self, text: str, params: Any, many: bool) -> _Result:
+        with self._con.cursor() as cur:
+            if many:
+                cur.executemany(text, params)
+                return _Result(None, [])
+            cur.execute(text, params)
+            if cur.description is None:
+                return _Result(None, [])
+            return _Result([d[0] for d in cur.description], [tuple(row) for row in cur.fetchall()])
+
+    def _pg_retry(self, name: str, text: str, params: Any, many: bool) -> _Result:
+        try:
+            return self._pg_once(text, params, many)
+        except Exception as exc:
+            if self._lost(exc):
+                raise self._lost_error(exc, f"during {name}", "it dropped again right after being reopened") from None
+            raise
+
+    def _replay(self, cut_short: str) -> None:
+        """Run again the statements of the transaction a drop cut short (the server rolled it back); a read
+        that returns something else now means the transaction decided on what is gone: not replayed."""
+        for step in list(self._journal or []):
+            result = self._pg_retry(step.name, step.text, step.params, step.many)
+            if step.rows is not None and result.rows != step.rows:
+                self._abandon()
+                raise CacheConnectionLost(
+                    f"{CACHE_URL_ENV}: the connection to {describe(self.location)} dropped during {cut_short}; "
+                    f"replaying its transaction, {step.name} read something else than before, so the transaction "
+                    "is not replayed (nothing of it was stored; rerun)"
+                )
+
+    def _commit(self) -> None:
+        """COMMIT the open transaction. A drop during COMMIT leaves its outcome unknown: the transaction is
+        replayed and committed again when all its statements are idempotent, else CacheConnectionLost."""
+        if self.dialect == "sqlite":
+            self._con.execute("COMMIT").close()
+            return
+        steps = self._journal or []
+        try:
+            self._pg_once("COMMIT", (), False)
+            return
+        except Exception as exc:
+            if not self._lost(exc):
+                raise
+            appends = sorted({s.name for s in steps if s.name in APPENDS})
+            if appends:
+                raise self._lost_error(
+                    exc,
+                    f"while committing {', '.join(appends)}",
+                    "whether it was stored is unknown and it appends rows: not written twice",
+                ) from None
+            self._reconnect("during COMMIT", exc)
+        self._replay("COMMIT")
+        self._pg_retry("COMMIT", "COMMIT", (), False)
+
+    def _rollback(self) -> None:
+        if self.dialect == "sqlite":
+            self._con.execute("ROLLBACK").close()
+        elif not self._con.closed:  # a dropped connection's transaction was rolled back by the server
+            try:
+                self._pg_once("ROLLBACK", (), False)
+            except Exception as exc:
+                if not self._lost(exc):
+                    raise
+
+    def _abandon(self) -> None:
+        try:
+            self._rollback()
+        except Exception:  # the transaction is failing already: its own error is the one to report
+            pass
+
+    def _lost(self, exc: BaseException) -> bool:
+        """A dropped connection (psycopg2 marks the connection closed), not an error of the statement."""
+        import psycopg2
+
+        return isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)) and bool(self._con.closed)
+
+    def _lost_error(self, exc: BaseException, where: str, why: str) -> CacheConnectionLost:
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return CacheConnectionLost(
+            f"{CACHE_URL_ENV}: the connection to {describe(self.location)} dropped {where} ({cause}); {why}. "
+            "What the cache holds is consistent: rerun to continue from it"
+        )
+
+    def _reconnect(self, where: str, exc: BaseException | None = None) -> None:
+        """Open the connection again (once per drop); CacheConnectionLost naming the database when it cannot."""
+        if self._closed:
+            raise CacheConnectionLost(f"{CACHE_URL_ENV}: the cache at {describe(self.location)} is closed")
+        try:
+            self._con.close()
+        except Exception:  # already closed by the drop
+            pass
+        try:
+            self._con = self._connect_postgres()
+        except CacheConfigError as err:
+            cause = f" ({str(exc).strip().splitlines()[0]})" if exc is not None and str(exc).strip() else ""
+            raise CacheConnectionLost(
+                f"the connection dropped {where}{cause} and could not be reopened: {err}"
+            ) from None
+        self.reconnects += 1
 
     def stream(self, name: str, batch_size: int, **parts: str) -> Iterator[list[tuple]]:
         """A query's rows a batch at a time, so memory holds one batch (Postgres: a server-side cursor).
@@ -280,11 +424,17 @@ class SqlStore:
             if self.dialect == "sqlite":
                 cursor, close = self._open_sqlite_stream(text), self._close_cursor
             else:
-                cursor, close = self._open_postgres_stream(text, batch_size), self._end_stream
+                cursor, close = self._open_postgres_stream(name, text, batch_size), self._end_stream
         try:
             while True:
                 with self._lock:
-                    rows = cursor.fetchmany(batch_size)
+                    try:
+                        rows = cursor.fetchmany(batch_size)
+                    except Exception as exc:
+                        # rows already handed out cannot be read again in the same order: not retried
+                        if self.dialect == "postgres" and self._lost(exc):
+                            raise self._lost_error(exc, f"while streaming {name}", "a stream is not resumed") from None
+                        raise
                 if not rows:
                     return
                 yield rows
@@ -300,9 +450,15 @@ class SqlStore:
                 raise MissingTable(str(exc)) from None
             raise
 
-    def _open_postgres_stream(self, text: str, batch_size: int) -> Any:
+    @staticmethod
+    def _close_cursor(cursor: Any) -> None:
+        cursor.close()
+
+    def _open_postgres_stream(self, name: str, text: str, batch_size: int, retry: bool = True) -> Any:
         import psycopg2
 
+        if self._con.closed:  # a read: reopening before it is safe
+            self._reconnect(f"before {name}")
         self._con.autocommit = False  # a server-side cursor lives in a transaction
         cursor = self._con.cursor(name=f"stream_{secrets.token_hex(4)}")
         cursor.itersize = batch_size
@@ -311,8 +467,13 @@ class SqlStore:
         except psycopg2.errors.UndefinedTable as exc:
             self._end_stream(cursor)
             raise MissingTable(str(exc).strip()) from None
-        except BaseException:
+        except BaseException as exc:
             self._end_stream(cursor)
+            if retry and self._lost(exc):  # nothing read yet: a read is safe to run again
+                self._reconnect(f"during {name}", exc)
+                return self._open_postgres_stream(name, text, batch_size, retry=False)
+            if self._lost(exc):
+                raise self._lost_error(exc, f"during {name}", "it dropped again right after being reopened") from None
             raise
         return cursor
 
@@ -321,6 +482,8 @@ class SqlStore:
             cursor.close()
         except Exception:  # a cursor of a failed transaction: the rollback ends it
             pass
+        if self._con.closed:  # dropped mid-stream: the next statement reopens it
+            return
         self._con.rollback()
         self._con.autocommit = True
 
@@ -340,13 +503,9 @@ class SqlStore:
                 rows = ", ".join([sql_file("claim_row", self.dialect).strip()] * len(chunk))
                 params = [value for key in chunk for value in (space, key, self.owner, self.lease_s)]
                 with self.transaction():
-                    self._close_cursor(self._cursor(self.text("claim", rows=rows), params))
-                    mine.update(
-                        k
-                        for (k,) in self._rows(
-                            self.text("claims_owned", marks=self.marks(len(chunk))), [space, self.owner, *chunk]
-                        )
-                    )
+                    self._run("claim", self.text("claim", rows=rows), tuple(params))
+                    owned = self.text("claims_owned", marks=self.marks(len(chunk)))
+                    mine.update(k for (k,) in self._run("claims_owned", owned, (space, self.owner, *chunk)).rows)
             self._held.setdefault(space, set()).update(mine)
         self._start_heartbeat()
         found = lookup(sorted(mine)) if mine else {}
@@ -362,9 +521,8 @@ class SqlStore:
         with self._lock:
             for start in range(0, len(keys), CHUNK):
                 chunk = keys[start : start + CHUNK]
-                self._close_cursor(
-                    self._cursor(self.text("claims_release", marks=self.marks(len(chunk))), [space, self.owner, *chunk])
-                )
+                text = self.text("claims_release", marks=self.marks(len(chunk)))
+                self._run("claims_release", text, (space, self.owner, *chunk))
             self._held.get(space, set()).difference_update(keys)
 
     def forget(self, space: str, key: str) -> None:
@@ -419,7 +577,7 @@ class SqlStore:
                         for start in range(0, len(held), CHUNK):
                             chunk = held[start : start + CHUNK]
                             renew = self.text("claims_renew", marks=self.marks(len(chunk)))
-                            self._close_cursor(self._cursor(renew, [self.lease_s, space, self.owner, *chunk]))
+                            self._run("claims_renew", renew, (self.lease_s, space, self.owner, *chunk))
             except Exception:  # a database that went away: the next claim or put reports it
                 continue
 
@@ -445,20 +603,31 @@ class _Transaction:
         self.store, self.begin = store, begin
 
     def __enter__(self) -> SqlStore:
-        self.store._lock.acquire()
+        store = self.store
+        store._lock.acquire()
         try:
-            self.store._close_cursor(self.store._cursor(self.store.text(self.begin), ()))
+            store._journal = [] if store.dialect == "postgres" else None
+            store._run(self.begin, store.text(self.begin), ())
         except BaseException:
-            self.store._lock.release()
+            store._journal = None
+            store._lock.release()
             raise
-        return self.store
+        return store
 
     def __exit__(self, kind, value, tb) -> None:
+        store = self.store
         try:
-            statement = "COMMIT" if kind is None else "ROLLBACK"
-            self.store._close_cursor(self.store._cursor(statement, ()))
+            if kind is None:
+                try:
+                    store._commit()
+                except BaseException:
+                    store._abandon()
+                    raise
+            else:
+                store._rollback()
         finally:
-            self.store._lock.release()
+            store._journal = None
+            store._lock.release()
 
 
 def usage_rollup(location: Path | str) -> list[tuple]:

@@ -5,9 +5,8 @@ The schedule and the sensor name their assets by key, so they keep working while
 between files; the partitioned stage is BATCH_ASSET_KEYS (defs/partitions.py).
 """
 
-import json
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Sequence
+from typing import Literal
 
 import dagster as dg
 from pydantic import Field
@@ -37,8 +36,7 @@ from xcoder_assets.recipe.releases import (  # noqa: F401  (the sensor's reading
     hub_release,
 )
 from xcoder_assets.recipe.batches import plan_nightly
-from xcoder_assets.recipe.verification import read_votes
-from xcoder_assets.store.render import markdown_table, md_code, md_code_span, md_text
+from xcoder_assets.store import lineage_view
 
 # ---- concurrency pools ---------------------------------------------------------------------------
 # An asset declares `pool=...`; the instance (deploy/dagster.yaml) limits how many steps of one pool
@@ -236,100 +234,6 @@ lcb_release_sensor = build_lcb_release_sensor()
 TRACE_JOB = "trace_row"
 
 
-def _clip(text: Any, limit: int) -> str:
-    text = "" if text is None else str(text)
-    return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters)"
-
-
-def _vote_table(votes_json: str | None) -> str:
-    votes = read_votes(votes_json)
-    if not votes:
-        return ""
-    rows = [
-        (
-            v.test_id,
-            f"{v.top_votes} of {v.voters}",
-            f"{v.agreement:.2f}",
-            v.candidates,
-            "verified" if v.verified else f"unverified ({v.reason})",
-            "yes" if v.holdout else "",
-        )
-        for v in votes
-    ]
-    return "### Votes per test\nagreement = top votes / runs that ended normally\n\n" + markdown_table(
-        rows, ["test", "agree", "agreement", "candidates ran", "verdict", "held out"]
-    )
-
-
-def lineage_markdown(
-    row_id: str,
-    chain: Sequence[Mapping[str, Any]],
-    calls: Mapping[str, Mapping[str, Any]],
-    votes_json: str | None = None,
-    show_prompts: bool = True,
-    max_chars: int = 3000,
-) -> str:
-    """A row's lineage as markdown: every ancestor with its summary, parents and LLM calls, the vote of a
-    verified solution per test, then each LLM call once with its request and answer."""
-    root = next(step for step in chain if step["row_id"] == row_id)
-    lines = [
-        f"# Lineage of {md_code_span(row_id)} ({md_text(root['asset'], one_line=True)})",
-        "",
-        f"{len(chain) - 1} ancestors, {len(calls)} LLM calls; run {md_text(root['run_id'], one_line=True)}",
-        "",
-        "## Rows",
-        "",
-        markdown_table(
-            [
-                (
-                    s["depth"],
-                    s["asset"],
-                    s["row_id"],
-                    s["summary"],
-                    ", ".join(s["parent_ids"] or []),
-                    ", ".join(s["llm_call_ids"] or []),
-                )
-                for s in chain
-            ],
-            ["depth", "asset", "row", "summary", "parents", "LLM calls"],
-            width=90,
-        ),
-    ]
-    missing = sorted({p for s in chain for p in s["parent_ids"] or []} - {s["row_id"] for s in chain})
-    if missing:
-        lines += [
-            "",
-            f"**{len(missing)} parent(s) missing from their table** (re-materialized since?): "
-            + md_text(", ".join(missing[:5]), one_line=True),
-        ]
-    votes = _vote_table(votes_json)
-    if votes:
-        lines += ["", votes]
-    if calls:
-        lines += ["", "## LLM calls"]
-    for call_id, call in sorted(calls.items()):
-        # the call's fields come from a model and its endpoint (the error text quotes them): escaped
-        lines += [
-            "",
-            f"### {md_code_span(call['template'])} {md_code_span(call_id)}",
-            md_text(
-                f"{call['asset']}, role {call['role']}, model {call['model']}, "
-                f"{'cache hit' if call['cache_hit'] else 'sent to the model'}, "
-                f"{call['prompt_tokens']}+{call['completion_tokens']} tokens, finish {call['finish_reason']}",
-                one_line=True,
-            )
-            + (f", **error**: {md_text(call['error'], one_line=True)}" if call.get("error") else ""),
-        ]
-        if show_prompts:
-            for message in json.loads(call["request_json"] or "{}").get("messages", []):
-                role = md_text(message.get("role"), one_line=True)
-                lines += ["", f"**{role}**", md_code(_clip(message.get("content"), max_chars))]
-            if call.get("reasoning"):
-                lines += ["", "**reasoning**", md_code(_clip(call["reasoning"], max_chars))]
-            lines += ["", "**answer**", md_code(_clip(call.get("content"), max_chars))]
-    return "\n".join(lines)
-
-
 class TraceRowConfig(dg.Config):
     row_id: str = Field(description="The row to trace, e.g. ver-0123456789abcdef (any asset's sample_rows show ids).")
     show_prompts: bool = Field(default=True, description="Include each LLM call's request and answer.")
@@ -357,26 +261,22 @@ def trace_lineage(context: dg.OpExecutionContext, config: TraceRowConfig, storag
         con = warehouse.connect(storage.root, views=False, usage_log=False)
     except FileNotFoundError as exc:
         raise refused(f"trace_row: {exc}") from None
-    walk = warehouse.trace_walk(con, row_id)  # point lookups, a level at a time: never all lineage
-    chain = walk.steps
-    if not chain:
+    lineage = lineage_view.read_lineage(con, row_id)  # point lookups, a level at a time: never all lineage
+    if lineage is None:
         raise refused(
             f"trace_row: no row of {ID_KINDS[kind]} has id {row_id} (it may come from an older materialization)"
         )
-    calls = warehouse.trace_calls(con, walk)
-    votes_json = None
-    if chain[0]["asset"] == "verified_solutions":
-        votes_json = warehouse.trace_row_values(con, walk, row_id, ["votes_json"]).get("votes_json")
-    text = lineage_markdown(row_id, chain, calls, votes_json, config.show_prompts, config.max_chars)
+    options = lineage_view.Options(view="full", prompts=config.show_prompts, max_chars=config.max_chars)
+    text = lineage_view.render(lineage, lineage_view.MarkdownWriter(), options)
     metadata = {
         "row_id": row_id,
-        "asset": chain[0]["asset"],
-        "ancestors": len(chain) - 1,
-        "llm_calls": len(calls),
+        "asset": lineage.root.asset,
+        "ancestors": len(lineage.ancestors),
+        "llm_calls": len(lineage.calls),
         "lineage": dg.MetadataValue.md(text),
     }
     # on the row's asset too, so its page lists the traces made of its rows
-    context.log_event(dg.AssetObservation(asset_key=chain[0]["asset"], metadata=metadata))
+    context.log_event(dg.AssetObservation(asset_key=lineage.root.asset, metadata=metadata))
     return dg.Output(text, metadata=metadata)
 
 
@@ -413,7 +313,6 @@ __all__ = [
     "decide_release",
     "eager_downstream",
     "gpu_cron_gate",
-    "lineage_markdown",
     "nightly_batch",
     "lcb_release_sensor",
     "sample_rows_metadata",

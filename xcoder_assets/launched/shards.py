@@ -1,9 +1,10 @@
 """The training shards as the trainer reads them (the `training_shards` layout), or a training mixture
 of them (`training_mixtures`: a manifest of chosen row ids over a shards folder, not a copy).
 
-Before any training starts, every file the manifest lists is checked: it exists, its bytes hash to the
-manifest's sha256, and it holds the manifest's row count; a mixture's shards folder must still hold the
-manifest it was made from. A mismatch is one ShardError naming the file.
+Before any training starts, every file the manifest lists is checked (recipe/shard_manifest.py, the one
+reader of a manifest): it lies in the shards folder, exists, its bytes hash to the manifest's sha256, and it
+holds the manifest's row count; a mixture's shards folder must still hold the manifest it was made from. A
+mismatch is one ShardError naming the file.
 """
 
 from __future__ import annotations
@@ -13,26 +14,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from xcoder_assets.recipe.shard_manifest import (
+    MANIFEST,
+    ManifestError,
+    ManifestFile,
+    check_files,
+    mixture_shards,
+    read_manifest,
+)
 from xcoder_assets.store.ids import file_sha256
 
-MANIFEST = "manifest.json"
-MIXTURE_LAYOUT = "xcoder-mixture/1"  # recipe/shards.py writes it
 ShardFormat = Literal["messages", "query_response", "sharegpt", "rl"]
-
-
-class ShardError(ValueError):
-    """The shards cannot be trained on: the message names the folder or file and what is wrong."""
-
-
-@dataclass(frozen=True)
-class ShardFile:
-    path: str
-    format: str
-    split: str
-    container: str
-    rows: int
-    sha256: str
-    tokens: int
+# The shards cannot be trained on: the message names the folder or file and what is wrong. The manifest
+# reader's own error, so the trainer catches one type whichever check failed.
+ShardError = ManifestError
+ShardFile = ManifestFile
 
 
 @dataclass(frozen=True)
@@ -83,83 +79,26 @@ def _jsonl_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _count_rows(path: Path, container: str) -> int:
-    if container == "jsonl":
-        with open(path, "rb") as handle:
-            return sum(1 for line in handle if line.strip())
-    if container == "parquet":
-        import pyarrow.parquet as pq
-
-        return pq.ParquetFile(path).metadata.num_rows
-    raise ShardError(f"{path}: unknown container {container!r} in the manifest (jsonl or parquet)")
-
-
-def _file(entry: Any, manifest: Path) -> ShardFile:
-    try:
-        return ShardFile(
-            path=str(entry["path"]),
-            format=str(entry["format"]),
-            split=str(entry["split"]),
-            container=str(entry["container"]),
-            rows=int(entry["rows"]),
-            sha256=str(entry["sha256"]),
-            tokens=int(entry.get("tokens") or 0),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ShardError(f"{manifest}: a files entry lacks or mistypes {exc} ({entry!r:.200})") from None
-
-
 def load_shards(root: str | Path, verify: bool = True) -> Shards:
-    """Read `root/manifest.json`; with verify, check every listed file's sha256 and row count."""
+    """Read `root/manifest.json` (a shards folder's or a mixture's); with verify, check every listed file's
+    sha256 and row count, and that a mixture's shards folder holds the manifest it was made from."""
     root = Path(root)
-    manifest = root / MANIFEST
-    if not manifest.is_file():
-        raise ShardError(f"{root}: no {MANIFEST} (not a training_shards folder)")
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ShardError(f"{manifest}: not JSON ({exc.msg})") from None
-    if isinstance(data, dict) and data.get("layout") == MIXTURE_LAYOUT:
-        return _load_mixture(root, data, verify)
-    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
-        raise ShardError(f"{manifest}: no files list")
-    files = tuple(_file(entry, manifest) for entry in data["files"])
-    shards = Shards(
-        root=root,
-        version=str(data.get("shards_version") or ""),
-        created_from=data.get("created_from") or {},
-        tokenizer=data.get("tokenizer") or {},
-        files=files,
-    )
+    manifest = read_manifest(root)
+    mixture = manifest.mixture
+    shards = mixture_shards(manifest, verify) if mixture else manifest
     if verify:
-        for shard in files:
-            path = root / shard.path
-            if not path.resolve().is_relative_to(root.resolve()):
-                raise ShardError(f"{manifest}: {shard.path} lies outside the shards folder")
-            if not path.is_file():
-                raise ShardError(f"{path}: listed in {MANIFEST} but missing")
-            actual = file_sha256(path)
-            if actual != shard.sha256:
-                raise ShardError(
-                    f"{path}: sha256 {actual[:12]}... does not match the manifest's {shard.sha256[:12]}..."
-                )
-            rows = _count_rows(path, shard.container)
-            if rows != shard.rows:
-                raise ShardError(f"{path}: {rows} rows, the manifest says {shard.rows}")
-    return shards
-
-
-def _load_mixture(root: Path, data: dict[str, Any], verify: bool) -> Shards:
-    """A mixture: its shards folder (checked as any), the mixture's own version, and its chosen ids."""
-    shards_dir = root / str(data.get("shards_dir") or "")
-    if not (shards_dir / MANIFEST).is_file():
-        raise ShardError(f"{root}: the mixture's shards folder {shards_dir} has no {MANIFEST}")
-    if verify and file_sha256(shards_dir / MANIFEST) != data.get("shards_manifest_sha256"):
-        raise ShardError(f"{shards_dir / MANIFEST}: not the shards manifest mixture {root} was made from")
-    shards = load_shards(shards_dir, verify=verify)
-    name = (data.get("mixture") or {}).get("name") or root.name
+        check_files(shards)
+    loaded = Shards(
+        root=shards.path.parent,
+        version=shards.version,
+        created_from=shards.created_from,
+        tokenizer=shards.tokenizer,
+        files=shards.files,
+    )
+    if mixture is None:
+        return loaded
     # its own version: two mixtures of one shards folder must not resume each other's checkpoints
-    return replace(shards, version=f"{shards.version}-{name}", ids=data.get("ids") or {})
+    return replace(loaded, version=f"{loaded.version}-{mixture.name}", ids=mixture.ids)
 
 
 def require(shards: Shards, fmt: str, split: str = "train") -> list[dict[str, Any]]:

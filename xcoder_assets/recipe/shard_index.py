@@ -44,10 +44,9 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import polars as pl
-from datasketch import MinHash
 
 from xcoder_assets.recipe.decontamination import BenchmarkText, DecontaminationSettings, Decontaminator, Prepared
 from xcoder_assets.recipe.dedup import NearDuplicateIndex, exact_key
@@ -75,12 +74,14 @@ from xcoder_assets.recipe.shards import (
     write_layout,
     write_manifest,
 )
+from xcoder_assets.recipe.shard_manifest import MANIFEST, check_files, read_manifest
 from xcoder_assets.recipe.verification import GATE_RECORD, VerificationGate
 from xcoder_assets.store.ids import canonical_json, content_hash, make_id, file_sha256
 from xcoder_assets.store.parquet import damaged, write_parquet, write_text
 from xcoder_assets.store.progress import ProgressMeter
 from xcoder_assets.store.settings import read_settings
 from xcoder_assets.store.streaming import KeyedRows, row_group_frames
+from xcoder_assets.store.votes import TestVoteRecord, read_votes
 from xcoder_assets.store.tables import (
     CANDIDATE_SOLUTIONS,
     PROBLEMS,
@@ -92,12 +93,14 @@ from xcoder_assets.store.tables import (
     verified_problems_path,
 )
 
+if TYPE_CHECKING:  # only a type here: datasketch (and scipy) would cost every process that loads the definitions
+    from datasketch import MinHash
+
 PART_LAYOUT = "xcoder-shard-part/1"  # part of every part key: a layout change plans every batch again
 PARTS_DIR = "_parts"
 BENCHMARK_DIR = "_benchmark"
 INDEX_FILE = "_index.sqlite"
 LEDGER = "versions.json"
-MANIFEST = "manifest.json"
 EXAMPLES, RL, FILE_IDS = "examples.parquet", "rl.parquet", "file_ids.parquet"
 FILE_IDS_SCHEMA = pl.Schema({"path": pl.String, "example_id": pl.String})
 TRAINED_MODEL_DIR = "trained_model"  # defs/training.py's OUTPUT_FOLDER: where each run records its shards
@@ -348,7 +351,7 @@ class BatchTests:
             for row in frame.iter_rows(named=True):
                 votes = self._voted(row) if self._is_golden(row) else None
                 if votes is not None:
-                    self._votes[row["problem_id"]] = [t for t, v in votes.items() if v["verified"]]
+                    self._votes[row["problem_id"]] = [v.test_id for v in votes if v.verified]
         lcb_file = verified_problems_path(self.folder)
         if lcb_file.exists():
             with open(lcb_file, "rb") as handle:
@@ -365,9 +368,10 @@ class BatchTests:
         return row["status"] == "verified" and bool(row["is_golden"])
 
     @staticmethod
-    def _voted(row: Mapping[str, Any]) -> dict[str, Any] | None:
-        votes = json.loads(row["votes_json"] or "{}")
-        return votes if votes and all("voted_output" in v for v in votes.values()) else None
+    def _voted(row: Mapping[str, Any]) -> list[TestVoteRecord] | None:
+        """The golden row's votes when they kept the voted outputs (the tests come from them), else None."""
+        votes = read_votes(row["votes_json"])
+        return votes if votes and all(v.has_output for v in votes) else None
 
     def keys(self) -> list[str]:
         return [*self._votes, *(q for q in self._lines if q not in self._votes)]
@@ -403,9 +407,10 @@ class BatchTests:
             assert self._inputs is not None
             inputs = {t: i for t, i in self._inputs.rows(voted).select("test_id", "input").iter_rows() if t in wanted}
             for pid in voted:
-                votes = votes_of.get(pid, {})
                 out[pid] = tuple(
-                    (inputs[t], v["voted_output"]) for t, v in votes.items() if v["verified"] and t in inputs
+                    (inputs[v.test_id], v.voted_output)
+                    for v in votes_of.get(pid, [])
+                    if v.verified and v.test_id in inputs
                 )
         lines = [p for p in problem_ids if p in self._lines and p not in self._votes]
         if lines:
@@ -712,11 +717,8 @@ def _lazy(data: BatchData) -> bool:
 
 
 def read_part_manifest(folder: Path) -> dict[str, Any]:
-    path = Path(folder) / MANIFEST
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ShardIndexError(f"{path}: a part's manifest cannot be read ({exc})") from None
+    """A part's manifest as written (a ManifestError naming it when it cannot be read)."""
+    return read_manifest(folder, "training_shards part").data
 
 
 # ---- a version ------------------------------------------------------------------------------------
@@ -746,7 +748,7 @@ def assemble_version(
     name is the hash of what made it): kept. With `index`, the files' sha256 are recorded in its cache."""
     folder = Path(folder)
     if (folder / MANIFEST).is_file():
-        return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        return read_manifest(folder).data
     files: list[dict[str, Any]] = []
     numbers: dict[tuple[str, str], int] = {}
     totals: dict[str, Any] = {
@@ -896,17 +898,6 @@ def version_file_ids(root: Path, folder: Path, manifest: Mapping[str, Any]) -> d
     if rest:
         out.update(shard_file_ids(folder, {**manifest, "files": rest}))
     return out
-
-
-def verify_files(folder: Path, manifest: Mapping[str, Any], index: ShardIndex) -> None:
-    """Every file of a version is there with its manifest's sha256 (the index's cache: a file is hashed
-    again only when its size or modification time changed)."""
-    for entry in manifest["files"]:
-        path = Path(folder) / entry["path"]
-        if not path.is_file():
-            raise ShardIndexError(f"{path}: listed in the manifest but missing")
-        if index.file_sha256(path) != entry["sha256"]:
-            raise ShardIndexError(f"{path}: sha256 differs from the manifest")
 
 
 def open_index(root: Path, settings: ShardSettings) -> ShardIndex:
@@ -1176,12 +1167,13 @@ def build_mixtures(
     version = kept["shards_version"][0]
     folder = Path(shards_root) / version
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        read = read_manifest(folder)
         index = ShardIndex(Path(shards_root) / INDEX_FILE, 0.8, 128)
-        try:
-            verify_files(folder, manifest, index)
+        try:  # every file there with its sha256, from the index's cache (a file is hashed again only when changed)
+            check_files(read, sha256=index.file_sha256, rows=False)
         finally:
             index.close()
+        manifest = read.data
         file_ids = version_file_ids(Path(shards_root), folder, manifest)
     except (ShardInputError, ShardIndexError, FileNotFoundError, ValueError) as exc:
         raise ShardInputError(f"shards {version}: {exc}") from None

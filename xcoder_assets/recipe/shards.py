@@ -7,11 +7,11 @@ deduplication (across problems by statement, across the solutions of one problem
 decontamination against the benchmark, selection (`keep`, `max_per_problem`, the style mix); every
 example that does not reach the shards stays a row with its status and reason.
 
-The layout on disk, which launched/shards.py reads for the trainer: `<root>/<shards_version>/manifest.json`,
-`sft/<format>/<split>-<NNNNN>.<jsonl|parquet>`, `rl/<split>-<NNNNN>.<jsonl|parquet>`. Nothing in a
-file depends on the run (no run id, no clock), so the same inputs write the same bytes. training_shards builds
-it one generation batch at a time (recipe/shard_index.py): each batch's part is such a folder, and a version
-links the parts' files under these names.
+The layout on disk, which recipe/shard_manifest.py reads (for the trainer too):
+`<root>/<shards_version>/manifest.json`, `sft/<format>/<split>-<NNNNN>.<jsonl|parquet>`,
+`rl/<split>-<NNNNN>.<jsonl|parquet>`. Nothing in a file depends on the run (no run id, no clock), so the same
+inputs write the same bytes. training_shards builds it one generation batch at a time (recipe/shard_index.py):
+each batch's part is such a folder, and a version links the parts' files under these names.
 """
 
 from __future__ import annotations
@@ -32,6 +32,14 @@ from xcoder_assets.recipe.composition import problem_question
 from xcoder_assets.recipe.decontamination import DecontaminationSettings, Decontaminator, Flag, Prepared
 from xcoder_assets.recipe.dedup import EarlierItems, deduplicate, deduplicate_solutions
 from xcoder_assets.recipe.prompts import PromptTemplate
+from xcoder_assets.recipe.shard_manifest import (  # noqa: F401  (ShardInputError, MIXTURE_LAYOUT: re-exported)
+    MANIFEST,
+    MIXTURE_LAYOUT,
+    ShardInputError,
+    check_files,
+    read_manifest,
+    read_mixture_manifest,
+)
 from xcoder_assets.sandbox.lcb_format import decode_private_tests
 from xcoder_assets.store.ids import content_hash, make_id, file_sha256
 from xcoder_assets.store.parquet import write_text
@@ -46,10 +54,6 @@ LAYOUT = "xcoder-shards/1"  # part of every shards_version: a layout change neve
 ESTIMATE_NAME = "estimate: ceil(characters / 4) (no tokenizer configured)"
 # The recipe's RL reward (REFERENCE 1): 5 x fraction of up to 10 sampled tests passed, -2 for no code.
 REWARD = {"kind": "sandbox_pass_rate", "scale": 5.0, "no_code": -2.0, "max_tests": 10}
-
-
-class ShardInputError(ValueError):
-    """A setting or an input the shards cannot be built from: the message names it."""
 
 
 @dataclass(frozen=True)
@@ -592,7 +596,7 @@ def write_layout(
         files += written
         totals["tokens"][f"rl_prompt_{split}"] = sum(f["tokens"] for f in written if f["container"] == first)
     manifest = manifest_of(version, created_from, settings, counter, files, totals, extra)
-    write_manifest(manifest, folder / "manifest.json")
+    write_manifest(manifest, folder / MANIFEST)
     return manifest
 
 
@@ -628,23 +632,9 @@ def shards_version(settings: ShardSettings, created_from: Mapping[str, Any], tok
 
 
 def verify_manifest(folder: Path) -> dict[str, Any]:
-    """What a trainer does first: every file's sha256 and row count as the manifest says (ShardInputError
-    naming the file otherwise)."""
-    manifest = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
-    for entry in manifest["files"]:
-        path = Path(folder) / entry["path"]
-        if not path.is_file():
-            raise ShardInputError(f"{path}: listed in the manifest but missing")
-        if file_sha256(path) != entry["sha256"]:
-            raise ShardInputError(f"{path}: sha256 differs from the manifest")
-        rows = (
-            sum(1 for line in open(path, encoding="utf-8") if line.strip())
-            if entry["container"] == "jsonl"
-            else pl.read_parquet(path).height
-        )
-        if rows != entry["rows"]:
-            raise ShardInputError(f"{path}: {rows} rows, the manifest says {entry['rows']}")
-    return manifest
+    """What a trainer does first: every file's sha256 and row count as the manifest says (a ManifestError, a
+    ShardInputError, naming the file otherwise). The manifest as written."""
+    return check_files(read_manifest(folder)).data
 
 
 # ---- RL problems ----------------------------------------------------------------------------------
@@ -764,8 +754,7 @@ def mixture(examples: Sequence[E], rl: Sequence[R], spec: MixtureSpec) -> tuple[
 
 # A mixture is a manifest that names rows of a shards folder by id and refers to that folder's files by
 # relative path and sha256: nine mixtures of one shards version copy none of its bytes (the RL tests alone
-# can be most of them). Readers resolve it with `mixture_rows`.
-MIXTURE_LAYOUT = "xcoder-mixture/1"
+# can be most of them). Readers resolve it with `mixture_rows`; its layout is MIXTURE_LAYOUT.
 SFT_IDS, RL_IDS = "sft", "rl"  # a mixture's id lists: SFT examples (every SFT format) and RL problems
 
 
@@ -845,7 +834,7 @@ def write_mixture(
         },
         "shards_version": shards_manifest["shards_version"],
         "shards_dir": Path(os.path.relpath(shards_folder.absolute(), folder.absolute())).as_posix(),
-        "shards_manifest_sha256": file_sha256(shards_folder / "manifest.json"),
+        "shards_manifest_sha256": file_sha256(shards_folder / MANIFEST),
         "created_from": shards_manifest["created_from"],
         "settings": shards_manifest["settings"],
         "tokenizer": shards_manifest["tokenizer"],
@@ -855,58 +844,31 @@ def write_mixture(
     }
     if folder.exists():  # a folder of an earlier layout held copies of the shards: they go
         shutil.rmtree(folder)
-    write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", folder / "manifest.json")
+    write_manifest(manifest, folder / MANIFEST)
     return manifest
-
-
-def _mixture_manifest(folder: Path) -> tuple[dict[str, Any], Path]:
-    path = Path(folder) / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ShardInputError(f"{folder}: no manifest.json (not a training_mixtures folder)") from None
-    except ValueError as exc:
-        raise ShardInputError(f"{path}: not JSON ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("layout") != MIXTURE_LAYOUT:
-        raise ShardInputError(f"{path}: not a mixture manifest (layout {MIXTURE_LAYOUT})")
-    return manifest, Path(folder) / manifest["shards_dir"]
 
 
 def verify_mixture(folder: Path) -> dict[str, Any]:
     """A mixture's manifest, checked before anything trains on it: its shards folder is there with the same
-    manifest, and every file it refers to lies inside that folder with the sha256 it had (one ShardInputError
-    naming the file otherwise)."""
-    manifest, shards = _mixture_manifest(folder)
-    shards_manifest = shards / "manifest.json"
-    if not shards_manifest.is_file():
-        raise ShardInputError(f"{folder}: its shards folder {shards} has no manifest.json")
-    if file_sha256(shards_manifest) != manifest["shards_manifest_sha256"]:
-        raise ShardInputError(f"{shards_manifest}: not the shards manifest mixture {folder} was made from")
-    root = shards.resolve()
-    for entry in manifest["files"]:
-        path = shards / entry["path"]
-        if not path.resolve().is_relative_to(root):
-            raise ShardInputError(f"{folder}: {entry['path']} lies outside its shards folder {shards}")
-        if not path.is_file():
-            raise ShardInputError(f"{path}: listed in mixture {folder} but missing")
-        if file_sha256(path) != entry["sha256"]:
-            raise ShardInputError(f"{path}: sha256 differs from mixture {folder}'s manifest")
-    return manifest
+    manifest, and every file it refers to lies inside that folder with the sha256 it had (one ManifestError
+    naming the file otherwise). The manifest as written."""
+    return read_mixture_manifest(folder).data
 
 
 def mixture_rows(folder: Path, fmt: str, split: str = "train", container: str = "jsonl") -> list[dict[str, Any]]:
     """A mixture's rows of one format and split, read from its shards folder's files (verified first), in the
     order the manifest lists their ids. ShardInputError when a listed id is in none of the files."""
-    manifest = verify_mixture(folder)
-    shards = Path(folder) / manifest["shards_dir"]
-    wanted = manifest["ids"][_id_group(fmt)].get(split, [])
+    manifest = read_mixture_manifest(folder)
+    assert manifest.mixture is not None
+    wanted = manifest.mixture.ids.get(_id_group(fmt), {}).get(split, [])
     keep = set(wanted)
     found: dict[str, dict[str, Any]] = {}
-    for entry in manifest["files"]:
-        if entry["format"] == fmt and entry["split"] == split and entry["container"] == container:
-            rows = _file_rows(shards / entry["path"], container)
-            if len(rows) != entry["rows"]:
-                raise ShardInputError(f"{shards / entry['path']}: {len(rows)} rows, the manifest says {entry['rows']}")
+    for entry in manifest.files:
+        if entry.format == fmt and entry.split == split and entry.container == container:
+            path = manifest.files_root / entry.path
+            rows = _file_rows(path, container)
+            if len(rows) != entry.rows:
+                raise ShardInputError(f"{path}: {len(rows)} rows, the manifest says {entry.rows}")
             found.update((r["example_id"], r) for r in rows if r["example_id"] in keep)
     missing = [i for i in wanted if i not in found]
     if missing:

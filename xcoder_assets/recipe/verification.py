@@ -32,6 +32,7 @@ from xcoder_assets.sandbox.runs import Program
 from xcoder_assets.store.figures import SandboxFigures
 from xcoder_assets.store.ids import make_id
 from xcoder_assets.store.progress import SANDBOX_COUNTS, StageProgress
+from xcoder_assets.store.votes import TestVoteRecord, read_votes  # noqa: F401  (read_votes: re-exported)
 
 _CODE_BLOCK = re.compile(r"```(\w*)[^\n]*\n(.*?)```", re.DOTALL)
 
@@ -290,42 +291,6 @@ def vote_on_runs(
     )
 
 
-@dataclass(frozen=True)
-class TestVoteRecord:
-    """One test's vote as verified_solutions' votes_json keeps it (and `xcoder vote` reports it): written by
-    vote_report, read back by read_votes, the one reader of votes_json."""
-
-    test_id: str
-    verified: bool
-    expected_hash: str | None  # of the voted output
-    top_votes: int
-    voters: int  # runs that ended normally
-    candidates: int
-    agreement: float  # top votes / voters
-    reason: str | None  # why unverified
-    counts: dict[str, int]  # output hash -> votes
-    holdout: bool
-    voted_output: str | None = None  # kept only with_outputs
-    has_output: bool = False  # whether voted_output was kept (None is also a kept value: unverified)
-
-    def entry(self) -> dict[str, Any]:
-        """The JSON form (without test_id: votes_json is keyed by it)."""
-        out = {
-            "verified": self.verified,
-            "expected_hash": self.expected_hash,
-            "top_votes": self.top_votes,
-            "voters": self.voters,
-            "candidates": self.candidates,
-            "agreement": self.agreement,
-            "reason": self.reason,
-            "counts": self.counts,
-            "holdout": self.holdout,
-        }
-        if self.has_output:
-            out["voted_output"] = self.voted_output
-        return out
-
-
 def vote_records(result: Verification, with_outputs: bool = False) -> list[TestVoteRecord]:
     """Per test, in order: verified, the voted output's hash (and the output itself with_outputs), the votes,
     voters, agreement, why unverified, and whether it was held out."""
@@ -357,36 +322,6 @@ def vote_report(result: Verification, with_outputs: bool = False) -> list[dict[s
 def votes_json(result: Verification) -> str:
     """verified_solutions' votes_json: test id -> its vote (TestVoteRecord.entry)."""
     return json.dumps({r.test_id: r.entry() for r in vote_records(result)})
-
-
-def read_votes(text: str | None) -> list[TestVoteRecord]:
-    """A votes_json cell back as typed records, in test order ("{}" or empty: none); a ValueError naming the
-    test when a vote lacks a field."""
-    raw = json.loads(text) if text else {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"votes_json: expected an object of test id -> vote, got {type(raw).__name__}")
-    records = []
-    for test_id, v in raw.items():
-        try:
-            records.append(
-                TestVoteRecord(
-                    test_id,
-                    bool(v["verified"]),
-                    v.get("expected_hash"),
-                    int(v["top_votes"]),
-                    int(v["voters"]),
-                    int(v["candidates"]),
-                    float(v["agreement"]),
-                    v.get("reason"),
-                    dict(v.get("counts") or {}),
-                    bool(v.get("holdout")),
-                    v.get("voted_output"),
-                    "voted_output" in v,
-                )
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"votes_json: the vote of test {test_id!r} is malformed ({exc!r})") from None
-    return records
 
 
 # ---- rows of verified_solutions ------------------------------------------------------------------

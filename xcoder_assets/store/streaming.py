@@ -50,59 +50,57 @@ def row_group_rows(frame: pl.DataFrame, target_bytes: int = ROW_GROUP_BYTES) -> 
     return max(1, int(frame.height * target_bytes / size))
 
 
-class TableWriter:
-    """One table's Parquet file, written chunk by chunk (schema enforced on every chunk, ids unique
-    over the whole file, checked at close from the id column alone)."""
+class AtomicFile:
+    """A file written under a temporary name beside its place and put there whole by `close()`; `abort()`, or
+    an error inside `with`, removes it, so an aborted writer leaves nothing. A writer says how to open its
+    handle on the temporary file (`_open`), what to write of what it still holds before closing (`_flush`)
+    and what refuses the finished file (`_check`, before it is put in place)."""
 
-    def __init__(self, table: Table, folder: Path, path: Path | None = None):
-        self.table, self.path = table, Path(path) if path is not None else table.path(folder)
-        self.rows = 0
-        self.first: pl.DataFrame | None = None  # the first chunk's first rows: the UI's sample rows
+    def __init__(self, path: Path):
+        self.path = Path(path)
         self._tmp = _temporary(self.path)
-        self._arrow_schema = pl.DataFrame(schema=table.schema).to_arrow().schema
-        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
-            self._tmp, self._arrow_schema, compression="zstd", write_statistics=True
-        )
-
-    def write(self, rows: Sequence[dict[str, Any]] | pl.DataFrame) -> None:
-        frame = rows if isinstance(rows, pl.DataFrame) else pl.DataFrame(list(rows), schema=self.table.schema)
-        if not frame.height:
-            return
-        frame = conform(frame, self.table.schema, str(self.path))
-        if self.first is None:
-            self.first = frame.head(5)
-        assert self._writer is not None, "write after close"
-        self._writer.write_table(frame.to_arrow().cast(self._arrow_schema), row_group_size=row_group_rows(frame))
-        self.rows += frame.height
-
-    def close(self) -> Path:
-        """Finish the file and put it in place; a file whose ids repeat is refused and removed."""
-        if self._writer is None:
-            return self.path
-        self._writer.close()
-        self._writer = None
+        self._done = False
         try:
-            if self.table.unique_ids and self.rows:
-                ids = pl.scan_parquet(self._tmp).select(self.table.id_column).collect().to_series()
-                repeated = ids.filter(ids.is_duplicated()).unique().head(5).to_list()
-                if ids.null_count() or repeated:
-                    raise SchemaMismatch(
-                        f"{self.path}: column {self.table.id_column} must hold one distinct id per row; "
-                        f"{ids.null_count()} null, repeated: {repeated}"
-                    )
-            _publish(self._tmp, self.path)
+            self._handle: Any = self._open(self._tmp)
         except BaseException:
             self._tmp.unlink(missing_ok=True)
             raise
+
+    def _open(self, tmp: Path) -> Any:
+        raise NotImplementedError
+
+    def _flush(self) -> None:
+        pass
+
+    def _check(self) -> None:
+        pass
+
+    def _close_handle(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def close(self) -> Path:
+        """Finish the file and put it in place; on any error it is removed and the error raised."""
+        if self._done:
+            return self.path
+        try:
+            self._flush()
+            self._close_handle()
+            self._check()
+            _publish(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        self._done = True
         return self.path
 
     def abort(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        self._done = True
+        self._close_handle()
         self._tmp.unlink(missing_ok=True)
 
-    def __enter__(self) -> "TableWriter":
+    def __enter__(self):
         return self
 
     def __exit__(self, kind: Any, *_: Any) -> None:
@@ -112,59 +110,84 @@ class TableWriter:
             self.abort()
 
 
-class LinesWriter:
+class _ParquetFile(AtomicFile):
+    """An AtomicFile of Parquet row groups of one schema."""
+
+    def __init__(self, path: Path, schema: pl.Schema):
+        self._arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema
+        super().__init__(path)
+
+    def _open(self, tmp: Path) -> pq.ParquetWriter:
+        return pq.ParquetWriter(tmp, self._arrow_schema, compression="zstd", write_statistics=True)
+
+    def _write_frame(self, frame: pl.DataFrame, row_group_size: int) -> None:
+        assert self._handle is not None, "write after close"
+        self._handle.write_table(frame.to_arrow().cast(self._arrow_schema), row_group_size=row_group_size)
+
+
+class TableWriter(_ParquetFile):
+    """One table's Parquet file, written chunk by chunk (schema enforced on every chunk, ids unique
+    over the whole file, checked at close from the id column alone)."""
+
+    def __init__(self, table: Table, folder: Path, path: Path | None = None):
+        self.table = table
+        self.rows = 0
+        self.first: pl.DataFrame | None = None  # the first chunk's first rows: the UI's sample rows
+        super().__init__(Path(path) if path is not None else table.path(folder), table.schema)
+
+    def write(self, rows: Sequence[dict[str, Any]] | pl.DataFrame) -> None:
+        frame = rows if isinstance(rows, pl.DataFrame) else pl.DataFrame(list(rows), schema=self.table.schema)
+        if not frame.height:
+            return
+        frame = conform(frame, self.table.schema, str(self.path))
+        if self.first is None:
+            self.first = frame.head(5)
+        self._write_frame(frame, row_group_rows(frame))
+        self.rows += frame.height
+
+    def _check(self) -> None:
+        """A file whose ids repeat is refused."""
+        if self.table.unique_ids and self.rows:
+            ids = pl.scan_parquet(self._tmp).select(self.table.id_column).collect().to_series()
+            repeated = ids.filter(ids.is_duplicated()).unique().head(5).to_list()
+            if ids.null_count() or repeated:
+                raise SchemaMismatch(
+                    f"{self.path}: column {self.table.id_column} must hold one distinct id per row; "
+                    f"{ids.null_count()} null, repeated: {repeated}"
+                )
+
+
+class LinesWriter(AtomicFile):
     """A JSON Lines file written record by record, in place atomically when closed."""
 
     def __init__(self, path: Path, ensure_ascii: bool = True):
-        self.path, self.records, self.ensure_ascii = Path(path), 0, ensure_ascii
-        self._tmp = _temporary(self.path)
-        self._handle = open(self._tmp, "w", encoding="utf-8")
+        self.records, self.ensure_ascii = 0, ensure_ascii
+        super().__init__(path)
+
+    def _open(self, tmp: Path) -> Any:
+        return open(tmp, "w", encoding="utf-8")
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
         for record in records:
-            self._handle.write(json.dumps(record, ensure_ascii=self.ensure_ascii) + "\n")
-            self.records += 1
+            self.write_line(json.dumps(record, ensure_ascii=self.ensure_ascii) + "\n")
 
     def write_line(self, line: str) -> None:
         """One record already as its line (with the newline)."""
         self._handle.write(line)
         self.records += 1
 
-    def close(self) -> Path:
-        if not self._handle.closed:
-            self.__exit__(None)
-        return self.path
 
-    def abort(self) -> None:
-        if not self._handle.closed:
-            self.__exit__(RuntimeError)
-
-    def __enter__(self) -> "LinesWriter":
-        return self
-
-    def __exit__(self, kind: Any, *_: Any) -> None:
-        self._handle.close()
-        if kind is None:
-            _publish(self._tmp, self.path)
-        else:
-            self._tmp.unlink(missing_ok=True)
-
-
-class RowsParquetWriter:
+class RowsParquetWriter(_ParquetFile):
     """A Parquet file of plain rows (dicts, not a project table: the shard files), written as they come in row
     groups of about `target_bytes` of their JSON text, so that where a group ends depends on the rows alone (the
     same rows give the same bytes however the caller chunked them); in place atomically when closed."""
 
     def __init__(self, path: Path, schema: pl.Schema, target_bytes: int = ROW_GROUP_BYTES):
-        self.path, self.schema, self.target_bytes = Path(path), schema, target_bytes
+        self.schema, self.target_bytes = schema, target_bytes
         self.rows = 0
         self._pending: list[dict[str, Any]] = []
         self._pending_bytes = 0
-        self._tmp = _temporary(self.path)
-        self._arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema
-        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
-            self._tmp, self._arrow_schema, compression="zstd", write_statistics=True
-        )
+        super().__init__(path, schema)
 
     def write(self, row: dict[str, Any], size: int) -> None:
         """One row; `size`: its JSON text's length (what the row group budget counts)."""
@@ -176,29 +199,8 @@ class RowsParquetWriter:
 
     def _flush(self) -> None:
         if self._pending:
-            assert self._writer is not None, "write after close"
-            frame = pl.DataFrame(self._pending, schema=self.schema)
-            self._writer.write_table(frame.to_arrow().cast(self._arrow_schema), row_group_size=frame.height)
+            self._write_frame(pl.DataFrame(self._pending, schema=self.schema), len(self._pending))
             self._pending, self._pending_bytes = [], 0
-
-    def close(self) -> Path:
-        if self._writer is None:
-            return self.path
-        try:
-            self._flush()
-            self._writer.close()
-            self._writer = None
-            _publish(self._tmp, self.path)
-        except BaseException:
-            self.abort()
-            raise
-        return self.path
-
-    def abort(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        self._tmp.unlink(missing_ok=True)
 
 
 class KeyedRows:

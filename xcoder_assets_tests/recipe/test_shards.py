@@ -338,7 +338,7 @@ def test_a_mixture_is_a_manifest_of_ids_and_hashes_that_resolves_to_the_shard_ro
     (out / "manifest.json").write_text(
         (out / "manifest.json").read_text().replace('"sft/messages/train-00000.jsonl"', '"../../x/train.jsonl"', 1)
     )
-    with pytest.raises(shards.ShardInputError, match="lies outside its shards folder"):
+    with pytest.raises(shards.ShardInputError, match="lies outside the shards folder"):
         shards.mixture_rows(out, "messages", "train")
     shards.write_mixture(out, shards_folder, manifest, file_ids, spec, subset, rl_subset, tokens)
     first = shards_folder / mix["files"][0]["path"]

@@ -10,7 +10,14 @@ import pytest
 from xcoder_assets.recipe.stage import prefetched
 from xcoder_assets.store.parquet import SchemaMismatch
 from xcoder_assets.store.progress import StageProgress
-from xcoder_assets.store.streaming import KeyedRows, LinesWriter, TableWriter, row_chunks, row_group_rows
+from xcoder_assets.store.streaming import (
+    KeyedRows,
+    LinesWriter,
+    RowsParquetWriter,
+    TableWriter,
+    row_chunks,
+    row_group_rows,
+)
 from xcoder_assets.store.tables import TEST_INPUTS
 
 
@@ -106,6 +113,49 @@ def test_lines_writer_is_atomic(tmp_path):
         out.write([{"a": 2}])
         assert not path.exists()
     assert path.read_text() == '{"a": 1}\n{"a": 2}\n' and out.records == 2
+
+
+# Each streaming writer, opened on a path that holds an older file, and one write of its kind.
+WRITERS = {
+    "table": (lambda path: TableWriter(TEST_INPUTS, path.parent, path), lambda w: w.write(_inputs("p1", 2))),
+    "lines": (LinesWriter, lambda w: w.write([{"a": 1}])),
+    "rows": (
+        lambda path: RowsParquetWriter(path, pl.Schema({"a": pl.Int64}), target_bytes=1),
+        lambda w: w.write({"a": 1}, 8),
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(WRITERS))
+def test_every_writer_aborts_alike_leaving_the_old_file_and_nothing_else(tmp_path, kind):
+    make, write = WRITERS[kind]
+    path = tmp_path / "out.file"
+    path.write_bytes(b"old")
+    writer = make(path)
+    write(writer)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-out.file.")]  # written aside
+    writer.abort()
+    writer.abort()  # twice: nothing more to undo
+    assert writer.close() == path and path.read_bytes() == b"old"  # closing an aborted writer publishes nothing
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.file"]
+    with pytest.raises(RuntimeError):
+        with make(path) as writer:
+            write(writer)
+            raise RuntimeError("the stage broke")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.file"] and path.read_bytes() == b"old"
+    with make(path) as writer:
+        write(writer)
+    assert path.read_bytes() != b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["out.file"]
+
+
+def test_a_writer_whose_handle_cannot_open_leaves_no_temporary(tmp_path, monkeypatch):
+    def refuse(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(LinesWriter, "_open", refuse)
+    with pytest.raises(OSError, match="disk full"):
+        LinesWriter(tmp_path / "x.jsonl")
+    assert not list(tmp_path.iterdir())
 
 
 def test_one_progress_line_adds_the_chunks_up():

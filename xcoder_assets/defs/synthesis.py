@@ -6,7 +6,7 @@ with are written next to it in settings/<asset>.json (run config apart from reso
 """
 
 from collections import Counter
-from typing import Any
+from typing import Any, Iterator
 
 import dagster as dg
 import polars as pl
@@ -14,9 +14,10 @@ from pydantic import Field
 
 from xcoder_assets.defs.operations import LLM_POOL
 from xcoder_assets.defs.partitions import batch_folder, batch_partitions, seed_for_batch
-from xcoder_assets.defs.checks import row_findings, share_check
+from xcoder_assets.defs.checks import sampled_findings, share_check
 from xcoder_assets.defs.resources import (
     OWNERS,
+    DataFolder,
     LLMGatewayResource,
     StorageResource,
     ask_with,
@@ -46,6 +47,7 @@ from xcoder_assets.recipe.sampling import (
 )
 from xcoder_assets.store.parquet import read_parquet
 from xcoder_assets.store.render import frame_markdown, problem_markdown
+from xcoder_assets.store.streaming import row_chunks
 from xcoder_assets.store.tables import EVOLVED_POOL, FEATURE_CONFIGS, FEATURE_TREE, PROBLEMS
 from xcoder_assets.store.ui import line_chart, markdown_image, table_or_none
 
@@ -273,6 +275,10 @@ def _configs_checks(
 
 
 _COMPOSITION = composition.CompositionSettings()  # the recipe's settings type owns the defaults
+# Configurations composed at once: the stage's memory is this chunk's requests, answers and rows (small: a few KB
+# each) plus the batch-wide dedup index, whatever the batch's size; big enough to keep the LLM's requests in
+# flight (max_in_flight 64) through a chunk's re-asks.
+CHUNK_CONFIGS = 256
 
 
 class ProblemsConfig(dg.Config):
@@ -285,15 +291,37 @@ class ProblemsConfig(dg.Config):
         default=_COMPOSITION.near_duplicate_threshold,
         description="Jaccard similarity (word 3-shingles) of a near-duplicate.",
     )
+    max_attempts: int = Field(
+        default=_COMPOSITION.max_attempts,
+        description="Asks per step: a scenario that fails to parse or is cut off, and a statement that fails to "
+        "parse, is cut off or names the algorithm, are asked again (another seed) up to this many times; 1: once.",
+    )
     style_tolerance: float = Field(
         default=0.15, description="Allowed gap between each style's share and its probability."
     )
     max_leak_share: float = Field(default=0.10, description="Warn when more statements than this name the method.")
     max_duplicate_share: float = Field(default=0.25, description="Warn when more problems than this are duplicates.")
     min_feature_coverage: float = Field(default=0.02, description="Warn when the kept problems use less of the pool.")
+    chunk_problems: int = Field(
+        default=CHUNK_CONFIGS,
+        description="Configurations composed at once (memory grows with this, not with the batch).",
+    )
 
     def settings(self) -> composition.CompositionSettings:
-        return composition.CompositionSettings(self.seed, dict(self.style_probabilities), self.near_duplicate_threshold)
+        return composition.CompositionSettings(
+            self.seed, dict(self.style_probabilities), self.near_duplicate_threshold, self.max_attempts
+        )
+
+
+def config_chunks(folder: DataFolder, size: int) -> tuple[int, Iterator[list[dict[str, Any]]]]:
+    """The batch's feature configurations (id and offered pool ids), `size` at a time, and how many there are."""
+    path = FEATURE_CONFIGS.path(folder.root)
+    if size < 1:
+        raise refused(f"problems: chunk_problems must be at least 1, got {size}")
+    if not path.exists():
+        raise refused(f"problems: {path} does not exist: materialize feature_configs for this batch first")
+    count = pl.scan_parquet(path).select(pl.len()).collect().item()
+    return count, row_chunks(path, size, columns=["config_id", "feature_ids"])
 
 
 @dg.asset(
@@ -325,59 +353,59 @@ def problems(
     context: dg.AssetExecutionContext, config: ProblemsConfig, storage: StorageResource, llm: LLMGatewayResource
 ) -> dg.MaterializeResult:
     run_id, folder = context.run.run_id, batch_folder(context, storage)
-    configs = read_parquet(FEATURE_CONFIGS.path(folder.root)).to_dicts()
-    items = pool_items(storage)
-    templates = (load_template(SCENARIO_TEMPLATE), load_template(STATEMENT_TEMPLATE))
     try:
-        composition.check_style_probabilities(config.style_probabilities)
+        config.settings().check()
     except ValueError as exc:
         raise refused(f"problems: {exc}") from None
+    count, chunks = config_chunks(folder, config.chunk_problems)
+    items = pool_items(storage)
+    templates = (load_template(SCENARIO_TEMPLATE), load_template(STATEMENT_TEMPLATE))
     gateway = llm.gateway(storage, ("compose",), run_id, "problems")
-    composed = composition.compose_problems(
-        configs,
-        items,
-        config.settings(),
-        templates,
-        llm.settings("compose").model,
-        PROBLEMS.schema.names(),
-        run_id,
-        ask_with(gateway, context.log.info),
-        context.log.info,
-    )
-    frame = pl.DataFrame(composed.rows, schema=PROBLEMS.schema)
-    folder.write_llm_calls("problems", composed.results, run_id)
+    with folder.table_writer(PROBLEMS) as rows_out, folder.llm_calls_writer("problems", run_id) as calls_out:
+        tally = composition.compose_problems(
+            chunks,
+            count,
+            items,
+            config.settings(),
+            templates,
+            llm.settings("compose").model,
+            PROBLEMS.schema.names(),
+            run_id,
+            ask_with(gateway, context.log.info),
+            lambda rows, results: (rows_out.write(rows), calls_out.write(results)),
+            context.log.info,
+        )
     metadata = {
-        **folder.write_table(PROBLEMS, frame),
-        **llm_metadata(composed.results, llm.role_models(("compose",))),
-        **_problem_metadata(frame),
+        **folder.written(rows_out),
+        **llm_metadata(tally.llm, llm.role_models(("compose",))),
+        **_problem_metadata(tally),
     }
-    shares = composition.problem_shares(composed.rows, config.style_probabilities, [i.category for i in items])
+    shares = tally.shares(config.style_probabilities, [i.category for i in items])
     resources, template_ids = {"llm": llm.settings_record(("compose",))}, [t.id for t in templates]
-    checks = _problem_checks(shares, config, frame)
+    checks = _problem_checks(shares, config, tally)
     return publish(context, folder, "problems", config, resources, metadata, checks, templates=template_ids)
 
 
-def _problem_metadata(frame: pl.DataFrame) -> dict:
-    kept = frame.filter(pl.col("status") == "ok")
-    sample = kept.head(1).to_dicts()
-    rendered = problem_markdown(composition.statement_of_row(sample[0])) if sample else "_no problem kept_"
+def _problem_metadata(tally: composition.ProblemsTally) -> dict:
+    sample = tally.first_kept
+    rendered = problem_markdown(composition.statement_of_row(sample)) if sample else "_no problem kept_"
+    kept = pl.DataFrame(tally.kept.first, schema=["problem_id", "style", "title"], orient="row")
     return {
-        "problems_kept": kept.height,
-        "status_counts": dg.MetadataValue.json(dict(Counter(frame["status"]))),
-        "style_counts": dg.MetadataValue.json(dict(Counter(kept["style"]))),
-        "kept_problems": dg.MetadataValue.md(
-            frame_markdown(kept.select("problem_id", "style", "title"), 15) if kept.height else "_no problem kept_"
-        ),
+        "problems_kept": tally.status["ok"],
+        "status_counts": dg.MetadataValue.json(dict(tally.status)),
+        "style_counts": dg.MetadataValue.json(dict(tally.kept_styles)),
+        "kept_problems": dg.MetadataValue.md(frame_markdown(kept, 15) if tally.kept.count else "_no problem kept_"),
         "sample_problem": dg.MetadataValue.md(rendered),
+        # re-asks: answers that failed validation, asked again (each a row of llm_calls)
+        "reasked_requests": dg.MetadataValue.json(dict(tally.reasked)),
+        "configurations_by_attempts": dg.MetadataValue.json({str(k): v for k, v in sorted(tally.attempts.items())}),
     }
 
 
 def _problem_checks(
-    shares: composition.ProblemShares, config: ProblemsConfig, frame: pl.DataFrame
+    shares: composition.ProblemShares, config: ProblemsConfig, tally: composition.ProblemsTally
 ) -> list[dg.AssetCheckResult]:
-    def ids(status: str) -> list[str]:
-        return frame.filter(pl.col("status") == status)["problem_id"].to_list()
-
+    leaked, duplicates = tally.leaked, tally.duplicates
     return [
         dg.AssetCheckResult(
             check_name=PROBLEMS_STYLE_MIX,
@@ -395,14 +423,14 @@ def _problem_checks(
             "leak_share",
             shares.leak_share,
             config.max_leak_share,
-            **row_findings("leaked_problems", ids("leak")),
+            **sampled_findings("leaked_problems", leaked.count, leaked.first),
         ),
         share_check(
             PROBLEMS_DUPLICATE_SHARE,
             "duplicate_share",
             shares.duplicate_share,
             config.max_duplicate_share,
-            **row_findings("duplicate_problems", ids("duplicate")),
+            **sampled_findings("duplicate_problems", duplicates.count, duplicates.first),
         ),
         share_check(
             PROBLEMS_FEATURE_COVERAGE,

@@ -11,8 +11,9 @@ import hashlib
 import json
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Iterable, Literal, Sequence
 
 import numpy as np
 
@@ -21,8 +22,10 @@ from xcoder_assets.llm.gateway import LLMRequest, LLMResult
 from xcoder_assets.recipe.failure import Failure
 from xcoder_assets.recipe.pool import near_dup_key
 from xcoder_assets.recipe.prompts import PromptTemplate
+from xcoder_assets.recipe.stage import Sample, prefetched
+from xcoder_assets.store.figures import LLMFigures
 from xcoder_assets.store.ids import make_id
-from xcoder_assets.store.progress import LLM_COUNTS, ProgressMeter
+from xcoder_assets.store.progress import LLM_COUNTS, StageProgress
 
 RECIPE_STYLE_PROBABILITIES: dict[str, float] = {"codeforces": 0.70, "leetcode": 0.15, "atcoder": 0.15}
 
@@ -239,7 +242,12 @@ def normalized_text_hash(text: str) -> str:
 
 
 class MinHashIndex:
-    """Near-duplicate detection: MinHash over word 3-shingles with LSH banding, verified by Jaccard."""
+    """Near-duplicate detection: MinHash over word 3-shingles with LSH banding, verified by Jaccard.
+
+    It spans a whole batch (every kept statement stays indexed), so what it keeps per statement is compact: the
+    shingles as sorted 64-bit hashes (the Jaccard check over them is the one over the shingles, short of a 64-bit
+    collision) and one integer bucket key per band; a set of shingle strings and a tuple of bytes per band took
+    ~16 KB a statement, 3 GB at the paper's 192k statements."""
 
     def __init__(self, threshold: float = 0.8, permutations: int = 64, bands: int = 16, shingle: int = 3):
         if permutations % bands:
@@ -251,8 +259,11 @@ class MinHashIndex:
         # problems stage; this costs under 1 ms.
         rng = random.Random(7)
         self._seeds = np.array([rng.getrandbits(64) for _ in range(permutations)], dtype=np.uint64)
-        self._buckets: dict[tuple[int, bytes], list[str]] = {}
-        self._shingles: dict[str, set[str]] = {}
+        # a band's key: its rows' minima mixed into one 64-bit integer (odd multipliers), salted per band
+        self._band_mix = np.array([rng.getrandbits(64) | 1 for _ in range(self.rows)], dtype=np.uint64)
+        self._band_salt = np.array([rng.getrandbits(64) for _ in range(bands)], dtype=np.uint64)
+        self._buckets: dict[int, str | list[str]] = {}  # band key -> the key indexed there (a list when several)
+        self._shingles: dict[str, np.ndarray] = {}  # key -> its shingles' hashes, sorted and unique
 
     def _shingle_set(self, text: str) -> set[str]:
         words = _normalize_words(text)
@@ -260,13 +271,16 @@ class MinHashIndex:
             return {" ".join(words)}
         return {" ".join(words[i : i + self.shingle]) for i in range(len(words) - self.shingle + 1)}
 
-    def _signature(self, shingles: set[str]) -> list[int]:
-        hashes = np.fromiter(
+    @staticmethod
+    def _hashes(shingles: set[str]) -> np.ndarray:
+        return np.fromiter(
             (int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little") for s in shingles),
             dtype=np.uint64,
             count=len(shingles),
         )
-        z = hashes[:, None] ^ self._seeds  # uint64 arithmetic wraps modulo 2^64, as splitmix64 wants
+
+    def _signature(self, shingles: set[str]) -> list[int]:
+        z = self._hashes(shingles)[:, None] ^ self._seeds  # uint64 arithmetic wraps modulo 2^64, as splitmix64 wants
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         return (z ^ (z >> np.uint64(31))).min(axis=0).tolist()
@@ -274,16 +288,28 @@ class MinHashIndex:
     def add(self, key: str, text: str) -> str | None:
         """Index `text`; return the key of an earlier near-duplicate instead, if there is one."""
         shingles = self._shingle_set(text)
-        signature = self._signature(shingles)
-        bands = [(b, repr(signature[b * self.rows : (b + 1) * self.rows]).encode()) for b in range(self.bands)]
-        candidates = dict.fromkeys(k for band in bands for k in self._buckets.get(band, []))
+        signature = np.array(self._signature(shingles), dtype=np.uint64).reshape(self.bands, self.rows)
+        bands = ((signature * self._band_mix).sum(axis=1, dtype=np.uint64) ^ self._band_salt).tolist()
+        hashes = np.unique(self._hashes(shingles))
+        candidates: dict[str, None] = {}
+        for band in bands:
+            found = self._buckets.get(band)
+            if found is not None:
+                candidates.update(dict.fromkeys([found] if isinstance(found, str) else found))
         for other in candidates:
             theirs = self._shingles[other]
-            if len(shingles & theirs) / len(shingles | theirs) >= self.threshold:
+            common = np.intersect1d(hashes, theirs, assume_unique=True).size
+            if common / (hashes.size + theirs.size - common) >= self.threshold:
                 return other
         for band in bands:
-            self._buckets.setdefault(band, []).append(key)
-        self._shingles[key] = shingles
+            found = self._buckets.get(band)
+            if found is None:
+                self._buckets[band] = key
+            elif isinstance(found, str):
+                self._buckets[band] = [found, key]
+            else:
+                found.append(key)
+        self._shingles[key] = hashes
         return None
 
 
@@ -327,6 +353,12 @@ class OfferedFeature:
 def offered_features(feature_ids: Sequence[str], by_id: dict[str, Any]) -> list[OfferedFeature]:
     """The features of a configuration as the scenario prompt lists them (by_id: pool id -> PoolItem)."""
     return [OfferedFeature(i, by_id[i].category, " / ".join((*by_id[i].path, by_id[i].feature))) for i in feature_ids]
+
+
+def used_feature_ids(scenario: Scenario, offered: Sequence[OfferedFeature]) -> list[str]:
+    """The pool ids of the offered features the scenario selected (what the leak test and the coverage count)."""
+    names = {f.name: f.entry_id for f in offered}
+    return [names[n] for n in scenario.selected if n in names]
 
 
 def features_prompt(offered: Sequence[OfferedFeature]) -> str:
@@ -385,9 +417,13 @@ class ProblemComposer:
         model: str,
         templates: list[str],
         run_id: str,
+        attempts: int | None = None,
+        step_attempts: int = 1,
     ) -> dict[str, Any]:
         """`scenario`/`statement`: the parsed value or a Failure (statement None: never asked);
-        `categories`/`features`: pool id -> category / feature name (for the leak test)."""
+        `categories`/`features`: pool id -> category / feature name (for the leak test); `attempts`: the
+        requests made for the configuration (the `attempts` column, where the table has it); `step_attempts`:
+        those of the step whose answer decides the row, named in the reason of a failure or leak after several."""
         record: dict[str, Any] = {key: None for key in self.columns}
         record.update(
             config_id=config_id,
@@ -401,26 +437,30 @@ class ProblemComposer:
             leaked_terms=[],
             statement_call_id=statement_call_id,
         )
+        if "attempts" in self.columns:
+            record["attempts"] = attempts
+        after = f" (after {step_attempts} attempts)" if step_attempts > 1 else ""
         if isinstance(scenario, Scenario):
-            names = {f.name: f.entry_id for f in offered}
             record.update(
                 scenario=scenario.scenario,
                 integration_strategy=scenario.integration_strategy,
                 selected_features=scenario.selected,
-                feature_ids=[names[n] for n in scenario.selected if n in names],
+                feature_ids=used_feature_ids(scenario, offered),
             )
         if isinstance(scenario, Failure):
-            record.update(status=scenario.status, error=f"scenario: {scenario.reason}")
+            record.update(status=scenario.status, error=f"scenario: {scenario.reason}{after}")
         elif isinstance(statement, Failure):
-            record.update(status=statement.status, error=f"statement: {statement.reason}")
+            record.update(status=statement.status, error=f"statement: {statement.reason}{after}")
         else:
-            self._composed(record, statement, [(categories[i], features[i]) for i in record["feature_ids"]])
+            self._composed(record, statement, [(categories[i], features[i]) for i in record["feature_ids"]], after)
         record["problem_id"] = record["problem_id"] or make_id(
             "prob", {"config": config_id, "style": style, "status": record["status"], "error": record["error"]}
         )
         return record
 
-    def _composed(self, record: dict[str, Any], statement: Statement, used: list[tuple[str, str]]) -> None:
+    def _composed(
+        self, record: dict[str, Any], statement: Statement, used: list[tuple[str, str]], after: str = ""
+    ) -> None:
         record.update(
             status="ok",
             title=statement.title,
@@ -438,7 +478,7 @@ class ProblemComposer:
         text_key = normalized_text_hash(statement.statement)
         record["leaked_terms"] = leaks
         if leaks:
-            record.update(status="leak", error=f"the statement names: {', '.join(leaks)}")
+            record.update(status="leak", error=f"the statement names: {', '.join(leaks)}{after}")
         elif text_key in self.exact:
             record.update(status="duplicate", duplicate_of=self.exact[text_key], error="exact duplicate")
         else:
@@ -469,26 +509,6 @@ class ProblemShares:
         return self.features_used / self.pool_features if self.pool_features else 0.0
 
 
-def problem_shares(
-    rows: Sequence[dict[str, Any]], style_probabilities: dict[str, float], pool_categories: Sequence[str]
-) -> ProblemShares:
-    composed = [r for r in rows if r["status"] in COMPOSED_STATUSES]
-    n = len(composed)
-    total = sum(style_probabilities.values()) or 1.0
-    shares = {s: (sum(r["style"] == s for r in composed) / n if n else 0.0) for s in style_probabilities}
-    gaps = {s: round(abs(shares[s] - p / total), 4) for s, p in style_probabilities.items()}
-    used = {i for r in rows if r["status"] == "ok" for i in r["feature_ids"] or []}
-    return ProblemShares(
-        composed=n,
-        style_shares={s: round(v, 4) for s, v in shares.items()},
-        style_gaps=gaps,
-        leak_share=sum(r["status"] == "leak" for r in composed) / n if n else 0.0,
-        duplicate_share=sum(r["status"] == "duplicate" for r in composed) / n if n else 0.0,
-        features_used=len(used),
-        pool_features=sum(1 for c in pool_categories if c not in ("programming_language", "summary")),
-    )
-
-
 # ---- the stage: problems ------------------------------------------------------------------------------
 
 
@@ -499,16 +519,111 @@ class CompositionSettings:
     seed: int = 42  # of the style draw
     style_probabilities: dict[str, float] = field(default_factory=lambda: dict(RECIPE_STYLE_PROBABILITIES))
     near_duplicate_threshold: float = 0.8  # Jaccard similarity (word 3-shingles) of a near-duplicate
+    # Asks per step: an answer that fails validation (no JSON, cut off, a leak) is asked again, as a production
+    # pipeline re-asks a response whose parse fails; 1 asks once.
+    max_attempts: int = 3
+
+    def check(self) -> None:
+        """A ValueError saying what is wrong with the settings, before any request."""
+        check_style_probabilities(self.style_probabilities)
+        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be a whole number of at least 1, got {self.max_attempts!r}")
+
+
+# Answers asked again (same prompt, the next attempt's seed): those that failed validation. An llm_error is not
+# (the gateway retried it already; a budget stop must stop), nor a duplicate (another answer would be a new problem).
+REASKED_SCENARIO: frozenset[str] = frozenset({"parse_error", "truncated"})
+REASKED_STATEMENT: frozenset[str] = frozenset({"parse_error", "truncated", "leak"})
+
+
+def attempt_seed(attempt: int) -> int | None:
+    """The seed of a request's attempt (1, 2, ...): the first is the plain request (no seed, so that answers cached
+    before re-asks existed stay valid and max_attempts=1 sends what it always sent); attempt k > 1 has seed k, a
+    distinct request with its own cache key (a rerun gets each attempt's answer back from the cache)."""
+    return None if attempt == 1 else attempt
 
 
 @dataclass
-class ComposedProblems:
-    rows: list[dict[str, Any]]  # problems rows, in configuration order
-    results: list[LLMResult]  # the scenario calls, then the statement calls
+class ProblemsTally:
+    """What the problems stage's metadata and checks report, counted as rows are written (no row is kept)."""
+
+    configs: int = 0
+    status: Counter = field(default_factory=Counter)
+    composed_styles: Counter = field(default_factory=Counter)  # problems a statement was written for
+    kept_styles: Counter = field(default_factory=Counter)
+    features_used: set[str] = field(default_factory=set)  # pool ids the kept problems use: bounded by the pool
+    leaked: Sample = field(default_factory=Sample)  # problem ids
+    duplicates: Sample = field(default_factory=Sample)
+    kept: Sample = field(default_factory=lambda: Sample(15))  # (problem_id, style, title) of the first kept
+    first_kept: dict[str, Any] | None = None  # the first kept row (the UI's sample problem)
+    attempts: Counter = field(default_factory=Counter)  # configurations by the requests made for them
+    reasked: Counter = field(default_factory=Counter)  # requests asked again, by step (scenario, statement)
+    llm: LLMFigures = field(default_factory=LLMFigures)
+
+    def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        self.configs += len(rows)
+        for row in rows:
+            status = row["status"]
+            self.status[status] += 1
+            if row.get("attempts") is not None:
+                self.attempts[row["attempts"]] += 1
+            if status in COMPOSED_STATUSES:
+                self.composed_styles[row["style"]] += 1
+            if status == "leak":
+                self.leaked.add([row["problem_id"]])
+            elif status == "duplicate":
+                self.duplicates.add([row["problem_id"]])
+            elif status == "ok":
+                self.kept_styles[row["style"]] += 1
+                self.features_used.update(row["feature_ids"] or [])
+                self.kept.add([(row["problem_id"], row["style"], row["title"])])
+                if self.first_kept is None:
+                    self.first_kept = dict(row)
+
+    def shares(self, style_probabilities: dict[str, float], pool_categories: Sequence[str]) -> "ProblemShares":
+        n = sum(self.composed_styles.values())
+        total = sum(style_probabilities.values()) or 1.0
+        shares = {s: (self.composed_styles[s] / n if n else 0.0) for s in style_probabilities}
+        return ProblemShares(
+            composed=n,
+            style_shares={s: round(v, 4) for s, v in shares.items()},
+            style_gaps={s: round(abs(shares[s] - p / total), 4) for s, p in style_probabilities.items()},
+            leak_share=self.status["leak"] / n if n else 0.0,
+            duplicate_share=self.status["duplicate"] / n if n else 0.0,
+            features_used=len(self.features_used),
+            pool_features=sum(1 for c in pool_categories if c not in ("programming_language", "summary")),
+        )
+
+
+def problem_shares(
+    rows: Sequence[dict[str, Any]], style_probabilities: dict[str, float], pool_categories: Sequence[str]
+) -> ProblemShares:
+    tally = ProblemsTally()
+    tally.add(rows)
+    return tally.shares(style_probabilities, pool_categories)
+
+
+@dataclass
+class _Config:
+    """One configuration's answers while its chunk is asked (the chunk's only per-configuration state)."""
+
+    config_id: str
+    style: str
+    offered: list[OfferedFeature]
+    scenario: Any = None  # Scenario | Failure
+    scenario_call_id: str = ""
+    scenario_attempts: int = 0
+    statement: Any = None  # Statement | Failure | None (never asked)
+    statement_call_id: str | None = None
+    statement_attempts: int = 0
+
+
+WriteProblems = Callable[[list[dict[str, Any]], list[LLMResult]], None]
 
 
 def compose_problems(
-    configs: Sequence[dict[str, Any]],
+    chunks: Iterable[Sequence[dict[str, Any]]],
+    configs: int,
     pool: Sequence[Any],
     settings: CompositionSettings,
     templates: tuple[PromptTemplate, PromptTemplate],
@@ -516,65 +631,131 @@ def compose_problems(
     columns: Sequence[str],
     run_id: str,
     ask: Callable[[list[LLMRequest], Any], list[LLMResult]],
+    write: WriteProblems,
     log: Callable[[str], Any],
-) -> ComposedProblems:
-    """One problem per feature configuration (rows of feature_configs): step 1 asks for a scenario over the
-    configuration's features, step 2 for a statement in the configuration's drawn style (only where step 1
-    gave a scenario); then leaks and duplicates are marked in configuration order. `pool`: the evolved pool's
-    items (entry_id, category, path, feature); `columns`: the problems table's. A ValueError (bad style
-    probabilities) comes before any request."""
-    scenario_template, statement_template = templates
-    styles = {
-        row["config_id"]: draw_style(settings.style_probabilities, settings.seed, row["config_id"]) for row in configs
-    }
+) -> ProblemsTally:
+    """One problem per feature configuration (rows of feature_configs with config_id and feature_ids, in chunks;
+    `configs`: how many in all): per chunk, step 1 asks for a scenario over each configuration's features, step 2
+    for a statement in its drawn style (where step 1 gave a scenario); an answer that fails validation is asked
+    again, up to `settings.max_attempts` per step; then leaks and duplicates are marked in configuration order
+    against every problem kept before (over the whole batch), and the chunk's rows and every attempt's LLM result
+    go to `write`. `pool`: the evolved pool's items (entry_id, category, path, feature); `columns`: the problems
+    table's. A ValueError (bad settings) comes before any request."""
+    settings.check()
     by_id = {item.entry_id: item for item in pool}
-    offered = {row["config_id"]: offered_features(row["feature_ids"], by_id) for row in configs}
-    scenario_requests = [
-        LLMRequest.of(
-            "compose", scenario_template.render(features=features_prompt(offered[cid])), scenario_template.id, cid
-        )
-        for cid in offered
-    ]
-    scenario_results = ask(scenario_requests, ProgressMeter("problems: scenario calls", log, **LLM_COUNTS))
-    scenarios = {
-        cid: parse_answer(result, lambda text, o=offered[cid]: parse_scenario(text, [f.name for f in o]))
-        for cid, result in zip(offered, scenario_results)
-    }
-    ready = [cid for cid, scenario in scenarios.items() if isinstance(scenario, Scenario)]
-    statement_requests = [
-        LLMRequest.of(
-            "compose", _statement_prompt(statement_template, styles[cid], scenarios[cid]), statement_template.id, cid
-        )
-        for cid in ready
-    ]
-    statement_results = ask(statement_requests, ProgressMeter("problems: statement calls", log, **LLM_COUNTS))
-    statements = {
-        cid: (result, parse_answer(result, lambda text, s=styles[cid]: parse_statement(text, s)))
-        for cid, result in zip(ready, statement_results)
-    }
-    composer = ProblemComposer(settings.near_duplicate_threshold, columns)
     categories = {item.entry_id: item.category for item in pool}
     names = {item.entry_id: item.feature for item in pool}
-    rows = []
-    for cid, first in zip(offered, scenario_results):
-        result, statement = statements.get(cid, (None, None))
-        rows.append(
+    composer = ProblemComposer(settings.near_duplicate_threshold, columns)
+    tally = ProblemsTally()
+    scenario_meter = StageProgress("problems: scenario calls", log, configs, **LLM_COUNTS)
+    statement_meter = StageProgress("problems: statement calls", log, configs, **LLM_COUNTS)
+
+    def asked(rows: Sequence[dict[str, Any]]) -> tuple[list[_Config], list[LLMResult]]:
+        chunk = [
+            _Config(
+                row["config_id"],
+                draw_style(settings.style_probabilities, settings.seed, row["config_id"]),
+                offered_features(row["feature_ids"], by_id),
+            )
+            for row in rows
+        ]
+        return chunk, _ask_chunk(chunk, settings, templates, categories, names, ask, scenario_meter, statement_meter)
+
+    for chunk, results in prefetched(chunks, asked):
+        rows = [
             composer.record(
-                config_id=cid,
-                style=styles[cid],
-                offered=offered[cid],
-                scenario=scenarios[cid],
-                statement=statement,
-                scenario_call_id=first.call_id,
-                statement_call_id=result.call_id if result else None,
+                config_id=c.config_id,
+                style=c.style,
+                offered=c.offered,
+                scenario=c.scenario,
+                statement=c.statement,
+                scenario_call_id=c.scenario_call_id,
+                statement_call_id=c.statement_call_id,
                 categories=categories,
                 features=names,
                 model=model,
-                templates=[scenario_template.id, statement_template.id],
+                templates=[templates[0].id, templates[1].id],
                 run_id=run_id,
+                attempts=c.scenario_attempts + c.statement_attempts,
+                step_attempts=c.statement_attempts if c.statement is not None else c.scenario_attempts,
             )
+            for c in chunk
+        ]
+        write(rows, results)
+        tally.add(rows)
+        tally.llm += LLMFigures.of(results)
+        tally.reasked["scenario"] += sum(max(0, c.scenario_attempts - 1) for c in chunk)
+        tally.reasked["statement"] += sum(max(0, c.statement_attempts - 1) for c in chunk)
+    scenario_meter.finish()
+    statement_meter.finish()
+    return tally
+
+
+def _ask_chunk(
+    chunk: list[_Config],
+    settings: CompositionSettings,
+    templates: tuple[PromptTemplate, PromptTemplate],
+    categories: dict[str, str],
+    names: dict[str, str],
+    ask: Callable[[list[LLMRequest], Any], list[LLMResult]],
+    scenario_meter: StageProgress,
+    statement_meter: StageProgress,
+) -> list[LLMResult]:
+    """Both steps for one chunk, each answer that fails validation asked again up to max_attempts times; every
+    attempt's result, in the order asked. Needs nothing of the batch's other chunks (it runs ahead of the dedup)."""
+    scenario_template, statement_template = templates
+    results: list[LLMResult] = []
+
+    def scenario_request(c: _Config, seed: int | None) -> LLMRequest:
+        messages = scenario_template.render(features=features_prompt(c.offered))
+        return LLMRequest.of("compose", messages, scenario_template.id, c.config_id, seed)
+
+    def scenario_answer(c: _Config, result: LLMResult) -> bool:
+        c.scenario, c.scenario_call_id = (
+            parse_answer(result, lambda t: parse_scenario(t, [f.name for f in c.offered])),
+            result.call_id,
         )
-    return ComposedProblems(rows, scenario_results + statement_results)
+        c.scenario_attempts += 1
+        return isinstance(c.scenario, Failure) and c.scenario.status in REASKED_SCENARIO
+
+    def statement_request(c: _Config, seed: int | None) -> LLMRequest:
+        messages = _statement_prompt(statement_template, c.style, c.scenario)
+        return LLMRequest.of("compose", messages, statement_template.id, c.config_id, seed)
+
+    def statement_answer(c: _Config, result: LLMResult) -> bool:
+        c.statement, c.statement_call_id = parse_answer(result, lambda t: parse_statement(t, c.style)), result.call_id
+        c.statement_attempts += 1
+        if isinstance(c.statement, Statement):
+            used = [(categories[i], names[i]) for i in used_feature_ids(c.scenario, c.offered)]
+            leaks = leaked_terms(c.statement.statement, used)
+            return bool(leaks)  # the composer marks it a leak if this was the last attempt
+        return c.statement.status in REASKED_STATEMENT
+
+    attempts = settings.max_attempts
+    _with_attempts(chunk, scenario_request, scenario_answer, ask, scenario_meter, len(chunk), attempts, results)
+    ready = [c for c in chunk if isinstance(c.scenario, Scenario)]
+    _with_attempts(ready, statement_request, statement_answer, ask, statement_meter, len(chunk), attempts, results)
+    return results
+
+
+def _with_attempts(
+    pending: list[_Config],
+    request: Callable[[_Config, int | None], LLMRequest],
+    answered: Callable[[_Config, LLMResult], bool],
+    ask: Callable[[list[LLMRequest], Any], list[LLMResult]],
+    meter: StageProgress,
+    units: int,
+    max_attempts: int,
+    results: list[LLMResult],
+) -> None:
+    """Ask for `pending`, then again for those whose answer `answered` says to ask again, up to max_attempts. On
+    the stage's meter the first attempt covers the chunk's `units` configurations, a re-ask adds requests only."""
+    for attempt in range(1, max_attempts + 1):
+        if not pending:
+            break
+        answers = ask([request(c, attempt_seed(attempt)) for c in pending], meter.part(units if attempt == 1 else 0))
+        results += answers
+        pending = [c for c, result in zip(pending, answers) if answered(c, result)]
 
 
 def _statement_prompt(template: PromptTemplate, style: str, scenario: Scenario) -> Any:

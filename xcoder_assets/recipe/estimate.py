@@ -271,28 +271,59 @@ def _configurations(ctx: PlanContext) -> tuple[int, str]:
     return count, f"feature_configs.count = {count} (run config; feature_configs of batch {ctx.batch} not materialized)"
 
 
+def _requests_per_configuration(ctx: PlanContext) -> tuple[dict[str, float], int]:
+    """From this data directory's batches that composed problems: requests per configuration, by template name
+    (a statement is asked only for a parsed scenario, and an answer that fails validation is asked again, so
+    neither is one per configuration), and how many batches that is. Counted from footers and one column."""
+    import polars as pl
+
+    from xcoder_assets.store.tables import FEATURE_CONFIGS, batch_dirs, llm_calls_path
+
+    calls: dict[str, int] = {}
+    configurations = batches = 0
+    for root in batch_dirs(ctx.data_dir).values():
+        made, configs = llm_calls_path(root, "problems"), FEATURE_CONFIGS.path(root)
+        if not (made.exists() and configs.exists()):
+            continue
+        counts = pl.scan_parquet(made).group_by("template").len().collect()
+        for template, n in counts.iter_rows():
+            name = template.split("@", 1)[0]
+            calls[name] = calls.get(name, 0) + n
+        configurations += _table_rows(configs)
+        batches += 1
+    if not configurations:
+        return {}, 0
+    return {name: n / configurations for name, n in calls.items()}, batches
+
+
 def plan_problems(ctx: PlanContext) -> list[Planned]:
     from xcoder_assets.recipe.prompts import load_template
 
     configs, where = _configurations(ctx)
-    scenario, statement = load_template(SCENARIO_TEMPLATE), load_template(STATEMENT_TEMPLATE)
-    return [
-        Planned(
-            "problems",
-            "compose",
-            scenario.id,
-            configs,
-            basis=f"one scenario per configuration: {configs} from {where}; the cache is not consulted (the "
-            "offered features are drawn while it runs)",
-        ),
-        Planned(
-            "problems",
-            "compose",
-            statement.id,
-            configs,
-            basis=f"one statement per parsed scenario: at most {configs} (every scenario parsed)",
-        ),
-    ]
+    history, batches = _requests_per_configuration(ctx)
+    attempts = ctx.configs.get("problems", {}).get("max_attempts")
+    planned = []
+    for template, step in (
+        (load_template(SCENARIO_TEMPLATE), "scenario"),
+        (load_template(STATEMENT_TEMPLATE), "statement"),
+    ):
+        ratio = history.get(template.id.split("@", 1)[0])
+        if ratio is not None:
+            requests = math.ceil(round(configs * ratio, 6))  # 100 x 1.1 is 110.00000000000001
+            basis = (
+                f"{ratio:.3f} {step} requests per configuration in this data directory's history ({batches} "
+                f"batch(es): re-asks included) x {configs} from {where}"
+            )
+        else:
+            requests = configs
+            basis = (
+                f"one {step} per configuration: {configs} from {where}; re-asks of answers that fail validation "
+                f"(up to {attempts or 'max_attempts'} asks each) are not counted: no history of problems here"
+            )
+        planned.append(
+            Planned("problems", "compose", template.id, requests, basis=basis + "; the cache is not consulted")
+        )
+    return planned
 
 
 def _kept_problems(ctx: PlanContext) -> Path | None:

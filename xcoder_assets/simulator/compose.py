@@ -15,9 +15,11 @@ project's own code). What varies per problem, all drawn from the hash of the req
   see different statements;
 - the programs' identifiers (solve.py renames them per problem and per sample).
 
-Imperfections at fixed rates: step 1: 5% prose without JSON; step 2: 5% prose
+Imperfections at fixed rates per answer: step 1: 5% prose without JSON; step 2: 5% prose
 without JSON, 3% cut off at max_tokens, 12% statements that name the algorithm (a leak: real models
-often do, and it is above the leak_share check's 10%, so the demo shows that check warning).
+often do). Each is drawn from the request and its sampling seed (`imperfection`), so a request asked
+again with another seed (the problems stage re-asks an answer that fails validation) is another draw
+at the same rates, while the problem itself stays the one its prompt fixes.
 """
 
 from __future__ import annotations
@@ -532,10 +534,16 @@ def _offered_features(features: str) -> list[str]:
     return [m.group(2).strip() for m in re.finditer(r"^- (\w+): (.+)$", features, re.MULTILINE)]
 
 
+def imperfection(request: SimRequest, salt: str) -> float:
+    """The roll that decides an answer's imperfection, in [0, 1): fixed by the request and its seed (no seed:
+    the roll every answer had before seeds were drawn from, so earlier answers stay the same)."""
+    return unit(request.key, salt if request.seed is None else f"{salt}:seed={request.seed}")
+
+
 def answer_problem_scenario(request: SimRequest) -> Answer:
     key = request.key
     offered = _offered_features(request.variables["features"])
-    if not offered or unit(key, "s1") < 0.05:
+    if not offered or imperfection(request, "s1") < 0.05:
         return "These features could be combined into an interesting optimization problem about scheduling.", "stop"
     archetype = choose_archetype(offered, key)
     leaves = [f.split(" / ")[-1] for f in offered]
@@ -638,7 +646,7 @@ def answer_problem_statement(request: SimRequest) -> Answer:
     style = request.variables["style"].strip() or "codeforces"
     selected = request.variables["selected"].strip()
     scenario = request.variables["scenario"].strip()
-    roll = unit(request.key, "s2")
+    roll = imperfection(request, "s2")
     if roll < 0.05:
         return "I would write a problem about " + scenario[:80] + ", with a story and examples.", "stop"
     archetype = choose_archetype([selected], selected + scenario)

@@ -3,10 +3,11 @@ measure of the simulator as a load generator (tests, benchmarks/simulator_distin
 
 Configurations are sampled as the feature_configs stage samples them (recipe/sampling.py, the
 recipe's shapes) from a pool shaped like an evolved one (the evolution simulator's vocabulary: its
-features per category, each with finer features under it). Each goes through the problems stage's
-own steps: the scenario prompt rendered from the offered features, the statement prompt for the
-drawn style, both parsed by the recipe's parsers, then the stage's duplicate check
-(composition.ProblemComposer: word 3-shingles, Jaccard 0.8) and the shards' dedup over the whole
+features per category, each with finer features under it). They go through the problems stage's
+own function (composition.compose_problems, the simulator answering in process): the scenario prompt
+rendered from the offered features, the statement prompt for the drawn style, both parsed by the
+recipe's parsers, an answer that fails validation asked again as the stage does, then the stage's
+duplicate check (word 3-shingles, Jaccard 0.8) and the shards' dedup over the whole
 question (recipe/dedup.py: numbers and one-letter names folded, boilerplate cut, 5-shingles,
 Jaccard 0.8). The kept problems' programs are asked for the way the test_inputs and
 candidate_solutions stages ask (write_tests and solve prompts), and compared as dedup.code_tokens
@@ -16,14 +17,14 @@ sees them (layout and comments ignored).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from xcoder_assets.llm.answers import split_reasoning
+from xcoder_assets.llm.gateway import LLMRequest, LLMResult
 from xcoder_assets.recipe import composition, dedup
 from xcoder_assets.recipe.candidates import prompt_values as solve_values
 from xcoder_assets.recipe.decontamination import Decontaminator
-from xcoder_assets.recipe.failure import Failure
 from xcoder_assets.recipe.prompts import load_template
 from xcoder_assets.recipe.sampling import PoolItem, config_rows, sample_configs
 from xcoder_assets.recipe.test_inputs import prompt_values as tests_values
@@ -31,12 +32,11 @@ from xcoder_assets.recipe.verification import extract_solution_code, extract_tes
 from xcoder_assets.simulator.evolve import SIBLINGS, _variants
 from xcoder_assets.simulator.registry import answer
 from xcoder_assets.simulator.solve import BLOCK, recognise, solution_program
+from xcoder_assets.store.ids import content_hash
+from xcoder_assets.store.streaming import chunks
+from xcoder_assets.store.tables import PROBLEMS
 
-PROBLEM_COLUMNS = (
-    "problem_id config_id style status error duplicate_of title statement input_format output_format constraints "
-    "examples_json function_name signature starter_code scenario integration_strategy selected_features "
-    "feature_ids leaked_terms scenario_call_id statement_call_id model templates run_id"
-).split()
+PROBLEM_COLUMNS = PROBLEMS.schema.names()
 PROGRAMS = ("reference", "generator", "validator", "candidate")
 
 
@@ -60,6 +60,7 @@ class DistinctReport:
     shard_duplicates: int  # kept by the problems stage, then a duplicate in the shards' dedup
     survivors: list[dict[str, Any]]  # problems rows that survive both
     programs: dict[str, tuple[int, int]] = field(default_factory=dict)  # kind -> (programs, distinct)
+    requests: int = 0  # compose requests made, re-asks included
 
     @property
     def deduplicated(self) -> int:
@@ -70,9 +71,15 @@ class DistinctReport:
     def survival(self) -> float:
         return len(self.survivors) / self.deduplicated if self.deduplicated else 0.0
 
+    @property
+    def kept_share(self) -> float:
+        """Configurations that became distinct problems (the acceptance's figure: at least 95%)."""
+        return len(self.survivors) / self.configs if self.configs else 0.0
+
     def describe(self) -> str:
         lines = [
-            f"{self.configs} configurations: statuses {dict(sorted(self.status.items()))}; "
+            f"{self.configs} configurations ({self.requests} compose requests, re-asks included): statuses "
+            f"{dict(sorted(self.status.items()))}; "
             f"{self.deduplicated} statements reached the duplicate checks, {self.status['duplicate']} duplicates in "
             f"the problems stage, {self.shard_duplicates} more in the shards' dedup; {len(self.survivors)} "
             f"distinct problems ({self.survival:.2%} of those checked, {len(self.survivors) / self.configs:.2%} "
@@ -83,76 +90,82 @@ class DistinctReport:
         return "\n".join(lines)
 
 
-def compose(configs: int, seed: int = 42, pool: list[PoolItem] | None = None) -> DistinctReport:
-    """`configs` configurations through both composition steps and both duplicate checks."""
+def simulated_ask(requests: list[LLMRequest], meter: Any = None) -> list[LLMResult]:
+    """A stage's `ask` answered by the simulator in process (no gateway, no cache): each result as the gateway
+    makes it (reasoning apart, cut off when the answer ran to max_tokens), its call id from the request."""
+    results = []
+    for request in requests:
+        content, finish = answer(request.template, list(request.messages), request.seed)
+        call_id = "call-" + content_hash([request.template, list(request.messages), request.seed], 16)
+        split = split_reasoning(content)
+        results.append(
+            LLMResult(
+                call_id,
+                call_id,
+                request.role,
+                "offline",
+                request.template,
+                {},
+                split.answer,
+                split.reasoning,
+                finish_reason=finish,
+                truncated=finish == "length",
+            )
+        )
+    return results
+
+
+def compose(
+    configs: int, seed: int = 42, pool: list[PoolItem] | None = None, max_attempts: int | None = None
+) -> DistinctReport:
+    """`configs` configurations through the problems stage's own function (both composition steps, the re-asks
+    of answers that fail validation, up to `max_attempts` per step: the recipe's by default; its duplicate
+    check), then the shards' dedup."""
     items = pool if pool is not None else synthetic_pool()
-    by_id = {i.entry_id: i for i in items}
-    scenario_template, statement_template = load_template("compose_scenario"), load_template("compose_problem")
-    composer = composition.ProblemComposer(0.8, PROBLEM_COLUMNS)
-    categories = {i.entry_id: i.category for i in items}
-    names = {i.entry_id: i.feature for i in items}
-    rows = []
-    for row in config_rows(sample_configs(items, configs, seed=seed), seed, "distinct"):
-        offered = composition.offered_features(row["feature_ids"], by_id)
-        style = composition.draw_style(composition.RECIPE_STYLE_PROBABILITIES, seed, row["config_id"])
-        messages = scenario_template.render(features=composition.features_prompt(offered))
-        scenario = _parsed(
-            answer(scenario_template.id, messages), lambda t: composition.parse_scenario(t, [f.name for f in offered])
-        )
-        statement = None
-        if isinstance(scenario, composition.Scenario):
-            messages = statement_template.render(
-                style=style,
-                style_guide=composition.STYLE_GUIDES[style],
-                selected=", ".join(scenario.selected),
-                strategy=scenario.integration_strategy,
-                scenario=scenario.scenario,
-            )
-            statement = _parsed(
-                answer(statement_template.id, messages), lambda t: composition.parse_statement(t, style)
-            )
-        rows.append(
-            composer.record(
-                config_id=row["config_id"],
-                style=style,
-                offered=offered,
-                scenario=scenario,
-                statement=statement,
-                scenario_call_id="",
-                statement_call_id=None,
-                categories=categories,
-                features=names,
-                model="offline",
-                templates=[],
-                run_id="distinct",
-            )
-        )
-    kept = [r for r in rows if r["status"] == "ok"]
-    questions = [composition.problem_question(r) for r in kept]
+    templates = (load_template("compose_scenario"), load_template("compose_problem"))
+    settings = composition.CompositionSettings(seed=seed)
+    if max_attempts is not None:
+        settings = replace(settings, max_attempts=max_attempts)
+    rows: list[dict[str, Any]] = []
+    requests = 0
+
+    def kept(chunk: list[dict[str, Any]], results: list[LLMResult]) -> None:
+        nonlocal requests
+        rows.extend(chunk)
+        requests += len(results)
+
+    sampled = config_rows(sample_configs(items, configs, seed=seed), seed, "distinct")
+    composition.compose_problems(
+        chunks(sampled, 256),
+        len(sampled),
+        items,
+        settings,
+        templates,
+        "offline",
+        PROBLEM_COLUMNS,
+        "distinct",
+        simulated_ask,
+        kept,
+        lambda _: None,
+    )
+    kept_rows = [r for r in rows if r["status"] == "ok"]
+    questions = [composition.problem_question(r) for r in kept_rows]
     # the shards' dedup, as plan_examples runs it (an empty benchmark: the stock sentences are still cut)
     decontaminator = Decontaminator([])
     prepared = decontaminator.prepare(questions)
-    settings = decontaminator.settings
+    dedup_settings = decontaminator.settings
     verdicts = dedup.deduplicate(
-        [(r["problem_id"], p.segments) for r, p in zip(kept, prepared)],
+        [(r["problem_id"], p.segments) for r, p in zip(kept_rows, prepared)],
         threshold=0.8,
-        shingle=settings.shingle,
-        num_perm=settings.num_perm,
+        shingle=dedup_settings.shingle,
+        num_perm=dedup_settings.num_perm,
         signatures_of=[p.signature for p in prepared],
         sets_of=[p.shingles for p in prepared],
     )
-    survivors = [r for r in kept if verdicts[r["problem_id"]].status == "unique"]
-    return DistinctReport(len(rows), Counter(r["status"] for r in rows), len(kept) - len(survivors), survivors)
-
-
-def _parsed(result: tuple[str, str], parser) -> Any:
-    content, finish = result
-    if finish == "length":
-        return Failure("truncated", "cut off")
-    try:
-        return parser(split_reasoning(content).answer)
-    except composition.CompositionError as exc:
-        return Failure("parse_error", str(exc))
+    survivors = [r for r in kept_rows if verdicts[r["problem_id"]].status == "unique"]
+    return DistinctReport(
+        len(rows), Counter(r["status"] for r in rows), len(kept_rows) - len(survivors), survivors, requests=requests
+    )
 
 
 def programs_of(row: dict[str, Any], samples: int = BLOCK) -> dict[str, list[str]]:

@@ -266,6 +266,8 @@ _PROBLEMS_COLUMNS = {
     "duplicate_of": "the kept problem it duplicates",
     "scenario_call_id": "the step 1 (scenario) LLM call",
     "statement_call_id": "the step 2 (statement) LLM call",
+    "attempts": "LLM requests made for the configuration, both steps with their re-asks (an answer that failed "
+    "validation is asked again); each is a row of llm_calls; the call ids above are the last attempt's",
     "model": "the compose model",
     "templates": "prompt template ids@versions of both steps",
     "run_id": "the Dagster run that wrote the row",
@@ -302,6 +304,7 @@ PROBLEMS = Table(
             "duplicate_of": pl.String,
             "scenario_call_id": pl.String,
             "statement_call_id": pl.String,
+            "attempts": pl.Int64,
             "model": pl.String,
             "templates": STR_LIST,
             "run_id": pl.String,

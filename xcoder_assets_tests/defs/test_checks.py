@@ -13,7 +13,7 @@ from xcoder_assets.defs.verification import (
     _unverified_tests,
     _verification_checks,
 )
-from xcoder_assets.recipe.composition import ProblemShares
+from xcoder_assets.recipe.composition import ProblemShares, ProblemsTally
 from xcoder_assets.recipe.verification import TestVoteRecord, VerificationGate, VerificationTally
 
 
@@ -33,14 +33,18 @@ def test_row_findings_are_bounded_counted_and_traceable():
 
 
 def test_problem_checks_list_the_leaked_and_duplicate_problems():
-    frame = pl.DataFrame(
-        {
-            "problem_id": ["prob-0000000000000001", "prob-0000000000000002", "prob-0000000000000003"],
-            "status": ["ok", "leak", "duplicate"],
-        }
+    # the problems stage's tally, counted as its rows were written
+    tally = ProblemsTally()
+    tally.add(
+        [
+            {"problem_id": f"prob-000000000000000{i}", "status": status, "style": "codeforces", "title": "t"}
+            | {"feature_ids": [], "attempts": 2}
+            for i, status in enumerate(["ok", "leak", "duplicate"], 1)
+        ]
     )
     shares = ProblemShares(3, {"codeforces": 1.0}, {"codeforces": 0.0}, 1 / 3, 1 / 3, 5, 10)
-    checks = {c.check_name: _meta(c) for c in _problem_checks(shares, ProblemsConfig(), frame)}
+    checks = {c.check_name: _meta(c) for c in _problem_checks(shares, ProblemsConfig(), tally)}
+    assert checks["leak_share"]["leaked_problems"] == 1
     assert checks["leak_share"]["leaked_problems_ids"] == "prob-0000000000000002"
     assert checks["leak_share"]["trace"] == ".venv/bin/xcoder trace prob-0000000000000002"
     assert checks["duplicate_share"]["duplicate_problems"] == 1

@@ -61,22 +61,22 @@ def demo(demo_data):
     return demo_data.data, demo_data.first, demo_data.second
 
 
-def test_graph_materializes_and_only_the_leak_check_warns(demo):
-    """The demo batch is like real data: its statements leak the method a little more often than the
-    leak_share check allows (the simulator's 12%), so that check warns; every other check passes."""
+def test_graph_materializes_and_every_check_passes(demo):
+    """The demo batch is like real data: its statements name the method (the simulator's 12%) or fail to parse
+    now and then; the problems stage asks those again, so the leak_share check (which warned before re-asks)
+    passes with every other check, and the re-asked problems say how many requests they took."""
     data_dir, first, _ = demo
     assert first.success
-    failed = {c.check_name: c for c in first.get_asset_check_evaluations() if not c.passed}
-    assert set(failed) == {"leak_share"}, {k: c.metadata for k, c in failed.items()}
-    assert failed["leak_share"].severity == dg.AssetCheckSeverity.WARN
-    assert failed["leak_share"].metadata["leak_share"].value > 0.10
-    # the check names the problems that leaked, and how to trace one
-    leak = {k: v.value for k, v in failed["leak_share"].metadata.items()}
+    checks = {c.check_name: c for c in first.get_asset_check_evaluations()}
+    failed = {name: c for name, c in checks.items() if not c.passed}
+    assert not failed, {k: c.metadata for k, c in failed.items()}
     problems = pl.read_parquet(PROBLEMS.path(batch_dir(data_dir, TEST_BATCH)))
     leaked = problems.filter(pl.col("status") == "leak")["problem_id"].to_list()
-    assert leak["leaked_problems"] == len(leaked) > 0 and leak["leaked_problems_ids"].split(", ") == leaked[:20]
-    assert leak["trace"] == f".venv/bin/xcoder trace {leaked[0]}"
-    assert xcoder(["--data-dir", str(data_dir), "trace", leak["trace"].split()[-1]]) == 0
+    assert checks["leak_share"].metadata["leak_share"].value <= 0.10 and len(leaked) <= 2
+    assert problems.filter(pl.col("status") == "ok").height >= 0.9 * problems.height
+    # a problem asked again (more than its two first requests) traces back like any other
+    reasked = problems.filter(pl.col("attempts") > 2)["problem_id"].to_list()
+    assert reasked and xcoder(["--data-dir", str(data_dir), "trace", reasked[0]]) == 0
     seeds = pl.read_parquet(SEED_PROBLEMS.path(data_dir))
     features = pl.read_parquet(FEATURES.path(data_dir))
     tree = pl.read_parquet(FEATURE_TREE.path(data_dir))
@@ -170,7 +170,8 @@ def test_demo_problems_are_varied_and_recorded(demo):
     assert kept.height >= 24
     assert set(kept["style"]) == {"codeforces", "leetcode", "atcoder"}
     assert kept.filter(pl.col("style") == "leetcode")["function_name"].null_count() == 0
-    assert set(problems["status"]) >= {"ok", "leak"}  # the simulator writes no duplicates any more (issue 21)
+    assert "duplicate" not in set(problems["status"])  # the simulator writes no duplicates any more (issue 21)
+    assert problems["attempts"].min() >= 1 and kept.height >= 0.9 * problems.height  # failed answers asked again
     assert problems.filter(pl.col("status") != "ok")["error"].null_count() == 0
     assert all(len(ids) >= 1 for ids in kept["feature_ids"])
     settings = json.loads((folder_of(data_dir, "problems") / "settings" / "problems.json").read_text())

@@ -1,10 +1,14 @@
-"""Synthesis stages through Dagster: cache reuse when settings grow, and resumable evolution."""
+"""Synthesis stages through Dagster: cache reuse when settings grow, problems in chunks with re-asks, and resumable
+evolution."""
+
+import json
+from collections import Counter
 
 import polars as pl
 import pytest
 
 from xcoder_assets.llm.gateway import LLMGateway
-from xcoder_assets.store.tables import EVOLVED_POOL, FEATURE_CONFIGS
+from xcoder_assets.store.tables import EVOLVED_POOL, FEATURE_CONFIGS, PROBLEMS, llm_calls_path
 from xcoder_assets_tests.defs.test_materialize import materialize, metadata_of
 from xcoder_assets.store.tables import batch_dir
 from xcoder_assets_tests.batches import TEST_BATCH
@@ -37,7 +41,46 @@ def test_more_configurations_call_only_for_the_new_ones(small):
     meta = metadata_of(again, "problems")
     before = metadata_of(first, "problems")
     assert meta["llm_cache_hits"] == before["llm_requests"]  # the earlier configurations: all from the cache
-    assert 0 < meta["llm_calls_made"] <= 8  # at most two calls for each of the 4 new ones
+    # at most two steps of max_attempts (3) calls for each of the 4 new ones
+    assert 0 < meta["llm_calls_made"] <= 4 * 2 * 3
+
+
+def test_problems_in_chunks_of_three_write_the_same_table_every_attempt_from_the_cache(small):
+    data_dir, first = small
+    folder = batch_dir(data_dir, TEST_BATCH)
+    before = pl.read_parquet(PROBLEMS.path(folder))
+    again = materialize(
+        data_dir, run_config={"ops": {"problems": {"config": {"chunk_problems": 3}}}}, selection=["problems"]
+    )
+    after = pl.read_parquet(PROBLEMS.path(folder))
+    assert after.drop("run_id").equals(before.drop("run_id"))  # the dedup spans the chunks
+    meta = metadata_of(again, "problems")
+    requests = after["attempts"].sum()
+    assert meta["llm_calls_made"] == 0 and meta["llm_cache_hits"] == meta["llm_requests"] == requests
+    # every attempt is a row of llm_calls; the rows name their last attempt's calls
+    calls = pl.read_parquet(llm_calls_path(folder, "problems"))
+    assert calls.height == requests and after["attempts"].max() > 2
+    final = set(after["scenario_call_id"]) | set(after["statement_call_id"].drop_nulls())
+    assert final <= set(calls["call_id"])
+    seeds = calls["request_json"].map_elements(lambda r: json.loads(r)["params"].get("seed"), return_dtype=pl.Int64)
+    assert (
+        set(seeds.drop_nulls()) in ({2}, {2, 3})  # attempts 2 and 3 (the demo may need no third)
+        and seeds.null_count() == before.height + after["scenario"].is_not_null().sum()
+    )
+    assert meta["configurations_by_attempts"] == {
+        str(k): v for k, v in sorted(Counter(after["attempts"].to_list()).items())
+    }
+
+
+def test_problems_refuses_bad_attempts_and_chunks(small):
+    data_dir, _ = small
+    for config, message in (({"max_attempts": 0}, "max_attempts"), ({"chunk_problems": 0}, "chunk_problems")):
+        result = materialize(
+            data_dir, run_config={"ops": {"problems": {"config": config}}}, selection=["problems"], raise_on_error=False
+        )
+        assert not result.success
+        failure = next(e for e in result.all_events if e.is_step_failure)
+        assert failure.step_failure_data.user_failure_data.description.startswith(f"problems: {message} must be")
 
 
 def test_an_interrupted_evolution_resumes_after_its_last_round(demo_data, tmp_path, monkeypatch):

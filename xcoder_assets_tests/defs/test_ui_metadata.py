@@ -6,9 +6,10 @@ import json
 import polars as pl
 from markdown_it import MarkdownIt
 
-from xcoder_assets.defs.operations import lineage_markdown
 from xcoder_assets.defs.resources import StorageResource
 from xcoder_assets.defs.synthesis import _problem_metadata
+from xcoder_assets.recipe.composition import ProblemsTally
+from xcoder_assets.store import lineage_view
 from xcoder_assets.store.tables import PROBLEMS
 
 MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])
@@ -50,7 +51,9 @@ def test_lineage_of_a_row_keeps_model_text_inert():
             "content": answer,
         }
     }
-    rendered = _inert(lineage_markdown("prob-00000000000000aa", chain, calls))
+    lineage = lineage_view.lineage_of("prob-00000000000000aa", chain, calls)
+    options = lineage_view.Options(view="full")
+    rendered = _inert(lineage_view.render(lineage, lineage_view.MarkdownWriter(), options))
     assert "<code>compose_problem@v1</code>" in rendered
     assert rendered.count("<pre>") == 3  # prompt, reasoning, answer: each one block, whatever it holds
 
@@ -67,8 +70,11 @@ def test_sample_problem_and_kept_problems_keep_model_text_inert():
         output_format="",
         constraints="",
         examples_json=json.dumps([{"input": f"```\n{HOSTILE}\n```", "output": "1"}]),
+        feature_ids=[],
     )
-    metadata = _problem_metadata(pl.DataFrame([row], schema=PROBLEMS.schema))
+    tally = ProblemsTally()  # the stage's metadata is counted as its rows are written
+    tally.add([row])
+    metadata = _problem_metadata(tally)
     _inert(metadata["kept_problems"].value)
     assert _inert(metadata["sample_problem"].value).count("<pre>") == 2
 

@@ -81,3 +81,32 @@ def test_exact_plans_build_the_requests_the_stage_sends(tmp_path, capsys):
     (after, cached_after), out = estimate_line(str(config_file))
     assert (after, cached_after) == ("0", before), out
     assert out.strip().endswith("estimated cost: $0.00 (requests 0, tokens 0)")
+
+
+def test_problems_count_re_asks_from_the_history_of_earlier_batches(tmp_path):
+    """A statement is asked only for a parsed scenario, and an answer that fails validation is asked again:
+    the history's requests per configuration (here 11 scenario and 12 statement calls for 10 configurations)
+    scale the new batch's configurations; without history the row says re-asks are not counted."""
+    import polars as pl
+
+    from xcoder_assets.store.tables import FEATURE_CONFIGS, batch_dir, llm_calls_path
+
+    roles = {"compose": role_settings("compose", "openai/gpt-4o")}
+    configs = {"feature_configs": {"count": 100}, "problems": {"max_attempts": 3}}
+    first = cost.estimate(tmp_path, ["problems"], configs, roles, "b2")
+    assert [r.requests for r in first.rows] == [100, 100]
+    assert all(
+        "re-asks of answers that fail validation (up to 3 asks each) are not counted" in r.basis for r in first.rows
+    )
+
+    earlier = batch_dir(tmp_path, "b1")
+    FEATURE_CONFIGS.path(earlier).parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame({"config_id": [f"c{i}" for i in range(10)]}).write_parquet(FEATURE_CONFIGS.path(earlier))
+    calls = llm_calls_path(earlier, "problems")
+    calls.parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame({"template": ["compose_scenario@v1"] * 11 + ["compose_problem@v1"] * 12}).write_parquet(calls)
+    again = cost.estimate(tmp_path, ["problems"], configs, roles, "b2")
+    assert [(r.template, r.requests) for r in again.rows] == [("compose_scenario@v1", 110), ("compose_problem@v1", 120)]
+    assert (
+        "1.100 scenario requests per configuration in this data directory's history (1 batch(es)" in again.rows[0].basis
+    )

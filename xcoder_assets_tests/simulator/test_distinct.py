@@ -28,9 +28,10 @@ def report():
 
 
 def test_at_least_95_percent_of_configurations_survive_the_dedup_with_distinct_programs(report):
-    # the documented imperfections (no JSON, cut off, a named method) leave about three quarters to check
-    assert report.configs == CONFIGS and report.deduplicated >= 0.65 * CONFIGS, report.describe()
-    assert report.survival >= 0.95, report.describe()
+    # the documented imperfections (no JSON, cut off, a named method) are asked again, as the problems stage does:
+    # few are left, and at least 95% of the configurations become distinct problems
+    assert report.configs == CONFIGS and report.deduplicated >= 0.95 * CONFIGS, report.describe()
+    assert report.survival >= 0.95 and report.kept_share >= 0.95, report.describe()
     count_programs(report)
     for kind, (total, distinct) in report.programs.items():
         assert total >= len(report.survivors) * (0.8 if kind in ("generator", "validator") else 1.0), kind

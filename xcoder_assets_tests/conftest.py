@@ -124,19 +124,53 @@ def sandbox(request):
     return request.getfixturevalue(f"{request.param}_backend")
 
 
+def _demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # one build for the whole run: pytest-xdist's workers share the parent of their base temp folders
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    return shared / "demo"
+
+
+_DEMO_BUILD = {}  # this process's background build of the demo (demo.DemoBuild), started after collection
+
+
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory):
     """The demo's data and its two `xcoder materialize` runs, once per test run (xcoder_assets_tests/demo.py).
     Read only: a test that writes copies it (`demo_data.copy(tmp_path / "data")`)."""
     from xcoder_assets_tests.demo import materialize_demo
 
-    # one build for the whole run: pytest-xdist's workers share the parent of their base temp folders
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent
-    demo = materialize_demo(shared / "demo")
+    if "build" in _DEMO_BUILD:
+        _DEMO_BUILD["build"].join()  # raises the build's own error, once per test that asks
+    demo = materialize_demo(_demo_root(tmp_path_factory))
     yield demo
     demo.instance.dispose()
+
+
+class _DemoAhead:
+    """The demo's readers run last, and the demo builds in the background from the start: the other tests
+    run while it builds (its two materializations took 90 s on a quiet machine, a worker idle meanwhile)."""
+
+    @pytest.hookimpl(trylast=True)  # after -m and -k have deselected: only the tests that will run count
+    def pytest_collection_modifyitems(self, config, items):
+        readers = [item for item in items if "demo_data" in getattr(item, "fixturenames", ())]
+        if not readers or config.option.collectonly:
+            return
+        others = [item for item in items if "demo_data" not in getattr(item, "fixturenames", ())]
+        items[:] = others + readers  # stable: each module's readers keep their order
+        from xcoder_assets_tests.demo import DemoBuild
+
+        # pytest's own TempPathFactory (what the tmp_path_factory fixture returns), before any fixture runs
+        _DEMO_BUILD["build"] = DemoBuild(_demo_root(config._tmp_path_factory))
+
+    def pytest_sessionfinish(self):
+        if "build" in _DEMO_BUILD:
+            _DEMO_BUILD.pop("build").stop()
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_DemoAhead(), "xcoder-demo-ahead")
 
 
 SANDBOX_TESTS = PROJECT_ROOT / "xcoder_assets_tests" / "sandbox"

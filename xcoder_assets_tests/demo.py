@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ DEMO_ROUNDS = 10
 DEMO_CONFIG = {"ops": {"evolved_pool": {"config": {"rounds": DEMO_ROUNDS}}}}
 # the SynthSmith chain (what the demo shows), not later stages that build on it
 DEMO_SELECT = "*verified_solutions"
+# One materialization's limit in the background build (conftest): 900 s ran out at load 20 on two cores.
+BACKGROUND_BUILD_TIMEOUT_S = 1800
 
 
 def dagster_home(path: Path) -> Path:
@@ -110,22 +113,82 @@ class Demo:
         return dest
 
 
-def materialize_demo(root: Path) -> Demo:
-    """The demo under `root`, built by the first caller. Under pytest-xdist every worker asks for the same
-    `root`: the first to take the lock materializes, the others wait and read what it recorded."""
+class DemoBuild:
+    """The demo's build started ahead of the tests that read it (conftest), in a thread of this process: the
+    tests that do not need it run meanwhile instead of waiting on the lock with a core idle. `join` waits for
+    it and raises what it raised; `stop` ends a build still running (the session ended first)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.error: BaseException | None = None
+        self._stopping = threading.Event()
+        self._process: subprocess.Popen | None = None
+        self._thread = threading.Thread(target=self._run, name="demo-build", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            _build_under_lock(self.root, self._materialize)
+        except BaseException as exc:  # handed to the first test that asks for the demo
+            self.error = exc
+
+    def _materialize(self, home: Path, data: Path, *args: str) -> subprocess.CompletedProcess:
+        if self._stopping.is_set():
+            raise RuntimeError("the demo's build was stopped")
+        self._process = subprocess.Popen(
+            [BIN / "xcoder", "materialize", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=PROJECT_ROOT,
+            env=cli_env(home, data),
+        )
+        # twice cli_materialize's limit: the build now shares the machine with the tests that run meanwhile
+        stdout, stderr = self._process.communicate(timeout=BACKGROUND_BUILD_TIMEOUT_S)
+        return subprocess.CompletedProcess(self._process.args, self._process.returncode, stdout, stderr)
+
+    def join(self) -> None:
+        self._thread.join()
+        if self.error is not None:
+            raise RuntimeError(f"the session's demo did not build: {self.error}") from self.error
+
+    def stop(self) -> None:
+        """Kills a materialization still running; a thread only waiting on another process's build is left
+        to end with this process (a daemon)."""
+        self._stopping.set()
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._thread.join(timeout=60)
+
+
+def _build_under_lock(root: Path, materialize=cli_materialize) -> list[subprocess.CompletedProcess]:
+    """The demo's two runs: built here by the first caller to take the lock, read back by the others."""
     root.mkdir(parents=True, exist_ok=True)
-    home, data, recorded = root / "home", root / "data", root / "runs.json"
+    home, data, recorded, failed = root / "home", root / "data", root / "runs.json", root / "failed.txt"
     with open(root / "build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if recorded.exists():
-            runs = [subprocess.CompletedProcess(**run) for run in json.loads(recorded.read_text())]
-        else:
-            runs = _materialize_twice(root, dagster_home(home), data)
-            saved = [
-                {"args": [str(a) for a in r.args], "returncode": r.returncode, "stdout": r.stdout, "stderr": r.stderr}
-                for r in runs
-            ]
-            write_text(json.dumps(saved), recorded)
+            return [subprocess.CompletedProcess(**run) for run in json.loads(recorded.read_text())]
+        if failed.exists():  # one failed build per run, not one per worker or per reader
+            raise RuntimeError(f"the session's demo failed to build: {failed.read_text()}")
+        try:
+            runs = _materialize_twice(root, dagster_home(home), data, materialize)
+        except BaseException as exc:
+            write_text(f"{type(exc).__name__}: {exc}", failed)
+            raise
+        saved = [
+            {"args": [str(a) for a in r.args], "returncode": r.returncode, "stdout": r.stdout, "stderr": r.stderr}
+            for r in runs
+        ]
+        write_text(json.dumps(saved), recorded)
+        return runs
+
+
+def materialize_demo(root: Path) -> Demo:
+    """The demo under `root`, built by the first caller. Under pytest-xdist every worker asks for the same
+    `root`: the first to take the lock materializes, the others wait and read what it recorded."""
+    home, data = root / "home", root / "data"
+    runs = _build_under_lock(root)
     from dagster._core.instance.ref import InstanceRef
 
     instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
@@ -133,12 +196,12 @@ def materialize_demo(root: Path) -> Demo:
     return Demo(home, data, instance, first, second)
 
 
-def _materialize_twice(root: Path, home: Path, data: Path) -> list[subprocess.CompletedProcess]:
+def _materialize_twice(root: Path, home: Path, data: Path, materialize) -> list[subprocess.CompletedProcess]:
     config = root / "demo.yaml"
     config.write_text(json.dumps(DEMO_CONFIG))  # JSON is YAML
     runs = []
     for _ in range(2):
-        done = cli_materialize(home, data, "--select", DEMO_SELECT, "--config", str(config))
+        done = materialize(home, data, "--select", DEMO_SELECT, "--config", str(config))
         assert done.returncode == 0, done.stdout + done.stderr
         runs.append(done)
     return runs

@@ -102,6 +102,9 @@ def webserver():
                 pass
             assert time.monotonic() < deadline, "the webserver did not load the code location"
             time.sleep(1)
+        # The UI greets a fresh instance on 127.0.0.1 with a newsletter dialog over the page until it is told
+        # the user saw it (the same mutation its Skip button sends): told here once, no page waits for it.
+        assert _graphql(url, "mutation { setNuxSeen }")["setNuxSeen"] is True
         yield url, data
     finally:
         os.killpg(process.pid, 15)
@@ -126,6 +129,9 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1600, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
+    # should the newsletter dialog show after all, Skip it before an action it would cover (no waiting for it)
+    skip = page.get_by_role("button", name="Skip")
+    page.add_locator_handler(skip, lambda locator: locator.click())
     yield page
     context.close()
 
@@ -135,14 +141,8 @@ def _asset_nodes(url: str) -> list[dict]:
 
 
 def _open(page, url: str) -> None:
-    """Go to a page and close the newsletter dialog a fresh browser profile gets."""
+    """Go to a page (the webserver fixture told the UI its newsletter dialog was seen: none to close)."""
     page.goto(url)
-    skip = page.get_by_role("button", name="Skip")
-    try:
-        skip.first.wait_for(timeout=8000)
-        skip.first.click()
-    except Exception:  # no dialog this time
-        pass
 
 
 def test_asset_graph_shows_every_asset(webserver, page):
@@ -244,6 +244,7 @@ def test_model_written_text_fetches_nothing(webserver, page, logging_server):
     from xcoder_assets.defs.partitions import BATCH_PARTITIONS_NAME
     from xcoder_assets.defs.resources import sample_rows_metadata
     from xcoder_assets.defs.synthesis import _problem_metadata
+    from xcoder_assets.recipe.composition import ProblemsTally
     from xcoder_assets.store.render import chat_markdown
 
     url, data = webserver
@@ -264,7 +265,9 @@ def test_model_written_text_fetches_nothing(webserver, page, logging_server):
         "starter_code": None,
     }
     frame = pl.DataFrame([row])
-    metadata = {**sample_rows_metadata(frame, "problem_id", ["title"]), **_problem_metadata(frame)}
+    tally = ProblemsTally()  # what the problems stage counts as it writes its rows
+    tally.add([{**row, "feature_ids": []}])
+    metadata = {**sample_rows_metadata(frame, "problem_id", ["title"]), **_problem_metadata(tally)}
     # a training example as training_shards shows one: the reasoning in its <think> block must show
     answer = f"<think>\nthe answer is ![r]({host}/think.png)\n</think>\n\n```python\nprint(1)\n```"
     metadata["sample_example"] = dg.MetadataValue.md(chat_markdown([("user", row["statement"]), ("assistant", answer)]))

@@ -28,10 +28,9 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-import litellm
-
 from xcoder_assets.llm.budget import LLMRunStopped
 from xcoder_assets.llm.cache import CLAIM_SPACE
+from xcoder_assets.llm.lazy_litellm import litellm
 from xcoder_assets.llm.wire import batch_custom_id, split_batch_custom_id
 
 if TYPE_CHECKING:

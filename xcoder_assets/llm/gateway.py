@@ -26,11 +26,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 import aiohttp
-import litellm
 
 from xcoder_assets.llm.answers import split_reasoning
 from xcoder_assets.llm.budget import BudgetExceeded, BudgetLimit, LLMRunStopped, worst_case_prompt_tokens
 from xcoder_assets.llm.cache import ResponseCache
+from xcoder_assets.llm.lazy_litellm import litellm
 from xcoder_assets.llm.limits import (
     LLMConfigError,
     raise_open_file_limit,
@@ -38,9 +38,6 @@ from xcoder_assets.llm.limits import (
 from xcoder_assets.llm.settings import RoleSettings
 from xcoder_assets.llm.wire import TEMPLATE_HEADER, TEMPLATE_METADATA_KEY
 from xcoder_assets.store.ids import canonical_json, content_hash
-
-litellm.suppress_debug_info = True
-litellm.drop_params = True  # a provider that lacks a parameter (top_k on OpenAI) drops it instead of failing
 
 
 # -- litellm's logs ----------------------------------------------------------------------------------

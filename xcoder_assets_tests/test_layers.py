@@ -10,11 +10,12 @@ PACKAGE = PROJECT_ROOT / "xcoder_assets"
 # A layer may import the layers listed for it (and itself); the top (defs, cli) may import anything.
 ALLOWED = {
     "store": set(),
+    "present": {"store"},  # what people read: markdown, charts, figures, progress lines, lineage views
     "sandbox": {"store"},
     "llm": {"store"},
-    "recipe": {"store", "llm", "sandbox"},
-    "simulator": {"store", "llm", "recipe", "sandbox"},
-    "launched": {"store", "recipe", "sandbox", "llm"},
+    "recipe": {"store", "present", "llm", "sandbox"},
+    "simulator": {"store", "present", "llm", "recipe", "sandbox"},
+    "launched": {"store", "present", "recipe", "sandbox", "llm"},
 }
 NO_DAGSTER = set(ALLOWED)  # Pipes programs use dagster_pipes, not dagster
 

@@ -245,7 +245,7 @@ def test_model_written_text_fetches_nothing(webserver, page, logging_server):
     from xcoder_assets.defs.resources import sample_rows_metadata
     from xcoder_assets.defs.synthesis import _problem_metadata
     from xcoder_assets.recipe.composition import ProblemsTally
-    from xcoder_assets.store.render import chat_markdown
+    from xcoder_assets.present.render import chat_markdown
 
     url, data = webserver
     host, requests = logging_server

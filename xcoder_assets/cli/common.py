@@ -133,7 +133,7 @@ def open_backend(args: argparse.Namespace):
 
 
 def progress_meter(label: str):
-    from xcoder_assets.store.progress import ProgressMeter
+    from xcoder_assets.present.progress import ProgressMeter
 
     return ProgressMeter(label, lambda line: print(line, file=sys.stderr, flush=True))
 

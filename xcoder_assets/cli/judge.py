@@ -72,7 +72,7 @@ def cmd_vote(args: argparse.Namespace) -> int:
     from xcoder_assets.recipe.verification import VoteSettings, VoteTask, run_and_vote, vote_report
     from xcoder_assets.sandbox.judge import limits_for
     from xcoder_assets.sandbox.runs import RunCache, run_matrix
-    from xcoder_assets.store.figures import SandboxFigures
+    from xcoder_assets.present.figures import SandboxFigures
     from xcoder_assets.store.parquet import write_text
 
     problems, generations, backend = _lcb_inputs(args)

@@ -21,7 +21,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
     from xcoder_assets.store import warehouse
-    from xcoder_assets.store.render import text_table
+    from xcoder_assets.present.render import text_table
 
     query = sys.stdin.read() if args.query == "-" else args.query
     if not query.strip():

@@ -10,7 +10,7 @@ from typing import Any
 from xcoder_assets.cli.common import NO_DAGSTER_HOME, connect, data_dir, silence_import_noise
 
 SANDBOX_ASSETS = ("test_inputs", "verified_solutions")
-# The sandbox figures of a run's metadata (store/figures.py: SandboxFigures.metadata), in the order they add up.
+# The sandbox figures of a run's metadata (present/figures.py: SandboxFigures.metadata), in the order they add up.
 SANDBOX_TERMS = (
     ("executed", "sandbox_runs_executed"),
     ("cached", "sandbox_runs_cached"),
@@ -84,7 +84,7 @@ def _written_by(runs: list[tuple[str | None, str]]) -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from xcoder_assets.store import warehouse
-    from xcoder_assets.store.render import text_table
+    from xcoder_assets.present.render import text_table
 
     data = data_dir(args)
     con = connect(args, lineage=False, usage_log=False)  # status reads no lineage, and the usage log in SQLite

@@ -10,8 +10,8 @@ from xcoder_assets.cli.common import CliError, connect
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    # the model and its renderer are store/lineage_view.py's, shared with the UI's trace_row job
-    from xcoder_assets.store import lineage_view
+    # the model and its renderer are present/lineage_view.py's, shared with the UI's trace_row job
+    from xcoder_assets.present import lineage_view
     from xcoder_assets.store.ids import ID_KINDS, kind_of
 
     row_id = args.row_id.strip()

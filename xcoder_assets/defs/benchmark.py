@@ -49,7 +49,7 @@ from xcoder_assets.recipe.evaluation import score_model as score_lcb
 from xcoder_assets.recipe.prompts import load_template
 from xcoder_assets.store.ids import make_id
 from xcoder_assets.store.parquet import read_parquet
-from xcoder_assets.store.progress import ProgressMeter
+from xcoder_assets.present.progress import ProgressMeter
 from xcoder_assets.store.tables import (
     BENCHMARK_SAMPLES,
     BENCHMARK_SUMMARY,
@@ -59,7 +59,7 @@ from xcoder_assets.store.tables import (
     batch_dirs,
     verified_problems_path,
 )
-from xcoder_assets.store.ui import bar_panels, line_chart, markdown_image, table_or_none
+from xcoder_assets.present.ui import bar_panels, line_chart, markdown_image, table_or_none
 
 BUNDLED_SAMPLE = Path(__file__).resolve().parents[1] / "data" / "lcb" / "code_generation_lite_sample.jsonl"
 BUNDLED_LABEL = "livecodebench sample (3 real problems, undated)"

@@ -21,9 +21,9 @@ from xcoder_assets.defs.resources import (
 from xcoder_assets.recipe.features import extract_features, leaves_per_category, leaves_to_tree, merge_trees, tree_rows
 from xcoder_assets.recipe.prompts import load_template
 from xcoder_assets.store.parquet import read_parquet, write_text
-from xcoder_assets.store.render import frame_markdown
+from xcoder_assets.present.render import frame_markdown
 from xcoder_assets.store.tables import FEATURE_TREE, FEATURES, SEED_PROBLEMS
-from xcoder_assets.store.ui import table_or_none
+from xcoder_assets.present.ui import table_or_none
 
 EXTRACT_TEMPLATE = "extract_features"
 # Warn when more than this share of answers yields no tree. A good extraction model stays under 5%;

@@ -36,7 +36,7 @@ from xcoder_assets.recipe.releases import (  # noqa: F401  (the sensor's reading
     hub_release,
 )
 from xcoder_assets.recipe.batches import plan_nightly
-from xcoder_assets.store import lineage_view
+from xcoder_assets.present import lineage_view
 
 # ---- concurrency pools ---------------------------------------------------------------------------
 # An asset declares `pool=...`; the instance (deploy/dagster.yaml) limits how many steps of one pool

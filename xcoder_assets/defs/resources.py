@@ -30,11 +30,11 @@ from xcoder_assets.llm.gateway import (
 from xcoder_assets.llm.settings import OFFLINE_MODEL, ROLES, RoleSettings, role_settings
 from xcoder_assets.sandbox.backends import DEFAULT_IMAGE, Limits
 from xcoder_assets.recipe.releases import ReleaseSourceError, ReleaseState, folder_release, hub_release
-from xcoder_assets.store.figures import LLMFigures, SandboxFigures
+from xcoder_assets.present.figures import LLMFigures, SandboxFigures
 from xcoder_assets.store.parquet import write_parquet, write_table
-from xcoder_assets.store.progress import LLM_COUNTS, SANDBOX_COUNTS, ChunkProgress, ProgressMeter, with_progress
+from xcoder_assets.present.progress import LLM_COUNTS, SANDBOX_COUNTS, ChunkProgress, ProgressMeter, with_progress
 from xcoder_assets.store.streaming import TableWriter
-from xcoder_assets.store.render import markdown_table, md_code_span
+from xcoder_assets.present.render import markdown_table, md_code_span
 from xcoder_assets.store.settings import record_settings
 from xcoder_assets.store.tables import LLM_CALLS, Table, batch_dir, llm_calls_path
 from xcoder_assets.store.warehouse import refresh_warehouse_file

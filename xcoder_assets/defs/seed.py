@@ -19,7 +19,7 @@ from xcoder_assets.recipe.seeds import (
     reject_share,
     seed_rows,
 )
-from xcoder_assets.store.render import frame_markdown
+from xcoder_assets.present.render import frame_markdown
 from xcoder_assets.store.tables import SEED_PROBLEMS, SEED_REJECTS
 
 REJECT_SHARE = "reject_share"

@@ -34,7 +34,7 @@ from xcoder_assets.recipe.decontamination import (
     load_benchmark,
 )
 from xcoder_assets.store.ids import content_hash
-from xcoder_assets.store.render import chat_markdown, md_text
+from xcoder_assets.present.render import chat_markdown, md_text
 from xcoder_assets.store.tables import (
     LCB_PROBLEMS,
     SHARDS_DIR,
@@ -43,7 +43,7 @@ from xcoder_assets.store.tables import (
     TRAINING_SHARDS,
     batch_dirs,
 )
-from xcoder_assets.store.ui import bar_panels, column_chart, markdown_image, table_or_none
+from xcoder_assets.present.ui import bar_panels, column_chart, markdown_image, table_or_none
 
 MIXTURES_DIR = "training_mixtures"
 

@@ -46,10 +46,10 @@ from xcoder_assets.recipe.sampling import (
     sample_configs,
 )
 from xcoder_assets.store.parquet import read_parquet
-from xcoder_assets.store.render import frame_markdown, problem_markdown
+from xcoder_assets.present.render import frame_markdown, problem_markdown
 from xcoder_assets.store.streaming import row_chunks
 from xcoder_assets.store.tables import EVOLVED_POOL, FEATURE_CONFIGS, FEATURE_TREE, PROBLEMS
-from xcoder_assets.store.ui import line_chart, markdown_image, table_or_none
+from xcoder_assets.present.ui import line_chart, markdown_image, table_or_none
 
 EVOLVE_TEMPLATE = "evolve_features"
 SCENARIO_TEMPLATE = "compose_scenario"

@@ -23,7 +23,7 @@ from xcoder_assets.launched.config import SMOKE_MODEL, LoraSettings, RLSettings,
 from xcoder_assets.launched.shards import MANIFEST, ShardError, Shards, load_shards
 from xcoder_assets.launched.train import CHECK_FINITE, settings_from
 from xcoder_assets.store.tables import SHARDS_DIR
-from xcoder_assets.store.ui import markdown_image
+from xcoder_assets.present.ui import markdown_image
 
 TRAIN_MODULE = "xcoder_assets.launched.train"
 OUTPUT_FOLDER = "trained_model"

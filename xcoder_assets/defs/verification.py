@@ -36,7 +36,7 @@ from xcoder_assets.recipe.composition import statement_of_row
 from xcoder_assets.recipe.prompts import load_template
 from xcoder_assets.store.parquet import read_parquet
 from xcoder_assets.store.streaming import KeyedRows, LinesWriter, chunks, row_chunks
-from xcoder_assets.store.render import frame_markdown, md_code, md_text, problem_markdown
+from xcoder_assets.present.render import frame_markdown, md_code, md_text, problem_markdown
 from xcoder_assets.store.tables import (
     CANDIDATE_SOLUTIONS,
     PROBLEMS,
@@ -45,7 +45,7 @@ from xcoder_assets.store.tables import (
     VERIFIED_SOLUTIONS,
     verified_problems_path,
 )
-from xcoder_assets.store.ui import bar_panels, column_chart, markdown_image, table_or_none
+from xcoder_assets.present.ui import bar_panels, column_chart, markdown_image, table_or_none
 
 TESTS_TEMPLATE = "write_tests"
 SOLVE_TEMPLATE = "solve"

@@ -15,9 +15,9 @@ from xcoder_assets.recipe.composition import problem_question
 from xcoder_assets.recipe.prompts import PromptTemplate
 from xcoder_assets.recipe.stage import Ask, Sample, Submit, submit_ahead
 from xcoder_assets.recipe.verification import extract_solution_code
-from xcoder_assets.store.figures import LLMFigures
+from xcoder_assets.present.figures import LLMFigures
 from xcoder_assets.store.ids import make_id
-from xcoder_assets.store.progress import LLM_COUNTS, StageProgress
+from xcoder_assets.present.progress import LLM_COUNTS, StageProgress
 
 LCB_STDIN_FORMAT = (
     "Read the inputs from stdin solve the problem and write the answer to stdout (do not directly test "

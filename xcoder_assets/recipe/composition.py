@@ -23,9 +23,9 @@ from xcoder_assets.recipe.failure import Failure
 from xcoder_assets.recipe.pool import near_dup_key
 from xcoder_assets.recipe.prompts import PromptTemplate
 from xcoder_assets.recipe.stage import Sample, prefetched
-from xcoder_assets.store.figures import LLMFigures
+from xcoder_assets.present.figures import LLMFigures
 from xcoder_assets.store.ids import make_id
-from xcoder_assets.store.progress import LLM_COUNTS, StageProgress
+from xcoder_assets.present.progress import LLM_COUNTS, StageProgress
 
 RECIPE_STYLE_PROBABILITIES: dict[str, float] = {"codeforces": 0.70, "leetcode": 0.15, "atcoder": 0.15}
 

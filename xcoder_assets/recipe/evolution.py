@@ -18,7 +18,7 @@ from xcoder_assets.recipe.pool import FeaturePool, PoolEntry, apply_expansion
 from xcoder_assets.recipe.prompts import PromptTemplate
 from xcoder_assets.store.checkpoints import JsonlCheckpoint
 from xcoder_assets.store.ids import content_hash, make_id
-from xcoder_assets.store.progress import LLM_COUNTS, ProgressMeter
+from xcoder_assets.present.progress import LLM_COUNTS, ProgressMeter
 
 ExpandResult = tuple[Any, Failure | None, str | None]  # (parsed answer, why there is none, llm call id)
 

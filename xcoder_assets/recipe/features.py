@@ -16,7 +16,7 @@ from xcoder_assets.llm.answers import extract_json
 from xcoder_assets.llm.gateway import LLMRequest, LLMResult
 from xcoder_assets.recipe.prompts import PromptTemplate
 from xcoder_assets.store.ids import make_id
-from xcoder_assets.store.progress import LLM_COUNTS, ProgressMeter
+from xcoder_assets.present.progress import LLM_COUNTS, ProgressMeter
 
 CATEGORIES: tuple[str, ...] = (
     "programming_language",

@@ -78,7 +78,7 @@ from xcoder_assets.recipe.shard_manifest import MANIFEST, check_files, read_mani
 from xcoder_assets.recipe.verification import GATE_RECORD, VerificationGate
 from xcoder_assets.store.ids import canonical_json, content_hash, make_id, file_sha256
 from xcoder_assets.store.parquet import damaged, write_parquet, write_text
-from xcoder_assets.store.progress import ProgressMeter
+from xcoder_assets.present.progress import ProgressMeter
 from xcoder_assets.store.settings import read_settings
 from xcoder_assets.store.streaming import KeyedRows, row_group_frames
 from xcoder_assets.store.votes import TestVoteRecord, read_votes

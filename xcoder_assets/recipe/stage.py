@@ -2,7 +2,7 @@
 
 A stage (test_inputs, candidate_solutions, verified_solutions) goes through its batch a chunk of
 problems at a time and is given "complete these requests" (`Ask`) and "run these programs" (`Run`),
-each called with the meter of the chunk (store/progress.py ChunkProgress): the asset passes the
+each called with the meter of the chunk (present/progress.py ChunkProgress): the asset passes the
 gateway and the sandbox, `xcoder vote` and the tests pass their own.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from xcoder_assets.llm.gateway import LLMRequest, LLMResult
 from xcoder_assets.sandbox.runs import Program
-from xcoder_assets.store.figures import SandboxFigures
+from xcoder_assets.present.figures import SandboxFigures
 
 T = TypeVar("T")
 R = TypeVar("R")

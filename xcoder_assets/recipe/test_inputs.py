@@ -23,9 +23,9 @@ from xcoder_assets.recipe.prompts import PromptTemplate
 from xcoder_assets.recipe.stage import Ask, Run, Sample, Submit, prefetched, submit_ahead
 from xcoder_assets.recipe.verification import extract_test_programs
 from xcoder_assets.sandbox.runs import Program
-from xcoder_assets.store.figures import LLMFigures, SandboxFigures
+from xcoder_assets.present.figures import LLMFigures, SandboxFigures
 from xcoder_assets.store.ids import content_hash, make_id
-from xcoder_assets.store.progress import LLM_COUNTS, SANDBOX_COUNTS, StageProgress
+from xcoder_assets.present.progress import LLM_COUNTS, SANDBOX_COUNTS, StageProgress
 
 InputStatus = Literal["valid", "invalid", "duplicate", "oversized", "generator_error"]
 KINDS = ("small", "random", "max")

@@ -29,9 +29,9 @@ from xcoder_assets.recipe.stage import Run
 from xcoder_assets.sandbox.compare import canonical_number
 from xcoder_assets.sandbox.lcb_format import encode_private_tests
 from xcoder_assets.sandbox.runs import Program
-from xcoder_assets.store.figures import SandboxFigures
+from xcoder_assets.present.figures import SandboxFigures
 from xcoder_assets.store.ids import make_id
-from xcoder_assets.store.progress import SANDBOX_COUNTS, StageProgress
+from xcoder_assets.present.progress import SANDBOX_COUNTS, StageProgress
 from xcoder_assets.store.votes import TestVoteRecord, read_votes  # noqa: F401  (read_votes: re-exported)
 
 _CODE_BLOCK = re.compile(r"```(\w*)[^\n]*\n(.*?)```", re.DOTALL)

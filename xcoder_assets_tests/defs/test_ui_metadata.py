@@ -9,7 +9,7 @@ from markdown_it import MarkdownIt
 from xcoder_assets.defs.resources import StorageResource
 from xcoder_assets.defs.synthesis import _problem_metadata
 from xcoder_assets.recipe.composition import ProblemsTally
-from xcoder_assets.store import lineage_view
+from xcoder_assets.present import lineage_view
 from xcoder_assets.store.tables import PROBLEMS
 
 MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])

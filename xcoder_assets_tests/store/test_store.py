@@ -9,13 +9,13 @@ import pytest
 
 from xcoder_assets.store import warehouse
 from xcoder_assets.store.checkpoints import JsonlCheckpoint
-from xcoder_assets.store.figures import LLMFigures, SandboxFigures
+from xcoder_assets.present.figures import LLMFigures, SandboxFigures
 from xcoder_assets.store.ids import kind_of, make_id
 from xcoder_assets.store.parquet import SchemaMismatch, conform, write_parquet, write_table
-from xcoder_assets.store.progress import ProgressMeter, accepts_progress, with_progress
+from xcoder_assets.present.progress import ProgressMeter, accepts_progress, with_progress
 from xcoder_assets.store.settings import read_settings, record_settings
 from xcoder_assets.store.tables import FEATURES, SEED_PROBLEMS, SEED_REJECTS
-from xcoder_assets.store.ui import bar_panels, column_chart, line_chart, markdown_image, table_or_none
+from xcoder_assets.present.ui import bar_panels, column_chart, line_chart, markdown_image, table_or_none
 
 
 def test_ids_are_stable_and_depend_on_content_and_parents():

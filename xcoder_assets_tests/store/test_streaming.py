@@ -9,7 +9,7 @@ import pytest
 
 from xcoder_assets.recipe.stage import prefetched
 from xcoder_assets.store.parquet import SchemaMismatch
-from xcoder_assets.store.progress import StageProgress
+from xcoder_assets.present.progress import StageProgress
 from xcoder_assets.store.streaming import (
     KeyedRows,
     LinesWriter,

@@ -9,7 +9,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from xcoder_assets.recipe.composition import Statement
-from xcoder_assets.store.render import (
+from xcoder_assets.present.render import (
     chat_markdown,
     markdown_table,
     md_code,

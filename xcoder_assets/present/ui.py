@@ -10,7 +10,7 @@ import base64
 from html import escape
 from typing import Any, Iterable, Sequence
 
-from xcoder_assets.store.render import markdown_table, md_text
+from xcoder_assets.present.render import markdown_table, md_text
 
 FONT = "font-family='sans-serif' font-size='12'"
 COLORS = ("#4f6bed", "#2f9e6e", "#d9822b", "#9b59b6")

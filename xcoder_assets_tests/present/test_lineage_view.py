@@ -1,4 +1,4 @@
-"""One lineage model and one renderer (store/lineage_view.py): the terminal's text and the UI's markdown come
+"""One lineage model and one renderer (present/lineage_view.py): the terminal's text and the UI's markdown come
 from the same walk over the same model, so they show the same rows, calls and votes in the same order."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from xcoder_assets.store import lineage_view as lv
+from xcoder_assets.present import lineage_view as lv
 from xcoder_assets.store import votes as vote_records
 
 MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])

@@ -6,7 +6,7 @@ writer: `TextWriter` for the terminal, `MarkdownWriter` for the UI.
 Two views: `short` (the row, then its ancestors a stage at a time, one line per ancestor or per group of
 three or more, every LLM call named once) and `full` (every ancestor as a tree, each shared one once, each
 LLM call's request and answer once, the vote test by test). The markdown writer escapes every text it is
-given (store/render.py md_text) except what the renderer marks as `Code` (ids and template names, as code
+given (present/render.py md_text) except what the renderer marks as `Code` (ids and template names, as code
 spans): nothing a model wrote can become markup, a link or an image in the UI.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from xcoder_assets.store import warehouse
-from xcoder_assets.store.render import md_code, md_code_span, md_text
+from xcoder_assets.present.render import md_code, md_code_span, md_text
 from xcoder_assets.store.tables import ASSET_TABLES
 from xcoder_assets.store.votes import TestVoteRecord, read_votes
 

@@ -36,7 +36,9 @@ from dedup_scale import statement, vocabulary  # noqa: E402
 
 from xcoder_assets.defs import benchmark, shards  # noqa: E402
 from xcoder_assets.defs.resources import StorageResource  # noqa: E402
+from xcoder_assets.recipe.verification import canonical_output, output_hash  # noqa: E402
 from xcoder_assets.store.parquet import write_parquet  # noqa: E402
+from xcoder_assets.store.votes import TestVoteRecord  # noqa: E402
 from xcoder_assets.store.tables import (  # noqa: E402
     CANDIDATE_SOLUTIONS,
     PROBLEMS,
@@ -84,7 +86,11 @@ def write_batch(data_dir: Path, night: int, problems: int, rng: random.Random, v
         for t in range(3):
             test_id = f"test-{night:04x}{p:08x}{t:04x}"
             tests.append({"test_id": test_id, "problem_id": pid, "kind": "random", "case_index": t, "input": f"{t}\n"})
-            votes[test_id] = {"verified": True, "voted_output": f"{t * (p + 2)}\n"}
+            output = f"{t * (p + 2)}\n"
+            # two candidates agree on it: verified, in the form vote_report writes
+            digest = output_hash(canonical_output(output, functional=False))
+            vote = TestVoteRecord(test_id, True, digest, 2, 2, 2, 1.0, None, {digest: 2}, False, output, True)
+            votes[test_id] = vote.entry()
         for s in range(2):
             cid = f"cand-{night:04x}{p:08x}{s:04x}"
             code = f"n = int(input())\nprint(n * {p + 2} + {s})\n"

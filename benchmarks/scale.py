@@ -7,12 +7,12 @@ problem stay flat as one batch grows?
 For each size, a fresh data directory and Dagster instance: the seed and feature stages once (setup),
 then feature_configs (that many configurations), problems, test_inputs, candidate_solutions (4
 candidates per problem: the recipe's settings otherwise), verified_solutions, lcb_problems and
-training_shards, each materialized in a process of its own so that its peak RSS is its own (the
-kernel's figure for that child, from wait4); its seconds are the materialization's, in that process
-(imports and start-up apart). Per stage it prints seconds, seconds per problem, peak
-RSS, disk written per problem, and sandbox runs executed and taken from the run cache; then, per stage,
-a memory model fitted over the sizes (fixed MB + MB per problem), and a paper-scale projection (192k
-tasks, 8 candidates) from the measured unit costs of the largest size.
+training_shards, each materialized in a process of its own (lib/stage_runner.py) so that its peak
+RSS is its own (the kernel's figure for that child, from wait4); its seconds are the
+materialization's, in that process (imports and start-up apart). Per stage it prints seconds,
+seconds per problem, peak RSS, disk written per problem, and sandbox runs executed and taken from the
+run cache; then, per stage, a memory model fitted over the sizes (fixed MB + MB per problem), and a
+paper-scale projection (192k tasks, 8 candidates) from the measured unit costs of the largest size.
 
 With --dir, each size's data directory and instance are kept under DIR/<size> (not a temporary
 folder), with every stage's figures in DIR/<size>/results.json; --stages runs only those stages of the
@@ -27,13 +27,13 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from lib.stage_runner import Materialization, finish, materialization_metadata, run_child, timed  # noqa: E402
 
 SETUP = ["seed_problems", "features", "feature_tree", "evolved_pool"]
 CHAIN = [
@@ -74,18 +74,13 @@ def run_stage(name: str, data_dir: Path, home: Path, args: argparse.Namespace, c
     command += ["--candidates", str(args.candidates), "--rounds", str(args.rounds)]
     command += ["--profile-here"] if profile else []
     before = _disk(data_dir)
-    started = time.perf_counter()
-    child = subprocess.Popen(command, env=env)
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"scale: stage {name} failed (exit {os.waitstatus_to_exitcode(status)})")
-    meta = json.loads(out.read_text())
+    child = run_child(command, env, out, f"scale: stage {name}")
+    meta = child.result
     # the stage's own seconds (the materialization in the child, not the process's start and imports)
     return {
         "seconds": meta["_seconds"],
-        "process_seconds": seconds,
-        "rss_mb": usage.ru_maxrss / 1024,
+        "process_seconds": child.process_seconds,
+        "rss_mb": child.rss_mb,
         "disk": _disk(data_dir) - before,
         "meta": meta,
     }
@@ -93,50 +88,15 @@ def run_stage(name: str, data_dir: Path, home: Path, args: argparse.Namespace, c
 
 def stage_main(args: argparse.Namespace) -> None:
     """In the child: materialize args.stage against DAGSTER_HOME and XCODER_DATA_DIR."""
-    import dagster as dg
-
-    from xcoder_assets.definitions import defs as lazy_defs
-    from xcoder_assets.defs.partitions import add_batch
-    from xcoder_assets.defs.resources import build_resources
-
-    assets = {a.key.to_user_string(): a for a in lazy_defs().assets}
     names = args.stage.split(",")  # the setup stages run together, in one process
-    chosen = [assets[name] for name in names]
-    instance = dg.DagsterInstance.get()
-    batched = any(a.partitions_def is not None for a in chosen)
-    if batched:
-        add_batch(instance, BATCH)
     configs = {
         "feature_configs": {"count": args.configs},
         "candidate_solutions": {"candidates_per_problem": args.candidates},
         "evolved_pool": {"rounds": args.rounds},
     }
-
-    def materialize():
-        return dg.materialize(
-            chosen,
-            resources=build_resources(),
-            instance=instance,
-            run_config={"ops": {n: {"config": configs[n]} for n in names if n in configs}},
-            partition_key=BATCH if batched else None,
-            raise_on_error=True,
-        )
-
-    started = time.perf_counter()
-    if args.profile_here:
-        import cProfile
-        import pstats
-
-        profiler = cProfile.Profile()
-        result = profiler.runcall(materialize)
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
-    else:
-        result = materialize()
-    meta = {"_seconds": time.perf_counter() - started}
-    for k, v in result.asset_materializations_for_node(names[-1])[0].metadata.items():
-        if isinstance(v.value, (int, float, str)):
-            meta[k] = v.value
-    Path(args.out).write_text(json.dumps(meta))
+    run = Materialization(names, configs, BATCH)  # definitions and instance: start-up, not the stage's seconds
+    result, seconds, _ = timed(run.run, args.profile_here)
+    finish(Path(args.out), {"_seconds": seconds, **materialization_metadata(result, names[-1], (int, float, str))})
 
 
 def _problems(meta: dict) -> int:

@@ -2,14 +2,15 @@
 configurations and statements, 192k examples decontaminated against a LiveCodeBench-sized index.
 
     nice .venv/bin/python benchmarks/synthesis_full.py [--sizes 19200,192000] [--stages ...]
-        [--results FILE.jsonl] [--profile STAGE]
+        [--results FILE.jsonl] [--profile STAGE] [--examples-dir DIR | --examples-from FILE]
     .venv/bin/python benchmarks/synthesis_full.py --report A.jsonl,B.jsonl   # tables of earlier runs
     .venv/bin/python benchmarks/synthesis_full.py --before-after 300        # the removed overheads
 
-Per size N (configurations), a fresh data directory and Dagster instance; the seed stages
-(seed_problems, features, feature_tree) once, then each stage in a process of its own, so that its
-peak RSS is its own (the kernel's figure for that child, from wait4, as scale.py), its seconds those
-of its work in that process (imports apart):
+The seed stages (seed_problems, features, feature_tree: the same for every size) once; per size N
+(configurations) a fresh data directory and Dagster instance, copies of theirs, then each stage in a
+process of its own (lib/stage_runner.py, as scale.py), so that its peak RSS is its own (the kernel's
+figure for that child, from wait4), its seconds and CPU seconds those of its work in that process
+(the imports of what the stage uses apart: a stage that only runs recipe code loads no Dagster):
 
 - evolved_pool_recipe (default): the asset's recipe function `grow_pool` (the pool, its round
   checkpoint, the parsing) for about N x 177/192 entries, with the simulator answering in-process
@@ -22,10 +23,19 @@ of its work in that process (imports apart):
   that merge, over-long names) and the pool grows without a ceiling, ~2.2 entries per expansion.
   --expansions per round (default 16; the recipe's 4) so that fewer rounds grow the pool.
 - feature_configs: dg.materialize, count N. Items: configurations.
-- decontamination: N examples, each the simulator's statement for one of this size's configurations
-  (its compose_scenario and compose_problem answers, asked of the simulator directly, not through
-  the gateway) plus a synthesized answer program; 1 in 200 is a LiveCodeBench statement with its
-  numbers changed (planted). The recipe's path, as training_shards runs it per batch:
+- examples (made by the first of dedup and decontamination that runs, before its timed work; kept
+  in --examples-dir as examples-N.jsonl for a later --examples-from): N examples, each the simulator's
+  statement for one of this size's configurations (its compose_scenario and compose_problem answers,
+  asked of the simulator directly, not through the gateway) plus a synthesized answer program; 1 in
+  200 is a LiveCodeBench statement with its numbers changed (planted). With --examples-from FILE: the
+  file's examples again and again, each pass with its longer words renamed.
+- dedup: the problems stage's duplicate checks over the examples' statements (the parsed statement
+  text, as that stage checks it; examples whose answer did not parse are not checked), in order: the
+  exact check (normalized_text_hash, the first kept wins), then the near-duplicate check (MinHashIndex
+  at CompositionSettings' threshold). Every --plant-every-th statement (100) is a planted copy of one
+  checked shortly before, alternately near (one word changed) and exact but for case. Items:
+  statements checked; the output says duplicates found against planted.
+- decontamination: the examples, checked as training_shards checks them per batch:
   `Decontaminator` built once from the benchmark (the three bundled LiveCodeBench rows read by
   `load_benchmark`, plus synthetic statements up to release v6's 1,055 problems), then
   `prepare` + `check_many` over chunks of --chunk examples read from a JSONL file. Items: examples.
@@ -34,8 +44,8 @@ of its work in that process (imports apart):
   simulator, dedup, checks). Items: configurations (each one or two LLM calls).
 
 Each finished stage is appended to --results as one JSON line at once (a partial run still yields
-figures); at the end a table per size and the ratios (largest / smallest size) of seconds per item
-and peak RSS.
+figures); at the end a table per size and the ratios (largest / smallest size) of seconds and CPU
+seconds per item and of peak RSS.
 """
 
 from __future__ import annotations
@@ -44,7 +54,7 @@ import argparse
 import json
 import os
 import random
-import subprocess
+import shutil
 import sys
 import tempfile
 import time
@@ -52,14 +62,34 @@ from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+from lib.stage_runner import (  # noqa: E402
+    finish,
+    load_average,
+    materialization_metadata,
+    materialize,
+    run_child,
+    timed,
+)
+
 SETUP = "seed_problems,features,feature_tree"
 STAGES = [
     "evolved_pool",
     "evolved_pool_recipe",
     "feature_configs",
+    "dedup",
     "decontamination",
     "problems",
 ]  # problems, the longest, last
+_DAGSTER = ("dagster", "xcoder_assets.definitions", "xcoder_assets.defs.resources")
+STAGE_MODULES = {  # what each stage's child imports before its timed work
+    SETUP: _DAGSTER,
+    "evolved_pool": _DAGSTER,
+    "evolved_pool_recipe": ("xcoder_assets.recipe.evolution", "xcoder_assets.simulator.registry"),
+    "feature_configs": _DAGSTER,
+    "dedup": ("xcoder_assets.recipe.composition",),
+    "decontamination": ("xcoder_assets.recipe.decontamination", "dedup_scale"),  # its benchmark_index
+    "problems": _DAGSTER,
+}
 BATCH = "full"
 PAPER_POOL, PAPER_TASKS = 177_000, 192_000
 LCB_V6_PROBLEMS = 1055
@@ -71,50 +101,50 @@ BUNDLED_LCB = (
 # ---- the parent: one child process per stage ----------------------------------------------------
 
 
-def run_child(stage: str, size: int, root: Path, args: argparse.Namespace, profile: bool) -> dict:
+def run_stage_child(stage: str, size: int, root: Path, examples: Path, args: argparse.Namespace, profile: bool) -> dict:
     """Run one stage in a child process; its own seconds and items (written by the child), peak RSS."""
     out = root / f"{stage.replace(',', '+')}.json"
     env = {**os.environ, "DAGSTER_HOME": str(root / "home"), "XCODER_DATA_DIR": str(root / "data")}
     command = [sys.executable, __file__, "--child", stage, "--size", str(size), "--out", str(out)]
     command += ["--entries-per-expansion", str(args.entries_per_round), "--chunk", str(args.chunk)]
-    command += ["--expansions", str(args.expansions)]
+    command += [
+        "--expansions",
+        str(args.expansions),
+        "--examples",
+        str(examples),
+        "--plant-every",
+        str(args.plant_every),
+    ]
     command += ["--examples-from", args.examples_from] if args.examples_from else []
     command += ["--profile-here"] if profile else []
-    started = time.perf_counter()
-    child = subprocess.Popen(command, env=env)
-    _, status, usage = os.wait4(child.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise SystemExit(f"synthesis_full: stage {stage} at size {size} failed (exit {code})")
-    result = json.loads(out.read_text())
-    result.update(process_seconds=time.perf_counter() - started, rss_mb=usage.ru_maxrss / 1024)
-    return result
+    child = run_child(command, env, out, f"synthesis_full: stage {stage} at size {size}")
+    return {**child.result, "process_seconds": child.process_seconds, "rss_mb": child.rss_mb}
 
 
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "n/a"
-
-
-def run_size(size: int, stages: list[str], args: argparse.Namespace, results: Path | None) -> dict[str, dict]:
-    base = Path(args.work_dir) if args.work_dir else None
-    with tempfile.TemporaryDirectory(prefix="xcoder-synthesis-full-", dir=base) as tmp:
+def run_size(
+    size: int, stages: list[str], args: argparse.Namespace, results: Path | None, setup: Path
+) -> dict[str, dict]:
+    """The stages of one size in a fresh data directory and instance, copies of the seed stages' (`setup`)."""
+    with tempfile.TemporaryDirectory(prefix="xcoder-synthesis-full-", dir=setup.parent) as tmp:
         root = Path(tmp)
-        (root / "home").mkdir()
-        (root / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        run_child(SETUP, size, root, args, False)
+        shutil.copytree(setup / "home", root / "home")
+        shutil.copytree(setup / "data", root / "data")
+        if args.examples_dir:  # kept, for a larger size's --examples-from
+            examples = Path(args.examples_dir) / f"examples-{size}.jsonl"
+            examples.unlink(missing_ok=True)  # this run's configurations make them anew
+        else:
+            examples = root / "examples.jsonl"
         done: dict[str, dict] = {}
         for stage in stages:
             load_before = load_average()
-            row = run_child(stage, size, root, args, args.profile == stage)
+            row = run_stage_child(stage, size, root, examples, args, args.profile == stage)
             row.update(size=size, stage=stage, load_before=load_before, load_after=load_average())
             row["per_item_s"] = row["seconds"] / max(row["items"], 1)
             done[stage] = row
+            note = f" ({row['note']})" if row.get("note") else ""
             print(
-                f"  size {size}: {stage} {row['items']} items, {row['seconds']:.1f} s "
-                f"({row['per_item_s'] * 1000:.3f} ms per item), peak RSS {row['rss_mb']:.0f} MB, "
+                f"  size {size}: {stage} {row['items']} items{note}, {row['seconds']:.1f} s "
+                f"({row['per_item_s'] * 1000:.3f} ms per item, CPU {_cpu_ms(row)}), peak RSS {row['rss_mb']:.0f} MB, "
                 f"load {row['load_before']} -> {row['load_after']}",
                 flush=True,
             )
@@ -124,29 +154,47 @@ def run_size(size: int, stages: list[str], args: argparse.Namespace, results: Pa
         return done
 
 
+def run_setup(base: Path, args: argparse.Namespace) -> None:
+    """The seed stages, once for all sizes (they do not depend on the size), into base/data and base/home."""
+    (base / "home").mkdir()
+    (base / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    run_stage_child(SETUP, 0, base, base / "examples.jsonl", args, False)
+
+
+def _cpu_ms(row: dict) -> str:
+    """The stage's CPU milliseconds per item (results of older runs have none)."""
+    return f"{row['cpu_s'] * 1000 / max(row['items'], 1):.3f}" if "cpu_s" in row else "n/a"
+
+
 def report(runs: dict[int, dict[str, dict]]) -> None:
-    print("\n| size | stage | items | seconds | ms / item | peak RSS MB | load before -> after |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| size | stage | items | seconds | ms / item | CPU ms / item | peak RSS MB | load before -> after |")
+    print("|---|---|---|---|---|---|---|---|")
     for size, stages in runs.items():
         for stage, r in stages.items():
+            note = f" ({r['note']})" if r.get("note") else ""
             print(
-                f"| {size} | {stage} | {r['items']} | {r['seconds']:.1f} | {r['per_item_s'] * 1000:.3f} "
-                f"| {r['rss_mb']:.0f} | {r['load_before']} -> {r['load_after']} |"
+                f"| {size} | {stage} | {r['items']}{note} | {r['seconds']:.1f} | {r['per_item_s'] * 1000:.3f} "
+                f"| {_cpu_ms(r)} | {r['rss_mb']:.0f} | {r['load_before']} -> {r['load_after']} |"
             )
     sizes = sorted(runs)
     if len(sizes) < 2:
         return
     small, large = sizes[0], sizes[-1]
     print(f"\nratios {large} / {small}:")
-    print("| stage | items ratio | s / item ratio | peak RSS ratio |")
-    print("|---|---|---|---|")
+    print("| stage | items ratio | s / item ratio | CPU s / item ratio | peak RSS ratio |")
+    print("|---|---|---|---|---|")
     for stage in STAGES:
         a, b = runs[small].get(stage), runs[large].get(stage)
         if a is None or b is None:
             continue
+        cpu_ratio = (
+            f"{(b['cpu_s'] / max(b['items'], 1)) / (a['cpu_s'] / max(a['items'], 1)):.2f}"
+            if a.get("cpu_s") and b.get("cpu_s")
+            else "n/a"
+        )
         print(
             f"| {stage} | {b['items'] / max(a['items'], 1):.2f} | {b['per_item_s'] / a['per_item_s']:.2f} "
-            f"| {b['rss_mb'] / a['rss_mb']:.2f} |"
+            f"| {cpu_ratio} | {b['rss_mb'] / a['rss_mb']:.2f} |"
         )
 
 
@@ -245,49 +293,26 @@ def grow_pool_direct(rounds: int, expansions: int) -> dict:
     return {"items": frame.height, "rounds": rounds, "llm_requests": len(grown.results)}
 
 
-def materialize(names: list[str], configs: dict[str, dict]):
-    import dagster as dg
-
-    from xcoder_assets.definitions import defs as lazy_defs
-    from xcoder_assets.defs.partitions import add_batch
-    from xcoder_assets.defs.resources import build_resources
-
-    assets = {a.key.to_user_string(): a for a in lazy_defs().assets}
-    chosen = [assets[n] for n in names]
-    instance = dg.DagsterInstance.get()
-    batched = any(a.partitions_def is not None for a in chosen)
-    if batched:
-        add_batch(instance, BATCH)
-    return dg.materialize(
-        chosen,
-        resources=build_resources(),
-        instance=instance,
-        run_config={"ops": {n: {"config": configs[n]} for n in names if n in configs}},
-        partition_key=BATCH if batched else None,
-        raise_on_error=True,
-    )
-
-
-def _meta(result, name: str) -> dict:
-    return {
-        k: v.value
-        for k, v in result.asset_materializations_for_node(name)[0].metadata.items()
-        if isinstance(v.value, (int, float))
-    }
-
-
 def child_main(args: argparse.Namespace) -> None:
+    import importlib
+
     stage, size = args.child, args.size
+    if stage not in STAGE_MODULES:
+        raise SystemExit(f"synthesis_full: unknown stage {stage!r}")
     out: dict = {}
     started = time.perf_counter()
-    # imports (litellm, dagster: seconds on a loaded machine) are start-up, not the stage's work
-    import dagster  # noqa: F401
-
-    import xcoder_assets.definitions  # noqa: F401
-    import xcoder_assets.defs.resources  # noqa: F401
-    import xcoder_assets.llm.gateway  # noqa: F401
-
+    # imports (litellm, dagster: seconds on a loaded machine) are start-up, not the stage's work; only the
+    # stage's own (a recipe-only stage loads no Dagster)
+    for module in STAGE_MODULES[stage]:
+        importlib.import_module(module)
     out["import_s"] = time.perf_counter() - started
+    examples = Path(args.examples)
+    if stage in ("dedup", "decontamination") and not examples.exists():  # the first of them makes them
+        if args.examples_from:
+            out["examples_made_s"] = write_variants(Path(args.examples_from), examples, size)
+            out["examples_from"] = args.examples_from
+        else:
+            out["examples_made_s"] = write_examples(examples, size)
     if stage == "evolved_pool":
         _unbounded_expansions()
         target = round(size * PAPER_POOL / PAPER_TASKS)
@@ -295,7 +320,7 @@ def child_main(args: argparse.Namespace) -> None:
 
         def work():
             config = {"rounds": rounds, "expansions_per_round": args.expansions}
-            meta = _meta(materialize([stage], {stage: config}), stage)
+            meta = materialization_metadata(materialize([stage], {stage: config}, BATCH), stage)
             return {"items": int(meta["dagster/row_count"]), "rounds": rounds, "target_entries": target}
     elif stage == "evolved_pool_recipe":
         _unbounded_expansions()
@@ -307,40 +332,27 @@ def child_main(args: argparse.Namespace) -> None:
     elif stage in ("feature_configs", "problems"):
 
         def work():
-            meta = _meta(materialize([stage], {"feature_configs": {"count": size}}), stage)
+            meta = materialization_metadata(materialize([stage], {"feature_configs": {"count": size}}, BATCH), stage)
             extra = {"problems_kept": int(meta.get("problems_kept", 0))} if stage == "problems" else {}
             return {"items": size, **extra, "llm_requests": int(meta.get("llm_requests", 0))}
     elif stage == "decontamination":
-        examples = Path(args.out).with_suffix(".examples.jsonl")
-        if args.examples_from:
-            out["examples_made_s"] = write_variants(Path(args.examples_from), examples, size)
-            out["examples_from"] = args.examples_from
-        else:
-            out["examples_made_s"] = write_examples(examples, size)
 
         def work():
             return decontaminate(examples, args.chunk)
-    elif stage == SETUP:
+    elif stage == "dedup":
 
         def work():
-            materialize(SETUP.split(","), {})
+            return dedup(examples, args.plant_every)
+    else:  # SETUP
+
+        def work():
+            materialize(SETUP.split(","), {}, BATCH)
             return {"items": 0}
-    else:
-        raise SystemExit(f"synthesis_full: unknown stage {stage!r}")
 
-    started = time.perf_counter()
-    if args.profile_here:
-        import cProfile
-        import pstats
-
-        profiler = cProfile.Profile()
-        out.update(profiler.runcall(work))
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(90)
-    else:
-        out.update(work())
-    out["seconds"] = time.perf_counter() - started
-    Path(args.out).write_text(json.dumps(out))
+    value, seconds, cpu_seconds = timed(work, args.profile_here, tottime=40, cumulative=90)
+    out.update(value)
+    out.update(seconds=seconds, cpu_s=cpu_seconds)
+    finish(Path(args.out), out)
 
 
 # ---- decontamination: the examples and the check ---------------------------------------------
@@ -360,7 +372,9 @@ class SimulatorStatements:
 
         self.scenario_t, self.statement_t = load_template("compose_scenario"), load_template("compose_problem")
 
-    def text(self, offered, seed: int, key: str) -> str:
+    def text(self, offered, seed: int, key: str) -> tuple[str, str | None]:
+        """The rendered problem, and the statement the problems stage dedups (None: the answer did not parse,
+        so that stage would keep no statement)."""
         from xcoder_assets.recipe import composition
         from xcoder_assets.simulator.registry import answer
 
@@ -376,13 +390,16 @@ class SimulatorStatements:
         )
         reply = answer(self.statement_t.id, prompt, seed)
         try:
-            return composition.render_problem_markdown(style, composition.parse_statement(reply[0], style))
+            statement = composition.parse_statement(reply[0], style)
         except composition.CompositionError:
-            return reply[0]
+            return reply[0], None
+        return composition.render_problem_markdown(style, statement), statement.statement
 
 
 def write_examples(path: Path, count: int) -> float:
-    """`count` examples (statement + synthesized answer) as JSONL, from this size's feature_configs; seconds."""
+    """`count` examples (statement + synthesized answer) as JSONL, from this size's feature_configs; seconds.
+    Each line: id, text (the rendered problem and the answer program: what decontamination checks) and
+    statement (what the problems stage's dedup checks; null where the answer did not parse)."""
     from xcoder_assets.recipe import composition
     from xcoder_assets.recipe.sampling import pool_items_of
     from xcoder_assets.store.parquet import read_parquet
@@ -396,35 +413,59 @@ def write_examples(path: Path, count: int) -> float:
     statements = SimulatorStatements()
     lcb = _lcb_statements()
     rng = random.Random(7)
-    with path.open("w") as handle:
+    part = path.with_name(path.name + ".part")
+    with part.open("w") as handle:
         for index in range(count):
             if index % 200 == 199:  # planted: a benchmark statement with its numbers changed
                 text = " ".join(str(rng.randint(2, 10**6)) if w.isdigit() else w for w in lcb[index % 3].split())
+                statement = None  # not a composed statement: the dedup plants its own copies here
             else:
                 offered = composition.offered_features(configs[index % len(configs)], by_id)
                 # a second pass over the configurations asks with another seed: another statement
-                text = statements.text(offered, 1000 + index // len(configs), str(index))
+                text, statement = statements.text(offered, 1000 + index // len(configs), str(index))
             code = f"import sys\n\ndef main():\n    data = sys.stdin.read().split()\n    print(len(data) * {index})\n\nmain()\n"
-            handle.write(json.dumps({"id": f"ex-{index:07d}", "text": f"{text}\n\n```python\n{code}```"}) + "\n")
+            line = {"id": f"ex-{index:07d}", "text": f"{text}\n\n```python\n{code}```", "statement": statement}
+            handle.write(json.dumps(line) + "\n")
+    os.replace(part, path)
     return time.perf_counter() - started
 
 
 def write_variants(source: Path, path: Path, count: int) -> float:
     """`count` examples from an earlier run's examples file (`--examples-from`), taken again and again, each
     pass with its longer words renamed (a pass suffix), so that every text is distinct and costs the checks
-    what a new statement of that length costs; the planted benchmark copies are kept as they are."""
+    what a new statement of that length costs; the planted benchmark copies are kept as they are. Read a
+    line at a time, pass after pass: the memory does not grow with either file."""
     import re
 
     started = time.perf_counter()
-    rows = [json.loads(line) for line in source.read_text().splitlines() if line.strip()]
-    if not rows:
-        raise SystemExit(f"synthesis_full: --examples-from {source}: no examples in it")
-    with path.open("w") as handle:
-        for index in range(count):
-            text, turn = rows[index % len(rows)]["text"], index // len(rows)
-            if turn and index % 200 != 199:
-                text = re.sub(r"\b([A-Za-z]{6,})\b", rf"\1v{turn}", text)
-            handle.write(json.dumps({"id": f"ex-{index:07d}", "text": text}) + "\n")
+    longer = re.compile(r"\b([A-Za-z]{6,})\b")
+    part = path.with_name(path.name + ".part")
+    index = turn = 0
+    with part.open("w") as handle:
+        while index < count:
+            before = index
+            with source.open() as lines:
+                for line in lines:
+                    if index == count:
+                        break
+                    if not line.strip():
+                        continue
+                    row = json.loads(line)
+                    if "statement" not in row:
+                        raise SystemExit(
+                            f"synthesis_full: --examples-from {source}: its lines have no statement (made by an "
+                            "older synthesis_full): make it again with --examples-dir"
+                        )
+                    text, statement = row["text"], row["statement"]
+                    if turn and index % 200 != 199:
+                        text = longer.sub(rf"\1v{turn}", text)
+                        statement = longer.sub(rf"\1v{turn}", statement) if statement is not None else None
+                    handle.write(json.dumps({"id": f"ex-{index:07d}", "text": text, "statement": statement}) + "\n")
+                    index += 1
+            if index == before:
+                raise SystemExit(f"synthesis_full: --examples-from {source}: no examples in it")
+            turn += 1
+    os.replace(part, path)
     return time.perf_counter() - started
 
 
@@ -466,7 +507,75 @@ def decontaminate(examples: Path, chunk: int) -> dict:
                 flagged, checked, batch = flagged + check(batch), checked + len(batch), []
     if batch:
         flagged, checked = flagged + check(batch), checked + len(batch)
-    return {"items": checked, "flagged": flagged, "planted": checked // 200, "index_s": index_s}
+    planted = checked // 200
+    note = f"{flagged} flagged, {planted} planted"
+    return {"items": checked, "flagged": flagged, "planted": planted, "index_s": index_s, "note": note}
+
+
+def dedup(examples: Path, plant_every: int = 100) -> dict:
+    """The problems stage's duplicate checks (recipe/composition's ProblemComposer) over the examples'
+    statements in order: the exact check (normalized_text_hash, the first kept wins), then the near-duplicate
+    check (MinHashIndex at the recipe's threshold; .add indexes a statement or returns its earlier twin).
+    Every `plant_every`th statement is a planted copy of one checked shortly before it, alternately near (one
+    word changed) and exact but for case (at 100: in place of the examples' benchmark statements); examples
+    whose answer did not parse are not checked (the problems stage keeps no statement for them)."""
+    from collections import deque
+
+    from xcoder_assets.recipe.composition import CompositionSettings, MinHashIndex, normalized_text_hash
+
+    near = MinHashIndex(threshold=CompositionSettings().near_duplicate_threshold)
+    exact: dict[str, str] = {}  # normalized text hash -> the key of the statement kept with it
+    recent: deque[str] = deque(maxlen=100)  # the last statements checked: sources of the planted copies
+    rng = random.Random(5)
+    planted = {"exact": 0, "near": 0}
+    found = {"exact": 0, "near": 0}
+    planted_found = checked = unparsed = lines = 0
+    with examples.open() as handle:
+        for position, line in enumerate(handle):
+            lines += 1
+            record = json.loads(line)
+            if "statement" not in record:
+                raise SystemExit(f"synthesis_full: {examples}: line {position + 1} has no statement")
+            kind = None
+            if position % plant_every == plant_every - 1 and recent:
+                if (position // plant_every) % 2:
+                    kind, text = "exact", recent[len(recent) // 2].upper()
+                else:
+                    words = recent[0].split()
+                    words[rng.randrange(len(words))] = "changed"
+                    kind, text = "near", " ".join(words)
+                planted[kind] += 1
+            elif record["statement"] is None:
+                unparsed += 1
+                continue
+            else:
+                text = record["statement"]
+                recent.append(text)
+            checked += 1
+            text_key = normalized_text_hash(text)
+            if text_key in exact:
+                verdict = "exact"
+            elif near.add(record["id"], text) is not None:
+                verdict = "near"
+            else:
+                exact[text_key], verdict = record["id"], None
+            if verdict is not None:
+                found[verdict] += 1
+                planted_found += kind is not None
+    total = sum(found.values())
+    return {
+        "items": checked,
+        "configurations": lines,
+        "unparsed": unparsed,
+        "planted": planted,
+        "found": found,
+        "planted_found": planted_found,
+        "note": (
+            f"{total} duplicates found ({found['exact']} exact, {found['near']} near): {planted_found} of the "
+            f"{sum(planted.values())} planted ({planted['exact']} exact, {planted['near']} near) + "
+            f"{total - planted_found} among the simulator's statements; {unparsed} unparsed not checked"
+        ),
+    }
 
 
 # ---- before / after: the per-item overheads removed ------------------------------------------
@@ -523,7 +632,7 @@ def before_after(statements: int, pools: list[int]) -> None:
             OfferedFeature(f"pool-{i}-b", "problem_domain", f"city roads {i * 7}"),
             OfferedFeature(f"pool-{i}-c", "data_structures", f"heap {i % 13}"),
         ]
-        texts.append(maker.text(offered, 1000, str(i)))
+        texts.append(maker.text(offered, 1000, str(i))[0])
     rng = random.Random(3)
     for i in range(0, len(texts), 10):  # a near-copy every 10 statements: one word changed
         words = texts[i].split()
@@ -615,7 +724,20 @@ def main() -> None:
     parser.add_argument(
         "--examples-from",
         metavar="FILE",
-        help="decontaminate renamed variants of this examples file (a smaller size's) instead of new statements",
+        help="dedup and decontaminate renamed variants of this examples file (a smaller size's, from "
+        "--examples-dir) instead of new statements",
+    )
+    parser.add_argument(
+        "--plant-every",
+        type=int,
+        default=100,
+        metavar="N",
+        help="dedup: every Nth statement a planted copy of an earlier one (alternately near and exact)",
+    )
+    parser.add_argument(
+        "--examples-dir",
+        metavar="DIR",
+        help="keep each size's examples (statements) here as examples-SIZE.jsonl, for a later --examples-from",
     )
     parser.add_argument("--profile", choices=STAGES, help="print a cProfile of this stage")
     parser.add_argument(
@@ -629,6 +751,7 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--examples", help=argparse.SUPPRESS)
     parser.add_argument("--profile-here", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -656,22 +779,31 @@ def main() -> None:
     pools = ("evolved_pool", "evolved_pool_recipe")
     needed = {"feature_configs": pools, "problems": ("feature_configs",)}
     if not args.examples_from:
-        needed["decontamination"] = ("feature_configs",)
+        needed["decontamination"] = needed["dedup"] = ("feature_configs",)
     for stage in stages:
         if stage in needed and not set(needed[stage]) & set(stages):
             raise SystemExit(
                 f"synthesis_full: --stages: {stage} needs {' or '.join(needed[stage])} (it reads its table)"
             )
+    if args.plant_every < 2:
+        raise SystemExit(f"synthesis_full: --plant-every must be 2 or more, got {args.plant_every}")
     try:
         sizes = [int(s) for s in args.sizes.split(",")]
     except ValueError:
         raise SystemExit(f"synthesis_full: --sizes must be integers separated by commas, got {args.sizes!r}") from None
     results = Path(args.results) if args.results else None
     print(f"load average at start: {load_average()}", flush=True)
+    for folder in (args.examples_dir, args.work_dir):
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
     runs = {}
-    for size in sizes:
-        print(f"size {size}: ...", flush=True)
-        runs[size] = run_size(size, stages, args, results)
+    with tempfile.TemporaryDirectory(prefix="xcoder-synthesis-full-", dir=args.work_dir) as tmp:
+        setup = Path(tmp) / "setup"
+        setup.mkdir()
+        run_setup(setup, args)
+        for size in sizes:
+            print(f"size {size}: ...", flush=True)
+            runs[size] = run_size(size, stages, args, results, setup)
     report(runs)
 
 

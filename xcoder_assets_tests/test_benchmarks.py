@@ -25,7 +25,16 @@ TINY = {
     "scale.py": (["--problems", "6", "--candidates", "2", "--rounds", "3"], "paper-scale projection"),
     "simulator_distinct.py": (["--configs", "40", "--samples", "2"], "distinct problems:"),
     "synthesis_full.py": (
-        ["--sizes", "6,12", "--stages", "evolved_pool_recipe,feature_configs,decontamination", "--chunk", "5"],
+        [
+            "--sizes",
+            "6,12",
+            "--stages",
+            "evolved_pool_recipe,feature_configs,dedup,decontamination",
+            "--chunk",
+            "5",
+            "--plant-every",
+            "3",
+        ],
         "ratios 12 / 6",
     ),
     "vote_accuracy.py": (["--problems", "12", "--spread-seeds", "1"], "| candidates |"),

@@ -36,7 +36,8 @@ def cluster():
         yield url
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+# The claims logic is one code path on both; the Postgres race (a private cluster, ~25 s a test) runs in make test-slow.
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.slow)])
 def location(request, tmp_path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "llm_cache.sqlite")

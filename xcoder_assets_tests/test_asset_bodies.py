@@ -22,10 +22,8 @@ MAX_BODY_LINES = 40
 # Decorators that make an asset, an asset check or an op of the function under them.
 DECORATORS = {"asset", "multi_asset", "graph_asset", "asset_check", "multi_asset_check", "op"}
 
-# Being reduced: (module, function) of bodies still over the limit while their owners rewrite them; the lead
-# empties this list at the end, and an entry no longer over the limit fails the test below until removed.
-# defs/shards.py's training_shards (144 lines) and training_mixtures (129) and defs/benchmark.py's lcb_problems
-# (64) were listed here; their owners brought all three under the limit in the same round.
+# Being reduced: (module, function) of bodies still over the limit while they are rewritten; empty when none is,
+# and an entry no longer over the limit fails the test below until removed.
 ALLOWED_OVER: set[tuple[str, str]] = set()
 
 

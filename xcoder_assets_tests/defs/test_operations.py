@@ -129,7 +129,7 @@ def test_a_run_on_a_refused_key_fails_and_removes_it(tmp_path):
 
 
 def _batch_stage():
-    """The partitioned stage as the lead wires it: the real keys on batch_partitions, trivially computed."""
+    """The partitioned stage as the definitions wire it: the real keys on batch_partitions, trivially computed."""
     assets = []
     for key in BATCH_ASSET_KEYS:
 

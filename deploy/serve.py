@@ -592,10 +592,10 @@ def _wait_http(url: str, pid: int, marker: str, log: Path, timeout_s: float = 12
 
 
 def apply_pool_limits(env: dict[str, str]) -> dict[str, int]:
-    """Each pool's own limit (operations.POOL_LIMITS) into the instance, as `dagster instance concurrency set` would."""
+    """Each pool's own limit (defs/automation.py POOL_LIMITS) into the instance, as `dagster instance concurrency set` would."""
     code = (
         "import json; from dagster import DagsterInstance; "
-        "from xcoder_assets.defs.operations import POOL_LIMITS; i = DagsterInstance.get(); "
+        "from xcoder_assets.defs.automation import POOL_LIMITS; i = DagsterInstance.get(); "
         "[i.event_log_storage.set_concurrency_slots(k, v) for k, v in POOL_LIMITS.items()]; "
         "print(json.dumps(POOL_LIMITS))"
     )

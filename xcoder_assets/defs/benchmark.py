@@ -14,7 +14,7 @@ import polars as pl
 from pydantic import Field
 
 from xcoder_assets.defs.checks import row_findings, share_check
-from xcoder_assets.defs.operations import GPU_POOL, SANDBOX_POOL, gpu_cron_gate
+from xcoder_assets.defs.automation import GPU_POOL, SANDBOX_POOL, gpu_cron_gate
 from xcoder_assets.defs.resources import (
     LLMGatewayResource,
     SandboxResource,

@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from xcoder_assets.defs.operations import LLM_POOL, eager_downstream
+from xcoder_assets.defs.automation import LLM_POOL, eager_downstream
 from xcoder_assets.defs.checks import row_findings, share_check
 from xcoder_assets.defs.resources import (
     OWNERS,

@@ -1,5 +1,6 @@
-"""Running the pipeline every night: the batch schedule, the LiveCodeBench release sensor, the
-automation conditions, the concurrency pools, and the trace_row job (a row's lineage in the UI).
+"""Running the pipeline every night: the batch schedule, the LiveCodeBench release sensor, the sensor
+that evaluates the assets' automation conditions, and the trace_row job (a row's lineage in the UI). The
+pools and the conditions themselves, which the asset modules declare, are in defs/automation.py.
 
 The schedule and the sensor name their assets by key, so they keep working while the assets move
 between files; the partitioned stage is BATCH_ASSET_KEYS (defs/partitions.py).
@@ -37,32 +38,16 @@ from xcoder_assets.recipe.releases import (  # noqa: F401  (the sensor's reading
 )
 from xcoder_assets.recipe.batches import plan_nightly
 from xcoder_assets.present import lineage_view
-
-# ---- concurrency pools ---------------------------------------------------------------------------
-# An asset declares `pool=...`; the instance (deploy/dagster.yaml) limits how many steps of one pool
-# run at once across every run, so a scheduled batch and a UI launch share the machine.
-LLM_POOL = "llm"  # steps that hold many LLM requests in flight through the gateway
-SANDBOX_POOL = "sandbox"  # steps that fill every CPU with sandboxed programs
-GPU_POOL = "gpu"  # training and serving on the accelerator
-POOL_LIMITS: dict[str, int] = {LLM_POOL: 2, SANDBOX_POOL: 1, GPU_POOL: 1}
-
-# ---- automation ---------------------------------------------------------------------------------
-NIGHTLY_CRON = "0 2 * * *"  # the nightly batch (UTC)
-GPU_CRON = "0 5 * * *"  # after the nightly batch: the GPU assets' only chance to start
-
-
-def eager_downstream() -> dg.AutomationCondition:
-    """For cheap downstream assets (views, shards, reports): materialize as soon as an upstream updates."""
-    return dg.AutomationCondition.eager().with_label("eager (cheap downstream)")
-
-
-def gpu_cron_gate(cron: str = GPU_CRON) -> dg.AutomationCondition:
-    """For GPU assets: never eagerly; once per cron tick, when every upstream has updated since the
-    tick before, and not while a run of it is in progress."""
-    return (dg.AutomationCondition.on_cron(cron, "UTC") & ~dg.AutomationCondition.in_progress()).with_label(
-        f"GPU cron gate ({cron} UTC)"
-    )
-
+from xcoder_assets.defs.automation import (  # noqa: F401  (re-exported for readers of the operations)
+    GPU_CRON,
+    GPU_POOL,
+    LLM_POOL,
+    NIGHTLY_CRON,
+    POOL_LIMITS,
+    SANDBOX_POOL,
+    eager_downstream,
+    gpu_cron_gate,
+)
 
 # Evaluates the conditions above; stopped until turned on, like the schedule.
 automation_sensor = dg.AutomationConditionSensorDefinition(

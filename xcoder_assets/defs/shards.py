@@ -22,7 +22,7 @@ from pydantic import Field
 
 from xcoder_assets.defs.benchmark import VERIFIED_LABEL
 from xcoder_assets.defs.checks import sampled_findings, share_check
-from xcoder_assets.defs.operations import eager_downstream
+from xcoder_assets.defs.automation import eager_downstream
 from xcoder_assets.defs.resources import OWNERS, StorageResource, in_stage, publish, refused
 from xcoder_assets.recipe import shard_index
 from xcoder_assets.recipe import shards as recipe

@@ -12,7 +12,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from xcoder_assets.defs.operations import LLM_POOL
+from xcoder_assets.defs.automation import LLM_POOL
 from xcoder_assets.defs.partitions import batch_folder, batch_partitions, seed_for_batch
 from xcoder_assets.defs.checks import sampled_findings, share_check
 from xcoder_assets.defs.resources import (

@@ -17,7 +17,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from xcoder_assets.defs.operations import GPU_POOL, gpu_cron_gate
+from xcoder_assets.defs.automation import GPU_POOL, gpu_cron_gate
 from xcoder_assets.defs.resources import OWNERS, StorageResource, in_stage, refused
 from xcoder_assets.launched.config import SMOKE_MODEL, LoraSettings, RLSettings, SFTSettings, TrainSettings
 from xcoder_assets.launched.shards import MANIFEST, ShardError, Shards, load_shards

@@ -145,14 +145,29 @@ def _open(page, url: str) -> None:
     page.goto(url)
 
 
+def _graph_menu(page, item: str):
+    """An item of the asset graph's own menu (a right click on the canvas). The heading shows before the graph
+    is drawn, and a right click on a canvas not drawn yet opens nothing (on a loaded machine it can take
+    seconds): right-click again until the menu is there."""
+    menu = page.get_by_role("menuitem", name=item)
+    deadline = time.monotonic() + 60
+    while True:
+        page.mouse.click(1200, 900, button="right")
+        try:
+            menu.wait_for(timeout=2000)
+            return menu
+        except Exception:
+            assert time.monotonic() < deadline, f"the asset graph's menu did not open (no {item!r})"
+            page.keyboard.press("Escape")
+
+
 def test_asset_graph_shows_every_asset(webserver, page):
     url, _ = webserver
     keys = sorted(a["assetKey"]["path"][-1] for a in _asset_nodes(url))
     assert {"seed_problems", "evolved_pool", "verified_solutions", "lcb_problems"} <= set(keys)
     _open(page, f"{url}/asset-groups")
     page.get_by_text("Global asset lineage").wait_for()
-    page.mouse.click(1200, 900, button="right")  # the graph's own menu
-    page.get_by_role("menuitem", name="Expand all groups").click()
+    _graph_menu(page, "Expand all groups").click()
     sidebar = page.get_by_placeholder("Jump to…").bounding_box()
     edge = sidebar["x"] + sidebar["width"] + 40  # right of the group tree: the graph itself
     for key in keys:

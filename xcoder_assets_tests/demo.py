@@ -50,6 +50,18 @@ def cli_env(home: Path, data: Path, **extra: str) -> dict[str, str]:
     return {**env, "DAGSTER_HOME": str(home), "XCODER_DATA_DIR": str(data), **extra}
 
 
+def start_materialize(home: Path, data: Path, *args: str) -> subprocess.Popen:
+    """`xcoder materialize` started in the background (its own DAGSTER_HOME and data directory), output piped."""
+    return subprocess.Popen(
+        [BIN / "xcoder", "materialize", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=cli_env(home, data),
+    )
+
+
 def cli_materialize(home: Path, data: Path, *args: str, timeout: int = 900, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [BIN / "xcoder", "materialize", *args],
@@ -135,14 +147,7 @@ class DemoBuild:
     def _materialize(self, home: Path, data: Path, *args: str) -> subprocess.CompletedProcess:
         if self._stopping.is_set():
             raise RuntimeError("the demo's build was stopped")
-        self._process = subprocess.Popen(
-            [BIN / "xcoder", "materialize", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=PROJECT_ROOT,
-            env=cli_env(home, data),
-        )
+        self._process = start_materialize(home, data, *args)
         # twice cli_materialize's limit: the build now shares the machine with the tests that run meanwhile
         stdout, stderr = self._process.communicate(timeout=BACKGROUND_BUILD_TIMEOUT_S)
         return subprocess.CompletedProcess(self._process.args, self._process.returncode, stdout, stderr)

@@ -4,12 +4,32 @@ Postgres, or one SQLite file) and the fake server. They start together (a barrie
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from pathlib import Path
 from typing import Any
 
 PARAMS = dict(temperature=0.7, top_p=0.95, max_tokens=64)
+
+
+def race(target: Any, args_of: Any, writers: int) -> list[dict]:
+    """Start `writers` spawned processes of `target(*args_of(w), start, out)` behind one barrier (so they race)
+    and return each one's report (what it put on `out`); every process must exit 0."""
+    context = multiprocessing.get_context("spawn")
+    start, out = context.Barrier(writers), context.Queue()
+    workers = [context.Process(target=target, args=(*args_of(w), start, out)) for w in range(writers)]
+    for w in workers:
+        w.start()
+    try:
+        reports = [out.get(timeout=300) for _ in workers]
+    finally:
+        for w in workers:
+            w.join(60)
+            if w.is_alive():
+                w.kill()
+    assert all(w.exitcode == 0 for w in workers), [w.exitcode for w in workers]
+    return reports
 
 
 def prompts(tag: str, n: int) -> list[str]:

@@ -24,7 +24,7 @@ from xcoder_assets.cli import main as xcoder
 from xcoder_assets.recipe.batches import DEFAULT_BATCH
 from xcoder_assets.store.tables import batch_dir
 from xcoder_assets_tests.conftest import PROJECT_ROOT
-from xcoder_assets_tests.demo import DEMO_ROUNDS, cli_env, cli_materialize, dagster_home
+from xcoder_assets_tests.demo import DEMO_ROUNDS, cli_env, cli_materialize, dagster_home, start_materialize
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # the session demo runs in the first test
 BIN = Path(sys.executable).parent
@@ -144,20 +144,7 @@ def test_an_unknown_model_is_one_error_naming_role_and_model(tmp_path):
 def materialize_together(calls: list[tuple[Path, Path, tuple[str, ...]]]) -> list[subprocess.CompletedProcess]:
     """Several `xcoder materialize` commands at once (each its own DAGSTER_HOME): most of each one's time is
     the interpreter's start, which they need not wait for one after the other."""
-    processes = [
-        (
-            args,
-            subprocess.Popen(
-                [BIN / "xcoder", "materialize", *args],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                cwd=PROJECT_ROOT,
-                env=_env(home, data),
-            ),
-        )
-        for home, data, args in calls
-    ]
+    processes = [(args, start_materialize(home, data, *args)) for home, data, args in calls]
     done = []
     for args, process in processes:
         stdout, stderr = process.communicate(timeout=600)

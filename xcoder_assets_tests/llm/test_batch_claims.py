@@ -7,7 +7,6 @@ count the batches and lines they receive."""
 from __future__ import annotations
 
 import json
-import multiprocessing
 import time
 
 import pytest
@@ -18,6 +17,7 @@ from xcoder_assets.store.sqlstore import count_responses
 from xcoder_assets_tests.llm.batch_claim_worker import batch_writer
 from xcoder_assets_tests.llm.cost_helpers import server_stats
 from xcoder_assets_tests.postgres_cluster import fresh_database, postgres_cluster
+from xcoder_assets_tests.shared_cache_workers import race
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -44,27 +44,13 @@ def location(request, tmp_path) -> str:
     return fresh_database(request.getfixturevalue("cluster"), f"bc{time.time_ns()}")
 
 
-def race(location: str, server: str, tag: str, submit_only: bool) -> list[dict]:
-    context = multiprocessing.get_context("spawn")
-    start, out = context.Barrier(WRITERS), context.Queue()
-    args = (location, server, tag, N, submit_only, start, out)
-    workers = [context.Process(target=batch_writer, args=args) for _ in range(WRITERS)]
-    for w in workers:
-        w.start()
-    try:
-        reports = [out.get(timeout=300) for _ in workers]
-    finally:
-        for w in workers:
-            w.join(60)
-            if w.is_alive():
-                w.kill()
-    assert all(w.exitcode == 0 for w in workers), [w.exitcode for w in workers]
-    return reports
+def batch_race(location: str, server: str, tag: str, submit_only: bool) -> list[dict]:
+    return race(batch_writer, lambda w: (location, server, tag, N, submit_only), WRITERS)
 
 
 def test_two_processes_completing_the_same_batch_requests_submit_one_batch(server, location):
     before = server_stats(server)
-    reports = race(location, server, f"c{time.time_ns()}", submit_only=False)
+    reports = batch_race(location, server, f"c{time.time_ns()}", submit_only=False)
     after = server_stats(server)
     assert after["batches_created"] - before["batches_created"] == 1  # one provider batch between the two
     assert after["batch_lines"] - before["batch_lines"] == N and after["requests"] == before["requests"]
@@ -83,7 +69,7 @@ def test_two_processes_completing_the_same_batch_requests_submit_one_batch(serve
 
 def test_two_processes_submitting_without_waiting_submit_one_batch(server, location):
     before = server_stats(server)
-    reports = race(location, server, f"s{time.time_ns()}", submit_only=True)
+    reports = batch_race(location, server, f"s{time.time_ns()}", submit_only=True)
     after = server_stats(server)
     assert [r["candidates"] for r in reports] == [N, N]
     assert after["batches_created"] - before["batches_created"] == 1

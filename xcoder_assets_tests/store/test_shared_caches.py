@@ -19,7 +19,7 @@ from xcoder_assets.store import warehouse
 from xcoder_assets.store.sqlstore import count_responses
 from xcoder_assets_tests.llm.reserve_worker import reserve_many
 from xcoder_assets_tests.postgres_cluster import fresh_database, postgres_cluster
-from xcoder_assets_tests.shared_cache_workers import llm_writer, run_writer
+from xcoder_assets_tests.shared_cache_workers import llm_writer, race, run_writer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -43,20 +43,7 @@ def shared(request, tmp_path, monkeypatch):
 
 
 def _race(target, args_of) -> list[dict]:
-    context = multiprocessing.get_context("spawn")
-    start, out = context.Barrier(WRITERS), context.Queue()
-    workers = [context.Process(target=target, args=(*args_of(w), start, out)) for w in range(WRITERS)]
-    for w in workers:
-        w.start()
-    try:
-        reports = [out.get(timeout=300) for _ in workers]
-    finally:
-        for w in workers:
-            w.join(60)
-            if w.is_alive():
-                w.kill()
-    assert all(w.exitcode == 0 for w in workers), [w.exitcode for w in workers]
-    return reports
+    return race(target, args_of, WRITERS)
 
 
 def _server_stats(url: str) -> dict:

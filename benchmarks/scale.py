@@ -33,7 +33,14 @@ from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from lib.stage_runner import Materialization, finish, materialization_metadata, run_child, timed  # noqa: E402
+from lib.stage_runner import (  # noqa: E402
+    Materialization,
+    finish,
+    load_average,
+    materialization_metadata,
+    run_child,
+    timed,
+)
 
 SETUP = ["seed_problems", "features", "feature_tree", "evolved_pool"]
 CHAIN = [
@@ -73,13 +80,16 @@ def run_stage(name: str, data_dir: Path, home: Path, args: argparse.Namespace, c
     command = [sys.executable, __file__, "--stage", name, "--configs", str(configs), "--out", str(out)]
     command += ["--candidates", str(args.candidates), "--rounds", str(args.rounds)]
     command += ["--profile-here"] if profile else []
-    before = _disk(data_dir)
+    before, load_before = _disk(data_dir), load_average()
     child = run_child(command, env, out, f"scale: stage {name}")
     meta = child.result
     # the stage's own seconds (the materialization in the child, not the process's start and imports)
     return {
         "seconds": meta["_seconds"],
+        "cpu_seconds": meta["_cpu_seconds"],  # the stage's, its reaped sandbox runs included
+        "process_cpu_seconds": child.cpu_seconds,  # the child's whole life, start-up and descendants included
         "process_seconds": child.process_seconds,
+        "load": f"{load_before} -> {load_average()}",
         "rss_mb": child.rss_mb,
         "disk": _disk(data_dir) - before,
         "meta": meta,
@@ -95,8 +105,16 @@ def stage_main(args: argparse.Namespace) -> None:
         "evolved_pool": {"rounds": args.rounds},
     }
     run = Materialization(names, configs, BATCH)  # definitions and instance: start-up, not the stage's seconds
-    result, seconds, _ = timed(run.run, args.profile_here)
-    finish(Path(args.out), {"_seconds": seconds, **materialization_metadata(result, names[-1], (int, float, str))})
+    result, seconds, cpu = timed(run.run, args.profile_here)
+    finish(
+        Path(args.out),
+        {"_seconds": seconds, "_cpu_seconds": cpu, **materialization_metadata(result, names[-1], (int, float, str))},
+    )
+
+
+def _cpu(stage: dict) -> float:
+    """The stage's CPU seconds (0 for figures kept from a run before they were recorded)."""
+    return float(stage.get("cpu_seconds") or 0.0)
 
 
 def _problems(meta: dict) -> int:
@@ -133,7 +151,8 @@ def _run_size_in(root: Path, configs: int, args: argparse.Namespace, profile: st
         stages[name] = run_stage(name, data_dir, home, args, configs, profile == name)
         done = stages[name]
         print(
-            f"  {configs} configurations: {name} {done['seconds']:.1f} s, peak RSS {done['rss_mb']:.0f} MB",
+            f"  {configs} configurations: {name} {done['seconds']:.1f} s (CPU {done['cpu_seconds']:.1f} s), "
+            f"peak RSS {done['rss_mb']:.0f} MB, load {done['load']}",
             flush=True,
         )
         if args.dir:  # after each stage, so that a later --stages run finds what this one measured
@@ -172,31 +191,37 @@ def main() -> None:
         runs[size] = run_size(size, args, args.profile if size == sizes[-1] else None)
 
     print(
-        "\n| configurations | problems kept | stage | seconds | s / problem | peak RSS MB | disk KB / problem "
-        "| sandbox runs executed | from run cache |"
+        "\n| configurations | problems kept | stage | seconds | s / problem | CPU s / problem | peak RSS MB "
+        "| disk KB / problem | sandbox runs executed | from run cache | load (1, 5, 15 min) before -> after |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for size, (kept, stages) in runs.items():
         for name, s in stages.items():
             m = s["meta"]
             per = max(kept, 1)
             print(
-                f"| {size} | {kept} | {name} | {s['seconds']:.1f} | {s['seconds'] / per:.4f} | {s['rss_mb']:.0f} "
-                f"| {s['disk'] / 1024 / per:.1f} | {m.get('sandbox_runs_executed', '')} | {m.get('sandbox_runs_cached', '')} |"
+                f"| {size} | {kept} | {name} | {s['seconds']:.1f} | {s['seconds'] / per:.4f} "
+                f"| {_cpu(s) / per:.4f} | {s['rss_mb']:.0f} | {s['disk'] / 1024 / per:.1f} "
+                f"| {m.get('sandbox_runs_executed', '')} | {m.get('sandbox_runs_cached', '')} | {s.get('load', '')} |"
             )
     small, large = sizes[0], sizes[-1]
     (kept_s, st_s), (kept_l, st_l) = runs[small], runs[large]
     if large != small and kept_l != kept_s:
         print(f"\nratios {large} / {small} configurations (problems kept {kept_l} / {kept_s}):")
-        print("| stage | peak RSS ratio | s / problem ratio | memory model: fixed MB + MB per problem |")
-        print("|---|---|---|---|")
+        print(
+            "| stage | peak RSS ratio | s / problem ratio | CPU s / problem ratio "
+            "| memory model: fixed MB + MB per problem |"
+        )
+        print("|---|---|---|---|---|")
         for name in CHAIN:
             a, b = st_s[name], st_l[name]
             slope = (b["rss_mb"] - a["rss_mb"]) / (kept_l - kept_s)
             fixed = a["rss_mb"] - slope * kept_s
             per_a, per_b = a["seconds"] / max(kept_s, 1), b["seconds"] / max(kept_l, 1)
+            cpu_a, cpu_b = _cpu(a) / max(kept_s, 1), _cpu(b) / max(kept_l, 1)
             print(
-                f"| {name} | {b['rss_mb'] / a['rss_mb']:.2f} | {per_b / per_a:.2f} | {fixed:.0f} + {slope:.3f} x problems |"
+                f"| {name} | {b['rss_mb'] / a['rss_mb']:.2f} | {per_b / per_a:.2f} "
+                f"| {cpu_b / cpu_a if cpu_a else float('nan'):.2f} | {fixed:.0f} + {slope:.3f} x problems |"
             )
     print(f"\nkept as distinct problems: {kept_l} of {large} configurations ({kept_l / large:.1%})")
     _projection(st_l, kept_l, args.candidates)

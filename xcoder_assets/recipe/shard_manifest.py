@@ -149,13 +149,18 @@ def count_rows(path: Path, container: str) -> int:
     raise ManifestError(f"{path}: unknown container {container!r} in the manifest (jsonl or parquet)")
 
 
-def check_files(manifest: Manifest, sha256: Callable[[Path], str] = file_sha256, rows: bool = True) -> Manifest:
-    """Every file the manifest lists lies inside its shards folder, is there, has its sha256 (`sha256`: how to
-    hash a file, a cache's for instance) and, with `rows`, its row count; a ManifestError naming the file
-    otherwise. Returns the manifest."""
+def check_files(
+    manifest: Manifest,
+    sha256: Callable[[Path], str] = file_sha256,
+    rows: bool = True,
+    only: Callable[[ManifestFile], bool] | None = None,
+) -> Manifest:
+    """Every file the manifest lists (or those `only` selects: what a reader is about to read) lies inside its
+    shards folder, is there, has its sha256 (`sha256`: how to hash a file, a cache's for instance) and, with
+    `rows`, its row count; a ManifestError naming the file otherwise. Returns the manifest."""
     root = manifest.files_root
     inside = root.resolve()
-    for entry in manifest.files:
+    for entry in manifest.files if only is None else filter(only, manifest.files):
         path = root / entry.path
         if not path.resolve().is_relative_to(inside):
             raise ManifestError(f"{manifest.path}: {entry.path} lies outside the shards folder {root}")

@@ -34,9 +34,11 @@ from xcoder_assets.recipe.dedup import EarlierItems, deduplicate, deduplicate_so
 from xcoder_assets.recipe.prompts import PromptTemplate
 from xcoder_assets.recipe.shard_manifest import (  # noqa: F401  (ShardInputError, MIXTURE_LAYOUT: re-exported)
     MANIFEST,
+    ManifestFile,
     MIXTURE_LAYOUT,
     ShardInputError,
     check_files,
+    mixture_shards,
     read_manifest,
     read_mixture_manifest,
 )
@@ -856,15 +858,22 @@ def verify_mixture(folder: Path) -> dict[str, Any]:
 
 
 def mixture_rows(folder: Path, fmt: str, split: str = "train", container: str = "jsonl") -> list[dict[str, Any]]:
-    """A mixture's rows of one format and split, read from its shards folder's files (verified first), in the
-    order the manifest lists their ids. ShardInputError when a listed id is in none of the files."""
-    manifest = read_mixture_manifest(folder)
+    """A mixture's rows of one format and split, read from its shards folder's files (those verified first: the
+    shards manifest it was made from, and each file's sha256), in the order the manifest lists their ids.
+    ShardInputError when a listed id is in none of the files."""
+
+    def read_here(entry: ManifestFile) -> bool:
+        return entry.format == fmt and entry.split == split and entry.container == container
+
+    manifest = read_mixture_manifest(folder, verify=False)
     assert manifest.mixture is not None
+    mixture_shards(manifest)
+    check_files(manifest, rows=False, only=read_here)  # not the other formats' files: the RL tests are most bytes
     wanted = manifest.mixture.ids.get(_id_group(fmt), {}).get(split, [])
     keep = set(wanted)
     found: dict[str, dict[str, Any]] = {}
     for entry in manifest.files:
-        if entry.format == fmt and entry.split == split and entry.container == container:
+        if read_here(entry):
             path = manifest.files_root / entry.path
             rows = _file_rows(path, container)
             if len(rows) != entry.rows:

@@ -27,25 +27,30 @@ print("done")
 """
 
 
-def run(mode: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+def start(mode: str) -> subprocess.Popen:
+    return subprocess.Popen(
         [sys.executable, "-W", "always", "-c", SCRIPT, mode],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=PROJECT_ROOT,
-        timeout=300,
         env=ENV,
     )
+
+
+def finished(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    stdout, stderr = process.communicate(timeout=300)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 
 
 def test_litellm_warnings_are_filtered_and_ours_are_not():
-    control = run("unfiltered")
+    both = start("unfiltered"), start("filtered")  # at once: each spends seconds importing litellm
+    control, quiet = map(finished, both)
     assert control.returncode == 0 and "done" in control.stdout, control.stderr[-2000:]
     assert "ReadOnly" in control.stderr  # litellm really warns on this path: the filter has work to do
-    quiet = run("filtered")
     assert quiet.returncode == 0 and "done" in quiet.stdout, quiet.stderr[-2000:]
     lines = [line for line in quiet.stderr.splitlines() if "Warning" in line]
     assert len(lines) == 1 and "a warning of our own" in lines[0], quiet.stderr[-2000:]

@@ -11,6 +11,7 @@ from xcoder_assets.recipe.candidates import prompt_values
 from xcoder_assets.recipe.composition import problem_question
 from xcoder_assets.recipe.decontamination import BenchmarkText, Decontaminator
 from xcoder_assets.recipe.prompts import load_template
+from xcoder_assets.recipe.shard_manifest import ManifestError
 
 TOPICS = [
     "rooks on a chessboard",
@@ -328,6 +329,14 @@ def test_a_mixture_is_a_manifest_of_ids_and_hashes_that_resolves_to_the_shard_ro
         p.example_id for p in rl_subset if p.split == "validation"
     }
     assert mix["totals"]["tokens"]["sft_train"] == sum(tokens[i] for i in mix["ids"]["sft"]["train"])
+    # a reader verifies the files it reads: a changed RL file fails the RL rows, not the messages rows
+    rl_entry = next(e for e in manifest["files"] if e["format"] == "rl")
+    rl_file = shards_folder / rl_entry["path"]
+    rl_file.write_bytes(rl_file.read_bytes() + b"\n")
+    assert shards.mixture_rows(out, "messages", "train") == train
+    with pytest.raises(ManifestError, match=r"sha256 .* does not match"):
+        shards.mixture_rows(out, "rl", rl_entry["split"], rl_entry["container"])
+    rl_file.write_bytes(rl_file.read_bytes()[:-1])
     whole = shards.write_mixture(
         tmp_path / "whole", shards_folder, manifest, file_ids, shards.MixtureSpec(1.0, 8), examples, rl, tokens
     )

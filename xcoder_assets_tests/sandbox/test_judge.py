@@ -8,19 +8,15 @@ from xcoder_assets.sandbox.backends import Limits, SandboxBroken, SandboxUnavail
 from xcoder_assets.sandbox.judge import Problem, TestCase, Verdict, judge_many, judge_solution, limits_for
 from xcoder_assets.sandbox.lcb_format import problem_from_row
 from xcoder_assets_tests.lcb_cases import all_cases, all_problem_rows
-from xcoder_assets_tests.sandbox.official_lcb import official_results
+from xcoder_assets_tests.sandbox.official_lcb import official_results_started
 
 PROBLEMS = {p.problem_id: p for p in map(problem_from_row, all_problem_rows())}
 CASES = all_cases()
 
 
 @pytest.fixture(scope="module")
-def official():
-    """The official LiveCodeBench harness's per-test results for every case, computed in a clean process."""
-    pytest.importorskip(
-        "livecodebench.evaluation.compute_code_generation_metrics",
-        reason="nvidia-livecodebench (make test installs it)",
-    )
+def official_started():
+    """The official LiveCodeBench harness grading every case, in clean processes, while our judge grades them."""
     cases = [
         {
             "inputs": [t.input for t in PROBLEMS[qid].tests],
@@ -30,7 +26,13 @@ def official():
         }
         for qid, code, _ in CASES
     ]
-    return official_results(cases)
+    return official_results_started(cases)
+
+
+@pytest.fixture(scope="module")
+def official(official_started):
+    """The official harness's per-test results for every case."""
+    return official_started.result()
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ def verdicts(bwrap_backend):
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{q}:{c.splitlines()[0][:30]}" for q, c, _ in CASES])
-def test_lcb_profile_matches_the_official_harness(verdicts, official, index):
+def test_lcb_profile_matches_the_official_harness(official_started, verdicts, official, index):
     assert verdicts[0][index].lcb_results == official[index]
 
 

@@ -41,11 +41,14 @@ def _train_processes():
     ]
 
 
-@pytest.mark.e2e
-@pytest.mark.timeout(240)
-def test_smoke_training_interrupt_and_resume_through_pipes(data_dir):
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """The smoke run trained once for the module: interrupted by SIGINT once it has a checkpoint, then resumed to
+    the end. (data_dir, config, run_dir, the SFT step it was interrupted at, the resumed run's result)."""
     if not os.environ.get("CI"):  # make test installs the train extra: missing there is a failure
         pytest.importorskip("trl")
+    data_dir = tmp_path_factory.mktemp("smoke") / "data"
+    data_dir.mkdir()
     shards = make_shards(data_dir)
     config = {"smoke": True, "shards_dir": str(shards), "sft": {"max_steps": SMOKE_SFT_STEPS}}
     run_root = data_dir / "trained_model"
@@ -72,7 +75,13 @@ def test_smoke_training_interrupt_and_resume_through_pipes(data_dir):
     interrupted_at = checkpoints[-1]
 
     # 2. the same settings again: resumes from that checkpoint and finishes SFT and GRPO
-    result = _materialize(data_dir, config)
+    return data_dir, config, run_dir, interrupted_at, _materialize(data_dir, config)
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(240)
+def test_smoke_training_interrupt_and_resume_through_pipes(smoke_run):
+    data_dir, config, run_dir, interrupted_at, result = smoke_run
     (event,) = result.get_asset_materialization_events()
     meta = {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
     assert meta["run_key"] == run_dir.name
@@ -218,19 +227,16 @@ def test_curve_charts_stay_inline_in_the_ui():
 
 @pytest.mark.e2e
 @pytest.mark.timeout(300)
-def test_the_checkpoint_is_served_and_scored_as_an_api_model_is(data_dir, bwrap_backend):
+def test_the_checkpoint_is_served_and_scored_as_an_api_model_is(smoke_run, bwrap_backend):
     """trained_model_scores: the smoke checkpoint behind an OpenAI-compatible server over transformers,
     scored on the bundled LiveCodeBench rows; every score row names the checkpoint."""
-    if not os.environ.get("CI"):
-        pytest.importorskip("trl")
     import polars as pl
 
     from xcoder_assets.defs.benchmark import lcb_problems, trained_model_scores
     from xcoder_assets.defs.resources import LLMGatewayResource, SandboxResource
     from xcoder_assets.store.tables import BENCHMARK_SUMMARY, TRAINED_MODEL_SAMPLES
 
-    shards = make_shards(data_dir)
-    trained = _materialize(data_dir, {"smoke": True, "shards_dir": str(shards)})
+    data_dir, *_, trained = smoke_run  # the module's smoke run: its checkpoint, its data directory's tables
     meta = trained.get_asset_materialization_events()[0].materialization.metadata
     checkpoint = str(meta["checkpoint_path"].value)
     result = dg.materialize(

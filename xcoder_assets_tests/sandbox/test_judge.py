@@ -36,11 +36,8 @@ def official(official_started):
 
 
 @pytest.fixture(scope="module")
-def verdicts(bwrap_backend):
-    items = [(PROBLEMS[qid], code) for qid, code, _ in CASES]
-    lcb, _ = judge_many(bwrap_backend, items, profile="lcb", workers=2)
-    strict, _ = judge_many(bwrap_backend, items, profile="strict", workers=2)
-    return lcb, strict
+def verdicts(local_case_verdicts):
+    return local_case_verdicts["lcb"], local_case_verdicts["strict"]
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{q}:{c.splitlines()[0][:30]}" for q, c, _ in CASES])

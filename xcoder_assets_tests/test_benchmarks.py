@@ -4,6 +4,7 @@ come from them at full size). Each runs as a user runs it: `python benchmarks/<s
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +65,37 @@ def test_benchmark_runs_at_a_tiny_size(script, tmp_path, bwrap_backend):
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert expected in done.stdout, done.stdout[-3000:]
+
+
+# A child of run_child that burns CPU in a grandchild it never waits for (SIGCHLD ignored: the kernel reaps it, and
+# no rusage of the child counts it), as a sandbox's programs are.
+BURNER = """
+import os, signal, subprocess, sys, time
+sys.path.insert(0, sys.argv[2])
+from lib.stage_runner import finish, timed
+
+def work():
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    burn = subprocess.Popen([sys.executable, "-c", "import time\\nend = time.process_time() + 0.6\\nwhile time.process_time() < end: pass"])
+    while os.path.exists(f"/proc/{burn.pid}"):
+        time.sleep(0.02)
+
+_, seconds, cpu = timed(work)
+finish(__import__("pathlib").Path(sys.argv[1]), {"cpu": cpu})
+"""
+
+
+def test_a_stages_cpu_seconds_count_what_its_children_run_unwaited(tmp_path):
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from lib.stage_runner import CpuGroup, run_child
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    group = CpuGroup()
+    if group.usage_file is None:
+        pytest.skip("no cgroup v1 cpuacct group can be made here (needs root)")
+    group.close()
+    out = tmp_path / "out.json"
+    child = run_child([sys.executable, "-c", BURNER, str(out), str(BENCHMARKS)], os.environ, out, "burner")
+    assert child.result["cpu"] >= 0.5, child.result  # the grandchild's 0.6 s, which os.times() never sees
+    assert not list(Path("/sys/fs/cgroup/cpuacct").glob(f"xcoder-bench-{os.getpid()}-*"))  # removed after each child

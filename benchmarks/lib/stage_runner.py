@@ -111,8 +111,8 @@ def timed(
     work: Callable[[], Any], profile: bool = False, tottime: int = 30, cumulative: int = 0
 ) -> tuple[Any, float, float]:
     """In the child: `work()`, its wall seconds and its CPU seconds (`cpu_seconds()`: what a loaded machine
-    inflates less); under cProfile with its tables printed (the `tottime`
-    and `cumulative` slowest lines) where `profile`."""
+    inflates less); under cProfile with its tables printed (the `tottime` and `cumulative` slowest lines)
+    where `profile`."""
     started, cpu = time.perf_counter(), cpu_seconds()
     if not profile:
         value = work()

@@ -86,8 +86,7 @@ def run_stage(name: str, data_dir: Path, home: Path, args: argparse.Namespace, c
     # the stage's own seconds (the materialization in the child, not the process's start and imports)
     return {
         "seconds": meta["_seconds"],
-        "cpu_seconds": meta["_cpu_seconds"],  # the stage's, its reaped sandbox runs included
-        "process_cpu_seconds": child.cpu_seconds,  # the child's whole life, start-up and descendants included
+        "cpu_seconds": meta["_cpu_seconds"],  # the stage's, its sandboxes' programs included (stage_runner.cpu_seconds)
         "process_seconds": child.process_seconds,
         "load": f"{load_before} -> {load_average()}",
         "rss_mb": child.rss_mb,

@@ -166,6 +166,13 @@ def all_cases() -> list[tuple[str, str, bool]]:
     return SAMPLE_CASES + EDGE_CASES
 
 
+def case_problems() -> dict:
+    """Every case's problem as the judge takes it (sandbox.judge.Problem), by problem id."""
+    from xcoder_assets.sandbox.lcb_format import problem_from_row
+
+    return {p.problem_id: p for p in map(problem_from_row, all_problem_rows())}
+
+
 def parity_inputs(n: int = 3) -> tuple[list[dict], dict[str, list[str]]]:
     """Every known case as LiveCodeBench rows and code lists of n programs each (the official evaluator
     wants one n for every problem): one copy of a problem per n of its programs, ids `<qid>~<k>`."""

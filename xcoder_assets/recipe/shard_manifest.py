@@ -97,16 +97,19 @@ def read_manifest(folder: str | Path, what: str = "training_shards") -> Manifest
         raise ManifestError(f"{path}: a field is missing or mistyped ({type(exc).__name__}: {exc})") from None
 
 
-def read_mixture_manifest(folder: str | Path, verify: bool = True) -> Manifest:
+def read_mixture_manifest(
+    folder: str | Path, verify: bool = True, only: Callable[[ManifestFile], bool] | None = None
+) -> Manifest:
     """A training_mixtures folder's manifest (ManifestError when it is a shards folder's); with `verify`, its
-    shards folder holds the manifest it was made from and every file it refers to lies inside that folder with
-    the sha256 it had (rows are counted by whoever reads them)."""
+    shards folder holds the manifest it was made from and every file it refers to (or those `only` selects: what
+    a reader is about to read) lies inside that folder with the sha256 it had (rows are counted by whoever reads
+    them)."""
     manifest = read_manifest(folder, "training_mixtures")
     if manifest.mixture is None:
         raise ManifestError(f"{manifest.path}: not a mixture manifest (layout {MIXTURE_LAYOUT})")
     if verify:
         mixture_shards(manifest)
-        check_files(manifest, rows=False)
+        check_files(manifest, rows=False, only=only)
     return manifest
 
 

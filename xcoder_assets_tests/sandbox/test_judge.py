@@ -6,11 +6,10 @@ import pytest
 
 from xcoder_assets.sandbox.backends import Limits, SandboxBroken, SandboxUnavailable, make_backend
 from xcoder_assets.sandbox.judge import Problem, TestCase, Verdict, judge_many, judge_solution, limits_for
-from xcoder_assets.sandbox.lcb_format import problem_from_row
-from xcoder_assets_tests.lcb_cases import all_cases, all_problem_rows
+from xcoder_assets_tests.lcb_cases import all_cases, case_problems
 from xcoder_assets_tests.sandbox.official_lcb import official_results_started
 
-PROBLEMS = {p.problem_id: p for p in map(problem_from_row, all_problem_rows())}
+PROBLEMS = case_problems()
 CASES = all_cases()
 
 

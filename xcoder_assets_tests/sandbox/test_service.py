@@ -24,15 +24,14 @@ import pytest
 
 from xcoder_assets.sandbox.backends import SandboxUnavailable, make_backend
 from xcoder_assets.sandbox.judge import Problem, TestCase, Verdict, judge_many, judge_solution
-from xcoder_assets.sandbox.lcb_format import problem_from_row
 from xcoder_assets.sandbox.remote import RemoteBackend
 from xcoder_assets.sandbox.service import ServerSettings, is_loopback
 from xcoder_assets.sandbox.uids import lock_dir
 from xcoder_assets_tests.conftest import PROJECT_ROOT
-from xcoder_assets_tests.lcb_cases import all_cases, all_problem_rows
+from xcoder_assets_tests.lcb_cases import all_cases, case_problems
 
 IMAGE = "xcoder-sandbox:bookworm"
-PROBLEMS = {p.problem_id: p for p in map(problem_from_row, all_problem_rows())}
+PROBLEMS = case_problems()
 CASES = all_cases()
 # What bwrap needs inside a container: namespaces (seccomp and AppArmor would refuse unshare and mount),
 # a mount of its own /proc (Docker's masked /proc paths forbid it), CAP_SYS_ADMIN for the tmpfs as root;

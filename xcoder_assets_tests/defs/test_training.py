@@ -36,9 +36,13 @@ def _failure_message(data_dir: Path, config: dict, launcher: TrainingLauncher | 
 def _train_processes():
     import psutil
 
-    return [
-        p for p in psutil.Process().children(recursive=True) if "xcoder_assets.launched.train" in " ".join(p.cmdline())
-    ]
+    def command(process: psutil.Process) -> str:
+        try:
+            return " ".join(process.cmdline())
+        except (psutil.NoSuchProcess, psutil.AccessDenied):  # it ended between the listing and this read
+            return ""
+
+    return [p for p in psutil.Process().children(recursive=True) if "xcoder_assets.launched.train" in command(p)]
 
 
 @pytest.fixture(scope="module")

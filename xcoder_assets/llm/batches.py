@@ -380,3 +380,32 @@ def pending_batches(data_dir: Any) -> list[dict[str, Any]]:
         return []
     finally:
         cache.close()
+
+
+def provider_statuses(gateway: "LLMGateway", records: list[dict[str, Any]]) -> dict[str, str]:
+    """The provider's status now of each recorded batch (by our batch id), asked with the gateway's settings
+    for the batch's role; read only: the stage that needs the answers collects them. A batch whose role now
+    names another model, or that the provider cannot be asked about, is `unknown: <reason>`."""
+
+    async def poll() -> dict[str, str]:
+        runner = BatchRunner(gateway, [], {}, {})
+        statuses = {}
+        try:
+            for rec in records:
+                settings = gateway.settings_for(rec["role"])
+                if settings.model != rec["model"]:
+                    statuses[rec["batch_id"]] = f"unknown: role {rec['role']} now uses {settings.model}"
+                    continue
+                try:
+                    batch = await runner._call(litellm.aretrieve_batch, settings, batch_id=rec["provider_batch_id"])
+                except LLMRunStopped as exc:
+                    statuses[rec["batch_id"]] = f"unknown: {exc}"
+                    continue
+                statuses[rec["batch_id"]] = str(getattr(batch, "status", "") or "unknown: no status")
+        finally:
+            from xcoder_assets.llm.gateway import flush_litellm_logging
+
+            await flush_litellm_logging()
+        return statuses
+
+    return asyncio.run(poll())

@@ -461,7 +461,8 @@ def token_figures(
             return TokenFigures(
                 own.prompt,
                 completion,
-                f"completions given on the command line ({completion:g}); " + own.basis.split(";")[0],
+                # the prompts' basis alone (a source in parentheses may hold a ';')
+                f"completions given on the command line ({completion:g}); " + own.basis.split("; completions", 1)[0],
             )
     same = history.get((planned.template, settings.model))
     if same:

@@ -160,7 +160,12 @@ def test_dg_list_defs_shows_the_schedule_sensors_partitioned_assets_and_pools():
     assert done.returncode == 0, done.stderr[-2000:]
     listed = json.loads(done.stdout)
     assert {s["name"]: s["cron_schedule"] for s in listed["schedules"]} == {"nightly_batch": "0 2 * * *"}
-    assert {s["name"] for s in listed["sensors"]} == {"lcb_release_sensor", "xcoder_automation", "batch_key_guard"}
+    assert {s["name"] for s in listed["sensors"]} == {
+        "lcb_release_sensor",
+        "xcoder_automation",
+        "batch_key_guard",
+        "provider_batches_sensor",
+    }
     tags = {a["asset_key"]: {t["key"]: t["value"] for t in a["tags"]} for a in listed["assets"]}
     assert {k for k, t in tags.items() if t.get("partitions") == "generation_batches"} == set(BATCH_ASSET_KEYS)
     pools = {k: t["pool"] for k, t in tags.items() if "pool" in t}

@@ -37,6 +37,20 @@ def test_token_figures_on_the_command_line_are_checked():
             cost.parse_token_figures([bad])
 
 
+def test_a_given_completion_keeps_the_prompts_whole_basis():
+    """The 192k estimate's case: completions given, prompts from another model's history (whose basis holds a
+    ';' inside its parentheses)."""
+    planned = cost.Planned("candidate_solutions", "solve", "solve@v1", 10)
+    settings = role_settings("solve", model="openai/gpt-5-mini")
+    history = {("solve@v1", "xcoder-offline/synthsmith-sim-1"): (7912, 380.0, 300.0)}
+    figures = cost.token_figures(planned, settings, history, {"solve": (None, 17700.0)})
+    assert (figures.prompt, figures.completion) == (380.0, 17700.0)
+    assert figures.basis == (
+        "completions given on the command line (17700); prompts from the history of another model (7912 answers "
+        "of solve@v1 by xcoder-offline/synthsmith-sim-1; none by openai/gpt-5-mini)"
+    )
+
+
 def test_upstream_sizes_without_inputs_and_no_cache_file_created(tmp_path):
     roles = {r: role_settings(r, "openai/gpt-4o") for r in ("compose", "solve", "test_write")}
     configs = {"feature_configs": {"count": 1000}, "candidate_solutions": {"candidates_per_problem": 8}}

@@ -28,6 +28,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from xcoder_assets.llm.anthropic_batches import AnthropicBatches, message_params
 from xcoder_assets.llm.budget import LLMRunStopped
 from xcoder_assets.llm.cache import CLAIM_SPACE
 from xcoder_assets.llm.lazy_litellm import litellm
@@ -148,7 +149,7 @@ class BatchRunner:
         deadline = time.monotonic() + self.gateway.config.batch_wait_s
         while open_batches:
             for rec in list(open_batches):
-                batch = await self._call(litellm.aretrieve_batch, settings, batch_id=rec["provider_batch_id"])
+                batch = await self._retrieve(settings, rec["provider_batch_id"])
                 status = str(getattr(batch, "status", "") or "")
                 if status in TERMINAL:
                     await self._collect(rec, batch, settings)
@@ -205,6 +206,38 @@ class BatchRunner:
         if not sending:
             return None
         model_name, provider, _, _ = litellm.get_llm_provider(settings.model, api_base=settings.api_base)
+        if provider == "anthropic":  # Message Batches: the requests inline, no file (litellm cannot create one)
+            requests = []
+            for key in sending:
+                request, body = self.items[key]
+                params = message_params(model_name, body["messages"], body["params"])
+                requests.append({"custom_id": batch_custom_id(key, request.template, provider), "params": params})
+            created = await self._retrying(self._anthropic(settings).create, requests=requests)
+            input_file_id = ""
+        else:
+            created, input_file_id = await self._submit_file(settings, model_name, provider, batch_id, sending)
+        record = {
+            "batch_id": batch_id,
+            "provider_batch_id": created.id,
+            "input_file_id": input_file_id,
+            "run_id": self.gateway.run_id,
+            "asset": self.gateway.asset,
+            "role": role,
+            "model": settings.model,
+            "cache_keys_json": json.dumps(sending),
+            "status": str(getattr(created, "status", "") or "submitted"),
+            "reason": None,
+            "submitted_at": time.time(),
+            "finished_at": None,
+        }
+        self.cache.add_batch(record, release=keys)  # the budget's refusals too: not sent, nothing to wait for
+        return record
+
+    async def _submit_file(
+        self, settings: Any, model_name: str, provider: str, batch_id: str, sending: list[str]
+    ) -> tuple[Any, str]:
+        """OpenAI's files and batches (and the providers litellm serves the same way): upload a JSONL file of
+        the requests, create the batch; (the batch, the input file's id)."""
         lines = []
         for key in sending:
             request, body = self.items[key]
@@ -235,28 +268,19 @@ class BatchRunner:
             metadata={"xcoder_batch": batch_id},
             provider=provider,
         )
-        record = {
-            "batch_id": batch_id,
-            "provider_batch_id": created.id,
-            "input_file_id": uploaded.id,
-            "run_id": self.gateway.run_id,
-            "asset": self.gateway.asset,
-            "role": role,
-            "model": settings.model,
-            "cache_keys_json": json.dumps(sending),
-            "status": str(getattr(created, "status", "") or "submitted"),
-            "reason": None,
-            "submitted_at": time.time(),
-            "finished_at": None,
-        }
-        self.cache.add_batch(record, release=keys)  # the budget's refusals too: not sent, nothing to wait for
-        return record
+        return created, uploaded.id
 
-    async def _collect(self, rec: dict[str, Any], batch: Any, settings: Any) -> None:
-        """Every line of a finished batch into the cache and usage log; each needed key's future resolved."""
-        status = str(batch.status)
-        keys = json.loads(rec["cache_keys_json"])
-        answered: dict[str, tuple[str, dict[str, Any] | str]] = {}  # key -> (template, response or error)
+    async def _retrieve(self, settings: Any, provider_batch_id: str) -> Any:
+        """The provider's batch now (its `status` in OpenAI's vocabulary)."""
+        if _provider(settings) == "anthropic":
+            return await self._retrying(self._anthropic(settings).retrieve, batch_id=provider_batch_id)
+        return await self._call(litellm.aretrieve_batch, settings, batch_id=provider_batch_id)
+
+    async def _lines(self, batch: Any, settings: Any) -> list[tuple[str, dict[str, Any] | str]]:
+        """(custom_id, answer or error) of every line a finished batch answered or failed."""
+        if _provider(settings) == "anthropic":
+            return await self._retrying(self._anthropic(settings).results, batch=batch)
+        out = []
         for file_id in (getattr(batch, "output_file_id", None), getattr(batch, "error_file_id", None)):
             if not file_id:
                 continue
@@ -267,10 +291,25 @@ class BatchRunner:
                     continue
                 try:
                     entry = json.loads(line)
-                    key, template = split_batch_custom_id(entry["custom_id"])
+                    out.append((entry["custom_id"], self._line_answer(entry)))
                 except (ValueError, KeyError, TypeError):
                     continue  # a line that names no request of ours
-                answered[key] = (template, self._line_answer(entry))
+        return out
+
+    def _anthropic(self, settings: Any) -> AnthropicBatches:
+        return AnthropicBatches(settings, timeout_s=self.gateway.config.request_timeout_s)
+
+    async def _collect(self, rec: dict[str, Any], batch: Any, settings: Any) -> None:
+        """Every line of a finished batch into the cache and usage log; each needed key's future resolved."""
+        status = str(batch.status)
+        keys = json.loads(rec["cache_keys_json"])
+        answered: dict[str, tuple[str | None, dict[str, Any] | str]] = {}  # key -> (template, response or error)
+        for custom_id, answer in await self._lines(batch, settings):
+            try:
+                key, template = split_batch_custom_id(custom_id)
+            except ValueError:
+                continue  # a line that names no request of ours
+            answered[key] = (template, answer)
         batch_errors = getattr(batch, "errors", None)
         reason = None
         if status != "completed":
@@ -334,16 +373,18 @@ class BatchRunner:
             return str(exc)
 
     async def _call(self, function: Any, settings: Any, provider: str | None = None, **kwargs: Any) -> Any:
-        """One files/batches call with the role's endpoint and key, retried like a completion on 429/5xx."""
-        from xcoder_assets.llm.gateway import classify_error
-
-        if provider is None:
-            _, provider, _, _ = litellm.get_llm_provider(settings.model, api_base=settings.api_base)
-        kwargs["custom_llm_provider"] = provider
+        """One litellm files/batches call with the role's endpoint and key."""
+        kwargs["custom_llm_provider"] = provider or _provider(settings)
         if settings.api_base:
             kwargs["api_base"] = settings.api_base
         if settings.api_key or settings.api_base:
             kwargs["api_key"] = settings.api_key or "EMPTY"
+        return await self._retrying(function, **kwargs)
+
+    async def _retrying(self, function: Any, **kwargs: Any) -> Any:
+        """A batch API call, retried like a completion on 429/5xx; LLMRunStopped when it cannot succeed."""
+        from xcoder_assets.llm.gateway import classify_error
+
         config = self.gateway.config
         for attempt in range(config.max_retries + 1):
             try:
@@ -355,11 +396,15 @@ class BatchRunner:
                 if not retryable or attempt == config.max_retries:
                     raise LLMRunStopped(
                         f"{self.gateway.asset or 'LLM calls'}: the provider's batch API failed "
-                        f"({function.__name__}): {reason}"
+                        f"({getattr(function, '__name__', 'call')}): {reason}"
                     ) from None
                 backoff = min(config.backoff_max_s, config.backoff_base_s * 2**attempt)
                 await asyncio.sleep(retry_after if retry_after is not None else backoff * random.uniform(0.5, 1.0))
         raise AssertionError("unreachable")
+
+
+def _provider(settings: Any) -> str:
+    return litellm.get_llm_provider(settings.model, api_base=settings.api_base)[1]
 
 
 def pending_batches(data_dir: Any) -> list[dict[str, Any]]:
@@ -397,7 +442,7 @@ def provider_statuses(gateway: "LLMGateway", records: list[dict[str, Any]]) -> d
                     statuses[rec["batch_id"]] = f"unknown: role {rec['role']} now uses {settings.model}"
                     continue
                 try:
-                    batch = await runner._call(litellm.aretrieve_batch, settings, batch_id=rec["provider_batch_id"])
+                    batch = await runner._retrieve(settings, rec["provider_batch_id"])
                 except LLMRunStopped as exc:
                     statuses[rec["batch_id"]] = f"unknown: {exc}"
                     continue

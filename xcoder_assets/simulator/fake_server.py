@@ -29,6 +29,11 @@ batches end is set for the whole server by `POST /batches/control` {"mode": ...,
 stay in_progress for n status reads, then `complete` (default), `hold` (stay in_progress), `fail`
 (validation failed, no output), or `expire` (the first half answered, the rest expired).
 
+Anthropic's Message Batches (which litellm cannot create): `POST /v1/messages/batches` (the requests
+inline; x-api-key and anthropic-version headers required), `GET /v1/messages/batches/{id}` and its
+`results_url`; answered the same way, under the same control (`fail`: every request errored, `expire`: the
+second half expired).
+
 Prices: `--price-in` / `--price-out` (USD per million tokens, batch lines at `--batch-discount` of
 that) make the server bill every answer by the usage it reports; `/stats` shows `billed_usd`, what a
 provider would charge, to hold against what the gateway accounted.
@@ -62,7 +67,7 @@ from aiohttp import web
 
 from xcoder_assets.llm.limits import raise_open_file_limit
 from xcoder_assets.llm.settings import OFFLINE_MODEL
-from xcoder_assets.llm.wire import TEMPLATE_HEADER
+from xcoder_assets.llm.wire import TEMPLATE_HEADER, split_batch_custom_id
 from xcoder_assets.simulator.registry import SimulatorError, answer as simulated_answer
 
 SIMULATED_MODELS = {OFFLINE_MODEL, OFFLINE_MODEL.split("/", 1)[1]}
@@ -289,7 +294,10 @@ def build_app(
         last = str(messages[-1].get("content", "")) if messages else ""
         key = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
         custom_id = str(line.get("custom_id", ""))
-        template = custom_id.partition(" ")[2] or None
+        try:
+            template = split_batch_custom_id(custom_id)[1]
+        except ValueError:
+            template = None
         served["batch_requests_answered"] += 1
         status, payload = 200, None
         if "SCENARIO: batch-line-error" in last:
@@ -331,6 +339,96 @@ def build_app(
             return web.json_response({"error": {"message": "mode: complete, hold, fail or expire"}}, status=400)
         batch_mode.update(mode=body["mode"], polls=int(body.get("polls") or 0))
         return web.json_response(dict(batch_mode))
+
+    # -- Anthropic's Message Batches ---------------------------------------------------------------
+    message_batches: dict[str, dict] = {}
+
+    def anthropic_refusal(request: web.Request) -> web.Response | None:
+        if not request.headers.get("x-api-key") or not request.headers.get("anthropic-version"):
+            error = {"type": "authentication_error", "message": "x-api-key and anthropic-version headers required"}
+            return web.json_response({"type": "error", "error": error}, status=401)
+        return None
+
+    def message_batch_public(batch: dict, request: web.Request) -> dict:
+        ended = batch["processing_status"] == "ended"
+        results_url = f"{request.url.origin()}/v1/messages/batches/{batch['id']}/results" if ended else None
+        return {**{k: v for k, v in batch.items() if not k.startswith("_")}, "results_url": results_url}
+
+    async def create_message_batch(request: web.Request) -> web.Response:
+        refusal = anthropic_refusal(request)
+        if refusal is not None:
+            return refusal
+        requests = (await request.json()).get("requests") or []
+        batch_id = f"msgbatch_{len(message_batches) + 1:06d}"
+        message_batches[batch_id] = {
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": "in_progress",
+            "request_counts": {"processing": len(requests), "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0},
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "ended_at": None,
+            "_requests": requests,
+            "_reads": 0,
+            "_results": [],
+        }
+        served["batches_created"] += 1
+        served["batch_lines"] += len(requests)
+        return web.json_response(message_batch_public(message_batches[batch_id], request))
+
+    async def retrieve_message_batch(request: web.Request) -> web.Response:
+        refusal = anthropic_refusal(request)
+        if refusal is not None:
+            return refusal
+        batch = message_batches.get(request.match_info["batch_id"])
+        if batch is None:
+            return web.json_response({"type": "error", "error": {"type": "not_found_error"}}, status=404)
+        served["batch_reads"] += 1
+        if batch["processing_status"] == "in_progress":
+            batch["_reads"] += 1
+            if batch_mode["mode"] != "hold" and batch["_reads"] > batch_mode["polls"]:
+                await end_message_batch(batch, batch_mode["mode"])
+        return web.json_response(message_batch_public(batch, request))
+
+    async def end_message_batch(batch: dict, mode: str) -> None:
+        """Each request answered as the chat endpoint answers it (its params as a chat body, the system prompt
+        first), or errored (`fail`: every one), or expired (`expire`: the second half)."""
+        requests = batch["_requests"]
+        counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+        for index, item in enumerate(requests):
+            params = dict(item.get("params") or {})
+            if mode == "expire" and index >= len(requests) // 2:
+                result = {"type": "expired"}
+            elif mode == "fail":
+                result = {
+                    "type": "errored",
+                    "error": {
+                        "type": "error",
+                        "error": {"type": "invalid_request_error", "message": "simulated failure"},
+                    },
+                }
+            else:
+                system = [{"role": "system", "content": params.pop("system")}] if params.get("system") else []
+                body = {**params, "messages": system + list(params.get("messages") or [])}
+                entry = await batch_line({"custom_id": item.get("custom_id", ""), "body": body})
+                response = entry["response"]
+                result = anthropic_result(response["status_code"], response["body"])
+            counts[result["type"]] += 1
+            batch["_results"].append({"custom_id": item.get("custom_id", ""), "result": result})
+        batch.update(
+            processing_status="ended",
+            request_counts=counts,
+            ended_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
+
+    async def message_batch_results(request: web.Request) -> web.Response:
+        refusal = anthropic_refusal(request)
+        if refusal is not None:
+            return refusal
+        batch = message_batches.get(request.match_info["batch_id"])
+        if batch is None or batch["processing_status"] != "ended":
+            return web.json_response({"type": "error", "error": {"type": "not_found_error"}}, status=404)
+        data = "".join(json.dumps(entry) + "\n" for entry in batch["_results"])
+        return web.Response(text=data, content_type="application/binary")
 
     async def models(_: web.Request) -> web.Response:
         names = ["fake-model", OFFLINE_MODEL.split("/", 1)[1]]
@@ -375,7 +473,34 @@ def build_app(
         app.router.add_post(f"{prefix}/batches", create_batch)
         app.router.add_get(f"{prefix}/batches/{{batch_id}}", retrieve_batch)
     app.router.add_post("/batches/control", batch_control)
+    app.router.add_post("/v1/messages/batches", create_message_batch)
+    app.router.add_get("/v1/messages/batches/{batch_id}", retrieve_message_batch)
+    app.router.add_get("/v1/messages/batches/{batch_id}/results", message_batch_results)
     return app
+
+
+def anthropic_result(status_code: int, body: dict) -> dict:
+    """An OpenAI chat answer (or error) as a Message Batches result."""
+    if status_code != 200:
+        message = ((body or {}).get("error") or {}).get("message") or "error"
+        return {"type": "errored", "error": {"type": "error", "error": {"type": "api_error", "message": message}}}
+    choice = body["choices"][0]
+    content = [{"type": "text", "text": choice["message"].get("content") or ""}]
+    if choice["message"].get("reasoning_content"):
+        content.insert(0, {"type": "thinking", "thinking": choice["message"]["reasoning_content"]})
+    usage = body["usage"]
+    return {
+        "type": "succeeded",
+        "message": {
+            "id": f"msg_{body['id']}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model"),
+            "content": content,
+            "stop_reason": "max_tokens" if choice.get("finish_reason") == "length" else "end_turn",
+            "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"]},
+        },
+    }
 
 
 def completion_body(

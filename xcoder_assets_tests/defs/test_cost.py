@@ -14,10 +14,11 @@ from xcoder_assets.defs import cost
 from xcoder_assets.defs.resources import LLMGatewayResource, StorageResource
 from xcoder_assets.definitions import defs as lazy_defs
 from xcoder_assets.llm.gateway import LLMRequest
-from xcoder_assets.simulator import fake_server
 from xcoder_assets.store.tables import FEATURES
 from xcoder_assets_tests.llm.cost_helpers import (
+    BATCH_PRICE,
     SIM_MODEL,
+    batch_server_fixtures,
     batch_control,
     failure_message,
     llm_resource,
@@ -27,21 +28,8 @@ from xcoder_assets_tests.llm.cost_helpers import (
 )
 
 pytestmark = pytest.mark.timeout(600)
-PRICE = "2,4,1,2"  # USD per million tokens: list 2/4, batch 1/2
-
-
-@pytest.fixture(scope="module")
-def server():
-    """This module's own server: the batch mode is server-wide, so no other test shares it."""
-    with fake_server.running(price_in=2.0, price_out=4.0, batch_discount=0.5) as url:
-        yield url
-
-
-@pytest.fixture(autouse=True)
-def complete_mode(server):
-    batch_control(server, "complete")
-    yield
-    batch_control(server, "complete")
+PRICE = BATCH_PRICE
+server, complete_mode = batch_server_fixtures()
 
 
 def run_estimate_job(data_dir, llm, instance, **config):

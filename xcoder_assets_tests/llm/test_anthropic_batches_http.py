@@ -14,57 +14,31 @@ from xcoder_assets.defs.resources import LLMGatewayResource
 from xcoder_assets.llm import anthropic_batches as anthropic
 from xcoder_assets.llm.batches import BatchPending
 from xcoder_assets.llm.cache import ResponseCache
-from xcoder_assets.llm.gateway import GatewayConfig, LLMGateway, LLMRequest
-from xcoder_assets.llm.pricing import parse_price
-from xcoder_assets.llm.settings import GenerationParams, RoleSettings
 from xcoder_assets.llm.wire import batch_custom_id, split_batch_custom_id
-from xcoder_assets.simulator import fake_server
 from xcoder_assets.store.tables import FEATURES
-from xcoder_assets_tests.llm.cost_helpers import batch_control, llm_resource, materialize, seeds, server_stats
+from xcoder_assets_tests.llm.cost_helpers import (
+    BATCH_PRICE,
+    batch_control,
+    batch_gateway,
+    batch_requests,
+    batch_server_fixtures,
+    llm_resource,
+    materialize,
+    seeds,
+    server_stats,
+)
 
 pytestmark = pytest.mark.timeout(600)
-PRICE = "2,4,1,2"  # USD per million tokens: list 2/4, batch 1/2 (the server bills batch requests at half)
-
-
-@pytest.fixture(scope="module")
-def server():
-    with fake_server.running(price_in=2.0, price_out=4.0, batch_discount=0.5) as url:
-        yield url
-
-
-@pytest.fixture(autouse=True)
-def complete_mode(server):
-    batch_control(server, "complete")
-    yield
-    batch_control(server, "complete")
+PRICE = BATCH_PRICE
+server, complete_mode = batch_server_fixtures()
 
 
 def gateway(url, path, wait_s=10.0, api_key="sk-ant-test"):
-    settings = RoleSettings(
-        "extract",
-        "anthropic/fake-model",
-        GenerationParams(0.7, 0.95, 256, top_k=20),
-        api_base=url,
-        api_key=api_key,
-        price_override=parse_price(PRICE, "XCODER_PRICE_EXTRACT"),
-        batch=True,
-    )
-    config = GatewayConfig(max_retries=1, backoff_base_s=0.01, batch_poll_s=0.05, batch_wait_s=wait_s)
-    return LLMGateway({"extract": settings}, ResponseCache(path), config, run_id=f"run-{time.time_ns()}", asset="a")
+    return batch_gateway(url, path, "anthropic/fake-model", wait_s=wait_s, api_key=api_key, top_k=20)
 
 
 def requests(prefix, n, failing=()):
-    return [
-        LLMRequest.of(
-            "extract",
-            [
-                {"role": "system", "content": "You extract features."},
-                {"role": "user", "content": f"{prefix} q{i}" + (" SCENARIO: batch-line-error" if i in failing else "")},
-            ],
-            "extract_features@v1",
-        )
-        for i in range(n)
-    ]
+    return batch_requests(prefix, n, failing, template="extract_features@v1", system="You extract features.")
 
 
 def test_custom_ids_fit_anthropic_and_name_the_request_and_template():

@@ -15,15 +15,15 @@ import pytest
 from xcoder_assets.llm.batches import BatchPending
 from xcoder_assets.llm.budget import BudgetExceeded, BudgetLimit
 from xcoder_assets.llm.cache import ResponseCache
-from xcoder_assets.llm.gateway import GatewayConfig, LLMGateway, LLMRequest
-from xcoder_assets.llm.pricing import parse_price
-from xcoder_assets.llm.settings import GenerationParams, RoleSettings
-from xcoder_assets.simulator import fake_server
 from xcoder_assets.store.tables import FEATURES
 from xcoder_assets_tests.conftest import PROJECT_ROOT
 from xcoder_assets_tests.llm.cost_helpers import (
+    BATCH_PRICE,
     SIM_MODEL,
     batch_control,
+    batch_gateway,
+    batch_requests,
+    batch_server_fixtures,
     failure_message,
     llm_resource,
     materialize,
@@ -32,46 +32,9 @@ from xcoder_assets_tests.llm.cost_helpers import (
 )
 
 pytestmark = pytest.mark.timeout(1200)
-PRICE = "2,4,1,2"  # USD per million tokens: list 2/4, batch 1/2 (the server bills batch lines at half)
-
-
-@pytest.fixture(scope="module")
-def server():
-    """This module's own server: the batch mode is server-wide, so no other test shares it."""
-    with fake_server.running(price_in=2.0, price_out=4.0, batch_discount=0.5) as url:
-        yield url
-
-
-@pytest.fixture(autouse=True)
-def complete_mode(server):
-    batch_control(server, "complete")
-    yield
-    batch_control(server, "complete")
-
-
-def gateway(url, path, wait_s=10.0, batch=True):
-    settings = RoleSettings(
-        "extract",
-        "openai/fake-model",
-        GenerationParams(0.7, 0.95, 256),
-        api_base=url,
-        api_key="sk-test",
-        price_override=parse_price(PRICE, "XCODER_PRICE_EXTRACT"),
-        batch=batch,
-    )
-    config = GatewayConfig(max_retries=1, backoff_base_s=0.01, batch_poll_s=0.05, batch_wait_s=wait_s)
-    return LLMGateway({"extract": settings}, ResponseCache(path), config, run_id=f"run-{time.time_ns()}", asset="a")
-
-
-def requests(prefix, n, failing=()):
-    return [
-        LLMRequest.of(
-            "extract",
-            [{"role": "user", "content": f"{prefix} q{i}" + (" SCENARIO: batch-line-error" if i in failing else "")}],
-            "t@v1",
-        )
-        for i in range(n)
-    ]
+PRICE = BATCH_PRICE
+server, complete_mode = batch_server_fixtures()
+gateway, requests = batch_gateway, batch_requests
 
 
 def test_a_batch_is_answered_into_the_same_cache_and_usage_log_at_the_batch_price(server, tmp_path):

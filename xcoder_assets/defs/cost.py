@@ -5,7 +5,6 @@ rematerializes a stage once the provider batches it submitted are done, so that 
 The estimate itself is recipe/estimate.py; the budget and the batches are in llm/.
 """
 
-from collections import defaultdict
 from typing import Any, Mapping
 
 import dagster as dg
@@ -197,7 +196,7 @@ def _partition_of(instance: dg.DagsterInstance, run_id: str | None) -> str | Non
     "collects the answers and submits nothing new. Off until turned on.",
 )
 def provider_batches_sensor(context: dg.SensorEvaluationContext, storage: StorageResource, llm: LLMGatewayResource):
-    from xcoder_assets.llm.batches import TERMINAL, pending_batches, provider_statuses
+    from xcoder_assets.llm.batches import pending_batches, plan_collections, provider_statuses
 
     records = pending_batches(storage.root)
     if not records:
@@ -209,43 +208,24 @@ def provider_batches_sensor(context: dg.SensorEvaluationContext, storage: Storag
     finally:
         gateway.cache.close()
     graph = context.repository_def.asset_graph
-    groups: dict[tuple[str, str | None], list[dict[str, Any]]] = defaultdict(list)
-    skipped = []
-    for rec in records:
-        key = dg.AssetKey.from_user_string(rec["asset"] or "")
-        partition = _partition_of(context.instance, rec["run_id"])
-        if not graph.has(key):
-            skipped.append(f"batch {rec['batch_id']}: asset {rec['asset']!r} is not in this code location")
-        elif graph.get(key).partitions_def is not None and partition is None:
-            skipped.append(
-                f"batch {rec['batch_id']}: run {rec['run_id']} that submitted it is not in this instance; "
-                f"materialize {rec['asset']} for its batch to collect it"
-            )
-        else:
-            groups[(rec["asset"], partition)].append(rec)
-    requests = []
-    for (asset, partition), group in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1] or "")):
-        waiting = [
-            f"{rec['provider_batch_id']} {statuses[rec['batch_id']]}"
-            for rec in group
-            if statuses[rec["batch_id"]] not in TERMINAL
-        ]
-        where = f"{asset}" + (f" [{partition}]" if partition else "")
-        if waiting:
-            skipped.append(f"{where} waits for " + ", ".join(waiting))
-            continue
-        ids = sorted(rec["batch_id"] for rec in group)
-        requests.append(
-            dg.RunRequest(
-                run_key=f"collect:{asset}:{partition or ''}:{','.join(ids)}",  # once per set of batches
-                asset_selection=[dg.AssetKey.from_user_string(asset)],
-                partition_key=partition,
-                tags={"xcoder/provider_batches": ",".join(ids)[:4000]},
-            )
+
+    def partitioned(asset: str) -> bool | None:
+        key = dg.AssetKey.from_user_string(asset) if asset else None
+        return graph.get(key).partitions_def is not None if key is not None and graph.has(key) else None
+
+    plan = plan_collections(records, statuses, lambda run_id: _partition_of(context.instance, run_id), partitioned)
+    if plan.waiting:
+        context.log.info("; ".join(plan.waiting))
+    requests = [
+        dg.RunRequest(
+            run_key=f"collect:{due.asset}:{due.partition or ''}:{','.join(due.batch_ids)}",  # once per set of batches
+            asset_selection=[dg.AssetKey.from_user_string(due.asset)],
+            partition_key=due.partition,
+            tags={"xcoder/provider_batches": ",".join(due.batch_ids)[:4000]},
         )
-    if skipped:
-        context.log.info("; ".join(skipped))
-    return requests or dg.SkipReason("; ".join(skipped))
+        for due in plan.due
+    ]
+    return requests or dg.SkipReason("; ".join(plan.waiting))
 
 
 @dg.definitions

@@ -26,7 +26,8 @@ import json
 import random
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
 
 from xcoder_assets.llm.anthropic_batches import AnthropicBatches, message_params
 from xcoder_assets.llm.budget import LLMRunStopped
@@ -454,3 +455,54 @@ def provider_statuses(gateway: "LLMGateway", records: list[dict[str, Any]]) -> d
         return statuses
 
     return asyncio.run(poll())
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One run to request: `asset` for `partition` (None: unpartitioned), which collects `batch_ids`."""
+
+    asset: str
+    partition: str | None
+    batch_ids: tuple[str, ...]
+
+
+@dataclass
+class CollectionPlan:
+    due: list[Collection] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # why nothing is requested for the others, one line each
+
+
+def plan_collections(
+    records: list[dict[str, Any]],
+    statuses: dict[str, str],
+    partition_of: Callable[[str | None], str | None],
+    partitioned: Callable[[str], bool | None],
+) -> CollectionPlan:
+    """What to materialize now for the batches not yet collected: per asset and the partition of the run that
+    submitted them, one collection once every one of those batches is done (the provider's `statuses`).
+    `partitioned(asset)`: whether it is partitioned, None when the code location has no such asset."""
+    plan = CollectionPlan()
+    groups: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    for rec in records:
+        asset, partition = rec["asset"] or "", partition_of(rec["run_id"])
+        kind = partitioned(asset)
+        if kind is None:
+            plan.waiting.append(f"batch {rec['batch_id']}: asset {asset!r} is not in this code location")
+        elif kind and partition is None:
+            plan.waiting.append(
+                f"batch {rec['batch_id']}: run {rec['run_id']} that submitted it is not in this instance; "
+                f"materialize {asset} for its batch to collect it"
+            )
+        else:
+            groups.setdefault((asset, partition), []).append(rec)
+    for (asset, partition), group in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1] or "")):
+        unfinished = [rec for rec in group if statuses.get(rec["batch_id"]) not in TERMINAL]
+        if unfinished:
+            where = asset + (f" [{partition}]" if partition else "")
+            plan.waiting.append(
+                f"{where} waits for "
+                + ", ".join(f"{rec['provider_batch_id']} {statuses.get(rec['batch_id'])}" for rec in unfinished)
+            )
+        else:
+            plan.due.append(Collection(asset, partition, tuple(sorted(rec["batch_id"] for rec in group))))
+    return plan

@@ -96,3 +96,37 @@ def test_the_gateway_needs_the_offline_simulator_registered_by_whoever_builds_it
     monkeypatch.setattr(litellm, "custom_provider_map", [])
     with pytest.raises(LLMConfigError, match="not registered with litellm: call .*register_offline_provider"):
         check_role_settings(offline)
+
+
+def test_a_collection_is_due_once_every_batch_of_its_asset_and_partition_is_done():
+    from xcoder_assets.llm.batches import Collection, plan_collections
+
+    def rec(batch_id, asset, run_id):
+        return {"batch_id": batch_id, "provider_batch_id": f"p-{batch_id}", "asset": asset, "run_id": run_id}
+
+    records = [
+        rec("b2", "candidate_solutions", "run-1"),
+        rec("b1", "candidate_solutions", "run-1"),
+        rec("b3", "test_inputs", "run-2"),
+        rec("b4", "features", None),
+        rec("b5", "gone_asset", "run-1"),
+        rec("b6", "problems", "run-elsewhere"),
+    ]
+    runs = {"run-1": "night-1", "run-2": "night-2"}
+    kinds = {"candidate_solutions": True, "test_inputs": True, "features": False, "problems": True}
+    statuses = {"b1": "completed", "b2": "expired", "b3": "in_progress", "b4": "failed", "b6": "completed"}
+    plan = plan_collections(records, statuses, runs.get, kinds.get)
+    assert plan.due == [
+        Collection("candidate_solutions", "night-1", ("b1", "b2")),
+        Collection("features", None, ("b4",)),
+    ]
+    assert plan.waiting == [
+        "batch b5: asset 'gone_asset' is not in this code location",
+        "batch b6: run run-elsewhere that submitted it is not in this instance; materialize problems for its batch "
+        "to collect it",
+        "test_inputs [night-2] waits for p-b3 in_progress",
+    ]
+    statuses["b2"] = "in_progress"  # one batch of the pair still running: nothing for that pair yet
+    plan = plan_collections(records, statuses, runs.get, kinds.get)
+    assert [c.asset for c in plan.due] == ["features"]
+    assert "candidate_solutions [night-1] waits for p-b2 in_progress" in plan.waiting

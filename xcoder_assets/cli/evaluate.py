@@ -167,9 +167,8 @@ def _generate_and_judge(args: argparse.Namespace, problems, backend, settings, p
         check_role_settings(role)
     except LLMConfigError as exc:
         raise CliError(str(exc)) from None
-    from xcoder_assets.store.tables import LLM_CACHE_FILE
-
-    cache = ResponseCache(Path(args.cache) if args.cache else Path(args.out) / LLM_CACHE_FILE)
+    # --cache names a file; else the output folder's, or XCODER_CACHE_URL's database as for the scoring assets
+    cache = ResponseCache(Path(args.cache)) if args.cache else ResponseCache.at(args.out)
     gateway = LLMGateway({ROLE: role}, cache, GatewayConfig(**given(args, GATEWAY_FLAGS)))
     scoring = score_model(
         problems,
@@ -244,7 +243,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument(
         "--request-timeout", type=float, default=gateway("request_timeout_s"), help="seconds (default %(default)s)"
     )
-    evaluate.add_argument("--cache", help="LLM response cache (default OUT/llm_cache.sqlite)")
+    evaluate.add_argument(
+        "--cache", help="LLM response cache (default: XCODER_CACHE_URL's database when set, else OUT/llm_cache.sqlite)"
+    )
     evaluate.add_argument("--sandbox", type=sandbox_name, default="bwrap")
     evaluate.add_argument("--workers", type=int, default=workers_default(), help="judge workers")
     evaluate.add_argument("--image", default=None, help="docker image with python3")  # None: the sandbox's own

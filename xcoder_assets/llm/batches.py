@@ -411,15 +411,11 @@ def _provider(settings: Any) -> str:
 def pending_batches(data_dir: Any) -> list[dict[str, Any]]:
     """The provider batches submitted and not collected yet (for a sensor that rematerializes their asset
     once they are done, or for a status line): read-only, nothing when there is no cache."""
-    from pathlib import Path
+    from xcoder_assets.llm.cache import ResponseCache
 
-    from xcoder_assets.llm.cache import CACHE_FILE, ResponseCache
-    from xcoder_assets.store.sqlstore import cache_location, is_url
-
-    path = cache_location(data_dir, CACHE_FILE)  # the Postgres database when XCODER_CACHE_URL is set
-    if not is_url(path) and not Path(path).exists():
+    cache = ResponseCache.existing(data_dir)  # the Postgres database when XCODER_CACHE_URL is set
+    if cache is None:
         return []
-    cache = ResponseCache.read_only(path)
     try:
         return cache.unfinished_batches()
     except Exception:  # a cache written before batches existed has no such table: nothing pending

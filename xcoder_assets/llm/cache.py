@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from xcoder_assets.store.sqlstore import POLL_S, Claimed, SqlStore, cache_location
+from xcoder_assets.store.sqlstore import POLL_S, Claimed, SqlStore, cache_location, is_url
 from xcoder_assets.store.tables import LLM_CACHE_FILE
 
 CACHE_FILE = LLM_CACHE_FILE  # in the data directory
@@ -43,6 +43,15 @@ class ResponseCache:
         cache.path = path if isinstance(path, str) and "://" in path else Path(path)
         cache._store = SqlStore(cache.path, None, read_only=True)
         return cache
+
+    @classmethod
+    def existing(cls, data_dir: Path | str) -> "ResponseCache | None":
+        """A data directory's cache opened read-only (XCODER_CACHE_URL's database when set), or None when it has
+        none yet: for readers (the estimate, spending, pending batches) that must create nothing."""
+        location = cache_location(data_dir, CACHE_FILE)
+        if not is_url(location) and not Path(location).exists():
+            return None
+        return cls.read_only(location)
 
     @property
     def store(self) -> SqlStore:

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from xcoder_assets.llm.cache import CACHE_FILE
-from xcoder_assets.store.sqlstore import SqlStore, cache_location, is_url
+from xcoder_assets.llm.cache import ResponseCache
 
 
 @dataclass(frozen=True)
@@ -31,22 +30,21 @@ class Spent:
 def spent(data_dir: Path | str, run_ids: Iterable[str] | None = None) -> list[Spent]:
     """Spending per (run, asset, role, model), largest first; only the given runs when `run_ids` is given.
     No cache file: nothing was spent."""
-    location = cache_location(data_dir, CACHE_FILE)
-    if not is_url(location) and not Path(location).exists():
-        return []
     values: list[str] = []
     if run_ids is not None:
         values = list(dict.fromkeys(run_ids))
         if not values:
             return []
-    store = SqlStore(location, None, read_only=True)
+    cache = ResponseCache.existing(data_dir)
+    if cache is None:
+        return []
     try:
         if run_ids is None:
-            rows = store.rows("spent")
+            rows = cache.store.rows("spent")
         else:
-            rows = store.rows("spent_runs", values, marks=store.marks(len(values)))
+            rows = cache.store.rows("spent_runs", values, marks=cache.store.marks(len(values)))
     finally:
-        store.close()
+        cache.close()
     return [Spent(*row[:6], int(row[6]), int(row[7]), float(row[8])) for row in rows]
 
 

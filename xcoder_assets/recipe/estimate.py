@@ -23,6 +23,7 @@ from xcoder_assets.llm.cache import CACHE_FILE, ResponseCache
 from xcoder_assets.llm.gateway import LLMRequest, request_key
 from xcoder_assets.llm.pricing import Price
 from xcoder_assets.llm.settings import RoleSettings
+from xcoder_assets.store.sqlstore import cache_location, describe
 
 CHARS_PER_TOKEN = 4  # for prompts counted from their text, and for templates without history
 READ_ROWS = 2048  # rows read from an input table at once: memory bounded whatever its size
@@ -509,14 +510,14 @@ def estimate(
 ) -> Estimate:
     """The estimate for materializing `assets` (in the order given; those without LLM calls are noted)."""
     data_dir = Path(data_dir)
-    cache_path = data_dir / CACHE_FILE
-    cache = ResponseCache.read_only(cache_path) if cache_path.exists() else None  # an estimate writes nothing
+    cache = ResponseCache.existing(data_dir)  # read-only, XCODER_CACHE_URL's when set: an estimate writes nothing
     try:
         history = {(t, m): (n, p, c) for t, m, n, p, c in cache.token_history()} if cache else {}
         ctx = PlanContext(data_dir, batch, configs, roles, cache)
         result = Estimate()
         if cache is None:
-            result.notes.append(f"no response cache at {cache_path}: nothing is cached, no token history")
+            where = describe(cache_location(data_dir, CACHE_FILE))
+            result.notes.append(f"no response cache at {where}: nothing is cached, no token history")
         for asset in assets:
             plan = PLANS.get(asset)
             if plan is None:

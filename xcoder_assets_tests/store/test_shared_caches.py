@@ -134,3 +134,30 @@ def test_the_code_location_keeps_its_llm_cache_in_postgres_when_set(cluster, tmp
     totals = warehouse.llm_totals(con)
     con.close()
     assert totals["runs"] == 2 and totals["sent_to_model"] == answers and totals["cache_hits"] == answers
+
+
+def test_the_estimate_spending_and_pending_batches_read_the_cache_in_postgres_when_set(
+    cluster, tmp_path, monkeypatch, capsys
+):
+    """The readers that open the cache read-only (xcoder estimate, the spending behind xcoder status, the
+    provider batches sensor's pending batches) follow XCODER_CACHE_URL as the writers do."""
+    from xcoder_assets.cli import main as xcoder
+    from xcoder_assets.llm.batches import pending_batches
+    from xcoder_assets_tests.batches import materialize_location
+
+    monkeypatch.setenv("XCODER_CACHE_URL", fresh_database(cluster, f"e{time.time_ns()}"))
+    for limit in (3, 5):  # three answered, then two more seeds
+        assert materialize_location(
+            tmp_path, ["seed_problems"], run_config={"ops": {"seed_problems": {"config": {"limit": limit}}}}
+        ).success
+        if limit == 3:
+            assert materialize_location(tmp_path, ["features"]).success
+    capsys.readouterr()
+    assert xcoder(["--data-dir", str(tmp_path), "estimate", "--select", "features"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("features "))
+    assert row.split()[4:6] == ["2", "3"], out  # requests to send, cached
+    assert "history (3 answers of extract_features@v1" in out and "no response cache" not in out
+    assert [s.requests for s in spent(tmp_path)] == [3]
+    assert pending_batches(tmp_path) == []
+    assert not list(tmp_path.rglob("llm_cache.sqlite*"))

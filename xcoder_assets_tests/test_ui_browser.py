@@ -333,3 +333,46 @@ def test_long_metadata_values_stay_inside_the_page(webserver, page, asset):
     # scrollWidth and clientWidth are rounded to whole pixels separately: a table that exactly fills its
     # column can read one pixel over (seen once in CI: 897 in 896). A value that does not fit is far wider.
     assert width <= room + 1, f"{asset}: metadata table {width} px wide in a {room} px column; widest values: {widest}"
+
+
+# ---- what a run costs -------------------------------------------------------------------------------
+
+
+def test_the_cost_estimate_runs_from_the_ui_and_renders_its_table(webserver, page):
+    """The estimate_cost job launched as the launchpad launches it (the webserver's run launcher, a run process of
+    its own), then its figures read in the run's page: the markdown table rendered, its dollar signs shown as such."""
+    url, _ = webserver
+    entries = _graphql(url, "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")
+    location = entries["workspaceOrError"]["locationEntries"][0]["name"]
+    launched = _graphql(
+        url,
+        """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
+        ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
+        {
+            "p": {
+                "selector": {
+                    "repositoryLocationName": location,
+                    "repositoryName": "__repository__",
+                    "jobName": "estimate_cost",
+                },
+                "runConfigData": {"ops": {"cost_estimate": {"config": {"select": "features"}}}},
+            }
+        },
+    )
+    assert launched["launchRun"]["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["launchRun"]["run"]["runId"]
+    deadline = time.monotonic() + 240
+    while True:
+        status = _graphql(url, "query($r: ID!) { runOrError(runId: $r) { ... on Run { status } } }", {"r": run_id})
+        status = status["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        assert time.monotonic() < deadline, f"the estimate's run did not finish: {status}"
+        time.sleep(2)
+    assert status == "SUCCESS"
+    _open(page, f"{url}/runs/{run_id}")
+    page.get_by_text(re.compile(r"^estimated cost: \$0\.00 \(requests 0, tokens 0\)$")).first.wait_for()  # the log line
+    page.get_by_text("[Show Markdown]").first.click()
+    page.locator("td", has_text="extract_features@v1").first.wait_for()  # the table, rendered
+    shown = page.get_by_text(re.compile(r"estimated cost: .0\.00 \(requests 0")).last.inner_text()
+    assert "estimated cost: $0.00 (requests 0, tokens 0)" in shown and "\\$" not in shown

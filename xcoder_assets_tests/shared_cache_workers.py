@@ -1,14 +1,15 @@
-"""Writer processes for the shared-cache tests (test_shared_caches.py), each a separate OS process started
-with multiprocessing's spawn: they share nothing but the cache database they are given (XCODER_CACHE_URL's
+"""Writer processes for the shared-cache tests (test_shared_caches.py), each a separate OS process (forked from
+a preloaded server, processes.py): they share nothing but the cache database they are given (XCODER_CACHE_URL's
 Postgres, or one SQLite file) and the fake server. They start together (a barrier), so they race."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from pathlib import Path
 from typing import Any
+
+from xcoder_assets_tests.processes import Workers
 
 PARAMS = dict(temperature=0.7, top_p=0.95, max_tokens=64)
 
@@ -16,9 +17,9 @@ PARAMS = dict(temperature=0.7, top_p=0.95, max_tokens=64)
 def race(target: Any, args_of: Any, writers: int) -> list[dict]:
     """Start `writers` spawned processes of `target(*args_of(w), start, out)` behind one barrier (so they race)
     and return each one's report (what it put on `out`); every process must exit 0."""
-    context = multiprocessing.get_context("spawn")
+    context = Workers()
     start, out = context.Barrier(writers), context.Queue()
-    workers = [context.Process(target=target, args=(*args_of(w), start, out)) for w in range(writers)]
+    workers = [context.process(target, (*args_of(w), start, out)) for w in range(writers)]
     for w in workers:
         w.start()
     try:

@@ -3,7 +3,6 @@ of the features stage against what it then spends, and a budget that stops it an
 
 from __future__ import annotations
 
-import multiprocessing
 import re
 
 import pytest
@@ -19,6 +18,7 @@ from xcoder_assets.llm.settings import GenerationParams, RoleSettings, role_sett
 from xcoder_assets.llm.spending import spent, spent_total
 from xcoder_assets.simulator import fake_server
 from xcoder_assets_tests.llm.reserve_worker import reserve_many
+from xcoder_assets_tests.processes import Workers
 from xcoder_assets_tests.llm.cost_helpers import (
     SIM_MODEL,
     failure_message,
@@ -129,9 +129,9 @@ def test_reservations_are_shared_by_processes_and_never_pass_the_budget(tmp_path
     """A run's assets run in several processes: the budget is one, in the cache database."""
     path = tmp_path / "c.sqlite"
     ResponseCache(path).close()
-    context = multiprocessing.get_context("spawn")
+    context = Workers()
     results = context.Queue()
-    workers = [context.Process(target=reserve_many, args=(path, "run:x", results, w)) for w in range(3)]
+    workers = [context.process(reserve_many, (path, "run:x", results, w)) for w in range(3)]
     for w in workers:
         w.start()
     for w in workers:

@@ -1,9 +1,8 @@
-"""Two cache writers in separate OS processes (multiprocessing spawn; not containers) racing on the same
+"""Two cache writers in separate OS processes (forked from a preloaded server; not containers) racing on the same
 work, against a private Postgres cluster (XCODER_CACHE_URL) and against the default SQLite file: the fake
 OpenAI server receives each request exactly once, no answer or usage row is lost, each sandbox run is run
 once, and budget reservations hold across processes. Each test gets its own database and fake server."""
 
-import multiprocessing
 import time
 import urllib.request
 import json
@@ -20,6 +19,7 @@ from xcoder_assets.store.sqlstore import count_responses
 from xcoder_assets_tests.llm.reserve_worker import reserve_many
 from xcoder_assets_tests.postgres_cluster import fresh_database, postgres_cluster
 from xcoder_assets_tests.shared_cache_workers import llm_writer, race, run_writer
+from xcoder_assets_tests.processes import Workers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -103,9 +103,9 @@ def test_two_sandbox_writers_run_each_pair_once(shared, monkeypatch, bwrap_backe
 def test_budget_reservations_hold_across_processes_on_postgres(cluster):
     url = fresh_database(cluster, f"b{time.time_ns()}")
     ResponseCache(url).close()
-    context = multiprocessing.get_context("spawn")
+    context = Workers()
     results = context.Queue()
-    workers = [context.Process(target=reserve_many, args=(url, "run:x", results, w)) for w in range(3)]
+    workers = [context.process(reserve_many, (url, "run:x", results, w)) for w in range(3)]
     for w in workers:
         w.start()
     for w in workers:

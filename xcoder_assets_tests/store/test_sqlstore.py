@@ -2,7 +2,6 @@
 with the answer, pass on when given back or when their process dies; the setting that picks Postgres says
 clearly what is wrong with it. The same code against Postgres, with racing writers: test_shared_caches.py."""
 
-import multiprocessing
 import os
 import signal
 
@@ -12,6 +11,7 @@ from xcoder_assets.llm.cache import CACHE_FILE, ResponseCache
 from xcoder_assets.sandbox.runs import RUN_CACHE_FILE, RunCache
 from xcoder_assets.store.sqlstore import CacheConfigError, cache_location, sql_file
 from xcoder_assets_tests.shared_cache_workers import claim_and_die
+from xcoder_assets_tests.processes import Workers
 
 
 def test_nothing_set_keeps_the_sqlite_files_in_the_data_directory(monkeypatch, tmp_path):
@@ -79,9 +79,9 @@ def test_closing_a_cache_gives_back_its_claims(tmp_path):
 def test_the_claims_of_a_killed_process_pass_to_another_after_their_lease(monkeypatch, tmp_path):
     monkeypatch.setenv("XCODER_CACHE_CLAIM_LEASE_S", "1")  # the child inherits it: its claims live 1 s unrenewed
     path = str(tmp_path / "runs.sqlite")
-    context = multiprocessing.get_context("spawn")
+    context = Workers()
     ready = context.Queue()
-    child = context.Process(target=claim_and_die, args=(path, ["x", "y"], ready))
+    child = context.process(claim_and_die, (path, ["x", "y"], ready))
     child.start()
     try:
         assert ready.get(timeout=120) == ["x", "y"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from xcoder_assets.store import warehouse
@@ -73,6 +73,8 @@ class Lineage:
     votes: tuple[TestVoteRecord, ...]  # the traced verified solution's vote, test by test (else empty)
     mean_agreement: float | None
     missing_parents: tuple[str, ...]  # parents a row names that no table holds (re-materialized since?)
+    # a call asked again (problems' re-asks) -> its earlier attempts' call ids, first first (each in `calls`)
+    earlier: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def steps(self) -> tuple[LineageStep, ...]:
@@ -124,9 +126,11 @@ def lineage_of(
     calls: Mapping[str, Mapping[str, Any]],
     votes_json: str | None = None,
     mean_agreement: float | None = None,
+    earlier: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> Lineage:
     """The lineage from the warehouse's rows: the walk's steps (the traced row among them), the llm_calls rows
-    by id, and a verified solution's votes_json and mean_agreement."""
+    by id, a verified solution's votes_json and mean_agreement, and the earlier attempts' llm_calls rows of a
+    call that was asked again."""
     steps = [_step(row) for row in chain]
     root = next((s for s in steps if s.row_id == row_id), None)
     if root is None:
@@ -135,10 +139,14 @@ def lineage_of(
     return Lineage(
         root=root,
         ancestors=tuple(s for s in steps if s.row_id != row_id),
-        calls={call_id: _call(call_id, row) for call_id, row in calls.items()},
+        calls={
+            **{call_id: _call(call_id, row) for call_id, row in calls.items()},
+            **{row["call_id"]: _call(row["call_id"], row) for rows in (earlier or {}).values() for row in rows},
+        },
         votes=tuple(read_votes(votes_json)),
         mean_agreement=mean_agreement,
         missing_parents=tuple(sorted({p for s in steps for p in s.parent_ids if p not in found})),
+        earlier={call_id: tuple(row["call_id"] for row in rows) for call_id, rows in (earlier or {}).items()},
     )
 
 
@@ -151,9 +159,9 @@ def read_lineage(con: Any, row_id: str) -> Lineage | None:
     values: dict[str, Any] = {}
     if next(s for s in walk.steps if s["row_id"] == row_id)["asset"] == "verified_solutions":
         values = warehouse.trace_row_values(con, walk, row_id, ["votes_json", "mean_agreement"])
-    return lineage_of(
-        row_id, walk.steps, warehouse.trace_calls(con, walk), values.get("votes_json"), values.get("mean_agreement")
-    )
+    calls = warehouse.trace_calls(con, walk)
+    earlier = warehouse.earlier_attempts(con, walk, calls)
+    return lineage_of(row_id, walk.steps, calls, values.get("votes_json"), values.get("mean_agreement"), earlier)
 
 
 def read_call(con: Any, call_id: str) -> LineageCall | None:
@@ -412,6 +420,12 @@ class _Rendering:
         for number, call_id in enumerate(step.llm_call_ids):
             parts += ["  <- " if number == 0 else "; "]
             parts += self.call_text(call_id, self.lineage.calls.get(call_id), detailed=False)
+            earlier = self.lineage.earlier.get(call_id, ())
+            if earlier:
+                parts += [f", asked again after {len(earlier)} earlier attempt{'s' if len(earlier) > 1 else ''} ("]
+                for index, earlier_id in enumerate(earlier):
+                    parts += [", " if index else "", Code(earlier_id)]
+                parts += [")"]
         return parts
 
     def group(self, asset: str, steps: list[LineageStep]) -> list[str]:
@@ -461,6 +475,15 @@ class _Rendering:
             self.w.line(depth + 1, step.summary[:FULL_SUMMARY])
             for call_id in step.llm_call_ids:
                 self.call(depth + 1, call_id, lineage.calls.get(call_id))
+                earlier = lineage.earlier.get(call_id, ())
+                if earlier:
+                    self.w.line(
+                        depth + 1,
+                        f"asked again: {len(earlier)} earlier attempt{'s' if len(earlier) > 1 else ''} of that call, "
+                        "whose answers failed validation (first first):",
+                    )
+                    for earlier_id in earlier:
+                        self.call(depth + 2, earlier_id, lineage.calls.get(earlier_id))
             if step is root:
                 self.votes(depth + 1, per_test=True)
             for parent in step.parent_ids:

@@ -756,6 +756,11 @@ def _empty_select(table: Table) -> str:
     return "SELECT " + ", ".join(f'NULL::{duck(t)} AS "{c}"' for c, t in table.schema.items()) + " WHERE false"
 
 
+def _llm_calls_damaged(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether an llm_calls file is damaged (then calls are looked up by id in every file, not read per row)."""
+    return bool(con.execute("SELECT count(*) FROM damaged_files WHERE \"table\" = 'llm_calls'").fetchall()[0][0])
+
+
 def trace_calls(con: duckdb.DuckDBPyConnection, walk: Trace) -> dict[str, dict[str, Any]]:
     """The llm_calls rows behind a trace's rows, read from the calls file of each row's asset and batch;
     a call not found there is looked up in every llm_calls file (llm_calls_by_id)."""
@@ -766,7 +771,7 @@ def trace_calls(con: duckdb.DuckDBPyConnection, walk: Trace) -> dict[str, dict[s
             batch = walk.batches.get(step["row_id"])
             path = llm_calls_path(batch_dir(data_dir, batch) if batch is not None else data_dir, step["asset"])
             wanted.setdefault(path, (batch, set()))[1].update(step["llm_call_ids"])
-    damaged = bool(con.execute("SELECT count(*) FROM damaged_files WHERE \"table\" = 'llm_calls'").fetchall()[0][0])
+    damaged = _llm_calls_damaged(con)
     calls: dict[str, dict[str, Any]] = {}
     for path, (batch, call_ids) in wanted.items():
         if damaged or not path.exists():
@@ -781,6 +786,37 @@ def trace_calls(con: duckdb.DuckDBPyConnection, walk: Trace) -> dict[str, dict[s
         calls.update({row["call_id"]: row for row in rows if row["call_id"] not in calls})
     missing = sorted({c for step in walk.steps for c in step["llm_call_ids"] or []} - set(calls))
     return {**calls, **llm_calls_by_id(con, missing)}
+
+
+# Assets whose LLM calls may be asked again with the next attempt's seed (recipe/composition.py's re-asks).
+REASKED_ASSETS = frozenset({"problems"})
+
+
+def earlier_attempts(
+    con: duckdb.DuckDBPyConnection, walk: Trace, calls: dict[str, dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """For each call behind a traced row of an asset that re-asks: the llm_calls rows of its earlier attempts
+    (sql/trace_earlier_attempts.sql), read from that row's own calls file; calls asked once are left out."""
+    data_dir = _data_dir_of(con)
+    damaged = _llm_calls_damaged(con)
+    found: dict[str, list[dict[str, Any]]] = {}
+    for step in walk.steps:
+        if step["asset"] not in REASKED_ASSETS or not step["llm_call_ids"] or damaged:
+            continue
+        batch = walk.batches.get(step["row_id"])
+        path = llm_calls_path(batch_dir(data_dir, batch) if batch is not None else data_dir, step["asset"])
+        if not path.exists():
+            continue
+        query = sql_text("trace_earlier_attempts.sql").replace("{path}", _sql_literal_path(path))
+        for call_id in step["llm_call_ids"]:
+            final = calls.get(call_id)
+            if final is None or call_id in found:
+                continue
+            values = {"batch": batch, "template": final["template"], "call_id": call_id}
+            rows = _dicts(con.execute(query, {**values, "request_json": final["request_json"]}))
+            if rows:
+                found[call_id] = rows
+    return found
 
 
 def trace_row_values(con: duckdb.DuckDBPyConnection, walk: Trace, row_id: str, columns: list[str]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from xcoder_assets.store.tables import (
     TEST_INPUTS,
     VERIFIED_SOLUTIONS,
 )
-from xcoder_assets.store.tables import batch_dir, verified_problems_path
+from xcoder_assets.store.tables import batch_dir, llm_calls_path, verified_problems_path
 from xcoder_assets_tests.batches import TEST_BATCH, folder_of
 from xcoder_assets_tests.demo import DEMO_ROUNDS
 
@@ -241,6 +241,45 @@ def test_trace_of_a_problem_reaches_its_seeds(demo, capsys):
     for template in ("compose_scenario@v1", "compose_problem@v1", "extract_features@v1"):
         assert template in out, template
     assert problem["feature_ids"][0] in trace(data_dir, capsys, problem["problem_id"], "--full")
+
+
+def test_trace_of_a_reasked_problem_shows_its_earlier_attempts(demo, capsys):
+    """Each attempt is a row of llm_calls, and the row names only the last: the trace finds the earlier ones (the
+    same template and messages, another seed) and shows them, first first, with their prompts in --full."""
+    from xcoder_assets.present import lineage_view
+    from xcoder_assets.store import warehouse
+
+    data_dir, _, _ = demo
+    problems = pl.read_parquet(PROBLEMS.path(batch_dir(data_dir, TEST_BATCH)))
+    reasked = problems.filter(pl.col("attempts") > 2).row(0, named=True)
+    once = problems.filter(pl.col("attempts") == 2).row(0, named=True)
+    con = warehouse.connect(data_dir, views=False, usage_log=False)
+    try:
+        lineage = lineage_view.read_lineage(con, reasked["problem_id"])
+        assert lineage_view.read_lineage(con, once["problem_id"]).earlier == {}
+    finally:
+        con.close()
+    finals = {reasked["scenario_call_id"], reasked["statement_call_id"]}
+    assert set(lineage.earlier) <= finals
+    assert sum(len(ids) for ids in lineage.earlier.values()) == reasked["attempts"] - len(finals)
+    for final_id, earlier_ids in lineage.earlier.items():
+        final = lineage.calls[final_id]
+        for earlier_id in earlier_ids:
+            earlier = lineage.calls[earlier_id]
+            assert (earlier.template, earlier.messages) == (final.template, final.messages)
+    # in attempt order: the first attempt has no seed, attempt k has seed k (the row's own call the last)
+    calls = pl.read_parquet(llm_calls_path(batch_dir(data_dir, TEST_BATCH), "problems"))
+    seeds = {
+        row["call_id"]: json.loads(row["request_json"])["params"].get("seed") or 1
+        for row in calls.iter_rows(named=True)
+    }
+    for final_id, earlier_ids in lineage.earlier.items():
+        assert [seeds[i] for i in (*earlier_ids, final_id)] == list(range(1, len(earlier_ids) + 2))
+    short = trace(data_dir, capsys, reasked["problem_id"])
+    earlier_ids = [i for ids in lineage.earlier.values() for i in ids]
+    assert "asked again after" in short and all(i in short for i in earlier_ids)
+    full = trace(data_dir, capsys, reasked["problem_id"], "--full")
+    assert "earlier attempt" in full and all(i in full for i in earlier_ids)
 
 
 def test_ids_are_stable_across_runs(demo):

@@ -193,3 +193,26 @@ def test_an_empty_summary_leaves_no_stray_backslash_in_markdown():
     assert not re.search(r"\\$", markdown, re.MULTILINE) and markdown.endswith(
         "0 ancestors, 0 LLM calls\n\n### seed_problems `seed-00000000000000d1` \\(run run-1\\)"
     )
+
+
+def test_a_call_asked_again_shows_its_earlier_attempts_in_every_view():
+    first, second = "call-00000000000000e1", "call-00000000000000e2"
+    chain = [_step(PROB, "problems", 0, [SEED], [COMPOSE], summary="A sum problem"), _step(SEED, "seed_problems", 1)]
+    calls = {COMPOSE: _call(COMPOSE, "compose_problem@v1", "the third answer")}
+    earlier = [_call(first, "compose_problem@v1", "a first answer"), _call(second, "compose_problem@v1", "leaks it")]
+    model = lv.lineage_of(PROB, chain, calls, earlier={COMPOSE: earlier})
+    assert model.earlier == {COMPOSE: (first, second)} and model.calls[second].content == "leaks it"
+    short = lv.render(model, lv.TextWriter(), lv.Options(view="short"))
+    assert f", asked again after 2 earlier attempts ({first}, {second})" in short.splitlines()[0]
+    full = lv.render(model, lv.TextWriter(), lv.Options(view="full"))
+    assert "1 ancestors, 3 LLM calls" in full
+    lines = full.splitlines()
+    asked = lines.index(
+        "  asked again: 2 earlier attempts of that call, whose answers failed validation (first first):"
+    )
+    assert lines[asked + 1].startswith(f"    LLM call: compose_problem@v1 {first} (")
+    assert full.index(first) < full.index(second) and "a first answer" in full and "leaks it" in full
+    markdown = lv.render(model, lv.MarkdownWriter(), lv.Options(view="full"))
+    shown = MD.render(markdown)  # as the UI shows it: the escapes gone
+    assert "asked again: 2 earlier attempts of that call" in shown and second in shown
+    assert lv.lineage_of(PROB, chain, calls).earlier == {}  # asked once: nothing more

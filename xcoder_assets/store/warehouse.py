@@ -813,6 +813,7 @@ def earlier_attempts(
             if final is None or call_id in found:
                 continue
             values = {"batch": batch, "template": final["template"], "call_id": call_id}
+            values["prompt_tokens"] = final["prompt_tokens"]
             rows = _dicts(con.execute(query, {**values, "request_json": final["request_json"]}))
             if rows:
                 found[call_id] = rows

@@ -295,6 +295,13 @@ def classify_error(exc: BaseException) -> tuple[bool, str, float | None]:
     return True, f"{name}: {message}", retry_after
 
 
+# The providers whose batch API a batch role can use: those of litellm's files/batches calls (the providers their
+# signatures name), and Anthropic, whose Message Batches the gateway drives itself (llm/anthropic_batches.py).
+BATCH_PROVIDERS = frozenset(
+    {"openai", "azure", "vertex_ai", "bedrock", "hosted_vllm", "litellm_proxy", "mistral", "xai", "anthropic"}
+)
+
+
 def check_role_settings(settings: RoleSettings) -> None:
     """Fail before any call, with one clear message, for a model that cannot work."""
     if settings.is_offline:
@@ -316,6 +323,12 @@ def check_role_settings(settings: RoleSettings) -> None:
             f"(write it as provider/model, e.g. openai/<name> for an OpenAI-compatible server with "
             f"XCODER_API_BASE); litellm said: {str(exc).splitlines()[0][:200]}"
         ) from None
+    if settings.batch and provider not in BATCH_PROVIDERS:
+        raise LLMConfigError(
+            f"role {settings.role!r}: model {settings.model!r} (provider {provider}) has no batch API the gateway "
+            f"can use (it can use {', '.join(sorted(BATCH_PROVIDERS))}): turn batch off for this role "
+            f"(unset XCODER_BATCH_{settings.role.upper()}, or the llm resource's {settings.role}_batch)"
+        )
     if settings.api_key or settings.api_base:
         return  # a key was given, or a self-hosted endpoint that may need none
     check = litellm.validate_environment(model=settings.model)

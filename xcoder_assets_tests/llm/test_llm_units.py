@@ -130,3 +130,15 @@ def test_a_collection_is_due_once_every_batch_of_its_asset_and_partition_is_done
     plan = plan_collections(records, statuses, runs.get, kinds.get)
     assert [c.asset for c in plan.due] == ["features"]
     assert "candidate_solutions [night-1] waits for p-b2 in_progress" in plan.waiting
+
+
+def test_a_batch_role_on_a_provider_without_a_batch_api_is_one_error_before_any_call():
+    no_batches = RoleSettings("solve", "deepseek/deepseek-chat", RECIPE_PARAMS["solve"], api_key="k", batch=True)
+    with pytest.raises(
+        LLMConfigError,
+        match=r"role 'solve': model 'deepseek/deepseek-chat' \(provider deepseek\) has "
+        r"no batch API the gateway can use .*unset XCODER_BATCH_SOLVE",
+    ):
+        check_role_settings(no_batches)
+    for model in ("openai/gpt-5-mini", "anthropic/claude-sonnet-4-5", "hosted_vllm/qwen"):
+        check_role_settings(RoleSettings("solve", model, RECIPE_PARAMS["solve"], api_key="k", batch=True))

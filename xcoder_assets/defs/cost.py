@@ -85,24 +85,16 @@ class EstimateCostConfig(dg.Config):
 
 
 def _markdown(names: list[str], result: cost.Estimate) -> str:
+    numeric = {"requests", "cached", "prompt/req", "compl/req", "USD"}
     lines = [
         f"**{result.summary()}** for {', '.join(names)}",
         "",
-        "| asset | role | model | template | requests | cached | prompt/req | compl/req | $/M in/out | USD |",
-        "|---|---|---|---|---:|---:|---:|---:|---|---:|",
+        "| " + " | ".join(result.HEADER) + " |",
+        "|" + "|".join("---:" if column in numeric else "---" for column in result.HEADER) + "|",
+        *("| " + " | ".join(result.cells(r)) + " |" for r in result.rows),
+        "",
+        *(f"- {line}" for line in result.basis_lines()),
     ]
-    for r in result.rows:
-        model = r.model + (" (batch)" if r.batch else "")
-        lines.append(
-            f"| {r.asset} | {r.role} | {model} | {r.template} | {r.requests:,} | {r.cached:,} | "
-            f"{r.prompt_tokens:,.0f} | {r.completion_tokens:,.0f} | {r.price.per_million(r.batch)} | {r.usd:,.4f} |"
-        )
-    lines.append("")
-    lines.extend(
-        f"- {r.asset} / {r.template}: requests {r.basis}; tokens {r.tokens_basis}; price {r.price.source}"
-        for r in result.rows
-    )
-    lines.extend(f"- {note}" for note in result.notes)
     return "\n".join(lines).replace("$", "\\$")  # the UI's markdown would read $...$ as math
 
 

@@ -100,41 +100,49 @@ class Estimate:
     def summary(self) -> str:
         return f"estimated cost: ${self.usd:,.2f} (requests {self.requests:,}, tokens {self.tokens:,})"
 
-    def render(self) -> str:
-        header = (
-            "asset",
-            "role",
-            "model",
-            "template",
-            "requests",
-            "cached",
-            "prompt/req",
-            "compl/req",
-            "$/M in/out",
-            "USD",
+    HEADER = (
+        "asset",
+        "role",
+        "model",
+        "template",
+        "requests",
+        "cached",
+        "prompt/req",
+        "compl/req",
+        "$/M in/out",
+        "USD",
+    )
+
+    @staticmethod
+    def cells(r: EstimateRow) -> tuple[str, ...]:
+        """A row's figures as shown (the terminal's table and the UI's), one per HEADER column."""
+        return (
+            r.asset,
+            r.role,
+            r.model + (" (batch)" if r.batch else ""),
+            r.template,
+            f"{r.requests:,}",
+            f"{r.cached:,}",
+            f"{r.prompt_tokens:,.0f}",
+            f"{r.completion_tokens:,.0f}",
+            r.price.per_million(r.batch),
+            f"{r.usd:,.4f}",
         )
-        lines = [header]
-        for r in self.rows:
-            lines.append(
-                (
-                    r.asset,
-                    r.role,
-                    r.model + (" (batch)" if r.batch else ""),
-                    r.template,
-                    f"{r.requests:,}",
-                    f"{r.cached:,}",
-                    f"{r.prompt_tokens:,.0f}",
-                    f"{r.completion_tokens:,.0f}",
-                    r.price.per_million(r.batch),
-                    f"{r.usd:,.4f}",
-                )
-            )
-        widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
-        out = ["  ".join(str(v).ljust(w) for v, w in zip(line, widths)).rstrip() for line in lines]
+
+    def basis_lines(self) -> list[str]:
+        """Where each row's figures come from, then the notes."""
+        lines = [
+            f"{r.asset} / {r.template}: requests {r.basis}; tokens {r.tokens_basis}; price {r.price.source}"
+            for r in self.rows
+        ]
+        return lines + self.notes
+
+    def render(self) -> str:
+        lines = [self.HEADER, *(self.cells(r) for r in self.rows)]
+        widths = [max(len(line[i]) for line in lines) for i in range(len(self.HEADER))]
+        out = ["  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() for line in lines]
         out.append("")
-        for r in self.rows:
-            out.append(f"{r.asset} / {r.template}: requests {r.basis}; tokens {r.tokens_basis}; price {r.price.source}")
-        out.extend(self.notes)
+        out.extend(self.basis_lines())
         out.append(self.summary())
         return "\n".join(out)
 

@@ -399,13 +399,7 @@ def build_app(
             if mode == "expire" and index >= len(requests) // 2:
                 result = {"type": "expired"}
             elif mode == "fail":
-                result = {
-                    "type": "errored",
-                    "error": {
-                        "type": "error",
-                        "error": {"type": "invalid_request_error", "message": "simulated failure"},
-                    },
-                }
+                result = anthropic_errored("invalid_request_error", "simulated failure")
             else:
                 system = [{"role": "system", "content": params.pop("system")}] if params.get("system") else []
                 body = {**params, "messages": system + list(params.get("messages") or [])}
@@ -479,11 +473,15 @@ def build_app(
     return app
 
 
+def anthropic_errored(kind: str, message: str) -> dict:
+    """A Message Batches result of a request that failed."""
+    return {"type": "errored", "error": {"type": "error", "error": {"type": kind, "message": message}}}
+
+
 def anthropic_result(status_code: int, body: dict) -> dict:
     """An OpenAI chat answer (or error) as a Message Batches result."""
     if status_code != 200:
-        message = ((body or {}).get("error") or {}).get("message") or "error"
-        return {"type": "errored", "error": {"type": "error", "error": {"type": "api_error", "message": message}}}
+        return anthropic_errored("api_error", ((body or {}).get("error") or {}).get("message") or "error")
     choice = body["choices"][0]
     content = [{"type": "text", "text": choice["message"].get("content") or ""}]
     if choice["message"].get("reasoning_content"):
